@@ -1,0 +1,155 @@
+/*
+ * pronto/model.h: the models behind one interface, and the model file.
+ *
+ *   pr_model_params p;
+ *   pr_model_params_default(&p, PR_MODEL_KIND_FFM);
+ *   p.hash_bits = 20; p.n_fields = 39;          // must match the featurizer
+ *   pr_model *m;
+ *   if (pr_model_new(&p, &m, &err) != PR_OK) ...
+ *   for (each training example x) pr_model_update(m, &x);
+ *   double p_click = pr_model_predict(m, &x);
+ *   pr_model_save(m, "model.pm", &err);
+ *   pr_model_free(m);
+ *
+ * Kinds:
+ *   LR  - logistic regression trained with FTRL-Proximal (McMahan et al.
+ *         2013, Algorithm 1), per-coordinate rates, L1 (true zeros) and L2,
+ *         plus an implicit bias so an empty example predicts the base rate.
+ *   FFM - field-aware factorization machine (Juan et al. 2016 / libffm),
+ *         AdaGrad, libffm's weight layout, plus a linear term and a bias.
+ *   FM  - factorization machine: one latent vector per bucket, O(n*k).
+ *
+ * Features: index is masked to [0, 2^hash_bits); features whose value is not
+ * finite are ignored; for FFM, features with field >= n_fields are ignored
+ * (they take part in neither prediction nor training). A label > 0.5 counts
+ * as a click. Examples whose weight is not finite or <= 0 do not train.
+ * Values and importance weights are clamped to magnitude 1e4 (so no
+ * gradient can overflow).
+ *
+ * Threads: pr_model_logit/predict only read the model and may run on any
+ * number of threads. pr_model_update may run on several threads at once on
+ * the same model ("Hogwild!", Recht et al. 2011): there are no locks, two
+ * threads may update the same weight at the same time and one of the two
+ * updates may be lost. That is accepted by design (the loss is noise the
+ * optimizer absorbs); weights never become NaN or infinite because logits
+ * are clipped to [-35, 35] before gradients are taken. Metadata setters,
+ * save and free must not run concurrently with anything else on the model.
+ *
+ * Negative downsampling: the model does not drop examples itself; the
+ * trainer keeps a fraction neg_sample_rate of the negatives and records the
+ * rate here. pr_model_logit and pr_model_update return the raw logit of the
+ * downsampled world; pr_model_predict returns the recalibrated probability
+ *   q = p / (p + (1 - p) / w),   i.e. logit(q) = logit(p) + ln(w).
+ */
+#ifndef PRONTO_MODEL_H
+#define PRONTO_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pronto/base.h"
+#include "pronto/example.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    PR_MODEL_KIND_LR = 1,
+    PR_MODEL_KIND_FFM = 2,
+    PR_MODEL_KIND_FM = 3
+} pr_model_kind;
+
+/* "lr", "ffm", "fm"; "unknown" for anything else. Never NULL. */
+const char *pr_model_kind_name(pr_model_kind k);
+/* Parses "lr" / "ffm" / "fm" (case-insensitive). PR_ERR_INVALID otherwise. */
+pr_status pr_model_kind_parse(const char *s, pr_model_kind *out);
+
+typedef struct pr_model_params {
+    pr_model_kind kind;
+    uint32_t hash_bits;     /* weights for 2^hash_bits buckets, 1..30 */
+    uint32_t n_fields;      /* FFM: number of fields (latent vectors per bucket) */
+    /* FTRL-Proximal (LR) */
+    float alpha, beta, l1, l2;
+    /* FFM / FM: AdaGrad */
+    uint32_t k;             /* latent dimension, 1..256 (padded to 4 inside) */
+    float eta;              /* learning rate (libffm default 0.2) */
+    float lambda;           /* L2 (libffm default 2e-5) */
+    int normalize;          /* 1: pair terms scaled by 1/||x||^2 as libffm */
+    uint64_t seed;          /* latent weight init */
+    float neg_sample_rate;  /* (0,1]: fraction of negatives kept; 1 = none */
+} pr_model_params;
+
+/* Fills *p with defaults for Criteo-like data for the given kind:
+ *   LR : hash_bits 22, alpha 0.1, beta 1, l1 1, l2 1
+ *   FFM: hash_bits 20, n_fields 39, k 4, eta 0.2, lambda 2e-5, normalize 1
+ *   FM : hash_bits 20, k 8, eta 0.2, lambda 2e-5, normalize 1
+ * All kinds: seed 1, neg_sample_rate 1. */
+void pr_model_params_default(pr_model_params *p, pr_model_kind kind);
+/* Validates every field the kind uses. On failure returns PR_ERR_INVALID
+ * with a message naming the parameter, e.g. "model param alpha: must be
+ * > 0 and finite, got -1". */
+pr_status pr_model_params_check(const pr_model_params *p, pr_err *err);
+
+typedef struct pr_model pr_model;
+
+/* Creates a freshly initialized model. p is copied.
+ * OUT *out: owned by caller, free with pr_model_free. */
+pr_status pr_model_new(const pr_model_params *p, pr_model **out, pr_err *err);
+/* Borrowed, valid for the model's life. */
+const pr_model_params *pr_model_params_get(const pr_model *m);
+
+/* Raw score (log-odds), no recalibration. x is borrowed for the call. */
+double pr_model_logit(const pr_model *m, const pr_example *x);
+/* Calibrated probability: sigmoid(logit + ln(neg_sample_rate)). */
+double pr_model_predict(const pr_model *m, const pr_example *x);
+/* One online learning step on x (label, weight), returning the raw logit
+ * computed BEFORE the update (progressive validation). Thread-safe in the
+ * Hogwild sense described above. */
+double pr_model_update(pr_model *m, const pr_example *x);
+/* Optional hint: starts fetching the weights x will touch, so that calling
+ * it on the next example before updating (or predicting) the current one
+ * overlaps memory latency with work. x is borrowed for the call; no effect
+ * on results. */
+void pr_model_prefetch(const pr_model *m, const pr_example *x);
+
+/* Metadata carried in the model file. Each setter copies its argument
+ * (replacing any previous value); NULL clears it. */
+pr_status pr_model_set_spec(pr_model *m, const char *spec_yaml, pr_err *err);
+/* bitmap: 2^hash_bits bits (bit i of word i/64 = bucket i admitted). */
+pr_status pr_model_set_filter(pr_model *m, const uint64_t *bitmap, pr_err *err);
+/* info_json: a JSON object text (checked to start with '{'). */
+pr_status pr_model_set_info(pr_model *m, const char *info_json, pr_err *err);
+/* Getters: borrowed, valid until the matching setter or pr_model_free;
+ * NULL when not set. */
+const char *pr_model_spec(const pr_model *m);
+const uint64_t *pr_model_filter(const pr_model *m);
+const char *pr_model_info(const pr_model *m);
+
+/* Effective weight of a bucket, for `pronto inspect`: LR the weight w_i;
+ * FFM/FM the linear weight if nonzero, else the L2 norm of the bucket's
+ * latent vectors. index is masked like feature indices. */
+double pr_model_weight_norm(const pr_model *m, uint32_t index);
+/* LR: buckets whose weight is not exactly zero (L1 zeros do not count).
+ * FFM/FM: buckets training has touched (their linear AdaGrad accumulator
+ * grew past its initial value). */
+uint64_t pr_model_n_nonzero(const pr_model *m);
+
+/* Saves atomically (temporary file, fsync, rename): on failure the file at
+ * path, if any, is left as it was. Layout: docs/model-format.md. */
+pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err);
+/* Loads and verifies (magic, version, sizes, checksum); errors name path
+ * and what is wrong. OUT *out: owned by caller, free with pr_model_free. */
+pr_status pr_model_load(const char *path, pr_model **out, pr_err *err);
+/* As pr_model_load from a memory buffer (borrowed for the call; the model
+ * copies what it needs). name is used in error messages. Any input, however
+ * malformed, gives an error, never a crash. */
+pr_status pr_model_load_mem(const void *data, size_t len, const char *name,
+                            pr_model **out, pr_err *err);
+/* Accepts NULL. */
+void pr_model_free(pr_model *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,188 @@
+/*
+ * file.c: atomic whole-file writes and whole-file reads.
+ *
+ * pr_atomic_*: data goes to "<path>.tmp.<pid>" in the same folder; commit
+ * fsyncs it, renames it over path and fsyncs the folder, so a crash or a
+ * full disk never leaves a half-written file under the real name, and the
+ * previous file stays intact until the rename. A write error is sticky: the
+ * handle refuses further writes and commit fails and removes the temporary.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pronto/base.h"
+
+struct pr_atomic_file {
+    int fd;
+    pr_status failed;   /* sticky: first error seen */
+    int saved_errno;
+    char *path;
+    char *tmp;
+    char *buf;          /* write buffer: many small writes become few syscalls */
+    size_t used;
+};
+
+#define ATOMIC_BUF (1 << 20)
+
+pr_status pr_atomic_open(const char *path, pr_atomic_file **out, pr_err *err) {
+    *out = NULL;
+    pr_atomic_file *f = calloc(1, sizeof *f);
+    size_t n = strlen(path) + 32;
+    if (f) {
+        f->path = strdup(path);
+        f->tmp = malloc(n);
+        f->buf = malloc(ATOMIC_BUF);
+    }
+    if (!f || !f->path || !f->tmp || !f->buf) {
+        if (f) { free(f->path); free(f->tmp); free(f->buf); free(f); }
+        return pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(f->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        int e = errno;
+        free(f->path); free(f->tmp); free(f->buf); free(f);
+        return pr_err_errno(err, PR_ERR_IO, e, "%s: cannot create", path);
+    }
+    *out = f;
+    return PR_OK;
+}
+
+static pr_status flush_buf(pr_atomic_file *f) {
+    size_t off = 0;
+    while (off < f->used) {
+        ssize_t w = write(f->fd, f->buf + off, f->used - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            f->saved_errno = errno;
+            return f->failed = PR_ERR_IO;
+        }
+        off += (size_t)w;
+    }
+    f->used = 0;
+    return PR_OK;
+}
+
+pr_status pr_atomic_write(pr_atomic_file *f, const void *data, size_t n,
+                          pr_err *err) {
+    if (f->failed)
+        return pr_err_errno(err, f->failed, f->saved_errno, "%s: write failed earlier", f->path);
+    const char *p = data;
+    while (n > 0) {
+        if (f->used == ATOMIC_BUF && flush_buf(f) != PR_OK)
+            return pr_err_errno(err, PR_ERR_IO, f->saved_errno, "%s: write", f->path);
+        size_t take = ATOMIC_BUF - f->used;
+        if (take > n) take = n;
+        memcpy(f->buf + f->used, p, take);
+        f->used += take;
+        p += take;
+        n -= take;
+    }
+    return PR_OK;
+}
+
+static void atomic_free(pr_atomic_file *f) {
+    free(f->path);
+    free(f->tmp);
+    free(f->buf);
+    free(f);
+}
+
+void pr_atomic_abort(pr_atomic_file *f) {
+    if (!f) return;
+    close(f->fd);
+    unlink(f->tmp);
+    atomic_free(f);
+}
+
+pr_status pr_atomic_commit(pr_atomic_file *f, pr_err *err) {
+    pr_status s = PR_OK;
+    if (!f->failed) flush_buf(f);
+    if (!f->failed && fsync(f->fd) != 0) {
+        f->saved_errno = errno;
+        f->failed = PR_ERR_IO;
+    }
+    if (f->failed) {
+        s = pr_err_errno(err, f->failed, f->saved_errno, "%s: write", f->path);
+        pr_atomic_abort(f);
+        return s;
+    }
+    if (close(f->fd) != 0) {
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: close", f->path);
+        f->fd = -1;
+        unlink(f->tmp);
+        atomic_free(f);
+        return s;
+    }
+    if (rename(f->tmp, f->path) != 0) {
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: rename", f->path);
+        unlink(f->tmp);
+        atomic_free(f);
+        return s;
+    }
+    /* fsync the folder so the rename itself is durable */
+    char *dup = strdup(f->path);
+    if (dup) {
+        int dfd = open(dirname(dup), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dup);
+    }
+    atomic_free(f);
+    return PR_OK;
+}
+
+pr_status pr_read_file(const char *path, char **data, size_t *len, pr_err *err) {
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return pr_err_errno(err, PR_ERR_IO, e, "%s: stat", path);
+    }
+    size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    char *buf = malloc(cap);
+    size_t used = 0;
+    if (!buf) {
+        close(fd);
+        return pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+    }
+    for (;;) {
+        if (used + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                close(fd);
+                return pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + used, cap - 1 - used);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            free(buf);
+            close(fd);
+            return pr_err_errno(err, PR_ERR_IO, e, "%s: read", path);
+        }
+        if (r == 0) break;
+        used += (size_t)r;
+    }
+    close(fd);
+    buf[used] = '\0';
+    *data = buf;
+    *len = used;
+    return PR_OK;
+}

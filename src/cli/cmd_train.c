@@ -1,0 +1,159 @@
+/*
+ * cmd_train.c: `pronto train` -- flags to pr_train_opts and model params,
+ * the spec (given, embedded in --init's model, or the shipped Criteo one),
+ * then pr_train and a summary on stdout.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "cli/flags.h"
+#include "pronto/train.h"
+
+static const char *USAGE =
+    "[--kind lr|ffm|fm] [--format F] [--spec SPEC.yaml] [--threads N] [--passes N]\n"
+    "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...";
+
+int cmd_train(int argc, char **argv) {
+    const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
+    const char *init = NULL, *out = NULL, *cache = NULL;
+    long long threads = 0, passes = 0, early_stop = 1, k = -1;
+    unsigned long long seed = 1, skip_bad = 0;
+    double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
+    int quiet = 0;
+    pr_flag flags[] = {
+        {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal), ffm or fm; default lr", 0},
+        {"--format", NULL, PR_FLAG_STRING, &format_s, "criteo|csv|libsvm|libffm|jsonl; default: the spec's, else criteo", 0},
+        {"--spec", NULL, PR_FLAG_STRING, &spec_path, "feature spec YAML; default: the shipped Criteo spec", 0},
+        {"--threads", NULL, PR_FLAG_INT, &threads, "N learner threads; default: all cores", 0},
+        {"--passes", NULL, PR_FLAG_INT, &passes, "N passes at most; default 1 (lr), 10 with --valid else 4 (ffm/fm)", 0},
+        {"--valid", NULL, PR_FLAG_STRING, &valid, "FILE validation data: per-pass log loss, early stopping", 0},
+        {"--early-stop", NULL, PR_FLAG_INT, &early_stop, "N passes without improvement before stopping (0 = never); default 1", 0},
+        {"--seed", NULL, PR_FLAG_UINT, &seed, "S shuffling/initialization seed; default 1", 0},
+        {"--init", NULL, PR_FLAG_STRING, &init, "MODEL warm start: continue training this model", 0},
+        {"--output", "-o", PR_FLAG_STRING, &out, "MODEL file to write (atomically)", 0},
+        {"--cache", NULL, PR_FLAG_STRING, &cache, "FILE keep the featurized example cache here and reuse it", 0},
+        {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
+        {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
+        {"--alpha", NULL, PR_FLAG_DOUBLE, &alpha, "FTRL alpha (learning rate)", 0},
+        {"--beta", NULL, PR_FLAG_DOUBLE, &beta, "FTRL beta", 0},
+        {"--l1", NULL, PR_FLAG_DOUBLE, &l1, "FTRL L1", 0},
+        {"--l2", NULL, PR_FLAG_DOUBLE, &l2, "FTRL L2", 0},
+        {"--k", NULL, PR_FLAG_INT, &k, "FFM/FM latent dimension", 0},
+        {"--eta", NULL, PR_FLAG_DOUBLE, &eta, "FFM/FM learning rate", 0},
+        {"--lambda", NULL, PR_FLAG_DOUBLE, &lambda, "FFM/FM L2", 0},
+        {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no summary on stdout", 0},
+    };
+    char *files[4096];
+    int n_files = 0;
+    int rc = pr_flags_parse("train", USAGE, flags, (int)(sizeof flags / sizeof flags[0]),
+                            argc, argv, files, 4096, &n_files);
+    if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
+    if (!out) return cli_usage_error("train", "-o MODEL is required");
+    if (n_files == 0) return cli_usage_error("train", "no input FILE given");
+    if (threads < 0 || threads > 256) return cli_usage_error("train", "--threads must be in 1..256");
+    if (threads == 0) threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    if (passes < 0 || passes > 1000) return cli_usage_error("train", "--passes must be in 1..1000");
+    if (early_stop < 0) return cli_usage_error("train", "--early-stop must be >= 0");
+    if (!(neg > 0 && neg <= 1)) return cli_usage_error("train", "--neg-sample must be in (0, 1]");
+
+    pr_err err;
+    pr_err_clear(&err);
+    pr_model *model = NULL;
+    pr_featurizer *fz = NULL;
+    pr_spec *spec = NULL;
+    pr_model_kind kind;
+    int exit_code = PR_EXIT_FAIL;
+
+    if (init) {
+        if (pr_model_load(init, &model, &err) != PR_OK) goto fail;
+        kind = pr_model_params_get(model)->kind;
+        if (spec_path)
+            pr_log(PR_LOG_WARN, "--spec ignored: a warm start keeps the spec embedded in %s", init);
+        const char *y = pr_model_spec(model);
+        if (pr_spec_parse(y, strlen(y), init, &spec, &err) != PR_OK) goto fail;
+    } else {
+        if (pr_model_kind_parse(kind_s, &kind) != PR_OK)
+            return cli_usage_error("train", "--kind must be lr, ffm or fm");
+        if (cli_load_spec(spec_path, format_s, &spec, &err) != PR_OK) goto fail;
+    }
+    pr_format format;
+    if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {
+        fprintf(stderr, "pronto train: %s\n", err.msg);
+        exit_code = PR_EXIT_USAGE;
+        goto done;
+    }
+    if (pr_featurizer_new(spec, &fz, &err) != PR_OK) goto fail;
+    pr_input in = {format, (const char *const *)files, (uint32_t)n_files};
+    if (!init && pr_featurizer_needs_fit(fz) &&
+        cli_fit_featurizer(fz, spec, &in, &err) != PR_OK)
+        goto fail;
+
+    if (!model) {
+        pr_model_params p;
+        pr_model_params_default(&p, kind);
+        p.hash_bits = pr_featurizer_hash_bits(fz);
+        p.n_fields = pr_featurizer_n_fields(fz);
+        p.seed = seed;
+        if (!isnan(alpha)) p.alpha = (float)alpha;
+        if (!isnan(beta)) p.beta = (float)beta;
+        if (!isnan(l1)) p.l1 = (float)l1;
+        if (!isnan(l2)) p.l2 = (float)l2;
+        if (k >= 0) p.k = (uint32_t)k;
+        if (!isnan(eta)) p.eta = (float)eta;
+        if (!isnan(lambda)) p.lambda = (float)lambda;
+        p.neg_sample_rate = (float)neg;
+        if (pr_model_params_check(&p, &err) != PR_OK) {
+            fprintf(stderr, "pronto train: %s\n", err.msg);
+            exit_code = PR_EXIT_USAGE;
+            goto done;
+        }
+        if (pr_model_new(&p, &model, &err) != PR_OK) goto fail;
+    }
+
+    pr_train_opts o;
+    pr_train_opts_default(&o);
+    o.threads = (int)threads;
+    o.passes = passes ? (int)passes : (kind == PR_MODEL_KIND_LR ? 1 : (valid ? 10 : 4));
+    o.seed = seed;
+    o.early_stop = (int)early_stop;
+    o.valid_path = valid;
+    o.cache_path = cache;
+    o.skip_bad = skip_bad;
+    o.neg_sample_rate = (float)neg;
+    o.out_path = out;
+    pr_train_report rep;
+    if (pr_train(&model, fz, &in, &o, &rep, &err) != PR_OK) goto fail;
+
+    if (!quiet) {
+        double learn_rate = rep.learn_seconds > 0 ? (double)rep.example_passes / rep.learn_seconds : 0;
+        printf("trained %s on %llu rows from %d file(s)", pr_model_kind_name(kind),
+               (unsigned long long)rep.rows_read, n_files);
+        if (rep.rows_bad) printf(", %llu malformed rows skipped", (unsigned long long)rep.rows_bad);
+        if (rep.rows_dropped) printf(", %llu negatives downsampled away", (unsigned long long)rep.rows_dropped);
+        printf("\n  featurize   %.2f s (%.0f rows/s)\n", rep.prepare_seconds,
+               rep.prepare_seconds > 0 ? (double)rep.rows_read / rep.prepare_seconds : 0);
+        printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)\n",
+               rep.learn_seconds, rep.passes_run, learn_rate, o.threads);
+        if (isfinite(rep.train_logloss))
+            printf("  progressive log loss (pass 1)  %.5f\n", rep.train_logloss);
+        if (valid)
+            printf("  validation log loss %.5f  AUC %.5f  (best pass %d)\n", rep.valid_logloss,
+                   rep.valid_auc, rep.best_pass);
+        printf("  model -> %s (%llu nonzero weights)\n", out,
+               (unsigned long long)pr_model_n_nonzero(model));
+    }
+    exit_code = PR_EXIT_OK;
+    goto done;
+fail:
+    fprintf(stderr, "pronto train: %s\n", err.msg);
+done:
+    pr_featurizer_free(fz);
+    pr_spec_free(spec);
+    pr_model_free(model);
+    return exit_code;
+}

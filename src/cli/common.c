@@ -1,0 +1,87 @@
+/* common.c: see common.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+
+int cli_usage_error(const char *cmd, const char *msg) {
+    fprintf(stderr, "pronto %s: %s (see pronto %s --help)\n", cmd, msg, cmd);
+    return PR_EXIT_USAGE;
+}
+
+pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,
+                        pr_err *err) {
+    if (spec_path) return pr_spec_load(spec_path, spec, err);
+    if (format_s && strcmp(format_s, "criteo") != 0 && strcmp(format_s, "libsvm") != 0 &&
+        strcmp(format_s, "libffm") != 0)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "--spec is required for --format %s (the shipped default spec is for criteo)",
+                          format_s);
+    const char *y = pr_spec_default_criteo();
+    return pr_spec_parse(y, strlen(y), "default criteo spec", spec, err);
+}
+
+pr_status cli_resolve_format(const char *format_s, const pr_spec *spec, pr_format *out,
+                             pr_err *err) {
+    const char *name = format_s;
+    if (!name) name = pr_spec_input_format(spec);
+    if (!name) name = "criteo";
+    if (pr_format_parse(name, out) != PR_OK)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "unknown format '%s' (expected criteo, csv, libsvm, libffm or jsonl)", name);
+    return PR_OK;
+}
+
+typedef struct fit_ctx {
+    pr_featurizer *fz;
+    uint64_t n, max;
+} fit_ctx;
+
+pr_status cli_fit_featurizer(pr_featurizer *fz, const pr_spec *spec, const pr_input *in,
+                             pr_err *err) {
+    enum { FIT_ROWS = 200000 };
+    pr_status s = PR_OK;
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < in->n_paths && n < FIT_ROWS && s == PR_OK; i++) {
+        if (strcmp(in->paths[i], "-") == 0)
+            return pr_err_set(err, PR_ERR_INVALID,
+                              "quantile bins need a file to learn from, not stdin");
+        pr_reader_opts ro;
+        const char *cols[PR_MAX_INPUT_COLUMNS];
+        pr_reader_opts_from_spec(&ro, in->format, spec, 1, cols, PR_MAX_INPUT_COLUMNS);
+        pr_reader *r;
+        s = pr_reader_open(in->paths[i], &ro, &r, err);
+        if (s != PR_OK) return s;
+        const char *names[PR_MAX_INPUT_COLUMNS];
+        uint32_t nc = pr_reader_n_columns(r);
+        if (nc > PR_MAX_INPUT_COLUMNS) nc = PR_MAX_INPUT_COLUMNS;
+        for (uint32_t c = 0; c < nc; c++) names[c] = pr_reader_column_name(r, c);
+        s = pr_featurizer_bind(fz, names, nc, err);
+        pr_record rec;
+        while (s == PR_OK && n < FIT_ROWS) {
+            s = pr_reader_next(r, &rec, err);
+            if (s == PR_EOF) { s = PR_OK; break; }
+            if (s != PR_OK && pr_reader_row_error(s)) { s = PR_OK; continue; }
+            if (s == PR_OK) s = pr_featurizer_fit_add(fz, &rec, err);
+            n++;
+        }
+        pr_reader_free(r);
+    }
+    if (s == PR_OK) s = pr_featurizer_fit_finish(fz, err);
+    return s;
+}
+
+pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
+                         pr_featurizer **fz, pr_err *err) {
+    *model = NULL;
+    *spec = NULL;
+    *fz = NULL;
+    pr_status s = pr_model_load(path, model, err);
+    if (s != PR_OK) return s;
+    const char *y = pr_model_spec(*model);
+    if (!y) return pr_err_set(err, PR_ERR_FORMAT, "%s: model has no embedded feature spec", path);
+    s = pr_spec_parse(y, strlen(y), path, spec, err);
+    if (s == PR_OK) s = pr_featurizer_new(*spec, fz, err);
+    return s;
+}

@@ -1,0 +1,23 @@
+/* common.h: helpers shared by the subcommands (spec and format resolution,
+ * loading a model with its featurizer). */
+#ifndef PRONTO_CLI_COMMON_H
+#define PRONTO_CLI_COMMON_H
+
+#include "pronto/train.h"
+
+/* Prints "pronto CMD: MSG" and returns PR_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *msg);
+/* spec_path, or the shipped Criteo spec when spec_path is NULL and the format
+ * is criteo (or unspecified). *spec owned by caller. */
+pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,
+                        pr_err *err);
+/* format_s if given, else the spec's input format, else criteo. */
+pr_status cli_resolve_format(const char *format_s, const pr_spec *spec, pr_format *out,
+                             pr_err *err);
+/* Learns quantile edges from the first rows of the inputs. */
+pr_status cli_fit_featurizer(pr_featurizer *fz, const pr_spec *spec, const pr_input *in,
+                             pr_err *err);
+/* Loads a model and builds the featurizer from its embedded spec. */
+pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
+                         pr_featurizer **fz, pr_err *err);
+#endif

@@ -1,0 +1,48 @@
+/*
+ * main.c: `pronto <command> ...`. Thin: finds the subcommand and calls it.
+ * Every subcommand parses its own flags (flags.h) and calls the library.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} command;
+
+static const command commands[] = {
+    {"demo", cmd_demo, "simulate ad traffic, train, evaluate: the whole loop on defaults"},
+    {"simulate", cmd_simulate, "generate ad traffic with true click probabilities"},
+    {"train", cmd_train, "train a model (FTRL logistic regression, FFM, FM)"},
+    {"predict", cmd_predict, "print one probability per input row"},
+    {"eval", cmd_eval, "log loss, NE, AUC, calibration of a model on data"},
+    {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: pronto <command> [flags] [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+    fprintf(out,
+            "\n`pronto <command> --help` describes each command.\n"
+            "exit codes: 0 success, 1 the work failed (bad data, I/O), 2 bad usage\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return PR_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return PR_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "pronto: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return PR_EXIT_USAGE;
+}

@@ -1,0 +1,240 @@
+/*
+ * model.c: the model interface. Parameter defaults and validation, creation
+ * (picking the kind's function table once), dispatch, the downsampling
+ * recalibration, and the metadata every model file carries.
+ *
+ * Ownership: a pr_model owns its impl (released through ops->destroy) and
+ * copies of spec, info and filter. Getters hand out borrowed pointers valid
+ * until the matching setter or pr_model_free.
+ *
+ * Recalibration: training on all positives and a fraction w of negatives
+ * inflates the odds by 1/w, so the unbiased probability is
+ *   q = p / (p + (1 - p) / w)  <=>  logit(q) = logit(p) + ln(w),
+ * applied as a constant shift (recal_shift) in pr_model_predict only.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/model_int.h"
+
+const char *pr_model_kind_name(pr_model_kind k) {
+    switch (k) {
+    case PR_MODEL_KIND_LR: return "lr";
+    case PR_MODEL_KIND_FFM: return "ffm";
+    case PR_MODEL_KIND_FM: return "fm";
+    }
+    return "unknown";
+}
+
+pr_status pr_model_kind_parse(const char *s, pr_model_kind *out) {
+    static const pr_model_kind kinds[] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FFM,
+                                          PR_MODEL_KIND_FM};
+    for (size_t i = 0; s && i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcasecmp(s, pr_model_kind_name(kinds[i])) == 0) {
+            *out = kinds[i];
+            return PR_OK;
+        }
+    }
+    return PR_ERR_INVALID;
+}
+
+void pr_model_params_default(pr_model_params *p, pr_model_kind kind) {
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->seed = 1;
+    p->neg_sample_rate = 1.0f;
+    /* FTRL values of the well-known Criteo FTRL baselines. */
+    p->alpha = 0.1f;
+    p->beta = 1.0f;
+    p->l1 = 1.0f;
+    p->l2 = 1.0f;
+    /* libffm defaults. */
+    p->k = 4;
+    p->eta = 0.2f;
+    p->lambda = 2e-5f;
+    p->normalize = 1;
+    p->n_fields = 39;
+    p->hash_bits = 20;
+    if (kind == PR_MODEL_KIND_LR) {
+        p->hash_bits = 22;
+        p->n_fields = 0;
+    } else if (kind == PR_MODEL_KIND_FM) {
+        p->k = 8;
+        p->eta = 0.2f;
+        p->n_fields = 0;
+    }
+}
+
+static const pr__model_ops *ops_of(pr_model_kind k) {
+    switch (k) {
+    case PR_MODEL_KIND_LR: return &pr__model_lr_ops;
+    case PR_MODEL_KIND_FFM: return &pr__model_ffm_ops;
+    case PR_MODEL_KIND_FM: return &pr__model_fm_ops;
+    }
+    return NULL;
+}
+
+static pr_status bad_float(pr_err *err, const char *name, const char *want,
+                           float v) {
+    return pr_err_set(err, PR_ERR_INVALID,
+                      "model param %s: must be %s and finite, got %g", name,
+                      want, (double)v);
+}
+
+pr_status pr_model_params_check(const pr_model_params *p, pr_err *err) {
+    if (!ops_of(p->kind))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param kind: expected lr, ffm or fm, got %d",
+                          (int)p->kind);
+    if (p->hash_bits < 1 || p->hash_bits > 30)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param hash_bits: must be in [1, 30], got %u",
+                          p->hash_bits);
+    if (!(p->neg_sample_rate > 0 && p->neg_sample_rate <= 1))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param neg_sample_rate: must be in (0, 1], got %g",
+                          (double)p->neg_sample_rate);
+    if (p->kind == PR_MODEL_KIND_LR) {
+        if (!(p->alpha > 0) || !isfinite(p->alpha))
+            return bad_float(err, "alpha", "> 0", p->alpha);
+        if (!(p->beta >= 0) || !isfinite(p->beta))
+            return bad_float(err, "beta", ">= 0", p->beta);
+        if (!(p->l1 >= 0) || !isfinite(p->l1))
+            return bad_float(err, "l1", ">= 0", p->l1);
+        if (!(p->l2 >= 0) || !isfinite(p->l2))
+            return bad_float(err, "l2", ">= 0", p->l2);
+        if (p->beta == 0 && p->l2 == 0)
+            return pr_err_set(err, PR_ERR_INVALID,
+                              "model param beta: beta and l2 cannot both be 0 "
+                              "(the first step would divide by zero)");
+        return PR_OK;
+    }
+    if (p->kind == PR_MODEL_KIND_FFM &&
+        (p->n_fields < 1 || p->n_fields > 1024))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param n_fields: must be in [1, 1024] for ffm, got %u",
+                          p->n_fields);
+    if (p->k < 1 || p->k > 256)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param k: must be in [1, 256], got %u", p->k);
+    if (!(p->eta > 0) || !isfinite(p->eta))
+        return bad_float(err, "eta", "> 0", p->eta);
+    if (!(p->lambda >= 0) || !isfinite(p->lambda))
+        return bad_float(err, "lambda", ">= 0", p->lambda);
+    if (p->normalize != 0 && p->normalize != 1)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model param normalize: must be 0 or 1, got %d",
+                          p->normalize);
+    return PR_OK;
+}
+
+pr_status pr__model_create(const pr_model_params *p, int init, pr_model **out,
+                           pr_err *err) {
+    *out = NULL;
+    pr_status rc = pr_model_params_check(p, err);
+    if (rc != PR_OK) return rc;
+    pr_model *m = calloc(1, sizeof *m);
+    if (!m) return pr_err_set(err, PR_ERR_NOMEM, "model: out of memory");
+    m->params = *p;
+    m->ops = ops_of(p->kind);
+    m->recal_shift = log((double)p->neg_sample_rate);
+    rc = m->ops->create(&m->params, init, &m->impl, err);
+    if (rc != PR_OK) goto fail;
+    *out = m;
+    return PR_OK;
+fail:
+    free(m);
+    return rc;
+}
+
+pr_status pr_model_new(const pr_model_params *p, pr_model **out, pr_err *err) {
+    return pr__model_create(p, 1, out, err);
+}
+
+const pr_model_params *pr_model_params_get(const pr_model *m) {
+    return &m->params;
+}
+
+double pr_model_logit(const pr_model *m, const pr_example *x) {
+    return m->ops->logit(m->impl, x);
+}
+
+double pr_model_predict(const pr_model *m, const pr_example *x) {
+    double t = m->ops->logit(m->impl, x) + m->recal_shift;
+    return pr__sigmoid(pr__clip_logit(t));
+}
+
+double pr_model_update(pr_model *m, const pr_example *x) {
+    return m->ops->update(m->impl, x);
+}
+
+void pr_model_prefetch(const pr_model *m, const pr_example *x) {
+    if (m->ops->prefetch) m->ops->prefetch(m->impl, x);
+}
+
+double pr_model_weight_norm(const pr_model *m, uint32_t index) {
+    return m->ops->weight_norm(m->impl, index);
+}
+
+uint64_t pr_model_n_nonzero(const pr_model *m) {
+    return m->ops->n_nonzero(m->impl);
+}
+
+static pr_status set_text(char **slot, const char *text, const char *what,
+                          pr_err *err) {
+    char *copy = NULL;
+    if (text) {
+        copy = strdup(text);
+        if (!copy)
+            return pr_err_set(err, PR_ERR_NOMEM, "model %s: out of memory", what);
+    }
+    free(*slot);
+    *slot = copy;
+    return PR_OK;
+}
+
+pr_status pr_model_set_spec(pr_model *m, const char *spec_yaml, pr_err *err) {
+    return set_text(&m->spec, spec_yaml, "spec", err);
+}
+
+pr_status pr_model_set_info(pr_model *m, const char *info_json, pr_err *err) {
+    if (info_json) {
+        const char *s = info_json;
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+        if (*s != '{')
+            return pr_err_set(err, PR_ERR_INVALID,
+                              "model info: expected a JSON object starting "
+                              "with '{', got '%.20s'", info_json);
+    }
+    return set_text(&m->info, info_json, "info", err);
+}
+
+pr_status pr_model_set_filter(pr_model *m, const uint64_t *bitmap,
+                              pr_err *err) {
+    uint64_t *copy = NULL;
+    if (bitmap) {
+        size_t bytes = (size_t)pr__model_filter_bytes(m->params.hash_bits);
+        copy = malloc(bytes);
+        if (!copy)
+            return pr_err_set(err, PR_ERR_NOMEM, "model filter: out of memory");
+        memcpy(copy, bitmap, bytes);
+    }
+    free(m->filter);
+    m->filter = copy;
+    return PR_OK;
+}
+
+const char *pr_model_spec(const pr_model *m) { return m->spec; }
+const uint64_t *pr_model_filter(const pr_model *m) { return m->filter; }
+const char *pr_model_info(const pr_model *m) { return m->info; }
+
+void pr_model_free(pr_model *m) {
+    if (!m) return;
+    if (m->impl) m->ops->destroy(m->impl);
+    free(m->spec);
+    free(m->info);
+    free(m->filter);
+    free(m);
+}

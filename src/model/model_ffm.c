@@ -1,0 +1,394 @@
+/*
+ * model_ffm.c: field-aware factorization machine (Juan et al. 2016; the
+ * libffm algorithm) with a linear term and a bias, trained with AdaGrad.
+ *
+ *   t(x) = b + sum_i l[i] v_i + r * sum_{i<j} <w[i][f_j], w[j][f_i]> v_i v_j
+ *   r    = 1 / sum_i v_i^2 when normalize is on (libffm), else 1
+ *
+ * Layout (libffm's, plus one slot for the linear term): bucket `idx` owns a
+ * row of (n_fields + 1) slots of 2*kpad floats, kpad = k rounded up to 4
+ * (the SSE width). Slot f < n_fields is the latent vector for field f:
+ * kpad weights then kpad AdaGrad accumulators, side by side so one pair
+ * update touches one or two cache lines. Slot n_fields holds the linear
+ * weight at [0] and its accumulator at [kpad] (lane 1: the ready flag
+ * below). Padding lanes of latent vectors have weight 0 and accumulator 1
+ * and stay that way (their gradient is always 0).
+ *
+ *   row(idx) = table + idx * (n_fields + 1) * 2 * kpad
+ *   slot(idx, f) = row(idx) + f * 2 * kpad
+ *
+ * Initialization: latent weights uniform in [0, 1/sqrt(k)) from a
+ * splitmix64 stream seeded by (params.seed, bucket), accumulators 1
+ * (libffm); linear and bias 0. Rows are initialized lazily, on the first
+ * example that touches them (predict or update): the table starts as zero
+ * pages, so creating a 1.3 GB model is instant and memory is only taken
+ * for buckets the data uses. Lane 1 of the linear slot flags a row as
+ * initialized; a saved model keeps untouched rows as zeros and they are
+ * initialized after loading exactly as they would have been before, so
+ * results are reproducible for a given (seed, k, n_fields) whatever the
+ * order of first touches. Padding lanes: weight 0, accumulator 1.
+ *
+ * Kernels: the two O(n^2 k) loops (pair sum, pair update) sit behind
+ * pr__ffm_kernels chosen at creation: AVX2+FMA when the CPU has it
+ * (model_ffm_simd.c), else the scalar reference below, which tests compare
+ * the SIMD kernels against.
+ *
+ * Fields >= n_fields and non-finite values: the feature is ignored
+ * (pr__fx_build), in prediction and training alike.
+ *
+ * Threads: Hogwild, as model.h says. Ownership: the impl owns the table.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_int.h"
+
+typedef struct ffm_model {
+    float *table;
+    uint64_t n_buckets;
+    uint64_t row_floats;       /* (n_fields + 1) * 2 * kpad */
+    uint64_t lin_off;          /* n_fields * 2 * kpad: the linear slot */
+    uint64_t seed;
+    uint32_t mask, n_fields, k, kpad;
+    float eta, lambda;
+    int normalize;
+    const pr__ffm_kernels *kern;
+    float bias[4];             /* [0] weight, [1] accumulator, [2..3] unused */
+} ffm_model;
+
+static uint32_t kpad_of(uint32_t k) { return (k + 3) & ~3u; }
+
+static uint64_t ffm_row_floats(const pr_model_params *p) {
+    return (uint64_t)(p->n_fields + 1) * 2 * kpad_of(p->k);
+}
+
+static uint64_t ffm_state_floats(const pr_model_params *p) {
+    return 4 + ((uint64_t)1 << p->hash_bits) * ffm_row_floats(p);
+}
+
+static inline uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Lane 1 of a row's linear slot (otherwise padding) marks the row as
+ * initialized: 1.0f once it holds its initial values, 0 in a fresh zero
+ * page. Read and written atomically through this alias. */
+typedef uint32_t __attribute__((may_alias)) ready_word;
+#define READY_BITS 0x3f800000u  /* 1.0f */
+
+/* Initial values of one row, from a stream seeded by (seed, idx) alone, so
+ * a row gets the same values whenever and by whichever thread it is first
+ * touched. */
+static void ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
+    const uint32_t kpad = m->kpad, k = m->k;
+    const float scale = 1.0f / sqrtf((float)k) * (1.0f / 16777216.0f);
+    uint64_t s = m->seed ^ (idx + 1) * 0xD1B54A32D192ED03ull;
+    for (uint32_t f = 0; f < m->n_fields; f++) {
+        float *w = row + (uint64_t)f * 2 * kpad;
+        for (uint32_t d = 0; d < k; d += 2) {
+            uint64_t r = splitmix64(&s);
+            w[d] = (float)(r >> 40) * scale;
+            if (d + 1 < k) w[d + 1] = (float)((r >> 8) & 0xFFFFFF) * scale;
+        }
+        for (uint32_t d = k; d < kpad; d++) w[d] = 0.0f;
+        for (uint32_t d = 0; d < kpad; d++) w[kpad + d] = 1.0f;
+    }
+    float *lin = row + m->lin_off;
+    for (uint32_t d = 0; d < kpad; d++) lin[kpad + d] = 1.0f;
+    lin[0] = 0.0f;
+    __atomic_store_n((ready_word *)&lin[1], READY_BITS, __ATOMIC_RELEASE);
+}
+
+/* Makes sure a row holds at least its initial values. Also called from
+ * the const predict path: initializing a row there is a cache fill, not a
+ * change of the model (the values are the ones training would have seen).
+ * Two threads may initialize the same row at once; both write the same
+ * values. An update landing between them can be lost (Hogwild). */
+static inline void ffm_ready(const ffm_model *m, uint64_t idx, float *row) {
+    ready_word *flag = (ready_word *)&row[m->lin_off + 1];
+    if (__builtin_expect(__atomic_load_n(flag, __ATOMIC_ACQUIRE) != READY_BITS, 0))
+        ffm_init_row(m, idx, row);
+}
+
+static pr_status ffm_create(const pr_model_params *p, int init, void **out,
+                            pr_err *err) {
+    ffm_model *m = calloc(1, sizeof *m);
+    if (!m) return pr_err_set(err, PR_ERR_NOMEM, "ffm model: out of memory");
+    m->n_buckets = (uint64_t)1 << p->hash_bits;
+    m->mask = (uint32_t)(m->n_buckets - 1);
+    m->n_fields = p->n_fields;
+    m->k = p->k;
+    m->kpad = kpad_of(p->k);
+    m->row_floats = ffm_row_floats(p);
+    m->lin_off = (uint64_t)p->n_fields * 2 * m->kpad;
+    m->eta = p->eta;
+    m->lambda = p->lambda;
+    m->normalize = p->normalize;
+    m->kern = pr__ffm_simd();
+    if (!m->kern) m->kern = &pr__ffm_scalar;
+    uint64_t bytes = m->n_buckets * m->row_floats * sizeof(float);
+    m->table = bytes <= SIZE_MAX ? pr__model_alloc_zero((size_t)bytes, !init) : NULL;
+    if (!m->table) {
+        free(m);
+        return pr_err_set(err, PR_ERR_NOMEM,
+                          "ffm model: cannot allocate %llu bytes of weights "
+                          "(2^%u buckets x %u fields x k %u)",
+                          (unsigned long long)bytes, p->hash_bits, p->n_fields,
+                          p->k);
+    }
+    m->seed = p->seed;
+    if (init) {
+        /* Rows are initialized on first touch (ffm_ready): creating even a
+         * 1.3 GB model costs nothing up front and untouched buckets never
+         * take memory. */
+        m->bias[0] = 0.0f;
+        m->bias[1] = 1.0f;
+    }
+    *out = m;
+    return PR_OK;
+}
+
+static void ffm_destroy(void *impl) {
+    ffm_model *m = impl;
+    pr__model_free_zero(m->table,
+                        (size_t)(m->n_buckets * m->row_floats * sizeof(float)));
+    free(m);
+}
+
+/* ---------------------------------------------------------------- scalar */
+
+static float pairs_scalar(const pr__fx *fx, uint32_t kpad) {
+    const uint32_t s2 = 2 * kpad;
+    float acc[4] = {0, 0, 0, 0};  /* one per SSE lane, as the SIMD kernel */
+    for (uint32_t i = 0; i < fx->n; i++) {
+        const float *ri = fx->row[i];
+        for (uint32_t j = i + 1; j < fx->n; j++) {
+            const float *a = ri + fx->field[j] * s2;
+            const float *b = fx->row[j] + fx->field[i] * s2;
+            float v = fx->val[i] * fx->val[j];
+            for (uint32_t d = 0; d < kpad; d++) acc[d & 3] += a[d] * b[d] * v;
+        }
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+static void pairs_update_scalar(const pr__fx *fx, uint32_t kpad, float kv,
+                                float eta, float lambda) {
+    const uint32_t s2 = 2 * kpad;
+    for (uint32_t i = 0; i < fx->n; i++) {
+        float *ri = fx->row[i];
+        for (uint32_t j = i + 1; j < fx->n; j++) {
+            float *a = ri + fx->field[j] * s2;
+            float *b = fx->row[j] + fx->field[i] * s2;
+            float c = kv * fx->val[i] * fx->val[j];
+            for (uint32_t d = 0; d < kpad; d++) {
+                float wa = a[d], wb = b[d];
+                float Ga = a[kpad + d], Gb = b[kpad + d];
+                float ga = lambda * wa + c * wb;
+                float gb = lambda * wb + c * wa;
+                Ga += ga * ga;
+                Gb += gb * gb;
+                /* Stores in the SIMD kernel's order (a, then b), so that a
+                 * pair whose two slots coincide ends the same way. */
+                a[kpad + d] = Ga;
+                a[d] = wa - eta * ga / sqrtf(Ga);
+                b[kpad + d] = Gb;
+                b[d] = wb - eta * gb / sqrtf(Gb);
+            }
+        }
+    }
+}
+
+const pr__ffm_kernels pr__ffm_scalar = {pairs_scalar, pairs_update_scalar};
+
+/* ---------------------------------------------------------------- model */
+
+/* Compacts x, prefetches the rows the pair loops will walk (each pair
+ * reads one slot in each of two rows: scattered loads that otherwise miss
+ * one after the other) and initializes rows touched for the first time. */
+static int ffm_fx(const ffm_model *m, const pr_example *x, pr__fx *fx,
+                  pr__fx_buf *buf) {
+    if (!pr__fx_build(fx, buf, x, m->table, m->mask, m->row_floats,
+                      m->n_fields))
+        return 0;
+    const uint64_t span = m->lin_off + 2 * m->kpad;
+    for (uint32_t i = 0; i < fx->n; i++)
+        for (uint64_t off = 0; off < span; off += 16)
+            __builtin_prefetch(fx->row[i] + off, 1, 3);
+    for (uint32_t i = 0; i < fx->n; i++)
+        ffm_ready(m, x->f[fx->src[i]].index & m->mask, fx->row[i]);
+    return 1;
+}
+
+static inline float ffm_r(const ffm_model *m, const pr__fx *fx) {
+    if (!m->normalize || !(fx->sq_norm > 0)) return 1.0f;
+    return (float)(1.0 / fx->sq_norm);
+}
+
+/* Clipped logit of an already compacted example. */
+static double ffm_score(const ffm_model *m, const pr__fx *fx, float r) {
+    const uint64_t lin = m->lin_off;
+    double t = m->bias[0];
+    for (uint32_t i = 0; i < fx->n; i++) t += fx->row[i][lin] * fx->val[i];
+    t += (double)r * m->kern->pairs(fx, m->kpad);
+    return pr__clip_logit(t);
+}
+
+static double ffm_logit(const void *impl, const pr_example *x) {
+    const ffm_model *m = impl;
+    pr__fx fx;
+    pr__fx_buf buf;
+    if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
+    double t = ffm_score(m, &fx, ffm_r(m, &fx));
+    pr__fx_release(&buf);
+    return t;
+}
+
+static double ffm_update(void *impl, const pr_example *x) {
+    ffm_model *m = impl;
+    pr__fx fx;
+    pr__fx_buf buf;
+    if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
+    float r = ffm_r(m, &fx);
+    double t = ffm_score(m, &fx, r);
+    if (pr__trainable_weight(x->weight)) {
+        float y = pr__is_click(x->label) ? 1.0f : 0.0f;
+        float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
+        const uint32_t kpad = m->kpad;
+        const uint64_t lin = (uint64_t)m->n_fields * 2 * kpad;
+        m->kern->pairs_update(&fx, kpad, kappa * r, m->eta, m->lambda);
+        for (uint32_t i = 0; i < fx.n; i++) {
+            float *l = fx.row[i] + lin;
+            pr__adagrad1(&l[0], &l[kpad], m->lambda * l[0] + kappa * fx.val[i],
+                         m->eta);
+        }
+        pr__adagrad1(&m->bias[0], &m->bias[1], kappa, m->eta);
+    }
+    pr__fx_release(&buf);
+    return t;
+}
+
+static void ffm_prefetch(const void *impl, const pr_example *x) {
+    const ffm_model *m = impl;
+    const uint64_t span = m->lin_off + 2 * m->kpad;
+    for (uint32_t i = 0; i < x->n; i++) {
+        const float *row = m->table + (uint64_t)(x->f[i].index & m->mask) * m->row_floats;
+        for (uint64_t off = 0; off < span; off += 16) __builtin_prefetch(row + off, 1, 3);
+    }
+}
+
+static double ffm_weight_norm(const void *impl, uint32_t index) {
+    const ffm_model *m = impl;
+    const float *row = m->table + (uint64_t)(index & m->mask) * m->row_floats;
+    float lin = row[(uint64_t)m->n_fields * 2 * m->kpad];
+    if (lin != 0.0f) return lin;
+    double sq = 0;
+    for (uint32_t f = 0; f < m->n_fields; f++)
+        for (uint32_t d = 0; d < m->k; d++) {
+            double w = row[(uint64_t)f * 2 * m->kpad + d];
+            sq += w * w;
+        }
+    return sqrt(sq);
+}
+
+static uint64_t ffm_n_nonzero(const void *impl) {
+    const ffm_model *m = impl;
+    const uint64_t lin = (uint64_t)m->n_fields * 2 * m->kpad;
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < m->n_buckets; i++)
+        n += m->table[i * m->row_floats + lin + m->kpad] > 1.0f;
+    return n;
+}
+
+static int ffm_blocks(void *impl, pr__model_block *out) {
+    ffm_model *m = impl;
+    out[0].ptr = m->bias;
+    out[0].n = 4;
+    out[1].ptr = m->table;
+    out[1].n = m->n_buckets * m->row_floats;
+    return 2;
+}
+
+const pr__model_ops pr__model_ffm_ops = {
+    .state_floats = ffm_state_floats,
+    .create = ffm_create,
+    .logit = ffm_logit,
+    .update = ffm_update,
+    .prefetch = ffm_prefetch,
+    .weight_norm = ffm_weight_norm,
+    .n_nonzero = ffm_n_nonzero,
+    .blocks = ffm_blocks,
+    .destroy = ffm_destroy,
+};
+
+/* ---------------------------------------------------------------- internals */
+
+pr_status pr__ffm_use_simd(pr_model *model, int simd) {
+    ffm_model *m = model->impl;
+    if (!simd) {
+        m->kern = &pr__ffm_scalar;
+        return PR_OK;
+    }
+    const pr__ffm_kernels *k = pr__ffm_simd();
+    if (!k) return PR_ERR_UNSUPPORTED;
+    m->kern = k;
+    return PR_OK;
+}
+
+float *pr__ffm_latent(pr_model *model, uint32_t index, uint32_t field) {
+    ffm_model *m = model->impl;
+    float *row = m->table + (uint64_t)(index & m->mask) * m->row_floats;
+    ffm_ready(m, index & m->mask, row);
+    return row + (uint64_t)field * 2 * m->kpad;
+}
+
+float *pr__ffm_linear(pr_model *model, uint32_t index) {
+    ffm_model *m = model->impl;
+    return pr__ffm_latent(model, index, m->n_fields);
+}
+
+float *pr__ffm_bias(pr_model *model) {
+    ffm_model *m = model->impl;
+    return m->bias;
+}
+
+uint32_t pr__ffm_kpad(const pr_model *model) {
+    const ffm_model *m = model->impl;
+    return m->kpad;
+}
+
+void pr__ffm_grad(const pr_model *model, const pr_example *x, float *latent,
+                  float *lin, float *bias) {
+    const ffm_model *m = model->impl;
+    const uint32_t kpad = m->kpad, nf = m->n_fields, s2 = 2 * kpad;
+    memset(latent, 0, sizeof(float) * x->n * nf * kpad);
+    memset(lin, 0, sizeof(float) * x->n);
+    *bias = 0;
+    pr__fx fx;
+    pr__fx_buf buf;
+    if (!ffm_fx(m, x, &fx, &buf)) return;
+    float r = ffm_r(m, &fx);
+    double t = ffm_score(m, &fx, r);
+    float y = pr__is_click(x->label) ? 1.0f : 0.0f;
+    float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
+    for (uint32_t i = 0; i < fx.n; i++) {
+        for (uint32_t j = i + 1; j < fx.n; j++) {
+            const float *a = fx.row[i] + fx.field[j] * s2;
+            const float *b = fx.row[j] + fx.field[i] * s2;
+            float c = kappa * r * fx.val[i] * fx.val[j];
+            float *ga = latent + ((uint64_t)fx.src[i] * nf + fx.field[j]) * kpad;
+            float *gb = latent + ((uint64_t)fx.src[j] * nf + fx.field[i]) * kpad;
+            for (uint32_t d = 0; d < kpad; d++) {
+                ga[d] += c * b[d];
+                gb[d] += c * a[d];
+            }
+        }
+        lin[fx.src[i]] = kappa * fx.val[i];
+    }
+    *bias = kappa;
+    pr__fx_release(&buf);
+}

@@ -1,0 +1,179 @@
+/*
+ * model_int.h: what the model files share and nothing else sees.
+ *
+ * A pr_model is a function table (pr__model_ops, chosen once when the model
+ * is created, so the hot loops test no kind or mode flags) plus `void *impl`
+ * owned by that kind, plus the metadata every kind carries (params, spec,
+ * info, filter). Each kind exposes its trainable state as a few contiguous
+ * float arrays ("blocks"); the model file writes and reads exactly those, so
+ * a loaded model continues training where the saved one stopped.
+ *
+ * Also here: the internal hooks tests and benchmarks use to compare the
+ * SIMD and scalar FFM kernels and to check gradients.
+ */
+#ifndef PRONTO_MODEL_INT_H
+#define PRONTO_MODEL_INT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pronto/model.h"
+
+/* Logits are clipped to this range before gradients are taken. */
+#define PR__MODEL_LOGIT_CLIP 35.0
+
+/* One contiguous array of trainable state, in file order. */
+typedef struct pr__model_block {
+    float *ptr;        /* borrowed from the impl */
+    uint64_t n;        /* number of floats */
+} pr__model_block;
+
+#define PR__MODEL_MAX_BLOCKS 4
+
+typedef struct pr__model_ops {
+    /* Total floats of state for params p (already checked): lets the file
+     * loader check a weights section's size before allocating anything. */
+    uint64_t (*state_floats)(const pr_model_params *p);
+    /* Allocates the impl. init=1: seeded initial weights; init=0: state
+     * left for the loader to fill (every float is overwritten). */
+    pr_status (*create)(const pr_model_params *p, int init, void **impl,
+                        pr_err *err);
+    double (*logit)(const void *impl, const pr_example *x);
+    double (*update)(void *impl, const pr_example *x);
+    /* Starts fetching the memory x will touch (may be NULL: no-op). */
+    void (*prefetch)(const void *impl, const pr_example *x);
+    double (*weight_norm)(const void *impl, uint32_t index);
+    uint64_t (*n_nonzero)(const void *impl);
+    /* Fills out[] (PR__MODEL_MAX_BLOCKS slots), returns the count. */
+    int (*blocks)(void *impl, pr__model_block *out);
+    void (*destroy)(void *impl);
+} pr__model_ops;
+
+extern const pr__model_ops pr__model_lr_ops;
+extern const pr__model_ops pr__model_ffm_ops;
+extern const pr__model_ops pr__model_fm_ops;
+
+struct pr_model {
+    const pr__model_ops *ops;
+    void *impl;                 /* owned, released by ops->destroy */
+    pr_model_params params;
+    double recal_shift;         /* ln(neg_sample_rate), added in predict */
+    char *spec;                 /* owned, may be NULL */
+    char *info;                 /* owned, may be NULL */
+    uint64_t *filter;           /* owned, 2^hash_bits bits, may be NULL */
+};
+
+/* Creates the model shell and impl (model.c). init as in ops->create. */
+pr_status pr__model_create(const pr_model_params *p, int init, pr_model **out,
+                           pr_err *err);
+/* Bytes of the filter bitmap for hash_bits. */
+static inline uint64_t pr__model_filter_bytes(uint32_t hash_bits) {
+    uint64_t bits = (uint64_t)1 << hash_bits;
+    return ((bits + 63) / 64) * 8;
+}
+
+/* ------------------------------------------------------------ big arrays
+ * model_mem.c: zero-filled, 64-byte aligned memory for weight tables.
+ * Large sizes come from mmap (zero pages, transparent huge pages asked
+ * for), so untouched buckets cost nothing. Free with the same size. */
+void *pr__model_alloc_zero(size_t bytes, int populate);
+void pr__model_free_zero(void *p, size_t bytes);
+
+/* ------------------------------------------------------------ helpers */
+static inline double pr__clip_logit(double t) {
+    /* NaN maps to -clip: a broken input can never produce a NaN gradient. */
+    if (t > PR__MODEL_LOGIT_CLIP) return PR__MODEL_LOGIT_CLIP;
+    if (t > -PR__MODEL_LOGIT_CLIP) return t;
+    return -PR__MODEL_LOGIT_CLIP;
+}
+static inline double pr__sigmoid(double t) { return 1.0 / (1.0 + exp(-t)); }
+/* Importance weight usable for training: finite and > 0. */
+static inline int pr__trainable_weight(float w) { return w > 0 && isfinite(w); }
+/* Feature values and importance weights are clamped to this magnitude so
+ * that no gradient or squared gradient can overflow a float (AdaGrad and
+ * FTRL steps are bounded by the learning rate, so weights cannot grow
+ * without bound either). */
+#define PR__MODEL_VALUE_MAX 1e4f
+static inline float pr__clamp_value(float v) {
+    return v > PR__MODEL_VALUE_MAX ? PR__MODEL_VALUE_MAX
+           : v < -PR__MODEL_VALUE_MAX ? -PR__MODEL_VALUE_MAX : v;
+}
+static inline int pr__is_click(float label) { return label > 0.5f; }
+
+/* ------------------------------------------------------------ factor models
+ * Shared by FFM and FM (model_factor.c): the example compacted to the
+ * features the model uses, with row pointers resolved once. */
+typedef struct pr__fx {
+    uint32_t n;        /* usable features */
+    float **row;       /* row[i]: start of feature i's bucket row */
+    uint32_t *field;   /* field of feature i (FFM; 0 for FM) */
+    float *val;        /* value of feature i */
+    uint32_t *src;     /* position of feature i in the original example */
+    double sq_norm;    /* sum of val^2 */
+} pr__fx;
+
+#define PR__FX_STACK 128
+typedef struct pr__fx_buf {
+    float *row[PR__FX_STACK];
+    uint32_t field[PR__FX_STACK];
+    float val[PR__FX_STACK];
+    uint32_t src[PR__FX_STACK];
+    void *heap;        /* used when the example has more features */
+} pr__fx_buf;
+
+/* Compacts x: drops non-finite values and (n_fields > 0) fields >=
+ * n_fields; masks indices. Returns 0 if memory for a large example could
+ * not be had (the caller then treats the example as empty). */
+int pr__fx_build(pr__fx *fx, pr__fx_buf *buf, const pr_example *x,
+                 float *table, uint64_t mask, uint64_t row_floats,
+                 uint32_t n_fields);
+void pr__fx_release(pr__fx_buf *buf);
+
+/* AdaGrad step for one scalar weight w with accumulator *G. */
+static inline void pr__adagrad1(float *w, float *G, float g, float eta) {
+    float G1 = *G + g * g;
+    *G = G1;
+    *w -= eta * g / sqrtf(G1);
+}
+
+/* ------------------------------------------------------------ FFM internals
+ * for tests and benchmarks (model_ffm.c). */
+typedef struct pr__ffm_kernels {
+    /* sum over pairs i<j of <w[i][f_j], w[j][f_i]> v_i v_j (no scaling). */
+    float (*pairs)(const pr__fx *fx, uint32_t kpad);
+    /* AdaGrad step of every pair; kv = kappa * r (d loss / d pair sum). */
+    void (*pairs_update)(const pr__fx *fx, uint32_t kpad, float kv, float eta,
+                         float lambda);
+} pr__ffm_kernels;
+
+extern const pr__ffm_kernels pr__ffm_scalar;
+/* model_ffm_simd.c; returns NULL when this CPU lacks AVX2+FMA. */
+const pr__ffm_kernels *pr__ffm_simd(void);
+
+/* Selects the kernels of an FFM model (the default is SIMD when the CPU
+ * has it). simd=1 without CPU support returns PR_ERR_UNSUPPORTED. */
+pr_status pr__ffm_use_simd(pr_model *m, int simd);
+/* Latent vector of (bucket, field): kpad weights then kpad accumulators.
+ * Borrowed from the model. */
+float *pr__ffm_latent(pr_model *m, uint32_t index, uint32_t field);
+/* Linear weight of bucket (accumulator at [kpad]); bias: [0] w, [1] G. */
+float *pr__ffm_linear(pr_model *m, uint32_t index);
+float *pr__ffm_bias(pr_model *m);
+uint32_t pr__ffm_kpad(const pr_model *m);
+/* Gradient of the weighted log loss (no L2) of x at the current weights:
+ * latent[(i * n_fields + f) * kpad + d] for feature i of x (in x's order)
+ * and field f, lin[i], *bias. Features the model ignores get zeros.
+ * latent has x->n * n_fields * kpad floats, lin x->n. Assumes no two
+ * features of x share a bucket (else the slots alias). */
+void pr__ffm_grad(const pr_model *m, const pr_example *x, float *latent,
+                  float *lin, float *bias);
+
+/* ------------------------------------------------------------ LR internals */
+/* Logit computed from z and n alone (the weights recomputed on the fly),
+ * the alternative to the stored w: bench_model compares the two. */
+double pr__lr_logit_lazy(const pr_model *m, const pr_example *x);
+/* Bucket state: [0] w, [1] z, [2] sqrt(n); bias with index UINT32_MAX. */
+float *pr__lr_state(pr_model *m, uint32_t index);
+
+#endif

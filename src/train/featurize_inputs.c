@@ -1,0 +1,91 @@
+/*
+ * featurize_inputs.c: the read -> featurize loop shared by train, predict
+ * and eval, so that every command turns rows into examples the same way.
+ *
+ * For each input file: open a pr_reader with options derived from the
+ * spec's input section, bind the featurizer to the reader's columns, and for
+ * each row featurize into a per-row arena (reset every row: no malloc once
+ * warm), apply the model's filter bitmap, and hand the example to fn.
+ * Malformed rows stop the run with the reader's file:line:column message,
+ * unless skip_bad allows them; skipped rows are logged and counted.
+ */
+#include <stdio.h>
+
+#include "pronto/train.h"
+
+void pr_reader_opts_from_spec(pr_reader_opts *ro, pr_format format,
+                              const pr_spec *spec, int label_optional,
+                              const char **cols, uint32_t cols_cap) {
+    pr_reader_opts_init(ro, format);
+    ro->label_optional = label_optional;
+    if (format == PR_FORMAT_CSV || format == PR_FORMAT_JSONL) {
+        ro->label_col = pr_spec_label_col(spec);
+        ro->weight_col = pr_spec_weight_col(spec);
+        ro->ts_col = pr_spec_ts_col(spec);
+    }
+    if (format == PR_FORMAT_JSONL || format == PR_FORMAT_CSV) {
+        /* read only the columns the spec uses, in a fixed order */
+        uint32_t n = pr_spec_n_input_columns(spec);
+        if (n > cols_cap) n = cols_cap;
+        for (uint32_t i = 0; i < n; i++) cols[i] = pr_spec_input_column(spec, i);
+        ro->n_columns = n;
+        ro->columns = cols;
+    }
+}
+
+pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
+                              const uint64_t *filter, const pr_input *in,
+                              int label_optional, uint64_t skip_bad,
+                              uint64_t *bad, pr_example_fn fn, void *ctx,
+                              pr_err *err) {
+    pr_status s = PR_OK;
+    pr_arena arena;
+    pr_arena_init(&arena, NULL, 0, 0);
+    *bad = 0;
+    for (uint32_t i = 0; i < in->n_paths && s == PR_OK; i++) {
+        pr_reader_opts ro;
+        const char *cols[PR_MAX_INPUT_COLUMNS];
+        pr_reader_opts_from_spec(&ro, in->format, spec, label_optional, cols,
+                                 PR_MAX_INPUT_COLUMNS);
+        pr_reader *r = NULL;
+        s = pr_reader_open(in->paths[i], &ro, &r, err);
+        if (s != PR_OK) break;
+        const char *names[PR_MAX_INPUT_COLUMNS];
+        uint32_t nc = pr_reader_n_columns(r);
+        if (nc > PR_MAX_INPUT_COLUMNS) nc = PR_MAX_INPUT_COLUMNS;
+        for (uint32_t c = 0; c < nc; c++) names[c] = pr_reader_column_name(r, c);
+        s = pr_featurizer_bind(fz, names, nc, err);
+        if (s != PR_OK) {
+            char msg[PR_ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            pr_err_set(err, s, "%s: %s", in->paths[i], msg);
+        }
+        pr_record rec;
+        while (s == PR_OK) {
+            s = pr_reader_next(r, &rec, err);
+            if (s == PR_EOF) {
+                s = PR_OK;
+                break;
+            }
+            pr_example x;
+            if (s == PR_OK) {
+                pr_arena_reset(&arena);
+                s = pr_featurizer_apply(fz, &rec, &arena, &x, err);
+            }
+            if (s != PR_OK) {
+                if (pr_reader_row_error(s) && *bad < skip_bad) {
+                    (*bad)++;
+                    pr_log(PR_LOG_WARN, "skipped: %s", err->msg);
+                    s = PR_OK;
+                    continue;
+                }
+                break;
+            }
+            pr_featurizer_apply_filter(fz, filter, &x);
+            s = fn(ctx, &x, &rec, err);
+        }
+        pr_reader_free(r);
+    }
+    pr_arena_free(&arena);
+    return s;
+}

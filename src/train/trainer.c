@@ -1,0 +1,562 @@
+/*
+ * trainer.c: pr_train, the batch trainer (see train.h for the two phases).
+ *
+ * Why Hogwild rather than sharding: with two threads and examples of ~40
+ * features spread over 2^20+ buckets, two learners rarely touch the same
+ * bucket at the same moment, and the collisions that do happen are the
+ * frequent features whose weights are already well estimated. Sharding the
+ * weights by bucket would need every example routed to both shards (each
+ * example touches buckets of both), doubling the work. Measured figures are
+ * in docs/benchmarks.md. Reproducibility comes from --threads 1: the block
+ * order and the order within each block depend only on (seed, pass, block),
+ * never on timing.
+ *
+ * Ownership: the trainer owns the caches it creates (temporary ones are
+ * removed before returning), the count filter and the per-thread buffers.
+ * The model and the featurizer are the caller's; *model may be replaced by
+ * the best pass's snapshot (the old one is freed).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pronto/cache.h"
+#include "pronto/train.h"
+
+void pr_train_opts_default(pr_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->threads = 1;
+    o->passes = 1;
+    o->seed = 1;
+    o->early_stop = 1;
+    o->neg_sample_rate = 1.0f;
+}
+
+/* splitmix64: a small, well-mixed PRNG step for shuffles and sampling. */
+static uint64_t mix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void shuffle_u32(uint32_t *a, uint32_t n, uint64_t seed) {
+    uint64_t st = seed;
+    for (uint32_t i = n; i > 1; i--) {
+        uint32_t j = (uint32_t)(mix64(&st) % i);
+        uint32_t t = a[i - 1];
+        a[i - 1] = a[j];
+        a[j] = t;
+    }
+}
+
+/* A fingerprint of what the cache holds: the spec text, the downsampling,
+ * and each input's name, size and modification time. A cache whose
+ * fingerprint differs is stale and is rebuilt. */
+static uint64_t inputs_fingerprint(const pr_featurizer *fz, const pr_input *in,
+                                   const pr_train_opts *o) {
+    const char *yaml = pr_featurizer_spec_yaml(fz);
+    uint64_t h = pr_hash64(yaml, strlen(yaml), 0x70726f6e746fULL);
+    h = pr_hash64(&o->neg_sample_rate, sizeof o->neg_sample_rate, h);
+    h = pr_hash64(&o->seed, sizeof o->seed, h);
+    for (uint32_t i = 0; i < in->n_paths; i++) {
+        h = pr_hash64(in->paths[i], strlen(in->paths[i]), h);
+        struct stat st;
+        if (stat(in->paths[i], &st) == 0) {
+            int64_t v[2] = {(int64_t)st.st_size, (int64_t)st.st_mtime};
+            h = pr_hash64(v, sizeof v, h);
+        }
+    }
+    return h;
+}
+
+/* ------------------------------------------------------------- prepare */
+
+typedef struct prepare_ctx {
+    pr_cache_writer *w;
+    pr_count_filter *counts;   /* NULL when min_count is 0 */
+    pr_train_report *rep;
+    float neg_rate;
+    uint64_t rng;
+    pr_progress prog;
+    uint64_t total_bytes;
+} prepare_ctx;
+
+static pr_status prepare_one(void *vctx, const pr_example *x,
+                             const pr_record *rec, pr_err *err) {
+    prepare_ctx *c = vctx;
+    pr_train_report *rep = c->rep;
+    if (!rec->has_label)
+        return pr_err_set(err, PR_ERR_LABEL, "%s:%llu: row has no label",
+                          rec->file, (unsigned long long)rec->line);
+    rep->rows_read++;
+    if (x->ts) {
+        if (!rep->ts_min || x->ts < rep->ts_min) rep->ts_min = x->ts;
+        if (x->ts > rep->ts_max) rep->ts_max = x->ts;
+    }
+    if (c->neg_rate < 1.0f && x->label < 0.5f) {
+        double u = (double)(mix64(&c->rng) >> 11) * 0x1.0p-53;
+        if (u >= c->neg_rate) {
+            rep->rows_dropped++;
+            return PR_OK;
+        }
+    }
+    if (c->counts) pr_count_filter_add(c->counts, x);
+    if ((rep->rows_read & 0xffff) == 0)
+        pr_progress_update(&c->prog, rep->rows_read, NULL, 0);
+    return pr_cache_writer_add(c->w, x, err);
+}
+
+/* Featurizes the inputs into a cache at path; counts features into counts. */
+static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
+                               const pr_input *in, const pr_train_opts *o,
+                               const char *path, uint64_t fingerprint,
+                               pr_count_filter *counts, const char *label,
+                               pr_train_report *rep, pr_err *err) {
+    prepare_ctx c;
+    memset(&c, 0, sizeof c);
+    c.counts = counts;
+    c.rep = rep;
+    c.neg_rate = o->neg_sample_rate;
+    c.rng = o->seed ^ 0x6e6567ULL;
+    pr_status s = pr_cache_writer_open(path, pr_featurizer_hash_bits(fz),
+                                       pr_featurizer_n_fields(fz), fingerprint,
+                                       &c.w, err);
+    if (s != PR_OK) return s;
+    pr_progress_start(&c.prog, label, 0);
+    uint64_t bad = 0;
+    /* the cache holds unfiltered features: the filter is applied per pass */
+    s = pr_featurize_inputs(fz, spec, NULL, in, 0, o->skip_bad, &bad,
+                            prepare_one, &c, err);
+    pr_progress_end(&c.prog);
+    rep->rows_bad += bad;
+    if (s != PR_OK) {
+        pr_cache_writer_abort(c.w);
+        return s;
+    }
+    return pr_cache_writer_close(c.w, err);
+}
+
+/* Re-counts features from an existing cache (when it is reused). */
+static pr_status count_cache(const pr_cache *cache, pr_count_filter *counts,
+                             pr_err *err) {
+    pr_cache_block blk;
+    pr_cache_block_init(&blk);
+    pr_status s = PR_OK;
+    for (uint32_t b = 0; b < pr_cache_n_blocks(cache) && s == PR_OK; b++) {
+        s = pr_cache_read_block(cache, b, &blk, err);
+        for (uint32_t i = 0; s == PR_OK && i < blk.n; i++)
+            pr_count_filter_add(counts, &blk.ex[i]);
+    }
+    pr_cache_block_free(&blk);
+    return s;
+}
+
+/* ------------------------------------------------------------- learn */
+
+typedef struct learn_shared {
+    pr_model *model;
+    const pr_cache *cache;
+    const pr_featurizer *fz;
+    const uint64_t *filter;
+    const uint32_t *order;       /* block visiting order for this pass */
+    uint32_t n_blocks;
+    atomic_uint next;            /* next position in order */
+    atomic_ullong done;          /* examples learned this pass */
+    uint64_t seed;
+    int pass;
+    int progressive;             /* accumulate pre-update log loss */
+    pr_progress *prog;
+    pthread_mutex_t err_lock;
+    pr_status status;
+    pr_err err;
+} learn_shared;
+
+typedef struct learn_thread {
+    learn_shared *sh;
+    int ith;
+    pthread_t tid;
+    double ll_sum, ll_w;
+    uint64_t examples;
+} learn_thread;
+
+static double logloss_of(double logit, float y) {
+    /* stable: log(1 + e^-|z|) + max(z,0) - y z */
+    double z = logit;
+    double l = log1p(exp(-fabs(z))) + (z > 0 ? z : 0) - y * z;
+    return l;
+}
+
+static void *learn_worker(void *arg) {
+    learn_thread *t = arg;
+    learn_shared *sh = t->sh;
+    pr_cache_block blk;
+    pr_cache_block_init(&blk);
+    uint32_t *perm = NULL;
+    uint32_t perm_cap = 0;
+    for (;;) {
+        uint32_t pos = atomic_fetch_add(&sh->next, 1);
+        if (pos >= sh->n_blocks || sh->status != PR_OK) break;
+        uint32_t b = sh->order[pos];
+        pr_err err;
+        pr_status s = pr_cache_read_block(sh->cache, b, &blk, &err);
+        if (s == PR_OK && blk.n > perm_cap) {
+            uint32_t *np = realloc(perm, blk.n * sizeof *np);
+            if (!np) s = pr_err_set(&err, PR_ERR_NOMEM, "out of memory");
+            else {
+                perm = np;
+                perm_cap = blk.n;
+            }
+        }
+        if (s != PR_OK) {
+            pthread_mutex_lock(&sh->err_lock);
+            if (sh->status == PR_OK) {
+                sh->status = s;
+                sh->err = err;
+            }
+            pthread_mutex_unlock(&sh->err_lock);
+            break;
+        }
+        for (uint32_t i = 0; i < blk.n; i++) perm[i] = i;
+        shuffle_u32(perm, blk.n,
+                    sh->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)sh->pass * 1000003u + b);
+        for (uint32_t i = 0; i < blk.n; i++) {
+            pr_example *x = &blk.ex[perm[i]];
+            pr_featurizer_apply_filter(sh->fz, sh->filter, x);
+            double z = pr_model_update(sh->model, x);
+            if (sh->progressive) {
+                t->ll_sum += x->weight * logloss_of(z, x->label);
+                t->ll_w += x->weight;
+            }
+        }
+        t->examples += blk.n;
+        uint64_t done = atomic_fetch_add(&sh->done, blk.n) + blk.n;
+        if (t->ith == 0 && sh->prog)
+            pr_progress_update(sh->prog, done, sh->progressive ? "logloss" : NULL,
+                               t->ll_w > 0 ? t->ll_sum / t->ll_w : 0);
+    }
+    free(perm);
+    pr_cache_block_free(&blk);
+    return NULL;
+}
+
+static pr_status learn_pass(pr_model *model, const pr_cache *cache,
+                            const pr_featurizer *fz, const uint64_t *filter,
+                            const pr_train_opts *o, int pass,
+                            pr_train_report *rep, double *progressive_ll,
+                            pr_err *err) {
+    uint32_t nb = pr_cache_n_blocks(cache);
+    uint32_t *order = malloc((nb ? nb : 1) * sizeof *order);
+    learn_thread *th = calloc((size_t)o->threads, sizeof *th);
+    if (!order || !th) {
+        free(order);
+        free(th);
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i < nb; i++) order[i] = i;
+    shuffle_u32(order, nb, o->seed + (uint64_t)pass * 7919u);
+
+    learn_shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.model = model;
+    sh.cache = cache;
+    sh.fz = fz;
+    sh.filter = filter;
+    sh.order = order;
+    sh.n_blocks = nb;
+    atomic_init(&sh.next, 0);
+    atomic_init(&sh.done, 0);
+    sh.seed = o->seed;
+    sh.pass = pass;
+    sh.progressive = pass == 1;
+    pthread_mutex_init(&sh.err_lock, NULL);
+    char what[64];
+    snprintf(what, sizeof what, "train pass %d/%d", pass, o->passes);
+    pr_progress prog;
+    pr_progress_start(&prog, what, pr_cache_n_examples(cache));
+    sh.prog = &prog;
+
+    int started = 0;
+    for (int i = 0; i < o->threads; i++) {
+        th[i].sh = &sh;
+        th[i].ith = i;
+        if (o->threads == 1) {
+            learn_worker(&th[i]);
+            started = 1;
+            break;
+        }
+        if (pthread_create(&th[i].tid, NULL, learn_worker, &th[i]) != 0) {
+            sh.status = pr_err_errno(&sh.err, PR_ERR_NOMEM, errno, "cannot start a thread");
+            break;
+        }
+        started++;
+    }
+    if (o->threads > 1)
+        for (int i = 0; i < started; i++) pthread_join(th[i].tid, NULL);
+    pr_progress_end(&prog);
+
+    double ll = 0, w = 0;
+    for (int i = 0; i < o->threads; i++) {
+        ll += th[i].ll_sum;
+        w += th[i].ll_w;
+        rep->example_passes += th[i].examples;
+    }
+    if (progressive_ll) *progressive_ll = w > 0 ? ll / w : NAN;
+    pr_status s = sh.status;
+    if (s != PR_OK && err) *err = sh.err;
+    pthread_mutex_destroy(&sh.err_lock);
+    free(order);
+    free(th);
+    return s;
+}
+
+/* Validation metrics of model over a cache. */
+static pr_status evaluate_cache(const pr_model *model, const pr_cache *cache,
+                                const pr_featurizer *fz, const uint64_t *filter,
+                                pr_metrics_report *rep, pr_err *err) {
+    pr_metrics *m = NULL;
+    pr_status s = pr_metrics_new(&m, err);
+    if (s != PR_OK) return s;
+    pr_cache_block blk;
+    pr_cache_block_init(&blk);
+    for (uint32_t b = 0; b < pr_cache_n_blocks(cache) && s == PR_OK; b++) {
+        s = pr_cache_read_block(cache, b, &blk, err);
+        for (uint32_t i = 0; s == PR_OK && i < blk.n; i++) {
+            pr_example *x = &blk.ex[i];
+            pr_featurizer_apply_filter(fz, filter, x);
+            s = pr_metrics_add(m, pr_model_predict(model, x), x->label, x->weight);
+        }
+    }
+    pr_cache_block_free(&blk);
+    if (s == PR_OK) s = pr_metrics_compute(m, rep, err);
+    pr_metrics_free(m);
+    return s;
+}
+
+/* ------------------------------------------------------------- info */
+
+static char *build_info(const pr_model *model, const pr_input *in,
+                        const pr_train_opts *o, const pr_train_report *rep,
+                        const pr_metrics_report *valid) {
+    json_t *root = json_object();
+    json_t *files = json_array();
+    for (uint32_t i = 0; i < in->n_paths; i++)
+        json_array_append_new(files, json_string(in->paths[i]));
+    json_object_set_new(root, "inputs", files);
+    json_object_set_new(root, "format", json_string(pr_format_name(in->format)));
+    json_object_set_new(root, "rows", json_integer((json_int_t)rep->rows_read));
+    json_object_set_new(root, "rows_bad", json_integer((json_int_t)rep->rows_bad));
+    json_object_set_new(root, "rows_downsampled", json_integer((json_int_t)rep->rows_dropped));
+    json_object_set_new(root, "ts_min", json_integer(rep->ts_min));
+    json_object_set_new(root, "ts_max", json_integer(rep->ts_max));
+    json_object_set_new(root, "passes", json_integer(rep->passes_run));
+    json_object_set_new(root, "best_pass", json_integer(rep->best_pass));
+    json_object_set_new(root, "threads", json_integer(o->threads));
+    json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    json_object_set_new(root, "trained_at", json_integer(pr_unix_time()));
+    json_object_set_new(root, "train_seconds",
+                        json_real(rep->prepare_seconds + rep->learn_seconds));
+    if (isfinite(rep->train_logloss))
+        json_object_set_new(root, "train_progressive_logloss", json_real(rep->train_logloss));
+    if (valid) {
+        json_t *v = json_object();
+        json_object_set_new(v, "file", json_string(o->valid_path));
+        json_object_set_new(v, "rows", json_integer((json_int_t)valid->rows));
+        json_object_set_new(v, "logloss", json_real(valid->log_loss));
+        json_object_set_new(v, "ne", json_real(valid->ne));
+        if (isfinite(valid->auc)) json_object_set_new(v, "auc", json_real(valid->auc));
+        json_object_set_new(v, "calibration", json_real(valid->calibration));
+        json_object_set_new(root, "valid", v);
+    }
+    json_object_set_new(root, "nonzero_weights",
+                        json_integer((json_int_t)pr_model_n_nonzero(model)));
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    return text;
+}
+
+/* ------------------------------------------------------------- pr_train */
+
+pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
+                   const pr_train_opts *o, pr_train_report *rep, pr_err *err) {
+    pr_model *model = *model_io;
+    pr_status s = PR_OK;
+    pr_spec *spec = NULL;
+    pr_count_filter *counts = NULL;
+    pr_cache *cache = NULL, *vcache = NULL;
+    uint64_t *filter = NULL;
+    char *tmp_cache = NULL, *tmp_vcache = NULL;
+    pr_metrics_report best_valid;
+    int have_valid = 0;
+    memset(rep, 0, sizeof *rep);
+    rep->valid_logloss = rep->valid_auc = rep->train_logloss = NAN;
+
+    if (o->threads < 1 || o->passes < 1)
+        return pr_err_set(err, PR_ERR_INVALID, "--threads and --passes must be at least 1");
+    if (!(o->neg_sample_rate > 0 && o->neg_sample_rate <= 1))
+        return pr_err_set(err, PR_ERR_INVALID, "--neg-sample must be in (0, 1]");
+    const pr_model_params *mp = pr_model_params_get(model);
+    if (mp->hash_bits != pr_featurizer_hash_bits(fz))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "model has 2^%u buckets but the spec hashes into 2^%u",
+                          mp->hash_bits, pr_featurizer_hash_bits(fz));
+
+    const char *yaml = pr_featurizer_spec_yaml(fz);
+    s = pr_spec_parse(yaml, strlen(yaml), "spec", &spec, err);
+    if (s != PR_OK) goto done;
+
+    double t0 = pr_now();
+    uint32_t hash_bits = pr_featurizer_hash_bits(fz);
+    uint32_t min_count = pr_spec_min_count(spec);
+    if (min_count > 1) {
+        s = pr_count_filter_new(hash_bits, min_count, &counts, err);
+        if (s != PR_OK) goto done;
+    }
+
+    /* Phase 1: the cache (reused when its fingerprint matches). */
+    uint64_t fp = inputs_fingerprint(fz, in, o);
+    const char *cache_path = o->cache_path;
+    if (cache_path && access(cache_path, R_OK) == 0) {
+        pr_err e2;
+        if (pr_cache_open(cache_path, &cache, &e2) == PR_OK &&
+            pr_cache_spec_fingerprint(cache) != fp) {
+            pr_log(PR_LOG_INFO, "%s: inputs or spec changed; rebuilding the cache", cache_path);
+            pr_cache_close(cache);
+            cache = NULL;
+        } else if (!cache) {
+            pr_log(PR_LOG_WARN, "%s; rebuilding the cache", e2.msg);
+        }
+    }
+    if (cache) {
+        rep->rows_read = pr_cache_n_examples(cache);
+        if (counts) s = count_cache(cache, counts, err);
+        if (s != PR_OK) goto done;
+    } else {
+        if (!cache_path) {
+            const char *dir = getenv("TMPDIR");
+            size_t n = strlen(dir ? dir : "/tmp") + 64;
+            tmp_cache = malloc(n);
+            if (!tmp_cache) { s = pr_err_set(err, PR_ERR_NOMEM, "out of memory"); goto done; }
+            snprintf(tmp_cache, n, "%s/pronto-train-%ld.pcache", dir ? dir : "/tmp", (long)getpid());
+            cache_path = tmp_cache;
+        }
+        s = prepare_cache(fz, spec, in, o, cache_path, fp, counts, "featurize",
+                          rep, err);
+        if (s != PR_OK) goto done;
+        s = pr_cache_open(cache_path, &cache, err);
+        if (s != PR_OK) goto done;
+    }
+    if (pr_cache_n_examples(cache) == 0) {
+        s = pr_err_set(err, PR_ERR_INVALID, "no training examples in the input");
+        goto done;
+    }
+
+    /* The filter: buckets seen min_count times, plus any the warm-start
+     * model had already admitted. */
+    if (counts) {
+        size_t words = ((size_t)1 << hash_bits) / 64 + 1;
+        filter = malloc(words * sizeof *filter);
+        if (!filter) { s = pr_err_set(err, PR_ERR_NOMEM, "out of memory"); goto done; }
+        memcpy(filter, pr_count_filter_bitmap(counts), (((size_t)1 << hash_bits) + 63) / 64 * 8);
+        const uint64_t *old = pr_model_filter(model);
+        if (old)
+            for (size_t i = 0; i < (((size_t)1 << hash_bits) + 63) / 64; i++) filter[i] |= old[i];
+    }
+
+    if (o->valid_path) {
+        pr_input vin = {in->format, &o->valid_path, 1};
+        pr_train_opts vo = *o;
+        vo.neg_sample_rate = 1.0f;
+        const char *dir = getenv("TMPDIR");
+        size_t n = strlen(dir ? dir : "/tmp") + 64;
+        tmp_vcache = malloc(n);
+        if (!tmp_vcache) { s = pr_err_set(err, PR_ERR_NOMEM, "out of memory"); goto done; }
+        snprintf(tmp_vcache, n, "%s/pronto-valid-%ld.pcache", dir ? dir : "/tmp", (long)getpid());
+        pr_train_report vrep;
+        memset(&vrep, 0, sizeof vrep);
+        s = prepare_cache(fz, spec, &vin, &vo, tmp_vcache, 0, NULL, "featurize validation",
+                          &vrep, err);
+        if (s != PR_OK) goto done;
+        rep->rows_bad += vrep.rows_bad;
+        s = pr_cache_open(tmp_vcache, &vcache, err);
+        if (s != PR_OK) goto done;
+    }
+    rep->prepare_seconds = pr_now() - t0;
+
+    pr_model_set_spec(model, yaml, err);
+    pr_model_set_filter(model, filter, err);
+
+    /* Phase 2: passes. */
+    t0 = pr_now();
+    int since_best = 0;
+    for (int pass = 1; pass <= o->passes; pass++) {
+        double pll = NAN;
+        s = learn_pass(model, cache, fz, filter, o, pass, rep, &pll, err);
+        if (s != PR_OK) goto done;
+        rep->passes_run = pass;
+        if (pass == 1) rep->train_logloss = pll;
+        if (!vcache) {
+            rep->best_pass = pass;
+            continue;
+        }
+        pr_metrics_report vr;
+        s = evaluate_cache(model, vcache, fz, filter, &vr, err);
+        if (s != PR_OK) goto done;
+        pr_log(PR_LOG_INFO, "pass %d: validation logloss %.5f auc %.5f", pass,
+               vr.log_loss, vr.auc);
+        if (!have_valid || vr.log_loss < best_valid.log_loss) {
+            best_valid = vr;
+            have_valid = 1;
+            rep->best_pass = pass;
+            since_best = 0;
+            if (pass < o->passes && o->out_path) {
+                /* snapshot: the best model so far is the one on disk */
+                rep->learn_seconds = pr_now() - t0;
+                char *info = build_info(model, in, o, rep, &best_valid);
+                pr_model_set_info(model, info ? info : "{}", err);
+                free(info);
+                s = pr_model_save(model, o->out_path, err);
+                if (s != PR_OK) goto done;
+            }
+        } else if (o->early_stop > 0 && ++since_best >= o->early_stop) {
+            break;
+        }
+    }
+    rep->learn_seconds = pr_now() - t0;
+
+    if (have_valid && rep->best_pass != rep->passes_run) {
+        /* a later pass was worse: go back to the snapshot */
+        pr_model *best = NULL;
+        s = pr_model_load(o->out_path, &best, err);
+        if (s != PR_OK) goto done;
+        pr_model_free(model);
+        model = *model_io = best;
+    }
+    if (have_valid) {
+        rep->valid_logloss = best_valid.log_loss;
+        rep->valid_auc = best_valid.auc;
+    }
+    char *info = build_info(model, in, o, rep, have_valid ? &best_valid : NULL);
+    s = pr_model_set_info(model, info ? info : "{}", err);
+    free(info);
+    if (s == PR_OK && o->out_path) s = pr_model_save(model, o->out_path, err);
+
+done:
+    pr_cache_close(cache);
+    pr_cache_close(vcache);
+    if (tmp_cache) unlink(tmp_cache);
+    if (tmp_vcache) unlink(tmp_vcache);
+    free(tmp_cache);
+    free(tmp_vcache);
+    free(filter);
+    pr_count_filter_free(counts);
+    pr_spec_free(spec);
+    return s;
+}

@@ -1,0 +1,112 @@
+#!/bin/bash
+# cli_train.sh: `pronto train | predict | eval | inspect` end to end on small
+# generated Criteo-layout data: learning happens, outputs line up with
+# inputs, reproducibility, zstd/stdin input, bad input and bad model files.
+set -u
+P=${PRONTO_BIN:?}
+T=$(mktemp -d /tmp/pronto-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok: $1"; }
+fail() { fails=$((fails+1)); echo "FAIL: $1"; }
+check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+json_get() { grep -o "\"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
+
+awk -v rows=30000 -v seed=1 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/train.tsv"
+awk -v rows=8000 -v seed=2 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/test.tsv"
+awk -v rows=5000 -v seed=3 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/valid.tsv"
+
+# --- LR learns
+"$P" train --kind lr --threads 1 --seed 5 -o "$T/lr.pm" "$T/train.tsv" > "$T/train.out" 2>&1
+check "train lr exits 0" "[ $? -eq 0 ]"
+"$P" eval --json "$T/lr.pm" "$T/test.tsv" > "$T/eval.json" 2> "$T/eval.err"
+check "eval exits 0" "[ $? -eq 0 ]"
+auc=$(json_get "$T/eval.json" auc)
+check "lr auc $auc > 0.70" "awk -v a=$auc 'BEGIN{exit !(a>0.70)}'"
+"$P" eval "$T/lr.pm" "$T/test.tsv" > "$T/eval.txt"
+check "eval table names the metrics" "grep -qi 'log loss' $T/eval.txt && grep -qi 'auc' $T/eval.txt"
+
+# --- predict: one line per row, probabilities
+"$P" predict "$T/lr.pm" "$T/test.tsv" > "$T/p1.txt"
+check "predict one line per row" "[ $(wc -l < $T/p1.txt) -eq 8000 ]"
+check "predictions in (0,1)" "awk '\$1<=0||\$1>=1{bad=1} END{exit bad}' $T/p1.txt"
+
+# --- reproducible with --threads 1 --seed S
+"$P" train --kind lr --threads 1 --seed 5 -q -o "$T/lr2.pm" "$T/train.tsv"
+"$P" predict "$T/lr2.pm" "$T/test.tsv" > "$T/p2.txt"
+check "same seed, same predictions" "cmp -s $T/p1.txt $T/p2.txt"
+
+# --- zstd and stdin input read the same rows
+zstd -q -f "$T/test.tsv" -o "$T/test.tsv.zst"
+"$P" predict "$T/lr.pm" "$T/test.tsv.zst" > "$T/pz.txt"
+check ".zst input gives the same predictions" "cmp -s $T/p1.txt $T/pz.txt"
+"$P" predict "$T/lr.pm" - < "$T/test.tsv" > "$T/ps.txt"
+check "stdin input gives the same predictions" "cmp -s $T/p1.txt $T/ps.txt"
+
+# --- FFM with validation and early stopping
+"$P" train --kind ffm --threads 2 --passes 6 --valid "$T/valid.tsv" -o "$T/ffm.pm" "$T/train.tsv" > "$T/ffm.out" 2>&1
+check "train ffm exits 0" "[ $? -eq 0 ]"
+check "ffm reports validation" "grep -q 'validation log loss' $T/ffm.out"
+"$P" eval --json "$T/ffm.pm" "$T/test.tsv" > "$T/ffm.json"
+fauc=$(json_get "$T/ffm.json" auc)
+check "ffm auc $fauc > 0.70" "awk -v a=$fauc 'BEGIN{exit !(a>0.70)}'"
+
+# --- warm start continues rather than restarts
+"$P" train --kind lr --threads 1 --init "$T/lr.pm" -o "$T/lr3.pm" "$T/valid.tsv" > "$T/warm.out" 2>&1
+check "warm start exits 0" "[ $? -eq 0 ]"
+"$P" train --kind lr --threads 1 -o "$T/cold.pm" "$T/valid.tsv" > "$T/cold.out" 2>&1
+w=$(grep -o 'progressive log loss (pass 1) *[0-9.]*' "$T/warm.out" | awk '{print $NF}')
+c=$(grep -o 'progressive log loss (pass 1) *[0-9.]*' "$T/cold.out" | awk '{print $NF}')
+check "warm start ($w) beats a cold start ($c) on new data" "awk -v w=$w -v c=$c 'BEGIN{exit !(w<c)}'"
+
+# --- inspect
+"$P" inspect "$T/lr.pm" --data "$T/test.tsv" > "$T/inspect.txt"
+check "inspect exits 0 and shows kind and fields" "grep -q 'kind *lr' $T/inspect.txt && grep -q '^  C1 ' $T/inspect.txt"
+
+# --- malformed input: stops with file:line, or is skipped and counted
+head -100 "$T/train.tsv" > "$T/bad.tsv"
+printf '1\tx\t2\n' >> "$T/bad.tsv"
+tail -100 "$T/train.tsv" >> "$T/bad.tsv"
+"$P" train -o "$T/bad.pm" "$T/bad.tsv" > /dev/null 2> "$T/bad.err"
+check "malformed row fails with exit 1" "[ $? -eq 1 ]"
+check "error names file and line 101" "grep -q 'bad.tsv:101' $T/bad.err"
+check "no model left behind on failure" "[ ! -e $T/bad.pm ]"
+"$P" train --skip-bad 1 -o "$T/bad.pm" "$T/bad.tsv" > "$T/skip.out" 2>&1
+check "--skip-bad 1 trains and reports the skip" "[ $? -eq 0 ] && grep -q '1 malformed rows skipped' $T/skip.out"
+printf '2\t1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13' > "$T/label.tsv"
+for i in $(seq 26); do printf '\ta' >> "$T/label.tsv"; done; echo >> "$T/label.tsv"
+"$P" train -o "$T/label.pm" "$T/label.tsv" > /dev/null 2> "$T/label.err"
+check "label 2 is rejected" "[ $? -eq 1 ] && grep -qi 'label' $T/label.err"
+
+# --- bad model files
+cp "$T/lr.pm" "$T/corrupt.pm"
+size=$(stat -c %s "$T/corrupt.pm")
+printf '\x55' | dd of="$T/corrupt.pm" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+"$P" eval "$T/corrupt.pm" "$T/test.tsv" > /dev/null 2> "$T/corrupt.err"
+check "corrupt model refused (exit 1, says checksum)" "[ $? -eq 1 ] && grep -qi 'checksum' $T/corrupt.err"
+head -c $((size / 3)) "$T/lr.pm" > "$T/trunc.pm"
+"$P" eval "$T/trunc.pm" "$T/test.tsv" > /dev/null 2> "$T/trunc.err"
+check "truncated model refused (says truncated)" "[ $? -eq 1 ] && grep -qi 'truncat' $T/trunc.err"
+
+# --- an unwritable output fails cleanly and keeps the old model
+cp "$T/lr.pm" "$T/keep.pm"; before=$(md5sum < "$T/keep.pm")
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$T/ro"; cp "$T/lr.pm" "$T/ro/keep.pm"; chmod 555 "$T/ro"
+    "$P" train -q -o "$T/ro/keep.pm" "$T/valid.tsv" > /dev/null 2> "$T/ro.err"; rc=$?
+    chmod 755 "$T/ro"
+    check "unwritable folder exits 1" "[ $rc -eq 1 ]"
+    check "model in the unwritable folder intact" "cmp -s $T/lr.pm $T/ro/keep.pm"
+fi
+"$P" train -q -o "$T/missing-dir/m.pm" "$T/valid.tsv" > /dev/null 2> "$T/ro.err"
+check "output in a missing folder exits 1 naming it" "[ $? -eq 1 ] && grep -q missing-dir $T/ro.err"
+"$P" train -q -o "$T/keep.pm" "$T/bad.tsv" > /dev/null 2>&1
+check "a failed training run keeps the previous model" "[ $? -eq 1 ] && [ \"$(md5sum < $T/keep.pm)\" = \"$before\" ]"
+
+# --- usage errors exit 2
+"$P" train --passes x -o "$T/x.pm" "$T/train.tsv" 2> /dev/null
+check "bad flag value exits 2" "[ $? -eq 2 ]"
+"$P" train "$T/train.tsv" 2> /dev/null
+check "missing -o exits 2" "[ $? -eq 2 ]"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,14 @@
+/*
+ * fuzz_reader_criteo.c: the criteo reader on arbitrary bytes (plain or zstd),
+ * with and without label_optional. See fuzz_reader.h for what is checked.
+ */
+#include "fuzz_reader.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    pr_reader_opts o;
+    pr_reader_opts_init(&o, PR_FORMAT_CRITEO);
+    o.label_optional = size > 0 && (data[0] & 2);
+    return fuzz_reader_run(data, size, &o);
+}
