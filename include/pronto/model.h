@@ -26,13 +26,20 @@
  * Values and importance weights are clamped to magnitude 1e4 (so no
  * gradient can overflow).
  *
- * Threads: pr_model_logit/predict only read the model and may run on any
- * number of threads. pr_model_update may run on several threads at once on
- * the same model ("Hogwild!", Recht et al. 2011): there are no locks, two
- * threads may update the same weight at the same time and one of the two
- * updates may be lost. That is accepted by design (the loss is noise the
- * optimizer absorbs); weights never become NaN or infinite because logits
- * are clipped to [-35, 35] before gradients are taken. Metadata setters,
+ * Logits (pr_model_logit, pr_model_update) are clipped to [-35, 35].
+ *
+ * Threads: pr_model_logit/predict may run on any number of threads, also
+ * alongside updates. They do not change the model, with one invisible
+ * exception: an FFM bucket no example has touched yet gets its initial
+ * latent values written on first use (the same values whichever thread
+ * writes them; see model_ffm.c). pr_model_update may run on several
+ * threads at once on the same model ("Hogwild!", Recht et al. 2011): there
+ * are no locks, two threads may update the same weight at the same time
+ * and one of the two updates may be lost. That is accepted by design (the
+ * loss is noise the optimizer absorbs). Weights never become NaN or
+ * infinite: logits are clipped before gradients are taken, values and
+ * importance weights are clamped, and AdaGrad and FTRL steps are bounded
+ * by the learning rate. Metadata setters,
  * save and free must not run concurrently with anything else on the model.
  *
  * Negative downsampling: the model does not drop examples itself; the

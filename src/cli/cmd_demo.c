@@ -2,8 +2,9 @@
  * cmd_demo.c: `pronto demo`, the README's main job on embedded defaults.
  *
  *   simulate a week of ad traffic (pr_sim) -> joined, labeled impressions:
- *   days 1-6 train, day 7 test, with each test impression's true click
- *   probability kept aside -> train FTRL-LR and FFM through `pronto train`
+ *   days 1-5 train, day 6 validation, day 7 test, with each test
+ *   impression's true click probability kept aside -> train FTRL-LR and FFM
+ *   (early stopping on day 6) through `pronto train`
  *   (the real command, in process) -> evaluate both on day 7 next to the
  *   Bayes-optimal predictor (the simulator's true p) -> rank a sample
  *   request's candidate ads with the trained model.
@@ -29,11 +30,13 @@
 const char *pr_demo_spec_yaml(void);
 
 typedef struct split_ctx {
-    pr_sim_output *train, *test;
-    pr_metrics *bayes;       /* true p vs label on the test days */
-    int64_t split_ms;
-    uint64_t n_train, n_test;
+    pr_sim_output *out[3];   /* train, valid, test */
+    pr_metrics *bayes;       /* true p vs label on the test day */
+    int64_t valid_ms, test_ms;
+    uint64_t n[3];
 } split_ctx;
+
+static const char *const SPLIT_NAME[3] = {"train", "valid", "test"};
 
 static pr_status simulate(const char *dir, uint64_t seed, double days, double rate,
                           split_ctx *c, pr_err *err) {
@@ -41,28 +44,23 @@ static pr_status simulate(const char *dir, uint64_t seed, double days, double ra
     pr_sim_config_default(&cfg);
     cfg.seed = seed;
     cfg.duration_s = days * 86400.0;
-    if (rate > 0) cfg.imp_rate = rate;
+    cfg.imp_rate = rate;
     pr_sim *sim = NULL;
     pr_status s = pr_sim_new(&cfg, &sim, err);
     if (s != PR_OK) return s;
-    char train_path[4096], test_path[4096];
-    snprintf(train_path, sizeof train_path, "%s/train.csv", dir);
-    snprintf(test_path, sizeof test_path, "%s/test.csv", dir);
     pr_sim_output_options o;
     memset(&o, 0, sizeof o);
-    o.joined_path = train_path;
     o.joined_format = PR_SIM_JOINED_CSV;
-    char truth_train[4096], truth_test[4096];
-    snprintf(truth_train, sizeof truth_train, "%s/train-truth.tsv", dir);
-    snprintf(truth_test, sizeof truth_test, "%s/test-truth.tsv", dir);
-    o.truth_path = truth_train;
-    s = pr_sim_output_open(&o, sim, &c->train, err);
-    if (s == PR_OK) {
-        o.joined_path = test_path;
-        o.truth_path = truth_test;
-        s = pr_sim_output_open(&o, sim, &c->test, err);
+    for (int i = 0; i < 3 && s == PR_OK; i++) {
+        char path[4096], truth[4096];
+        snprintf(path, sizeof path, "%s/%s.csv", dir, SPLIT_NAME[i]);
+        snprintf(truth, sizeof truth, "%s/%s-truth.tsv", dir, SPLIT_NAME[i]);
+        o.joined_path = path;
+        o.truth_path = truth;
+        s = pr_sim_output_open(&o, NULL, &c->out[i], err);
     }
-    c->split_ms = cfg.start_ms + (int64_t)((days - 1) * 86400.0 * 1000.0);
+    c->valid_ms = cfg.start_ms + (int64_t)((days - 2) * 86400.0 * 1000.0);
+    c->test_ms = cfg.start_ms + (int64_t)((days - 1) * 86400.0 * 1000.0);
     pr_progress prog;
     pr_progress_start(&prog, "simulate", 0);
     uint64_t n = 0;
@@ -74,23 +72,20 @@ static pr_status simulate(const char *dir, uint64_t seed, double days, double ra
             break;
         }
         if (s != PR_OK || ev.type != PR_SIM_EVENT_IMPRESSION) continue;
-        if (ev.ts_ms < c->split_ms) {
-            s = pr_sim_output_write(c->train, &ev, err);
-            c->n_train++;
-        } else {
-            s = pr_sim_output_write(c->test, &ev, err);
-            if (s == PR_OK) s = pr_metrics_add(c->bayes, ev.p_label, (float)ev.label, 1.0f);
-            c->n_test++;
-        }
+        int split = ev.ts_ms < c->valid_ms ? 0 : ev.ts_ms < c->test_ms ? 1 : 2;
+        s = pr_sim_output_write(c->out[split], &ev, err);
+        c->n[split]++;
+        if (s == PR_OK && split == 2)
+            s = pr_metrics_add(c->bayes, ev.p_label, (float)ev.label, 1.0f);
         if ((++n & 0xffff) == 0) pr_progress_update(&prog, n, NULL, 0);
     }
     pr_progress_end(&prog);
-    pr_status s2 = PR_OK;
-    if (c->train) s2 = pr_sim_output_close(c->train, s == PR_OK ? err : NULL);
-    if (s == PR_OK) s = s2;
-    if (c->test) s2 = pr_sim_output_close(c->test, s == PR_OK ? err : NULL);
-    if (s == PR_OK) s = s2;
-    c->train = c->test = NULL;
+    for (int i = 0; i < 3; i++) {
+        if (!c->out[i]) continue;
+        pr_status s2 = pr_sim_output_close(c->out[i], s == PR_OK ? err : NULL);
+        if (s == PR_OK) s = s2;
+        c->out[i] = NULL;
+    }
     pr_sim_free(sim);
     return s;
 }
@@ -167,13 +162,13 @@ static void row(const char *name, const pr_metrics_report *r, const pr_metrics_r
 int cmd_demo(int argc, char **argv) {
     const char *dir = "pronto-demo";
     unsigned long long seed = 1;
-    double days = 7, rate = 0;
+    double days = 7, rate = 3;
     long long threads = 2;
     pr_flag flags[] = {
         {"--dir", NULL, PR_FLAG_STRING, &dir, "DIR work folder for data and models; default ./pronto-demo", 0},
         {"--seed", NULL, PR_FLAG_UINT, &seed, "S simulator and training seed; default 1", 0},
-        {"--days", NULL, PR_FLAG_DOUBLE, &days, "D simulated days (the last one is the test set); default 7", 0},
-        {"--rate", NULL, PR_FLAG_DOUBLE, &rate, "R impressions per simulated second; default: the simulator's", 0},
+        {"--days", NULL, PR_FLAG_DOUBLE, &days, "D simulated days (the last is the test set, the one before validation); default 7", 0},
+        {"--rate", NULL, PR_FLAG_DOUBLE, &rate, "R impressions per simulated second; default 3 (about 1.8M a week)", 0},
         {"--threads", NULL, PR_FLAG_INT, &threads, "N training threads; default 2", 0},
     };
     char *pos[1];
@@ -182,7 +177,8 @@ int cmd_demo(int argc, char **argv) {
                             1, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos) return cli_usage_error("demo", "takes no arguments");
-    if (!(days >= 2 && days <= 365)) return cli_usage_error("demo", "--days must be in 2..365");
+    if (!(days >= 3 && days <= 365)) return cli_usage_error("demo", "--days must be in 3..365");
+    if (!(rate > 0 && rate <= 1e5)) return cli_usage_error("demo", "--rate must be in (0, 100000]");
     if (threads < 1 || threads > 256) return cli_usage_error("demo", "--threads must be in 1..256");
 
     pr_err err;
@@ -191,9 +187,11 @@ int cmd_demo(int argc, char **argv) {
         fprintf(stderr, "pronto demo: %s: cannot create: %s\n", dir, strerror(errno));
         return PR_EXIT_FAIL;
     }
-    char spec_path[4096], train_path[4096], test_path[4096], lr_path[4096], ffm_path[4096];
+    char spec_path[4096], train_path[4096], valid_path[4096], test_path[4096];
+    char lr_path[4096], ffm_path[4096];
     snprintf(spec_path, sizeof spec_path, "%s/sim.yaml", dir);
     snprintf(train_path, sizeof train_path, "%s/train.csv", dir);
+    snprintf(valid_path, sizeof valid_path, "%s/valid.csv", dir);
     snprintf(test_path, sizeof test_path, "%s/test.csv", dir);
     snprintf(lr_path, sizeof lr_path, "%s/lr.pm", dir);
     snprintf(ffm_path, sizeof ffm_path, "%s/ffm.pm", dir);
@@ -209,10 +207,11 @@ int cmd_demo(int argc, char **argv) {
         pr_metrics_free(sc.bayes);
         return PR_EXIT_FAIL;
     }
-    printf("   %llu training impressions (days 1-%.0f), %llu test impressions (day %.0f) in %.1f s\n"
-           "   -> %s, %s\n",
-           (unsigned long long)sc.n_train, days - 1, (unsigned long long)sc.n_test, days,
-           pr_now() - t0, train_path, test_path);
+    printf("   %llu impressions in %.1f s: %llu for training (days 1-%.0f), %llu for validation\n"
+           "   (day %.0f), %llu for the test (day %.0f) -> %s/{train,valid,test}.csv\n",
+           (unsigned long long)(sc.n[0] + sc.n[1] + sc.n[2]), pr_now() - t0,
+           (unsigned long long)sc.n[0], days - 2, (unsigned long long)sc.n[1], days - 1,
+           (unsigned long long)sc.n[2], days, dir);
     pr_metrics_report bayes;
     if (pr_metrics_compute(sc.bayes, &bayes, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: %s\n", err.msg);
@@ -242,16 +241,13 @@ int cmd_demo(int argc, char **argv) {
     printf("\n== 3. train a field-aware factorization machine (k=4), early stopping on day %.0f\n",
            days - 1);
     fflush(stdout);
-    /* early stopping needs held-out data: validate on the test day would
-     * leak, so FFM validates on its own training tail via --valid of the
-     * same file is not allowed either; use a fixed pass count instead. */
     char *ffm_argv[] = {"train", "--kind", "ffm", "--format", "csv", "--spec", spec_path,
-                        "--threads", th, "--seed", sd, "--passes", "3", "-o", ffm_path,
+                        "--threads", th, "--seed", sd, "--valid", valid_path, "-o", ffm_path,
                         train_path, NULL};
     if (run_cmd(cmd_train, ffm_argv) != 0) return PR_EXIT_FAIL;
     fflush(stdout);
 
-    printf("\n== 4. evaluate on day %.0f (%llu impressions)\n", days, (unsigned long long)sc.n_test);
+    printf("\n== 4. evaluate on day %.0f (%llu impressions)\n", days, (unsigned long long)sc.n[2]);
     pr_metrics_report lr, ffm;
     eval_ctx lc, fc;
     memset(&lc, 0, sizeof lc);
