@@ -552,6 +552,8 @@ TEST(training_reduces_log_loss) {
         p.hash_bits = 12;
         p.n_fields = 8;
         if (kinds[ki] == PR_MODEL_KIND_LR) p.l1 = 0.1f;
+        /* a small problem: a larger step than the Criteo-tuned default */
+        if (kinds[ki] == PR_MODEL_KIND_FFM) p.eta = 0.3f;
         pr_model *m = new_model(&p);
         double before = holdout_loss(m, &t, 3000);
         for (int pass = 0; pass < 3; pass++) {
@@ -792,6 +794,38 @@ typedef struct hog_arg {
     uint64_t seed;
 } hog_arg;
 
+/* pr_model_clone (early stopping's snapshot): a deep, independent copy. */
+TEST(clone_is_deep_and_independent) {
+    pr_err err;
+    pr_model_kind kinds[] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FFM, PR_MODEL_KIND_FM};
+    for (int k = 0; k < 3; k++) {
+        pr_model *m = trained(kinds[k], 12);
+        ASSERT_OK(pr_model_set_spec(m, "version: 1\n", &err));
+        pr_model *c = NULL;
+        ASSERT_OK(pr_model_clone(m, &c, &err));
+        ASSERT_EQ_STR(pr_model_spec(c), "version: 1\n");
+        pr_feature f[6];
+        pr_example xs[50];
+        pr_feature fs[50][6];
+        for (int i = 0; i < 50; i++) {
+            random_example(fs[i], 6, 6, 12);
+            xs[i] = ex_of(fs[i], 6, (float)(rnd() & 1));
+            ASSERT_TRUE(pr_model_logit(m, &xs[i]) == pr_model_logit(c, &xs[i]));
+        }
+        double before = pr_model_logit(c, &xs[0]);
+        /* training the original leaves the clone as it was */
+        for (int i = 0; i < 200; i++) {
+            random_example(f, 6, 6, 12);
+            pr_example x = ex_of(f, 6, 1.0f);
+            pr_model_update(m, &x);
+        }
+        ASSERT_TRUE(pr_model_logit(c, &xs[0]) == before);
+        ASSERT_TRUE(pr_model_logit(m, &xs[0]) != before);
+        pr_model_free(c);
+        pr_model_free(m);
+    }
+}
+
 static void *hog_worker(void *p) {
     hog_arg *a = p;
     uint64_t s = a->seed;
@@ -847,5 +881,6 @@ int main(void) {
     RUN(warm_start_continues_from_saved_state);
     RUN(save_failure_leaves_existing_file_intact);
     RUN(hogwild_updates_from_two_threads_stay_finite);
+    RUN(clone_is_deep_and_independent);
     TEST_MAIN_END();
 }

@@ -154,6 +154,10 @@ pr_status pr_model_load(const char *path, pr_model **out, pr_err *err);
 pr_status pr_model_load_mem(const void *data, size_t len, const char *name,
                             pr_model **out, pr_err *err);
 /* Accepts NULL. */
+/* A deep copy: weights, optimizer state, spec, info and filter. Used by
+ * early stopping to keep the best pass in memory. Not safe while another
+ * thread updates src. OUT *out: owned by caller, free with pr_model_free. */
+pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err);
 void pr_model_free(pr_model *m);
 
 #ifdef __cplusplus

@@ -42,7 +42,7 @@ typedef struct pr_train_opts {
                                   temporary one removed at the end */
     uint64_t skip_bad;         /* malformed lines tolerated (then counted) */
     float neg_sample_rate;     /* keep this fraction of negatives (1 = all) */
-    const char *out_path;      /* where the model goes (also best-pass snapshot) */
+    const char *out_path;      /* where the model goes */
 } pr_train_opts;
 
 void pr_train_opts_default(pr_train_opts *o);

@@ -21,7 +21,7 @@ static const char *USAGE =
 int cmd_train(int argc, char **argv) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
     const char *init = NULL, *out = NULL, *cache = NULL;
-    long long threads = 0, passes = 0, early_stop = 1, k = -1;
+    long long threads = 0, passes = 0, early_stop = 2, k = -1;
     unsigned long long seed = 1, skip_bad = 0;
     double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
     int quiet = 0;
@@ -30,9 +30,9 @@ int cmd_train(int argc, char **argv) {
         {"--format", NULL, PR_FLAG_STRING, &format_s, "criteo|csv|libsvm|libffm|jsonl; default: the spec's, else criteo", 0},
         {"--spec", NULL, PR_FLAG_STRING, &spec_path, "feature spec YAML; default: the shipped Criteo spec", 0},
         {"--threads", NULL, PR_FLAG_INT, &threads, "N learner threads; default: all cores", 0},
-        {"--passes", NULL, PR_FLAG_INT, &passes, "N passes at most; default 1 (lr), 10 with --valid else 4 (ffm/fm)", 0},
+        {"--passes", NULL, PR_FLAG_INT, &passes, "N passes at most; default 1 (lr), 30 with --valid else 10 (ffm/fm)", 0},
         {"--valid", NULL, PR_FLAG_STRING, &valid, "FILE validation data: per-pass log loss, early stopping", 0},
-        {"--early-stop", NULL, PR_FLAG_INT, &early_stop, "N passes without improvement before stopping (0 = never); default 1", 0},
+        {"--early-stop", NULL, PR_FLAG_INT, &early_stop, "N passes without improvement before stopping (0 = never); default 2", 0},
         {"--seed", NULL, PR_FLAG_UINT, &seed, "S shuffling/initialization seed; default 1", 0},
         {"--init", NULL, PR_FLAG_STRING, &init, "MODEL warm start: continue training this model", 0},
         {"--output", "-o", PR_FLAG_STRING, &out, "MODEL file to write (atomically)", 0},
@@ -118,7 +118,7 @@ int cmd_train(int argc, char **argv) {
     pr_train_opts o;
     pr_train_opts_default(&o);
     o.threads = (int)threads;
-    o.passes = passes ? (int)passes : (kind == PR_MODEL_KIND_LR ? 1 : (valid ? 10 : 4));
+    o.passes = passes ? (int)passes : (kind == PR_MODEL_KIND_LR ? 1 : (valid ? 30 : 10));
     o.seed = seed;
     o.early_stop = (int)early_stop;
     o.valid_path = valid;

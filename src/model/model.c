@@ -52,8 +52,10 @@ void pr_model_params_default(pr_model_params *p, pr_model_kind kind) {
     p->l2 = 1.0f;
     /* libffm defaults. */
     p->k = 4;
-    p->eta = 0.2f;
-    p->lambda = 2e-5f;
+    /* FFM defaults measured on gen-criteo (docs/benchmarks.md): libffm's
+     * eta 0.2 / lambda 2e-5 overfit within a few passes here. */
+    p->eta = 0.1f;
+    p->lambda = 5e-5f;
     p->normalize = 1;
     p->n_fields = 39;
     p->hash_bits = 20;
@@ -151,6 +153,29 @@ fail:
 
 pr_status pr_model_new(const pr_model_params *p, pr_model **out, pr_err *err) {
     return pr__model_create(p, 1, out, err);
+}
+
+pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err) {
+    pr_model *m = NULL;
+    pr_status rc = pr__model_create(&src->params, 0, &m, err);
+    if (rc != PR_OK) return rc;
+    if (m->ops->copy_state) {
+        m->ops->copy_state(m->impl, src->impl);
+    } else {
+        pr__model_block a[PR__MODEL_MAX_BLOCKS], b[PR__MODEL_MAX_BLOCKS];
+        /* blocks() only hands out pointers; src's state is not modified */
+        int na = src->ops->blocks(src->impl, a);
+        int nb = m->ops->blocks(m->impl, b);
+        for (int i = 0; i < na && i < nb; i++) memcpy(b[i].ptr, a[i].ptr, a[i].n * sizeof(float));
+    }
+    if ((src->spec && (rc = pr_model_set_spec(m, src->spec, err)) != PR_OK) ||
+        (src->info && (rc = pr_model_set_info(m, src->info, err)) != PR_OK) ||
+        (rc = pr_model_set_filter(m, src->filter, err)) != PR_OK) {
+        pr_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return PR_OK;
 }
 
 const pr_model_params *pr_model_params_get(const pr_model *m) {

@@ -17,7 +17,7 @@
  *   row(idx) = table + idx * (n_fields + 1) * 2 * kpad
  *   slot(idx, f) = row(idx) + f * 2 * kpad
  *
- * Initialization: latent weights uniform in [0, 1/sqrt(k)) from a
+ * Initialization: latent weights uniform in [0, 0.5/sqrt(k)) from a
  * splitmix64 stream seeded by (params.seed, bucket), accumulators 1
  * (libffm); linear and bias 0. Rows are initialized lazily, on the first
  * example that touches them (predict or update): the table starts as zero
@@ -57,6 +57,10 @@ typedef struct ffm_model {
     float bias[4];             /* [0] weight, [1] accumulator, [2..3] unused */
 } ffm_model;
 
+/* Latent weights start uniform in [0, PR__FFM_INIT_SCALE / sqrt(k)).
+ * libffm uses 1; 0.5 measured better on gen-criteo (docs/benchmarks.md). */
+#define PR__FFM_INIT_SCALE 0.5f
+
 static uint32_t kpad_of(uint32_t k) { return (k + 3) & ~3u; }
 
 static uint64_t ffm_row_floats(const pr_model_params *p) {
@@ -85,7 +89,7 @@ typedef uint32_t __attribute__((may_alias)) ready_word;
  * touched. */
 static void ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
     const uint32_t kpad = m->kpad, k = m->k;
-    const float scale = 1.0f / sqrtf((float)k) * (1.0f / 16777216.0f);
+    const float scale = PR__FFM_INIT_SCALE / sqrtf((float)k) * (1.0f / 16777216.0f);
     uint64_t s = m->seed ^ (idx + 1) * 0xD1B54A32D192ED03ull;
     for (uint32_t f = 0; f < m->n_fields; f++) {
         float *w = row + (uint64_t)f * 2 * kpad;
@@ -261,9 +265,13 @@ static double ffm_update(void *impl, const pr_example *x) {
         const uint32_t kpad = m->kpad;
         const uint64_t lin = (uint64_t)m->n_fields * 2 * kpad;
         m->kern->pairs_update(&fx, kpad, kappa * r, m->eta, m->lambda);
+        /* The linear gradient is scaled by r like the pair terms: without
+         * it the linear part learns ~n_features times faster than the
+         * interactions and overfits within a pass (measured on gen-criteo:
+         * 0.4520 -> 0.4462 test log loss; docs/benchmarks.md). */
         for (uint32_t i = 0; i < fx.n; i++) {
             float *l = fx.row[i] + lin;
-            pr__adagrad1(&l[0], &l[kpad], m->lambda * l[0] + kappa * fx.val[i],
+            pr__adagrad1(&l[0], &l[kpad], m->lambda * l[0] + kappa * r * fx.val[i],
                          m->eta);
         }
         pr__adagrad1(&m->bias[0], &m->bias[1], kappa, m->eta);
@@ -313,7 +321,25 @@ static int ffm_blocks(void *impl, pr__model_block *out) {
     return 2;
 }
 
+/* Copies only the rows training has touched (the others are zero pages in
+ * both), so snapshotting a mostly empty 1.3 GB table costs what the data
+ * uses, not its full size. dst was created with init=0 (all zero). */
+static void ffm_copy_state(void *dst_impl, const void *src_impl) {
+    ffm_model *d = dst_impl;
+    const ffm_model *s = src_impl;
+    memcpy(d->bias, s->bias, sizeof d->bias);
+    const uint64_t flag = s->lin_off + 1;
+    for (uint64_t i = 0; i < s->n_buckets; i++) {
+        const float *row = s->table + i * s->row_floats;
+        uint32_t w;
+        memcpy(&w, &row[flag], sizeof w);
+        if (w == READY_BITS)
+            memcpy(d->table + i * d->row_floats, row, s->row_floats * sizeof(float));
+    }
+}
+
 const pr__model_ops pr__model_ffm_ops = {
+    .copy_state = ffm_copy_state,
     .state_floats = ffm_state_floats,
     .create = ffm_create,
     .logit = ffm_logit,

@@ -164,6 +164,15 @@ static double fm_update(void *impl, const pr_example *x) {
     return t;
 }
 
+static void fm_prefetch(const void *impl, const pr_example *x) {
+    const fm_model *m = impl;
+    for (uint32_t i = 0; i < x->n; i++) {
+        const float *row = m->table + (uint64_t)(x->f[i].index & m->mask) * m->row_floats;
+        for (uint64_t off = 0; off < m->row_floats; off += 16)
+            __builtin_prefetch(row + off, 1, 3);
+    }
+}
+
 static double fm_weight_norm(const void *impl, uint32_t index) {
     const fm_model *m = impl;
     const float *w = m->table + (uint64_t)(index & m->mask) * m->row_floats;
@@ -195,6 +204,7 @@ const pr__model_ops pr__model_fm_ops = {
     .create = fm_create,
     .logit = fm_logit,
     .update = fm_update,
+    .prefetch = fm_prefetch,
     .weight_norm = fm_weight_norm,
     .n_nonzero = fm_n_nonzero,
     .blocks = fm_blocks,

@@ -47,6 +47,9 @@ typedef struct pr__model_ops {
     uint64_t (*n_nonzero)(const void *impl);
     /* Fills out[] (PR__MODEL_MAX_BLOCKS slots), returns the count. */
     int (*blocks)(void *impl, pr__model_block *out);
+    /* Optional: copies all state of src into dst, a fresh impl made with
+     * init=0 from the same params. NULL: pr_model_clone copies blocks. */
+    void (*copy_state)(void *dst, const void *src);
     void (*destroy)(void *impl);
 } pr__model_ops;
 

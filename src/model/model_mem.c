@@ -5,8 +5,8 @@
  * buckets x 39 fields). Large ones come from anonymous mmap: the kernel
  * hands out zero pages lazily, so allocation is O(1) and a bucket no
  * example touches costs no RAM; MADV_HUGEPAGE cuts page faults and TLB
- * misses on the random access training does. Small ones use calloc with
- * 64-byte alignment. The caller passes the same size to free, which picks
+ * misses on the random access training does. Small ones come from
+ * posix_memalign (64-byte aligned) and are zeroed. The caller passes the same size to free, which picks
  * the matching release.
  *
  * populate: the caller will write every byte at once (loading a model
@@ -38,9 +38,12 @@ void *pr__model_alloc_zero(size_t bytes, int populate) {
     if (p == MAP_FAILED) return NULL;
 #ifdef MADV_HUGEPAGE
     /* Advisory. After MAP_POPULATE it lets khugepaged merge the pages in
-     * the background: faulting huge pages directly proved erratic here
-     * (0.2 to 4 s for 1.3 GB, depending on compaction). */
-    madvise(p, bytes, MADV_HUGEPAGE);
+     * the background. On a lazily filled table it would make every first
+     * touch fault (and, with the usual defrag=madvise, compact memory for)
+     * a whole 2 MiB page: measured erratic, and it commits the whole table
+     * when the touched rows are spread thinly, so it is left to the
+     * system's default there. */
+    if (populate) madvise(p, bytes, MADV_HUGEPAGE);
 #endif
     return p;
 }

@@ -35,7 +35,7 @@ void pr_train_opts_default(pr_train_opts *o) {
     o->threads = 1;
     o->passes = 1;
     o->seed = 1;
-    o->early_stop = 1;
+    o->early_stop = 2;
     o->neg_sample_rate = 1.0f;
 }
 
@@ -227,9 +227,16 @@ static void *learn_worker(void *arg) {
         for (uint32_t i = 0; i < blk.n; i++) perm[i] = i;
         shuffle_u32(perm, blk.n,
                     sh->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)sh->pass * 1000003u + b);
+        if (blk.n) pr_featurizer_apply_filter(sh->fz, sh->filter, &blk.ex[perm[0]]);
         for (uint32_t i = 0; i < blk.n; i++) {
             pr_example *x = &blk.ex[perm[i]];
-            pr_featurizer_apply_filter(sh->fz, sh->filter, x);
+            if (i + 1 < blk.n) {
+                /* filter the next example now and start loading its weights,
+                 * so the memory latency overlaps this update */
+                pr_example *next = &blk.ex[perm[i + 1]];
+                pr_featurizer_apply_filter(sh->fz, sh->filter, next);
+                pr_model_prefetch(sh->model, next);
+            }
             double z = pr_model_update(sh->model, x);
             if (sh->progressive) {
                 t->ll_sum += x->weight * logloss_of(z, x->label);
@@ -395,6 +402,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     char *tmp_cache = NULL, *tmp_vcache = NULL;
     pr_metrics_report best_valid;
     int have_valid = 0;
+    pr_model *best = NULL;     /* the best pass so far, when not the last */
     memset(rep, 0, sizeof *rep);
     rep->valid_logloss = rep->valid_auc = rep->train_logloss = NAN;
 
@@ -516,15 +524,10 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
             have_valid = 1;
             rep->best_pass = pass;
             since_best = 0;
-            if (pass < o->passes && o->out_path) {
-                /* snapshot: the best model so far is the one on disk */
-                rep->learn_seconds = pr_now() - t0;
-                char *info = build_info(model, in, o, rep, &best_valid);
-                pr_model_set_info(model, info ? info : "{}", err);
-                free(info);
-                s = pr_model_save(model, o->out_path, err);
-                if (s != PR_OK) goto done;
-            }
+            pr_model_free(best);
+            best = NULL;
+            /* keep this pass in memory in case later passes overfit */
+            if (pass < o->passes && (s = pr_model_clone(model, &best, err)) != PR_OK) goto done;
         } else if (o->early_stop > 0 && ++since_best >= o->early_stop) {
             break;
         }
@@ -532,12 +535,10 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     rep->learn_seconds = pr_now() - t0;
 
     if (have_valid && rep->best_pass != rep->passes_run) {
-        /* a later pass was worse: go back to the snapshot */
-        pr_model *best = NULL;
-        s = pr_model_load(o->out_path, &best, err);
-        if (s != PR_OK) goto done;
+        /* a later pass was worse: go back to the best one */
         pr_model_free(model);
         model = *model_io = best;
+        best = NULL;
     }
     if (have_valid) {
         rep->valid_logloss = best_valid.log_loss;
@@ -556,6 +557,7 @@ done:
     free(tmp_cache);
     free(tmp_vcache);
     free(filter);
+    pr_model_free(best);
     pr_count_filter_free(counts);
     pr_spec_free(spec);
     return s;
