@@ -30,7 +30,7 @@ typedef struct count_ctx {
     uint64_t rows, feats;
 } count_ctx;
 
-static pr_status count(void *v, const pr_example *x, const pr_record *rec, pr_err *err) {
+static pr_status count(void *v, pr_example *x, const pr_record *rec, pr_err *err) {
     count_ctx *c = v;
     c->rows++;
     c->feats += x->n;

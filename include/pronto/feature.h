@@ -165,6 +165,14 @@ void pr_count_filter_add(pr_count_filter *c, const pr_example *x);
  * b%64 of word b/64), computed from the counts at this call. Owned by the
  * filter, valid until the next call or pr_count_filter_free. */
 const uint64_t *pr_count_filter_bitmap(pr_count_filter *c);
+/* Online admission, for single-pass streaming training: counts x's features
+ * like pr_count_filter_add, then maps each feature whose bucket has still
+ * been seen fewer than min_count times (this occurrence included) to its
+ * field's rare index, in place. The first min_count - 1 occurrences of a
+ * feature thus train the rare bucket, as with McMahan et al.'s online
+ * inclusion; the final bitmap is pr_count_filter_bitmap's. */
+void pr_count_filter_add_admit(pr_count_filter *c, const pr_featurizer *f,
+                               pr_example *x);
 void pr_count_filter_free(pr_count_filter *c);
 /* Applies a bitmap in place: every feature whose bucket bit is clear gets
  * index = rare_index(field). bitmap NULL = no-op. The bitmap must have

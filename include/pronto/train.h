@@ -14,6 +14,11 @@
  *      ends with its log loss and training stops early when it stops
  *      improving, keeping the best pass's model.
  * With threads = 1 and a given seed the result is bit-for-bit reproducible.
+ *
+ * One pass with no validation file and no --cache skips the cache: rows go
+ * from the reader through the featurizer straight into the learners
+ * (stream_learn.c), in constant memory, and rare features are admitted
+ * online (pr_count_filter_add_admit).
  */
 #ifndef PRONTO_TRAIN_H
 #define PRONTO_TRAIN_H
@@ -49,7 +54,9 @@ void pr_train_opts_default(pr_train_opts *o);
 
 /* What a training run reports back (filled as far as the run got). */
 typedef struct pr_train_report {
-    uint64_t rows_read;        /* rows featurized in the prepare phase */
+    int streamed;              /* 1: one pass straight from the input, no
+                                  cache (prepare_seconds is 0) */
+    uint64_t rows_read;        /* rows featurized */
     uint64_t rows_bad;         /* malformed rows skipped */
     uint64_t rows_dropped;     /* negatives removed by downsampling */
     uint64_t bytes_read;
@@ -91,9 +98,10 @@ void pr_reader_opts_from_spec(pr_reader_opts *ro, pr_format format,
                               const char **cols, uint32_t cols_cap);
 
 /* Streams every row of the inputs through fz (with the model's filter) and
- * calls fn(ctx, example, record) for each. Used by predict and eval. Stops at
+ * calls fn(ctx, example, record) for each; the example is the callback's to
+ * modify, and, like the record, valid only during the call. Used by predict and eval. Stops at
  * the first malformed row unless skip_bad allows it; *bad counts skips. */
-typedef pr_status (*pr_example_fn)(void *ctx, const pr_example *x,
+typedef pr_status (*pr_example_fn)(void *ctx, pr_example *x,
                                    const pr_record *rec, pr_err *err);
 pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
                               const uint64_t *filter, const pr_input *in,

@@ -115,7 +115,7 @@ typedef struct eval_ctx {
     int n_cands;
 } eval_ctx;
 
-static pr_status eval_one(void *vctx, const pr_example *x, const pr_record *rec, pr_err *err) {
+static pr_status eval_one(void *vctx, pr_example *x, const pr_record *rec, pr_err *err) {
     eval_ctx *c = vctx;
     double p = pr_model_predict(c->model, x);
     if (c->n_cands < 10 && c->ad_col >= 0 && (uint32_t)c->ad_col < rec->n_cols) {

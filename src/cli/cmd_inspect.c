@@ -74,7 +74,7 @@ static void offer(field_top *ft, int top, uint32_t index, double w, pr_bytes tok
     e->token[n] = '\0';
 }
 
-static pr_status inspect_one(void *vctx, const pr_example *x, const pr_record *rec,
+static pr_status inspect_one(void *vctx, pr_example *x, const pr_record *rec,
                              pr_err *err) {
     inspect_ctx *c = vctx;
     (void)err;

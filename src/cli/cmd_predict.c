@@ -19,7 +19,7 @@ typedef struct predict_ctx {
     uint64_t unlabeled;
 } predict_ctx;
 
-static pr_status predict_one(void *vctx, const pr_example *x, const pr_record *rec,
+static pr_status predict_one(void *vctx, pr_example *x, const pr_record *rec,
                              pr_err *err) {
     predict_ctx *c = vctx;
     double p = pr_model_predict(c->model, x);

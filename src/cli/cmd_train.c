@@ -135,10 +135,17 @@ int cmd_train(int argc, char **argv) {
                (unsigned long long)rep.rows_read, n_files);
         if (rep.rows_bad) printf(", %llu malformed rows skipped", (unsigned long long)rep.rows_bad);
         if (rep.rows_dropped) printf(", %llu negatives downsampled away", (unsigned long long)rep.rows_dropped);
-        printf("\n  featurize   %.2f s (%.0f rows/s)\n", rep.prepare_seconds,
-               rep.prepare_seconds > 0 ? (double)rep.rows_read / rep.prepare_seconds : 0);
-        printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)\n",
-               rep.learn_seconds, rep.passes_run, learn_rate, o.threads);
+        printf("\n");
+        if (rep.streamed) {
+            printf("  streamed    %.2f s, 1 pass read + featurized + learned at %.0f examples/s\n"
+                   "              with %d learner thread(s), no cache\n",
+                   rep.learn_seconds, learn_rate, o.threads);
+        } else {
+            printf("  featurize   %.2f s (%.0f rows/s)\n", rep.prepare_seconds,
+                   rep.prepare_seconds > 0 ? (double)rep.rows_read / rep.prepare_seconds : 0);
+            printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)\n",
+                   rep.learn_seconds, rep.passes_run, learn_rate, o.threads);
+        }
         if (isfinite(rep.train_logloss))
             printf("  progressive log loss (pass 1)  %.5f\n", rep.train_logloss);
         if (valid)

@@ -62,6 +62,17 @@ void pr_count_filter_add(pr_count_filter *c, const pr_example *x) {
     }
 }
 
+void pr_count_filter_add_admit(pr_count_filter *c, const pr_featurizer *f,
+                               pr_example *x) {
+    uint32_t mask = (uint32_t)(((uint64_t)1 << c->hash_bits) - 1);
+    for (uint32_t k = 0; k < x->n; k++) {
+        uint8_t *n = &c->counts[x->f[k].index & mask];
+        *n += *n != UINT8_MAX;
+        if (*n < c->min_count)
+            x->f[k].index = pr_featurizer_rare_index(f, x->f[k].field);
+    }
+}
+
 const uint64_t *pr_count_filter_bitmap(pr_count_filter *c) {
     size_t buckets = (size_t)1 << c->hash_bits;
     memset(c->bitmap, 0, (buckets + 63) / 64 * sizeof *c->bitmap);

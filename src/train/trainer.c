@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "pronto/cache.h"
-#include "pronto/train.h"
+#include "train/train_int.h"
 
 void pr_train_opts_default(pr_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -39,18 +39,10 @@ void pr_train_opts_default(pr_train_opts *o) {
     o->neg_sample_rate = 1.0f;
 }
 
-/* splitmix64: a small, well-mixed PRNG step for shuffles and sampling. */
-static uint64_t mix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void shuffle_u32(uint32_t *a, uint32_t n, uint64_t seed) {
     uint64_t st = seed;
     for (uint32_t i = n; i > 1; i--) {
-        uint32_t j = (uint32_t)(mix64(&st) % i);
+        uint32_t j = (uint32_t)(pr__mix64(&st) % i);
         uint32_t t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
@@ -89,7 +81,7 @@ typedef struct prepare_ctx {
     uint64_t total_bytes;
 } prepare_ctx;
 
-static pr_status prepare_one(void *vctx, const pr_example *x,
+static pr_status prepare_one(void *vctx, pr_example *x,
                              const pr_record *rec, pr_err *err) {
     prepare_ctx *c = vctx;
     pr_train_report *rep = c->rep;
@@ -102,7 +94,7 @@ static pr_status prepare_one(void *vctx, const pr_example *x,
         if (x->ts > rep->ts_max) rep->ts_max = x->ts;
     }
     if (c->neg_rate < 1.0f && x->label < 0.5f) {
-        double u = (double)(mix64(&c->rng) >> 11) * 0x1.0p-53;
+        double u = (double)(pr__mix64(&c->rng) >> 11) * 0x1.0p-53;
         if (u >= c->neg_rate) {
             rep->rows_dropped++;
             return PR_OK;
@@ -187,13 +179,6 @@ typedef struct learn_thread {
     uint64_t examples;
 } learn_thread;
 
-static double logloss_of(double logit, float y) {
-    /* stable: log(1 + e^-|z|) + max(z,0) - y z */
-    double z = logit;
-    double l = log1p(exp(-fabs(z))) + (z > 0 ? z : 0) - y * z;
-    return l;
-}
-
 static void *learn_worker(void *arg) {
     learn_thread *t = arg;
     learn_shared *sh = t->sh;
@@ -239,7 +224,7 @@ static void *learn_worker(void *arg) {
             }
             double z = pr_model_update(sh->model, x);
             if (sh->progressive) {
-                t->ll_sum += x->weight * logloss_of(z, x->label);
+                t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
                 t->ll_w += x->weight;
             }
         }
@@ -389,6 +374,21 @@ static char *build_info(const pr_model *model, const pr_input *in,
     return text;
 }
 
+/* The filter: buckets seen min_count times, plus any the warm-start model
+ * had already admitted. *out owned by caller (free). */
+static pr_status build_filter(pr_count_filter *counts, const pr_model *model,
+                              uint32_t hash_bits, uint64_t **out, pr_err *err) {
+    size_t words = (((size_t)1 << hash_bits) + 63) / 64;
+    uint64_t *filter = malloc(words * sizeof *filter);
+    if (!filter) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    memcpy(filter, pr_count_filter_bitmap(counts), words * sizeof *filter);
+    const uint64_t *old = pr_model_filter(model);
+    if (old)
+        for (size_t i = 0; i < words; i++) filter[i] |= old[i];
+    *out = filter;
+    return PR_OK;
+}
+
 /* ------------------------------------------------------------- pr_train */
 
 pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
@@ -426,6 +426,23 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     if (min_count > 1) {
         s = pr_count_filter_new(hash_bits, min_count, &counts, err);
         if (s != PR_OK) goto done;
+    }
+
+    if (o->passes == 1 && !o->valid_path && !o->cache_path) {
+        /* one pass and nothing to keep: learn straight from the input */
+        s = pr__learn_stream(model, fz, spec, in, o, counts, rep, err);
+        rep->streamed = 1;
+        if (s != PR_OK) goto done;
+        if (rep->rows_read == rep->rows_dropped) {
+            s = pr_err_set(err, PR_ERR_INVALID, "no training examples in the input");
+            goto done;
+        }
+        if (counts && (s = build_filter(counts, model, hash_bits, &filter, err)) != PR_OK)
+            goto done;
+        if ((s = pr_model_set_spec(model, yaml, err)) != PR_OK ||
+            (s = pr_model_set_filter(model, filter, err)) != PR_OK)
+            goto done;
+        goto save;
     }
 
     /* Phase 1: the cache (reused when its fingerprint matches). */
@@ -466,17 +483,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         goto done;
     }
 
-    /* The filter: buckets seen min_count times, plus any the warm-start
-     * model had already admitted. */
-    if (counts) {
-        size_t words = ((size_t)1 << hash_bits) / 64 + 1;
-        filter = malloc(words * sizeof *filter);
-        if (!filter) { s = pr_err_set(err, PR_ERR_NOMEM, "out of memory"); goto done; }
-        memcpy(filter, pr_count_filter_bitmap(counts), (((size_t)1 << hash_bits) + 63) / 64 * 8);
-        const uint64_t *old = pr_model_filter(model);
-        if (old)
-            for (size_t i = 0; i < (((size_t)1 << hash_bits) + 63) / 64; i++) filter[i] |= old[i];
-    }
+    if (counts && (s = build_filter(counts, model, hash_bits, &filter, err)) != PR_OK) goto done;
 
     if (o->valid_path) {
         pr_input vin = {in->format, &o->valid_path, 1};
@@ -498,8 +505,9 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     }
     rep->prepare_seconds = pr_now() - t0;
 
-    pr_model_set_spec(model, yaml, err);
-    pr_model_set_filter(model, filter, err);
+    if ((s = pr_model_set_spec(model, yaml, err)) != PR_OK ||
+        (s = pr_model_set_filter(model, filter, err)) != PR_OK)
+        goto done;
 
     /* Phase 2: passes. */
     t0 = pr_now();
@@ -544,6 +552,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         rep->valid_logloss = best_valid.log_loss;
         rep->valid_auc = best_valid.auc;
     }
+save:;
     char *info = build_info(model, in, o, rep, have_valid ? &best_valid : NULL);
     s = pr_model_set_info(model, info ? info : "{}", err);
     free(info);

@@ -1,0 +1,33 @@
+/*
+ * train_int.h: what the trainer's files share (trainer.c, stream_learn.c).
+ */
+#ifndef PRONTO_TRAIN_INT_H
+#define PRONTO_TRAIN_INT_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "pronto/train.h"
+
+/* splitmix64: a small, well-mixed PRNG step for shuffles and sampling. */
+static inline uint64_t pr__mix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Log loss of a logit z for label y, computed stably:
+ * log(1 + e^-|z|) + max(z, 0) - y z. */
+static inline double pr__logloss_of_logit(double z, float y) {
+    return log1p(exp(-fabs(z))) + (z > 0 ? z : 0) - y * z;
+}
+
+/* One pass straight from the inputs, no cache (stream_learn.c). Fills the
+ * report's rows, time span, learn time, passes and progressive log loss;
+ * counts (may be NULL) ends holding every feature's count. */
+pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
+                           const pr_input *in, const pr_train_opts *o,
+                           pr_count_filter *counts, pr_train_report *rep, pr_err *err);
+
+#endif
