@@ -102,6 +102,25 @@ check "output in a missing folder exits 1 naming it" "[ $? -eq 1 ] && grep -q mi
 "$P" train -q -o "$T/keep.pm" "$T/bad.tsv" > /dev/null 2>&1
 check "a failed training run keeps the previous model" "[ $? -eq 1 ] && [ \"$(md5sum < $T/keep.pm)\" = \"$before\" ]"
 
+# --- libffm and libsvm input with the shipped example specs
+# (tokens get integer ids in order of appearance, shared by both files)
+cat "$T/train.tsv" "$T/test.tsv" | awk -F'\t' '{ line = $1
+    for (i = 2; i <= 40; i++) if ($i != "") { k = i ":" $i; if (!(k in id)) id[k] = ++n; line = line " " (i - 2) ":" id[k] ":1" }
+    print line }' > "$T/all.ffm"
+head -30000 "$T/all.ffm" > "$T/train.ffm"
+tail -8000 "$T/all.ffm" > "$T/test.ffm"
+"$P" train --kind ffm --format libffm --spec "$PRONTO_SRC/specs/libffm.yaml" --passes 3 -o "$T/ffm2.pm" "$T/train.ffm" > /dev/null 2>&1
+check "train ffm from libffm exits 0" "[ $? -eq 0 ]"
+"$P" eval --json --format libffm "$T/ffm2.pm" "$T/test.ffm" > "$T/ffm2.json"
+a2=$(json_get "$T/ffm2.json" auc)
+check "libffm-trained ffm auc $a2 > 0.70" "awk -v a=$a2 'BEGIN{exit !(a>0.70)}'"
+awk '{ line = $1; for (i = 2; i <= NF; i++) { split($i, p, ":"); line = line " " p[2] ":1" } print line }' \
+    "$T/train.ffm" > "$T/train.svm"
+"$P" train --format libsvm --spec "$PRONTO_SRC/specs/libsvm.yaml" -q -o "$T/svm.pm" "$T/train.svm"
+check "train lr from libsvm exits 0" "[ $? -eq 0 ]"
+"$P" train --format libsvm -o "$T/svm.pm" "$T/train.svm" 2> "$T/nospec.err"
+check "libsvm without --spec is a usage error naming --spec" "[ $? -eq 2 ] && grep -q -- '--spec' $T/nospec.err"
+
 # --- usage errors exit 2
 "$P" train --passes x -o "$T/x.pm" "$T/train.tsv" 2> /dev/null
 check "bad flag value exits 2" "[ $? -eq 2 ]"

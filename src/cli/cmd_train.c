@@ -79,7 +79,9 @@ int cmd_train(int argc, char **argv) {
     } else {
         if (pr_model_kind_parse(kind_s, &kind) != PR_OK)
             return cli_usage_error("train", "--kind must be lr, ffm or fm");
-        if (cli_load_spec(spec_path, format_s, &spec, &err) != PR_OK) goto fail;
+        pr_status ls = cli_load_spec(spec_path, format_s, &spec, &err);
+        if (ls == PR_ERR_INVALID) return cli_usage_error("train", err.msg);
+        if (ls != PR_OK) goto fail;
     }
     pr_format format;
     if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {

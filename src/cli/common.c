@@ -13,10 +13,10 @@ int cli_usage_error(const char *cmd, const char *msg) {
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,
                         pr_err *err) {
     if (spec_path) return pr_spec_load(spec_path, spec, err);
-    if (format_s && strcmp(format_s, "criteo") != 0 && strcmp(format_s, "libsvm") != 0 &&
-        strcmp(format_s, "libffm") != 0)
+    if (format_s && strcmp(format_s, "criteo") != 0)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--spec is required for --format %s (the shipped default spec is for criteo)",
+                          "--spec is required for --format %s (the shipped default spec is for "
+                          "criteo; specs/ has examples for libsvm, libffm and csv)",
                           format_s);
     const char *y = pr_spec_default_criteo();
     return pr_spec_parse(y, strlen(y), "default criteo spec", spec, err);
