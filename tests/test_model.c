@@ -765,6 +765,307 @@ TEST(warm_start_continues_from_saved_state) {
     }
 }
 
+/* ---------------------------------------------------------------- sparse file */
+
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+static uint64_t le64(const uint8_t *p) {
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+static void set_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The last section (the writer puts the weights last): its directory entry. */
+static uint8_t *last_entry(uint8_t *b) {
+    return b + 32 + 24 * (le32(b + 16) - 1);
+}
+
+/* After an edit: fixes the total length and both checksums, so the loader
+ * gets past them to the check under test. */
+static void reseal(uint8_t *b, size_t len) {
+    size_t h = 32 + 24 * (size_t)le32(b + 16);
+    set_le64(b + 24, len);
+    set_le64(b + h, pr_hash64(b, h, 0));
+    pr_checksum *ck = pr_checksum_new();
+    ASSERT_TRUE(ck != NULL);
+    pr_checksum_update(ck, b, len - 8);
+    set_le64(b + len - 8, pr_checksum_digest(ck));
+    pr_checksum_free(ck);
+}
+
+/* An FFM at 2^14 buckets, 6 fields, k 4 (56 floats a row, 896 table pages
+ * of 4 KiB) trained on 30 examples over at most 40 buckets (the base
+ * buckets themselves always, as field 0): a few dozen pages. */
+#define SPARSE_BITS 14
+static const uint32_t sparse_buckets[4] = {17, 4100, 9000, 16383};
+static void sparse_example(pr_feature *f, int i) {
+    for (uint32_t j = 0; j < 6; j++) {
+        f[j].field = j;
+        f[j].index = sparse_buckets[(i + (int)j) % 4] + (j ? (uint32_t)(rnd() % 10) : 0);
+        if (f[j].index >= 1u << SPARSE_BITS) f[j].index -= 100;
+        f[j].value = 1.0f;
+    }
+}
+static pr_model *sparse_ffm(void) {
+    pr_model_params p = ffm_params(SPARSE_BITS, 6, 4);
+    pr_model *m = new_model(&p);
+    pr_feature f[6];
+    for (int i = 0; i < 30; i++) {
+        sparse_example(f, i);
+        pr_example x = ex_of(f, 6, (float)(i % 3 == 0));
+        pr_model_update(m, &x);
+    }
+    return m;
+}
+
+static void assert_same_state(pr_model *a, pr_model *b) {
+    pr__model_block ba[PR__MODEL_MAX_BLOCKS], bb[PR__MODEL_MAX_BLOCKS];
+    int na, nb;
+    state_floats(a, ba, &na);
+    state_floats(b, bb, &nb);
+    ASSERT_EQ_INT(na, nb);
+    for (int i = 0; i < na; i++) {
+        ASSERT_EQ_INT(ba[i].n, bb[i].n);
+        ASSERT_TRUE(memcmp(ba[i].ptr, bb[i].ptr, ba[i].n * 4) == 0);
+    }
+}
+
+TEST(sparse_ffm_saves_small_and_loads_identical) {
+    pr_err err;
+    pr_model *m = sparse_ffm();
+    const char *path = test_path("sparse.pm");
+    ASSERT_OK(pr_model_save(m, path, &err));
+    char *data;
+    size_t len;
+    ASSERT_OK(pr_read_file(path, &data, &len, &err));
+    uint8_t *b = (uint8_t *)data, *e = last_entry(b);
+    ASSERT_EQ_INT(le32(e), 6);  /* weights_sparse */
+    const uint64_t dense = (4 + ((uint64_t)1 << SPARSE_BITS) * 56) * 4;
+    /* At most 40 touched rows of 224 bytes, each in at most 2 pages. */
+    ASSERT_TRUE(len < dense / 8);
+    ASSERT_TRUE(le64(e + 16) <= 16 + 15 * 8 + 16 + 80 * 4096);
+    const uint8_t *pay = b + le64(e + 8);
+    ASSERT_EQ_INT(le64(pay), 4 + ((uint64_t)1 << SPARSE_BITS) * 56);
+    ASSERT_EQ_INT(le32(pay + 8), 1024);
+
+    pr_model *l = NULL, *mm = NULL;
+    ASSERT_OK(pr_model_load(path, &l, &err));
+    ASSERT_OK(pr_model_load_mem(data, len, "mem", &mm, &err));
+    assert_same_state(m, l);
+    assert_same_state(m, mm);
+    ASSERT_EQ_INT(pr_model_n_nonzero(l), pr_model_n_nonzero(m));
+    pr_feature f[6];
+    for (int i = 0; i < 50; i++) {
+        /* Touched rows and, every other time, rows nobody touched. */
+        if (i & 1) random_example(f, 6, 6, SPARSE_BITS); else sparse_example(f, i);
+        pr_example x = ex_of(f, 6, 0);
+        double a = pr_model_logit(m, &x), c = pr_model_logit(l, &x);
+        double d = pr_model_logit(mm, &x);
+        ASSERT_TRUE(memcmp(&a, &c, sizeof a) == 0);
+        ASSERT_TRUE(memcmp(&a, &d, sizeof a) == 0);
+    }
+    /* Saving the loaded model gives the same bytes. */
+    ASSERT_OK(pr_model_save(mm, test_path("sparse2.pm"), &err));
+    ASSERT_OK(pr_model_save(m, path, &err));
+    char *again, *orig;
+    size_t alen, olen;
+    ASSERT_OK(pr_read_file(test_path("sparse2.pm"), &again, &alen, &err));
+    ASSERT_OK(pr_read_file(path, &orig, &olen, &err));
+    ASSERT_TRUE(alen == olen && memcmp(again, orig, alen) == 0);
+    free(again);
+    free(orig);
+    free(data);
+    pr_model_free(mm);
+    pr_model_free(l);
+    pr_model_free(m);
+}
+
+TEST(sparse_lr_and_dense_lr_roundtrip) {
+    pr_err err;
+    /* Dense: 400 examples over 2^8 buckets touch every page. */
+    pr_model *m = trained(PR_MODEL_KIND_LR, 8);
+    pr_model *l = clone_model(m, "dense_lr.pm");
+    char *data;
+    size_t len;
+    ASSERT_OK(pr_read_file(test_path("dense_lr.pm"), &data, &len, &err));
+    ASSERT_EQ_INT(le32(last_entry((uint8_t *)data)), 5);  /* weights */
+    ASSERT_EQ_INT(le64(last_entry((uint8_t *)data) + 16), (4 + 4 * 256) * 4);
+    assert_same_state(m, l);
+    free(data);
+    pr_model_free(l);
+    pr_model_free(m);
+
+    /* Sparse: 2^16 buckets, a few used (one -0.0f weight must survive). */
+    pr_model_params p;
+    pr_model_params_default(&p, PR_MODEL_KIND_LR);
+    p.hash_bits = 16;
+    m = new_model(&p);
+    pr_feature f[3] = {{5, 0, 1.0f}, {40000, 1, 1.0f}, {65535, 2, 1.0f}};
+    for (int i = 0; i < 20; i++) {
+        pr_example x = ex_of(f, 3, (float)(i & 1));
+        pr_model_update(m, &x);
+    }
+    pr__lr_state(m, 30000)[0] = -0.0f;
+    l = clone_model(m, "sparse_lr.pm");
+    ASSERT_OK(pr_read_file(test_path("sparse_lr.pm"), &data, &len, &err));
+    ASSERT_EQ_INT(le32(last_entry((uint8_t *)data)), 6);
+    /* bias page + 4 table pages (buckets 5, 30000, 40000, 65535) */
+    ASSERT_EQ_INT(le64(last_entry((uint8_t *)data) + 16), 16 + 5 * 8 + 16 + 4 * 4096);
+    assert_same_state(m, l);
+    ASSERT_TRUE(signbit(pr__lr_state(l, 30000)[0]));
+    pr_example x = ex_of(f, 3, 0);
+    double a = pr_model_logit(m, &x), c = pr_model_logit(l, &x);
+    ASSERT_TRUE(memcmp(&a, &c, sizeof a) == 0);
+    free(data);
+    pr_model_free(l);
+    pr_model_free(m);
+}
+
+TEST(sparse_corruption_is_rejected_with_its_reason) {
+    pr_err err;
+    pr_model *m = sparse_ffm();
+    const char *path = test_path("sp.pm");
+    ASSERT_OK(pr_model_save(m, path, &err));
+    char *data;
+    size_t len;
+    ASSERT_OK(pr_read_file(path, &data, &len, &err));
+    uint8_t *b = (uint8_t *)data, *e = last_entry(b);
+    uint64_t off = le64(e + 8), plen = le64(e + 16);
+    uint8_t *pay = b + off, *bitmap = pay + 16;
+    /* 1 bias page + 896 table pages = 897 pages, 15 bitmap words. */
+    uint64_t stored = 0;
+    for (int i = 0; i < 15; i++) stored += (uint64_t)__builtin_popcountll(le64(bitmap + 8 * i));
+    ASSERT_EQ_INT(plen, 16 + 15 * 8 + 16 + (stored - 1) * 4096);
+    char want[200];
+
+    /* A page bit flipped on (no reseal: the bitmap check comes before the
+     * file checksum). Find a page that is not stored. */
+    int bit = 1;
+    while (bitmap[bit / 8] >> (bit % 8) & 1) bit++;
+    bitmap[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    ASSERT_STATUS(load_bytes("bitflip.pm", b, len, &err), PR_ERR_FORMAT);
+    snprintf(want, sizeof want,
+             "bitflip.pm: weights_sparse: bitmap says %llu pages, payload holds %llu",
+             (unsigned long long)(stored + 1), (unsigned long long)stored);
+    ASSERT_CONTAINS(err.msg, want);
+    bitmap[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+
+    /* A bit beyond the 897 pages: bit 897 % 64 = 1 of the last word. */
+    bitmap[14 * 8] ^= 0x02;
+    ASSERT_STATUS(load_bytes("beyond.pm", b, len, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg,
+                    "beyond.pm: weights_sparse: bitmap has bits set beyond its 897 pages");
+    bitmap[14 * 8] ^= 0x02;
+
+    /* Page data corrupt: only the file checksum can tell. */
+    b[len - 100] ^= 0x40;
+    ASSERT_STATUS(load_bytes("pagebit.pm", b, len, &err), PR_ERR_CHECKSUM);
+    ASSERT_CONTAINS(err.msg, "pagebit.pm: checksum mismatch (file corrupt)");
+    b[len - 100] ^= 0x40;
+    ASSERT_OK(load_bytes("sp_ok.pm", b, len, &err));
+
+    /* File truncated: named by the header, before any parsing. */
+    ASSERT_STATUS(load_bytes("sp_short.pm", b, (size_t)off + 100, &err),
+                  PR_ERR_TRUNCATED);
+    snprintf(want, sizeof want,
+             "sp_short.pm: truncated: expected %llu bytes of weights_sparse, "
+             "file ends after 100", (unsigned long long)plen);
+    ASSERT_CONTAINS(err.msg, want);
+
+    /* Payload cut short, header and checksums consistent: the last page
+     * (4096 bytes before the file checksum) taken out. */
+    uint8_t *cut = malloc(len);
+    memcpy(cut, b, len - 8 - 4096);
+    size_t clen = len - 4096;
+    set_le64(last_entry(cut) + 16, plen - 4096);
+    reseal(cut, clen);
+    ASSERT_STATUS(load_bytes("cut.pm", cut, clen, &err), PR_ERR_FORMAT);
+    snprintf(want, sizeof want,
+             "cut.pm: weights_sparse: bitmap says %llu pages, payload holds %llu",
+             (unsigned long long)stored, (unsigned long long)(stored - 1));
+    ASSERT_CONTAINS(err.msg, want);
+    /* ... or by 10 bytes: the last page is partly there. */
+    memcpy(cut, b, len - 8 - 10);
+    set_le64(last_entry(cut) + 16, plen - 10);
+    reseal(cut, len - 10);
+    ASSERT_STATUS(load_bytes("cut10.pm", cut, len - 10, &err), PR_ERR_FORMAT);
+    snprintf(want, sizeof want, "holds %llu and 4086 bytes",
+             (unsigned long long)(stored - 1));
+    ASSERT_CONTAINS(err.msg, want);
+
+    /* Resealed edits of the payload head: total floats, page size, reserved. */
+    memcpy(cut, b, len);
+    set_le64(cut + off, 12345);
+    reseal(cut, len);
+    ASSERT_STATUS(load_bytes("total.pm", cut, len, &err), PR_ERR_FORMAT);
+    snprintf(want, sizeof want, "total.pm: weights_sparse: 12345 floats, params imply %llu",
+             (unsigned long long)(4 + ((uint64_t)1 << SPARSE_BITS) * 56));
+    ASSERT_CONTAINS(err.msg, want);
+    memcpy(cut, b, len);
+    cut[off + 8] = 0, cut[off + 9] = 0;  /* page size 0 */
+    reseal(cut, len);
+    ASSERT_STATUS(load_bytes("page0.pm", cut, len, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg, "page0.pm: weights_sparse: page size 0 floats, expected 1..16384");
+    memcpy(cut, b, len);
+    cut[off + 8] = 0, cut[off + 9] = 0, cut[off + 10] = 1;  /* 65536 floats */
+    reseal(cut, len);
+    ASSERT_STATUS(load_bytes("page64k.pm", cut, len, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg, "page64k.pm: weights_sparse: page size 65536 floats");
+    memcpy(cut, b, len);
+    cut[off + 8] = 1, cut[off + 9] = 0;  /* page size 1: the bitmap is far too short */
+    reseal(cut, len);
+    ASSERT_STATUS(load_bytes("page1.pm", cut, len, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg, "page1.pm: weights_sparse: section has");
+    ASSERT_CONTAINS(err.msg, "too short for the bitmap of 917508 pages");
+    memcpy(cut, b, len);
+    cut[off + 12] = 7;
+    reseal(cut, len);
+    ASSERT_STATUS(load_bytes("reserved.pm", cut, len, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg, "reserved.pm: weights_sparse: reserved field is 7, expected 0");
+    free(cut);
+    free(data);
+    pr_model_free(m);
+}
+
+TEST(warm_start_from_sparse_file_continues_training) {
+    pr_model *m = sparse_ffm();
+    pr_model *l = clone_model(m, "warm_sparse.pm");
+    /* A row never touched before saving is zeros after loading, and takes
+     * the same initial values as in the saved model when first used (also
+     * checked for the rows random_example touches first below: the states
+     * end equal). */
+    const uint32_t fresh_bucket = 12000;
+    pr__model_block bl[PR__MODEL_MAX_BLOCKS];
+    int nbl;
+    state_floats(l, bl, &nbl);
+    const float *raw = bl[1].ptr + (uint64_t)fresh_bucket * 56;
+    for (int i = 0; i < 56; i++) ASSERT_TRUE(raw[i] == 0.0f);
+    /* (pr__ffm_latent initializes the row, as training would.) */
+    ASSERT_TRUE(memcmp(pr__ffm_latent(l, fresh_bucket, 2),
+                       pr__ffm_latent(m, fresh_bucket, 2), 8 * sizeof(float)) == 0);
+    ASSERT_TRUE(raw[2 * 8] != 0.0f);
+    float touched[8];
+    memcpy(touched, pr__ffm_latent(l, sparse_buckets[1], 3), sizeof touched);
+    ASSERT_TRUE(memcmp(touched, pr__ffm_latent(m, sparse_buckets[1], 3),
+                       sizeof touched) == 0);
+    pr_feature f[6];
+    for (int i = 0; i < 40; i++) {
+        if (i % 4 == 3) random_example(f, 6, 6, SPARSE_BITS); else sparse_example(f, i);
+        pr_example x = ex_of(f, 6, (float)(i & 1));
+        double a = pr_model_update(m, &x), c = pr_model_update(l, &x);
+        ASSERT_TRUE(a == c);
+    }
+    assert_same_state(m, l);
+    /* Training moved the touched row on from its saved values. */
+    ASSERT_TRUE(memcmp(touched, pr__ffm_latent(l, sparse_buckets[1], 3),
+                       sizeof touched) != 0);
+    pr_model_free(l);
+    pr_model_free(m);
+}
+
 TEST(save_failure_leaves_existing_file_intact) {
     pr_err err;
     pr_model *m = trained(PR_MODEL_KIND_FFM, 6);
@@ -864,6 +1165,169 @@ TEST(hogwild_updates_from_two_threads_stay_finite) {
     }
 }
 
+/* ---------------------------------------------------------------- team */
+
+#define TEAM_N_EX 1500
+#define TEAM_NF 39
+
+typedef struct team_data {
+    pr_feature f[TEAM_N_EX][TEAM_NF];
+    pr_example x[TEAM_N_EX];
+} team_data;
+
+/* Examples on 39 fields of 300 values each (buckets distinct across
+ * fields), with the awkward cases mixed in: fields out of order, missing
+ * features, other values, a repeated field and a repeated bucket (both
+ * learned by one thread), and a weight of 0 (no update). */
+static void make_team_data(team_data *d) {
+    for (int e = 0; e < TEAM_N_EX; e++) {
+        pr_feature *f = d->f[e];
+        uint32_t n = TEAM_NF;
+        for (uint32_t i = 0; i < n; i++) {
+            f[i].field = i;
+            f[i].index = i * 300 + (uint32_t)(rnd() % 300);
+            f[i].value = 1.0f;
+        }
+        if (e % 7 == 3)
+            for (uint32_t i = n - 1; i > 0; i--) {  /* shuffled field order */
+                uint32_t j = (uint32_t)(rnd() % (i + 1));
+                pr_feature t = f[i];
+                f[i] = f[j];
+                f[j] = t;
+            }
+        if (e % 13 == 5) n = 20 + (uint32_t)(rnd() % 10);
+        if (e % 11 == 2) f[7].value = 0.25f + (float)rnd01();
+        if (e % 50 == 7) f[5].field = f[4].field;
+        if (e % 50 == 17) f[9].index = f[3].index;
+        float label = (f[0].index & 1) ^ (rnd01() < 0.2) ? 1.0f : 0.0f;
+        d->x[e] = ex_of(f, n, label);
+        if (e % 97 == 11) d->x[e].weight = 0.0f;
+    }
+}
+
+typedef struct team_arg {
+    pr_model_team *team;
+    int ith;
+    const team_data *d;
+    double *z;               /* TEAM_N_EX logits out */
+} team_arg;
+
+static void *team_worker(void *p) {
+    team_arg *a = p;
+    for (int e = 0; e < TEAM_N_EX; e++) {
+        if (e + 1 < TEAM_N_EX) pr_model_team_prefetch(a->team, a->ith, &a->d->x[e + 1]);
+        a->z[e] = pr_model_update_team(a->team, a->ith, &a->d->x[e]);
+    }
+    pr_model_team_sync(a->team, a->ith);
+    return NULL;
+}
+
+/* Trains a fresh FFM on d with a team of nth threads; z gets thread 0's
+ * logits, and every thread's logits are checked to be the same. */
+static pr_model *team_train(const team_data *d, int nth, double *z) {
+    pr_err err;
+    pr_model_params p = ffm_params(14, TEAM_NF, 4);
+    pr_model *m = new_model(&p);
+    ASSERT_TRUE(pr_model_supports_team(m));
+    pr_model_team *team = NULL;
+    ASSERT_OK(pr_model_team_new(m, nth, &team, &err));
+    pthread_t tid[4];
+    team_arg a[4];
+    double *zs = malloc(sizeof(double) * TEAM_N_EX * (size_t)nth);
+    ASSERT_TRUE(zs != NULL);
+    for (int i = 0; i < nth; i++) {
+        a[i] = (team_arg){team, i, d, zs + (size_t)i * TEAM_N_EX};
+        ASSERT_EQ_INT(pthread_create(&tid[i], NULL, team_worker, &a[i]), 0);
+    }
+    for (int i = 0; i < nth; i++) pthread_join(tid[i], NULL);
+    for (int i = 1; i < nth; i++)
+        for (int e = 0; e < TEAM_N_EX; e++) ASSERT_TRUE(zs[e] == zs[(size_t)i * TEAM_N_EX + e]);
+    memcpy(z, zs, sizeof(double) * TEAM_N_EX);
+    free(zs);
+    pr_model_team_free(team);
+    return m;
+}
+
+/* Also covers the fallback: examples 7, 57, ... (repeated field) and 17,
+ * 67, ... (repeated bucket) would give other weights if the team split
+ * them (their pairs share slots, so the order of updates matters). */
+TEST(ffm_team_matches_one_thread) {
+    team_data *d = malloc(sizeof *d);
+    double *z1 = malloc(sizeof(double) * TEAM_N_EX);
+    double *zt = malloc(sizeof(double) * TEAM_N_EX);
+    double *zt2 = malloc(sizeof(double) * TEAM_N_EX);
+    ASSERT_TRUE(d && z1 && zt && zt2);
+    make_team_data(d);
+
+    /* the reference: one thread, the plain update */
+    pr_model_params p = ffm_params(14, TEAM_NF, 4);
+    pr_model *ref = new_model(&p);
+    for (int e = 0; e < TEAM_N_EX; e++) z1[e] = pr_model_update(ref, &d->x[e]);
+    pr__model_block br[PR__MODEL_MAX_BLOCKS], bt[PR__MODEL_MAX_BLOCKS];
+    int nbr, nbt;
+    uint64_t nr = state_floats(ref, br, &nbr);
+
+    /* a team of 1 runs the team code path and equals it bit for bit */
+    pr_model *one = team_train(d, 1, zt);
+    for (int e = 0; e < TEAM_N_EX; e++) ASSERT_TRUE(zt[e] == z1[e]);
+    ASSERT_EQ_INT(state_floats(one, bt, &nbt), nr);
+    for (int i = 0; i < nbr; i++)
+        ASSERT_TRUE(memcmp(br[i].ptr, bt[i].ptr, br[i].n * sizeof(float)) == 0);
+    pr_model_free(one);
+
+    /* teams of 2 and 3: the same up to the pair sum's order, and the same
+     * bits on a second run (no dependence on timing) */
+    for (int nth = 2; nth <= 3; nth++) {
+        pr_model *a = team_train(d, nth, zt);
+        pr_model *b = team_train(d, nth, zt2);
+        double worst = 0;
+        for (int e = 0; e < TEAM_N_EX; e++) {
+            ASSERT_NEAR(zt[e], z1[e], 1e-5 * fabs(z1[e]) + 1e-6);
+            worst = fmax(worst, fabs(zt[e] - z1[e]));
+            ASSERT_TRUE(zt[e] == zt2[e]);
+        }
+        ASSERT_EQ_INT(state_floats(a, bt, &nbt), nr);
+        for (int i = 0; i < nbr; i++) assert_close_arrays(br[i].ptr, bt[i].ptr, br[i].n, 1e-4);
+        pr__model_block bb[PR__MODEL_MAX_BLOCKS];
+        int nbb;
+        state_floats(b, bb, &nbb);
+        for (int i = 0; i < nbt; i++)
+            ASSERT_TRUE(memcmp(bt[i].ptr, bb[i].ptr, bt[i].n * sizeof(float)) == 0);
+        fprintf(stderr, "   team of %d: largest logit difference %.3g\n", nth, worst);
+        pr_model_free(a);
+        pr_model_free(b);
+    }
+
+    pr_model_free(ref);
+    free(d);
+    free(z1);
+    free(zt);
+    free(zt2);
+}
+
+TEST(team_is_ffm_only_and_checks_its_size) {
+    pr_err err;
+    pr_model_team *team = NULL;
+    pr_model_kind kinds[2] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FM};
+    for (int i = 0; i < 2; i++) {
+        pr_model_params p;
+        pr_model_params_default(&p, kinds[i]);
+        p.hash_bits = 10;
+        pr_model *m = new_model(&p);
+        ASSERT_EQ_INT(pr_model_supports_team(m), 0);
+        ASSERT_STATUS(pr_model_team_new(m, 2, &team, &err), PR_ERR_UNSUPPORTED);
+        ASSERT_TRUE(team == NULL);
+        ASSERT_CONTAINS(err.msg, pr_model_kind_name(kinds[i]));
+        pr_model_free(m);
+    }
+    pr_model_params p = ffm_params(10, 4, 4);
+    pr_model *m = new_model(&p);
+    ASSERT_STATUS(pr_model_team_new(m, 0, &team, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "team size");
+    pr_model_team_free(NULL);
+    pr_model_free(m);
+}
+
 int main(void) {
     RUN(kind_names_and_params_check);
     RUN(ftrl_step_matches_hand_computation);
@@ -879,8 +1343,14 @@ int main(void) {
     RUN(save_load_roundtrip_is_bitwise);
     RUN(corrupt_files_are_rejected_with_their_reason);
     RUN(warm_start_continues_from_saved_state);
+    RUN(sparse_ffm_saves_small_and_loads_identical);
+    RUN(sparse_lr_and_dense_lr_roundtrip);
+    RUN(sparse_corruption_is_rejected_with_its_reason);
+    RUN(warm_start_from_sparse_file_continues_training);
     RUN(save_failure_leaves_existing_file_intact);
     RUN(hogwild_updates_from_two_threads_stay_finite);
     RUN(clone_is_deep_and_independent);
+    RUN(ffm_team_matches_one_thread);
+    RUN(team_is_ffm_only_and_checks_its_size);
     TEST_MAIN_END();
 }

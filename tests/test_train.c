@@ -189,6 +189,23 @@ TEST(cache_passes_learn_and_are_reproducible) {
     pr_model_free(b);
 }
 
+TEST(ffm_with_two_threads_is_reproducible_and_matches_one) {
+    /* FFM learns as a team of threads working on one example at a time:
+     * no races, so two runs give the same bits and one thread nearly so. */
+    const char *tr = test_path("train.tsv"), *te = test_path("test.tsv");
+    pr_train_report rep;
+    pr_model *a = train(PR_MODEL_KIND_FFM, tr, NULL, 2, 2, &rep);
+    pr_model *b = train(PR_MODEL_KIND_FFM, tr, NULL, 2, 2, &rep);
+    pr_model *c = train(PR_MODEL_KIND_FFM, tr, NULL, 2, 1, &rep);
+    pr_metrics_report ra = evaluate(a, te), rb = evaluate(b, te), rc = evaluate(c, te);
+    ASSERT_TRUE(ra.log_loss == rb.log_loss);
+    ASSERT_NEAR(ra.log_loss, rc.log_loss, 1e-4);
+    ASSERT_TRUE(ra.auc > 0.70);
+    pr_model_free(a);
+    pr_model_free(b);
+    pr_model_free(c);
+}
+
 TEST(early_stopping_keeps_the_best_pass) {
     /* A tiny training set and many passes overfit: validation log loss
      * turns up, training stops, and the model kept is the best pass's --
@@ -209,6 +226,7 @@ int main(void) {
     RUN(streaming_single_pass_learns_and_is_reproducible);
     RUN(rare_features_use_the_rare_bucket);
     RUN(cache_passes_learn_and_are_reproducible);
+    RUN(ffm_with_two_threads_is_reproducible_and_matches_one);
     RUN(early_stopping_keeps_the_best_pass);
     TEST_MAIN_END();
 }

@@ -120,6 +120,52 @@ double pr_model_update(pr_model *m, const pr_example *x);
  * on results. */
 void pr_model_prefetch(const pr_model *m, const pr_example *x);
 
+/* Team update: nth threads learn the SAME example together, each on its
+ * own share of the work, instead of nth Hogwild threads on different
+ * examples. For FFM no two team threads ever write the same weight or the
+ * same cache line, so the hot weights stop bouncing between cores, and the
+ * result does not depend on timing: it equals one thread's training up to
+ * the order in which the pair sum is added up (a team of 1 equals
+ * pr_model_update exactly).
+ *
+ *   pr_model_team *team;
+ *   pr_model_team_new(m, 2, &team, &err);
+ *   // on each of the threads ith = 0 and 1, the same examples in order:
+ *   for (each x) z = pr_model_update_team(team, ith, &x);
+ *   pr_model_team_free(team);                   // after the threads end
+ *
+ * Supported by FFM (pr_model_supports_team); LR and FM train Hogwild. */
+typedef struct pr_model_team pr_model_team;
+
+/* 1 if m's kind has a team update, else 0. */
+int pr_model_supports_team(const pr_model *m);
+/* A team of nth >= 1 threads (ids 0..nth-1) training m. m is borrowed: it
+ * must outlive the team, and nothing else may update it while the team
+ * trains it (predictions may run). PR_ERR_UNSUPPORTED for kinds without a
+ * team update, PR_ERR_INVALID for nth < 1 or > 1024.
+ * OUT *out: owned by caller, free with pr_model_team_free. */
+pr_status pr_model_team_new(pr_model *m, int nth, pr_model_team **out,
+                            pr_err *err);
+/* One learning step on x, run by every team thread: each calls it with its
+ * id ith and the same x (same pointer, same contents), examples in the same
+ * order on all threads. Blocks until the whole team has the logit, and
+ * returns the raw logit computed before the update (the same value on
+ * every thread). A thread may return while the others still write their
+ * share: the team's next call (or pr_model_team_sync) waits for them. x is
+ * borrowed until the call returns, or, if given to pr_model_team_prefetch
+ * first, from that call until the update returns. */
+double pr_model_update_team(pr_model_team *t, int ith, const pr_example *x);
+/* Optional: prepares x, the next example thread ith will pass to
+ * pr_model_update_team, and starts fetching the weights that thread will
+ * touch. Call it right before updating the current example. No effect on
+ * results. */
+void pr_model_team_prefetch(pr_model_team *t, int ith, const pr_example *x);
+/* A barrier: returns once every team thread has called it (the same number
+ * of times); every update the threads made before it is then complete. */
+void pr_model_team_sync(pr_model_team *t, int ith);
+/* Accepts NULL. No team thread may be inside a team call. */
+void pr_model_team_free(pr_model_team *t);
+
 /* Metadata carried in the model file. Each setter copies its argument
  * (replacing any previous value); NULL clears it. */
 pr_status pr_model_set_spec(pr_model *m, const char *spec_yaml, pr_err *err);

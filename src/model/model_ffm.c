@@ -36,26 +36,14 @@
  * Fields >= n_fields and non-finite values: the feature is ignored
  * (pr__fx_build), in prediction and training alike.
  *
- * Threads: Hogwild, as model.h says. Ownership: the impl owns the table.
+ * Threads: Hogwild, as model.h says, or a team of threads sharing each
+ * example's pairs (model_ffm_team.c). Ownership: the impl owns the table.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/model_int.h"
-
-typedef struct ffm_model {
-    float *table;
-    uint64_t n_buckets;
-    uint64_t row_floats;       /* (n_fields + 1) * 2 * kpad */
-    uint64_t lin_off;          /* n_fields * 2 * kpad: the linear slot */
-    uint64_t seed;
-    uint32_t mask, n_fields, k, kpad;
-    float eta, lambda;
-    int normalize;
-    const pr__ffm_kernels *kern;
-    float bias[4];             /* [0] weight, [1] accumulator, [2..3] unused */
-} ffm_model;
+#include "model/model_ffm_int.h"
 
 /* Latent weights start uniform in [0, PR__FFM_INIT_SCALE / sqrt(k)).
  * libffm uses 1; 0.5 measured better on gen-criteo (docs/benchmarks.md). */
@@ -78,16 +66,10 @@ static inline uint64_t splitmix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Lane 1 of a row's linear slot (otherwise padding) marks the row as
- * initialized: 1.0f once it holds its initial values, 0 in a fresh zero
- * page. Read and written atomically through this alias. */
-typedef uint32_t __attribute__((may_alias)) ready_word;
-#define READY_BITS 0x3f800000u  /* 1.0f */
-
 /* Initial values of one row, from a stream seeded by (seed, idx) alone, so
  * a row gets the same values whenever and by whichever thread it is first
  * touched. */
-static void ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
+void pr__ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
     const uint32_t kpad = m->kpad, k = m->k;
     const float scale = PR__FFM_INIT_SCALE / sqrtf((float)k) * (1.0f / 16777216.0f);
     uint64_t s = m->seed ^ (idx + 1) * 0xD1B54A32D192ED03ull;
@@ -104,18 +86,8 @@ static void ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
     float *lin = row + m->lin_off;
     for (uint32_t d = 0; d < kpad; d++) lin[kpad + d] = 1.0f;
     lin[0] = 0.0f;
-    __atomic_store_n((ready_word *)&lin[1], READY_BITS, __ATOMIC_RELEASE);
-}
-
-/* Makes sure a row holds at least its initial values. Also called from
- * the const predict path: initializing a row there is a cache fill, not a
- * change of the model (the values are the ones training would have seen).
- * Two threads may initialize the same row at once; both write the same
- * values. An update landing between them can be lost (Hogwild). */
-static inline void ffm_ready(const ffm_model *m, uint64_t idx, float *row) {
-    ready_word *flag = (ready_word *)&row[m->lin_off + 1];
-    if (__builtin_expect(__atomic_load_n(flag, __ATOMIC_ACQUIRE) != READY_BITS, 0))
-        ffm_init_row(m, idx, row);
+    __atomic_store_n((pr__ffm_ready_word *)&lin[1], PR__FFM_READY_BITS,
+                     __ATOMIC_RELEASE);
 }
 
 static pr_status ffm_create(const pr_model_params *p, int init, void **out,
@@ -146,7 +118,7 @@ static pr_status ffm_create(const pr_model_params *p, int init, void **out,
     }
     m->seed = p->seed;
     if (init) {
-        /* Rows are initialized on first touch (ffm_ready): creating even a
+        /* Rows are initialized on first touch (pr__ffm_ready): creating even a
          * 1.3 GB model costs nothing up front and untouched buckets never
          * take memory. */
         m->bias[0] = 0.0f;
@@ -165,10 +137,11 @@ static void ffm_destroy(void *impl) {
 
 /* ---------------------------------------------------------------- scalar */
 
-static float pairs_scalar(const pr__fx *fx, uint32_t kpad) {
+static float pairs_scalar(const pr__fx *fx, uint32_t kpad, uint32_t i0,
+                          uint32_t i1) {
     const uint32_t s2 = 2 * kpad;
     float acc[4] = {0, 0, 0, 0};  /* one per SSE lane, as the SIMD kernel */
-    for (uint32_t i = 0; i < fx->n; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
         const float *ri = fx->row[i];
         for (uint32_t j = i + 1; j < fx->n; j++) {
             const float *a = ri + fx->field[j] * s2;
@@ -180,10 +153,10 @@ static float pairs_scalar(const pr__fx *fx, uint32_t kpad) {
     return (acc[0] + acc[1]) + (acc[2] + acc[3]);
 }
 
-static void pairs_update_scalar(const pr__fx *fx, uint32_t kpad, float kv,
-                                float eta, float lambda) {
+static void pairs_update_scalar(const pr__fx *fx, uint32_t kpad, uint32_t i0,
+                                uint32_t i1, float kv, float eta, float lambda) {
     const uint32_t s2 = 2 * kpad;
-    for (uint32_t i = 0; i < fx->n; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
         float *ri = fx->row[i];
         for (uint32_t j = i + 1; j < fx->n; j++) {
             float *a = ri + fx->field[j] * s2;
@@ -224,21 +197,17 @@ static int ffm_fx(const ffm_model *m, const pr_example *x, pr__fx *fx,
         for (uint64_t off = 0; off < span; off += 16)
             __builtin_prefetch(fx->row[i] + off, 1, 3);
     for (uint32_t i = 0; i < fx->n; i++)
-        ffm_ready(m, x->f[fx->src[i]].index & m->mask, fx->row[i]);
+        pr__ffm_ready(m, x->f[fx->src[i]].index & m->mask, fx->row[i]);
     return 1;
 }
 
-static inline float ffm_r(const ffm_model *m, const pr__fx *fx) {
-    if (!m->normalize || !(fx->sq_norm > 0)) return 1.0f;
-    return (float)(1.0 / fx->sq_norm);
-}
 
 /* Clipped logit of an already compacted example. */
 static double ffm_score(const ffm_model *m, const pr__fx *fx, float r) {
     const uint64_t lin = m->lin_off;
     double t = m->bias[0];
     for (uint32_t i = 0; i < fx->n; i++) t += fx->row[i][lin] * fx->val[i];
-    t += (double)r * m->kern->pairs(fx, m->kpad);
+    t += (double)r * m->kern->pairs(fx, m->kpad, 0, fx->n);
     return pr__clip_logit(t);
 }
 
@@ -247,24 +216,24 @@ static double ffm_logit(const void *impl, const pr_example *x) {
     pr__fx fx;
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
-    double t = ffm_score(m, &fx, ffm_r(m, &fx));
+    double t = ffm_score(m, &fx, pr__ffm_r(m, &fx));
     pr__fx_release(&buf);
     return t;
 }
 
-static double ffm_update(void *impl, const pr_example *x) {
+double pr__ffm_update(void *impl, const pr_example *x) {
     ffm_model *m = impl;
     pr__fx fx;
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
-    float r = ffm_r(m, &fx);
+    float r = pr__ffm_r(m, &fx);
     double t = ffm_score(m, &fx, r);
     if (pr__trainable_weight(x->weight)) {
         float y = pr__is_click(x->label) ? 1.0f : 0.0f;
         float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
         const uint32_t kpad = m->kpad;
         const uint64_t lin = (uint64_t)m->n_fields * 2 * kpad;
-        m->kern->pairs_update(&fx, kpad, kappa * r, m->eta, m->lambda);
+        m->kern->pairs_update(&fx, kpad, 0, fx.n, kappa * r, m->eta, m->lambda);
         /* The linear gradient is scaled by r like the pair terms: without
          * it the linear part learns ~n_features times faster than the
          * interactions and overfits within a pass (measured on gen-criteo:
@@ -333,7 +302,7 @@ static void ffm_copy_state(void *dst_impl, const void *src_impl) {
         const float *row = s->table + i * s->row_floats;
         uint32_t w;
         memcpy(&w, &row[flag], sizeof w);
-        if (w == READY_BITS)
+        if (w == PR__FFM_READY_BITS)
             memcpy(d->table + i * d->row_floats, row, s->row_floats * sizeof(float));
     }
 }
@@ -343,12 +312,17 @@ const pr__model_ops pr__model_ffm_ops = {
     .state_floats = ffm_state_floats,
     .create = ffm_create,
     .logit = ffm_logit,
-    .update = ffm_update,
+    .update = pr__ffm_update,
     .prefetch = ffm_prefetch,
     .weight_norm = ffm_weight_norm,
     .n_nonzero = ffm_n_nonzero,
     .blocks = ffm_blocks,
     .destroy = ffm_destroy,
+    .team_new = pr__ffm_team_new,
+    .team_update = pr__ffm_team_update,
+    .team_prefetch = pr__ffm_team_prefetch,
+    .team_sync = pr__ffm_team_sync,
+    .team_free = pr__ffm_team_free,
 };
 
 /* ---------------------------------------------------------------- internals */
@@ -368,7 +342,7 @@ pr_status pr__ffm_use_simd(pr_model *model, int simd) {
 float *pr__ffm_latent(pr_model *model, uint32_t index, uint32_t field) {
     ffm_model *m = model->impl;
     float *row = m->table + (uint64_t)(index & m->mask) * m->row_floats;
-    ffm_ready(m, index & m->mask, row);
+    pr__ffm_ready(m, index & m->mask, row);
     return row + (uint64_t)field * 2 * m->kpad;
 }
 
@@ -397,7 +371,7 @@ void pr__ffm_grad(const pr_model *model, const pr_example *x, float *latent,
     pr__fx fx;
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return;
-    float r = ffm_r(m, &fx);
+    float r = pr__ffm_r(m, &fx);
     double t = ffm_score(m, &fx, r);
     float y = pr__is_click(x->label) ? 1.0f : 0.0f;
     float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);

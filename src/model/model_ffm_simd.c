@@ -11,6 +11,9 @@
  * tests/test_model.c checks logits and updated weights agree with the
  * reference within 1e-5 relative.
  *
+ * Both kernels take a row range [i0, i1): the pairs (i, j) with i in it and
+ * j > i, so a team thread (model_ffm_team.c) runs the same code on its share.
+ *
  * Compiled for plain x86-64: only these functions carry
  * __attribute__((target("avx2,fma"))), and pr__ffm_simd() hands them out
  * only when __builtin_cpu_supports says the CPU has both, so the library
@@ -31,10 +34,11 @@ SIMD static inline float hsum128(__m128 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, hi));
 }
 
-SIMD static float pairs_avx2(const pr__fx *fx, uint32_t kpad) {
+SIMD static float pairs_avx2(const pr__fx *fx, uint32_t kpad, uint32_t i0,
+                             uint32_t i1) {
     const uint32_t s2 = 2 * kpad;
     __m128 acc0 = _mm_setzero_ps(), acc1 = _mm_setzero_ps();
-    for (uint32_t i = 0; i < fx->n; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
         const float *ri = fx->row[i];
         const uint32_t fi = fx->field[i];
         const float vi = fx->val[i];
@@ -98,11 +102,11 @@ SIMD static inline void pair_step4(float *a, float *b, uint32_t kpad, __m128 c,
 }
 
 /* Any kpad (a multiple of 4): 4 lanes at a time. */
-SIMD static void pairs_update_avx2(const pr__fx *fx, uint32_t kpad, float kv,
-                                   float eta, float lambda) {
+SIMD static void pairs_update_avx2(const pr__fx *fx, uint32_t kpad, uint32_t i0,
+                                   uint32_t i1, float kv, float eta, float lambda) {
     const uint32_t s2 = 2 * kpad;
     const __m128 veta = _mm_set1_ps(eta), vlam = _mm_set1_ps(lambda);
-    for (uint32_t i = 0; i < fx->n; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
         float *ri = fx->row[i];
         const uint32_t fi = fx->field[i];
         const float kvi = kv * fx->val[i];
@@ -131,12 +135,12 @@ SIMD static void pairs_update_avx2(const pr__fx *fx, uint32_t kpad, float kv,
  * repeated buckets); then the second pair must see the first one's result
  * and they go one at a time, as in the reference. Within a pair, stores go
  * a before b, as in the reference, for a pair whose two slots coincide. */
-SIMD static void pairs_update_avx2_k4(const pr__fx *fx, uint32_t kpad, float kv,
-                                      float eta, float lambda) {
+SIMD static void pairs_update_avx2_k4(const pr__fx *fx, uint32_t i0, uint32_t i1,
+                                      float kv, float eta, float lambda) {
     const __m256 veta = _mm256_set1_ps(eta), vlam = _mm256_set1_ps(lambda);
     const __m128 veta4 = _mm_set1_ps(eta), vlam4 = _mm_set1_ps(lambda);
     const uint32_t n = fx->n;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = i0; i < i1; i++) {
         float *ri = fx->row[i];
         const uint32_t fi8 = fx->field[i] * 8;
         const float kvi = kv * fx->val[i];
@@ -172,12 +176,13 @@ SIMD static void pairs_update_avx2_k4(const pr__fx *fx, uint32_t kpad, float kv,
     }
 }
 
-SIMD static void pairs_update_dispatch(const pr__fx *fx, uint32_t kpad, float kv,
+SIMD static void pairs_update_dispatch(const pr__fx *fx, uint32_t kpad,
+                                       uint32_t i0, uint32_t i1, float kv,
                                        float eta, float lambda) {
     if (kpad == 4)
-        pairs_update_avx2_k4(fx, kpad, kv, eta, lambda);
+        pairs_update_avx2_k4(fx, i0, i1, kv, eta, lambda);
     else
-        pairs_update_avx2(fx, kpad, kv, eta, lambda);
+        pairs_update_avx2(fx, kpad, i0, i1, kv, eta, lambda);
 }
 
 static const pr__ffm_kernels avx2_kernels = {pairs_avx2, pairs_update_dispatch};

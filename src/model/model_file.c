@@ -32,6 +32,11 @@
  *   3     info     training metadata, a JSON object text
  *   4     filter   admitted-bucket bitmap, ceil(2^hash_bits / 64) u64 words
  *   5     weights  the model's state floats (weights and optimizer state)
+ *   6     weights_sparse  the same floats, all-zero pages left out (below)
+ *
+ * A file holds exactly one of weights and weights_sparse. The writer picks
+ * weights_sparse when at least 1/8 of the pages are all zero (an FFM
+ * table's untouched rows, an LR table's never-seen buckets), else weights.
  *
  * Params payload:
  *
@@ -49,18 +54,45 @@
  * slots; FFM and FM = bias {w, G, 0, 0} then the table in the layout their
  * .c files describe. Its length must equal what params imply.
  *
+ * Weights_sparse payload (P = page size in floats, T = total floats):
+ *
+ *   OFFSET   SIZE  DESCRIPTION
+ *   0        8     T, total floats of state (u64), as params imply
+ *   8        4     P, page size in floats (u32), 1..16384; the writer
+ *                  uses 1024 (4 KiB, the memory page)
+ *   12       4     reserved, 0
+ *   16       8 W   page bitmap, W = ceil(N / 64) u64 words: page i is bit
+ *                  i % 64 of word i / 64, set = stored; bits >= N are 0
+ *   16+8W    ...   the stored pages' floats, back to back in page order
+ *
+ * Pages are cut per state block, not over their concatenation: block b
+ * (in order) has ceil(n_b / P) pages, its last one short when P does not
+ * divide n_b, and N is the sum over blocks. Per block, a page of the table
+ * lines up with a memory page of the mmap'd table (a concatenation would
+ * shift it by the 4-float bias block), so loading a stored page commits
+ * one page of RAM and a page left out costs nothing. A page left out is
+ * all zero bits (-0.0f is stored). The payload length must equal 16 + 8 W
+ * plus the stored pages' bytes exactly.
+ *
  * Loading checks, in order: magic, version, header checksum, file length
  * (truncation names the section that is cut), directory consistency,
  * params, section sizes, and at the end the file checksum; nothing is
  * returned unless all pass. Weights are read straight into the model's
  * table in 64 MiB read() calls and hashed on the way, one pass over the
- * file. Saving writes through pr_atomic_* (temporary, fsync, rename).
+ * file; a sparse section reads each run of consecutive stored pages in one
+ * call into a table allocated without pre-faulting (pr__model_mem_lazy),
+ * so its cost follows the stored pages, not the table. Saving writes
+ * through pr_atomic_* (temporary, fsync, rename); the header carries the
+ * section lengths, so the writer first scans the blocks for all-zero
+ * pages (word-wise OR with early exit; a never-touched page of a lazily
+ * filled table reads as the shared zero page, allocating nothing).
  *
  * Ownership: load returns a model owned by the caller; load_mem borrows
  * the buffer for the call only.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -76,7 +108,21 @@
 #define PARAMS_BYTES 56u
 #define CHUNK ((size_t)64 << 20)
 
-enum { SEC_PARAMS = 1, SEC_SPEC = 2, SEC_INFO = 3, SEC_FILTER = 4, SEC_WEIGHTS = 5 };
+enum {
+    SEC_PARAMS = 1,
+    SEC_SPEC = 2,
+    SEC_INFO = 3,
+    SEC_FILTER = 4,
+    SEC_WEIGHTS = 5,
+    SEC_WEIGHTS_SPARSE = 6
+};
+
+#define SPARSE_HEAD 16u
+#define PAGE_FLOATS 1024u               /* what the writer uses */
+/* The reader accepts pages up to 64 KiB (the largest common memory page).
+ * A page bit stands for P floats, so this caps the table a sparse file can
+ * ask for at 2^19 times the file's size (2^15 with the writer's pages). */
+#define MAX_PAGE_FLOATS 16384u
 
 static const char *section_name(uint32_t type) {
     switch (type) {
@@ -85,6 +131,7 @@ static const char *section_name(uint32_t type) {
     case SEC_INFO: return "info";
     case SEC_FILTER: return "filter";
     case SEC_WEIGHTS: return "weights";
+    case SEC_WEIGHTS_SPARSE: return "weights_sparse";
     }
     return "an unknown section";
 }
@@ -160,6 +207,97 @@ static void decode_params(const uint8_t *b, pr_model_params *p) {
     p->seed = get64(b + 48);
 }
 
+/* ---------------------------------------------------------------- pages */
+
+/* Which pages of the state blocks hold a nonzero bit. Pages are numbered
+ * over the blocks in order, each block cut into pages of its own. */
+typedef struct page_plan {
+    uint32_t page_floats;
+    uint64_t n_pages;
+    uint64_t stored_pages;
+    uint64_t stored_floats;
+    uint64_t *bitmap;          /* owned, bitmap_words(n_pages) words */
+} page_plan;
+
+static uint64_t pages_of(uint64_t n_floats, uint32_t page_floats) {
+    return n_floats / page_floats + (n_floats % page_floats != 0);
+}
+static uint64_t bitmap_words(uint64_t n_pages) { return n_pages / 64 + (n_pages % 64 != 0); }
+static int page_bit(const uint64_t *bitmap, uint64_t i) {
+    return (int)(bitmap[i / 64] >> (i % 64) & 1);
+}
+
+/* Floats are compared as bit patterns: -0.0f is not zero. */
+typedef uint32_t __attribute__((may_alias)) float_bits;
+
+static int all_zero(const float *p, uint64_t n) {
+    const float_bits *w = (const float_bits *)p;
+    uint64_t i = 0;
+    /* OR 64 words between tests: vectorizes, and a page with data exits
+     * after its first nonzero 256 bytes. */
+    for (; i + 64 <= n; i += 64) {
+        uint32_t acc = 0;
+        for (int j = 0; j < 64; j++) acc |= w[i + (uint64_t)j];
+        if (acc) return 0;
+    }
+    uint32_t acc = 0;
+    for (; i < n; i++) acc |= w[i];
+    return acc == 0;
+}
+
+/* Fills plan (PAGE_FLOATS pages). Returns 0 when out of memory. */
+static int plan_pages(const pr__model_block *blocks, int nb, page_plan *plan) {
+    memset(plan, 0, sizeof *plan);
+    plan->page_floats = PAGE_FLOATS;
+    for (int b = 0; b < nb; b++) plan->n_pages += pages_of(blocks[b].n, PAGE_FLOATS);
+    /* +1: never a zero-size request, whose NULL would read as failure. */
+    plan->bitmap = calloc((size_t)bitmap_words(plan->n_pages) + 1, 8);
+    if (!plan->bitmap) return 0;
+    uint64_t page = 0;
+    for (int b = 0; b < nb; b++) {
+        for (uint64_t at = 0; at < blocks[b].n; at += PAGE_FLOATS, page++) {
+            uint64_t take = blocks[b].n - at < PAGE_FLOATS ? blocks[b].n - at : PAGE_FLOATS;
+            if (all_zero(blocks[b].ptr + at, take)) continue;
+            plan->bitmap[page / 64] |= (uint64_t)1 << (page % 64);
+            plan->stored_pages++;
+            plan->stored_floats += take;
+        }
+    }
+    return 1;
+}
+
+static uint64_t sparse_bytes(const page_plan *plan) {
+    return SPARSE_HEAD + bitmap_words(plan->n_pages) * 8 + plan->stored_floats * 4;
+}
+
+/* Calls fn on every run of consecutive stored pages of the blocks: the
+ * floats [from, to) of block b. Stops at the first failure. */
+typedef pr_status (*run_fn)(void *ctx, float *p, uint64_t n, pr_err *err);
+
+static pr_status for_each_run(const pr__model_block *blocks, int nb,
+                              const uint64_t *bitmap, uint32_t page_floats,
+                              run_fn fn, void *ctx, pr_err *err) {
+    uint64_t first = 0;  /* number of the block's first page */
+    for (int b = 0; b < nb; b++) {
+        uint64_t np = pages_of(blocks[b].n, page_floats);
+        for (uint64_t i = 0; i < np;) {
+            if (!page_bit(bitmap, first + i)) {
+                i++;
+                continue;
+            }
+            uint64_t j = i + 1;
+            while (j < np && page_bit(bitmap, first + j)) j++;
+            uint64_t from = i * page_floats;
+            uint64_t to = j * page_floats < blocks[b].n ? j * page_floats : blocks[b].n;
+            pr_status rc = fn(ctx, blocks[b].ptr + from, to - from, err);
+            if (rc != PR_OK) return rc;
+            i = j;
+        }
+        first += np;
+    }
+    return PR_OK;
+}
+
 /* ---------------------------------------------------------------- save */
 
 typedef struct writer {
@@ -197,11 +335,48 @@ static pr_status wr_floats(writer *w, const float *p, uint64_t n) {
 #endif
 }
 
+static pr_status write_run(void *ctx, float *p, uint64_t n, pr_err *err) {
+    (void)err;  /* the writer reports into its own */
+    return wr_floats(ctx, p, n);
+}
+
+/* The weights_sparse payload; its length is sparse_bytes(plan). */
+static pr_status write_sparse(writer *w, const pr__model_block *blocks, int nb,
+                              const page_plan *plan) {
+    uint8_t buf[4096];
+    uint64_t total = 0;
+    for (int b = 0; b < nb; b++) total += blocks[b].n;
+    put64(buf, total);
+    put32(buf + 8, plan->page_floats);
+    put32(buf + 12, 0);
+    pr_status rc = wr(w, buf, SPARSE_HEAD);
+    uint64_t words = bitmap_words(plan->n_pages);
+    for (uint64_t i = 0; i < words && rc == PR_OK;) {
+        size_t fill = 0;
+        for (; i < words && fill < sizeof buf; i++, fill += 8)
+            put64(buf + fill, plan->bitmap[i]);
+        rc = wr(w, buf, fill);
+    }
+    if (rc != PR_OK) return rc;
+    return for_each_run(blocks, nb, plan->bitmap, plan->page_floats, write_run,
+                        w, w->err);
+}
+
 pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
     pr__model_block blocks[PR__MODEL_MAX_BLOCKS];
     int nb = m->ops->blocks(m->impl, blocks);
     uint64_t weight_bytes = 0;
     for (int i = 0; i < nb; i++) weight_bytes += blocks[i].n * 4;
+    writer w = {NULL, NULL, err};
+    page_plan plan;
+    pr_status rc;
+    if (!plan_pages(blocks, nb, &plan)) {
+        rc = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    /* Sparse pays off once 1/8 of the pages are zero; below that the dense
+     * section is as small and needs no bitmap. */
+    int sparse = (plan.n_pages - plan.stored_pages) * 8 >= plan.n_pages;
 
     uint32_t types[5];
     uint64_t lens[5];
@@ -211,7 +386,10 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
     if (m->info) types[n] = SEC_INFO, lens[n++] = strlen(m->info);
     if (m->filter)
         types[n] = SEC_FILTER, lens[n++] = pr__model_filter_bytes(m->params.hash_bits);
-    types[n] = SEC_WEIGHTS, lens[n++] = weight_bytes;
+    if (sparse)
+        types[n] = SEC_WEIGHTS_SPARSE, lens[n++] = sparse_bytes(&plan);
+    else
+        types[n] = SEC_WEIGHTS, lens[n++] = weight_bytes;
 
     uint8_t head[HEAD_FIXED + DIR_ENTRY * 5 + 8];
     uint64_t hlen = HEAD_FIXED + (uint64_t)DIR_ENTRY * n;
@@ -232,9 +410,12 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
     }
     put64(head + hlen, pr_hash64(head, (size_t)hlen, 0));
 
-    writer w = {NULL, pr_checksum_new(), err};
-    if (!w.ck) return pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
-    pr_status rc = pr_atomic_open(path, &w.f, err);
+    w.ck = pr_checksum_new();
+    if (!w.ck) {
+        rc = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    rc = pr_atomic_open(path, &w.f, err);
     if (rc != PR_OK) goto fail;
     rc = wr(&w, head, (size_t)hlen + 8);
     for (uint32_t i = 0; i < n && rc == PR_OK; i++) {
@@ -263,6 +444,7 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
             for (int b = 0; b < nb && rc == PR_OK; b++)
                 rc = wr_floats(&w, blocks[b].ptr, blocks[b].n);
             break;
+        case SEC_WEIGHTS_SPARSE: rc = write_sparse(&w, blocks, nb, &plan); break;
         }
     }
     if (rc != PR_OK) goto fail;
@@ -274,9 +456,11 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
     w.f = NULL;
     rc = pr_atomic_commit(f, err);
     if (rc != PR_OK) goto fail;
+    free(plan.bitmap);
     pr_checksum_free(w.ck);
     return PR_OK;
 fail:
+    free(plan.bitmap);
     pr_atomic_abort(w.f);
     pr_checksum_free(w.ck);
     return rc;
@@ -373,6 +557,149 @@ static pr_status read_text(source *s, const dir_entry *e, char **out,
     return PR_OK;
 fail:
     free(t);
+    return rc;
+}
+
+static pr_status read_run(void *ctx, float *p, uint64_t n, pr_err *err) {
+    return src_read_floats(ctx, p, n, err);
+}
+
+static pr_status sparse_err(const source *s, pr_err *err, const char *what) {
+    return pr_err_set(err, PR_ERR_FORMAT, "%s: weights_sparse: %s", s->name, what);
+}
+
+/* The payload after the bitmap is not the stored pages: says how many of
+ * them (in page order) it does hold, and any bytes beyond whole pages. */
+static pr_status pages_mismatch(const source *s, const pr__model_block *blocks,
+                                int nb, const uint64_t *bitmap, uint32_t page,
+                                uint64_t stored, uint64_t avail, pr_err *err) {
+    uint64_t holds = 0, left = avail, g = 0;
+    int all_fit = 1;
+    for (int b = 0; b < nb && all_fit; b++) {
+        uint64_t np = pages_of(blocks[b].n, page);
+        for (uint64_t i = 0; i < np; i++, g++) {
+            if (!page_bit(bitmap, g)) continue;
+            uint64_t bytes = (i + 1 < np ? page : blocks[b].n - i * page) * 4;
+            if (left < bytes) {
+                all_fit = 0;
+                break;
+            }
+            left -= bytes;
+            holds++;
+        }
+    }
+    if (all_fit) {
+        holds += left / ((uint64_t)page * 4);
+        left %= (uint64_t)page * 4;
+    }
+    char what[160];
+    if (left > 0)
+        snprintf(what, sizeof what, "bitmap says %llu pages, payload holds %llu "
+                 "and %llu bytes", (unsigned long long)stored,
+                 (unsigned long long)holds, (unsigned long long)left);
+    else
+        snprintf(what, sizeof what, "bitmap says %llu pages, payload holds %llu",
+                 (unsigned long long)stored, (unsigned long long)holds);
+    return sparse_err(s, err, what);
+}
+
+/* A weights_sparse section: checks its head against params and its length
+ * against the bitmap before anything else, creates the model with a table
+ * that is not pre-faulted (pages left out stay untouched zeros), then reads
+ * the stored pages into place, one read per run of consecutive pages. */
+static pr_status load_sparse(source *s, const dir_entry *e,
+                             const pr_model_params *p, pr_model **out,
+                             pr_err *err) {
+    uint8_t h[SPARSE_HEAD];
+    uint64_t *bitmap = NULL;
+    pr_model *m = NULL;
+    char what[160];
+    pr_status rc;
+    if (e->len < SPARSE_HEAD) {
+        snprintf(what, sizeof what, "section has %llu bytes, expected at least %u",
+                 (unsigned long long)e->len, SPARSE_HEAD);
+        return sparse_err(s, err, what);
+    }
+    rc = src_read(s, h, SPARSE_HEAD, err);
+    if (rc != PR_OK) return rc;
+    uint64_t total = get64(h);
+    uint32_t page = get32(h + 8), reserved = get32(h + 12);
+    const pr__model_ops *ops = p->kind == PR_MODEL_KIND_LR ? &pr__model_lr_ops
+                             : p->kind == PR_MODEL_KIND_FFM ? &pr__model_ffm_ops
+                             : &pr__model_fm_ops;
+    uint64_t want = ops->state_floats(p);
+    if (total != want) {
+        snprintf(what, sizeof what, "%llu floats, params imply %llu",
+                 (unsigned long long)total, (unsigned long long)want);
+        return sparse_err(s, err, what);
+    }
+    if (page == 0 || page > MAX_PAGE_FLOATS) {
+        snprintf(what, sizeof what, "page size %u floats, expected 1..%u", page,
+                 MAX_PAGE_FLOATS);
+        return sparse_err(s, err, what);
+    }
+    if (reserved != 0) {
+        snprintf(what, sizeof what, "reserved field is %u, expected 0", reserved);
+        return sparse_err(s, err, what);
+    }
+    /* Every block has at least its share of ceil(total / page) pages, so the
+     * bitmap alone bounds the table by the file's size: a short file cannot
+     * make us allocate a huge table. */
+    uint64_t body = e->len - SPARSE_HEAD;
+    uint64_t n_pages = pages_of(total, page);
+    if (body < bitmap_words(n_pages) * 8) goto short_bitmap;
+
+    int was = pr__model_mem_lazy(1);
+    rc = pr__model_create(p, 0, &m, err);
+    pr__model_mem_lazy(was);
+    if (rc != PR_OK) return rc;
+    pr__model_block blocks[PR__MODEL_MAX_BLOCKS];
+    int nb = m->ops->blocks(m->impl, blocks);
+    n_pages = 0;
+    for (int b = 0; b < nb; b++) n_pages += pages_of(blocks[b].n, page);
+    uint64_t words = bitmap_words(n_pages);
+    if (body < words * 8) goto short_bitmap;
+    bitmap = malloc((size_t)words * 8);
+    if (!bitmap) {
+        rc = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", s->name);
+        goto fail;
+    }
+    rc = src_read(s, bitmap, words * 8, err);
+    if (rc != PR_OK) goto fail;
+    for (uint64_t i = 0; i < words; i++) bitmap[i] = get64((const uint8_t *)&bitmap[i]);
+    if (n_pages % 64 != 0 && bitmap[words - 1] >> (n_pages % 64) != 0) {
+        snprintf(what, sizeof what, "bitmap has bits set beyond its %llu pages",
+                 (unsigned long long)n_pages);
+        rc = sparse_err(s, err, what);
+        goto fail;
+    }
+    uint64_t stored = 0, stored_floats = 0, g = 0;
+    for (int b = 0; b < nb; b++) {
+        uint64_t np = pages_of(blocks[b].n, page);
+        for (uint64_t i = 0; i < np; i++, g++) {
+            if (!page_bit(bitmap, g)) continue;
+            stored++;
+            stored_floats += i + 1 < np ? page : blocks[b].n - i * page;
+        }
+    }
+    if (body - words * 8 != stored_floats * 4) {
+        rc = pages_mismatch(s, blocks, nb, bitmap, page, stored, body - words * 8,
+                            err);
+        goto fail;
+    }
+    rc = for_each_run(blocks, nb, bitmap, page, read_run, s, err);
+    if (rc != PR_OK) goto fail;
+    free(bitmap);
+    *out = m;
+    return PR_OK;
+short_bitmap:
+    snprintf(what, sizeof what, "section has %llu bytes, too short for the "
+             "bitmap of %llu pages", (unsigned long long)e->len,
+             (unsigned long long)n_pages);
+    rc = sparse_err(s, err, what);
+fail:
+    free(bitmap);
+    pr_model_free(m);
     return rc;
 }
 
@@ -474,7 +801,8 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
         int dup = (e->type == SEC_PARAMS && have_params) ||
                   (e->type == SEC_SPEC && spec) || (e->type == SEC_INFO && info) ||
                   (e->type == SEC_FILTER && filter) ||
-                  (e->type == SEC_WEIGHTS && have_weights);
+                  ((e->type == SEC_WEIGHTS || e->type == SEC_WEIGHTS_SPARSE) &&
+                   have_weights);
         if (dup) {
             rc = pr_err_set(err, PR_ERR_FORMAT, "%s: duplicate %s section",
                             s->name, section_name(e->type));
@@ -548,6 +876,10 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
             int nb = m->ops->blocks(m->impl, blocks);
             for (int b = 0; b < nb && rc == PR_OK; b++)
                 rc = src_read_floats(s, blocks[b].ptr, blocks[b].n, err);
+            if (rc != PR_OK) goto fail;
+            have_weights = 1;
+        } else if (e->type == SEC_WEIGHTS_SPARSE) {
+            rc = load_sparse(s, e, &p, &m, err);
             if (rc != PR_OK) goto fail;
             have_weights = 1;
         } else {

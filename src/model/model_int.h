@@ -51,6 +51,14 @@ typedef struct pr__model_ops {
      * init=0 from the same params. NULL: pr_model_clone copies blocks. */
     void (*copy_state)(void *dst, const void *src);
     void (*destroy)(void *impl);
+    /* Optional team update (model.h, pr_model_team_*); all NULL for kinds
+     * that only train Hogwild. team_new allocates the kind's team state for
+     * nth threads; the others mirror the public calls. */
+    pr_status (*team_new)(void *impl, int nth, void **team, pr_err *err);
+    double (*team_update)(void *team, int ith, const pr_example *x);
+    void (*team_prefetch)(void *team, int ith, const pr_example *x);
+    void (*team_sync)(void *team, int ith);
+    void (*team_free)(void *team);
 } pr__model_ops;
 
 extern const pr__model_ops pr__model_lr_ops;
@@ -81,6 +89,10 @@ static inline uint64_t pr__model_filter_bytes(uint32_t hash_bits) {
  * Large sizes come from mmap (zero pages, transparent huge pages asked
  * for), so untouched buckets cost nothing. Free with the same size. */
 void *pr__model_alloc_zero(size_t bytes, int populate);
+/* on=1: until called again with 0, the calling thread's allocations ignore
+ * populate (the sparse loader writes only the pages its file stores).
+ * Returns the previous setting, to restore. */
+int pr__model_mem_lazy(int on);
 void pr__model_free_zero(void *p, size_t bytes);
 
 /* ------------------------------------------------------------ helpers */
@@ -142,12 +154,14 @@ static inline void pr__adagrad1(float *w, float *G, float g, float eta) {
 
 /* ------------------------------------------------------------ FFM internals
  * for tests and benchmarks (model_ffm.c). */
+/* Both kernels work on the pairs (i, j) with i0 <= i < i1 and i < j < n
+ * (i0 = 0, i1 = n: every pair). A team thread passes its own row range. */
 typedef struct pr__ffm_kernels {
-    /* sum over pairs i<j of <w[i][f_j], w[j][f_i]> v_i v_j (no scaling). */
-    float (*pairs)(const pr__fx *fx, uint32_t kpad);
-    /* AdaGrad step of every pair; kv = kappa * r (d loss / d pair sum). */
-    void (*pairs_update)(const pr__fx *fx, uint32_t kpad, float kv, float eta,
-                         float lambda);
+    /* sum over those pairs of <w[i][f_j], w[j][f_i]> v_i v_j (no scaling). */
+    float (*pairs)(const pr__fx *fx, uint32_t kpad, uint32_t i0, uint32_t i1);
+    /* AdaGrad step of those pairs; kv = kappa * r (d loss / d pair sum). */
+    void (*pairs_update)(const pr__fx *fx, uint32_t kpad, uint32_t i0,
+                         uint32_t i1, float kv, float eta, float lambda);
 } pr__ffm_kernels;
 
 extern const pr__ffm_kernels pr__ffm_scalar;

@@ -12,6 +12,10 @@
  * populate: the caller will write every byte at once (loading a model
  * file): MAP_POPULATE faults the pages in one kernel pass, several times
  * faster than taking one fault per page while read() fills them.
+ * pr__model_mem_lazy() lets a caller that will write only some pages (the
+ * sparse model-file loader) turn that off for the tables the model kinds
+ * create on its thread, without the kinds knowing: populating would commit
+ * RAM for every page of a table that is mostly zeros.
  *
  * Invariant: memory returned is zeroed and 64-byte aligned.
  */
@@ -23,8 +27,19 @@
 
 #define MMAP_THRESHOLD (1u << 20)
 
+/* Per thread, so a sparse load never changes how another thread's
+ * allocations behave. */
+static _Thread_local int lazy_only;
+
+int pr__model_mem_lazy(int on) {
+    int was = lazy_only;
+    lazy_only = on;
+    return was;
+}
+
 void *pr__model_alloc_zero(size_t bytes, int populate) {
     if (bytes == 0) bytes = 64;
+    if (lazy_only) populate = 0;
     if (bytes < MMAP_THRESHOLD) {
         void *p = NULL;
         size_t rounded = (bytes + 63) & ~(size_t)63;

@@ -9,7 +9,9 @@
  * example touches buckets of both), doubling the work. Measured figures are
  * in docs/benchmarks.md. Reproducibility comes from --threads 1: the block
  * order and the order within each block depend only on (seed, pass, block),
- * never on timing.
+ * never on timing. Models with a team update (FFM) instead learn each
+ * example with all threads at once (learn_team_worker): no weight is
+ * written by two threads, and the result does not depend on timing either.
  *
  * Ownership: the trainer owns the caches it creates (temporary ones are
  * removed before returning), the count filter and the per-thread buffers.
@@ -20,6 +22,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +172,12 @@ typedef struct learn_shared {
     pthread_mutex_t err_lock;
     pr_status status;
     pr_err err;
+    /* team mode: thread 0 decodes into blk/perm, all threads learn it */
+    pr_model_team *team;
+    pr_cache_block blk;
+    uint32_t *perm;
+    uint32_t perm_cap;
+    atomic_int gate;             /* 1 once every thread was started (or failed) */
 } learn_shared;
 
 typedef struct learn_thread {
@@ -178,6 +187,76 @@ typedef struct learn_thread {
     double ll_sum, ll_w;
     uint64_t examples;
 } learn_thread;
+
+static void set_status(learn_shared *sh, pr_status s, const pr_err *err) {
+    pthread_mutex_lock(&sh->err_lock);
+    if (sh->status == PR_OK) {
+        sh->status = s;
+        sh->err = *err;
+    }
+    pthread_mutex_unlock(&sh->err_lock);
+}
+
+/* Decodes block b into sh->blk, filters its examples and shuffles their
+ * order into sh->perm (the same order Hogwild and --threads 1 use). */
+static pr_status team_load_block(learn_shared *sh, uint32_t b, pr_err *err) {
+    pr_status s = pr_cache_read_block(sh->cache, b, &sh->blk, err);
+    if (s != PR_OK) return s;
+    if (sh->blk.n > sh->perm_cap) {
+        uint32_t *np = realloc(sh->perm, sh->blk.n * sizeof *np);
+        if (!np) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        sh->perm = np;
+        sh->perm_cap = sh->blk.n;
+    }
+    for (uint32_t i = 0; i < sh->blk.n; i++) sh->perm[i] = i;
+    shuffle_u32(sh->perm, sh->blk.n,
+                sh->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)sh->pass * 1000003u + b);
+    for (uint32_t i = 0; i < sh->blk.n; i++)
+        pr_featurizer_apply_filter(sh->fz, sh->filter, &sh->blk.ex[i]);
+    return PR_OK;
+}
+
+/* Team mode (the model has a team update, threads > 1): every thread
+ * walks the same blocks in the same order and learns each example together
+ * with the others (pr_model_update_team), so no weight is written by two
+ * threads. Thread 0 decodes each block between two team barriers and alone
+ * counts the examples and the progressive loss (each example once). */
+static void *learn_team_worker(void *arg) {
+    learn_thread *t = arg;
+    learn_shared *sh = t->sh;
+    const int ith = t->ith;
+    while (!atomic_load_explicit(&sh->gate, memory_order_acquire)) sched_yield();
+    if (sh->status != PR_OK) return NULL;
+    for (uint32_t pos = 0; pos < sh->n_blocks; pos++) {
+        if (ith == 0) {
+            pr_err err;
+            pr_status s = sh->status == PR_OK
+                              ? team_load_block(sh, sh->order[pos], &err) : PR_OK;
+            if (s != PR_OK) set_status(sh, s, &err);
+        }
+        pr_model_team_sync(sh->team, ith);  /* the block is ready (or failed) */
+        if (sh->status != PR_OK) break;     /* every thread sees the same */
+        const pr_cache_block *blk = &sh->blk;
+        for (uint32_t i = 0; i < blk->n; i++) {
+            const pr_example *x = &blk->ex[sh->perm[i]];
+            if (i + 1 < blk->n)
+                pr_model_team_prefetch(sh->team, ith, &blk->ex[sh->perm[i + 1]]);
+            double z = pr_model_update_team(sh->team, ith, x);
+            if (ith == 0 && sh->progressive) {
+                t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
+                t->ll_w += x->weight;
+            }
+        }
+        pr_model_team_sync(sh->team, ith);  /* all done with the block */
+        if (ith != 0) continue;
+        t->examples += blk->n;
+        uint64_t done = atomic_fetch_add(&sh->done, blk->n) + blk->n;
+        if (sh->prog)
+            pr_progress_update(sh->prog, done, sh->progressive ? "logloss" : NULL,
+                               t->ll_w > 0 ? t->ll_sum / t->ll_w : 0);
+    }
+    return NULL;
+}
 
 static void *learn_worker(void *arg) {
     learn_thread *t = arg;
@@ -201,12 +280,7 @@ static void *learn_worker(void *arg) {
             }
         }
         if (s != PR_OK) {
-            pthread_mutex_lock(&sh->err_lock);
-            if (sh->status == PR_OK) {
-                sh->status = s;
-                sh->err = err;
-            }
-            pthread_mutex_unlock(&sh->err_lock);
+            set_status(sh, s, &err);
             break;
         }
         for (uint32_t i = 0; i < blk.n; i++) perm[i] = i;
@@ -265,6 +339,7 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
     sh.n_blocks = nb;
     atomic_init(&sh.next, 0);
     atomic_init(&sh.done, 0);
+    atomic_init(&sh.gate, 0);
     sh.seed = o->seed;
     sh.pass = pass;
     sh.progressive = pass == 1;
@@ -272,11 +347,19 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
     char what[64];
     snprintf(what, sizeof what, "train pass %d/%d", pass, o->passes);
     pr_progress prog;
+    pr_cache_block_init(&sh.blk);
     pr_progress_start(&prog, what, pr_cache_n_examples(cache));
     sh.prog = &prog;
 
+    /* Several threads on a model with a team update: team mode (see
+     * learn_team_worker); otherwise Hogwild. */
+    void *(*worker)(void *) = learn_worker;
+    if (o->threads > 1 && pr_model_supports_team(model)) {
+        sh.status = pr_model_team_new(model, o->threads, &sh.team, &sh.err);
+        worker = learn_team_worker;
+    }
     int started = 0;
-    for (int i = 0; i < o->threads; i++) {
+    for (int i = 0; i < o->threads && sh.status == PR_OK; i++) {
         th[i].sh = &sh;
         th[i].ith = i;
         if (o->threads == 1) {
@@ -284,15 +367,21 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
             started = 1;
             break;
         }
-        if (pthread_create(&th[i].tid, NULL, learn_worker, &th[i]) != 0) {
+        if (pthread_create(&th[i].tid, NULL, worker, &th[i]) != 0) {
             sh.status = pr_err_errno(&sh.err, PR_ERR_NOMEM, errno, "cannot start a thread");
             break;
         }
         started++;
     }
+    /* open the gate: a team starts only complete (else it would wait for
+     * a thread that never came); on failure its threads see the status */
+    atomic_store_explicit(&sh.gate, 1, memory_order_release);
     if (o->threads > 1)
         for (int i = 0; i < started; i++) pthread_join(th[i].tid, NULL);
     pr_progress_end(&prog);
+    pr_model_team_free(sh.team);
+    pr_cache_block_free(&sh.blk);
+    free(sh.perm);
 
     double ll = 0, w = 0;
     for (int i = 0; i < o->threads; i++) {
