@@ -6,13 +6,15 @@
  * temporary file however large the input (a cache of the Criteo 1TB data
  * would take ~750 GB).
  *
- *   threads = 1: the reader's thread featurizes, admits (online count
- *                filter) and updates the model, row by row: deterministic.
- *   threads = N: the reader's thread featurizes and admits rows into
- *                batches; N learner threads take full batches from a
- *                bounded queue and update the model (Hogwild). Admission
- *                stays in input order, so counts are deterministic; only
- *                the interleaving of updates is not.
+ * The reader's thread featurizes rows, admits their features (online count
+ * filter, in input order: deterministic) and collects them into batches of
+ * BATCH_EXAMPLES; each full batch is shuffled (seeded by its number: the
+ * "shuffle within a buffer" of the issue; input files are often sorted by
+ * time or by source, and learning in file order measurably hurts: 0.4536
+ * vs 0.4525 test log loss on gen-criteo) and then learned:
+ *   threads = 1: by the reader's thread itself: deterministic;
+ *   threads = N: by N learner threads taking full batches from a bounded
+ *                queue (Hogwild; only the interleaving is not deterministic).
  *
  * Rare features: pr_count_filter_add_admit maps a feature to its field's
  * rare bucket until its bucket has been seen min_count times (McMahan et
@@ -29,7 +31,7 @@
 
 #include "train/train_int.h"
 
-#define BATCH_EXAMPLES 1024
+#define BATCH_EXAMPLES 16384
 
 typedef struct batch {
     pr_example *ex;
@@ -46,6 +48,7 @@ typedef struct stream_ctx {
     pr_train_report *rep;
     const pr_train_opts *o;
     uint64_t rng;
+    uint64_t n_batches;          /* sealed so far: seeds each shuffle */
     pr_progress prog;
     /* threads = 1 */
     double ll_sum, ll_w;
@@ -71,7 +74,7 @@ static batch *batch_new(void) {
     batch *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->ex = malloc(BATCH_EXAMPLES * sizeof *b->ex);
-    b->cap_feat = BATCH_EXAMPLES * 64;
+    b->cap_feat = (size_t)BATCH_EXAMPLES * 48;
     b->feat = malloc(b->cap_feat * sizeof *b->feat);
     if (!b->ex || !b->feat) {
         free(b->ex);
@@ -107,8 +110,26 @@ static int batch_add(batch *b, const pr_example *x) {
     return 1;
 }
 
-static void batch_fix_pointers(batch *b) {
+/* Makes the batch's examples point at its feature pool and shuffles them. */
+static void batch_seal(batch *b, uint64_t seed) {
     for (uint32_t i = 0; i < b->n; i++) b->ex[i].f = b->feat + (uintptr_t)b->ex[i].f;
+    uint64_t st = seed;
+    for (uint32_t i = b->n; i > 1; i--) {
+        uint32_t j = (uint32_t)(pr__mix64(&st) % i);
+        pr_example t = b->ex[i - 1];
+        b->ex[i - 1] = b->ex[j];
+        b->ex[j] = t;
+    }
+}
+
+/* Learns a sealed batch; adds its log loss to *ll / *w. */
+static void batch_learn(pr_model *m, batch *b, double *ll, double *w) {
+    for (uint32_t i = 0; i < b->n; i++) {
+        pr_example *x = &b->ex[i];
+        double z = update_one(m, x, i + 1 < b->n ? &b->ex[i + 1] : NULL);
+        *ll += x->weight * pr__logloss_of_logit(z, x->label);
+        *w += x->weight;
+    }
 }
 
 /* ------------------------------------------------------------ learners */
@@ -128,12 +149,7 @@ static void *learner(void *arg) {
         pthread_mutex_unlock(&c->lock);
 
         double ll = 0, w = 0;
-        for (uint32_t i = 0; i < b->n; i++) {
-            pr_example *x = &b->ex[i];
-            double z = update_one(c->model, x, i + 1 < b->n ? &b->ex[i + 1] : NULL);
-            ll += x->weight * pr__logloss_of_logit(z, x->label);
-            w += x->weight;
-        }
+        batch_learn(c->model, b, &ll, &w);
 
         pthread_mutex_lock(&c->lock);
         c->shared_ll_sum += ll;
@@ -148,10 +164,20 @@ static void *learner(void *arg) {
     }
 }
 
-/* Hands the current batch to the learners and takes a free one. */
+/* Seals the current batch and learns it (threads = 1) or hands it to the
+ * learners and takes a free one. */
 static pr_status hand_over(stream_ctx *c, pr_err *err) {
     batch *b = c->cur;
-    batch_fix_pointers(b);
+    batch_seal(b, c->o->seed * 0x9e3779b97f4a7c15ULL + c->n_batches++);
+    if (!c->threaded) {
+        batch_learn(c->model, b, &c->ll_sum, &c->ll_w);
+        c->rep->example_passes += b->n;
+        b->n = 0;
+        b->n_feat = 0;
+        pr_progress_update(&c->prog, c->rep->rows_read, "logloss",
+                           c->ll_w > 0 ? c->ll_sum / c->ll_w : 0);
+        return PR_OK;
+    }
     pthread_mutex_lock(&c->lock);
     b->next = NULL;
     if (c->full_tail) c->full_tail->next = b;
@@ -189,16 +215,6 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
         }
     }
     if (c->counts) pr_count_filter_add_admit(c->counts, c->fz, x);
-    if (!c->threaded) {
-        double z = pr_model_update(c->model, x);
-        c->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
-        c->ll_w += x->weight;
-        rep->example_passes++;
-        if ((rep->rows_read & 0xffff) == 0)
-            pr_progress_update(&c->prog, rep->rows_read, "logloss",
-                               c->ll_w > 0 ? c->ll_sum / c->ll_w : 0);
-        return PR_OK;
-    }
     if (!batch_add(c->cur, x)) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     if (c->cur->n == BATCH_EXAMPLES) return hand_over(c, err);
     return PR_OK;
@@ -219,12 +235,15 @@ pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *sp
     pthread_t *tids = NULL;
     int started = 0;
     pr_status s = PR_OK;
-    if (c.threaded) {
+    if (!c.threaded) {
+        c.cur = batch_new();
+        if (!c.cur) s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    } else {
         pthread_mutex_init(&c.lock, NULL);
         pthread_cond_init(&c.has_full, NULL);
         pthread_cond_init(&c.has_free, NULL);
         /* enough batches that the reader never waits while learners work */
-        for (int i = 0; i < 2 * o->threads + 2; i++) {
+        for (int i = 0; i < o->threads + 2; i++) {
             batch *b = batch_new();
             if (!b) {
                 s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
@@ -253,11 +272,14 @@ pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *sp
     if (s == PR_OK)
         s = pr_featurize_inputs(fz, spec, NULL, in, 0, o->skip_bad, &bad, stream_one, &c, err);
     rep->rows_bad += bad;
-    if (c.threaded) {
+    if (!c.threaded) {
+        if (s == PR_OK && c.cur && c.cur->n) hand_over(&c, err);
+        batch_free(c.cur);
+    } else {
         /* hand over the last partial batch (also on error: learners drain) */
         pthread_mutex_lock(&c.lock);
         if (c.cur && c.cur->n) {
-            batch_fix_pointers(c.cur);
+            batch_seal(c.cur, o->seed * 0x9e3779b97f4a7c15ULL + c.n_batches++);
             c.cur->next = NULL;
             if (c.full_tail) c.full_tail->next = c.cur;
             else c.full_head = c.cur;

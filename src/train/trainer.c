@@ -62,7 +62,11 @@ static uint64_t inputs_fingerprint(const pr_featurizer *fz, const pr_input *in,
     h = pr_hash64(&o->neg_sample_rate, sizeof o->neg_sample_rate, h);
     h = pr_hash64(&o->seed, sizeof o->seed, h);
     for (uint32_t i = 0; i < in->n_paths; i++) {
-        h = pr_hash64(in->paths[i], strlen(in->paths[i]), h);
+        /* the absolute path, so "./a.tsv" and "/data/a.tsv" agree */
+        char *abs = realpath(in->paths[i], NULL);
+        const char *name = abs ? abs : in->paths[i];
+        h = pr_hash64(name, strlen(name), h);
+        free(abs);
         struct stat st;
         if (stat(in->paths[i], &st) == 0) {
             int64_t v[2] = {(int64_t)st.st_size, (int64_t)st.st_mtime};
