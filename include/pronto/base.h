@@ -112,6 +112,16 @@ void pr_arena_free(pr_arena *a);
  * xxh3-64 with a seed. Stable across runs, machines and byte orders: this is
  * what makes a feature index reproducible between training and serving. */
 uint64_t pr_hash64(const void *data, size_t len, uint64_t seed);
+/* splitmix64 (Steele, Lea & Flood 2014): one step of a small, well-mixed
+ * PRNG; also a good way to seed others. Used for shuffles, sampling and
+ * weight initialization, everywhere results must be reproducible. */
+static inline uint64_t pr_splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
 /* Streaming 64-bit checksum for file formats (xxh3-64, seed 0). */
 typedef struct pr_checksum pr_checksum;
 pr_checksum *pr_checksum_new(void);

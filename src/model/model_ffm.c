@@ -59,13 +59,6 @@ static uint64_t ffm_state_floats(const pr_model_params *p) {
     return 4 + ((uint64_t)1 << p->hash_bits) * ffm_row_floats(p);
 }
 
-static inline uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* Initial values of one row, from a stream seeded by (seed, idx) alone, so
  * a row gets the same values whenever and by whichever thread it is first
  * touched. */
@@ -76,7 +69,7 @@ void pr__ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
     for (uint32_t f = 0; f < m->n_fields; f++) {
         float *w = row + (uint64_t)f * 2 * kpad;
         for (uint32_t d = 0; d < k; d += 2) {
-            uint64_t r = splitmix64(&s);
+            uint64_t r = pr_splitmix64(&s);
             w[d] = (float)(r >> 40) * scale;
             if (d + 1 < k) w[d + 1] = (float)((r >> 8) & 0xFFFFFF) * scale;
         }

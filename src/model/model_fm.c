@@ -11,7 +11,7 @@
  * Layout: bucket idx owns a row of 4*kpad floats (kpad = k rounded up to
  * 4): kpad weights, kpad accumulators, then the linear weight at [2 kpad]
  * and its accumulator at [3 kpad]. Init as the FFM: uniform [0, 1/sqrt(k))
- * from splitmix64(seed), accumulators 1. Fields are ignored.
+ * from pr_splitmix64(seed), accumulators 1. Fields are ignored.
  *
  * Scalar only (the O(n k) loops are short). Threads: Hogwild (model.h).
  * Ownership: the impl owns the table.
@@ -36,20 +36,13 @@ static uint64_t fm_state_floats(const pr_model_params *p) {
     return 4 + ((uint64_t)1 << p->hash_bits) * 4 * kpad_of(p->k);
 }
 
-static inline uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 static void fm_init_weights(fm_model *m, uint64_t seed) {
     const float scale = 1.0f / sqrtf((float)m->k) * (1.0f / 16777216.0f);
     uint64_t s = seed;
     for (uint64_t idx = 0; idx < m->n_buckets; idx++) {
         float *w = m->table + idx * m->row_floats;
         for (uint32_t d = 0; d < m->k; d++)
-            w[d] = (float)(splitmix64(&s) >> 40) * scale;
+            w[d] = (float)(pr_splitmix64(&s) >> 40) * scale;
         for (uint32_t d = 0; d < m->kpad; d++) {
             w[m->kpad + d] = 1.0f;
             w[3 * m->kpad + d] = 1.0f;

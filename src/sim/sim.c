@@ -95,8 +95,8 @@ static void emit_pending(pr_sim *sim, const pr__pending *p, pr_sim_event *ev) {
 /* Decides the impression's outcome and schedules its click. */
 static pr_status schedule_outcome(pr_sim *sim, pr_sim_event *ev, pr_err *err) {
     uint64_t state = sim->cfg.seed ^ (ev->impression_id * 0xA24BAED4963EE407ull);
-    pr__splitmix64(&state);  /* decorrelate neighbouring ids */
-    double u_click = pr__u01(pr__splitmix64(&state));
+    pr_splitmix64(&state);  /* decorrelate neighbouring ids */
+    double u_click = pr__u01(pr_splitmix64(&state));
     ev->clicked = u_click < ev->p;
     ev->label = 0;
     if (!ev->clicked) return PR_OK;
@@ -111,7 +111,7 @@ static pr_status schedule_outcome(pr_sim *sim, pr_sim_event *ev, pr_err *err) {
     p.ad_id = ev->ad_id;
     p.type = PR_SIM_EVENT_CLICK;
     p.category = ev->category;
-    if (pr__u01(pr__splitmix64(&state)) < sim->cfg.conversion_rate) {
+    if (pr__u01(pr_splitmix64(&state)) < sim->cfg.conversion_rate) {
         int64_t cd = pr__conv_delay_ms(sim, &state);
         p.conv_delay_ms = cd > UINT32_MAX ? UINT32_MAX : (uint32_t)cd;
     }

@@ -68,8 +68,8 @@ double pr__click_delay_cdf(const pr_sim *sim, double x_s) {
 static int64_t truncated_lognormal_ms(double mu, double sigma, double cap_ms,
                                       uint64_t *state) {
     for (;;) {
-        uint64_t a = pr__splitmix64(state);
-        double z = pr__normal(a, pr__splitmix64(state));
+        uint64_t a = pr_splitmix64(state);
+        double z = pr__normal(a, pr_splitmix64(state));
         double ms = exp(mu + sigma * z) * 1000.0;
         if (ms <= cap_ms) {
             int64_t v = (int64_t)llround(ms);

@@ -21,15 +21,6 @@
 
 /* ---------------------------------------------------------------- PRNG */
 
-/* splitmix64 (Steele, Lea, Flood 2014): seeds the others, and is the
- * per-impression outcome generator (a few draws each). */
-static inline uint64_t pr__splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* xoshiro256** (Blackman, Vigna 2018). */
 typedef struct pr__rng {
     uint64_t s[4];
@@ -54,7 +45,7 @@ static inline uint64_t pr__rng_next(pr__rng *r) {
 
 static inline void pr__rng_seed(pr__rng *r, uint64_t seed, uint64_t stream) {
     uint64_t sm = seed ^ (stream * 0xD1B54A32D192ED03ull);
-    for (int i = 0; i < 4; i++) r->s[i] = pr__splitmix64(&sm);
+    for (int i = 0; i < 4; i++) r->s[i] = pr_splitmix64(&sm);
 }
 
 /* Uniform in [0, 1) with 53 random bits. */

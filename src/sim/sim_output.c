@@ -233,7 +233,7 @@ static char *format_joined_csv(char *p, const pr_sim_event *ev) {
 static char *put_criteo_token(char *p, unsigned column, uint64_t code) {
     static const char hex[] = "0123456789abcdef";
     uint64_t state = ((uint64_t)column << 48) ^ code;
-    uint32_t h = (uint32_t)pr__splitmix64(&state);
+    uint32_t h = (uint32_t)pr_splitmix64(&state);
     for (int i = 7; i >= 0; i--) {
         p[i] = hex[h & 15];
         h >>= 4;

@@ -115,7 +115,7 @@ static void batch_seal(batch *b, uint64_t seed) {
     for (uint32_t i = 0; i < b->n; i++) b->ex[i].f = b->feat + (uintptr_t)b->ex[i].f;
     uint64_t st = seed;
     for (uint32_t i = b->n; i > 1; i--) {
-        uint32_t j = (uint32_t)(pr__mix64(&st) % i);
+        uint32_t j = (uint32_t)(pr_splitmix64(&st) % i);
         pr_example t = b->ex[i - 1];
         b->ex[i - 1] = b->ex[j];
         b->ex[j] = t;
@@ -208,7 +208,7 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
         if (x->ts > rep->ts_max) rep->ts_max = x->ts;
     }
     if (c->o->neg_sample_rate < 1.0f && x->label < 0.5f) {
-        double u = (double)(pr__mix64(&c->rng) >> 11) * 0x1.0p-53;
+        double u = (double)(pr_splitmix64(&c->rng) >> 11) * 0x1.0p-53;
         if (u >= c->o->neg_sample_rate) {
             rep->rows_dropped++;
             return PR_OK;

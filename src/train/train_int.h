@@ -9,14 +9,6 @@
 
 #include "pronto/train.h"
 
-/* splitmix64: a small, well-mixed PRNG step for shuffles and sampling. */
-static inline uint64_t pr__mix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 /* Log loss of a logit z for label y, computed stably:
  * log(1 + e^-|z|) + max(z, 0) - y z. */
 static inline double pr__logloss_of_logit(double z, float y) {

@@ -45,7 +45,7 @@ void pr_train_opts_default(pr_train_opts *o) {
 static void shuffle_u32(uint32_t *a, uint32_t n, uint64_t seed) {
     uint64_t st = seed;
     for (uint32_t i = n; i > 1; i--) {
-        uint32_t j = (uint32_t)(pr__mix64(&st) % i);
+        uint32_t j = (uint32_t)(pr_splitmix64(&st) % i);
         uint32_t t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
@@ -101,7 +101,7 @@ static pr_status prepare_one(void *vctx, pr_example *x,
         if (x->ts > rep->ts_max) rep->ts_max = x->ts;
     }
     if (c->neg_rate < 1.0f && x->label < 0.5f) {
-        double u = (double)(pr__mix64(&c->rng) >> 11) * 0x1.0p-53;
+        double u = (double)(pr_splitmix64(&c->rng) >> 11) * 0x1.0p-53;
         if (u >= c->neg_rate) {
             rep->rows_dropped++;
             return PR_OK;
