@@ -59,6 +59,15 @@ w=$(grep -o 'progressive log loss (pass 1) *[0-9.]*' "$T/warm.out" | awk '{print
 c=$(grep -o 'progressive log loss (pass 1) *[0-9.]*' "$T/cold.out" | awk '{print $NF}')
 check "warm start ($w) beats a cold start ($c) on new data" "awk -v w=$w -v c=$c 'BEGIN{exit !(w<c)}'"
 
+# --- negative downsampling: fewer rows learned, predictions recalibrated
+"$P" train --kind lr --threads 1 --neg-sample 0.3 -o "$T/ds.pm" "$T/train.tsv" > "$T/ds.out" 2>&1
+check "downsampling reports the negatives dropped" "grep -q 'negatives downsampled away' $T/ds.out"
+"$P" eval --json "$T/ds.pm" "$T/test.tsv" > "$T/ds.json"
+cal=$(json_get "$T/ds.json" calibration)
+check "recalibrated predictions: calibration $cal within 0.85..1.15" "awk -v c=$cal 'BEGIN{exit !(c>0.85 && c<1.15)}'"
+"$P" inspect "$T/ds.pm" | grep -q 'downsampling negatives kept 0.3'
+check "the model file records the downsampling rate" "[ $? -eq 0 ]"
+
 # --- inspect
 "$P" inspect "$T/lr.pm" --data "$T/test.tsv" > "$T/inspect.txt"
 check "inspect exits 0 and shows kind and fields" "grep -q 'kind *lr' $T/inspect.txt && grep -q '^  C1 ' $T/inspect.txt"
