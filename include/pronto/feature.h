@@ -139,6 +139,13 @@ const char *pr_featurizer_field_name(const pr_featurizer *f, uint32_t field);
 uint32_t pr_featurizer_hash_bits(const pr_featurizer *f);
 /* The index filtered-out features of this field map to (UINT32_MAX if field
  * is out of range). */
+/* After pr_featurizer_bind on columnar input: the reader column(s) whose
+ * values make up the field's token (one for a declared field, one per member
+ * for a cross), written to cols (at most max). Returns how many; 0 for
+ * sparse input, an unbound featurizer or a too small max. For debugging
+ * displays such as `pronto inspect`. */
+uint32_t pr_featurizer_field_columns(const pr_featurizer *f, uint32_t field,
+                                     uint32_t *cols, uint32_t max);
 uint32_t pr_featurizer_rare_index(const pr_featurizer *f, uint32_t field);
 /* YAML of the spec as this featurizer uses it (fitted edges included), the
  * text a model file embeds. Borrowed, valid until the next fit_finish or

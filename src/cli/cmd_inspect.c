@@ -32,7 +32,8 @@ typedef struct top_entry {
 typedef struct field_top {
     top_entry e[TOP_MAX];
     int n;
-    int column;        /* reader column carrying this field's token, or -1 */
+    uint32_t cols[4];  /* reader columns making up this field's token */
+    uint32_t n_cols;
     double abs_sum;    /* sum of |w| over occurrences: the field's importance */
     uint64_t occurrences;
 } field_top;
@@ -47,7 +48,7 @@ typedef struct inspect_ctx {
     uint64_t rows, max_rows;
 } inspect_ctx;
 
-static void offer(field_top *ft, int top, uint32_t index, double w, pr_bytes tok) {
+static void offer(field_top *ft, int top, uint32_t index, double w, const char *tok) {
     for (int i = 0; i < ft->n; i++)
         if (ft->e[i].index == index) {
             ft->e[i].count++;
@@ -69,9 +70,12 @@ static void offer(field_top *ft, int top, uint32_t index, double w, pr_bytes tok
     e->index = index;
     e->w = w;
     e->count = 1;
-    size_t n = tok.len < TOKEN_MAX - 1 ? tok.len : TOKEN_MAX - 1;
-    memcpy(e->token, tok.ptr ? tok.ptr : "", n);
-    e->token[n] = '\0';
+    snprintf(e->token, sizeof e->token, "%s", tok);
+}
+
+static int by_abs_weight_desc(const void *a, const void *b) {
+    double wa = fabs(((const top_entry *)a)->w), wb = fabs(((const top_entry *)b)->w);
+    return (wa < wb) - (wa > wb);
 }
 
 static pr_status inspect_one(void *vctx, pr_example *x, const pr_record *rec,
@@ -79,8 +83,10 @@ static pr_status inspect_one(void *vctx, pr_example *x, const pr_record *rec,
     inspect_ctx *c = vctx;
     (void)err;
     if (!c->columns_resolved) {
-        /* A field whose name is an input column shows that column's value. */
-        for (uint32_t f = 0; f < c->n_fields; f++) c->fields[f].column = -1;
+        /* the featurizer is bound to this input now: which columns make
+         * each field's token */
+        for (uint32_t f = 0; f < c->n_fields; f++)
+            c->fields[f].n_cols = pr_featurizer_field_columns(c->fz, f, c->fields[f].cols, 4);
         c->columns_resolved = 1;
     }
     for (uint32_t i = 0; i < x->n; i++) {
@@ -90,10 +96,23 @@ static pr_status inspect_one(void *vctx, pr_example *x, const pr_record *rec,
         double w = pr_model_weight_norm(c->model, ft->index);
         t->abs_sum += fabs(w);
         t->occurrences++;
-        pr_bytes tok = {"", 0};
-        if (ft->index == pr_featurizer_rare_index(c->fz, ft->field)) tok = pr_bytes_of("(rare)", 6);
-        else if (t->column >= 0 && (uint32_t)t->column < rec->n_cols) tok = rec->cols[t->column];
-        else if (rec->n_feats) tok = pr_bytes_of("(sparse)", 8);
+        char tok[TOKEN_MAX] = "";
+        if (ft->index == pr_featurizer_rare_index(c->fz, ft->field)) {
+            snprintf(tok, sizeof tok, "(rare)");
+        } else if (rec->n_feats) {
+            snprintf(tok, sizeof tok, "(sparse %u)", rec->feats[i < rec->n_feats ? i : 0].index);
+        } else {
+            /* the member values of a cross are joined with '|' */
+            size_t used = 0;
+            for (uint32_t k = 0; k < t->n_cols && t->cols[k] < rec->n_cols; k++) {
+                pr_bytes v = rec->cols[t->cols[k]];
+                int n = snprintf(tok + used, sizeof tok - used, "%s%.*s", k ? "|" : "",
+                                 (int)v.len, v.len ? v.ptr : "");
+                if (n < 0 || (size_t)n >= sizeof tok - used) break;
+                used += (size_t)n;
+            }
+            if (!tok[0]) snprintf(tok, sizeof tok, "(missing)");
+        }
         offer(t, c->top, ft->index, w, tok);
     }
     if (++c->rows >= c->max_rows) return PR_EOF;
@@ -152,20 +171,6 @@ int cmd_inspect(int argc, char **argv) {
         pr_format format;
         if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) goto fail;
         inspect_ctx c = {model, fz, fields, nf, (int)top, 0, 0, max_rows};
-        /* resolve field -> column by name, from the reader's columns */
-        pr_reader_opts ro;
-        const char *cols[PR_MAX_INPUT_COLUMNS];
-        pr_reader_opts_from_spec(&ro, format, spec, 1, cols, PR_MAX_INPUT_COLUMNS);
-        pr_reader *r = NULL;
-        if (pr_reader_open(data, &ro, &r, &err) != PR_OK) goto fail;
-        for (uint32_t f = 0; f < nf; f++) {
-            fields[f].column = -1;
-            for (uint32_t k = 0; k < pr_reader_n_columns(r); k++)
-                if (!strcmp(pr_reader_column_name(r, k), pr_featurizer_field_name(fz, f)))
-                    fields[f].column = (int)k;
-        }
-        pr_reader_free(r);
-        c.columns_resolved = 1;
         pr_input in = {format, (const char *const *)&data, 1};
         uint64_t bad = 0;
         pr_status s = pr_featurize_inputs(fz, spec, pr_model_filter(model), &in, 1, 0, &bad,
@@ -173,13 +178,14 @@ int cmd_inspect(int argc, char **argv) {
         if (s != PR_OK && s != PR_EOF) goto fail;
         printf("\nheaviest weights by field (from %llu rows of %s):\n",
                (unsigned long long)c.rows, data);
-        printf("  %-14s %10s   %s\n", "field", "mean |w|", "values: weight (occurrences)");
+        printf("  %-24s %9s   %s\n", "field", "mean |w|", "values: weight (occurrences)");
         for (uint32_t f = 0; f < nf; f++) {
             field_top *t = &fields[f];
-            printf("  %-14s %10.4f  ", pr_featurizer_field_name(fz, f),
+            qsort(t->e, (size_t)t->n, sizeof t->e[0], by_abs_weight_desc);
+            printf("  %-24s %9.4f  ", pr_featurizer_field_name(fz, f),
                    t->occurrences ? t->abs_sum / (double)t->occurrences : 0.0);
             for (int i = 0; i < t->n; i++)
-                printf(" %s%s: %+.3f (%llu)", i ? "," : "", t->e[i].token[0] ? t->e[i].token : "#",
+                printf("%s %s: %+.3f (%llu)", i ? "," : "", t->e[i].token,
                        t->e[i].w, (unsigned long long)t->e[i].count);
             printf("\n");
         }
@@ -194,8 +200,9 @@ int cmd_inspect(int argc, char **argv) {
         uint64_t nb = (uint64_t)1 << p->hash_bits;
         for (uint64_t i = 0; i < nb; i++) {
             double w = pr_model_weight_norm(model, (uint32_t)i);
-            if (w != 0) offer(&all, (int)top * 2, (uint32_t)i, w, pr_bytes_of("", 0));
+            if (w != 0) offer(&all, (int)top * 2, (uint32_t)i, w, "");
         }
+        qsort(all.e, (size_t)all.n, sizeof all.e[0], by_abs_weight_desc);
         printf("\nheaviest buckets overall:\n");
         for (int i = 0; i < all.n; i++) printf("  bucket %-10u %+.4f\n", all.e[i].index, all.e[i].w);
     }

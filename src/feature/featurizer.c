@@ -435,6 +435,20 @@ const char *pr_featurizer_field_name(const pr_featurizer *f, uint32_t field) {
     return field < f->n_total ? f->names[field] : NULL;
 }
 
+uint32_t pr_featurizer_field_columns(const pr_featurizer *f, uint32_t field,
+                                     uint32_t *cols, uint32_t max) {
+    if (!f->bound || f->sparse || field >= f->n_total) return 0;
+    if (field < f->n_fields) {
+        if (max < 1) return 0;
+        cols[0] = f->cols[field];
+        return 1;
+    }
+    const pr__fz_cross *c = &f->crosses[field - f->n_fields];
+    if (c->arity > max) return 0;
+    for (uint32_t i = 0; i < c->arity; i++) cols[i] = f->cols[c->members[i]];
+    return c->arity;
+}
+
 uint32_t pr_featurizer_rare_index(const pr_featurizer *f, uint32_t field) {
     return field < f->n_total ? f->rare[field] : UINT32_MAX;
 }
