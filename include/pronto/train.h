@@ -48,6 +48,11 @@ typedef struct pr_train_opts {
     uint64_t skip_bad;         /* malformed lines tolerated (then counted) */
     float neg_sample_rate;     /* keep this fraction of negatives (1 = all) */
     const char *out_path;      /* where the model goes */
+    int team;                  /* models with a team update (FFM): 1 = all
+                                  threads learn each example together
+                                  (race-free, reproducible; spins, so only
+                                  for otherwise idle cores), 0 = Hogwild
+                                  (the default) */
 } pr_train_opts;
 
 void pr_train_opts_default(pr_train_opts *o);

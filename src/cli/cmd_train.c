@@ -24,7 +24,7 @@ int cmd_train(int argc, char **argv) {
     long long threads = 0, passes = 0, early_stop = 2, k = -1;
     unsigned long long seed = 1, skip_bad = 0;
     double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
-    int quiet = 0;
+    int quiet = 0, team = 0;
     pr_flag flags[] = {
         {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal), ffm or fm; default lr", 0},
         {"--format", NULL, PR_FLAG_STRING, &format_s, "criteo|csv|libsvm|libffm|jsonl; default: the spec's, else criteo", 0},
@@ -46,6 +46,7 @@ int cmd_train(int argc, char **argv) {
         {"--k", NULL, PR_FLAG_INT, &k, "FFM/FM latent dimension", 0},
         {"--eta", NULL, PR_FLAG_DOUBLE, &eta, "FFM/FM learning rate", 0},
         {"--lambda", NULL, PR_FLAG_DOUBLE, &lambda, "FFM/FM L2", 0},
+        {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no summary on stdout", 0},
     };
     char *files[4096];
@@ -128,6 +129,7 @@ int cmd_train(int argc, char **argv) {
     o.skip_bad = skip_bad;
     o.neg_sample_rate = (float)neg;
     o.out_path = out;
+    o.team = team;
     pr_train_report rep;
     if (pr_train(&model, fz, &in, &o, &rep, &err) != PR_OK) goto fail;
 

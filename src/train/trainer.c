@@ -9,7 +9,7 @@
  * example touches buckets of both), doubling the work. Measured figures are
  * in docs/benchmarks.md. Reproducibility comes from --threads 1: the block
  * order and the order within each block depend only on (seed, pass, block),
- * never on timing. Models with a team update (FFM) instead learn each
+ * never on timing. With --team, models with a team update (FFM) learn each
  * example with all threads at once (learn_team_worker): no weight is
  * written by two threads, and the result does not depend on timing either.
  *
@@ -40,6 +40,7 @@ void pr_train_opts_default(pr_train_opts *o) {
     o->seed = 1;
     o->early_stop = 2;
     o->neg_sample_rate = 1.0f;
+    o->team = 0;
 }
 
 static void shuffle_u32(uint32_t *a, uint32_t n, uint64_t seed) {
@@ -358,7 +359,7 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
     /* Several threads on a model with a team update: team mode (see
      * learn_team_worker); otherwise Hogwild. */
     void *(*worker)(void *) = learn_worker;
-    if (o->threads > 1 && pr_model_supports_team(model)) {
+    if (o->threads > 1 && o->team && pr_model_supports_team(model)) {
         sh.status = pr_model_team_new(model, o->threads, &sh.team, &sh.err);
         worker = learn_team_worker;
     }
