@@ -177,6 +177,38 @@ TEST(rare_features_use_the_rare_bucket) {
     pr_model_free(m);
 }
 
+TEST(online_admission_counts_and_honours_known_buckets) {
+    /* min_count 3: a feature goes to the rare bucket on its first two
+     * sightings and is itself from the third on; a bucket the model already
+     * admitted (warm start) is itself from the first. */
+    pr_err err;
+    pr_spec *spec = NULL;
+    pr_featurizer *fz = NULL;
+    ASSERT_OK(pr_spec_parse(SPEC, strlen(SPEC), "spec", &spec, &err));
+    ASSERT_OK(pr_featurizer_new(spec, &fz, &err));
+    pr_count_filter *cf = NULL;
+    ASSERT_OK(pr_count_filter_new(16, 3, &cf, &err));
+    uint32_t rare = pr_featurizer_rare_index(fz, 1);
+    pr_feature f = {12345, 1, 1.0f};
+    pr_example x = {1, 1, 0, 1, &f};
+    for (int seen = 1; seen <= 4; seen++) {
+        f.index = 12345;
+        pr_count_filter_add_admit(cf, fz, NULL, &x);
+        ASSERT_EQ_INT(f.index, seen < 3 ? rare : 12345);
+    }
+    uint64_t known[1024] = {0};
+    known[777 >> 6] |= (uint64_t)1 << (777 & 63);
+    f.index = 777;
+    pr_count_filter_add_admit(cf, fz, known, &x);
+    ASSERT_EQ_INT(f.index, 777);
+    f.index = 778;
+    pr_count_filter_add_admit(cf, fz, known, &x);
+    ASSERT_EQ_INT(f.index, rare);
+    pr_count_filter_free(cf);
+    pr_featurizer_free(fz);
+    pr_spec_free(spec);
+}
+
 TEST(cache_passes_learn_and_are_reproducible) {
     const char *tr = test_path("train.tsv"), *te = test_path("test.tsv");
     pr_train_report rep;
@@ -235,6 +267,7 @@ TEST(early_stopping_keeps_the_best_pass) {
 int main(void) {
     RUN(streaming_single_pass_learns_and_is_reproducible);
     RUN(rare_features_use_the_rare_bucket);
+    RUN(online_admission_counts_and_honours_known_buckets);
     RUN(cache_passes_learn_and_are_reproducible);
     RUN(ffm_with_two_threads_is_reproducible_and_matches_one);
     RUN(early_stopping_keeps_the_best_pass);

@@ -177,9 +177,11 @@ const uint64_t *pr_count_filter_bitmap(pr_count_filter *c);
  * been seen fewer than min_count times (this occurrence included) to its
  * field's rare index, in place. The first min_count - 1 occurrences of a
  * feature thus train the rare bucket, as with McMahan et al.'s online
- * inclusion; the final bitmap is pr_count_filter_bitmap's. */
+ * inclusion; the final bitmap is pr_count_filter_bitmap's. known (may be
+ * NULL) is a bitmap of buckets admitted already, e.g. by the model a warm
+ * start continues: those are never sent to the rare bucket. */
 void pr_count_filter_add_admit(pr_count_filter *c, const pr_featurizer *f,
-                               pr_example *x);
+                               const uint64_t *known, pr_example *x);
 void pr_count_filter_free(pr_count_filter *c);
 /* Applies a bitmap in place: every feature whose bucket bit is clear gets
  * index = rare_index(field). bitmap NULL = no-op. The bitmap must have

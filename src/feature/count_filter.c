@@ -63,12 +63,13 @@ void pr_count_filter_add(pr_count_filter *c, const pr_example *x) {
 }
 
 void pr_count_filter_add_admit(pr_count_filter *c, const pr_featurizer *f,
-                               pr_example *x) {
+                               const uint64_t *known, pr_example *x) {
     uint32_t mask = (uint32_t)(((uint64_t)1 << c->hash_bits) - 1);
     for (uint32_t k = 0; k < x->n; k++) {
-        uint8_t *n = &c->counts[x->f[k].index & mask];
+        uint32_t b = x->f[k].index & mask;
+        uint8_t *n = &c->counts[b];
         *n += *n != UINT8_MAX;
-        if (*n < c->min_count)
+        if (*n < c->min_count && !(known && (known[b >> 6] >> (b & 63) & 1)))
             x->f[k].index = pr_featurizer_rare_index(f, x->f[k].field);
     }
 }

@@ -214,7 +214,7 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
             return PR_OK;
         }
     }
-    if (c->counts) pr_count_filter_add_admit(c->counts, c->fz, x);
+    if (c->counts) pr_count_filter_add_admit(c->counts, c->fz, pr_model_filter(c->model), x);
     if (!batch_add(c->cur, x)) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     if (c->cur->n == BATCH_EXAMPLES) return hand_over(c, err);
     return PR_OK;
