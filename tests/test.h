@@ -33,7 +33,7 @@ static int test__passed;
         fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);   \
         fprintf(stderr, __VA_ARGS__);                           \
         fprintf(stderr, "\n");                                  \
-        exit(1);                                                \
+        _exit(1);                                               \
     } while (0)
 #define ASSERT_TRUE(c) \
     do { if (!(c)) TEST_FAIL("%s", #c); } while (0)
@@ -73,14 +73,21 @@ static int test__passed;
         if (!h_ || !strstr(h_, n_)) TEST_FAIL("\"%s\" does not contain \"%s\"", h_ ? h_ : "(null)", n_); \
     } while (0)
 
-/* A fresh temporary folder for this test process; removed by the OS later. */
+static char test__dir[256];
+static inline void test__remove_tmpdir(void) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test__dir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", test__dir);
+}
+/* A fresh temporary folder for this test process, removed when it exits
+ * successfully (a failing test leaves it behind to look at). */
 static inline const char *test_tmpdir(void) {
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pronto-test-XXXXXX");
-        if (!mkdtemp(dir)) { perror("mkdtemp"); exit(1); }
+    if (!test__dir[0]) {
+        snprintf(test__dir, sizeof test__dir, "/tmp/pronto-test-XXXXXX");
+        if (!mkdtemp(test__dir)) { perror("mkdtemp"); exit(1); }
+        atexit(test__remove_tmpdir);
     }
-    return dir;
+    return test__dir;
 }
 /* Returns a path inside test_tmpdir() (static buffer, rotating 8 slots). */
 static inline const char *test_path(const char *name) {
