@@ -130,6 +130,12 @@ check "train lr from libsvm exits 0" "[ $? -eq 0 ]"
 "$P" train --format libsvm -o "$T/svm.pm" "$T/train.svm" 2> "$T/nospec.err"
 check "libsvm without --spec is a usage error naming --spec" "[ $? -eq 2 ] && grep -q -- '--spec' $T/nospec.err"
 
+# --- --bits and --min-count override the spec, and the model embeds them
+"$P" train --bits 18 --min-count 2 -q -o "$T/b18.pm" "$T/train.tsv"
+check "--bits 18 gives a 2^18-bucket model" "$P inspect $T/b18.pm | grep -q 'buckets *2^18'"
+"$P" train --bits 40 -o "$T/x.pm" "$T/train.tsv" 2> "$T/bits.err"
+check "--bits 40 is a usage error naming the range" "[ $? -eq 2 ] && grep -q '1..30, got 40' $T/bits.err"
+
 # --- usage errors exit 2
 "$P" train --passes x -o "$T/x.pm" "$T/train.tsv" 2> /dev/null
 check "bad flag value exits 2" "[ $? -eq 2 ]"

@@ -66,6 +66,11 @@ pr_status pr_spec_to_yaml(const pr_spec *s, char **out, size_t *len,
                           pr_err *err);
 uint32_t pr_spec_hash_bits(const pr_spec *s);
 uint32_t pr_spec_min_count(const pr_spec *s);
+/* Overrides, applied before pr_featurizer_new (command-line flags such as
+ * `pronto train --bits 24 --min-count 5`). PR_ERR_INVALID when out of range
+ * (hash_bits 1..30, min_count 0..255). */
+pr_status pr_spec_set_hash_bits(pr_spec *s, uint32_t bits, pr_err *err);
+pr_status pr_spec_set_min_count(pr_spec *s, uint32_t min_count, pr_err *err);
 uint64_t pr_spec_seed(const pr_spec *s);
 /* Number of declared fields (crosses not included). */
 uint32_t pr_spec_n_fields(const pr_spec *s);

@@ -22,7 +22,7 @@ int cmd_train(int argc, char **argv) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
     const char *init = NULL, *out = NULL, *cache = NULL;
     long long threads = 0, passes = 0, early_stop = 2, k = -1;
-    unsigned long long seed = 1, skip_bad = 0;
+    unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
     double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
     int quiet = 0, team = 0;
     pr_flag flags[] = {
@@ -34,6 +34,8 @@ int cmd_train(int argc, char **argv) {
         {"--valid", NULL, PR_FLAG_STRING, &valid, "FILE validation data: per-pass log loss, early stopping", 0},
         {"--early-stop", NULL, PR_FLAG_INT, &early_stop, "N passes without improvement before stopping (0 = never); default 2", 0},
         {"--seed", NULL, PR_FLAG_UINT, &seed, "S shuffling/initialization seed; default 1", 0},
+        {"--bits", "-b", PR_FLAG_UINT, &bits, "B hash into 2^B buckets (1..30); default: the spec's", 0},
+        {"--min-count", NULL, PR_FLAG_UINT, &min_count, "N rare-feature threshold (0..255); default: the spec's", 0},
         {"--init", NULL, PR_FLAG_STRING, &init, "MODEL warm start: continue training this model", 0},
         {"--output", "-o", PR_FLAG_STRING, &out, "MODEL file to write (atomically)", 0},
         {"--cache", NULL, PR_FLAG_STRING, &cache, "FILE keep the featurized example cache here and reuse it", 0},
@@ -83,6 +85,17 @@ int cmd_train(int argc, char **argv) {
         pr_status ls = cli_load_spec(spec_path, format_s, &spec, &err);
         if (ls == PR_ERR_INVALID) return cli_usage_error("train", err.msg);
         if (ls != PR_OK) goto fail;
+        /* the flags win over the spec; the model embeds the result */
+        int bits_seen = 0, mc_seen = 0;
+        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+            if (!strcmp(flags[i].name, "--bits")) bits_seen = flags[i].seen;
+            if (!strcmp(flags[i].name, "--min-count")) mc_seen = flags[i].seen;
+        }
+        if ((bits_seen && pr_spec_set_hash_bits(spec, (uint32_t)(bits > 1000 ? 1000 : bits), &err) != PR_OK) ||
+            (mc_seen && pr_spec_set_min_count(spec, (uint32_t)(min_count > 100000 ? 100000 : min_count), &err) != PR_OK)) {
+            pr_spec_free(spec);
+            return cli_usage_error("train", err.msg);
+        }
     }
     pr_format format;
     if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {

@@ -46,6 +46,21 @@ pr_status pr__spec_index_columns(pr_spec *s, pr_err *err) {
 uint32_t pr_spec_hash_bits(const pr_spec *s) { return s->hash_bits; }
 uint32_t pr_spec_min_count(const pr_spec *s) { return s->min_count; }
 uint64_t pr_spec_seed(const pr_spec *s) { return s->seed; }
+
+pr_status pr_spec_set_hash_bits(pr_spec *s, uint32_t bits, pr_err *err) {
+    if (bits < 1 || bits > 30)
+        return pr_err_set(err, PR_ERR_INVALID, "hash_bits must be in 1..30, got %u", bits);
+    s->hash_bits = bits;
+    return PR_OK;
+}
+
+pr_status pr_spec_set_min_count(pr_spec *s, uint32_t min_count, pr_err *err) {
+    if (min_count > 255)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "min_count must be in 0..255 (8-bit counters), got %u", min_count);
+    s->min_count = min_count;
+    return PR_OK;
+}
 uint32_t pr_spec_n_fields(const pr_spec *s) { return s->n_fields; }
 const char *pr_spec_input_format(const pr_spec *s) { return s->input_format; }
 const char *pr_spec_label_col(const pr_spec *s) { return s->label_col; }
