@@ -136,6 +136,14 @@ check "--bits 18 gives a 2^18-bucket model" "$P inspect $T/b18.pm | grep -q 'buc
 "$P" train --bits 40 -o "$T/x.pm" "$T/train.tsv" 2> "$T/bits.err"
 check "--bits 40 is a usage error naming the range" "[ $? -eq 2 ] && grep -q '1..30, got 40' $T/bits.err"
 
+# --- a write that fails midway (file-size limit: like a full disk) fails
+# cleanly, leaves no temporary behind and keeps the previous model
+cp "$T/ffm.pm" "$T/full.pm"; fb=$(md5sum < "$T/full.pm")
+(ulimit -f 64; "$P" train --kind ffm --passes 1 -q -o "$T/full.pm" "$T/train.tsv") 2> "$T/full.err"
+check "a failed model write exits 1 and says why" "[ $? -eq 1 ] && grep -qi 'too large\|no space\|write' $T/full.err"
+check "the previous model is intact" "[ \"$(md5sum < $T/full.pm)\" = \"$fb\" ]"
+check "no temporary file is left behind" "! ls $T/full.pm.tmp.* > /dev/null 2>&1"
+
 # --- usage errors exit 2
 "$P" train --passes x -o "$T/x.pm" "$T/train.tsv" 2> /dev/null
 check "bad flag value exits 2" "[ $? -eq 2 ]"

@@ -2,6 +2,7 @@
  * main.c: `pronto <command> ...`. Thin: finds the subcommand and calls it.
  * Every subcommand parses its own flags (flags.h) and calls the library.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +33,10 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    /* A file-size limit (ulimit -f) then fails write() with EFBIG, reported
+     * and cleaned up like a full disk, instead of killing the process with
+     * a half-written temporary left behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return PR_EXIT_USAGE;
