@@ -576,6 +576,9 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         if (s != PR_OK) goto done;
         s = pr_cache_open(cache_path, &cache, err);
         if (s != PR_OK) goto done;
+        /* The cache is mapped: a temporary one can leave the folder now, so
+         * that no exit, crash or Ctrl-C can leave it behind. */
+        if (tmp_cache) unlink(tmp_cache);
     }
     if (pr_cache_n_examples(cache) == 0) {
         s = pr_err_set(err, PR_ERR_INVALID, "no training examples in the input");
@@ -601,6 +604,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         rep->rows_bad += vrep.rows_bad;
         s = pr_cache_open(tmp_vcache, &vcache, err);
         if (s != PR_OK) goto done;
+        unlink(tmp_vcache); /* mapped: see above */
     }
     rep->prepare_seconds = pr_now() - t0;
 
