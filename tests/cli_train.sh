@@ -144,6 +144,17 @@ check "a failed model write exits 1 and says why" "[ $? -eq 1 ] && grep -qi 'too
 check "the previous model is intact" "[ \"$(md5sum < $T/full.pm)\" = \"$fb\" ]"
 check "no temporary file is left behind" "! ls $T/full.pm.tmp.* > /dev/null 2>&1"
 
+# --- Ctrl-C while the cache is being written leaves no temporary behind
+mkdir -p "$T/tmpdir"; mkfifo "$T/fifo"
+TMPDIR="$T/tmpdir" "$P" train --passes 2 -q -o "$T/int.pm" "$T/fifo" 2> /dev/null &
+pid=$!
+exec 3> "$T/fifo"          # the writer stays open: pronto waits for more rows
+cat "$T/train.tsv" >&3
+for _ in $(seq 50); do ls "$T/tmpdir"/*.tmp.* > /dev/null 2>&1 && break; sleep 0.1; done
+check "the cache temporary exists while featurizing" "ls $T/tmpdir/*.tmp.* > /dev/null 2>&1"
+kill -INT $pid; wait $pid 2> /dev/null; exec 3>&-
+check "after SIGINT no temporary is left" "[ -z \"$(ls -A $T/tmpdir)\" ] && [ ! -e $T/int.pm ]"
+
 # --- usage errors exit 2
 "$P" train --passes x -o "$T/x.pm" "$T/train.tsv" 2> /dev/null
 check "bad flag value exits 2" "[ $? -eq 2 ]"

@@ -167,6 +167,9 @@ pr_status pr_atomic_write(pr_atomic_file *f, const void *data, size_t n,
 pr_status pr_atomic_commit(pr_atomic_file *f, pr_err *err);
 /* Abandons: removes the temporary. Accepts NULL. */
 void pr_atomic_abort(pr_atomic_file *f);
+/* Installs SIGINT/SIGTERM handlers that remove every temporary still being
+ * written, then die of the signal as before. For programs (the CLI). */
+void pr_atomic_cleanup_on_signals(void);
 
 /* Whole-file read into a malloc'd buffer (owned by caller, free()). */
 pr_status pr_read_file(const char *path, char **data, size_t *len,

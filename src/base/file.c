@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,39 @@ struct pr_atomic_file {
 
 #define ATOMIC_BUF (1 << 20)
 
+/* Temporaries in flight, for the signal handler: a fixed table of atomic
+ * pointers, so the handler never sees a half-updated structure. */
+#define TMP_SLOTS 64
+static _Atomic(char *) g_tmp[TMP_SLOTS];
+
+static void tmp_register(char *path) {
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        char *expected = NULL;
+        if (atomic_compare_exchange_strong(&g_tmp[i], &expected, path)) return;
+    }
+}
+
+static void tmp_unregister(const char *path) {
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        char *expected = (char *)path;
+        if (atomic_compare_exchange_strong(&g_tmp[i], &expected, NULL)) return;
+    }
+}
+
+static void on_fatal_signal(int sig) {
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        char *p = atomic_load(&g_tmp[i]);
+        if (p) unlink(p); /* async-signal-safe */
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void pr_atomic_cleanup_on_signals(void) {
+    signal(SIGINT, on_fatal_signal);
+    signal(SIGTERM, on_fatal_signal);
+}
+
 pr_status pr_atomic_open(const char *path, pr_atomic_file **out, pr_err *err) {
     *out = NULL;
     pr_atomic_file *f = calloc(1, sizeof *f);
@@ -44,9 +79,11 @@ pr_status pr_atomic_open(const char *path, pr_atomic_file **out, pr_err *err) {
         return pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(f->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    tmp_register(f->tmp);
     f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f->fd < 0) {
         int e = errno;
+        tmp_unregister(f->tmp);
         free(f->path); free(f->tmp); free(f->buf); free(f);
         return pr_err_errno(err, PR_ERR_IO, e, "%s: cannot create", path);
     }
@@ -88,6 +125,7 @@ pr_status pr_atomic_write(pr_atomic_file *f, const void *data, size_t n,
 }
 
 static void atomic_free(pr_atomic_file *f) {
+    tmp_unregister(f->tmp);
     free(f->path);
     free(f->tmp);
     free(f->buf);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pronto/base.h"
 
 typedef struct command {
     const char *name;
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
      * and cleaned up like a full disk, instead of killing the process with
      * a half-written temporary left behind. */
     signal(SIGXFSZ, SIG_IGN);
+    pr_atomic_cleanup_on_signals(); /* Ctrl-C leaves no temporaries */
     if (argc < 2) {
         usage(stderr);
         return PR_EXIT_USAGE;
