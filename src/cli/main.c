@@ -21,6 +21,7 @@ static const command commands[] = {
     {"train", cmd_train, "train a model (FTRL logistic regression, FFM, FM)"},
     {"predict", cmd_predict, "print one probability per input row"},
     {"eval", cmd_eval, "log loss, NE, AUC, calibration of a model on data"},
+    {"join", cmd_join, "label impressions: join clicks and conversions in the attribution window"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
 };
 
