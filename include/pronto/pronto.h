@@ -41,6 +41,8 @@
 #include "pronto/model.h"
 #include "pronto/reader.h"
 #include "pronto/sim.h"
+#include "pronto/store.h"
+#include "pronto/stream.h"
 #include "pronto/train.h"
 
 #endif
