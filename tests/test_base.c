@@ -1,8 +1,12 @@
 /* test_base.c: status table, error buffer, arena, hashing, atomic files. */
 #include <sys/stat.h>
 
+#include "base/heap.h"
 #include "pronto/base.h"
 #include "test.h"
+
+static inline int int_less(const long *a, const long *b) { return *a < *b; }
+PR__HEAP_DEFINE(long_heap, long, int_less)
 
 TEST(status_names_and_messages) {
     ASSERT_EQ_STR(pr_status_name(PR_ERR_PARSE), "PR_ERR_PARSE");
@@ -113,6 +117,25 @@ TEST(atomic_write_on_full_disk_keeps_old_file) {
     free(data);
 }
 
+TEST(heap_pops_in_order_past_growth) {
+    long_heap h = {0};
+    ASSERT_TRUE(long_heap_top(&h) == NULL);
+    uint64_t st = 3;
+    for (int i = 0; i < 5000; i++) {
+        long v = (long)(pr_splitmix64(&st) % 1000);
+        ASSERT_TRUE(long_heap_push(&h, &v));
+    }
+    long prev = -1, v;
+    for (int i = 0; i < 5000; i++) {
+        ASSERT_TRUE(*long_heap_top(&h) >= prev);
+        long_heap_pop(&h, &v);
+        ASSERT_TRUE(v >= prev);
+        prev = v;
+    }
+    ASSERT_EQ_INT(h.n, 0);
+    long_heap_free(&h);
+}
+
 int main(void) {
     RUN(status_names_and_messages);
     RUN(arena_grows_then_stops_allocating);
@@ -120,5 +143,6 @@ int main(void) {
     RUN(hash_is_stable);
     RUN(atomic_write_replaces_or_keeps);
     RUN(atomic_write_on_full_disk_keeps_old_file);
+    RUN(heap_pops_in_order_past_growth);
     TEST_MAIN_END();
 }

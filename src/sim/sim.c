@@ -21,6 +21,10 @@
 
 #include "sim/sim_int.h"
 
+static pr_status heap_nomem(pr_err *err) {
+    return pr_err_set(err, PR_ERR_NOMEM, "simulate: cannot grow the pending-event heap");
+}
+
 pr_status pr_sim_new(const pr_sim_config *cfg, pr_sim **out, pr_err *err) {
     *out = NULL;
     pr_status rc = pr_sim_config_check(cfg, err);
@@ -115,7 +119,7 @@ static pr_status schedule_outcome(pr_sim *sim, pr_sim_event *ev, pr_err *err) {
         int64_t cd = pr__conv_delay_ms(sim, &state);
         p.conv_delay_ms = cd > UINT32_MAX ? UINT32_MAX : (uint32_t)cd;
     }
-    return pr__heap_push(&sim->heap, &p, err);
+    return pr__heap_push(&sim->heap, &p) ? PR_OK : heap_nomem(err);
 }
 
 static void apply_broken_mask(const pr_sim *sim, double t_s, pr_sim_event *ev) {
@@ -154,7 +158,7 @@ pr_status pr_sim_next(pr_sim *sim, pr_sim_event *ev, pr_err *err) {
             conv.ts_ms = p.ts_ms + p.conv_delay_ms;
             conv.conv_delay_ms = 0;
             conv.seq = ++sim->pending_seq;
-            return pr__heap_push(&sim->heap, &conv, err);
+            return pr__heap_push(&sim->heap, &conv) ? PR_OK : heap_nomem(err);
         }
         return PR_OK;
     }

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "base/heap.h"
 #include "pronto/sim.h"
 
 /* ---------------------------------------------------------------- PRNG */
@@ -142,18 +143,14 @@ typedef struct pr__pending {
     uint8_t category;        /* the ad's category (for recency)          */
 } pr__pending;
 
-typedef struct pr__heap {
-    pr__pending *items;      /* owned */
-    size_t n, cap;
-} pr__heap;
-
-pr_status pr__heap_push(pr__heap *h, const pr__pending *p, pr_err *err);
-/* Removes the earliest item into *out; the heap must be non-empty. */
-void pr__heap_pop(pr__heap *h, pr__pending *out);
-static inline const pr__pending *pr__heap_top(const pr__heap *h) {
-    return h->n ? &h->items[0] : NULL;
+/* The pending-event heap, keyed by (ts_ms, seq): seq is the scheduling
+ * order, so equal timestamps come out in a fixed order and the stream stays
+ * byte-identical for a seed. Bounded by the events scheduled within the
+ * longest delay cap, not by the run. */
+static inline int pr__pending_earlier(const pr__pending *a, const pr__pending *b) {
+    return a->ts_ms < b->ts_ms || (a->ts_ms == b->ts_ms && a->seq < b->seq);
 }
-void pr__heap_free(pr__heap *h);
+PR__HEAP_DEFINE(pr__heap, pr__pending, pr__pending_earlier)
 
 /* ---------------------------------------------------------------- zipf */
 

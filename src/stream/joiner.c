@@ -141,7 +141,7 @@ static int in_window(const pr_joiner *j, int64_t imp_ts, int64_t ts) {
 }
 
 static pr_status set_key(pr_joiner *j, entry *e, int64_t key, pr_err *err) {
-    if (pr__tsheap_push(&j->closing, key, e->imp_id) != PR_OK)
+    if (!pr__tsheap_push(&j->closing, &(pr__tsheap_node){key, e->imp_id}))
         return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     e->key = key;
     return PR_OK;
@@ -227,7 +227,7 @@ static void expire_seen(pr_joiner *j) {
     int64_t limit = sat_add(j->watermark, -j->o.dedup_horizon_ms);
     while (j->seen_expiry.n && pr__tsheap_top(&j->seen_expiry)->key < limit) {
         pr__tsidmap_del(&j->seen, pr__tsheap_top(&j->seen_expiry)->id);
-        pr__tsheap_pop(&j->seen_expiry);
+        pr__tsheap_pop(&j->seen_expiry, NULL);
     }
 }
 
@@ -260,7 +260,7 @@ pr_status pr_joiner_push(pr_joiner *j, const pr_event *ev, pr_err *err) {
     if (s != PR_OK) return s;
     /* Remember the id only once the event is applied, so a failed push can
      * be retried. A failure here only weakens deduplication of this id. */
-    if (pr__tsheap_push(&j->seen_expiry, ev->ts_ms, ev->event_id) == PR_OK &&
+    if (pr__tsheap_push(&j->seen_expiry, &(pr__tsheap_node){ev->ts_ms, ev->event_id}) &&
         pr__tsidmap_put(&j->seen, ev->event_id, 0) != PR_OK)
         return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     if (!j->any || ev->ts_ms > j->max_ts) {
@@ -279,11 +279,11 @@ pr_status pr_joiner_poll(pr_joiner *j, pr_labeled *out) {
         uint32_t *idxp = pr__tsidmap_get(&j->by_imp, top.id);
         entry *e = idxp ? &j->entries[*idxp] : NULL;
         if (!e || e->key != top.key) {  /* stale node */
-            pr__tsheap_pop(&j->closing);
+            pr__tsheap_pop(&j->closing, NULL);
             continue;
         }
         if (!j->ended && !(j->watermark > top.key)) return PR_EOF;
-        pr__tsheap_pop(&j->closing);
+        pr__tsheap_pop(&j->closing, NULL);
         uint32_t idx = *idxp;
         if (!e->has_imp) {
             j->st.unattributed_clicks += e->n_clicks;

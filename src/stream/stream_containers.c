@@ -1,6 +1,6 @@
 /*
- * stream_containers.c: the id map and the (key, id) min-heap of
- * stream_int.h. The map hashes keys with splitmix64's finalizer (ids are
+ * stream_containers.c: the id map of stream_int.h (the heap comes from
+ * base/heap.h). The map hashes keys with splitmix64's finalizer (ids are
  * sequential, so they need mixing) and deletes by backward shift: after
  * removing a slot, later slots of the same probe run move back into the
  * hole, which keeps every key reachable without tombstones.
@@ -86,48 +86,4 @@ void pr__tsidmap_free(pr__tsidmap *m) {
     free(m->slots);
     m->slots = NULL;
     m->cap = m->n = 0;
-}
-
-static inline int less(const pr__tsheap_node *a, const pr__tsheap_node *b) {
-    return a->key < b->key || (a->key == b->key && a->id < b->id);
-}
-
-pr_status pr__tsheap_push(pr__tsheap *h, int64_t key, uint64_t id) {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        pr__tsheap_node *a = realloc(h->a, cap * sizeof *a);
-        if (!a) return PR_ERR_NOMEM;
-        h->a = a;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    pr__tsheap_node x = {key, id};
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!less(&x, &h->a[p])) break;
-        h->a[i] = h->a[p];
-        i = p;
-    }
-    h->a[i] = x;
-    return PR_OK;
-}
-
-void pr__tsheap_pop(pr__tsheap *h) {
-    pr__tsheap_node x = h->a[--h->n];
-    size_t i = 0, n = h->n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && less(&h->a[c + 1], &h->a[c])) c++;
-        if (!less(&h->a[c], &x)) break;
-        h->a[i] = h->a[c];
-        i = c;
-    }
-    if (n) h->a[i] = x;
-}
-
-void pr__tsheap_free(pr__tsheap *h) {
-    free(h->a);
-    h->a = NULL;
-    h->n = h->cap = 0;
 }

@@ -6,7 +6,8 @@
  *               long stream of inserts and deletes never degrades). Grows
  *               at load 1/2; never shrinks.
  *   pr__tsheap    a binary min-heap of (key, id) pairs ordered by key, then id:
- *               the id breaks ties so pop order is deterministic.
+ *               the id breaks ties so pop order is deterministic
+ *               (PR__HEAP_DEFINE, base/heap.h).
  *
  * Both own their arrays; *_free releases them and accepts a zeroed struct.
  */
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/heap.h"
 #include "pronto/base.h"
 
 typedef struct pr__tsidmap_slot {
@@ -43,15 +45,9 @@ typedef struct pr__tsheap_node {
     uint64_t id;
 } pr__tsheap_node;
 
-typedef struct pr__tsheap {
-    pr__tsheap_node *a;
-    size_t n, cap;
-} pr__tsheap;
-
-pr_status pr__tsheap_push(pr__tsheap *h, int64_t key, uint64_t id);
-/* The smallest node; only when n > 0. */
-static inline const pr__tsheap_node *pr__tsheap_top(const pr__tsheap *h) { return &h->a[0]; }
-void pr__tsheap_pop(pr__tsheap *h);
-void pr__tsheap_free(pr__tsheap *h);
+static inline int pr__tsheap_less(const pr__tsheap_node *a, const pr__tsheap_node *b) {
+    return a->key < b->key || (a->key == b->key && a->id < b->id);
+}
+PR__HEAP_DEFINE(pr__tsheap, pr__tsheap_node, pr__tsheap_less)
 
 #endif
