@@ -4,14 +4,7 @@
 # shuffled stream gives byte-identical output, stdin works, malformed lines
 # are reported as file:line (and fail the run with --strict), late events
 # are counted, bad flags exit 2, a failed run leaves no half output.
-set -u
-P=${PRONTO_BIN:?}
-T=$(mktemp -d /tmp/pronto-cli-join-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok: $1"; }
-fail() { fails=$((fails+1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+. "$(dirname "$0")/lib_cli.sh"
 
 "$P" simulate --users 5000 --ads 500 --advertisers 50 --sites 100 --imp-rate 5 \
     --duration 3h --attribution-window 15m --seed 3 -o "$T/sim" --joined "$T/joined.csv" 2>/dev/null
@@ -72,5 +65,4 @@ check "missing file: exit 1, named" "[ $? -eq 1 ] && grep -q 'missing.jsonl' $T/
 "$P" join --help > /dev/null
 check "--help exits 0" "[ $? -eq 0 ]"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

@@ -3,14 +3,7 @@
 # and zstd streams agree, byte-identical reruns, joined CSV / Criteo layouts,
 # scenarios in scenarios.log, the summary line, and bad flags (exit 2, flag
 # named) or an unwritable folder (exit 1, before any work).
-set -u
-P=${PRONTO_BIN:?}
-T=$(mktemp -d /tmp/pronto-cli-sim-XXXXXX)
-trap 'chmod -R u+w "$T"; rm -rf "$T"' EXIT
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok: $1"; }
-fail() { fails=$((fails+1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+. "$(dirname "$0")/lib_cli.sh"
 
 SMALL="--users 3000 --ads 300 --advertisers 30 --sites 50 --imp-rate 1 --duration 12h --seed 9"
 
@@ -89,5 +82,4 @@ took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN{print b - a}')
 check "file as folder fails with exit 1" "[ $rc -eq 1 ] && grep -q 'not a folder' $T/file.err"
 check "and fails before building 50M users ($took s)" "awk -v t=$took 'BEGIN{exit !(t<1)}'"
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+finish

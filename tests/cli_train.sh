@@ -2,15 +2,7 @@
 # cli_train.sh: `pronto train | predict | eval | inspect` end to end on small
 # generated Criteo-layout data: learning happens, outputs line up with
 # inputs, reproducibility, zstd/stdin input, bad input and bad model files.
-set -u
-P=${PRONTO_BIN:?}
-T=$(mktemp -d /tmp/pronto-cli-XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fails=0; passes=0
-ok()   { passes=$((passes+1)); echo "ok: $1"; }
-fail() { fails=$((fails+1)); echo "FAIL: $1"; }
-check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
-json_get() { grep -o "\"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
+. "$(dirname "$0")/lib_cli.sh"
 
 awk -v rows=30000 -v seed=1 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/train.tsv"
 awk -v rows=8000 -v seed=2 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/test.tsv"
@@ -161,5 +153,4 @@ check "bad flag value exits 2" "[ $? -eq 2 ]"
 "$P" train "$T/train.tsv" 2> /dev/null
 check "missing -o exits 2" "[ $? -eq 2 ]"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

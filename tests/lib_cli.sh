@@ -1,0 +1,19 @@
+# lib_cli.sh: sourced by the tests/cli_*.sh tests. Sets P (the pronto
+# binary) and T (a fresh temporary folder, removed at exit), and the check
+# helpers: `check NAME 'shell condition'` counts a pass or a failure, and
+# `finish` prints the "N passed, M failed" line ctest reads and exits 1 on
+# any failure.
+set -u
+P=${PRONTO_BIN:?}
+T=$(mktemp -d "/tmp/pronto-$(basename "$0" .sh)-XXXXXX")
+trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+fails=0; passes=0
+ok()   { passes=$((passes+1)); echo "ok: $1"; }
+fail() { fails=$((fails+1)); echo "FAIL: $1"; }
+check() { if eval "$2"; then ok "$1"; else fail "$1"; fi; }
+json_get() { grep -o "\"$2\": *[-0-9.e]*" "$1" | head -1 | sed 's/.*: *//'; }
+finish() {
+    echo "$passes passed, $fails failed"
+    [ "$fails" -eq 0 ]
+    exit
+}
