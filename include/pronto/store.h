@@ -4,7 +4,27 @@
  * several backends chosen by URI:
  *
  *   "mem:"              in-process hash table (lost at close)
- *   "lmdb:/path/to/dir" LMDB environment in that directory (created if absent)
+ *   "lmdb:/path/to/dir" LMDB environment in that directory (created if absent);
+ *                       "lmdb:/path?sync=0" skips the fsync of each commit
+ *                       (synced at close; for bulk loads and ingestion)
+ *   "redis://HOST:PORT[/DB][?OPTIONS]"   a Redis server over TCP
+ *   "redis:HOST:PORT[/DB][?OPTIONS]"     the same, without the "//"
+ *   "redis:unix:/path/to/sock[?OPTIONS]" a Redis server on a unix socket
+ *
+ * Redis URI details. HOST is a name, an IPv4 address or "[IPv6]"; PORT is
+ * 1..65535 and required; DB is a database number 0..2^31-1 (default 0, also
+ * settable as db=N for unix sockets). OPTIONS are NAME=VALUE pairs joined by
+ * '&':
+ *   connect_timeout_ms=N  bound on connecting (default 200)
+ *   timeout_ms=N          bound on each socket read or write of a command
+ *                         (default 100)
+ *   db=N                  database number (not together with "/DB")
+ *   prefix=TEXT           namespace put before every key (default "pronto:",
+ *                         may be empty: "prefix=")
+ *   expire_grace_s=N      also set a native Redis expiry at wall-clock
+ *                         expires_at + N seconds, so Redis frees expired rows
+ *                         by itself (default: off, see the rule below)
+ * Anything else is refused with PR_ERR_INVALID naming the offending part.
  *
  * The row bytes are opaque to the store. Expiry is judged against the `now`
  * the caller passes to each read, so tests and replays need no clock.
@@ -17,7 +37,22 @@
  * Threads: an "lmdb:" store may be shared by threads: any number of readers
  * run alongside one writer at a time and never wait for it (each reading
  * thread holds its own read-only snapshot). A "mem:" store is for one thread
- * at a time.
+ * at a time. A "redis:" store holds one connection and is for one thread at
+ * a time: each server thread opens its own.
+ *
+ * Redis failures: open fails with PR_ERR_IO naming the address and the
+ * reason when Redis cannot be reached within the timeouts. Later, a call
+ * that loses the connection or times out returns PR_ERR_IO promptly (never
+ * blocks beyond the timeouts), is counted in pr_store_stats and logged at
+ * most once a second per store. The next call reconnects by itself; while
+ * Redis stays down, at most one reconnect attempt is made per 100 ms and
+ * calls in between fail at once without touching the network.
+ *
+ * Redis expiry rule: reads judge expiry against the caller's now, exactly
+ * like the other backends. A native Redis expiry is set only with
+ * expire_grace_s=G, at wall-clock expires_at + G: a row can then vanish
+ * while now < expires_at only if the reader's now lags the Redis server's
+ * clock by more than G seconds (replays of old data must leave it off).
  *
  * Value encoding and contracts in detail: docs/store.md.
  */
@@ -43,11 +78,12 @@ typedef struct pr_store pr_store;
 #define PR_STORE_BATCH_MAX (1u << 20)
 
 /* Opens a store.
- * uri: "mem:" or "lmdb:<dir>" (borrowed; copied as needed).
+ * uri: "mem:", "lmdb:<dir>" or a redis URI as above (borrowed; copied).
  * out: OUT: the store, owned by caller, free with pr_store_close; NULL on
  *      failure (then there is nothing to clean up).
- * Errors: PR_ERR_INVALID (unknown scheme), PR_ERR_IO (LMDB could not create
- * or open the directory; the message names the path and LMDB's reason). */
+ * Errors: PR_ERR_INVALID (unknown scheme, malformed URI), PR_ERR_IO (LMDB
+ * could not create or open the directory; Redis unreachable or not
+ * answering in time: the message names the path or address and the reason). */
 pr_status pr_store_open(const char *uri, pr_store **out, pr_err *err);
 
 /* Closes the store and frees everything it owns; every borrowed row is
@@ -63,8 +99,9 @@ void pr_store_close(pr_store *s);
 pr_status pr_store_put(pr_store *s, pr_bytes entity, pr_bytes key,
                        pr_bytes value, int64_t expires_at, pr_err *err);
 
-/* As put for n rows of one entity, all in one transaction (LMDB): either all
- * are stored or none. keys[i] gets values[i]; keys and values borrowed. */
+/* As put for n rows of one entity, all in one transaction (LMDB write
+ * transaction, Redis MULTI/EXEC or one MSET): either all are stored or none.
+ * keys[i] gets values[i]; keys and values borrowed. */
 pr_status pr_store_put_batch(pr_store *s, pr_bytes entity,
                              const pr_bytes *keys, const pr_bytes *values,
                              uint32_t n, int64_t expires_at, pr_err *err);
@@ -78,7 +115,8 @@ pr_status pr_store_put_batch(pr_store *s, pr_bytes entity,
 pr_status pr_store_get(pr_store *s, pr_bytes entity, pr_bytes key,
                        int64_t now, pr_bytes *out, pr_err *err);
 
-/* Reads n keys of one entity from one consistent snapshot.
+/* Reads n keys of one entity from one consistent snapshot (redis: one MGET,
+ * one round trip).
  * out: OUT: n rows, each borrowed as in pr_store_get; a missing or expired
  *      row is {NULL, 0}, a present empty one {non-NULL, 0}.
  * Returns PR_OK even when some (or all) rows are missing. */
@@ -91,7 +129,49 @@ pr_status pr_store_get_batch(pr_store *s, pr_bytes entity,
 pr_status pr_store_del(pr_store *s, pr_bytes entity, pr_bytes key,
                        pr_err *err);
 
-/* The backend's name ("mem", "lmdb"); static string, never NULL. */
+/* What pr_store_sweep did. */
+typedef struct pr_store_sweep_result {
+    uint64_t examined;  /* rows looked at by this call */
+    uint64_t removed;   /* of those, expired rows removed */
+    int pass_done;      /* 1: this call reached the end of the keyspace; the
+                         * next call starts a new pass from the beginning */
+} pr_store_sweep_result;
+
+/* Removes expired rows (not alive at now) in a bounded step: it examines at
+ * most about max_rows rows, continuing where the previous sweep of this
+ * store stopped, so calling it repeatedly walks the whole store in chunks.
+ * A row present for a whole pass and expired at that pass's now is removed
+ * by the end of that pass, unless the mem: table grew during the pass (then
+ * by the end of the next). Rows alive at now are never touched.
+ * mem: walks the hash table; lmdb: one write transaction per call; redis:
+ * one SCAN step over keys under the prefix, then a compare-and-delete per
+ * expired row (a row re-put meanwhile with another expiry survives).
+ * max_rows: 1..PR_STORE_BATCH_MAX.
+ * out: OUT: counts for this call (may be NULL).
+ * Errors: PR_ERR_INVALID (max_rows 0), PR_ERR_LIMIT, PR_ERR_IO. */
+pr_status pr_store_sweep(pr_store *s, int64_t now, uint32_t max_rows,
+                         pr_store_sweep_result *out, pr_err *err);
+
+/* Counters since open, for metrics. Every backend fills every field it can
+ * (reconnects stays 0 except for redis). */
+typedef struct pr_store_counters {
+    uint64_t gets;        /* rows asked for (get counts 1, get_batch n) */
+    uint64_t hits;        /* of those, rows found alive */
+    uint64_t puts;        /* rows written by successful put calls */
+    uint64_t dels;        /* rows removed by del */
+    uint64_t swept;       /* expired rows removed by pr_store_sweep */
+    uint64_t failures;    /* calls that failed in the backend (I/O, timeout,
+                           * out of memory, corrupt value); argument errors
+                           * (PR_ERR_INVALID, PR_ERR_LIMIT) and not-found
+                           * are not failures */
+    uint64_t reconnects;  /* redis: connections re-established after a loss */
+} pr_store_counters;
+
+/* Copies the counters into *out. Safe to call from any thread while others
+ * use the store (each counter is read atomically; they are not one snapshot). */
+void pr_store_stats(const pr_store *s, pr_store_counters *out);
+
+/* The backend's name ("mem", "lmdb", "redis"); static string, never NULL. */
 const char *pr_store_backend(const pr_store *s);
 
 #ifdef __cplusplus

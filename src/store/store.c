@@ -2,6 +2,7 @@
  * store.c: the pr_store front door. Parses the URI to pick a backend from
  * the table below, checks every argument once (NULLs, key and value limits,
  * batch size) so backends need not, and dispatches through pr_store_api.
+ * It also keeps the counters of pr_store_stats for every backend.
  *
  * Ownership: the pr_store struct is owned by the caller (pr_store_close);
  * it owns the backend state in impl. Nothing here keeps caller bytes.
@@ -13,7 +14,18 @@
 static const pr_store_api *const backends[] = {
     &pr__store_mem_api,
     &pr__store_lmdb_api,
+    &pr__store_redis_api,
 };
+
+#define COUNT(s, field, n) __atomic_fetch_add(&(s)->counters.field, (uint64_t)(n), __ATOMIC_RELAXED)
+
+/* A backend's status: argument errors and not-found are the caller's
+ * business, anything else is a failure of the store. */
+static pr_status counted(pr_store *s, pr_status rc) {
+    if (rc != PR_OK && rc != PR_ERR_NOTFOUND && rc != PR_ERR_INVALID && rc != PR_ERR_LIMIT)
+        COUNT(s, failures, 1);
+    return rc;
+}
 
 pr_status pr_store_open(const char *uri, pr_store **out, pr_err *err) {
     pr_status rc = PR_OK;
@@ -34,7 +46,8 @@ pr_status pr_store_open(const char *uri, pr_store **out, pr_err *err) {
     }
     if (!api) {
         rc = pr_err_set(err, PR_ERR_INVALID,
-                        "store uri '%s': expected 'mem:' or 'lmdb:<directory>'", uri);
+                        "store uri '%s': expected 'mem:', 'lmdb:<directory>', "
+                        "'redis://HOST:PORT[/DB]' or 'redis:unix:<socket path>'", uri);
         goto fail;
     }
     s = calloc(1, sizeof *s);
@@ -56,6 +69,19 @@ void pr_store_close(pr_store *s) {
     if (!s) return;
     s->api->close(s->impl);
     free(s);
+}
+
+void pr_store_stats(const pr_store *s, pr_store_counters *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!s) return;
+    out->gets = __atomic_load_n(&s->counters.gets, __ATOMIC_RELAXED);
+    out->hits = __atomic_load_n(&s->counters.hits, __ATOMIC_RELAXED);
+    out->puts = __atomic_load_n(&s->counters.puts, __ATOMIC_RELAXED);
+    out->dels = __atomic_load_n(&s->counters.dels, __ATOMIC_RELAXED);
+    out->swept = __atomic_load_n(&s->counters.swept, __ATOMIC_RELAXED);
+    out->failures = __atomic_load_n(&s->counters.failures, __ATOMIC_RELAXED);
+    if (s->api->stats) s->api->stats(s->impl, out);
 }
 
 const char *pr_store_backend(const pr_store *s) {
@@ -100,7 +126,9 @@ pr_status pr_store_put_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
         return pr_err_set(err, PR_ERR_INVALID, "store: expires_at %lld is negative",
                           (long long)expires_at);
     if (n == 0) return PR_OK;
-    return s->api->put_batch(s->impl, entity, keys, values, n, expires_at, err);
+    rc = counted(s, s->api->put_batch(s->impl, entity, keys, values, n, expires_at, err));
+    if (rc == PR_OK) COUNT(s, puts, n);
+    return rc;
 }
 
 pr_status pr_store_put(pr_store *s, pr_bytes entity, pr_bytes key, pr_bytes value,
@@ -118,7 +146,16 @@ pr_status pr_store_get_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
         if ((rc = check_key(entity, keys[i], err)) != PR_OK) return rc;
     }
     if (n == 0) return PR_OK;
-    return s->api->get_batch(s->impl, entity, keys, n, now, out, err);
+    COUNT(s, gets, n);
+    rc = counted(s, s->api->get_batch(s->impl, entity, keys, n, now, out, err));
+    if (rc == PR_OK) {
+        uint32_t hits = 0;
+        for (uint32_t i = 0; i < n; i++) hits += out[i].ptr != NULL;
+        COUNT(s, hits, hits);
+    } else {
+        for (uint32_t i = 0; i < n; i++) out[i] = pr_bytes_of(NULL, 0);
+    }
+    return rc;
 }
 
 pr_status pr_store_get(pr_store *s, pr_bytes entity, pr_bytes key, int64_t now,
@@ -140,5 +177,23 @@ pr_status pr_store_del(pr_store *s, pr_bytes entity, pr_bytes key, pr_err *err) 
     pr_status rc = check_batch(s, &key, 1, err);
     if (rc != PR_OK) return rc;
     if ((rc = check_key(entity, key, err)) != PR_OK) return rc;
-    return s->api->del(s->impl, entity, key, err);
+    rc = counted(s, s->api->del(s->impl, entity, key, err));
+    if (rc == PR_OK) COUNT(s, dels, 1);
+    return rc;
+}
+
+pr_status pr_store_sweep(pr_store *s, int64_t now, uint32_t max_rows, pr_store_sweep_result *out,
+                         pr_err *err) {
+    pr_store_sweep_result local;
+    pr_status rc;
+    if (!out) out = &local;
+    memset(out, 0, sizeof *out);
+    if (!s) return pr_err_set(err, PR_ERR_INVALID, "store: handle is NULL");
+    if (max_rows == 0) return pr_err_set(err, PR_ERR_INVALID, "store sweep: max_rows is 0");
+    if (max_rows > PR_STORE_BATCH_MAX)
+        return pr_err_set(err, PR_ERR_LIMIT, "store sweep: max_rows %u exceeds %u", max_rows,
+                          PR_STORE_BATCH_MAX);
+    rc = counted(s, s->api->sweep(s->impl, now, max_rows, out, err));
+    COUNT(s, swept, out->removed);
+    return rc;
 }

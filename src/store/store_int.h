@@ -7,6 +7,10 @@
  *
  * Single calls are batches of one: pr_store_put is put_batch(n = 1) and
  * pr_store_get is get_batch(n = 1), so each backend has one code path each.
+ *
+ * Counters (pr_store_stats) are kept here, in the front door, so every
+ * backend has them: relaxed atomic adds, since an lmdb: store is shared by
+ * threads and a metrics thread may read any store's counters.
  */
 #ifndef PRONTO_STORE_INT_H
 #define PRONTO_STORE_INT_H
@@ -28,15 +32,54 @@ typedef struct pr_store_api {
                            uint32_t n, int64_t now, pr_bytes *out,
                            pr_err *err);
     pr_status (*del)(void *impl, pr_bytes entity, pr_bytes key, pr_err *err);
+    /* pr_store_sweep; out is non-NULL and zeroed, 1 <= max_rows. */
+    pr_status (*sweep)(void *impl, int64_t now, uint32_t max_rows,
+                       pr_store_sweep_result *out, pr_err *err);
+    /* Optional (NULL if none): the backend's own counters (reconnects). */
+    void (*stats)(const void *impl, pr_store_counters *out);
 } pr_store_api;
 
 struct pr_store {
     const pr_store_api *api;
     void *impl;
+    pr_store_counters counters;  /* updated with __atomic_fetch_add */
 };
 
 extern const pr_store_api pr__store_mem_api;
 extern const pr_store_api pr__store_lmdb_api;
+extern const pr_store_api pr__store_redis_api;
+
+/* The shape of a mem: table, for tests that check growth stays incremental. */
+typedef struct pr__store_mem_shape {
+    size_t count;          /* entries */
+    size_t buckets;        /* size of the current (old, while rehashing) array */
+    size_t buckets_new;    /* size of the array being filled, 0 if none */
+    int rehashing;
+    size_t max_step_moved; /* most entries one put ever relinked */
+    size_t rehashes;       /* rehashes started since open */
+} pr__store_mem_shape;
+
+/* Fills *out; returns 0 if s is not a mem: store. */
+int pr__store_mem_shape_of(const pr_store *s, pr__store_mem_shape *out);
+
+/* The 8-byte expiry header that lmdb: and redis: put before each row:
+ *
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       8     expires_at: int64 little-endian Unix seconds, 0 = never
+ *   8       n     the row bytes, as given to put (n may be 0)
+ */
+#define PR__STORE_VALUE_HEADER 8u
+
+static inline void pr__store_put_le64(char *p, int64_t v) {
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < 8; i++) p[i] = (char)((u >> (8 * i)) & 0xff);
+}
+
+static inline int64_t pr__store_get_le64(const char *p) {
+    uint64_t u = 0;
+    for (int i = 0; i < 8; i++) u |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    return (int64_t)u;
+}
 
 /* Composite key: [u32 LE entity length][entity][key]. The length prefix makes
  * it unambiguous: ("ab","c") and ("a","bc") encode differently. */

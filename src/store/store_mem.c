@@ -2,11 +2,23 @@
  * store_mem.c: the "mem:" backend, an in-process hash table of
  * (entity, key) -> row bytes with an expiry time.
  *
- * Structure: separate chaining over a power-of-two bucket array. Each entry
+ * Structure: separate chaining over power-of-two bucket arrays. Each entry
  * is one malloc holding the encoded composite key (store_int.h) followed by
- * the row bytes, so a row never moves while its entry lives. The table
- * doubles when it holds more entries than buckets; rehashing relinks entries
- * and does not move them.
+ * the row bytes, so a row never moves while its entry lives.
+ *
+ * Growth is incremental, as in Redis's dict: when the table holds more
+ * entries than buckets, a second array twice the size is allocated and every
+ * later put moves MEM_REHASH_STEP buckets of the old array into it, so no
+ * single put pays for the whole table. While that runs, each key has exactly
+ * one home: old bucket b = hash & old_mask has either been moved (b <
+ * rehash_idx: the key lives in the new array) or not (it lives in the old
+ * one, and a put of a new key goes there too). A lookup therefore searches
+ * one chain, as when no rehash is running. The old array is freed when its
+ * last bucket has moved; the rehash is done long before the new array fills
+ * (it needs old_size / MEM_REHASH_STEP puts, the next growth old_size).
+ *
+ * Sweeping (pr_store_sweep) walks the buckets, old array then new, from a
+ * position kept between calls, freeing expired entries.
  *
  * Ownership: the table owns its entries. get returns a borrowed row valid
  * until the next put on that key or the next call on the store (a get may
@@ -27,47 +39,72 @@ typedef struct mem_entry {
     char data[];       /* key_len key bytes, then value_len row bytes */
 } mem_entry;
 
-typedef struct mem_store {
+typedef struct mem_table {
     mem_entry **buckets;
     size_t mask;  /* n_buckets - 1 */
+} mem_table;
+
+typedef struct mem_store {
+    mem_table t[2];     /* t[1] exists only while rehashing */
+    int rehashing;
+    size_t rehash_idx;  /* buckets of t[0] below this have moved to t[1] */
     size_t count;
+    size_t sweep_pos;   /* next bucket to sweep: t[0]'s, then t[1]'s */
+    size_t max_step_moved, rehashes;  /* for pr__store_mem_shape_of */
 } mem_store;
 
 #define MEM_BUCKETS_MIN 1024u
+/* Buckets moved per put while rehashing: a constant amount of work (chains
+ * average about one entry at our load factor of at most 1). */
+#define MEM_REHASH_STEP 16u
 
 static pr_status mem_open(const char *arg, void **impl, pr_err *err) {
     mem_store *m = NULL;
     if (arg[0] != '\0')
         return pr_err_set(err, PR_ERR_INVALID, "store uri 'mem:%s': 'mem:' takes no argument", arg);
     m = calloc(1, sizeof *m);
-    if (m) m->buckets = calloc(MEM_BUCKETS_MIN, sizeof *m->buckets);
-    if (!m || !m->buckets) {
+    if (m) m->t[0].buckets = calloc(MEM_BUCKETS_MIN, sizeof *m->t[0].buckets);
+    if (!m || !m->t[0].buckets) {
         free(m);
         return pr_err_set(err, PR_ERR_NOMEM, "store 'mem:': out of memory");
     }
-    m->mask = MEM_BUCKETS_MIN - 1;
+    m->t[0].mask = MEM_BUCKETS_MIN - 1;
     *impl = m;
     return PR_OK;
 }
 
-static void mem_close(void *impl) {
-    mem_store *m = impl;
-    for (size_t b = 0; b <= m->mask; b++) {
-        mem_entry *e = m->buckets[b];
+static void mem_free_table(mem_table *t) {
+    if (!t->buckets) return;
+    for (size_t b = 0; b <= t->mask; b++) {
+        mem_entry *e = t->buckets[b];
         while (e) {
             mem_entry *next = e->next;
             free(e);
             e = next;
         }
     }
-    free(m->buckets);
+    free(t->buckets);
+    t->buckets = NULL;
+}
+
+static void mem_close(void *impl) {
+    mem_store *m = impl;
+    mem_free_table(&m->t[0]);
+    mem_free_table(&m->t[1]);
     free(m);
+}
+
+/* The table where a key of this hash lives (see the header comment). */
+static mem_table *mem_home(mem_store *m, uint64_t hash) {
+    if (m->rehashing && (hash & m->t[0].mask) < m->rehash_idx) return &m->t[1];
+    return &m->t[0];
 }
 
 /* Returns the link that points at the entry for this key, or at the NULL
  * ending its chain when absent, so callers can insert or unlink in place. */
 static mem_entry **mem_find(mem_store *m, const char *key, size_t key_len, uint64_t hash) {
-    mem_entry **link = &m->buckets[hash & m->mask];
+    mem_table *t = mem_home(m, hash);
+    mem_entry **link = &t->buckets[hash & t->mask];
     for (; *link; link = &(*link)->next) {
         mem_entry *e = *link;
         if (e->hash == hash && e->key_len == key_len && memcmp(e->data, key, key_len) == 0)
@@ -76,24 +113,45 @@ static mem_entry **mem_find(mem_store *m, const char *key, size_t key_len, uint6
     return link;
 }
 
-/* Doubles the bucket array; on malloc failure keeps the old one (longer
- * chains, still correct). */
-static void mem_grow(mem_store *m) {
-    size_t n = (m->mask + 1) * 2;
+/* Starts a rehash into an array twice the size; on malloc failure keeps the
+ * old one (longer chains, still correct) and tries again at a later put. */
+static void mem_start_rehash(mem_store *m) {
+    size_t n = (m->t[0].mask + 1) * 2;
     mem_entry **nb = calloc(n, sizeof *nb);
     if (!nb) return;
-    for (size_t b = 0; b <= m->mask; b++) {
-        mem_entry *e = m->buckets[b];
+    m->t[1].buckets = nb;
+    m->t[1].mask = n - 1;
+    m->rehash_idx = 0;
+    m->rehashing = 1;
+    m->rehashes++;
+}
+
+/* Moves up to MEM_REHASH_STEP buckets of t[0] into t[1]; finishes the
+ * rehash when t[0] is empty. Entries are relinked, never copied. */
+static void mem_rehash_step(mem_store *m) {
+    size_t moved = 0;
+    for (unsigned k = 0; k < MEM_REHASH_STEP && m->rehash_idx <= m->t[0].mask; k++) {
+        mem_entry *e = m->t[0].buckets[m->rehash_idx];
+        m->t[0].buckets[m->rehash_idx] = NULL;
         while (e) {
             mem_entry *next = e->next;
-            e->next = nb[e->hash & (n - 1)];
-            nb[e->hash & (n - 1)] = e;
+            mem_entry **head = &m->t[1].buckets[e->hash & m->t[1].mask];
+            e->next = *head;
+            *head = e;
             e = next;
+            moved++;
         }
+        m->rehash_idx++;
     }
-    free(m->buckets);
-    m->buckets = nb;
-    m->mask = n - 1;
+    if (moved > m->max_step_moved) m->max_step_moved = moved;
+    if (m->rehash_idx > m->t[0].mask) {
+        free(m->t[0].buckets);
+        m->t[0] = m->t[1];
+        m->t[1].buckets = NULL;
+        m->t[1].mask = 0;
+        m->rehashing = 0;
+        m->rehash_idx = 0;
+    }
 }
 
 static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
@@ -109,6 +167,7 @@ static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys
         if (!e)
             return pr_err_set(err, PR_ERR_NOMEM, "store 'mem:': out of memory for a %zu-byte row",
                               values[i].len);
+        if (m->rehashing) mem_rehash_step(m);
         e->hash = hash;
         e->expires_at = expires_at;
         e->key_len = (uint32_t)key_len;
@@ -123,7 +182,7 @@ static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys
         } else {
             e->next = NULL;
             *link = e;
-            if (++m->count > m->mask + 1) mem_grow(m);
+            if (++m->count > m->t[0].mask + 1 && !m->rehashing) mem_start_rehash(m);
         }
     }
     return PR_OK;
@@ -166,6 +225,56 @@ static pr_status mem_del(void *impl, pr_bytes entity, pr_bytes k, pr_err *err) {
     return PR_OK;
 }
 
+/* Walks whole buckets from sweep_pos until max_rows entries were examined
+ * or 10 * max_rows + 16 buckets were visited (bounding the time spent on a
+ * sparse table, as dictRehash bounds its empty visits). */
+static pr_status mem_sweep(void *impl, int64_t now, uint32_t max_rows,
+                           pr_store_sweep_result *out, pr_err *err) {
+    mem_store *m = impl;
+    size_t n0 = m->t[0].mask + 1;
+    size_t total = n0 + (m->rehashing ? m->t[1].mask + 1 : 0);
+    uint64_t visits_max = 10 * (uint64_t)max_rows + 16;
+    for (uint64_t visits = 0; out->examined < max_rows && visits < visits_max; visits++) {
+        if (m->sweep_pos >= total) {
+            m->sweep_pos = 0;
+            out->pass_done = 1;
+            break;
+        }
+        size_t pos = m->sweep_pos++;
+        mem_entry **link = pos < n0 ? &m->t[0].buckets[pos] : &m->t[1].buckets[pos - n0];
+        while (*link) {
+            mem_entry *e = *link;
+            out->examined++;
+            if (pr__store_alive(e->expires_at, now)) {
+                link = &e->next;
+                continue;
+            }
+            *link = e->next;
+            free(e);
+            m->count--;
+            out->removed++;
+        }
+    }
+    if (m->sweep_pos >= total && !out->pass_done) {
+        m->sweep_pos = 0;
+        out->pass_done = 1;
+    }
+    return PR_OK;
+}
+
+int pr__store_mem_shape_of(const pr_store *s, pr__store_mem_shape *out) {
+    const mem_store *m;
+    if (!s || s->api != &pr__store_mem_api) return 0;
+    m = s->impl;
+    out->count = m->count;
+    out->buckets = m->t[0].mask + 1;
+    out->buckets_new = m->rehashing ? m->t[1].mask + 1 : 0;
+    out->rehashing = m->rehashing;
+    out->max_step_moved = m->max_step_moved;
+    out->rehashes = m->rehashes;
+    return 1;
+}
+
 const pr_store_api pr__store_mem_api = {
-    "mem", mem_open, mem_close, mem_put_batch, mem_get_batch, mem_del,
+    "mem", mem_open, mem_close, mem_put_batch, mem_get_batch, mem_del, mem_sweep, NULL,
 };
