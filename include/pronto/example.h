@@ -59,6 +59,11 @@ typedef struct pr_record {
      * means missing. NULL/0 for sparse formats. */
     uint32_t n_cols;
     const pr_bytes *cols;
+    /* Optional (NULL when absent): n_cols numbers beside the text. A numeric
+     * field whose num[col] is not NaN takes that value and skips parsing the
+     * text (the feature store hands computed aggregates over this way); NaN
+     * means "read the text". Readers leave it NULL. */
+    const double *num;
 
     /* Sparse formats (libsvm, libffm): NULL/0 for columnar formats. */
     uint32_t n_feats;

@@ -125,7 +125,10 @@ pr_status pr_featurizer_fit_finish(pr_featurizer *f, pr_err *err);
  *   arena: the feature array is allocated here (out->f is valid until the
  *          arena is reset); no malloc once the arena has grown to size.
  *   out:   OUT: label/weight/ts copied from rec, n features.
- * Columnar inputs give exactly one feature per field and per cross (a
+ * A set-valued field (`separator:` in the spec) gives one feature per
+ * distinct token of its value (at most 64, in first-seen order), and a
+ * cross with such a member one per token; otherwise columnar inputs give
+ * exactly one feature per field and per cross (a
  * missing value is the field's `missing` token), in field id order.
  * Errors (example left unspecified): PR_ERR_PARSE "file:line: field 'I3':
  * expected a number, got 'abc'"; a row with too few columns; a sparse field
@@ -156,6 +159,9 @@ uint32_t pr_featurizer_rare_index(const pr_featurizer *f, uint32_t field);
  * text a model file embeds. Borrowed, valid until the next fit_finish or
  * the featurizer is freed. */
 const char *pr_featurizer_spec_yaml(const pr_featurizer *f);
+/* A 64-bit fingerprint of that YAML: equal fingerprints featurize alike.
+ * The dataset builder stamps its caches with it; train checks it. */
+uint64_t pr_featurizer_fingerprint(const pr_featurizer *f);
 void pr_featurizer_free(pr_featurizer *f);
 
 /* ---------------------------------------------------------------- min count

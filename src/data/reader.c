@@ -185,6 +185,7 @@ static void reset_record(const pr_reader *r, pr_record *rec) {
     rec->ts = 0;
     rec->n_cols = 0;
     rec->cols = NULL;
+    rec->num = NULL;
     rec->n_feats = 0;
     rec->feats = NULL;
     rec->file = r->name;

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "pronto/feature.h"
+#include "feature/spec_store.h"
 
 #define PR__NUMERIC_DOMAIN UINT64_C(0x9E3779B97F4A7C15)
 #define PR__CROSS_DOMAIN UINT64_C(0xC2B2AE3D27D4EB4F)
@@ -70,6 +71,9 @@ typedef struct pr__field_spec {
     double *edges;       /* owned, strictly increasing, finite (bins) */
     uint32_t n_edges;
     uint32_t quantile_bins; /* quantile: number of bins to learn (>= 2) */
+    char *separator;     /* owned or NULL: categorical only; the value is a
+                            list of tokens split on this one byte, one
+                            feature per distinct token (set-valued field) */
 } pr__field_spec;
 
 typedef struct pr__cross_spec {
@@ -93,6 +97,7 @@ struct pr_spec {
     uint32_t n_crosses;
     const char **input_columns; /* owned array of borrowed field columns */
     uint32_t n_input_columns;
+    pr__store_spec store;   /* feature-store sections (spec_store.h) */
 };
 
 /* spec.c: fills input_columns from the fields (after parse or fit). */

@@ -93,6 +93,10 @@ static pr_status build(pr_featurizer *f, pr_err *err) {
         f->rare[i] =
             (uint32_t)pr__hash_code(PR__CODE_RARE, z->num_seed) & f->mask;
         f->names[i] = fs->name;
+        if (fs->separator && fs->separator[0]) {
+            z->separator = fs->separator[0];
+            f->n_set++;
+        }
         if (z->kind == PR__KIND_QUANTILE) f->n_unfitted++;
         if (z->kind == PR__KIND_CATEGORICAL)
             f->cat_ids[f->n_cat++] = i;
@@ -238,21 +242,34 @@ static inline int parse_plain_int(const char *p, size_t len, int64_t *out) {
     return 1;
 }
 
-/* The 64-bit token hash and value of numeric field i for column value v. */
+/* The 64-bit token hash and value of numeric field i, reading column col
+ * of rec: its number beside the text when the record has one (rec->num,
+ * not NaN), else its text. */
 static inline pr_status featurize_numeric(const pr_featurizer *f, uint32_t i,
-                                          const pr_bytes *v,
-                                          const pr_record *rec, uint64_t *hash,
-                                          float *value, pr_err *err) {
+                                          uint32_t col, const pr_record *rec,
+                                          uint64_t *hash, float *value,
+                                          pr_err *err) {
     const pr__fz_field *z = &f->fields[i];
+    const pr_bytes *v = &rec->cols[col];
     double x = 0;
     int is_int = 0;
     int64_t iv = 0;
     *value = 1.0f;
-    if (v->len == 0) {
+    if (rec->num && !isnan(rec->num[col])) {
+        x = rec->num[col];
+        if (!isfinite(x)) {
+            *hash = z->missing_hash;
+            return PR_OK;
+        }
+        /* The text path's integer fast lane, for the same codes. */
+        if (x == floor(x) && fabs(x) < 1e18) {
+            is_int = 1;
+            iv = (int64_t)x;
+        }
+    } else if (v->len == 0) {
         *hash = z->missing_hash;
         return PR_OK;
-    }
-    if (parse_plain_int(v->ptr, v->len, &iv)) {
+    } else if (parse_plain_int(v->ptr, v->len, &iv)) {
         is_int = 1;
         x = (double)iv;
     } else {
@@ -313,6 +330,105 @@ static pr_status apply_sparse(const pr_featurizer *f, const pr_record *rec,
     return PR_OK;
 }
 
+/* The distinct token hashes of a set-valued field's value, in first-seen
+ * order, at most PR__SET_MAX_TOKENS (later ones are dropped); an empty
+ * value, or one of separators only, is the missing token. */
+static uint32_t split_tokens(const pr__fz_field *z, const pr_bytes *v,
+                             uint64_t *out) {
+    uint32_t n = 0;
+    const char *p = v->ptr, *end = v->ptr + v->len;
+    while (p < end && n < PR__SET_MAX_TOKENS) {
+        const char *q = memchr(p, z->separator, (size_t)(end - p));
+        if (!q) q = end;
+        if (q > p) {
+            uint64_t h = pr__hash(p, (size_t)(q - p), z->seed);
+            uint32_t j = 0;
+            while (j < n && out[j] != h) j++;
+            if (j == n) out[n++] = h;
+        }
+        p = q + 1;
+    }
+    if (n == 0) out[n++] = z->missing_hash;
+    return n;
+}
+
+/* apply for specs with set-valued fields: every field gives one feature
+ * per token (one for single-valued fields), a cross one per token of its
+ * set-valued member (the parser allows at most one). Output in field id
+ * order, crosses after, like the fast path. */
+static pr_status apply_general(const pr_featurizer *f, const pr_record *rec,
+                               pr_arena *arena, pr_example *out,
+                               pr_err *err) {
+    uint32_t nf = f->n_fields;
+    uint64_t *one = pr_arena_alloc(arena, (size_t)nf * sizeof *one);
+    float *val = pr_arena_alloc(arena, (size_t)nf * sizeof *val);
+    uint64_t **tok = pr_arena_alloc(arena, (size_t)nf * sizeof *tok);
+    uint32_t *ntok = pr_arena_alloc(arena, (size_t)nf * sizeof *ntok);
+    if (!one || !val || !tok || !ntok)
+        return pr_err_set(err, PR_ERR_NOMEM, "arena refused %u fields", nf);
+    size_t total = 0;
+    for (uint32_t i = 0; i < nf; i++) {
+        const pr__fz_field *z = &f->fields[i];
+        const pr_bytes *v = &rec->cols[f->cols[i]];
+        tok[i] = &one[i];
+        ntok[i] = 1;
+        val[i] = 1.0f;
+        if (z->kind != PR__KIND_CATEGORICAL) {
+            pr_status rc =
+                featurize_numeric(f, i, f->cols[i], rec, &one[i], &val[i], err);
+            if (rc != PR_OK) return rc;
+        } else if (z->separator) {
+            tok[i] = pr_arena_alloc(arena, PR__SET_MAX_TOKENS * sizeof **tok);
+            if (!tok[i])
+                return pr_err_set(err, PR_ERR_NOMEM, "arena refused tokens");
+            ntok[i] = split_tokens(z, v, tok[i]);
+        } else {
+            one[i] = v->len ? pr__hash(v->ptr, v->len, z->seed)
+                            : z->missing_hash;
+        }
+        total += ntok[i];
+    }
+    for (uint32_t c = 0; c < f->n_crosses; c++) {
+        size_t k = 1;
+        for (uint32_t j = 0; j < f->crosses[c].arity; j++)
+            k *= ntok[f->crosses[c].members[j]];
+        total += k;
+    }
+    pr_feature *feats = pr_arena_alloc(arena, total * sizeof *feats);
+    if (!feats)
+        return pr_err_set(err, PR_ERR_NOMEM, "arena refused %zu features",
+                          total);
+    size_t o = 0;
+    for (uint32_t i = 0; i < nf; i++)
+        for (uint32_t t = 0; t < ntok[i]; t++) {
+            feats[o].index = (uint32_t)tok[i][t] & f->mask;
+            feats[o].field = i;
+            feats[o].value = val[i];
+            o++;
+        }
+    for (uint32_t c = 0; c < f->n_crosses; c++) {
+        const pr__fz_cross *z = &f->crosses[c];
+        uint32_t set_j = UINT32_MAX;
+        uint64_t member[PR__CROSS_MAX_ARITY] = {0};
+        for (uint32_t j = 0; j < z->arity; j++) {
+            member[j] = tok[z->members[j]][0];
+            if (ntok[z->members[j]] > 1) set_j = j;
+        }
+        uint32_t n = set_j == UINT32_MAX ? 1 : ntok[z->members[set_j]];
+        for (uint32_t t = 0; t < n; t++) {
+            if (set_j != UINT32_MAX) member[set_j] = tok[z->members[set_j]][t];
+            uint64_t h = pr__hash_cross(member, z->arity, z->seed);
+            feats[o].index = (uint32_t)h & f->mask;
+            feats[o].field = nf + c;
+            feats[o].value = 1.0f;
+            o++;
+        }
+    }
+    out->n = (uint32_t)o;
+    out->f = feats;
+    return PR_OK;
+}
+
 pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
                               pr_arena *arena, pr_example *out, pr_err *err) {
     char where[300];
@@ -357,6 +473,7 @@ pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
                           "%s: row has %u columns, the spec reads column %u",
                           where, rec->n_cols, f->min_cols);
     }
+    if (f->n_set) return apply_general(f, rec, arena, out, err);
     pr_feature *feats =
         pr_arena_alloc(arena, (size_t)f->n_total * sizeof *feats);
     /* Crosses need every member's 64-bit hash: on the stack for specs of up
@@ -385,8 +502,7 @@ pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
         uint32_t i = f->num_ids[k];
         uint64_t h = 0;
         float value = 1.0f;
-        pr_status rc =
-            featurize_numeric(f, i, &cols[f->cols[i]], rec, &h, &value, err);
+        pr_status rc = featurize_numeric(f, i, f->cols[i], rec, &h, &value, err);
         if (rc != PR_OK) return rc;
         if (hashes) hashes[i] = h;
         feats[i].index = (uint32_t)h & f->mask;
@@ -427,6 +543,9 @@ uint32_t pr_featurizer_hash_bits(const pr_featurizer *f) {
     return f->hash_bits;
 }
 const char *pr_featurizer_spec_yaml(const pr_featurizer *f) { return f->yaml; }
+uint64_t pr_featurizer_fingerprint(const pr_featurizer *f) {
+    return pr_hash64(f->yaml, strlen(f->yaml), UINT64_C(0x6461746173657431));
+}
 int pr_featurizer_needs_fit(const pr_featurizer *f) {
     return f->n_unfitted != 0;
 }

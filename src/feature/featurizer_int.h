@@ -20,6 +20,7 @@
 
 #define PR__LOG_LUT_N 1024 /* log_bucket codes of the integers 0..N-1 */
 #define PR__FIT_RESERVOIR (1u << 20)
+#define PR__SET_MAX_TOKENS 64u /* distinct tokens kept per set-valued value */
 
 typedef enum {
     PR__KIND_CATEGORICAL = 0,
@@ -37,6 +38,8 @@ typedef struct pr__fz_field {
     uint64_t num_seed;     /* numeric-domain seed */
     uint64_t missing_hash; /* hash of the `missing` token */
     uint64_t identity_hash;
+    char separator;        /* set-valued categorical field: token separator;
+                              0 for single-valued fields */
 } pr__fz_field;
 
 typedef struct pr__fz_cross {
@@ -69,6 +72,8 @@ struct pr_featurizer {
     uint32_t *cat_ids;      /* owned: ids of categorical fields, n_cat */
     uint32_t *num_ids;      /* owned: ids of numeric fields, n_num */
     uint32_t n_cat, n_num;
+    uint32_t n_set;         /* fields with a separator (apply takes the
+                               general path when > 0) */
     uint32_t min_cols;
     int bound;
     int sparse;

@@ -14,6 +14,7 @@
  * Ownership: reservoirs are owned by the featurizer and freed by
  * fit_finish (or pr_featurizer_free); learned edges move into the spec.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,7 +80,13 @@ pr_status pr_featurizer_fit_add(pr_featurizer *f, const pr_record *rec,
         double x = 0;
         int is_int = 0;
         int64_t iv = 0;
-        pr__num_result r = pr__parse_number(v->ptr, v->len, &x, &is_int, &iv);
+        pr__num_result r;
+        if (rec->num && !isnan(rec->num[f->cols[i]])) {
+            x = rec->num[f->cols[i]];
+            r = isfinite(x) ? PR__NUM_OK : PR__NUM_MISSING;
+        } else {
+            r = pr__parse_number(v->ptr, v->len, &x, &is_int, &iv);
+        }
         if (r == PR__NUM_BAD) {
             char shown[200];
             pr__record_where(rec, where, sizeof where);

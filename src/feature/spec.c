@@ -3,9 +3,10 @@
  * file, accessors, the derived input-column list, and freeing.
  *
  * Ownership: a pr_spec owns every string and array it points to (see
- * struct pr_spec in feature_int.h); input_columns is an owned array whose
- * strings are borrowed from fields[].column. Accessors return borrowed
- * pointers valid for the spec's life.
+ * struct pr_spec in feature_int.h, the store sections in spec_store.h);
+ * input_columns is an owned array whose strings are borrowed from
+ * fields[].column. Accessors return borrowed pointers valid for the
+ * spec's life.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,47 @@ const char *pr_spec_input_column(const pr_spec *s, uint32_t i) {
     return i < s->n_input_columns ? s->input_columns[i] : NULL;
 }
 
+static void free_strings(char **v, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Frees the feature-store sections; every array holds its full count of
+ * zeroed-or-filled entries, even after a failed parse. */
+static void free_store(pr__store_spec *st) {
+    free(st->request.timestamp);
+    free_strings(st->request.columns, st->request.n_columns);
+    free(st->request.time);
+    for (uint32_t i = 0; i < st->n_entities; i++) {
+        free(st->entities[i].name);
+        for (uint32_t k = 0; k < PR__FS_MAX_KEYS; k++)
+            free(st->entities[i].keys[k]);
+    }
+    free(st->entities);
+    for (uint32_t i = 0; i < st->n_sources; i++) {
+        pr__source_spec *src = &st->sources[i];
+        free(src->name);
+        free(src->format);
+        free(src->path);
+        free(src->time);
+        for (uint32_t k = 0; k < PR__FS_MAX_KEYS; k++) free(src->keys[k]);
+        free_strings(src->attributes, src->n_attributes);
+        free(src->type);
+        free(src->id);
+        free(src->impression);
+    }
+    free(st->sources);
+    for (uint32_t i = 0; i < st->n_aggregates; i++) {
+        pr__agg_spec *a = &st->aggregates[i];
+        free(a->name);
+        free_strings(a->events, a->n_events);
+        free_strings(a->per, a->n_per);
+        free(a->value);
+        free(a->default_text);
+    }
+    free(st->aggregates);
+}
+
 void pr_spec_free(pr_spec *s) {
     if (!s) return;
     for (uint32_t i = 0; i < s->n_fields; i++) {
@@ -82,7 +124,9 @@ void pr_spec_free(pr_spec *s) {
         free(f->column);
         free(f->missing);
         free(f->edges);
+        free(f->separator);
     }
+    free_store(&s->store);
     free(s->fields);
     free(s->crosses);
     free(s->input_columns);

@@ -22,9 +22,18 @@
  *       edges: [0, 1.5]   bins only (and required): finite, increasing
  *       bins: 10          quantile only (and required): 2..65536 bins
  *       missing: "__missing__"  token for an empty value (default shown)
+ *       separator: "|"    categorical only: the value is a list of tokens
+ *                         split on this one byte (a set-valued field, one
+ *                         feature per distinct token); at most one such
+ *                         field per cross
  *   crosses:              optional: each a list of 2..4 declared field
  *     - [C1, C2]          names (no identity fields, no repeats); cross
  *                         ids follow the fields in this order
+ *   request, entities, sources, aggregates:
+ *                         optional feature-store sections, read and checked
+ *                         by spec_store_parse.c (format in spec_store.h).
+ *                         With a request section, every field's column
+ *                         must be one of the columns they assemble.
  *
  * Design: libyaml's document API loads the whole tree (specs are small;
  * input is capped at 1 MiB), then a schema-driven walk reads only known
@@ -62,10 +71,12 @@ enum {
     FK_EDGES,
     FK_BINS,
     FK_MISSING,
+    FK_SEPARATOR,
     FK_COUNT
 };
 static const char *const field_keys[FK_COUNT] = {
-    "name", "column", "type", "transform", "edges", "bins", "missing"};
+    "name", "column", "type", "transform", "edges", "bins", "missing",
+    "separator"};
 
 static pr_status read_edges(pr__yaml_ctx *ps, yaml_node_t *seq,
                             const char *path, pr__field_spec *f) {
@@ -132,6 +143,11 @@ static pr_status check_field_keys(pr__yaml_ctx *ps, yaml_node_t *map,
                                   const char *path, yaml_node_t **v,
                                   const pr__field_spec *f) {
     char sub[PR__YAML_PATH_MAX];
+    if (f->type == PR__FIELD_NUMERIC && v[FK_SEPARATOR]) {
+        pr__yaml_child_path(sub, path, "separator");
+        return pr__yaml_fail(ps, v[FK_SEPARATOR], sub,
+                             "applies to categorical fields only");
+    }
     if (f->type == PR__FIELD_CATEGORICAL) {
         if (v[FK_TRANSFORM]) {
             pr__yaml_child_path(sub, path, "transform");
@@ -242,6 +258,17 @@ static pr_status read_field(pr__yaml_ctx *ps, yaml_node_t *map,
         f->quantile_bins = (uint32_t)bins;
     }
 
+    if (v[FK_SEPARATOR]) {
+        pr__yaml_child_path(sub, path, "separator");
+        rc = pr__yaml_string(ps, v[FK_SEPARATOR], sub, PR__STRING_MAX, 0,
+                             &f->separator);
+        if (rc != PR_OK) return rc;
+        if (strlen(f->separator) != 1)
+            return pr__yaml_fail(ps, v[FK_SEPARATOR], sub,
+                                 "a separator is exactly one byte, got '%s'",
+                                 f->separator);
+    }
+
     pr__yaml_child_path(sub, path, "missing");
     if (v[FK_MISSING])
         return pr__yaml_string(ps, v[FK_MISSING], sub, PR__STRING_MAX, 1,
@@ -345,10 +372,18 @@ static pr_status read_cross(pr__yaml_ctx *ps, yaml_node_t *seq,
                                  "field '%s' uses transform identity, "
                                  "which has no token to cross",
                                  shown);
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             if (c->fields[j] == (uint32_t)id)
                 return pr__yaml_fail(ps, item, sub, "field '%s' appears twice",
                                      shown);
+            /* one token list per cross keeps its feature count linear */
+            if (s->fields[id].separator && s->fields[c->fields[j]].separator)
+                return pr__yaml_fail(ps, item, sub,
+                                     "fields '%s' and '%s' both have a "
+                                     "separator; a cross may hold at most "
+                                     "one set-valued field",
+                                     s->fields[c->fields[j]].name, shown);
+        }
         c->fields[i] = (uint32_t)id;
     }
     return PR_OK;
@@ -416,10 +451,15 @@ enum {
     TK_INPUT,
     TK_FIELDS,
     TK_CROSSES,
+    TK_REQUEST,
+    TK_ENTITIES,
+    TK_SOURCES,
+    TK_AGGREGATES,
     TK_COUNT
 };
 static const char *const top_keys[TK_COUNT] = {
-    "version", "hash_bits", "seed", "min_count", "input", "fields", "crosses"};
+    "version", "hash_bits", "seed", "min_count", "input", "fields",
+    "crosses", "request", "entities", "sources", "aggregates"};
 
 static pr_status read_spec(pr__yaml_ctx *ps, yaml_node_t *root, pr_spec *s) {
     yaml_node_t *v[TK_COUNT];
@@ -458,9 +498,15 @@ static pr_status read_spec(pr__yaml_ctx *ps, yaml_node_t *root, pr_spec *s) {
         rc = read_input(ps, v[TK_INPUT], s);
         if (rc != PR_OK) return rc;
     }
+    /* the store sections first: they make the columns fields may read */
+    rc = pr__store_read(ps, v[TK_REQUEST], v[TK_ENTITIES], v[TK_SOURCES],
+                        v[TK_AGGREGATES], s);
+    if (rc != PR_OK) return rc;
     if (!v[TK_FIELDS])
         return pr__yaml_fail(ps, root, "fields", "required (a list of fields)");
     rc = read_fields(ps, v[TK_FIELDS], s);
+    if (rc != PR_OK) return rc;
+    rc = pr__store_check_fields(ps, v[TK_FIELDS], s);
     if (rc != PR_OK) return rc;
     if (v[TK_CROSSES]) {
         rc = read_crosses(ps, v[TK_CROSSES], s);

@@ -1,7 +1,8 @@
 /*
  * spec_yaml.c: the checked-read helpers of spec_yaml.h: one function per
  * node shape (mapping with known keys, string, integer, number), each
- * naming line, column and spec path when the shape is wrong.
+ * naming line, column and spec path when the shape is wrong; and the
+ * duration syntax ("90s", "7d") the feature-store sections use.
  *
  * Nothing here recurses: callers walk the document by schema, so aliases
  * and anchor cycles in a hostile spec cannot make a walk loop.
@@ -218,6 +219,67 @@ pr_status pr__yaml_double(pr__yaml_ctx *ps, const yaml_node_t *n,
     }
     /* -0 and 0 bin alike; keep one spelling so canonical text is stable */
     *out = x == 0 ? 0.0 : x;
+    return PR_OK;
+}
+
+pr__duration_result pr__parse_duration(const char *p, size_t len,
+                                       int64_t *ms) {
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000},
+                 {"d", 86400000}};
+    size_t digits = 0;
+    uint64_t x = 0;
+    int overflow = 0;
+    while (digits < len && p[digits] >= '0' && p[digits] <= '9') {
+        unsigned d = (unsigned)(p[digits] - '0');
+        if (x > ((uint64_t)INT64_MAX - d) / 10)
+            overflow = 1;
+        else
+            x = x * 10 + d;
+        digits++;
+    }
+    if (digits == 0) return PR__DURATION_BAD;
+    const char *u = p + digits;
+    size_t ulen = len - digits;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strlen(units[i].unit) != ulen || memcmp(units[i].unit, u, ulen))
+            continue;
+        if (overflow || x > (uint64_t)(PR__DURATION_MAX_MS / units[i].ms))
+            return PR__DURATION_TOO_BIG;
+        *ms = (int64_t)x * units[i].ms;
+        return PR__DURATION_OK;
+    }
+    return PR__DURATION_BAD;
+}
+
+pr_status pr__yaml_duration(pr__yaml_ctx *ps, const yaml_node_t *n,
+                            const char *path, int64_t min_ms,
+                            int64_t *out_ms) {
+    pr_status rc = pr__yaml_expect_scalar(ps, n, path);
+    if (rc != PR_OK) return rc;
+    const char *v = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    char shown[64];
+    pr__render_bytes(shown, sizeof shown, v, len);
+    int64_t ms = 0;
+    switch (pr__parse_duration(v, len, &ms)) {
+    case PR__DURATION_OK: break;
+    case PR__DURATION_TOO_BIG:
+        return pr__yaml_fail(ps, n, path,
+                             "duration '%s' is too long (max 3650d)", shown);
+    default:
+        return pr__yaml_fail(ps, n, path,
+                             "expected a duration: an integer and a unit "
+                             "(ms, s, m, h, d) like 90s or 7d, got '%s'",
+                             shown);
+    }
+    if (ms < min_ms)
+        return pr__yaml_fail(ps, n, path,
+                             "duration '%s' is too short (min %lldms)", shown,
+                             (long long)min_ms);
+    *out_ms = ms;
     return PR_OK;
 }
 

@@ -17,6 +17,7 @@
 #include <yaml.h>
 
 #include "pronto/base.h"
+#include "feature/spec_store.h"
 
 #define PR__YAML_PATH_MAX 160
 
@@ -67,5 +68,57 @@ pr_status pr__yaml_uint(pr__yaml_ctx *ps, const yaml_node_t *n,
 /* A finite number (-0 is read as 0, so canonical text is stable). */
 pr_status pr__yaml_double(pr__yaml_ctx *ps, const yaml_node_t *n,
                           const char *path, double *out);
+
+/* Durations: a decimal integer immediately followed by a unit, ms, s, m, h
+ * or d ("250ms", "90s", "5m", "1h", "7d"); no sign, no fraction, no space.
+ * At most PR__DURATION_MAX_MS (3650 days). */
+#define PR__DURATION_MAX_MS (INT64_C(3650) * 86400000)
+typedef enum {
+    PR__DURATION_OK = 0,
+    PR__DURATION_BAD = 1,     /* not an integer followed by a unit */
+    PR__DURATION_TOO_BIG = 2  /* beyond PR__DURATION_MAX_MS (or int64) */
+} pr__duration_result;
+/* Parses a duration from a byte slice (not NUL-terminated). */
+pr__duration_result pr__parse_duration(const char *p, size_t len,
+                                       int64_t *ms);
+/* A duration scalar of at least min_ms milliseconds. out_ms: OUT. */
+pr_status pr__yaml_duration(pr__yaml_ctx *ps, const yaml_node_t *n,
+                            const char *path, int64_t min_ms,
+                            int64_t *out_ms);
+
+/* ------------------------------------------------------------------------
+ * Feature-store sections (spec_store_parse.c; formats in spec_store.h).
+ * Both run inside spec_parse.c's read_spec while the document is alive; on
+ * error the partly filled store spec is freed with the pr_spec.
+ */
+struct pr_spec;
+/* Reads request, entities, sources and aggregates (each node NULL when the
+ * key is absent) into s->store and validates every cross-reference. */
+pr_status pr__store_read(pr__yaml_ctx *ps, yaml_node_t *request,
+                         yaml_node_t *entities, yaml_node_t *sources,
+                         yaml_node_t *aggregates, struct pr_spec *s);
+/* Resolves an assembled column name (spec_store.h) of len bytes. Usable
+ * after a successful parse, e.g. by src/fstore/ to bind fields. */
+typedef enum {
+    PR__STORE_COL_NONE = 0,
+    PR__STORE_COL_REQUEST,   /* index: request.columns[index] */
+    PR__STORE_COL_TIME,      /* index: the pr__time_feature */
+    PR__STORE_COL_ATTRIBUTE, /* index: the table's source index, attr: its
+                                attribute index (entity: sources[].entity) */
+    PR__STORE_COL_AGGREGATE  /* index: aggregates[index] */
+} pr__store_col_kind;
+typedef struct pr__store_col {
+    pr__store_col_kind kind;
+    uint32_t index;
+    uint32_t attr;
+} pr__store_col;
+pr__store_col pr__store_find_column(const pr__store_spec *st, const char *name,
+                                    size_t len);
+/* The word naming a time feature ("hour_of_day", "day_of_week"). */
+const char *pr__time_feature_name(pr__time_feature t);
+/* When the spec has a request section: every fields[i].column must be an
+ * assembled column (fields is the fields sequence, already read into s). */
+pr_status pr__store_check_fields(pr__yaml_ctx *ps, yaml_node_t *fields,
+                                 const struct pr_spec *s);
 
 #endif

@@ -85,12 +85,17 @@ static void featurize_some_rows(const pr_spec *s, const uint8_t *data,
         pr_example ex;
         pr_arena_reset(&arena);
         if (pr_featurizer_apply(f, &rec, &arena, &ex, &err) != PR_OK) continue;
-        if (ex.n != pr_featurizer_n_fields(f)) abort();
-        for (uint32_t k = 0; k < ex.n; k++)
-            if (ex.f[k].index >> bits || ex.f[k].field != k ||
-                !(ex.f[k].value == ex.f[k].value) ||
+        /* Every field in id order, at least once (set-valued fields and
+         * their crosses give one feature per token). */
+        uint32_t next = 0;
+        for (uint32_t k = 0; k < ex.n; k++) {
+            if (ex.f[k].field == next) next++;
+            else if (next == 0 || ex.f[k].field != next - 1) abort();
+            if (ex.f[k].index >> bits || !(ex.f[k].value == ex.f[k].value) ||
                 ex.f[k].value - ex.f[k].value != 0)
                 abort(); /* out-of-range index, or NaN/inf value */
+        }
+        if (next != pr_featurizer_n_fields(f)) abort();
     }
     pr_arena_free(&arena);
     pr_featurizer_free(f);
