@@ -20,5 +20,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_join(int argc, char **argv);
+int cmd_build_dataset(int argc, char **argv);
+int cmd_materialize(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 #endif

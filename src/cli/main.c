@@ -22,6 +22,9 @@ static const command commands[] = {
     {"predict", cmd_predict, "print one probability per input row"},
     {"eval", cmd_eval, "log loss, NE, AUC, calibration of a model on data"},
     {"join", cmd_join, "label impressions: join clicks and conversions in the attribution window"},
+    {"build-dataset", cmd_build_dataset, "point-in-time training data from events and entity tables (feature store)"},
+    {"materialize", cmd_materialize, "load entity tables and aggregate state into an online store"},
+    {"features", cmd_features, "features get ENTITY KEY: print an online store row (debugging)"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
 };
 

@@ -1,0 +1,222 @@
+/*
+ * pronto/fstore.h: the feature store engine. One compiled plan of a spec's
+ * request/entities/sources/aggregates sections (src/feature/spec_store.h,
+ * docs/feature-spec.md) and the state it reads and updates:
+ *
+ *   - entity rows: table attributes as of their effective time;
+ *   - aggregate state per entity key (sliding windows, decayed counters,
+ *     last-N lists), updated by events in time order;
+ *   - assembly: one request (or impression) at time t -> one pr_record whose
+ *     columns are the request's columns, its time columns, every
+ *     "entity.attribute" and every aggregate's value as of t. The
+ *     featurizer binds to pr_fs_column_name() and turns it into an example.
+ *
+ * The same code assembles for training (the dataset builder replays events
+ * and asks at each impression's time, before applying it) and for serving
+ * (rows read from a pr_store). State lives either in an in-process table
+ * (store == NULL: fastest, for replays) or in any pr_store backend; the row
+ * bytes are the same in both (docs/fstore.md), which is what makes offline
+ * and online values byte-identical.
+ *
+ * Point in time. An assembly at t sees exactly the events applied before it
+ * whose ts <= t; windowed aggregates count bucket by bucket (granularity
+ * window/buckets, docs/fstore.md), so "as of t" is exact at that
+ * granularity. The builder applies an impression after assembling it, so
+ * no impression sees itself, and nothing later than itself in the stream.
+ *
+ * Threads: one pr_fs per thread (it owns scratch buffers); the plan is
+ * immutable after pr_fs_open.
+ */
+#ifndef PRONTO_FSTORE_H
+#define PRONTO_FSTORE_H
+
+#include <stdint.h>
+
+#include "pronto/base.h"
+#include "pronto/example.h"
+#include "pronto/feature.h"
+#include "pronto/store.h"
+#include "pronto/stream.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pr_fs pr_fs;
+
+/* Compiles spec's store sections and binds a state.
+ *   spec:  borrowed for the call; must have a request section.
+ *   store: borrowed, must outlive the pr_fs; NULL = an in-process table
+ *          owned by the pr_fs.
+ * Errors: PR_ERR_SPEC (no request section), PR_ERR_NOMEM. */
+pr_status pr_fs_open(const pr_spec *spec, pr_store *store, pr_fs **out,
+                     pr_err *err);
+void pr_fs_free(pr_fs *fs);
+
+/* The assembled record's columns (what the featurizer binds to). Names are
+ * borrowed, valid for the pr_fs's life. */
+uint32_t pr_fs_n_columns(const pr_fs *fs);
+const char *pr_fs_column_name(const pr_fs *fs, uint32_t c);
+/* Entities: index by name, UINT32_MAX if unknown. */
+uint32_t pr_fs_n_entities(const pr_fs *fs);
+const char *pr_fs_entity_name(const pr_fs *fs, uint32_t e);
+uint32_t pr_fs_entity_index(const pr_fs *fs, const char *name);
+/* Number of key columns of entity e (1..3; 0 if e is out of range). */
+uint32_t pr_fs_entity_n_keys(const pr_fs *fs, uint32_t e);
+
+/* ---------------------------------------------------------------- events */
+
+/* One parsed event. Request columns are text (borrowed from the line or the
+ * arena); absent keys have len 0. */
+typedef struct pr_fs_event {
+    pr_bytes type;          /* the type key's text ("impression", ...) */
+    int64_t ts_ms;
+    uint64_t event_id, impression_id;
+    int has_ts, has_event_id, has_impression_id;
+    const pr_bytes *cols;   /* pr_fs_n_request_columns values */
+} pr_fs_event;
+
+uint32_t pr_fs_n_request_columns(const pr_fs *fs);
+
+/* Parses one JSON-lines event with the events source's keys.
+ *   arena: escaped strings and the cols array go here.
+ * Errors: PR_ERR_PARSE "column N: what" (not a JSON object, bad JSON, a
+ * ts/id that is not an integer). A missing ts or id is PR_OK with has_* 0. */
+pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
+                            pr_arena *arena, pr_fs_event *ev, pr_err *err);
+
+/* Feeds one event into every aggregate that counts its type (others are
+ * ignored; an event without ts too). Entities whose key columns are absent
+ * in the event are skipped (counted in pr_fs_stats.missing_keys).
+ *   arena: scratch for the call (keys, attribute copies); the caller resets
+ *          it when it likes.
+ * PR_ERR_IO/NOMEM from the state. */
+pr_status pr_fs_apply_event(pr_fs *fs, const pr_fs_event *ev,
+                            pr_arena *arena, pr_err *err);
+
+/* ---------------------------------------------------------------- tables */
+
+/* Sets entity e's row for key (the key columns' texts, n = the entity's key
+ * count) to these attribute values (in the table's attribute order, n =
+ * the table's attribute count), effective at effective_ms: the aggregate
+ * state is kept. A row whose stored attributes are newer (later effective
+ * time) is left alone, so loading a table out of order, or twice, keeps
+ * the latest state; equal effective times: the later call wins. */
+pr_status pr_fs_put_attributes(pr_fs *fs, uint32_t e, const pr_bytes *key,
+                               const pr_bytes *attrs, int64_t effective_ms,
+                               pr_err *err);
+
+/* Reads every table source of the spec from data_dir (source paths are
+ * relative to it) and puts the rows effective at or before until_ms
+ * (INT64_MAX: all) - the materialize step. Rows with a bad effective time
+ * or a missing key stop with file:line:column. *rows: rows put. */
+pr_status pr_fs_load_tables(pr_fs *fs, const char *data_dir, int64_t until_ms,
+                            uint64_t *rows, pr_err *err);
+
+/* ---------------------------------------------------------------- assembly */
+
+/* One assembled row: a pr_record (cols text, num numbers: NaN where the
+ * column is text only) plus the time it was assembled at. Everything is
+ * in the arena given to the call. */
+typedef struct pr_fs_row {
+    pr_record rec;
+} pr_fs_row;
+
+/* Assembles n candidates of one request at time now_ms.
+ *   base:     pr_fs_n_request_columns texts shared by all candidates.
+ *   cand_cols/n_cand_cols: which request columns vary per candidate (ids);
+ *   cand:     n * n_cand_cols texts, candidate-major; NULL when n_cand_cols
+ *             is 0.
+ *   n:        candidates, 1..PR_STORE_BATCH_MAX.
+ *   out:      OUT: n rows (their rec.cols/num live in arena).
+ * Entities whose key depends only on shared columns are read once; the
+ * others once per candidate with one batch get per entity. */
+pr_status pr_fs_assemble(pr_fs *fs, int64_t now_ms, const pr_bytes *base,
+                         const uint32_t *cand_cols, uint32_t n_cand_cols,
+                         const pr_bytes *cand, uint32_t n, pr_arena *arena,
+                         pr_fs_row *out, pr_err *err);
+
+/* Text of column c of a row, rendering numbers on demand (shortest text
+ * that reads back as the same double; integers without a point). The text
+ * is in the arena. Missing = len 0. */
+pr_bytes pr_fs_row_text(const pr_fs *fs, const pr_fs_row *row, uint32_t c,
+                        pr_arena *arena);
+
+/* ---------------------------------------------------------------- debug */
+
+/* One entity row as JSON text {"entity":..., "key":..., "attributes":{...},
+ * "aggregates":{...}} with aggregate values as of now_ms; *json malloc'd,
+ * caller frees. PR_ERR_NOTFOUND if there is no such row. */
+pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
+                             int64_t now_ms, char **json, pr_err *err);
+
+typedef struct pr_fs_stats {
+    uint64_t events;        /* applied */
+    uint64_t missing_keys;  /* entity keys absent from an event/request */
+    uint64_t rows;          /* rows in the in-process table (0 for stores) */
+    uint64_t row_bytes;     /* their bytes (row blobs + keys + slots) */
+    uint64_t stale_rows;    /* rows read with a different layout (spec
+                               changed): treated as absent */
+    uint64_t late_updates;  /* windowed updates older than the window */
+    uint64_t store_errors;  /* failed store calls */
+} pr_fs_stats;
+void pr_fs_get_stats(const pr_fs *fs, pr_fs_stats *out);
+
+/* The size in bytes of entity e's row blob without attributes (header +
+ * aggregate state). */
+uint32_t pr_fs_row_state_bytes(const pr_fs *fs, uint32_t e);
+
+/* ---------------------------------------------------------------- builder */
+
+#define PR_FS_BUILD_MAX_OUTPUTS 16u
+#define PR_FS_MAX_COLUMNS 4096u
+
+/* One output of the builder: the labeled impressions with
+ * from_ms <= ts < to_ms (to_ms 0 = no end; when outputs overlap, the last
+ * one whose from_ms <= ts takes the impression). */
+typedef struct pr_fs_build_output {
+    const char *cache_path;  /* example cache (pronto train --dataset), or NULL */
+    const char *csv_path;    /* assembled columns as CSV, or NULL: header
+                                impression_id,ts_ms,label,<columns> */
+    int64_t from_ms, to_ms;
+} pr_fs_build_output;
+
+typedef struct pr_fs_build_opts {
+    const char *data_dir;    /* source paths are relative to it (NULL: cwd) */
+    const pr_fs_build_output *outputs;
+    uint32_t n_outputs;      /* 1..PR_FS_BUILD_MAX_OUTPUTS */
+    int64_t window_ms;       /* attribution window (0: the joiner's 2 h) */
+    int64_t lateness_ms;     /* allowed lateness (0: the joiner's 10 min) */
+    uint64_t max_bad;        /* malformed event lines tolerated */
+    pr_store *store;         /* state: NULL = in-process (fastest) */
+    int64_t until_ms;        /* 0, or: events and table rows after this
+                                time are not applied (materialize --until) */
+    int tables_only;         /* 1: load the tables, replay no events */
+} pr_fs_build_opts;
+
+typedef struct pr_fs_build_stats {
+    uint64_t lines, events, bad_lines, table_rows;
+    uint64_t after_until;    /* events skipped: ts after until_ms */
+    uint64_t impressions;    /* assembled (in an output's range) */
+    uint64_t labeled[PR_FS_BUILD_MAX_OUTPUTS];
+    uint64_t positives[PR_FS_BUILD_MAX_OUTPUTS];
+    pr_joiner_stats joiner;
+    pr_fs_stats fs;
+    double seconds;
+} pr_fs_build_stats;
+
+/* Replays the spec's events source (files matching its path under
+ * data_dir, in name order) with its tables, and writes every labeled
+ * impression's example (features as of its ts) to the outputs. With no
+ * outputs (n_outputs 0) it only builds the state: `pronto materialize`
+ * into a store. See
+ * src/fstore/fs_build.c for the order of things. Errors: PR_ERR_SPEC (no
+ * events source; quantile transforms), PR_ERR_IO, PR_ERR_PARSE (a table
+ * row, or more than max_bad malformed event lines: file:line), NOMEM. */
+pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
+                      pr_fs_build_stats *st, pr_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,183 @@
+/*
+ * cmd_build_dataset.c: `pronto build-dataset --spec S --data DIR -o OUT`.
+ *
+ * Thin: flags -> pr_fs_build_opts -> pr_fs_build (src/fstore/fs_build.c),
+ * then one summary on stderr. Outputs: -o takes the impressions from
+ * --from (default: all) on; each --split TIME=FILE starts a new output at
+ * TIME; --to ends the last one. A FILE ending in ".csv" gets the assembled
+ * columns as CSV, any other name an example cache for
+ * `pronto train --dataset`. Times are ISO-8601 ("2024-01-06" is midnight
+ * UTC) or integer Unix seconds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "cli/flags.h"
+#include "data/reader_int.h"
+#include "pronto/fstore.h"
+#include "pronto/sim.h"
+
+static const char usage_text[] =
+    "--spec SPEC --data DIR -o OUT [--split TIME=FILE,...]\n"
+    "\n"
+    "Replays the spec's event stream with its entity tables in time order\n"
+    "and writes, for every labeled impression, its features as they stood at\n"
+    "the impression's time (never later) through the featurizer: an example\n"
+    "cache for `pronto train --dataset`, or CSV of the assembled columns for\n"
+    "an output named *.csv. See docs/fstore.md.";
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
+static int parse_time_ms(const char *flag, const char *text, int64_t *out) {
+    int64_t s;
+    if (pr__parse_ts(text, strlen(text), &s) != 0) {
+        fprintf(stderr,
+                "pronto build-dataset: %s: expected an ISO-8601 time "
+                "(2024-01-06 or 2024-01-06T12:00:00Z) or Unix seconds, got "
+                "'%s'\n",
+                flag, text);
+        return 0;
+    }
+    *out = s * 1000;
+    return 1;
+}
+
+static int parse_dur_ms(const char *flag, const char *text, int64_t *out) {
+    double sec;
+    if (pr_sim_parse_duration(text, &sec) != PR_OK || sec > 1e12) {
+        fprintf(stderr,
+                "pronto build-dataset: %s: expected a duration such as 90s, "
+                "10m or 2h, got '%s'\n",
+                flag, text);
+        return 0;
+    }
+    *out = (int64_t)(sec * 1000.0 + 0.5);
+    return 1;
+}
+
+static void set_output(pr_fs_build_output *o, const char *path, int64_t from) {
+    memset(o, 0, sizeof *o);
+    if (ends_with(path, ".csv")) o->csv_path = path;
+    else o->cache_path = path;
+    o->from_ms = from;
+}
+
+int cmd_build_dataset(int argc, char **argv) {
+    const char *cmd = "build-dataset";
+    const char *spec_path = NULL, *data = NULL, *out = NULL, *split = NULL;
+    const char *from_s = NULL, *to_s = NULL, *window_s = NULL,
+               *lateness_s = NULL, *store_uri = NULL;
+    unsigned long long max_bad = 0;
+    pr_flag flags[] = {
+        {"--spec", NULL, PR_FLAG_STRING, &spec_path,
+         "FILE  feature spec with request/entities/sources/aggregates", 0},
+        {"--data", "-d", PR_FLAG_STRING, &data,
+         "DIR  where the spec's source paths are (default .)", 0},
+        {"--out", "-o", PR_FLAG_STRING, &out,
+         "FILE  output: example cache, or CSV if it ends in .csv", 0},
+        {"--split", NULL, PR_FLAG_STRING, &split,
+         "TIME=FILE,...  further outputs, each from TIME on", 0},
+        {"--from", NULL, PR_FLAG_STRING, &from_s,
+         "TIME  first impression time written (earlier ones only build state)", 0},
+        {"--to", NULL, PR_FLAG_STRING, &to_s, "TIME  end (exclusive) of the last output", 0},
+        {"--window", NULL, PR_FLAG_STRING, &window_s,
+         "D  attribution window (default 2h)", 0},
+        {"--lateness", NULL, PR_FLAG_STRING, &lateness_s,
+         "D  allowed out-of-orderness (default 10m)", 0},
+        {"--max-bad", NULL, PR_FLAG_UINT, &max_bad,
+         "N  malformed event lines tolerated (default 0)", 0},
+        {"--store", NULL, PR_FLAG_STRING, &store_uri,
+         "URI  keep the state in this store (mem:, lmdb:DIR, redis:...) "
+         "instead of in process", 0},
+    };
+    char *pos[4];
+    int n_pos = 0;
+    int rc = pr_flags_parse(cmd, usage_text, flags,
+                            (int)(sizeof flags / sizeof flags[0]), argc, argv,
+                            pos, 4, &n_pos);
+    if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
+    if (n_pos) return cli_usage_error(cmd, "unexpected argument (outputs go in -o / --split)");
+    if (!spec_path) return cli_usage_error(cmd, "--spec is required");
+    if (!out) return cli_usage_error(cmd, "-o is required");
+
+    pr_fs_build_output outs[PR_FS_BUILD_MAX_OUTPUTS];
+    char split_buf[4096];
+    uint32_t n_out = 1;
+    int64_t from = INT64_MIN, to = 0;
+    if (from_s && !parse_time_ms("--from", from_s, &from)) return PR_EXIT_USAGE;
+    if (to_s && !parse_time_ms("--to", to_s, &to)) return PR_EXIT_USAGE;
+    set_output(&outs[0], out, from);
+    if (split) {
+        if (strlen(split) >= sizeof split_buf)
+            return cli_usage_error(cmd, "--split: too long");
+        memcpy(split_buf, split, strlen(split) + 1);
+        for (char *item = split_buf, *next; item; item = next) {
+            next = strchr(item, ',');
+            if (next) *next++ = '\0';
+            char *eq = strchr(item, '=');
+            if (!eq || eq == item || !eq[1])
+                return cli_usage_error(cmd, "--split: expected TIME=FILE[,TIME=FILE...]");
+            *eq = '\0';
+            int64_t t;
+            if (!parse_time_ms("--split", item, &t)) return PR_EXIT_USAGE;
+            if (n_out == PR_FS_BUILD_MAX_OUTPUTS)
+                return cli_usage_error(cmd, "--split: too many outputs");
+            if (t <= outs[n_out - 1].from_ms)
+                return cli_usage_error(cmd, "--split: times must increase");
+            outs[n_out - 1].to_ms = t;
+            set_output(&outs[n_out++], eq + 1, t);
+        }
+    }
+    outs[n_out - 1].to_ms = to;
+    pr_fs_build_opts o = {.data_dir = data, .outputs = outs, .n_outputs = n_out,
+                          .max_bad = max_bad};
+    if (window_s && !parse_dur_ms("--window", window_s, &o.window_ms)) return PR_EXIT_USAGE;
+    if (lateness_s && !parse_dur_ms("--lateness", lateness_s, &o.lateness_ms))
+        return PR_EXIT_USAGE;
+
+    pr_err err;
+    pr_err_clear(&err);
+    pr_spec *spec = NULL;
+    pr_store *store = NULL;
+    pr_fs_build_stats st;
+    pr_status s = pr_spec_load(spec_path, &spec, &err);
+    if (s == PR_OK && store_uri) s = pr_store_open(store_uri, &store, &err);
+    o.store = store;
+    if (s == PR_OK) s = pr_fs_build(spec, &o, &st, &err);
+    pr_store_close(store);
+    pr_spec_free(spec);
+    if (s != PR_OK) {
+        fprintf(stderr, "pronto build-dataset: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    for (uint32_t k = 0; k < n_out; k++) {
+        const char *path = outs[k].cache_path ? outs[k].cache_path : outs[k].csv_path;
+        double n = (double)st.labeled[k];
+        printf("%-28s %10llu examples  CTR %.4f\n", path, (unsigned long long)st.labeled[k],
+               n > 0 ? (double)st.positives[k] / n : 0.0);
+    }
+    fprintf(stderr,
+            "pronto build-dataset: events=%llu malformed=%llu table_rows=%llu "
+            "impressions=%llu duplicates=%llu too_late=%llu unknown_type=%llu "
+            "missing_ids=%llu missing_keys=%llu late_updates=%llu state_rows=%llu "
+            "state_bytes=%llu elapsed_s=%.2f impressions_per_s=%.0f\n",
+            (unsigned long long)st.events, (unsigned long long)st.bad_lines,
+            (unsigned long long)st.table_rows,
+            (unsigned long long)st.joiner.impressions,
+            (unsigned long long)st.joiner.duplicates,
+            (unsigned long long)st.joiner.too_late,
+            (unsigned long long)st.joiner.unknown_type,
+            (unsigned long long)st.joiner.missing_ids,
+            (unsigned long long)st.fs.missing_keys,
+            (unsigned long long)st.fs.late_updates,
+            (unsigned long long)st.fs.rows, (unsigned long long)st.fs.row_bytes,
+            st.seconds,
+            st.seconds > 0 ? (double)st.joiner.impressions / st.seconds : 0.0);
+    return PR_EXIT_OK;
+}

@@ -1,0 +1,422 @@
+/*
+ * fs_build.c: the point-in-time dataset builder (`pronto build-dataset`).
+ *
+ * One pass over the event stream in file order (files sorted by name;
+ * events in non-decreasing ts, as pronto simulate writes them), merged with
+ * the entity tables' rows by effective time (a row effective at t applies
+ * before an event at t). For each impression:
+ *
+ *   1. assemble its features as of its ts from the state as it stands:
+ *      every earlier event applied, this impression and everything after it
+ *      not (no leakage by construction);
+ *   2. featurize (the one featurizer) and hand the example to the label
+ *      joiner as the impression's payload;
+ *   3. apply the impression to the aggregates.
+ *
+ * Clicks and conversions go to the joiner and the aggregates. An event the
+ * joiner drops as a duplicate (same event id) or too late is not applied to
+ * the aggregates either, so replaying a stream twice gives the same
+ * dataset. Labeled impressions come out of the joiner once their
+ * attribution window closes, in (ts, impression id) order, into the output
+ * whose time range holds their ts.
+ *
+ * Ownership: everything is released before return; outputs are written
+ * atomically (a failed build leaves no file under an output's name).
+ */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "data/reader_int.h"
+#include "fstore/fs_build_int.h"
+#include "pronto/cache.h"
+#include "pronto/stream.h"
+
+#define REPORT_MAX 5
+
+typedef struct out_file {
+    pr_cache_writer *cache;
+    pr_atomic_file *csv;
+    char *buf;          /* csv write buffer */
+    size_t len;
+} out_file;
+
+typedef struct builder {
+    pr_fs *fs;
+    pr_featurizer *fz;
+    pr_joiner *j;
+    const pr_fs_build_opts *o;
+    pr_fs_build_stats *st;
+    out_file *out;
+    pr_arena arena;     /* per event */
+    char *payload;      /* packing buffer */
+    size_t payload_cap;
+    pr__fs_updates tables;
+    size_t next_update;
+} builder;
+
+#define CSV_BUF (1u << 20)
+
+static pr_status csv_put(out_file *f, const char *p, size_t n, pr_err *err) {
+    if (f->len + n > CSV_BUF) {
+        pr_status rc = pr_atomic_write(f->csv, f->buf, f->len, err);
+        f->len = 0;
+        if (rc != PR_OK) return rc;
+        if (n > CSV_BUF) return pr_atomic_write(f->csv, p, n, err);
+    }
+    memcpy(f->buf + f->len, p, n);
+    f->len += n;
+    return PR_OK;
+}
+
+/* RFC 4180: quote a field holding a comma, quote, CR or LF. */
+static size_t csv_field(char *dst, pr_bytes v) {
+    int quote = 0;
+    for (size_t i = 0; i < v.len; i++)
+        if (v.ptr[i] == ',' || v.ptr[i] == '"' || v.ptr[i] == '\n' ||
+            v.ptr[i] == '\r')
+            quote = 1;
+    if (!quote) {
+        if (v.len) memcpy(dst, v.ptr, v.len);
+        return v.len;
+    }
+    size_t o = 0;
+    dst[o++] = '"';
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.ptr[i] == '"') dst[o++] = '"';
+        dst[o++] = v.ptr[i];
+    }
+    dst[o++] = '"';
+    return o;
+}
+
+static int output_of(const pr_fs_build_opts *o, int64_t ts) {
+    int k = -1;
+    for (uint32_t i = 0; i < o->n_outputs; i++)
+        if (ts >= o->outputs[i].from_ms) k = (int)i;
+    if (k >= 0 && o->outputs[k].to_ms && ts >= o->outputs[k].to_ms) k = -1;
+    return k;
+}
+
+static pr_status ensure_payload(builder *b, size_t n, pr_err *err) {
+    if (n <= b->payload_cap) return PR_OK;
+    size_t cap = b->payload_cap ? b->payload_cap : 4096;
+    while (cap < n) cap *= 2;
+    char *p = realloc(b->payload, cap);
+    if (!p) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    b->payload = p;
+    b->payload_cap = cap;
+    return PR_OK;
+}
+
+/* Payload: u32 n features, u32 csv bytes, the features, the CSV text of the
+ * assembled columns (without id/ts/label, which come at output time). */
+static pr_status pack(builder *b, int k, const pr_fs_row *row,
+                      const pr_example *x, size_t *len, pr_err *err) {
+    size_t feat_bytes = (size_t)x->n * sizeof *x->f;
+    size_t csv_max = 0;
+    int csv = b->out[k].csv != NULL;
+    pr_bytes *texts = NULL;
+    uint32_t nc = pr_fs_n_columns(b->fs);
+    if (csv) {
+        texts = pr_arena_alloc(&b->arena, (size_t)nc * sizeof *texts);
+        if (!texts) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        for (uint32_t c = 0; c < nc; c++) {
+            texts[c] = pr_fs_row_text(b->fs, row, c, &b->arena);
+            csv_max += texts[c].len * 2 + 3;
+        }
+    }
+    pr_status rc = ensure_payload(b, 8 + feat_bytes + csv_max, err);
+    if (rc != PR_OK) return rc;
+    uint32_t n = x->n;
+    memcpy(b->payload, &n, 4);
+    if (feat_bytes) memcpy(b->payload + 8, x->f, feat_bytes);
+    size_t o = 8 + feat_bytes;
+    for (uint32_t c = 0; csv && c < nc; c++) {
+        b->payload[o++] = ',';
+        o += csv_field(b->payload + o, texts[c]);
+    }
+    uint32_t csv_len = (uint32_t)(o - 8 - feat_bytes);
+    memcpy(b->payload + 4, &csv_len, 4);
+    *len = o;
+    return PR_OK;
+}
+
+static pr_status emit(builder *b, const pr_labeled *lab, pr_err *err) {
+    int k = output_of(b->o, lab->ts_ms);
+    if (k < 0 || lab->payload.len < 8) return PR_OK;
+    uint32_t n, csv_len;
+    memcpy(&n, lab->payload.ptr, 4);
+    memcpy(&csv_len, lab->payload.ptr + 4, 4);
+    pr_feature *f = pr_arena_alloc(&b->arena, (size_t)n * sizeof *f + 1);
+    if (!f) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    memcpy(f, lab->payload.ptr + 8, (size_t)n * sizeof *f);
+    pr_example x = {.label = (float)lab->label, .weight = 1.0f,
+                    .ts = lab->ts_ms / 1000, .n = n, .f = f};
+    out_file *of = &b->out[k];
+    pr_status rc = PR_OK;
+    if (of->cache) rc = pr_cache_writer_add(of->cache, &x, err);
+    if (rc == PR_OK && of->csv) {
+        char head[64];
+        int hl = snprintf(head, sizeof head, "%llu,%lld,%d",
+                          (unsigned long long)lab->impression_id,
+                          (long long)lab->ts_ms, lab->label);
+        rc = csv_put(of, head, (size_t)hl, err);
+        if (rc == PR_OK)
+            rc = csv_put(of, lab->payload.ptr + 8 + (size_t)n * sizeof *f,
+                         csv_len, err);
+        if (rc == PR_OK) rc = csv_put(of, "\n", 1, err);
+    }
+    b->st->labeled[k]++;
+    if (lab->label) b->st->positives[k]++;
+    return rc;
+}
+
+static pr_status drain(builder *b, pr_err *err) {
+    pr_labeled lab;
+    while (pr_joiner_poll(b->j, &lab) == PR_OK) {
+        pr_status rc = emit(b, &lab, err);
+        if (rc != PR_OK) return rc;
+    }
+    return PR_OK;
+}
+
+static pr_status apply_tables_until(builder *b, int64_t ts, pr_err *err) {
+    while (b->next_update < b->tables.n &&
+           b->tables.v[b->next_update].effective_ms <= ts) {
+        pr_status rc =
+            pr__fs_put_update(b->fs, &b->tables.v[b->next_update], err);
+        if (rc != PR_OK) return rc;
+        b->next_update++;
+        b->st->table_rows++;
+    }
+    return PR_OK;
+}
+
+static pr_event_type joiner_type(pr_bytes t) {
+    if (t.len == 10 && !memcmp(t.ptr, "impression", 10)) return PR_EVENT_IMPRESSION;
+    if (t.len == 5 && !memcmp(t.ptr, "click", 5)) return PR_EVENT_CLICK;
+    if (t.len == 10 && !memcmp(t.ptr, "conversion", 10)) return PR_EVENT_CONVERSION;
+    return PR_EVENT_UNKNOWN;
+}
+
+static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
+    if (b->o->until_ms && ev->has_ts && ev->ts_ms > b->o->until_ms) {
+        b->st->after_until++;
+        return PR_OK;
+    }
+    pr_status rc = apply_tables_until(b, ev->ts_ms, err);
+    if (rc != PR_OK) return rc;
+    pr_event je = {joiner_type(ev->type), ev->event_id, ev->impression_id,
+                   ev->ts_ms, ev->has_event_id, ev->has_impression_id,
+                   ev->has_ts, {NULL, 0}};
+    int k = je.type == PR_EVENT_IMPRESSION && ev->has_ts
+                ? output_of(b->o, ev->ts_ms) : -1;
+    if (k >= 0) {
+        pr_fs_row row;
+        rc = pr_fs_assemble(b->fs, ev->ts_ms, ev->cols, NULL, 0, NULL, 1,
+                            &b->arena, &row, err);
+        if (rc != PR_OK) return rc;
+        pr_example x;
+        rc = pr_featurizer_apply(b->fz, &row.rec, &b->arena, &x, err);
+        if (rc != PR_OK) return rc;
+        size_t len = 0;
+        rc = pack(b, k, &row, &x, &len, err);
+        if (rc != PR_OK) return rc;
+        je.payload = pr_bytes_of(b->payload, len);
+        b->st->impressions++;
+    }
+    pr_joiner_stats before, after;
+    pr_joiner_stats_get(b->j, &before);
+    rc = pr_joiner_push(b->j, &je, err);
+    if (rc != PR_OK) return rc;
+    pr_joiner_stats_get(b->j, &after);
+    if (after.duplicates == before.duplicates &&
+        after.too_late == before.too_late &&
+        after.missing_ids == before.missing_ids) {
+        rc = pr_fs_apply_event(b->fs, ev, &b->arena, err);
+        if (rc != PR_OK) return rc;
+    }
+    return drain(b, err);
+}
+
+static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
+                             glob_t *g, pr_err *err) {
+    memset(g, 0, sizeof *g);
+    const pr__source_spec *src = NULL;
+    for (uint32_t s = 0; s < fs->ss->n_sources; s++)
+        if (fs->ss->sources[s].kind == PR__SOURCE_EVENTS) src = &fs->ss->sources[s];
+    if (!src)
+        return pr_err_set(err, PR_ERR_SPEC,
+                          "%s: no events source (sources: kind: events)",
+                          fs->spec->name);
+    char pattern[4096];
+    if (src->path[0] == '/' || !o->data_dir)
+        snprintf(pattern, sizeof pattern, "%s", src->path);
+    else
+        snprintf(pattern, sizeof pattern, "%s/%s", o->data_dir, src->path);
+    int r = glob(pattern, 0, NULL, g);
+    if (r == GLOB_NOMATCH || (r == 0 && g->gl_pathc == 0))
+        return pr_err_set(err, PR_ERR_IO, "%s: no event files match",
+                          pattern);
+    if (r != 0) return pr_err_set(err, PR_ERR_IO, "%s: glob failed", pattern);
+    return PR_OK;
+}
+
+static pr_status run_file(builder *b, const char *path, pr_progress *pg,
+                          pr_err *err) {
+    pr__linesrc src;
+    pr_status rc = pr__linesrc_open_path(&src, path, path, 0, 0, err);
+    if (rc != PR_OK) return rc;
+    char *line = NULL;
+    size_t len = 0;
+    while ((rc = pr__linesrc_next(&src, &line, &len, err)) == PR_OK ||
+           rc == PR_ERR_LIMIT) {
+        b->st->lines++;
+        pr_fs_event ev;
+        pr_arena_reset(&b->arena);
+        if (rc == PR_OK) {
+            size_t k = 0;
+            while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+            if (k == len) continue;
+            rc = pr_fs_event_parse(b->fs, line, len, &b->arena, &ev, err);
+        }
+        if (rc != PR_OK) {
+            if (++b->st->bad_lines <= REPORT_MAX)
+                pr_log(PR_LOG_WARN, "%s:%llu: %s", path,
+                       (unsigned long long)src.lineno, err->msg);
+            if (b->st->bad_lines > b->o->max_bad) {
+                rc = pr_err_set(err, PR_ERR_PARSE,
+                                "%s:%llu: more than %llu malformed event "
+                                "lines (--max-bad)",
+                                path, (unsigned long long)src.lineno,
+                                (unsigned long long)b->o->max_bad);
+                break;
+            }
+            continue;
+        }
+        b->st->events++;
+        rc = one_event(b, &ev, err);
+        if (rc != PR_OK) break;
+        if ((b->st->lines & 0xffff) == 0)
+            pr_progress_update(pg, b->st->impressions, NULL, 0);
+    }
+    pr__linesrc_close(&src);
+    return rc == PR_EOF ? PR_OK : rc;
+}
+
+static pr_status open_outputs(builder *b, const pr_spec *spec, pr_err *err) {
+    uint64_t fp = pr_featurizer_fingerprint(b->fz);
+    (void)spec;
+    for (uint32_t k = 0; k < b->o->n_outputs; k++) {
+        const pr_fs_build_output *o = &b->o->outputs[k];
+        out_file *f = &b->out[k];
+        pr_status rc = PR_OK;
+        if (o->cache_path)
+            rc = pr_cache_writer_open(o->cache_path, pr_featurizer_hash_bits(b->fz),
+                                      pr_featurizer_n_fields(b->fz), fp,
+                                      &f->cache, err);
+        if (rc == PR_OK && o->csv_path) {
+            rc = pr_atomic_open(o->csv_path, &f->csv, err);
+            f->buf = malloc(CSV_BUF);
+            if (rc == PR_OK && !f->buf)
+                rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+            if (rc == PR_OK) {
+                rc = csv_put(f, "impression_id,ts_ms,label", 25, err);
+                for (uint32_t c = 0; rc == PR_OK && c < pr_fs_n_columns(b->fs); c++) {
+                    const char *name = pr_fs_column_name(b->fs, c);
+                    rc = csv_put(f, ",", 1, err);
+                    if (rc == PR_OK) rc = csv_put(f, name, strlen(name), err);
+                }
+                if (rc == PR_OK) rc = csv_put(f, "\n", 1, err);
+            }
+        }
+        if (rc != PR_OK) return rc;
+    }
+    return PR_OK;
+}
+
+static pr_status close_outputs(builder *b, pr_status rc, pr_err *err) {
+    for (uint32_t k = 0; k < b->o->n_outputs; k++) {
+        out_file *f = &b->out[k];
+        if (f->cache) {
+            if (rc == PR_OK) rc = pr_cache_writer_close(f->cache, err);
+            else pr_cache_writer_abort(f->cache);
+        }
+        if (f->csv) {
+            if (rc == PR_OK && f->len) rc = pr_atomic_write(f->csv, f->buf, f->len, err);
+            if (rc == PR_OK) rc = pr_atomic_commit(f->csv, err);
+            else pr_atomic_abort(f->csv);
+        }
+        free(f->buf);
+    }
+    return rc;
+}
+
+pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
+                      pr_fs_build_stats *st, pr_err *err) {
+    builder b;
+    memset(&b, 0, sizeof b);
+    memset(st, 0, sizeof *st);
+    b.o = o;
+    b.st = st;
+    double t0 = pr_now();
+    if (o->n_outputs > PR_FS_BUILD_MAX_OUTPUTS)
+        return pr_err_set(err, PR_ERR_INVALID, "0..%u outputs, not %u",
+                          PR_FS_BUILD_MAX_OUTPUTS, o->n_outputs);
+    pr_arena_init(&b.arena, NULL, 0, 0);
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    int have_glob = 0;
+    pr_status rc = pr_fs_open(spec, o->store, &b.fs, err);
+    if (rc == PR_OK) rc = pr_featurizer_new(spec, &b.fz, err);
+    if (rc == PR_OK && pr_featurizer_needs_fit(b.fz))
+        rc = pr_err_set(err, PR_ERR_SPEC,
+                        "%s: quantile transforms are not supported by "
+                        "build-dataset yet; use bins with edges",
+                        spec->name);
+    if (rc == PR_OK) {
+        const char *names[PR_FS_MAX_COLUMNS];
+        uint32_t n = pr_fs_n_columns(b.fs);
+        if (n > PR_FS_MAX_COLUMNS) n = PR_FS_MAX_COLUMNS;
+        for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(b.fs, c);
+        rc = pr_featurizer_bind(b.fz, names, n, err);
+    }
+    pr_joiner_opts jo = pr_joiner_opts_default();
+    if (o->window_ms) jo.window_ms = o->window_ms;
+    if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
+    if (rc == PR_OK) rc = pr_joiner_new(&jo, &b.j, err);
+    if (rc == PR_OK) rc = pr__fs_read_tables(b.fs, o->data_dir, &b.tables, err);
+    if (rc == PR_OK && !o->tables_only) {
+        rc = event_files(b.fs, o, &g, err);
+        have_glob = rc == PR_OK;
+    }
+    b.out = calloc(o->n_outputs ? o->n_outputs : 1, sizeof *b.out);
+    if (rc == PR_OK && !b.out) rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    if (rc == PR_OK) rc = open_outputs(&b, spec, err);
+    pr_progress pg;
+    pr_progress_start(&pg, "build-dataset", 0);
+    for (size_t i = 0; rc == PR_OK && !o->tables_only && i < g.gl_pathc; i++)
+        rc = run_file(&b, g.gl_pathv[i], &pg, err);
+    pr_progress_end(&pg);
+    /* Table rows after the last event still belong to the state. */
+    if (rc == PR_OK)
+        rc = apply_tables_until(&b, o->until_ms ? o->until_ms : INT64_MAX, err);
+    if (rc == PR_OK) {
+        pr_joiner_flush(b.j);
+        rc = drain(&b, err);
+    }
+    if (b.out) rc = close_outputs(&b, rc, err);
+    if (b.j) pr_joiner_stats_get(b.j, &st->joiner);
+    if (b.fs) pr_fs_get_stats(b.fs, &st->fs);
+    st->seconds = pr_now() - t0;
+    if (have_glob) globfree(&g);
+    free(b.out);
+    free(b.payload);
+    pr__fs_updates_free(&b.tables);
+    pr_arena_free(&b.arena);
+    pr_joiner_free(b.j);
+    pr_featurizer_free(b.fz);
+    pr_fs_free(b.fs);
+    return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * fs_storerows.c: row state in a pr_store (any backend). The entity name is
+ * the store's entity namespace, the key text its key; a row's store expiry
+ * comes from pr__fs_expires_s so a backend never drops a row that the TTL
+ * check would still serve. Reads skip absent keys (a request without that
+ * column) without asking the store.
+ */
+#include <stdlib.h>
+
+#include "fstore/fs_int.h"
+
+#define STACK_KEYS 256
+
+static pr_status store_get_batch(void *impl, const pr__fs_entity *e,
+                                 const pr_bytes *keys, uint32_t n,
+                                 int64_t now_ms, pr_bytes *rows, pr_err *err) {
+    pr_store *st = impl;
+    pr_bytes stack_keys[STACK_KEYS];
+    uint32_t stack_idx[STACK_KEYS];
+    pr_bytes *k = stack_keys;
+    uint32_t *idx = stack_idx;
+    if (n > STACK_KEYS) {
+        k = malloc((size_t)n * sizeof *k);
+        idx = malloc((size_t)n * sizeof *idx);
+        if (!k || !idx) {
+            free(k);
+            free(idx);
+            return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        }
+    }
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        rows[i] = (pr_bytes){NULL, 0};
+        if (keys[i].ptr) {
+            idx[m] = i;
+            k[m++] = keys[i];
+        }
+    }
+    pr_status rc = PR_OK;
+    if (m) {
+        /* Results land in the front of rows, then move to their places
+         * (back to front, so nothing is overwritten before it is moved). */
+        int64_t now_s = now_ms / 1000 - (now_ms % 1000 < 0);
+        rc = pr_store_get_batch(st, e->ns, k, m, now_s, rows, err);
+        if (rc == PR_OK)
+            for (uint32_t j = m; j-- > 0;) {
+                pr_bytes r = rows[j];
+                rows[j] = (pr_bytes){NULL, 0};
+                rows[idx[j]] = r;
+            }
+        else
+            for (uint32_t i = 0; i < n; i++) rows[i] = (pr_bytes){NULL, 0};
+    }
+    if (k != stack_keys) {
+        free(k);
+        free(idx);
+    }
+    return rc;
+}
+
+static pr_status store_put(void *impl, const pr__fs_entity *e, pr_bytes key,
+                           pr_bytes row, int64_t expires_s, pr_err *err) {
+    return pr_store_put(impl, e->ns, key, row, expires_s, err);
+}
+
+static void store_close(void *impl) { (void)impl; /* borrowed */ }
+
+const pr__fs_rows_ops pr__fs_store_ops = {store_get_batch, store_put,
+                                          store_close};
