@@ -48,6 +48,10 @@ typedef struct pr_train_opts {
     uint64_t skip_bad;         /* malformed lines tolerated (then counted) */
     float neg_sample_rate;     /* keep this fraction of negatives (1 = all) */
     const char *out_path;      /* where the model goes */
+    int dataset;               /* 1: the one input (and valid_path) is an
+                                  example cache written by `pronto
+                                  build-dataset` with this spec, trained
+                                  from as is */
     int team;                  /* models with a team update (FFM): 1 = all
                                   threads learn each example together
                                   (race-free, reproducible; spins, so only
@@ -113,6 +117,14 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
                               int label_optional, uint64_t skip_bad,
                               uint64_t *bad, pr_example_fn fn, void *ctx,
                               pr_err *err);
+
+/* The same for an example cache written by `pronto build-dataset`: checks
+ * that fz featurizes like the builder did (PR_ERR_SPEC otherwise), applies
+ * the filter to each example and calls fn with a record carrying only the
+ * label (has_label 1) and ts. */
+pr_status pr_dataset_for_each(const char *path, const pr_featurizer *fz,
+                              const uint64_t *filter, pr_example_fn fn,
+                              void *ctx, pr_err *err);
 
 #ifdef __cplusplus
 }

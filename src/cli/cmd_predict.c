@@ -38,15 +38,16 @@ static pr_status predict_one(void *vctx, pr_example *x, const pr_record *rec,
 static int run(const char *cmd, int argc, char **argv, int is_eval) {
     const char *format_s = NULL;
     unsigned long long skip_bad = 0;
-    int json = 0;
+    int json = 0, dataset = 0;
     pr_flag flags[] = {
+        {"--dataset", NULL, PR_FLAG_BOOL, &dataset, "FILEs are example caches from `pronto build-dataset`", 0},
         {"--format", NULL, PR_FLAG_STRING, &format_s, "input format; default: the model spec's, else criteo", 0},
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows", 0},
         {"--json", NULL, PR_FLAG_BOOL, &json, "eval: print the metrics as JSON", 0},
     };
     char *pos[4096];
     int n_pos = 0;
-    int rc = pr_flags_parse(cmd, "MODEL FILE...", flags, is_eval ? 3 : 2, argc, argv, pos,
+    int rc = pr_flags_parse(cmd, "MODEL FILE...", flags, is_eval ? 4 : 3, argc, argv, pos,
                             4096, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos < 2) return cli_usage_error(cmd, "expected MODEL and at least one FILE");
@@ -62,8 +63,8 @@ static int run(const char *cmd, int argc, char **argv, int is_eval) {
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
 
     if (cli_open_model(pos[0], &model, &spec, &fz, &err) != PR_OK) goto fail;
-    pr_format format;
-    if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {
+    pr_format format = PR_FORMAT_CSV; /* unused with --dataset */
+    if (!dataset && cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {
         fprintf(stderr, "pronto %s: %s\n", cmd, err.msg);
         exit_code = PR_EXIT_USAGE;
         goto done;
@@ -72,9 +73,15 @@ static int run(const char *cmd, int argc, char **argv, int is_eval) {
     predict_ctx c = {model, stdout, metrics, 0};
     pr_input in = {format, (const char *const *)(pos + 1), (uint32_t)(n_pos - 1)};
     uint64_t bad = 0;
-    if (pr_featurize_inputs(fz, spec, pr_model_filter(model), &in, !is_eval, skip_bad, &bad,
-                            predict_one, &c, &err) != PR_OK)
+    if (dataset) {
+        for (int i = 1; i < n_pos; i++)
+            if (pr_dataset_for_each(pos[i], fz, pr_model_filter(model), predict_one, &c,
+                                    &err) != PR_OK)
+                goto fail;
+    } else if (pr_featurize_inputs(fz, spec, pr_model_filter(model), &in, !is_eval, skip_bad,
+                                   &bad, predict_one, &c, &err) != PR_OK) {
         goto fail;
+    }
     if (bad) fprintf(stderr, "pronto %s: %llu malformed rows skipped\n", cmd, (unsigned long long)bad);
     if (is_eval) {
         pr_metrics_report r;

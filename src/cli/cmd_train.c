@@ -16,7 +16,8 @@
 
 static const char *USAGE =
     "[--kind lr|ffm|fm] [--format F] [--spec SPEC.yaml] [--threads N] [--passes N]\n"
-    "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...";
+    "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...\n"
+    "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache";
 
 int cmd_train(int argc, char **argv) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
@@ -24,7 +25,7 @@ int cmd_train(int argc, char **argv) {
     long long threads = 0, passes = 0, early_stop = 2, k = -1;
     unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
     double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
-    int quiet = 0, team = 0;
+    int quiet = 0, team = 0, dataset = 0;
     pr_flag flags[] = {
         {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal), ffm or fm; default lr", 0},
         {"--format", NULL, PR_FLAG_STRING, &format_s, "criteo|csv|libsvm|libffm|jsonl; default: the spec's, else criteo", 0},
@@ -39,6 +40,7 @@ int cmd_train(int argc, char **argv) {
         {"--init", NULL, PR_FLAG_STRING, &init, "MODEL warm start: continue training this model", 0},
         {"--output", "-o", PR_FLAG_STRING, &out, "MODEL file to write (atomically)", 0},
         {"--cache", NULL, PR_FLAG_STRING, &cache, "FILE keep the featurized example cache here and reuse it", 0},
+        {"--dataset", NULL, PR_FLAG_BOOL, &dataset, "FILE (and --valid) are example caches from `pronto build-dataset --spec` (same spec)", 0},
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
         {"--alpha", NULL, PR_FLAG_DOUBLE, &alpha, "FTRL alpha (learning rate); default 0.1", 0},
@@ -97,15 +99,15 @@ int cmd_train(int argc, char **argv) {
             return cli_usage_error("train", err.msg);
         }
     }
-    pr_format format;
-    if (cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {
+    pr_format format = PR_FORMAT_CSV; /* unused with --dataset */
+    if (!dataset && cli_resolve_format(format_s, spec, &format, &err) != PR_OK) {
         fprintf(stderr, "pronto train: %s\n", err.msg);
         exit_code = PR_EXIT_USAGE;
         goto done;
     }
     if (pr_featurizer_new(spec, &fz, &err) != PR_OK) goto fail;
     pr_input in = {format, (const char *const *)files, (uint32_t)n_files};
-    if (!init && pr_featurizer_needs_fit(fz) &&
+    if (!init && !dataset && pr_featurizer_needs_fit(fz) &&
         cli_fit_featurizer(fz, spec, &in, &err) != PR_OK)
         goto fail;
 
@@ -143,6 +145,7 @@ int cmd_train(int argc, char **argv) {
     o.neg_sample_rate = (float)neg;
     o.out_path = out;
     o.team = team;
+    o.dataset = dataset;
     pr_train_report rep;
     if (pr_train(&model, fz, &in, &o, &rep, &err) != PR_OK) goto fail;
 

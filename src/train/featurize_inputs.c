@@ -10,7 +10,9 @@
  * unless skip_bad allows them; skipped rows are logged and counted.
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "pronto/cache.h"
 #include "pronto/train.h"
 
 void pr_reader_opts_from_spec(pr_reader_opts *ro, pr_format format,
@@ -87,5 +89,43 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
         pr_reader_free(r);
     }
     pr_arena_free(&arena);
+    return s;
+}
+
+pr_status pr_dataset_for_each(const char *path, const pr_featurizer *fz,
+                              const uint64_t *filter, pr_example_fn fn,
+                              void *ctx, pr_err *err) {
+    pr_cache *c = NULL;
+    pr_status s = pr_cache_open(path, &c, err);
+    if (s != PR_OK) return s;
+    if (pr_cache_spec_fingerprint(c) != pr_featurizer_fingerprint(fz) ||
+        pr_cache_hash_bits(c) != pr_featurizer_hash_bits(fz) ||
+        pr_cache_n_fields(c) != pr_featurizer_n_fields(fz)) {
+        pr_cache_close(c);
+        return pr_err_set(err, PR_ERR_SPEC,
+                          "%s: this dataset was built with another spec than "
+                          "the model's (rebuild it with `pronto build-dataset` "
+                          "and the model's spec)",
+                          path);
+    }
+    pr_cache_block blk;
+    pr_cache_block_init(&blk);
+    for (uint32_t b = 0; b < pr_cache_n_blocks(c) && s == PR_OK; b++) {
+        s = pr_cache_read_block(c, b, &blk, err);
+        for (uint32_t i = 0; s == PR_OK && i < blk.n; i++) {
+            pr_example *x = &blk.ex[i];
+            pr_featurizer_apply_filter(fz, filter, x);
+            pr_record rec;
+            memset(&rec, 0, sizeof rec);
+            rec.label = x->label;
+            rec.has_label = 1;
+            rec.weight = x->weight;
+            rec.ts = x->ts;
+            rec.file = path;
+            s = fn(ctx, x, &rec, err);
+        }
+    }
+    pr_cache_block_free(&blk);
+    pr_cache_close(c);
     return s;
 }
