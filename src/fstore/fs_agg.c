@@ -89,9 +89,10 @@ static int window_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,
         memset(state + 8, 0, (size_t)(a->buckets + 1) * a->width * 8);
         head = j;
     } else if (j > head) {
-        /* Clear the buckets the ring moves over (at most all of them). */
+        /* Clear the buckets the ring moves over (at most all of them;
+         * head is compared, never subtracted, so no value overflows). */
         int64_t from = head + 1;
-        if (j - head > (int64_t)a->buckets) from = j - a->buckets + 1;
+        if (head < j - (int64_t)a->buckets) from = j - a->buckets + 1;
         for (int64_t k = from; k <= j; k++)
             memset(bucket(a, state, k), 0, (size_t)a->width * 8);
         recompute_total(a, state);
@@ -127,10 +128,12 @@ static void window_sums(const pr__fs_agg *a, const uint8_t *state, int64_t t,
     if (head == PR__ROW_EMPTY) return;
     int64_t k = floor_div(t, a->gran_ms);
     int64_t b = (int64_t)a->buckets;
+    /* The whole ring is older than the window (compared without k - head,
+     * which a corrupt head could overflow). */
+    if (head <= k - b) return;
     if (k >= head) {
         /* The ring's total minus the oldest buckets that t has pushed out
          * of the window: j in (head - B, k - B]. */
-        if (k - head >= b) return;
         s[0] = pr__ld_f64(state + 8);
         if (a->width > 1) s[1] = pr__ld_f64(state + 16);
         for (int64_t j = head - b + 1; j <= k - b; j++) {
@@ -158,10 +161,10 @@ static void decayed_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,
         v = x;
         last = ts;
     } else if (ts >= last) {
-        v = v * exp2(-(double)(ts - last) / a->half_life_ms) + x;
+        v = v * exp2(-((double)ts - (double)last) / a->half_life_ms) + x;
         last = ts;
     } else {
-        v += x * exp2(-(double)(last - ts) / a->half_life_ms);
+        v += x * exp2(-((double)last - (double)ts) / a->half_life_ms);
     }
     pr__st_f64(state, v);
     pr__st_i64(state + 8, last);
@@ -203,9 +206,11 @@ static int last_n_eval(const pr__fs_agg *a, const uint8_t *state, int64_t t,
         const uint8_t *slot =
             state + 8 + (size_t)((count - 1 - i) % a->n) * a->slot;
         if (pr__ld_i64(slot) > t) continue;
+        size_t len = slot[8] < a->max_len ? slot[8] : a->max_len; /* never
+                                                 trust a stored length */
         if (o) out[o++] = PR__LIST_SEP;
-        memcpy(out + o, slot + 9, slot[8]);
-        o += slot[8];
+        memcpy(out + o, slot + 9, len);
+        o += len;
     }
     if (!o) return 0;
     *list = pr_bytes_of(out, o);
@@ -238,7 +243,7 @@ int pr__agg_eval(const pr__fs_agg *a, const uint8_t *state, int64_t t,
         double v = pr__ld_f64(state);
         int64_t last = pr__ld_i64(state + 8);
         if (last == PR__ROW_EMPTY) return 1;
-        *x = t > last ? v * exp2(-(double)(t - last) / a->half_life_ms) : v;
+        *x = t > last ? v * exp2(-((double)t - (double)last) / a->half_life_ms) : v;
         return 1;
     }
     default: return last_n_eval(a, state, t, arena, list);
