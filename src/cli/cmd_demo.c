@@ -1,13 +1,16 @@
 /*
  * cmd_demo.c: `pronto demo`, the README's main job on embedded defaults.
  *
- *   simulate a week of ad traffic (pr_sim) -> joined, labeled impressions:
- *   days 1-5 train, day 6 validation, day 7 test, with each test
- *   impression's true click probability kept aside -> train FTRL-LR and FFM
- *   (early stopping on day 6) through `pronto train`
- *   (the real command, in process) -> evaluate both on day 7 next to the
- *   Bayes-optimal predictor (the simulator's true p) -> rank a sample
- *   request's candidate ads with the trained model.
+ *   simulate a week of ad traffic (pr_sim): the event stream and the entity
+ *   tables, with every impression's true click probability kept aside for
+ *   the test day -> the feature store builds point-in-time datasets from
+ *   the raw events (pr_fs_build with the embedded specs/sim-store.yaml: days
+ *   1-5 train, day 6 validation, day 7 test) -> train FTRL-LR and FFM
+ *   (early stopping on day 6) through `pronto train --dataset` (the real
+ *   command, in process) -> evaluate both on day 7 next to the
+ *   Bayes-optimal predictor -> serve one request online: materialize the
+ *   stream into an in-process store, assemble a user's candidate ads as of
+ *   the end of the stream, score and rank them.
  *
  * Everything goes into a work folder (--dir, default ./pronto-demo) that
  * the user can look into afterwards: the spec, the data, the models.
@@ -22,48 +25,47 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
+#include "pronto/fstore.h"
 #include "pronto/sim.h"
 #include "pronto/train.h"
 
-/* The feature spec for the simulator's joined CSV (docs/events.md). The
- * same text ships as specs/sim.yaml; a test keeps the two identical. */
+/* The feature-store spec for the simulator's stream (docs/events.md): the
+ * text of specs/sim-store.yaml, compiled in by CMakeLists.txt. */
 const char *pr_demo_spec_yaml(void);
 
-typedef struct split_ctx {
-    pr_sim_output *out[3];   /* train, valid, test */
-    pr_metrics *bayes;       /* true p vs label on the test day */
-    int64_t valid_ms, test_ms;
-    uint64_t n[3];
-} split_ctx;
+#define N_CANDIDATES 10
 
-static const char *const SPLIT_NAME[3] = {"train", "valid", "test"};
+typedef struct sim_ctx {
+    pr_metrics *bayes;       /* true p vs label on the test day */
+    int64_t start_ms, valid_ms, test_ms, end_ms;
+    uint64_t events, n[3];   /* impressions per split */
+    /* the sample request of step 6: the last impression's context and
+     * the ads of the last N_CANDIDATES impressions */
+    char req[5][32];
+    char ads[N_CANDIDATES][16];
+    uint32_t n_ads;
+} sim_ctx;
 
 static pr_status simulate(const char *dir, uint64_t seed, double days, double rate,
-                          split_ctx *c, pr_err *err) {
+                          sim_ctx *c, pr_err *err) {
     pr_sim_config cfg;
     pr_sim_config_default(&cfg);
     cfg.seed = seed;
     cfg.duration_s = days * 86400.0;
     cfg.imp_rate = rate;
     pr_sim *sim = NULL;
-    pr_status s = pr_sim_new(&cfg, &sim, err);
-    if (s != PR_OK) return s;
+    pr_sim_output *out = NULL;
     pr_sim_output_options o;
     memset(&o, 0, sizeof o);
-    o.joined_format = PR_SIM_JOINED_CSV;
-    for (int i = 0; i < 3 && s == PR_OK; i++) {
-        char path[4096], truth[4096];
-        snprintf(path, sizeof path, "%s/%s.csv", dir, SPLIT_NAME[i]);
-        snprintf(truth, sizeof truth, "%s/%s-truth.tsv", dir, SPLIT_NAME[i]);
-        o.joined_path = path;
-        o.truth_path = truth;
-        s = pr_sim_output_open(&o, NULL, &c->out[i], err);
-    }
+    o.dir = dir;
+    pr_status s = pr_sim_output_open(&o, NULL, &out, err);
+    if (s == PR_OK) s = pr_sim_new(&cfg, &sim, err);
+    if (s == PR_OK) s = pr_sim_write_entities(sim, dir, err);
+    c->start_ms = cfg.start_ms;
     c->valid_ms = cfg.start_ms + (int64_t)((days - 2) * 86400.0 * 1000.0);
     c->test_ms = cfg.start_ms + (int64_t)((days - 1) * 86400.0 * 1000.0);
     pr_progress prog;
     pr_progress_start(&prog, "simulate", 0);
-    uint64_t n = 0;
     pr_sim_event ev;
     while (s == PR_OK) {
         s = pr_sim_next(sim, &ev, err);
@@ -71,22 +73,34 @@ static pr_status simulate(const char *dir, uint64_t seed, double days, double ra
             s = PR_OK;
             break;
         }
+        if (s != PR_OK) break;
+        if (ev.type != PR_SIM_EVENT_SCENARIO) c->events++;
+        s = pr_sim_output_write(out, &ev, err);
         if (s != PR_OK || ev.type != PR_SIM_EVENT_IMPRESSION) continue;
+        c->end_ms = ev.ts_ms;
         int split = ev.ts_ms < c->valid_ms ? 0 : ev.ts_ms < c->test_ms ? 1 : 2;
-        s = pr_sim_output_write(c->out[split], &ev, err);
         c->n[split]++;
-        if (s == PR_OK && split == 2)
-            s = pr_metrics_add(c->bayes, ev.p_label, (float)ev.label, 1.0f);
-        if ((++n & 0xffff) == 0) pr_progress_update(&prog, n, NULL, 0);
+        if (split == 2) s = pr_metrics_add(c->bayes, ev.p_label, (float)ev.label, 1.0f);
+        snprintf(c->req[0], sizeof c->req[0], "%u", ev.user_id);
+        snprintf(c->req[1], sizeof c->req[1], "%u", ev.site_id);
+        snprintf(c->req[2], sizeof c->req[2], "%s",
+                 pr_sim_value_name(PR_SIM_VALUE_DEVICE, ev.device));
+        snprintf(c->req[3], sizeof c->req[3], "%u", ev.position);
+        char ad[16];
+        snprintf(ad, sizeof ad, "%u", ev.ad_id);
+        int seen = 0;
+        for (uint32_t i = 0; i < N_CANDIDATES && i < c->n_ads; i++)
+            seen |= !strcmp(c->ads[i], ad);
+        if (!seen) memcpy(c->ads[c->n_ads++ % N_CANDIDATES], ad, sizeof ad);
+        if ((c->events & 0xffff) == 0) pr_progress_update(&prog, c->events, NULL, 0);
     }
     pr_progress_end(&prog);
-    for (int i = 0; i < 3; i++) {
-        if (!c->out[i]) continue;
-        pr_status s2 = pr_sim_output_close(c->out[i], s == PR_OK ? err : NULL);
+    if (out) {
+        pr_status s2 = pr_sim_output_close(out, s == PR_OK ? err : NULL);
         if (s == PR_OK) s = s2;
-        c->out[i] = NULL;
     }
     pr_sim_free(sim);
+    if (c->n_ads > N_CANDIDATES) c->n_ads = N_CANDIDATES;
     return s;
 }
 
@@ -96,57 +110,32 @@ static int run_cmd(int (*fn)(int, char **), char **argv) {
     return fn(argc, argv);
 }
 
-typedef struct scored {
-    double p;
-    char ad[64];
-} scored;
-
-static int by_p_desc(const void *a, const void *b) {
-    double pa = ((const scored *)a)->p, pb = ((const scored *)b)->p;
-    return (pa < pb) - (pa > pb);
-}
-
 typedef struct eval_ctx {
     const pr_model *model;
     pr_metrics *m;
-    /* sample request: the first user seen, its impressions as candidates */
-    int ad_col;
-    scored cands[10];
-    int n_cands;
 } eval_ctx;
 
 static pr_status eval_one(void *vctx, pr_example *x, const pr_record *rec, pr_err *err) {
+    (void)rec;
     eval_ctx *c = vctx;
-    double p = pr_model_predict(c->model, x);
-    if (c->n_cands < 10 && c->ad_col >= 0 && (uint32_t)c->ad_col < rec->n_cols) {
-        scored *sc = &c->cands[c->n_cands++];
-        sc->p = p;
-        pr_bytes ad = rec->cols[c->ad_col];
-        snprintf(sc->ad, sizeof sc->ad, "%.*s", (int)(ad.len < 60 ? ad.len : 60), ad.ptr);
-    }
-    return pr_metrics_add(c->m, p, x->label, x->weight);
+    return pr_metrics_add(c->m, pr_model_predict(c->model, x), x->label, x->weight);
 }
 
+/* The model's metrics on a dataset built by the feature store. */
 static pr_status evaluate(const char *model_path, const char *test_path,
-                          pr_metrics_report *out, eval_ctx *c, pr_err *err) {
+                          pr_metrics_report *out, pr_err *err) {
     pr_model *model = NULL;
     pr_spec *spec = NULL;
     pr_featurizer *fz = NULL;
+    eval_ctx c = {NULL, NULL};
     pr_status s = cli_open_model(model_path, &model, &spec, &fz, err);
-    if (s == PR_OK) s = pr_metrics_new(&c->m, err);
+    if (s == PR_OK) s = pr_metrics_new(&c.m, err);
     if (s == PR_OK) {
-        c->model = model;
-        /* CSV rows carry the spec's input columns in the spec's order */
-        for (uint32_t i = 0; i < pr_spec_n_input_columns(spec); i++)
-            if (!strcmp(pr_spec_input_column(spec, i), "ad_id")) c->ad_col = (int)i;
-        pr_input in = {PR_FORMAT_CSV, &test_path, 1};
-        uint64_t bad = 0;
-        s = pr_featurize_inputs(fz, spec, pr_model_filter(model), &in, 0, 0, &bad,
-                                eval_one, c, err);
+        c.model = model;
+        s = pr_dataset_for_each(test_path, fz, pr_model_filter(model), eval_one, &c, err);
     }
-    if (s == PR_OK) s = pr_metrics_compute(c->m, out, err);
-    pr_metrics_free(c->m);
-    c->m = NULL;
+    if (s == PR_OK) s = pr_metrics_compute(c.m, out, err);
+    pr_metrics_free(c.m);
     pr_featurizer_free(fz);
     pr_spec_free(spec);
     pr_model_free(model);
@@ -157,6 +146,120 @@ static void row(const char *name, const pr_metrics_report *r, const pr_metrics_r
     printf("  %-22s %9.5f %7.4f %8.5f %8.4f", name, r->log_loss, r->ne, r->auc, r->calibration);
     if (bayes) printf("   %+6.2f%%", 100.0 * (r->log_loss - bayes->log_loss) / bayes->log_loss);
     printf("\n");
+}
+
+typedef struct scored {
+    double p;
+    uint32_t i;
+} scored;
+
+static int by_p_desc(const void *a, const void *b) {
+    double pa = ((const scored *)a)->p, pb = ((const scored *)b)->p;
+    return (pa < pb) - (pa > pb);
+}
+
+static int column_of(const pr_fs *fs, const char *name) {
+    for (uint32_t c = 0; c < pr_fs_n_columns(fs); c++)
+        if (!strcmp(pr_fs_column_name(fs, c), name)) return (int)c;
+    return -1;
+}
+
+/* Step 6: the online path. The stream goes into an in-process store
+ * (`mem:`, as `pronto materialize` would fill any store), then one request
+ * of the last user with the last impressions' ads is assembled as of the
+ * end of the stream, featurized with the model's spec and ranked. */
+static pr_status serve_one(const char *data_dir, const char *model_path, const sim_ctx *sc,
+                           pr_err *err) {
+    pr_model *model = NULL;
+    pr_spec *spec = NULL;
+    pr_featurizer *fz = NULL;
+    pr_store *store = NULL;
+    pr_fs *fs = NULL;
+    pr_arena arena;
+    pr_arena_init(&arena, NULL, 0, 0);
+    pr_fs_build_stats st;
+    pr_fs_build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.data_dir = data_dir;
+    pr_status s = cli_open_model(model_path, &model, &spec, &fz, err);
+    if (s == PR_OK) s = pr_store_open("mem:", &store, err);
+    bo.store = store;
+    double t0 = pr_now();
+    if (s == PR_OK) s = pr_fs_build(spec, &bo, &st, err);
+    if (s == PR_OK) s = pr_fs_open(spec, store, &fs, err);
+    if (s != PR_OK) goto done;
+    printf("   materialized %llu events and %llu table rows into the in-process store in %.1f s\n",
+           (unsigned long long)st.events, (unsigned long long)st.table_rows, pr_now() - t0);
+    const char *names[PR_FS_MAX_COLUMNS];
+    uint32_t nc = pr_fs_n_columns(fs);
+    for (uint32_t c = 0; c < nc; c++) names[c] = pr_fs_column_name(fs, c);
+    if ((s = pr_featurizer_bind(fz, names, nc, err)) != PR_OK) goto done;
+    /* The request: its columns by name, the candidates' ad_id apart. */
+    const char *req_names[] = {"user_id", "site_id", "device", "position"};
+    uint32_t nr = pr_fs_n_request_columns(fs), ad_col = UINT32_MAX;
+    pr_bytes base[64], cand[N_CANDIDATES];
+    for (uint32_t c = 0; c < nr && c < 64; c++) {
+        base[c] = (pr_bytes){NULL, 0};
+        if (!strcmp(names[c], "ad_id")) ad_col = c;
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(names[c], req_names[k]))
+                base[c] = pr_bytes_of(sc->req[k], strlen(sc->req[k]));
+    }
+    if (ad_col == UINT32_MAX || nr > 64 || sc->n_ads == 0) {
+        s = pr_err_set(err, PR_ERR_SPEC, "the demo spec's request has no ad_id column");
+        goto done;
+    }
+    for (uint32_t i = 0; i < sc->n_ads; i++) cand[i] = pr_bytes_of(sc->ads[i], strlen(sc->ads[i]));
+    pr_fs_row rows[N_CANDIDATES];
+    scored ranked[N_CANDIDATES];
+    double ta = pr_now();
+    s = pr_fs_assemble(fs, sc->end_ms, base, &ad_col, 1, cand, sc->n_ads, &arena, rows, err);
+    for (uint32_t i = 0; s == PR_OK && i < sc->n_ads; i++) {
+        pr_example x;
+        s = pr_featurizer_apply(fz, &rows[i].rec, &arena, &x, err);
+        if (s != PR_OK) break;
+        pr_featurizer_apply_filter(fz, pr_model_filter(model), &x);
+        ranked[i].p = pr_model_predict(model, &x);
+        ranked[i].i = i;
+    }
+    if (s != PR_OK) goto done;
+    double us = (pr_now() - ta) * 1e6;
+    qsort(ranked, sc->n_ads, sizeof ranked[0], by_p_desc);
+    printf("   user %s on site %s (%s, slot %s), %u candidate ads, features as of the end of\n"
+           "   the stream, assembled + featurized + scored in %.0f us:\n",
+           sc->req[0], sc->req[1], sc->req[2], sc->req[3], sc->n_ads, us);
+    int cat = column_of(fs, "ad.category"), ctr = column_of(fs, "ad_ctr_1d"),
+        fat = column_of(fs, "user_ad_imps_7d"), last = column_of(fs, "user_last_click_categories");
+    printf("   %4s %-8s %-14s %10s %13s %9s\n", "rank", "ad", "category", "ad CTR 1d",
+           "user-ad imps", "p(click)");
+    for (uint32_t r = 0; r < sc->n_ads; r++) {
+        const pr_fs_row *row = &rows[ranked[r].i];
+        pr_bytes tc = cat >= 0 ? pr_fs_row_text(fs, row, (uint32_t)cat, &arena) : (pr_bytes){NULL, 0};
+        double vc = ctr >= 0 ? row->rec.num[ctr] : NAN, vf = fat >= 0 ? row->rec.num[fat] : NAN;
+        printf("   %4u %-8s %-14.*s %10.4f %13.0f %9.4f\n", r + 1, sc->ads[ranked[r].i],
+               (int)tc.len, tc.ptr ? tc.ptr : "", vc, vf, ranked[r].p);
+    }
+    if (last >= 0) {
+        pr_bytes t = pr_fs_row_text(fs, &rows[0], (uint32_t)last, &arena);
+        printf("   the user's last clicked categories: %.*s\n", (int)t.len, t.len ? t.ptr : "(none)");
+    }
+done:
+    pr_arena_free(&arena);
+    pr_fs_free(fs);
+    pr_store_close(store);
+    pr_featurizer_free(fz);
+    pr_spec_free(spec);
+    pr_model_free(model);
+    return s;
+}
+
+static pr_status write_text(const char *path, const char *text, pr_err *err) {
+    pr_atomic_file *f;
+    pr_status s = pr_atomic_open(path, &f, err);
+    if (s == PR_OK) s = pr_atomic_write(f, text, strlen(text), err);
+    if (s == PR_OK) return pr_atomic_commit(f, err);
+    pr_atomic_abort(f);
+    return s;
 }
 
 int cmd_demo(int argc, char **argv) {
@@ -177,88 +280,113 @@ int cmd_demo(int argc, char **argv) {
                             1, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos) return cli_usage_error("demo", "takes no arguments");
-    if (!(days >= 3 && days <= 365)) return cli_usage_error("demo", "--days must be in 3..365");
+    if (!(days >= 3 && days <= 365) || days != floor(days))
+        return cli_usage_error("demo", "--days must be a whole number in 3..365");
     if (!(rate > 0 && rate <= 1e5)) return cli_usage_error("demo", "--rate must be in (0, 100000]");
     if (threads < 1 || threads > 256) return cli_usage_error("demo", "--threads must be in 1..256");
 
     pr_err err;
     pr_err_clear(&err);
+    char data_dir[4096], spec_path[4096], train_path[4096], valid_path[4096], test_path[4096];
+    char lr_path[4096], ffm_path[4096];
+    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
+    snprintf(spec_path, sizeof spec_path, "%s/sim-store.yaml", dir);
+    snprintf(train_path, sizeof train_path, "%s/train.pcache", dir);
+    snprintf(valid_path, sizeof valid_path, "%s/valid.pcache", dir);
+    snprintf(test_path, sizeof test_path, "%s/test.pcache", dir);
+    snprintf(lr_path, sizeof lr_path, "%s/lr.pm", dir);
+    snprintf(ffm_path, sizeof ffm_path, "%s/ffm.pm", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "pronto demo: %s: cannot create: %s\n", dir, strerror(errno));
         return PR_EXIT_FAIL;
     }
-    char spec_path[4096], train_path[4096], valid_path[4096], test_path[4096];
-    char lr_path[4096], ffm_path[4096];
-    snprintf(spec_path, sizeof spec_path, "%s/sim.yaml", dir);
-    snprintf(train_path, sizeof train_path, "%s/train.csv", dir);
-    snprintf(valid_path, sizeof valid_path, "%s/valid.csv", dir);
-    snprintf(test_path, sizeof test_path, "%s/test.csv", dir);
-    snprintf(lr_path, sizeof lr_path, "%s/lr.pm", dir);
-    snprintf(ffm_path, sizeof ffm_path, "%s/ffm.pm", dir);
 
     printf("== 1. simulate %.0f days of ad traffic (seed %llu)\n", days, seed);
     fflush(stdout);
-    split_ctx sc;
+    sim_ctx sc;
     memset(&sc, 0, sizeof sc);
     double t0 = pr_now();
-    if (pr_metrics_new(&sc.bayes, &err) != PR_OK ||
-        simulate(dir, seed, days, rate, &sc, &err) != PR_OK) {
-        fprintf(stderr, "pronto demo: simulate: %s\n", err.msg);
-        pr_metrics_free(sc.bayes);
-        return PR_EXIT_FAIL;
-    }
-    printf("   %llu impressions in %.1f s: %llu for training (days 1-%.0f), %llu for validation\n"
-           "   (day %.0f), %llu for the test (day %.0f) -> %s/{train,valid,test}.csv\n",
-           (unsigned long long)(sc.n[0] + sc.n[1] + sc.n[2]), pr_now() - t0,
-           (unsigned long long)sc.n[0], days - 2, (unsigned long long)sc.n[1], days - 1,
-           (unsigned long long)sc.n[2], days, dir);
     pr_metrics_report bayes;
-    if (pr_metrics_compute(sc.bayes, &bayes, &err) != PR_OK) {
-        fprintf(stderr, "pronto demo: %s\n", err.msg);
-        pr_metrics_free(sc.bayes);
-        return PR_EXIT_FAIL;
-    }
+    pr_status s = pr_metrics_new(&sc.bayes, &err);
+    if (s == PR_OK) s = simulate(data_dir, seed, days, rate, &sc, &err);
+    if (s == PR_OK) s = pr_metrics_compute(sc.bayes, &bayes, &err);
     pr_metrics_free(sc.bayes);
+    if (s != PR_OK) {
+        fprintf(stderr, "pronto demo: simulate: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("   %llu events (%llu impressions) in %.1f s -> %s/: events-*.jsonl, users.csv,\n"
+           "   ads.csv, sites.csv (entity tables with effective times), truth.tsv\n",
+           (unsigned long long)sc.events,
+           (unsigned long long)(sc.n[0] + sc.n[1] + sc.n[2]), pr_now() - t0, data_dir);
 
-    pr_atomic_file *f;
-    const char *spec = pr_demo_spec_yaml();
-    if (pr_atomic_open(spec_path, &f, &err) != PR_OK ||
-        pr_atomic_write(f, spec, strlen(spec), &err) != PR_OK || pr_atomic_commit(f, &err) != PR_OK) {
+    /* 2. The feature store: point-in-time datasets from the raw stream. */
+    const char *spec_text = pr_demo_spec_yaml();
+    pr_spec *spec = NULL;
+    if (write_text(spec_path, spec_text, &err) != PR_OK ||
+        pr_spec_parse(spec_text, strlen(spec_text), spec_path, &spec, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
+    printf("\n== 2. feature store: build point-in-time training data (spec %s)\n", spec_path);
+    fflush(stdout);
+    pr_fs_build_output outs[3] = {
+        {.cache_path = train_path, .from_ms = INT64_MIN},
+        {.cache_path = valid_path, .from_ms = sc.valid_ms},
+        {.cache_path = test_path, .from_ms = sc.test_ms}};
+    pr_fs_build_opts bo;
+    memset(&bo, 0, sizeof bo);
+    bo.data_dir = data_dir;
+    bo.outputs = outs;
+    bo.n_outputs = 3;
+    pr_fs_build_stats st;
+    s = pr_fs_build(spec, &bo, &st, &err);
+    pr_spec_free(spec);
+    if (s != PR_OK) {
+        fprintf(stderr, "pronto demo: build-dataset: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("   replayed %llu events with %llu entity-table rows in %.1f s (%.0f impressions/s):\n"
+           "   each impression's features (entity attributes, windowed counts and CTRs,\n"
+           "   decayed clicks, last clicks) as they stood at its time, labeled by the joiner\n"
+           "   state: %llu entity rows, %.0f MiB\n"
+           "   -> %s  %llu examples (days 1-%.0f)\n"
+           "   -> %s  %llu examples (day %.0f)\n"
+           "   -> %s  %llu examples (day %.0f)\n",
+           (unsigned long long)st.events, (unsigned long long)st.table_rows, st.seconds,
+           st.seconds > 0 ? (double)st.joiner.impressions / st.seconds : 0.0,
+           (unsigned long long)st.fs.rows, (double)st.fs.row_bytes / (1 << 20), train_path,
+           (unsigned long long)st.labeled[0], days - 2, valid_path,
+           (unsigned long long)st.labeled[1], days - 1, test_path,
+           (unsigned long long)st.labeled[2], days);
 
     char th[16], sd[32];
     snprintf(th, sizeof th, "%lld", threads);
     snprintf(sd, sizeof sd, "%llu", seed);
-    printf("\n== 2. train FTRL-Proximal logistic regression (spec %s)\n", spec_path);
+    printf("\n== 3. train FTRL-Proximal logistic regression\n");
     fflush(stdout);
-    char *lr_argv[] = {"train", "--kind", "lr", "--format", "csv", "--spec", spec_path,
+    char *lr_argv[] = {"train", "--kind", "lr", "--dataset", "--spec", spec_path,
                        "--threads", th, "--seed", sd, "-o", lr_path, train_path, NULL};
     if (run_cmd(cmd_train, lr_argv) != 0) return PR_EXIT_FAIL;
     fflush(stdout);
 
-    printf("\n== 3. train a field-aware factorization machine (k=4), early stopping on day %.0f\n",
+    printf("\n== 4. train a field-aware factorization machine (k=4), early stopping on day %.0f\n",
            days - 1);
     fflush(stdout);
-    char *ffm_argv[] = {"train", "--kind", "ffm", "--format", "csv", "--spec", spec_path,
+    char *ffm_argv[] = {"train", "--kind", "ffm", "--dataset", "--spec", spec_path,
                         "--threads", th, "--seed", sd, "--valid", valid_path,
                         /* a larger step than the Criteo-tuned default: this
                          * data is sparser per field and the demo should be
                          * quick; early stopping still picks the pass */
-                        "--eta", "0.3", "--passes", "10", "-o", ffm_path,
-                        train_path, NULL};
+                        "--eta", "0.3", "--passes", "10", "-o", ffm_path, train_path, NULL};
     if (run_cmd(cmd_train, ffm_argv) != 0) return PR_EXIT_FAIL;
     fflush(stdout);
 
-    printf("\n== 4. evaluate on day %.0f (%llu impressions)\n", days, (unsigned long long)sc.n[2]);
+    printf("\n== 5. evaluate on day %.0f (%llu impressions)\n", days,
+           (unsigned long long)st.labeled[2]);
     pr_metrics_report lr, ffm;
-    eval_ctx lc, fc;
-    memset(&lc, 0, sizeof lc);
-    memset(&fc, 0, sizeof fc);
-    lc.ad_col = fc.ad_col = -1;
-    if (evaluate(lr_path, test_path, &lr, &lc, &err) != PR_OK ||
-        evaluate(ffm_path, test_path, &ffm, &fc, &err) != PR_OK) {
+    if (evaluate(lr_path, test_path, &lr, &err) != PR_OK ||
+        evaluate(ffm_path, test_path, &ffm, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: evaluate: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
@@ -270,14 +398,15 @@ int cmd_demo(int argc, char **argv) {
     printf("  base rate %.4f; NE = log loss / entropy of the base rate; the gap to Bayes is\n"
            "  the headroom better features and models can still close.\n", bayes.base_rate);
 
-    printf("\n== 5. rank candidates: the first %d impressions of day %.0f, scored by FFM\n",
-           fc.n_cands, days);
-    qsort(fc.cands, (size_t)fc.n_cands, sizeof fc.cands[0], by_p_desc);
-    for (int i = 0; i < fc.n_cands; i++)
-        printf("  %2d. ad %-10s p = %.4f\n", i + 1, fc.cands[i].ad, fc.cands[i].p);
+    printf("\n== 6. serve a request online with the FFM model\n");
+    fflush(stdout);
+    if (serve_one(data_dir, ffm_path, &sc, &err) != PR_OK) {
+        fprintf(stderr, "pronto demo: serve: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
 
-    printf("\n== 6. the detailed report of `pronto eval %s %s`\n", ffm_path, test_path);
+    printf("\n== 7. the detailed report of `pronto eval --dataset %s %s`\n", ffm_path, test_path);
     pr_metrics_print(&ffm, stdout);
-    printf("\ndone: data, spec and models are in %s/\n", dir);
+    printf("\ndone: data, spec, datasets and models are in %s/\n", dir);
     return PR_EXIT_OK;
 }

@@ -18,12 +18,27 @@
 
 #include "fstore/fs_int.h"
 
-static pr_bytes copy_text(pr_arena *a, pr_bytes t) {
-    if (!t.len) return (pr_bytes){NULL, 0};
-    char *p = pr_arena_alloc(a, t.len);
-    if (!p) return (pr_bytes){NULL, 0};
-    memcpy(p, t.ptr, t.len);
-    return pr_bytes_of(p, t.len);
+/* The row's attributes as texts in the arena: the attribute section is
+ * copied in one piece (a store's row dies at its next call) and split in
+ * one pass. An absent row, or a section cut short, gives missing values. */
+static pr_status copy_attrs(const pr__fs_entity *en, pr__fs_rowview v,
+                            pr_arena *arena, pr_bytes *out) {
+    for (uint32_t a = 0; a < en->n_attrs; a++) out[a] = (pr_bytes){NULL, 0};
+    if (!v.blob || v.len <= en->state_bytes) return PR_OK;
+    size_t n = v.len - en->state_bytes;
+    char *p = pr_arena_alloc(arena, n);
+    if (!p) return PR_ERR_NOMEM;
+    memcpy(p, v.blob + en->state_bytes, n);
+    const char *q = p, *end = p + n;
+    for (uint32_t a = 0; a < en->n_attrs && end - q >= 2; a++) {
+        uint16_t len;
+        memcpy(&len, q, 2);
+        q += 2;
+        if ((size_t)(end - q) < len) break;
+        if (len) out[a] = pr_bytes_of(q, len);
+        q += len;
+    }
+    return PR_OK;
 }
 
 /* Value of aggregate a on row state (NULL = absent) as of t. */
@@ -128,10 +143,14 @@ pr_status pr_fs_assemble(pr_fs *fs, int64_t now_ms, const pr_bytes *base,
             pr__fs_rowview v = pr__fs_row_check(fs, en, rows[j], now_ms);
             /* Candidates this row serves: j alone, or all when shared. */
             uint32_t c0 = m == n ? j : 0, c1 = m == n ? j + 1 : n;
-            for (uint32_t a = 0; a < en->n_attrs; a++) {
-                pr_bytes t = copy_text(arena, pr__fs_row_attr(en, v, a));
+            if (en->n_attrs) {
+                pr_bytes t[PR__FS_MAX_ATTRIBUTES];
+                pr_status ar = copy_attrs(en, v, arena, t);
+                if (ar != PR_OK)
+                    return pr_err_set(err, ar, "out of memory (attributes)");
                 for (uint32_t c = c0; c < c1; c++)
-                    cols[(size_t)c * nc + en->attr_col + a] = t;
+                    memcpy(cols + (size_t)c * nc + en->attr_col, t,
+                           en->n_attrs * sizeof *t);
             }
             for (uint32_t i = 0; i < en->n_aggs; i++) {
                 const pr__fs_agg *ag = &fs->aggs[en->aggs[i]];
