@@ -9,6 +9,7 @@
  *
  *   bench_fstore --spec SPEC --data DIR [--batch K (100)] [--requests R (20000)]
  *                [--backends mem,lmdb,redis] [--dir DIR (/tmp)] [--rounds N (3)]
+ *                [--featurize 0|1 (1)]
  *
  * DIR holds `pronto simulate -o DIR` output (events-*.jsonl, users.csv,
  * ads.csv, sites.csv). Requests take the request columns of the stream's
@@ -32,7 +33,7 @@
 
 typedef struct options {
     const char *spec, *data, *dir;
-    long batch, requests, rounds;
+    long batch, requests, rounds, featurize;
     char backends[64];
 } options;
 
@@ -58,7 +59,7 @@ static long parse_long(const char *flag, const char *v) {
 }
 
 static void parse_args(int argc, char **argv, options *o) {
-    *o = (options){NULL, NULL, "/tmp", 100, 20000, 3, "mem,lmdb,redis"};
+    *o = (options){NULL, NULL, "/tmp", 100, 20000, 3, 1, "mem,lmdb,redis"};
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *f = argv[i], *v = argv[i + 1];
         if (!strcmp(f, "--spec")) o->spec = v;
@@ -67,6 +68,7 @@ static void parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(f, "--batch")) o->batch = parse_long(f, v);
         else if (!strcmp(f, "--requests")) o->requests = parse_long(f, v);
         else if (!strcmp(f, "--rounds")) o->rounds = parse_long(f, v);
+        else if (!strcmp(f, "--featurize")) o->featurize = parse_long(f, v);
         else if (!strcmp(f, "--backends")) snprintf(o->backends, sizeof o->backends, "%s", v);
         else die(f, "unknown flag (see the header of bench/bench_fstore.c)");
     }
@@ -167,7 +169,7 @@ static timing time_requests(pr_fs *fs, pr_featurizer *fz, const options *o, cons
                            &err) != PR_OK)
             die("assemble", err.msg);
         double t1 = pr_now();
-        for (long i = 0; i < o->batch; i++) {
+        for (long i = 0; o->featurize && i < o->batch; i++) {
             pr_example x;
             if (pr_featurizer_apply(fz, &rows[i].rec, &a, &x, &err) != PR_OK) die("featurize", err.msg);
             features += x.n;

@@ -18,6 +18,8 @@
 
 #include "fstore/fs_int.h"
 
+#define PREFETCH_AHEAD 4 /* rows */
+
 /* The row's attributes as texts in the arena: the attribute section is
  * copied in one piece (a store's row dies at its next call) and split in
  * one pass. An absent row, or a section cut short, gives missing values. */
@@ -140,6 +142,18 @@ pr_status pr_fs_assemble(pr_fs *fs, int64_t now_ms, const pr_bytes *base,
             return rc;
         }
         for (uint32_t j = 0; j < m; j++) {
+            /* Rows of a batch are scattered in memory: fetch a later
+             * row's lines (header, aggregate states, attributes) while
+             * this one is evaluated. */
+            if (j + PREFETCH_AHEAD < m && rows[j + PREFETCH_AHEAD].ptr) {
+                const char *r = rows[j + PREFETCH_AHEAD].ptr;
+                size_t len = rows[j + PREFETCH_AHEAD].len;
+                __builtin_prefetch(r);
+                for (uint32_t i = 0; i < en->n_aggs; i++)
+                    if (fs->aggs[en->aggs[i]].offset < len)
+                        __builtin_prefetch(r + fs->aggs[en->aggs[i]].offset);
+                if (en->state_bytes < len) __builtin_prefetch(r + en->state_bytes);
+            }
             pr__fs_rowview v = pr__fs_row_check(fs, en, rows[j], now_ms);
             /* Candidates this row serves: j alone, or all when shared. */
             uint32_t c0 = m == n ? j : 0, c1 = m == n ? j + 1 : n;
