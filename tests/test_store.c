@@ -139,6 +139,26 @@ static void batch(pr_store *s) {
     ASSERT_OK(pr_store_get_batch(s, B("e"), keys, 0, 0, NULL, &err));
 }
 
+/* Rows of several entities in one call; the same key under two entities
+ * stays two rows. */
+static void multi(pr_store *s) {
+    pr_err err;
+    ASSERT_OK(pr_store_put(s, B("user"), B("7"), B("U7"), 0, &err));
+    ASSERT_OK(pr_store_put(s, B("ad"), B("7"), B("A7"), 0, &err));
+    ASSERT_OK(pr_store_put(s, B("ad"), B("8"), B("A8"), 10, &err));
+    pr_bytes ents[5] = {B("user"), B("ad"), B("ad"), B("ad"), B("site")};
+    pr_bytes keys[5] = {B("7"), B("7"), B("8"), B("9"), B("7")};
+    pr_bytes out[5];
+    ASSERT_OK(pr_store_get_multi(s, ents, keys, 5, 5, out, &err));
+    ASSERT_ROW(out[0], "U7", 2);
+    ASSERT_ROW(out[1], "A7", 2);
+    ASSERT_ROW(out[2], "A8", 2);
+    ASSERT_TRUE(out[3].ptr == NULL && out[4].ptr == NULL);
+    ASSERT_OK(pr_store_get_multi(s, ents, keys, 3, 20, out, &err));
+    ASSERT_TRUE(out[2].ptr == NULL); /* expired at 10 */
+    ASSERT_ROW(out[0], "U7", 2);
+}
+
 static void limits(pr_store *s) {
     pr_err err;
     pr_bytes row;
@@ -309,6 +329,7 @@ TEST(test_roundtrip) { for_each_backend(roundtrip); }
 TEST(test_overwrite_and_del) { for_each_backend(overwrite_and_del); }
 TEST(test_ttl) { for_each_backend(ttl); }
 TEST(test_batch) { for_each_backend(batch); }
+TEST(test_multi) { for_each_backend(multi); }
 TEST(test_limits) { for_each_backend(limits); }
 TEST(test_many) { for_each_backend(many); }
 TEST(test_sweep) { for_each_backend(sweep); }
@@ -477,6 +498,7 @@ int main(void) {
     RUN(test_overwrite_and_del);
     RUN(test_ttl);
     RUN(test_batch);
+    RUN(test_multi);
     RUN(test_limits);
     RUN(test_stats);
     RUN(test_sweep);

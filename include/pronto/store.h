@@ -124,6 +124,13 @@ pr_status pr_store_get_batch(pr_store *s, pr_bytes entity,
                              const pr_bytes *keys, uint32_t n, int64_t now,
                              pr_bytes *out, pr_err *err);
 
+/* As get_batch with one entity per key: row i is (entities[i], keys[i]).
+ * One snapshot, and for redis one round trip (one MGET), for rows of
+ * several entities, e.g. a request's user, site and candidate ads. */
+pr_status pr_store_get_multi(pr_store *s, const pr_bytes *entities,
+                             const pr_bytes *keys, uint32_t n, int64_t now,
+                             pr_bytes *out, pr_err *err);
+
 /* Removes the row of (entity, key), expired or not.
  * Errors: PR_ERR_NOTFOUND (no such row), PR_ERR_LIMIT, PR_ERR_IO. */
 pr_status pr_store_del(pr_store *s, pr_bytes entity, pr_bytes key,

@@ -100,7 +100,14 @@ typedef struct pr__fs_rows_ops {
                            pr_bytes *rows, pr_err *err);
     pr_status (*put)(void *impl, const pr__fs_entity *e, pr_bytes key,
                      pr_bytes row, int64_t expires_s, pr_err *err);
+
     void (*close)(void *impl);
+    /* Optional (NULL: assembly gets entity by entity): rows of several
+     * entities at once, entity i named names[i] (a store namespace),
+     * valid until the next call. Absent keys ({NULL, 0}) are not asked. */
+    pr_status (*get_multi)(void *impl, const pr_bytes *names,
+                           const pr_bytes *keys, uint32_t n, int64_t now_ms,
+                           pr_bytes *rows, pr_err *err);
 } pr__fs_rows_ops;
 
 struct pr_fs {

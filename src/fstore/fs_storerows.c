@@ -39,7 +39,8 @@ static pr_status store_get_batch(void *impl, const pr__fs_entity *e,
     pr_status rc = PR_OK;
     if (m) {
         /* Results land in the front of rows, then move to their places
-         * (back to front, so nothing is overwritten before it is moved). */
+         * (back to front, so nothing is overwritten before it is moved;
+         * the same below). */
         int64_t now_s = now_ms / 1000 - (now_ms % 1000 < 0);
         rc = pr_store_get_batch(st, e->ns, k, m, now_s, rows, err);
         if (rc == PR_OK)
@@ -65,5 +66,56 @@ static pr_status store_put(void *impl, const pr__fs_entity *e, pr_bytes key,
 
 static void store_close(void *impl) { (void)impl; /* borrowed */ }
 
-const pr__fs_rows_ops pr__fs_store_ops = {store_get_batch, store_put,
-                                          store_close};
+/* Rows of several entities in one store call (one MGET for redis). */
+static pr_status store_get_multi(void *impl, const pr_bytes *names, const pr_bytes *keys,
+                                 uint32_t n, int64_t now_ms, pr_bytes *rows, pr_err *err) {
+    pr_store *st = impl;
+    pr_bytes stack_keys[STACK_KEYS], stack_names[STACK_KEYS];
+    uint32_t stack_idx[STACK_KEYS];
+    pr_bytes *k = stack_keys, *nm = stack_names;
+    uint32_t *idx = stack_idx;
+    if (n > STACK_KEYS) {
+        k = malloc((size_t)n * sizeof *k);
+        nm = malloc((size_t)n * sizeof *nm);
+        idx = malloc((size_t)n * sizeof *idx);
+        if (!k || !nm || !idx) {
+            free(k);
+            free(nm);
+            free(idx);
+            return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        }
+    }
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        rows[i] = (pr_bytes){NULL, 0};
+        if (keys[i].ptr) {
+            idx[m] = i;
+            nm[m] = names[i];
+            k[m++] = keys[i];
+        }
+    }
+    pr_status rc = PR_OK;
+    if (m) {
+        int64_t now_s = now_ms / 1000 - (now_ms % 1000 < 0);
+        rc = pr_store_get_multi(st, nm, k, m, now_s, rows, err);
+        if (rc == PR_OK)
+            for (uint32_t j = m; j-- > 0;) { /* back to front: see above */
+                pr_bytes r = rows[j];
+                rows[j] = (pr_bytes){NULL, 0};
+                rows[idx[j]] = r;
+            }
+        else
+            for (uint32_t i = 0; i < n; i++) rows[i] = (pr_bytes){NULL, 0};
+    }
+    if (k != stack_keys) {
+        free(k);
+        free(nm);
+        free(idx);
+    }
+    return rc;
+}
+
+const pr__fs_rows_ops pr__fs_store_ops = {.get_batch = store_get_batch,
+                                          .put = store_put,
+                                          .close = store_close,
+                                          .get_multi = store_get_multi};

@@ -155,5 +155,6 @@ void pr__fs_table_usage(void *impl, uint64_t *rows, uint64_t *bytes) {
     *bytes = t->bytes + (t->mask + 1) * sizeof(slot);
 }
 
-const pr__fs_rows_ops pr__fs_table_ops = {table_get_batch, table_put,
-                                          table_close};
+const pr__fs_rows_ops pr__fs_table_ops = {.get_batch = table_get_batch,
+                                          .put = table_put,
+                                          .close = table_close};

@@ -136,18 +136,20 @@ pr_status pr_store_put(pr_store *s, pr_bytes entity, pr_bytes key, pr_bytes valu
     return pr_store_put_batch(s, entity, &key, &value, 1, expires_at, err);
 }
 
-pr_status pr_store_get_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
-                             uint32_t n, int64_t now, pr_bytes *out, pr_err *err) {
+static pr_status get_rows(pr_store *s, const pr_bytes *entities, uint32_t step,
+                          const pr_bytes *keys, uint32_t n, int64_t now, pr_bytes *out,
+                          pr_err *err) {
     pr_status rc = check_batch(s, keys, n, err);
     if (rc != PR_OK) return rc;
-    if (n && !out) return pr_err_set(err, PR_ERR_INVALID, "store: out is NULL");
+    if (n && (!out || !entities))
+        return pr_err_set(err, PR_ERR_INVALID, "store: out or entities is NULL");
     for (uint32_t i = 0; i < n; i++) {
         out[i] = pr_bytes_of(NULL, 0);
-        if ((rc = check_key(entity, keys[i], err)) != PR_OK) return rc;
+        if ((rc = check_key(entities[i * step], keys[i], err)) != PR_OK) return rc;
     }
     if (n == 0) return PR_OK;
     COUNT(s, gets, n);
-    rc = counted(s, s->api->get_batch(s->impl, entity, keys, n, now, out, err));
+    rc = counted(s, s->api->get_batch(s->impl, entities, step, keys, n, now, out, err));
     if (rc == PR_OK) {
         uint32_t hits = 0;
         for (uint32_t i = 0; i < n; i++) hits += out[i].ptr != NULL;
@@ -156,6 +158,16 @@ pr_status pr_store_get_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
         for (uint32_t i = 0; i < n; i++) out[i] = pr_bytes_of(NULL, 0);
     }
     return rc;
+}
+
+pr_status pr_store_get_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
+                             uint32_t n, int64_t now, pr_bytes *out, pr_err *err) {
+    return get_rows(s, &entity, 0, keys, n, now, out, err);
+}
+
+pr_status pr_store_get_multi(pr_store *s, const pr_bytes *entities, const pr_bytes *keys,
+                             uint32_t n, int64_t now, pr_bytes *out, pr_err *err) {
+    return get_rows(s, entities, 1, keys, n, now, out, err);
 }
 
 pr_status pr_store_get(pr_store *s, pr_bytes entity, pr_bytes key, int64_t now,

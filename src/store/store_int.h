@@ -27,10 +27,13 @@ typedef struct pr_store_api {
     pr_status (*put_batch)(void *impl, pr_bytes entity, const pr_bytes *keys,
                            const pr_bytes *values, uint32_t n,
                            int64_t expires_at, pr_err *err);
-    /* Missing or expired rows come back as {NULL, 0}. */
-    pr_status (*get_batch)(void *impl, pr_bytes entity, const pr_bytes *keys,
-                           uint32_t n, int64_t now, pr_bytes *out,
-                           pr_err *err);
+    /* Key i belongs to entity entities[i * step] (step 0: one entity for
+     * all, pr_store_get_batch; step 1: pr_store_get_multi). All n rows come
+     * from one snapshot / one round trip. Missing or expired rows come back
+     * as {NULL, 0}. */
+    pr_status (*get_batch)(void *impl, const pr_bytes *entities, uint32_t step,
+                           const pr_bytes *keys, uint32_t n, int64_t now,
+                           pr_bytes *out, pr_err *err);
     pr_status (*del)(void *impl, pr_bytes entity, pr_bytes key, pr_err *err);
     /* pr_store_sweep; out is non-NULL and zeroed, 1 <= max_rows. */
     pr_status (*sweep)(void *impl, int64_t now, uint32_t max_rows,

@@ -264,15 +264,16 @@ fail:
     return st;
 }
 
-static pr_status lmdb_get_batch(void *impl, pr_bytes entity, const pr_bytes *keys, uint32_t n,
-                                int64_t now, pr_bytes *out, pr_err *err) {
+static pr_status lmdb_get_batch(void *impl, const pr_bytes *entities, uint32_t step,
+                                const pr_bytes *keys, uint32_t n, int64_t now, pr_bytes *out,
+                                pr_err *err) {
     lmdb_store *l = impl;
     MDB_txn *txn = NULL;
     char key[PR_STORE_KEY_MAX];
     pr_status st = slot_begin(l, &txn, err);
     if (st != PR_OK) return st;
     for (uint32_t i = 0; i < n; i++) {
-        MDB_val k = {pr__store_key_encode(key, entity, keys[i]), key};
+        MDB_val k = {pr__store_key_encode(key, entities[i * step], keys[i]), key};
         MDB_val v;
         int rc = mdb_get(txn, l->dbi, &k, &v);
         if (rc == MDB_NOTFOUND) continue;

@@ -194,19 +194,20 @@ static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys
  * about three memory latencies, not three hundred. */
 #define GROUP 16
 
-static pr_status mem_get_group(mem_store *m, pr_bytes entity, const pr_bytes *keys,
-                               const uint64_t *hash, uint32_t n, int64_t now, pr_bytes *out,
-                               pr_err *err);
+static pr_status mem_get_group(mem_store *m, const pr_bytes *entities, uint32_t step,
+                               const pr_bytes *keys, const uint64_t *hash, uint32_t n,
+                               int64_t now, pr_bytes *out, pr_err *err);
 
-static pr_status mem_get_batch(void *impl, pr_bytes entity, const pr_bytes *keys, uint32_t n,
-                               int64_t now, pr_bytes *out, pr_err *err) {
+static pr_status mem_get_batch(void *impl, const pr_bytes *entities, uint32_t step,
+                               const pr_bytes *keys, uint32_t n, int64_t now, pr_bytes *out,
+                               pr_err *err) {
     mem_store *m = impl;
     uint64_t hash[GROUP];
     for (uint32_t g = 0; g < n; g += GROUP) {
         uint32_t k = n - g < GROUP ? n - g : GROUP;
         char key[PR_STORE_KEY_MAX];
         for (uint32_t j = 0; j < k; j++) {
-            size_t key_len = pr__store_key_encode(key, entity, keys[g + j]);
+            size_t key_len = pr__store_key_encode(key, entities[(g + j) * step], keys[g + j]);
             hash[j] = pr_hash64(key, key_len, 0);
             mem_table *t = mem_home(m, hash[j]);
             __builtin_prefetch(&t->buckets[hash[j] & t->mask]);
@@ -216,19 +217,20 @@ static pr_status mem_get_batch(void *impl, pr_bytes entity, const pr_bytes *keys
             mem_entry *e = t->buckets[hash[j] & t->mask];
             if (e) __builtin_prefetch(e);
         }
-        pr_status rc = mem_get_group(m, entity, keys + g, hash, k, now, out + g, err);
+        pr_status rc =
+            mem_get_group(m, entities + (size_t)g * step, step, keys + g, hash, k, now, out + g, err);
         if (rc != PR_OK) return rc;
     }
     return PR_OK;
 }
 
-static pr_status mem_get_group(mem_store *m, pr_bytes entity, const pr_bytes *keys,
-                               const uint64_t *hash, uint32_t n, int64_t now, pr_bytes *out,
-                               pr_err *err) {
+static pr_status mem_get_group(mem_store *m, const pr_bytes *entities, uint32_t step,
+                               const pr_bytes *keys, const uint64_t *hash, uint32_t n,
+                               int64_t now, pr_bytes *out, pr_err *err) {
     (void)err;
     char key[PR_STORE_KEY_MAX];
     for (uint32_t i = 0; i < n; i++) {
-        size_t key_len = pr__store_key_encode(key, entity, keys[i]);
+        size_t key_len = pr__store_key_encode(key, entities[i * step], keys[i]);
         mem_entry **link = mem_find(m, key, key_len, hash[i]);
         mem_entry *e = *link;
         if (!e) continue;

@@ -397,20 +397,22 @@ static void redis_stats(const void *impl, pr_store_counters *out) {
 
 /* ---------------------------------------------------------------- get */
 
-static pr_status redis_get_batch(void *impl, pr_bytes entity, const pr_bytes *keys, uint32_t n,
-                                 int64_t now, pr_bytes *out, pr_err *err) {
+static pr_status redis_get_batch(void *impl, const pr_bytes *entities, uint32_t step,
+                                 const pr_bytes *keys, uint32_t n, int64_t now, pr_bytes *out,
+                                 pr_err *err) {
     redis_store *r = impl;
     redisReply *rep = NULL;
     size_t bytes = 0, off = 0;
     pr_status st;
 
     release_held(r);
-    for (uint32_t i = 0; i < n; i++) bytes += r->cfg.prefix_len + pr__store_key_len(entity, keys[i]);
+    for (uint32_t i = 0; i < n; i++)
+        bytes += r->cfg.prefix_len + pr__store_key_len(entities[i * step], keys[i]);
     if ((st = reserve(r, bytes, (size_t)n + 1, err)) != PR_OK) return st;
     r->argv[0] = "MGET";
     r->argvlen[0] = 4;
     for (uint32_t i = 0; i < n; i++) {
-        size_t len = encode_key(r, r->buf + off, entity, keys[i]);
+        size_t len = encode_key(r, r->buf + off, entities[i * step], keys[i]);
         r->argv[i + 1] = r->buf + off;
         r->argvlen[i + 1] = len;
         off += len;
