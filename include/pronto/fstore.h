@@ -153,6 +153,8 @@ pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
 typedef struct pr_fs_stats {
     uint64_t events;        /* applied */
     uint64_t missing_keys;  /* entity keys absent from an event/request */
+    uint64_t long_keys;     /* keys longer than a store takes (511 bytes
+                               with the entity name): read as absent */
     uint64_t rows;          /* rows in the in-process table (0 for stores) */
     uint64_t row_bytes;     /* their bytes (row blobs + keys + slots) */
     uint64_t stale_rows;    /* rows read with a different layout (spec
@@ -197,6 +199,8 @@ typedef struct pr_fs_build_opts {
 typedef struct pr_fs_build_stats {
     uint64_t lines, events, bad_lines, table_rows;
     uint64_t after_until;    /* events skipped: ts after until_ms */
+    uint64_t already_applied;/* materialize: events skipped, at or before
+                                the latest time a previous run applied */
     uint64_t impressions;    /* assembled (in an output's range) */
     uint64_t labeled[PR_FS_BUILD_MAX_OUTPUTS];
     uint64_t positives[PR_FS_BUILD_MAX_OUTPUTS];
@@ -209,7 +213,9 @@ typedef struct pr_fs_build_stats {
  * data_dir, in name order) with its tables, and writes every labeled
  * impression's example (features as of its ts) to the outputs. With no
  * outputs (n_outputs 0) it only builds the state: `pronto materialize`
- * into a store. See
+ * into a store, which remembers the latest event time applied (per spec)
+ * so that a later run over the same or a longer stream applies only the
+ * events after it. See
  * src/fstore/fs_build.c for the order of things. Errors: PR_ERR_SPEC (no
  * events source; quantile transforms), PR_ERR_IO, PR_ERR_PARSE (a table
  * row, or more than max_bad malformed event lines: file:line), NOMEM. */

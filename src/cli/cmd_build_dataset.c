@@ -165,7 +165,7 @@ int cmd_build_dataset(int argc, char **argv) {
     fprintf(stderr,
             "pronto build-dataset: events=%llu malformed=%llu table_rows=%llu "
             "impressions=%llu duplicates=%llu too_late=%llu unknown_type=%llu "
-            "missing_ids=%llu missing_keys=%llu late_updates=%llu state_rows=%llu "
+            "missing_ids=%llu missing_keys=%llu long_keys=%llu late_updates=%llu state_rows=%llu "
             "state_bytes=%llu elapsed_s=%.2f impressions_per_s=%.0f\n",
             (unsigned long long)st.events, (unsigned long long)st.bad_lines,
             (unsigned long long)st.table_rows,
@@ -174,7 +174,7 @@ int cmd_build_dataset(int argc, char **argv) {
             (unsigned long long)st.joiner.too_late,
             (unsigned long long)st.joiner.unknown_type,
             (unsigned long long)st.joiner.missing_ids,
-            (unsigned long long)st.fs.missing_keys,
+            (unsigned long long)st.fs.missing_keys, (unsigned long long)st.fs.long_keys,
             (unsigned long long)st.fs.late_updates,
             (unsigned long long)st.fs.rows, (unsigned long long)st.fs.row_bytes,
             st.seconds,

@@ -21,8 +21,9 @@ static const char usage_text[] =
     "Loads the spec's entity tables and replays its events into a store\n"
     "(mem:, lmdb:DIR, redis:HOST:PORT, redis:unix:PATH; docs/store.md):\n"
     "entity rows with their attributes and aggregate state, the rows an\n"
-    "online server reads. Replaying the same stream twice gives the same\n"
-    "state (duplicate events are dropped by event id).";
+    "online server reads. Running it again applies only the events after the\n"
+    "latest time already applied (kept in the store), so the same or a longer\n"
+    "stream gives the same state; duplicates within a run are dropped by id.";
 
 int cmd_materialize(int argc, char **argv) {
     const char *cmd = "materialize";
@@ -68,10 +69,10 @@ int cmd_materialize(int argc, char **argv) {
         fprintf(stderr, "pronto materialize: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
-    printf("materialized into %s: %llu table rows, %llu events (%llu after --until "
-           "skipped, %llu duplicates dropped) in %.2f s\n",
+    printf("materialized into %s: %llu table rows, %llu events (%llu already in the store, "
+           "%llu after --until, %llu duplicates: skipped) in %.2f s\n",
            store_uri, (unsigned long long)st.table_rows, (unsigned long long)st.events,
-           (unsigned long long)st.after_until, (unsigned long long)st.joiner.duplicates,
-           st.seconds);
+           (unsigned long long)st.already_applied, (unsigned long long)st.after_until,
+           (unsigned long long)st.joiner.duplicates, st.seconds);
     return PR_EXIT_OK;
 }

@@ -77,7 +77,7 @@
 #define PR__FS_MAX_SOURCES 64u
 #define PR__FS_MAX_AGGREGATES 1024u
 #define PR__FS_MAX_ATTRIBUTES 256u /* per table */
-#define PR__FS_MAX_REQUEST_COLUMNS 256u
+#define PR__FS_MAX_REQUEST_COLUMNS 60u /* + 4 event keys = the JSON scanner's 64 */
 #define PR__FS_MAX_EVENT_TYPES 8u  /* per events / per list */
 #define PR__FS_MAX_BUCKETS 1024u
 #define PR__FS_MAX_LAST_N 64u

@@ -94,7 +94,7 @@ void pr_fs_get_stats(const pr_fs *fs, pr_fs_stats *out) {
 
 pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
                             pr_arena *arena, pr_fs_event *ev, pr_err *err) {
-    uint32_t n = fs->n_req + 4;
+    uint32_t n = fs->n_json_keys;
     pr_json_value *v = pr_arena_alloc(arena, (size_t)n * sizeof *v);
     pr_bytes *cols = pr_arena_alloc(arena, (fs->n_req ? fs->n_req : 1) * sizeof *cols);
     if (!v || !cols) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
@@ -117,8 +117,8 @@ pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
         }
     }
     ev->cols = cols;
-    const pr_json_value *ts = &v[fs->n_req], *type = &v[fs->n_req + 1],
-                        *id = &v[fs->n_req + 2], *imp = &v[fs->n_req + 3];
+    const pr_json_value *ts = &v[fs->ev_key[0]], *type = &v[fs->ev_key[1]],
+                        *id = &v[fs->ev_key[2]], *imp = &v[fs->ev_key[3]];
     if (type->kind == PR_JSON_STRING) ev->type = type->text;
     ev->has_ts = pr_json_int(ts, &ev->ts_ms);
     int64_t x;
@@ -182,6 +182,10 @@ static pr_status entity_key(pr_fs *fs, ectx *c, uint32_t e, pr_bytes *key,
         if (rc != PR_OK) return rc;
     }
     *key = pr__fs_join_key(parts, en->n_keys, c->arena);
+    if (key->ptr && !pr__fs_key_fits(en, *key)) {
+        fs->stats.long_keys++;
+        *key = (pr_bytes){NULL, 0};
+    }
     return PR_OK;
 }
 
@@ -370,6 +374,36 @@ out:
 
 /* ---------------------------------------------------------------- debug */
 
+/* A JSON string of bytes that may not be UTF-8 (a table attribute is
+ * whatever the file held): invalid input is shown with \xNN escapes
+ * rather than dropped. */
+static json_t *json_text(pr_bytes t) {
+    json_t *j = json_stringn(t.ptr ? t.ptr : "", t.len);
+    if (j) return j;
+    char *buf = malloc(t.len * 4 + 1);
+    if (!buf) return json_null();
+    size_t o = 0;
+    for (size_t i = 0; i < t.len; i++) {
+        unsigned char ch = (unsigned char)t.ptr[i];
+        if (ch >= 0x20 && ch < 0x7f) {
+            buf[o++] = (char)ch;
+        } else {
+            snprintf(buf + o, 5, "\\x%02x", ch);
+            o += 4;
+        }
+    }
+    j = json_stringn(buf, o);
+    free(buf);
+    return j ? j : json_null();
+}
+
+/* A number, null when it is not finite (JSON has no inf or NaN). */
+static json_t *json_number(double x) {
+    if (!isfinite(x)) return json_null();
+    if (x == floor(x) && fabs(x) < 9e15) return json_integer((json_int_t)x);
+    return json_real(x);
+}
+
 pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
                              int64_t now_ms, char **json, pr_err *err) {
     if (e >= fs->n_ents)
@@ -399,7 +433,7 @@ pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
     root = json_object();
     json_t *attrs = json_object(), *aggs = json_object();
     json_object_set_new(root, "entity", json_string(en->name));
-    json_object_set_new(root, "key", json_stringn(k.ptr, k.len));
+    json_object_set_new(root, "key", json_text(k));
     json_object_set_new(root, "as_of_ms", json_integer(now_ms));
     int64_t upd = pr__ld_i64(v.blob + 8), eff = pr__ld_i64(v.blob + 16);
     json_object_set_new(root, "updated_ms",
@@ -409,8 +443,7 @@ pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
     json_object_set_new(root, "row_bytes", json_integer(v.len));
     for (uint32_t i = 0; i < en->n_attrs; i++) {
         pr_bytes t = pr__fs_row_attr(en, v, i);
-        json_object_set_new(attrs, fs->ss->sources[en->table].attributes[i],
-                            json_stringn(t.ptr ? t.ptr : "", t.len));
+        json_object_set_new(attrs, fs->ss->sources[en->table].attributes[i], json_text(t));
     }
     for (uint32_t i = 0; i < en->n_aggs; i++) {
         const pr__fs_agg *ag = &fs->aggs[en->aggs[i]];
@@ -420,11 +453,9 @@ pr_status pr_fs_describe_row(pr_fs *fs, uint32_t e, const pr_bytes *key,
         if (!pr__agg_eval(ag, v.blob + ag->offset, now_ms, &a, &x, &list))
             val = json_null();
         else if (ag->fn == PR__AGG_LAST_N)
-            val = json_stringn(list.ptr, list.len);
-        else if (x == floor(x) && fabs(x) < 9e15)
-            val = json_integer((json_int_t)x);
+            val = json_text(list);
         else
-            val = json_real(x);
+            val = json_number(x);
         json_object_set_new(aggs, ag->spec->name, val);
     }
     json_object_set_new(root, "attributes", attrs);

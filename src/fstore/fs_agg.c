@@ -61,14 +61,14 @@ void pr__agg_init(const pr__fs_agg *a, uint8_t *state) {
         pr__st_i64(state + 8, PR__ROW_EMPTY);
 }
 
-static uint8_t *bucket(const pr__fs_agg *a, uint8_t *state, int64_t j) {
-    return state + 8 + a->width * 8 + floor_mod(j, a->buckets) * a->width * 8;
+/* Bucket slot r (0..B-1) of the ring. Times become slots through
+ * ring_slot, and moves along the ring are unsigned distances from head,
+ * so no time arithmetic can overflow, whatever ts or a stored head is. */
+static uint8_t *slot_at(const pr__fs_agg *a, uint8_t *state, uint64_t r) {
+    return state + 8 + a->width * 8 + r * a->width * 8;
 }
 
-static const uint8_t *cbucket(const pr__fs_agg *a, const uint8_t *state,
-                              int64_t j) {
-    return state + 8 + a->width * 8 + floor_mod(j, a->buckets) * a->width * 8;
-}
+static uint64_t ring_slot(const pr__fs_agg *a, int64_t j) { return floor_mod(j, a->buckets); }
 
 /* total = the ring's sum, recomputed in ring order after the ring moved (so
  * it never drifts from the buckets by rounding). */
@@ -85,20 +85,23 @@ static int window_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,
                         int num, int den, double x) {
     int64_t j = floor_div(ts, a->gran_ms);
     int64_t head = pr__ld_i64(state);
+    uint64_t nb = a->buckets;
     if (head == PR__ROW_EMPTY) {
         memset(state + 8, 0, (size_t)(a->buckets + 1) * a->width * 8);
         head = j;
     } else if (j > head) {
-        /* Clear the buckets the ring moves over (at most all of them;
-         * head is compared, never subtracted, so no value overflows). */
-        int64_t from = head + 1;
-        if (head < j - (int64_t)a->buckets) from = j - a->buckets + 1;
-        for (int64_t k = from; k <= j; k++)
-            memset(bucket(a, state, k), 0, (size_t)a->width * 8);
+        /* Clear the slots the ring moves over: d of them, or all. */
+        uint64_t d = (uint64_t)j - (uint64_t)head, h = ring_slot(a, head);
+        if (d >= nb) {
+            memset(slot_at(a, state, 0), 0, (size_t)nb * a->width * 8);
+        } else {
+            for (uint64_t i = 1; i <= d; i++)
+                memset(slot_at(a, state, (h + i) % nb), 0, (size_t)a->width * 8);
+        }
         recompute_total(a, state);
         head = j;
-    } else if (j <= head - (int64_t)a->buckets) {
-        return 0;
+    } else if ((uint64_t)head - (uint64_t)j >= nb) {
+        return 0; /* older than the ring */
     }
     pr__st_i64(state, head);
     double add[2] = {0, 0};
@@ -111,7 +114,7 @@ static int window_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,
         add[1] = den ? 1 : 0;
         break;
     }
-    uint8_t *b = bucket(a, state, j);
+    uint8_t *b = slot_at(a, state, ring_slot(a, j));
     for (uint32_t w = 0; w < a->width; w++) {
         pr__st_f64(b + w * 8, pr__ld_f64(b + w * 8) + add[w]);
         pr__st_f64(state + 8 + w * 8, pr__ld_f64(state + 8 + w * 8) + add[w]);
@@ -119,7 +122,8 @@ static int window_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,
     return 1;
 }
 
-/* Sums of the live buckets as of t into s[0..width). */
+/* Sums of the live buckets as of t into s[0..width). The ring holds the
+ * buckets (head - B, head]; the window is (k - B, k] with k = floor(t/g). */
 static void window_sums(const pr__fs_agg *a, const uint8_t *state, int64_t t,
                         double s[2]) {
     s[0] = s[1] = 0;
@@ -127,27 +131,27 @@ static void window_sums(const pr__fs_agg *a, const uint8_t *state, int64_t t,
     int64_t head = pr__ld_i64(state);
     if (head == PR__ROW_EMPTY) return;
     int64_t k = floor_div(t, a->gran_ms);
-    int64_t b = (int64_t)a->buckets;
-    /* The whole ring is older than the window (compared without k - head,
-     * which a corrupt head could overflow). */
-    if (head <= k - b) return;
+    uint64_t nb = a->buckets, h = ring_slot(a, head);
     if (k >= head) {
-        /* The ring's total minus the oldest buckets that t has pushed out
-         * of the window: j in (head - B, k - B]. */
+        uint64_t d = (uint64_t)k - (uint64_t)head;
+        if (d >= nb) return; /* the whole ring is older than the window */
+        /* The ring's total minus its d oldest buckets, which t has pushed
+         * out of the window (oldest first: (head - B, head - B + d]). */
         s[0] = pr__ld_f64(state + 8);
         if (a->width > 1) s[1] = pr__ld_f64(state + 16);
-        for (int64_t j = head - b + 1; j <= k - b; j++) {
-            const uint8_t *p = cbucket(a, state, j);
+        for (uint64_t i = 1; i <= d; i++) {
+            const uint8_t *p = slot_at(a, (uint8_t *)(uintptr_t)state, (h + i) % nb);
             s[0] -= pr__ld_f64(p);
             if (a->width > 1) s[1] -= pr__ld_f64(p + 8);
         }
         return;
     }
-    /* A time before the newest bucket: sum what the ring holds of it. */
-    int64_t lo = k - b + 1;
-    if (head - b + 1 > lo) lo = head - b + 1;
-    for (int64_t j = lo; j <= k; j++) {
-        const uint8_t *p = cbucket(a, state, j);
+    /* A time before the newest bucket: the ring's buckets up to k, i.e.
+     * (head - B, k], oldest first. */
+    uint64_t back = (uint64_t)head - (uint64_t)k;
+    if (back >= nb) return;
+    for (uint64_t i = nb - 1; i >= back && i < nb; i--) {
+        const uint8_t *p = slot_at(a, (uint8_t *)(uintptr_t)state, (h + nb - i) % nb);
         s[0] += pr__ld_f64(p);
         if (a->width > 1) s[1] += pr__ld_f64(p + 8);
     }

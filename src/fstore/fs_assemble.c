@@ -119,7 +119,12 @@ static void entity_keys(pr_fs *fs, const pr__fs_entity *en, const pr_bytes *cols
                                                   : cc[fs->ents[r->a].attr_col + r->b];
         }
         keys[j] = pr__fs_join_key(parts, en->n_keys, arena);
-        if (!keys[j].ptr) fs->stats.missing_keys++;
+        if (!keys[j].ptr) {
+            fs->stats.missing_keys++;
+        } else if (!pr__fs_key_fits(en, keys[j])) {
+            fs->stats.long_keys++;
+            keys[j] = (pr_bytes){NULL, 0};
+        }
     }
 }
 

@@ -42,6 +42,9 @@ typedef struct out_file {
 } out_file;
 
 typedef struct builder {
+    int64_t resume_after_ms;  /* materialize: events up to here are in the
+                                 store already (INT64_MIN: none) */
+    int64_t max_ts_ms;        /* latest event time applied */
     pr_fs *fs;
     pr_featurizer *fz;
     pr_joiner *j;
@@ -205,6 +208,11 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
         b->st->after_until++;
         return PR_OK;
     }
+    if (ev->has_ts && ev->ts_ms <= b->resume_after_ms) {
+        b->st->already_applied++;
+        return PR_OK;
+    }
+    if (ev->has_ts && ev->ts_ms > b->max_ts_ms) b->max_ts_ms = ev->ts_ms;
     pr_status rc = apply_tables_until(b, ev->ts_ms, err);
     if (rc != PR_OK) return rc;
     pr_event je = {joiner_type(ev->type), ev->event_id, ev->impression_id,
@@ -353,6 +361,37 @@ static pr_status close_outputs(builder *b, pr_status rc, pr_err *err) {
     return rc;
 }
 
+/* Materializing into a store keeps, in the store, the latest event time it
+ * applied (per spec: the key is the featurizer's fingerprint), so running
+ * it again over the same or a longer stream applies only what is new. */
+#define WATERMARK_ENTITY "__pronto"
+
+static void watermark_key(const builder *b, char *buf, size_t cap) {
+    snprintf(buf, cap, "materialized:%016llx",
+             (unsigned long long)pr_featurizer_fingerprint(b->fz));
+}
+
+static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
+    char key[64];
+    watermark_key(b, key, sizeof key);
+    pr_bytes row;
+    pr_status rc = pr_store_get(st, pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY)),
+                                pr_bytes_of(key, strlen(key)), 0, &row, err);
+    if (rc == PR_ERR_NOTFOUND) return PR_OK;
+    if (rc != PR_OK) return rc;
+    if (row.len == 8) memcpy(&b->resume_after_ms, row.ptr, 8);
+    return PR_OK;
+}
+
+static pr_status write_watermark(builder *b, pr_store *st, pr_err *err) {
+    if (b->max_ts_ms <= b->resume_after_ms) return PR_OK;
+    char key[64];
+    watermark_key(b, key, sizeof key);
+    return pr_store_put(st, pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY)),
+                        pr_bytes_of(key, strlen(key)),
+                        pr_bytes_of((const char *)&b->max_ts_ms, 8), 0, err);
+}
+
 pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
                       pr_fs_build_stats *st, pr_err *err) {
     builder b;
@@ -360,6 +399,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     memset(st, 0, sizeof *st);
     b.o = o;
     b.st = st;
+    b.resume_after_ms = b.max_ts_ms = INT64_MIN;
     double t0 = pr_now();
     if (o->n_outputs > PR_FS_BUILD_MAX_OUTPUTS)
         return pr_err_set(err, PR_ERR_INVALID, "0..%u outputs, not %u",
@@ -387,6 +427,8 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
     if (rc == PR_OK) rc = pr_joiner_new(&jo, &b.j, err);
     if (rc == PR_OK) rc = pr__fs_read_tables(b.fs, o->data_dir, &b.tables, err);
+    int materialize = o->store && o->n_outputs == 0;
+    if (rc == PR_OK && materialize) rc = read_watermark(&b, o->store, err);
     if (rc == PR_OK && !o->tables_only) {
         rc = event_files(b.fs, o, &g, err);
         have_glob = rc == PR_OK;
@@ -406,6 +448,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
         pr_joiner_flush(b.j);
         rc = drain(&b, err);
     }
+    if (rc == PR_OK && materialize) rc = write_watermark(&b, o->store, err);
     if (b.out) rc = close_outputs(&b, rc, err);
     if (b.j) pr_joiner_stats_get(b.j, &st->joiner);
     if (b.fs) pr_fs_get_stats(b.fs, &st->fs);

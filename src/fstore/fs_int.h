@@ -131,6 +131,10 @@ struct pr_fs {
     /* events source keys: [0..n_req) request columns, then ts, type, id,
      * impression */
     void *json_keys;           /* pr_json_keys (base/json_scan.h), owned */
+    uint32_t n_json_keys;
+    uint32_t ev_key[4];        /* where the event's ts, type, id and
+                                  impression keys are among them (a request
+                                  column of the same name shares its slot) */
     /* state */
     const pr__fs_rows_ops *rows;
     void *rows_impl;
@@ -211,6 +215,12 @@ extern const pr__fs_rows_ops pr__fs_store_ops; /* impl = the pr_store */
 /* fs_keys.c: the key text of a compound key: key texts joined by
  * PR__KEY_SEP, in arena. A missing part -> {NULL, 0}. */
 pr_bytes pr__fs_join_key(const pr_bytes *parts, uint32_t n, pr_arena *arena);
+/* Whether a key of entity e fits every store backend (the limit is the
+ * same everywhere, so offline and online agree on which keys exist). A
+ * longer key reads as absent and is counted (pr_fs_stats.long_keys). */
+static inline int pr__fs_key_fits(const pr__fs_entity *e, pr_bytes key) {
+    return 4 + e->ns.len + key.len <= PR_STORE_KEY_MAX;
+}
 /* Hour of day / day of week of a Unix-ms time, UTC. */
 int64_t pr__fs_time_feature(pr__time_feature f, int64_t ts_ms);
 /* Shortest text of x that reads back as x (integers without a point). */

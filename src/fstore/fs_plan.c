@@ -183,15 +183,27 @@ static pr_status plan_json_keys(pr_fs *fs, pr_err *err) {
         if (ss->sources[s].kind == PR__SOURCE_EVENTS) ev = &ss->sources[s];
     const char *keys[PR__FS_MAX_REQUEST_COLUMNS + 4];
     uint32_t n = 0;
+    if (fs->n_req > PR__FS_MAX_REQUEST_COLUMNS)
+        return pr_err_set(err, PR_ERR_LIMIT, "%s: %u request columns (max %u)",
+                          fs->spec->name, fs->n_req, PR__FS_MAX_REQUEST_COLUMNS);
     for (uint32_t i = 0; i < fs->n_req; i++) keys[n++] = ss->request.columns[i];
-    keys[n++] = ev && ev->time ? ev->time : ss->request.timestamp;
-    keys[n++] = ev && ev->type ? ev->type : "type";
-    keys[n++] = ev && ev->id ? ev->id : "event_id";
-    keys[n++] = ev && ev->impression ? ev->impression : "impression_id";
+    const char *ev_keys[4] = {ev && ev->time ? ev->time : ss->request.timestamp,
+                              ev && ev->type ? ev->type : "type",
+                              ev && ev->id ? ev->id : "event_id",
+                              ev && ev->impression ? ev->impression : "impression_id"};
+    for (uint32_t k = 0; k < 4; k++) {
+        /* A request column may be the event's own key (impression_id as a
+         * feature): both read the one slot. */
+        uint32_t j = 0;
+        while (j < n && strcmp(keys[j], ev_keys[k])) j++;
+        if (j == n) keys[n++] = ev_keys[k];
+        fs->ev_key[k] = j;
+    }
     pr_json_keys *jk = NULL;
     pr_status rc = pr_json_keys_new(keys, n, &jk, err);
     if (rc != PR_OK) return rc;
     fs->json_keys = jk;
+    fs->n_json_keys = n;
     return PR_OK;
 }
 

@@ -19,8 +19,10 @@ pr__fs_rowview pr__fs_row_check(pr_fs *fs, const pr__fs_entity *e,
         return v;
     }
     int64_t updated = pr__ld_i64(b + 8);
+    /* now - updated as unsigned: exact for any now >= updated (no signed
+     * overflow at extreme times). */
     if (e->ttl_ms && updated != PR__ROW_EMPTY && now_ms >= updated &&
-        now_ms - updated >= e->ttl_ms)
+        (uint64_t)now_ms - (uint64_t)updated >= (uint64_t)e->ttl_ms)
         return v;
     v.blob = b;
     v.len = (uint32_t)row.len;
@@ -70,6 +72,8 @@ int64_t pr__fs_expires_s(const pr__fs_entity *e, int64_t updated_ms) {
     if (!e->ttl_ms || updated_ms == PR__ROW_EMPTY) return 0;
     /* The row check drops it at updated + ttl (ms); the store may drop it
      * a second after that, never before. */
+    if (updated_ms < 0) updated_ms = 0; /* before 1970: expires at once */
+    if (updated_ms > INT64_MAX - e->ttl_ms - 2000) return 0; /* never */
     int64_t until = updated_ms + e->ttl_ms;
     return until / 1000 + 2;
 }

@@ -29,7 +29,7 @@ static pr_status parse_ms(pr_bytes t, int64_t *out) {
     int64_t v = 0;
     for (; i < t.len; i++) {
         unsigned d = (unsigned)(unsigned char)t.ptr[i] - '0';
-        if (d > 9) return PR_ERR_PARSE;
+        if (d > 9 || v > (INT64_MAX - (int64_t)d) / 10) return PR_ERR_PARSE;
         v = v * 10 + (int64_t)d;
     }
     *out = t.ptr[0] == '-' ? -v : v;
@@ -99,12 +99,21 @@ static pr_status read_table(const pr_fs *fs, uint32_t src, const char *dir,
             up->vals[c] = v->len ? pr_bytes_of(p, v->len) : (pr_bytes){NULL, 0};
         }
         if (rc != PR_OK) break;
-        for (uint32_t k = 0; k < en->n_keys; k++)
+        size_t key_len = en->n_keys - 1;
+        for (uint32_t k = 0; k < en->n_keys; k++) {
+            key_len += up->vals[k].len;
             if (!up->vals[k].len) {
                 rc = pr_err_set(err, PR_ERR_PARSE, "%s:%llu: column '%s': empty key",
                                 path, (unsigned long long)rec.line, s->keys[k]);
                 break;
             }
+        }
+        if (rc == PR_OK && 4 + en->ns.len + key_len > PR_STORE_KEY_MAX)
+            rc = pr_err_set(err, PR_ERR_PARSE,
+                            "%s:%llu: column '%s': key of %zu bytes is longer than a "
+                            "store takes (%u with the entity name)",
+                            path, (unsigned long long)rec.line, s->keys[0], key_len,
+                            PR_STORE_KEY_MAX - 4);
         if (rc != PR_OK) break;
         u->n++;
     }
