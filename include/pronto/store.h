@@ -36,9 +36,13 @@
  *
  * Threads: an "lmdb:" store may be shared by threads: any number of readers
  * run alongside one writer at a time and never wait for it (each reading
- * thread holds its own read-only snapshot). A "mem:" store is for one thread
- * at a time. A "redis:" store holds one connection and is for one thread at
- * a time: each server thread opens its own.
+ * thread holds its own read-only snapshot). A "mem:" store may be shared
+ * too (a reader-writer lock: gets run together, a put, del or sweep alone);
+ * a row it returns stays valid until the next put, del or sweep from any
+ * thread, so a caller that reads while another thread writes must hold its
+ * own lock across the use of the rows (pronto serve does). A "redis:" store
+ * holds one connection and is for one thread at a time: each server thread
+ * opens its own.
  *
  * Redis failures: open fails with PR_ERR_IO naming the address and the
  * reason when Redis cannot be reached within the timeouts. Later, a call

@@ -23,5 +23,6 @@ int cmd_join(int argc, char **argv);
 int cmd_build_dataset(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);
 int cmd_features(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

@@ -18,16 +18,25 @@
  * (it needs old_size / MEM_REHASH_STEP puts, the next growth old_size).
  *
  * Sweeping (pr_store_sweep) walks the buckets, old array then new, from a
- * position kept between calls, freeing expired entries.
+ * position kept between calls, freeing expired entries. Gets never free
+ * anything: an expired entry stays (invisible to reads) until a sweep, a
+ * del or a put of its key removes it, so a get changes no state at all.
  *
  * Ownership: the table owns its entries. get returns a borrowed row valid
- * until the next put on that key or the next call on the store (a get may
- * free an expired entry it finds, never a live one).
+ * until the next put, del or sweep on the store (from any thread): those
+ * are the only calls that free entries.
  *
- * Threads: none of its own; one thread at a time (store.h).
+ * Threads: none of its own. One pthread rwlock per table makes every call
+ * atomic: reads (read lock) run in parallel with each other, puts, dels and
+ * sweeps (write lock) alone; the lock prefers writers so a steady stream
+ * of readers cannot starve an ingesting writer. A reader that keeps rows
+ * across calls while another thread writes must hold its own lock over
+ * both (the server does: src/serve/serve_int.h, state_lock), since a put
+ * frees the row it replaces.
  */
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 typedef struct mem_entry {
@@ -45,6 +54,7 @@ typedef struct mem_table {
 } mem_table;
 
 typedef struct mem_store {
+    pthread_rwlock_t lock; /* read: gets, shape; write: put, del, sweep */
     mem_table t[2];     /* t[1] exists only while rehashing */
     int rehashing;
     size_t rehash_idx;  /* buckets of t[0] below this have moved to t[1] */
@@ -69,6 +79,16 @@ static pr_status mem_open(const char *arg, void **impl, pr_err *err) {
         return pr_err_set(err, PR_ERR_NOMEM, "store 'mem:': out of memory");
     }
     m->t[0].mask = MEM_BUCKETS_MIN - 1;
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&m->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
+        free(m->t[0].buckets);
+        free(m);
+        return pr_err_errno(err, PR_ERR_NOMEM, rc, "store 'mem:': cannot create its lock");
+    }
     *impl = m;
     return PR_OK;
 }
@@ -91,6 +111,7 @@ static void mem_close(void *impl) {
     mem_store *m = impl;
     mem_free_table(&m->t[0]);
     mem_free_table(&m->t[1]);
+    pthread_rwlock_destroy(&m->lock);
     free(m);
 }
 
@@ -154,10 +175,9 @@ static void mem_rehash_step(mem_store *m) {
     }
 }
 
-static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
-                               const pr_bytes *values, uint32_t n, int64_t expires_at,
-                               pr_err *err) {
-    mem_store *m = impl;
+static pr_status mem_put_batch_locked(mem_store *m, pr_bytes entity, const pr_bytes *keys,
+                                      const pr_bytes *values, uint32_t n, int64_t expires_at,
+                                      pr_err *err) {
     char key[PR_STORE_KEY_MAX];
     for (uint32_t i = 0; i < n; i++) {
         size_t key_len = pr__store_key_encode(key, entity, keys[i]);
@@ -188,13 +208,23 @@ static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys
     return PR_OK;
 }
 
+static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
+                               const pr_bytes *values, uint32_t n, int64_t expires_at,
+                               pr_err *err) {
+    mem_store *m = impl;
+    pthread_rwlock_wrlock(&m->lock);
+    pr_status rc = mem_put_batch_locked(m, entity, keys, values, n, expires_at, err);
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
 /* Keys are looked up GROUP at a time in three sweeps (hash and prefetch
  * the bucket slots; prefetch the chain heads; then compare), so the cache
  * misses of a batch overlap instead of queueing: a request's 100 ads cost
  * about three memory latencies, not three hundred. */
 #define GROUP 16
 
-static pr_status mem_get_group(mem_store *m, const pr_bytes *entities, uint32_t step,
+static pr_status mem_get_group(const mem_store *m, const pr_bytes *entities, uint32_t step,
                                const pr_bytes *keys, const uint64_t *hash, uint32_t n,
                                int64_t now, pr_bytes *out, pr_err *err);
 
@@ -203,7 +233,9 @@ static pr_status mem_get_batch(void *impl, const pr_bytes *entities, uint32_t st
                                pr_err *err) {
     mem_store *m = impl;
     uint64_t hash[GROUP];
-    for (uint32_t g = 0; g < n; g += GROUP) {
+    pr_status rc = PR_OK;
+    pthread_rwlock_rdlock(&m->lock);
+    for (uint32_t g = 0; g < n && rc == PR_OK; g += GROUP) {
         uint32_t k = n - g < GROUP ? n - g : GROUP;
         char key[PR_STORE_KEY_MAX];
         for (uint32_t j = 0; j < k; j++) {
@@ -217,32 +249,24 @@ static pr_status mem_get_batch(void *impl, const pr_bytes *entities, uint32_t st
             mem_entry *e = t->buckets[hash[j] & t->mask];
             if (e) __builtin_prefetch(e);
         }
-        pr_status rc =
-            mem_get_group(m, entities + (size_t)g * step, step, keys + g, hash, k, now, out + g, err);
-        if (rc != PR_OK) return rc;
+        rc = mem_get_group(m, entities + (size_t)g * step, step, keys + g, hash, k, now, out + g,
+                           err);
     }
-    return PR_OK;
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
 }
 
-static pr_status mem_get_group(mem_store *m, const pr_bytes *entities, uint32_t step,
+/* Under the read lock: finds, never frees (an expired entry is left for
+ * the sweep, so concurrent readers can never see one vanish). */
+static pr_status mem_get_group(const mem_store *m, const pr_bytes *entities, uint32_t step,
                                const pr_bytes *keys, const uint64_t *hash, uint32_t n,
                                int64_t now, pr_bytes *out, pr_err *err) {
     (void)err;
     char key[PR_STORE_KEY_MAX];
     for (uint32_t i = 0; i < n; i++) {
         size_t key_len = pr__store_key_encode(key, entities[i * step], keys[i]);
-        mem_entry **link = mem_find(m, key, key_len, hash[i]);
-        mem_entry *e = *link;
-        if (!e) continue;
-        if (!pr__store_alive(e->expires_at, now)) {
-            /* Reclaim lazily. Safe for rows already handed out in this batch:
-             * each key maps to one entry, and an earlier out[] holds a live
-             * one (a repeated key would see the same expired entry first). */
-            *link = e->next;
-            free(e);
-            m->count--;
-            continue;
-        }
+        mem_entry *e = *mem_find((mem_store *)m, key, key_len, hash[i]);
+        if (!e || !pr__store_alive(e->expires_at, now)) continue;
         out[i] = pr_bytes_of(e->data + e->key_len, e->value_len);
     }
     return PR_OK;
@@ -252,22 +276,25 @@ static pr_status mem_del(void *impl, pr_bytes entity, pr_bytes k, pr_err *err) {
     mem_store *m = impl;
     char key[PR_STORE_KEY_MAX];
     size_t key_len = pr__store_key_encode(key, entity, k);
+    pthread_rwlock_wrlock(&m->lock);
     mem_entry **link = mem_find(m, key, key_len, pr_hash64(key, key_len, 0));
     mem_entry *e = *link;
+    if (e) {
+        *link = e->next;
+        free(e);
+        m->count--;
+    }
+    pthread_rwlock_unlock(&m->lock);
     if (!e)
         return pr_err_set(err, PR_ERR_NOTFOUND, "store 'mem:': key (%zu bytes) not found", k.len);
-    *link = e->next;
-    free(e);
-    m->count--;
     return PR_OK;
 }
 
 /* Walks whole buckets from sweep_pos until max_rows entries were examined
  * or 10 * max_rows + 16 buckets were visited (bounding the time spent on a
  * sparse table, as dictRehash bounds its empty visits). */
-static pr_status mem_sweep(void *impl, int64_t now, uint32_t max_rows,
-                           pr_store_sweep_result *out, pr_err *err) {
-    mem_store *m = impl;
+static void mem_sweep_locked(mem_store *m, int64_t now, uint32_t max_rows,
+                             pr_store_sweep_result *out) {
     size_t n0 = m->t[0].mask + 1;
     size_t total = n0 + (m->rehashing ? m->t[1].mask + 1 : 0);
     uint64_t visits_max = 10 * (uint64_t)max_rows + 16;
@@ -296,6 +323,14 @@ static pr_status mem_sweep(void *impl, int64_t now, uint32_t max_rows,
         m->sweep_pos = 0;
         out->pass_done = 1;
     }
+}
+
+static pr_status mem_sweep(void *impl, int64_t now, uint32_t max_rows,
+                           pr_store_sweep_result *out, pr_err *err) {
+    mem_store *m = impl;
+    pthread_rwlock_wrlock(&m->lock);
+    mem_sweep_locked(m, now, max_rows, out);
+    pthread_rwlock_unlock(&m->lock);
     return PR_OK;
 }
 
@@ -303,12 +338,14 @@ int pr__store_mem_shape_of(const pr_store *s, pr__store_mem_shape *out) {
     const mem_store *m;
     if (!s || s->api != &pr__store_mem_api) return 0;
     m = s->impl;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&m->lock);
     out->count = m->count;
     out->buckets = m->t[0].mask + 1;
     out->buckets_new = m->rehashing ? m->t[1].mask + 1 : 0;
     out->rehashing = m->rehashing;
     out->max_step_moved = m->max_step_moved;
     out->rehashes = m->rehashes;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&m->lock);
     return 1;
 }
 

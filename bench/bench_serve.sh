@@ -1,0 +1,94 @@
+#!/bin/bash
+# bench_serve.sh: latency and throughput of `pronto serve` (not run by ctest).
+#
+#   bench/bench_serve.sh [PRONTO_BIN] [WORK_DIR]
+#
+# Builds a small demo world (pronto demo --days 3 --rate 0.5: models and
+# data), then for each model (FTRL-LR, FFM) and store (mem: materialized at
+# start, lmdb: filled by pronto materialize) starts the server and runs wrk
+# with bench/serve_predict.lua (POST /v1/predict, 100 candidates):
+#   - latency: wrk -t1 at 2 and 4 connections (wrk shares the 2 cores with
+#     the server, so few connections keep the machine from queueing);
+#   - throughput: wrk -t1 -c16;
+#   - baseline: GET /healthz, a fixed body through the same HTTP library and
+#     router, so the cost of the ML work over the transport shows;
+#   - where the time goes: the server's own per-stage timers from /metrics
+#     (parse, lookup, featurize, score, serialize), per request.
+# Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
+# default 2), CANDIDATES (default 100).
+set -eu
+P=${1:-${PRONTO_BIN:-build/pronto}}
+W=${2:-/tmp/pronto-bench-serve}
+D=${DURATION:-5}
+THREADS=${THREADS:-2}
+export CANDIDATES=${CANDIDATES:-100}
+HERE=$(cd "$(dirname "$0")" && pwd)
+command -v wrk > /dev/null || { echo "bench_serve: needs wrk (apt-get install wrk)" >&2; exit 1; }
+
+if [ ! -s "$W/ffm.pm" ]; then
+    "$P" demo --dir "$W" --days 3 --rate 0.5 > "$W.demo.log"
+fi
+# the simulator's default world (docs/simulator.md)
+export USERS=100000 ADS=10000 SITES=2000
+
+SPID=""
+stop() { [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=""; }
+trap stop EXIT
+start() {
+    "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet "$@" > "$W/serve.out" &
+    SPID=$!
+    PORT=""
+    for _ in $(seq 1 600); do
+        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$W/serve.out")
+        [ -n "$PORT" ] && return 0
+        sleep 0.1
+    done
+    echo "bench_serve: the server did not start" >&2
+    exit 1
+}
+stage_sums() {
+    curl -s "localhost:$PORT/metrics" | awk '
+        /^pronto_predict_stage_seconds_total/ { split($1, a, "\""); s[a[2]] = $2 }
+        /^pronto_predictions_total / { n = $2 }
+        END { printf "%s %s %s %s %s %s\n", n, s["parse"], s["lookup"], s["featurize"], s["score"], s["serialize"] }'
+}
+# wrk [ARGS...] -> "req/s p50 p99" (latencies in microseconds)
+run_wrk() {
+    wrk "$@" --latency -d "${D}s" 2>/dev/null | awk '
+        function us(x) { if (x ~ /us$/) return x + 0; if (x ~ /ms$/) return x * 1000; return x * 1e6 }
+        $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
+        /^Requests\/sec/ { rps = $2 }
+        END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
+}
+
+printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" model store load "req/s" "p50 us" "p99 us" "candidates/s"
+for model in lr ffm; do
+    for store in mem lmdb; do
+        if [ $store = mem ]; then
+            start --model "$W/$model.pm" --store mem: --data "$W/data"
+        else
+            rm -rf "$W/lmdb"
+            "$P" materialize --spec "$W/sim-store.yaml" --data "$W/data" \
+                --store "lmdb:$W/lmdb?sync=0" > /dev/null
+            start --model "$W/$model.pm" --store "lmdb:$W/lmdb"
+        fi
+        if [ $model = lr ] && [ $store = mem ]; then
+            read -r rps p50 p99 < <(run_wrk -t1 -c2 "http://127.0.0.1:$PORT/healthz")
+            printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" - - "healthz c2" "$rps" "$p50" "$p99" -
+        fi
+        run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
+        read -r n0 a0 b0 c0 d0 e0 < <(stage_sums)
+        for c in 2 4 16; do
+            label="predict c$c"
+            read -r rps p50 p99 < <(run_wrk -t1 -c$c -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+            printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" $model $store "$label" "$rps" "$p50" "$p99" \
+                $((rps * CANDIDATES))
+        done
+        read -r n1 a1 b1 c1 d1 e1 < <(stage_sums)
+        awk -v n=$((n1 - n0)) -v a="$a0 $a1" -v b="$b0 $b1" -v c="$c0 $c1" -v d="$d0 $d1" -v e="$e0 $e1" '
+            function per(x,  t) { split(x, t, " "); return (t[2] - t[1]) / n * 1e6 }
+            BEGIN { printf "      server stages, us per request: parse %.1f  lookup %.1f  featurize %.1f  score %.1f  serialize %.1f\n",
+                    per(a), per(b), per(c), per(d), per(e) }'
+        stop
+    done
+done

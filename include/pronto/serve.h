@@ -1,0 +1,113 @@
+/*
+ * pronto/serve.h: the HTTP prediction server (`pronto serve`). One process
+ * serves features and the model together: a request names a user, its
+ * context and N candidate ads; the feature store assembles each candidate
+ * as of now from the online store (pr_fs_assemble), the model's embedded
+ * spec featurizes, the model scores, and the ranked answer goes back as
+ * JSON. The API, error bodies and metric names are in docs/api.md.
+ *
+ *   pr_server_opts o;
+ *   pr_server_opts_default(&o);
+ *   o.model_path = "ffm.pm"; o.store_uri = "lmdb:/var/lib/pronto";
+ *   pr_server *srv;
+ *   if (pr_server_start(&o, &srv, &err) != PR_OK) ...   // listening now
+ *   ...                                                  // requests run on
+ *   pr_server_reload(srv, &err);                         // its own threads
+ *   pr_server_shutdown(srv, 10.0);                       // drain, stop
+ *   pr_server_free(srv);
+ *
+ * HTTP is libmicrohttpd (a fixed pool of `threads` event-loop threads, each
+ * owning its connections, keep-alive). Each worker thread owns its feature
+ * store reader (pr_fs) and its arena, so the hot path shares nothing but
+ * the read-only model and the store.
+ *
+ * Hot swap: the loaded model is an immutable, reference-counted snapshot
+ * (model + spec + bound featurizer). A request takes a reference when it
+ * starts and drops it when it ends; a reload loads and verifies a new
+ * snapshot off to the side, then publishes it with one pointer swap. The
+ * old one is freed when its last request finishes. A model that fails to
+ * load or verify is refused and the old one keeps serving.
+ *
+ * Threads: pr_server_reload and pr_server_poll_model may be called from
+ * any thread (reloads are serialized); pr_server_shutdown and
+ * pr_server_free from the thread that started the server.
+ */
+#ifndef PRONTO_SERVE_H
+#define PRONTO_SERVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pronto/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct pr_server pr_server;
+
+/* Every pointer is borrowed for pr_server_start only (the server copies
+ * what it keeps). */
+typedef struct pr_server_opts {
+    const char *model_path;     /* model file (required); reloads reread it */
+    const char *store_uri;      /* online store (required): mem:, lmdb:DIR,
+                                   redis:HOST:PORT (store.h) */
+    const char *spec_path;      /* the store's spec: materializes data_dir,
+                                   applies posted events, and every model
+                                   must be satisfiable by it. NULL: the first
+                                   model's embedded spec */
+    const char *data_dir;       /* NULL, or: materialize this folder's tables
+                                   and events into the store at start */
+    const char *listen;         /* "HOST:PORT", default "127.0.0.1:8080";
+                                   port 0 picks a free port (pr_server_port) */
+    const char *admin_token;    /* bearer token of the admin endpoints; NULL
+                                   or "": admin endpoints are refused */
+    const char *candidate_key;  /* the request column naming a candidate,
+                                   default "ad_id" */
+    uint32_t threads;           /* HTTP worker threads, default 2 */
+    uint32_t max_candidates;    /* per predict request, default 1000 */
+    size_t max_body;            /* request body bytes, default 1 MiB */
+    uint32_t max_connections;   /* open connections before new requests get
+                                   a fast 503, default 512 */
+    uint32_t event_ids;         /* recent event ids remembered to drop
+                                   duplicates (24 bytes each), default 262144 */
+    int quiet;                  /* 1: no log lines on stderr */
+} pr_server_opts;
+
+void pr_server_opts_default(pr_server_opts *o);
+
+/* Loads and verifies the model, opens the store (materializing data_dir
+ * into it when given), and starts listening.
+ * out: OUT: owned by caller; stop with pr_server_shutdown and free with
+ *      pr_server_free. NULL on failure (nothing to clean up then).
+ * Errors: PR_ERR_INVALID (options, listen address), PR_ERR_IO (store,
+ * bind), and whatever loading the model or the data reports. */
+pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err);
+
+/* The TCP port the server listens on (useful with port 0). */
+uint16_t pr_server_port(const pr_server *s);
+
+/* Reloads the model file: load, verify (checksum, spec compiles, the
+ * featurizer binds to the store's columns, the store spec has every
+ * column it reads), then swap. On failure the old model keeps serving and
+ * the error says why. */
+pr_status pr_server_reload(pr_server *s, pr_err *err);
+
+/* Reloads if the model file's modification time or size changed since the
+ * loaded one was read. Returns 1 if a reload was attempted (its result in
+ * err), 0 if the file is unchanged or unreadable. */
+int pr_server_poll_model(pr_server *s, pr_err *err);
+
+/* Stops accepting connections, lets requests in flight finish (at most
+ * drain_s seconds), then closes every connection and stops the threads.
+ * Returns the number of requests still in flight at the deadline (0: a
+ * clean drain). Idempotent. */
+uint32_t pr_server_shutdown(pr_server *s, double drain_s);
+
+/* Shuts down (if not yet) and frees everything. Accepts NULL. */
+void pr_server_free(pr_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,147 @@
+/*
+ * cmd_serve.c: `pronto serve`, the HTTP prediction server (serve.h,
+ * docs/api.md). Thin: flags -> pr_server_start, then the main thread waits
+ * for signals:
+ *
+ *   SIGHUP            reload the model file (a bad one is refused, the old
+ *                     one keeps serving)
+ *   SIGTERM, SIGINT   stop accepting, drain requests in flight (--drain
+ *                     seconds at most), exit 0
+ *
+ * The signals are blocked in every thread (the HTTP threads inherit the
+ * mask) and taken synchronously with sigtimedwait here, so no handler runs
+ * inside the server's code. With --poll-model S the same loop also checks
+ * the model file every S seconds and reloads it when it changed.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "cli/flags.h"
+#include "pronto/serve.h"
+
+static const char usage_text[] =
+    "--model M --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
+    "       [--admin-token T] [--max-candidates N] [--max-body BYTES]\n"
+    "\n"
+    "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
+    "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
+    "the model; POST /v1/events updates the store; GET /healthz, /readyz,\n"
+    "/metrics, /v1/model; POST /admin/reload (bearer token). SIGHUP reloads the\n"
+    "model, SIGTERM drains and exits. The API: docs/api.md.";
+
+int cmd_serve(int argc, char **argv) {
+    const char *cmd = "serve";
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    const char *model = NULL, *store = NULL, *spec = NULL, *data = NULL, *listen = o.listen,
+               *token = NULL, *cand_key = o.candidate_key;
+    long long threads = o.threads;
+    unsigned long long max_cand = o.max_candidates, max_body = o.max_body,
+                       max_conn = o.max_connections, event_ids = o.event_ids;
+    double poll_s = 0, drain_s = 10;
+    int quiet = 0;
+    pr_flag flags[] = {
+        {"--model", "-m", PR_FLAG_STRING, &model, "FILE  the model to serve", 0},
+        {"--store", NULL, PR_FLAG_STRING, &store, "URI  online store: mem:, lmdb:DIR, redis:HOST:PORT", 0},
+        {"--spec", NULL, PR_FLAG_STRING, &spec,
+         "FILE  the store's spec (default: the model's embedded spec)", 0},
+        {"--data", "-d", PR_FLAG_STRING, &data,
+         "DIR  materialize this folder's tables and events into the store at start", 0},
+        {"--listen", NULL, PR_FLAG_STRING, &listen, "ADDR:PORT  default 127.0.0.1:8080 (port 0: any)", 0},
+        {"--threads", NULL, PR_FLAG_INT, &threads, "N  HTTP worker threads, default 2", 0},
+        {"--admin-token", NULL, PR_FLAG_STRING, &token,
+         "T  bearer token for /admin/* (default: env PRONTO_ADMIN_TOKEN; none: admin refused)", 0},
+        {"--max-candidates", NULL, PR_FLAG_UINT, &max_cand, "N  per request, default 1000", 0},
+        {"--max-body", NULL, PR_FLAG_UINT, &max_body, "BYTES  request body limit, default 1048576", 0},
+        {"--max-connections", NULL, PR_FLAG_UINT, &max_conn,
+         "N  open connections before a fast 503, default 512", 0},
+        {"--candidate-key", NULL, PR_FLAG_STRING, &cand_key,
+         "COLUMN  the request column naming a candidate, default ad_id", 0},
+        {"--event-ids", NULL, PR_FLAG_UINT, &event_ids,
+         "N  recent event ids kept to drop duplicates (24 bytes each), default 262144", 0},
+        {"--poll-model", NULL, PR_FLAG_DOUBLE, &poll_s,
+         "S  reload the model when its file changes (checked every S seconds; 0 = off)", 0},
+        {"--drain", NULL, PR_FLAG_DOUBLE, &drain_s,
+         "S  on SIGTERM, wait at most S seconds for requests in flight, default 10", 0},
+        {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
+    };
+    char *pos[2];
+    int n_pos = 0;
+    int rc = pr_flags_parse(cmd, usage_text, flags, (int)(sizeof flags / sizeof flags[0]), argc,
+                            argv, pos, 2, &n_pos);
+    if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
+    if (n_pos) return cli_usage_error(cmd, "unexpected argument");
+    if (!model) return cli_usage_error(cmd, "--model is required");
+    if (!store) return cli_usage_error(cmd, "--store is required");
+    if (threads < 1 || threads > 256) return cli_usage_error(cmd, "--threads must be 1..256");
+    if (max_cand < 1 || max_cand > (1u << 20))
+        return cli_usage_error(cmd, "--max-candidates must be 1..1048576");
+    if (max_body < 64 || max_body > (1u << 30))
+        return cli_usage_error(cmd, "--max-body must be 64..1073741824");
+    if (max_conn < 1 || max_conn > 100000)
+        return cli_usage_error(cmd, "--max-connections must be 1..100000");
+    if (event_ids < 1 || event_ids > (1u << 28))
+        return cli_usage_error(cmd, "--event-ids must be 1..268435456");
+    if (poll_s < 0 || drain_s < 0) return cli_usage_error(cmd, "--poll-model and --drain must be >= 0");
+    if (!token) token = getenv("PRONTO_ADMIN_TOKEN");
+
+    o.model_path = model;
+    o.store_uri = store;
+    o.spec_path = spec;
+    o.data_dir = data;
+    o.listen = listen;
+    o.admin_token = token;
+    o.candidate_key = cand_key;
+    o.threads = (uint32_t)threads;
+    o.max_candidates = (uint32_t)max_cand;
+    o.max_body = (size_t)max_body;
+    o.max_connections = (uint32_t)max_conn;
+    o.event_ids = (uint32_t)event_ids;
+    o.quiet = quiet;
+
+    /* Before any thread exists, so every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    pr_err err;
+    pr_err_clear(&err);
+    pr_server *srv = NULL;
+    if (pr_server_start(&o, &srv, &err) != PR_OK) {
+        fprintf(stderr, "pronto serve: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("pronto serve: listening on port %u\n", pr_server_port(srv));
+    fflush(stdout);
+
+    double tick = poll_s > 0 ? poll_s : 3600;
+    for (;;) {
+        struct timespec ts = {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e9)};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGHUP) {
+            if (pr_server_reload(srv, &err) != PR_OK)
+                fprintf(stderr, "pronto serve: reload refused: %s\n", err.msg);
+        } else if (sig == SIGTERM || sig == SIGINT) {
+            break;
+        } else if (sig < 0 && errno == EAGAIN && poll_s > 0) {
+            pr_err_clear(&err);
+            if (pr_server_poll_model(srv, &err) && err.status != PR_OK)
+                fprintf(stderr, "pronto serve: reload refused: %s\n", err.msg);
+        }
+    }
+    uint32_t cut = pr_server_shutdown(srv, drain_s);
+    pr_server_free(srv);
+    if (cut) fprintf(stderr, "pronto serve: %u requests were cut short by the drain limit\n", cut);
+    return PR_EXIT_OK;
+}

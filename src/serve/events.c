@@ -1,0 +1,241 @@
+/*
+ * events.c: POST /v1/events, events into the online store as they come.
+ *
+ * The body is a JSON array of event objects or JSON lines (docs/events.md).
+ * Each event is parsed with the feature store's own parser
+ * (pr_fs_event_parse) and applied with pr_fs_apply_event to every
+ * aggregate that counts its type, exactly as `pronto materialize` replays
+ * a stream, so a posted event moves the features the next request sees.
+ *
+ * Idempotency: every event needs an event_id; the ids of the last
+ * `event_ids` applied events are remembered (pr__idset, a FIFO-evicting
+ * hash set), and an event whose id is there is counted as a duplicate and
+ * not applied. Retrying a whole batch after a timeout is therefore safe as
+ * long as the retry comes within the last `event_ids` events.
+ *
+ * One writer: the ingest mutex serializes batches (one pr_fs, one arena,
+ * and for redis one connection of its own); with the mem: store each
+ * event is applied under the state write lock (serve_int.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/serve_int.h"
+
+/* ---------------------------------------------------------------- idset */
+
+static size_t id_slot(uint64_t id, size_t mask) {
+    uint64_t x = id;
+    return (size_t)(pr_splitmix64(&x) & mask);
+}
+
+pr_status pr__idset_init(pr__idset *s, size_t cap, pr_err *err) {
+    memset(s, 0, sizeof *s);
+    if (cap == 0) cap = 1;
+    size_t n = 2;
+    while (n < 2 * cap) n *= 2; /* load factor <= 1/2 keeps probes short */
+    s->slots = calloc(n, sizeof *s->slots);
+    s->fifo = calloc(cap, sizeof *s->fifo);
+    if (!s->slots || !s->fifo) {
+        pr__idset_free(s);
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory for %zu event ids", cap);
+    }
+    s->mask = n - 1;
+    s->cap = cap;
+    return PR_OK;
+}
+
+void pr__idset_free(pr__idset *s) {
+    free(s->slots);
+    free(s->fifo);
+    memset(s, 0, sizeof *s);
+}
+
+int pr__idset_has(const pr__idset *s, uint64_t id) {
+    uint64_t v = id + 1;
+    for (size_t i = id_slot(id, s->mask);; i = (i + 1) & s->mask) {
+        if (s->slots[i] == v) return 1;
+        if (s->slots[i] == 0) return 0;
+    }
+}
+
+/* Linear probing deletion by backward shift (Knuth 6.4 Algorithm R): no
+ * tombstones, so probes stay short however many ids pass through. */
+static void idset_del(pr__idset *s, uint64_t id) {
+    uint64_t v = id + 1;
+    size_t i = id_slot(id, s->mask);
+    while (s->slots[i] != v) {
+        if (s->slots[i] == 0) return;
+        i = (i + 1) & s->mask;
+    }
+    for (size_t j = (i + 1) & s->mask;; j = (j + 1) & s->mask) {
+        if (s->slots[j] == 0) break;
+        size_t home = id_slot(s->slots[j] - 1, s->mask);
+        /* j's entry may move to i if its home is not in (i, j] cyclically */
+        if (((j - home) & s->mask) >= ((j - i) & s->mask)) {
+            s->slots[i] = s->slots[j];
+            i = j;
+        }
+    }
+    s->slots[i] = 0;
+}
+
+void pr__idset_add(pr__idset *s, uint64_t id) {
+    if (s->count == s->cap) { /* full: forget the oldest */
+        idset_del(s, s->fifo[s->head]);
+        s->head = (s->head + 1) % s->cap;
+        s->count--;
+    }
+    size_t i = id_slot(id, s->mask);
+    while (s->slots[i] != 0) i = (i + 1) & s->mask;
+    s->slots[i] = id + 1;
+    s->fifo[(s->head + s->count) % s->cap] = id;
+    s->count++;
+}
+
+/* ---------------------------------------------------------------- ingest */
+
+typedef struct batch {
+    uint64_t applied, duplicates, rejected, failed;
+    pr__tb errors;  /* JSON array items, the first few */
+    uint32_t n_errors;
+} batch;
+
+#define MAX_ERRORS 10
+
+static void note_error(batch *b, const char *what, uint64_t n, const char *msg) {
+    if (b->n_errors++ >= MAX_ERRORS) return;
+    char line[PR_ERR_MSG_MAX + 64];
+    snprintf(line, sizeof line, "%s %llu: %s", what, (unsigned long long)n, msg);
+    if (b->n_errors > 1) pr__tb_put(&b->errors, ",", 1);
+    pr__tb_json_str(&b->errors, line, strlen(line));
+}
+
+/* One event's text: parse, drop duplicates, apply. Under ingest mu. */
+static void ingest_one(pr_server *s, const char *text, size_t len, const char *what, uint64_t n,
+                       batch *b) {
+    pr__ingest *in = &s->ingest;
+    pr_err err;
+    pr_fs_event ev;
+    pr_arena_reset(&in->arena);
+    pr_status rc = pr_fs_event_parse(in->fs, text, len, &in->arena, &ev, &err);
+    if (rc == PR_OK && !ev.has_event_id)
+        rc = pr_err_set(&err, PR_ERR_PARSE, "no event_id (an integer >= 0; it makes a retry safe)");
+    if (rc == PR_OK && !ev.has_ts)
+        rc = pr_err_set(&err, PR_ERR_PARSE, "no ts (Unix milliseconds)");
+    if (rc != PR_OK) {
+        b->rejected++;
+        note_error(b, what, n, err.msg);
+        return;
+    }
+    if (pr__idset_has(&in->ids, ev.event_id)) {
+        b->duplicates++;
+        return;
+    }
+    if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
+    rc = pr_fs_apply_event(in->fs, &ev, &in->arena, &err);
+    if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
+    if (rc != PR_OK) {
+        b->failed++;
+        note_error(b, what, n, err.msg);
+        return;
+    }
+    pr__idset_add(&in->ids, ev.event_id);
+    b->applied++;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* A JSON array body: validated whole by the scanner (wrapped as the value
+ * of one key), then walked element by element. */
+static pr_status ingest_array(pr_server *s, const char *body, size_t len, batch *b, pr_err *err) {
+    static const char *const key[] = {"e"};
+    pr_json_keys *keys = NULL;
+    pr_json_value v;
+    char *wrapped = malloc(len + 6);
+    pr_status rc = wrapped ? pr_json_keys_new(key, 1, &keys, err)
+                           : pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    if (rc != PR_OK) goto done;
+    memcpy(wrapped, "{\"e\":", 5);
+    memcpy(wrapped + 5, body, len);
+    wrapped[len + 5] = '}';
+    rc = pr_json_scan(keys, wrapped, len + 6, NULL, &v, err);
+    if (rc == PR_ERR_INVALID) rc = PR_OK; /* escapes in strings: values not needed here */
+    if (rc != PR_OK) {
+        /* columns of the wrapper -> columns of the body */
+        const char *m = strstr(err->msg, "column ");
+        long col = m ? strtol(m + 7, NULL, 10) - 5 : 0;
+        const char *why = m ? strchr(m, ':') : NULL;
+        char msg[PR_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", why ? why + 2 : err->msg);
+        rc = pr_err_set(err, PR_ERR_PARSE, "request body: column %ld: %s", col > 0 ? col : 1, msg);
+        goto done;
+    }
+    if (v.kind != PR_JSON_ARRAY) {
+        rc = pr_err_set(err, PR_ERR_PARSE, "request body: expected a JSON array or JSON lines");
+        goto done;
+    }
+    pr_bytes arr = pr_bytes_of(body, len), elem;
+    size_t pos = 0;
+    for (uint64_t i = 0; pr__json_array_next(arr, &pos, &elem); i++)
+        ingest_one(s, elem.ptr, elem.len, "event", i, b);
+done:
+    pr_json_keys_free(keys);
+    free(wrapped);
+    return rc;
+}
+
+static void ingest_lines(pr_server *s, const char *body, size_t len, batch *b) {
+    uint64_t line = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(body + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - body) : len;
+        line++;
+        size_t a = i, z = end;
+        while (a < z && is_ws(body[a])) a++;
+        if (a < z) ingest_one(s, body + i, end - i, "line", line, b);
+        i = end + 1;
+    }
+}
+
+const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsigned *status,
+                              pr__tb *out) {
+    static const char *json = "application/json";
+    batch b;
+    memset(&b, 0, sizeof b);
+    pr__tb_init(&b.errors, 64 * 1024);
+    size_t i = 0;
+    while (i < len && is_ws(body[i])) i++;
+    if (i == len) {
+        *status = 400;
+        pr__json_error(out, "request body: no events (send a JSON array or JSON lines)");
+        pr__tb_free(&b.errors);
+        return json;
+    }
+    pr_err err;
+    pr_status rc = PR_OK;
+    pthread_mutex_lock(&s->ingest.mu);
+    if (body[i] == '[') rc = ingest_array(s, body, len, &b, &err);
+    else ingest_lines(s, body, len, &b);
+    pthread_mutex_unlock(&s->ingest.mu);
+    pr__metrics_add(&s->metrics.events_applied, b.applied);
+    pr__metrics_add(&s->metrics.events_duplicate, b.duplicates);
+    pr__metrics_add(&s->metrics.events_rejected, b.rejected);
+    pr__metrics_add(&s->metrics.events_failed, b.failed);
+    if (rc != PR_OK) {
+        *status = 400;
+        pr__json_error(out, err.msg);
+    } else {
+        *status = b.failed ? 503 : (b.rejected && !b.applied && !b.duplicates) ? 400 : 200;
+        pr__tb_printf(out,
+                      "{\"applied\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"failed\":%llu,"
+                      "\"errors\":[",
+                      (unsigned long long)b.applied, (unsigned long long)b.duplicates,
+                      (unsigned long long)b.rejected, (unsigned long long)b.failed);
+        if (b.errors.len) pr__tb_put(out, b.errors.p, b.errors.len);
+        pr__tb_puts(out, "]}\n");
+    }
+    pr__tb_free(&b.errors);
+    return json;
+}

@@ -1,0 +1,131 @@
+/*
+ * model_ref.c: loaded model snapshots and the holder that swaps them.
+ *
+ * A pr__model_ref is built completely (file read once: its xxh3 is the
+ * version, the same bytes are loaded and checksum-verified; the embedded
+ * spec parsed; the featurizer bound to the columns the server assembles)
+ * before anyone can see it, and never changes afterwards, so readers need
+ * no lock to use it: only to take a reference.
+ *
+ * The holder is RCU-like: acquire takes the mutex for two instructions
+ * (read the pointer, bump its count); a swap replaces the pointer under the
+ * same mutex and drops the holder's own reference to the old snapshot
+ * outside it. Whoever drops the last reference frees the snapshot, so a
+ * request that started on the old model finishes on it, and the old model
+ * is freed by that request's thread, never under a lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "serve/serve_int.h"
+
+void pr__file_stamp(const char *path, int64_t *mtime_ns, int64_t *size) {
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *mtime_ns = -1;
+        *size = -1;
+        return;
+    }
+    *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    *size = (int64_t)st.st_size;
+}
+
+static void ref_free(pr__model_ref *r) {
+    if (!r) return;
+    pr_featurizer_free(r->fz);
+    pr_spec_free(r->spec);
+    pr_model_free(r->model);
+    free(r);
+}
+
+pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
+                             uint64_t generation, pr__model_ref **out, pr_err *err) {
+    *out = NULL;
+    double t0 = pr_now();
+    char *buf = NULL;
+    size_t len = 0;
+    pr__model_ref *r = calloc(1, sizeof *r);
+    if (!r) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    /* Stamp before reading: if the file changes while we read it, the next
+     * poll sees a newer stamp and loads again. */
+    pr__file_stamp(path, &r->file_mtime_ns, &r->file_size);
+    pr_status s = pr_read_file(path, &buf, &len, err);
+    if (s != PR_OK) goto fail;
+    snprintf(r->version, sizeof r->version, "%016llx",
+             (unsigned long long)pr_hash64(buf, len, 0));
+    s = pr_model_load_mem(buf, len, path, &r->model, err);
+    free(buf);
+    buf = NULL;
+    if (s != PR_OK) goto fail;
+    const char *y = pr_model_spec(r->model);
+    if (!y) {
+        s = pr_err_set(err, PR_ERR_FORMAT, "%s: model has no embedded feature spec", path);
+        goto fail;
+    }
+    if ((s = pr_spec_parse(y, strlen(y), path, &r->spec, err)) != PR_OK) goto fail;
+    if ((s = pr_featurizer_new(r->spec, &r->fz, err)) != PR_OK) goto fail;
+    if (pr_featurizer_needs_fit(r->fz)) {
+        s = pr_err_set(err, PR_ERR_SPEC, "%s: the embedded spec has unfitted quantile fields",
+                       path);
+        goto fail;
+    }
+    if (pr_featurizer_hash_bits(r->fz) != pr_model_params_get(r->model)->hash_bits) {
+        s = pr_err_set(err, PR_ERR_FORMAT, "%s: spec hash_bits %u but model hash_bits %u", path,
+                       pr_featurizer_hash_bits(r->fz), pr_model_params_get(r->model)->hash_bits);
+        goto fail;
+    }
+    if (!names) { /* the model's own spec is the store spec */
+        pr_fs *probe = NULL;
+        const char *own[PR_FS_MAX_COLUMNS];
+        s = pr_fs_open(r->spec, NULL, &probe, err);
+        if (s == PR_OK) {
+            n = pr_fs_n_columns(probe);
+            for (uint32_t c = 0; c < n && c < PR_FS_MAX_COLUMNS; c++)
+                own[c] = pr_fs_column_name(probe, c);
+            s = pr_featurizer_bind(r->fz, own, n, err);
+        }
+        pr_fs_free(probe);
+    } else {
+        s = pr_featurizer_bind(r->fz, names, n, err);
+    }
+    if (s != PR_OK) {
+        char why[PR_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        s = pr_err_set(err, s, "%s: the store cannot satisfy the model's spec: %s", path, why);
+        goto fail;
+    }
+    r->refs = 1;
+    r->fingerprint = pr_featurizer_fingerprint(r->fz);
+    r->kind = pr_model_kind_name(pr_model_params_get(r->model)->kind);
+    r->loaded_at = pr_unix_time();
+    r->generation = generation;
+    r->load_seconds = pr_now() - t0;
+    *out = r;
+    return PR_OK;
+fail:
+    free(buf);
+    ref_free(r);
+    return s;
+}
+
+void pr__model_ref_release(pr__model_ref *r) {
+    if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) ref_free(r);
+}
+
+pr__model_ref *pr__holder_acquire(pr__holder *h) {
+    pthread_mutex_lock(&h->mu);
+    pr__model_ref *r = h->cur;
+    if (r) __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&h->mu);
+    return r;
+}
+
+void pr__holder_swap(pr__holder *h, pr__model_ref *r) {
+    pthread_mutex_lock(&h->mu);
+    pr__model_ref *old = h->cur;
+    h->cur = r;
+    pthread_mutex_unlock(&h->mu);
+    pr__model_ref_release(old);
+}

@@ -1,0 +1,239 @@
+/*
+ * predict.c: POST /v1/predict on a worker thread, and the workers' state.
+ *
+ * Each HTTP worker thread gets a pr__worker on its first predict request
+ * (thread-local pointer, listed in the server so shutdown frees it): its
+ * own pr_fs over the shared store (redis: over its own connection), an
+ * empty in-process pr_fs for cold answers, and an arena that holds the
+ * whole request (parsed body, assembled rows, examples, scores) and is
+ * rewound per request, so the steady state does no malloc but the reply.
+ *
+ * The pipeline, each stage timed into /metrics:
+ *   parse      body -> request columns and candidates (predict_req.c)
+ *   lookup     pr_fs_assemble: one batch get per entity, rows as of now
+ *   featurize  pr_featurizer_apply + pr_featurizer_apply_filter with the
+ *              model's spec and filter: the code training used
+ *   score      pr_model_predict
+ *   serialize  sort by p (ties: request order), top_k, JSON
+ *
+ * Store failures (redis down): the request is answered from the cold
+ * state (every entity absent: attributes missing, aggregates at their
+ * defaults), marked "degraded": true and counted; the worker's redis
+ * connection reconnects by itself on a later call (store.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve_int.h"
+
+static __thread pr__worker *tls_worker;
+static __thread const pr_server *tls_server;
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+int64_t pr__now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Opens the worker's store-backed pr_fs (redis: its own connection). On
+ * failure the worker answers cold and tries again a second later. */
+static void worker_connect(pr_server *s, pr__worker *w) {
+    pr_err err;
+    double t = pr_now();
+    if (w->fs || t - w->last_connect < 1.0) return;
+    w->last_connect = t;
+    pr_store *store = s->store;
+    if (s->is_redis) {
+        if (!w->own_store && pr_store_open(s->store_uri, &w->own_store, &err) != PR_OK) {
+            pr__metrics_add(&s->metrics.store_errors, 1);
+            return;
+        }
+        store = w->own_store;
+    }
+    if (pr_fs_open(s->store_spec, store, &w->fs, &err) != PR_OK) w->fs = NULL;
+}
+
+static pr__worker *worker_get(pr_server *s, pr_err *err) {
+    if (tls_server == s && tls_worker) return tls_worker;
+    pr__worker *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    pr_arena_init(&w->arena, NULL, 0, 0);
+    if (pr_fs_open(s->store_spec, NULL, &w->fs_cold, err) != PR_OK) {
+        free(w);
+        return NULL;
+    }
+    w->last_connect = -1e9;
+    worker_connect(s, w);
+    pthread_mutex_lock(&s->workers_mu);
+    w->next = s->workers;
+    s->workers = w;
+    pthread_mutex_unlock(&s->workers_mu);
+    tls_worker = w;
+    tls_server = s;
+    return w;
+}
+
+void pr__workers_free(pr_server *s) {
+    pthread_mutex_lock(&s->workers_mu);
+    pr__worker *w = s->workers;
+    s->workers = NULL;
+    pthread_mutex_unlock(&s->workers_mu);
+    while (w) {
+        pr__worker *next = w->next;
+        pr_fs_free(w->fs);
+        pr_fs_free(w->fs_cold);
+        pr_store_close(w->own_store);
+        pr_arena_free(&w->arena);
+        free(w);
+        w = next;
+    }
+}
+
+void pr__workers_store_stats(pr_server *s, pr_store_counters *sum) {
+    pthread_mutex_lock(&s->workers_mu);
+    for (pr__worker *w = s->workers; w; w = w->next) {
+        if (!w->own_store) continue;
+        pr_store_counters c;
+        pr_store_stats(w->own_store, &c);
+        sum->gets += c.gets;
+        sum->hits += c.hits;
+        sum->puts += c.puts;
+        sum->failures += c.failures;
+        sum->reconnects += c.reconnects;
+    }
+    pthread_mutex_unlock(&s->workers_mu);
+}
+
+typedef struct scored {
+    double p;
+    uint32_t i;
+} scored;
+
+static int by_p_desc(const void *a, const void *b) {
+    const scored *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Assembles the request's rows; the mem: store's rows are only borrowed
+ * until the next put, hence the state lock (serve_int.h). */
+static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q, int64_t now_ms,
+                          pr_fs_row *rows, int *degraded, pr_err *err) {
+    pr_status rc = PR_ERR_IO;
+    *degraded = 0;
+    worker_connect(s, w);
+    if (w->fs) {
+        if (s->is_mem) pthread_rwlock_rdlock(&s->state_lock);
+        rc = pr_fs_assemble(w->fs, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
+                            &w->arena, rows, err);
+        if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
+    }
+    if (rc != PR_ERR_IO) return rc;
+    pr__metrics_add(&s->metrics.store_errors, 1);
+    *degraded = 1;
+    return pr_fs_assemble(w->fs_cold, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
+                          &w->arena, rows, err);
+}
+
+static void write_reply(pr_server *s, const pr__model_ref *m, const pr__predict_req *q,
+                        const scored *ranked, int degraded, uint64_t t0, pr__tb *out) {
+    const char *key = s->req.names[s->req.cand_col];
+    uint32_t k = q->top_k ? q->top_k : q->n;
+    pr__tb_puts(out, "{\"model_version\":\"");
+    pr__tb_puts(out, m->version);
+    pr__tb_puts(out, "\",\"predictions\":[");
+    for (uint32_t r = 0; r < k; r++) {
+        const pr_json_value *id = &q->ids[ranked[r].i];
+        pr__tb_puts(out, r ? ",{" : "{");
+        pr__tb_json_str(out, key, strlen(key));
+        pr__tb_put(out, ":", 1);
+        if (id->kind == PR_JSON_NUMBER) pr__tb_put(out, id->text.ptr, id->text.len);
+        else pr__tb_json_str(out, id->text.ptr, id->text.len);
+        pr__tb_puts(out, ",\"p\":");
+        pr__tb_prob(out, ranked[r].p);
+        pr__tb_put(out, "}", 1);
+    }
+    pr__tb_puts(out, "]");
+    if (degraded) pr__tb_puts(out, ",\"degraded\":true");
+    pr__tb_printf(out, ",\"took_us\":%llu}\n", (unsigned long long)((now_ns() - t0) / 1000));
+}
+
+const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsigned *status,
+                               pr__tb *out) {
+    static const char *json = "application/json";
+    pr_err err;
+    pr_err_clear(&err);
+    uint64_t t[PR__STAGE_COUNT + 1];
+    t[0] = now_ns();
+    pr__worker *w = worker_get(s, &err);
+    if (!w) {
+        *status = 500;
+        pr__json_error(out, err.msg[0] ? err.msg : "out of memory");
+        return json;
+    }
+    pr__model_ref *m = pr__holder_acquire(&s->holder);
+    pr_arena_reset(&w->arena);
+    pr__predict_req q;
+    pr_status rc = pr__predict_parse(&s->req, body, len, s->o.max_candidates, &w->arena, &q, &err);
+    if (rc != PR_OK) {
+        *status = rc == PR_ERR_NOMEM ? 500 : 400;
+        goto fail;
+    }
+    t[1] = now_ns();
+    pr_fs_row *rows = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *rows);
+    pr_example *x = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *x);
+    scored *ranked = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *ranked);
+    if (!rows || !x || !ranked) {
+        rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory for %u candidates", q.n);
+        *status = 500;
+        goto fail;
+    }
+    int degraded;
+    rc = assemble(s, w, &q, q.has_ts ? q.ts_ms : pr__now_ms(), rows, &degraded, &err);
+    if (rc != PR_OK) {
+        *status = 500;
+        goto fail;
+    }
+    t[2] = now_ns();
+    const uint64_t *filter = pr_model_filter(m->model);
+    for (uint32_t i = 0; i < q.n; i++) {
+        if ((rc = pr_featurizer_apply(m->fz, &rows[i].rec, &w->arena, &x[i], &err)) != PR_OK) {
+            *status = 500;
+            goto fail;
+        }
+        pr_featurizer_apply_filter(m->fz, filter, &x[i]);
+    }
+    t[3] = now_ns();
+    for (uint32_t i = 0; i < q.n; i++) {
+        if (i + 1 < q.n) pr_model_prefetch(m->model, &x[i + 1]);
+        ranked[i].p = pr_model_predict(m->model, &x[i]);
+        ranked[i].i = i;
+    }
+    t[4] = now_ns();
+    qsort(ranked, q.n, sizeof *ranked, by_p_desc);
+    write_reply(s, m, &q, ranked, degraded, t[0], out);
+    t[5] = now_ns();
+    if (out->over) {
+        *status = 500;
+        pr__json_error(out, "the reply is larger than the server's limit");
+    } else {
+        *status = 200;
+        for (int k = 0; k < PR__STAGE_COUNT; k++)
+            pr__metrics_add(&s->metrics.stage_ns[k], t[k + 1] - t[k]);
+        pr__metrics_add(&s->metrics.candidates, q.n);
+        if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
+    }
+    pr__model_ref_release(m);
+    return json;
+fail:
+    pr__json_error(out, err.msg[0] ? err.msg : pr_status_str(rc));
+    pr__model_ref_release(m);
+    return json;
+}

@@ -1,0 +1,291 @@
+/*
+ * serve_int.h: what the server's files share and nothing else sees.
+ *
+ *   server.c       pr_server: options, start, reload, shutdown, free
+ *   http.c         libmicrohttpd glue: routing, bodies, caps, auth, replies
+ *   model_ref.c    loaded model snapshots and the hot-swap holder
+ *   predict_req.c  POST /v1/predict body -> pr__predict_req
+ *   predict.c      worker threads' state and the predict pipeline
+ *   events.c       POST /v1/events: parse, drop duplicates, apply
+ *   metrics.c      counters, histograms, the Prometheus text
+ *   textbuf.c      a bounded growable text buffer with JSON escaping
+ *
+ * Locks, in the order they may be taken:
+ *   reload_mu   serializes reloads (load + verify + swap);
+ *   ingest_mu   serializes event ingestion (one writer to the store);
+ *   state_lock  (rwlock, mem: store only) readers hold it across one
+ *               pr_fs_assemble, the ingester across one pr_fs_apply_event:
+ *               a mem: row handed to a reader dies at the next put, so no
+ *               put may run while a reader still reads rows. lmdb: readers
+ *               have their own snapshots and redis: readers their own
+ *               connections, so they skip it;
+ *   holder.mu   guards the current model pointer for a few instructions;
+ *   workers_mu  the list of worker states.
+ */
+#ifndef PRONTO_SERVE_INT_H
+#define PRONTO_SERVE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/json_scan.h"
+#include "pronto/feature.h"
+#include "pronto/fstore.h"
+#include "pronto/model.h"
+#include "pronto/serve.h"
+#include "pronto/store.h"
+
+/* ---------------------------------------------------------------- text */
+
+/* A growable text buffer with a ceiling: appends past max set `over` and
+ * are dropped, so a writer never needs to check each call. Owns its bytes
+ * (free with pr__tb_free). */
+typedef struct pr__tb {
+    char *p;
+    size_t len, cap, max;
+    int over;   /* an append was dropped (ceiling or malloc) */
+} pr__tb;
+
+void pr__tb_init(pr__tb *b, size_t max);
+void pr__tb_free(pr__tb *b);
+void pr__tb_put(pr__tb *b, const char *s, size_t n);
+void pr__tb_puts(pr__tb *b, const char *s);
+void pr__tb_printf(pr__tb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string, quotes included, escaping what RFC 8259 requires. */
+void pr__tb_json_str(pr__tb *b, const char *s, size_t n);
+/* A double as the shortest %.17g-exact text ("0.0123", never "nan":
+ * non-finite values are written as null). */
+void pr__tb_json_num(pr__tb *b, double x);
+/* A probability in [0, 1) as fixed point with 12 decimals, trailing zeros
+ * dropped ("0.034626089949"): |written - p| <= 5e-13. Other values as
+ * pr__tb_json_num. */
+void pr__tb_prob(pr__tb *b, double p);
+
+/* Walks the elements of a JSON array text "[ ... ]" that pr_json_scan
+ * already validated: *pos starts at 0; each call returns 1 with the next
+ * element's text in *elem, 0 at the end. */
+int pr__json_array_next(pr_bytes arr, size_t *pos, pr_bytes *elem);
+
+/* ---------------------------------------------------------------- models */
+
+/* One loaded model: immutable once published, freed when refs drops to 0.
+ * Its featurizer is bound to the columns the server assembles (the store
+ * spec's), which is what makes a model "satisfiable by the store". */
+typedef struct pr__model_ref {
+    uint32_t refs;             /* atomic */
+    pr_model *model;
+    pr_spec *spec;             /* the model's embedded spec */
+    pr_featurizer *fz;         /* bound to the assembled columns */
+    uint64_t fingerprint;      /* pr_featurizer_fingerprint */
+    char version[17];          /* xxh3 of the file's bytes, hex */
+    const char *kind;          /* "lr", "ffm", "fm" (static) */
+    int64_t loaded_at;         /* Unix seconds */
+    double load_seconds;
+    uint64_t generation;       /* 1, 2, ... per successful load */
+    int64_t file_mtime_ns;     /* of the file as read, for polling */
+    int64_t file_size;
+} pr__model_ref;
+
+/* Reads, verifies and prepares the model at path; its featurizer binds to
+ * the assembled columns names[0..n) (a column it reads that the store spec
+ * lacks refuses the model), or with names NULL to the columns of its own
+ * spec. *out has refs = 1. */
+pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
+                             uint64_t generation, pr__model_ref **out, pr_err *err);
+void pr__model_ref_release(pr__model_ref *r);
+/* The file's mtime (ns) and size, or -1s when it cannot be stat'ed. */
+void pr__file_stamp(const char *path, int64_t *mtime_ns, int64_t *size);
+
+typedef struct pr__holder {
+    pthread_mutex_t mu;
+    pr__model_ref *cur;
+} pr__holder;
+
+/* A reference to the current model (never NULL once the server started);
+ * the caller releases it with pr__model_ref_release. */
+pr__model_ref *pr__holder_acquire(pr__holder *h);
+/* Publishes r (taking over the caller's reference) and drops the holder's
+ * reference to the previous model. */
+void pr__holder_swap(pr__holder *h, pr__model_ref *r);
+
+/* ---------------------------------------------------------------- metrics */
+
+typedef enum {
+    PR__ROUTE_PREDICT, PR__ROUTE_EVENTS, PR__ROUTE_MODEL, PR__ROUTE_HEALTHZ,
+    PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_OTHER,
+    PR__ROUTE_COUNT
+} pr__route;
+
+/* HTTP statuses counted by route (others fall in the last slot, "other"). */
+#define PR__STATUS_CODES(X) X(200) X(400) X(401) X(403) X(404) X(405) X(413) X(422) X(500) X(503)
+enum { PR__N_CODES = 11 };
+
+/* Latency histogram bucket bounds, microseconds (+Inf is implicit). */
+#define PR__LAT_BUCKETS 14
+extern const double pr__lat_bounds_us[PR__LAT_BUCKETS];
+
+typedef enum {
+    PR__STAGE_PARSE, PR__STAGE_LOOKUP, PR__STAGE_FEATURIZE, PR__STAGE_SCORE,
+    PR__STAGE_SERIALIZE, PR__STAGE_COUNT
+} pr__stage;
+
+/* Every field is updated with relaxed atomic adds from any thread. */
+typedef struct pr__metrics {
+    uint64_t requests[PR__ROUTE_COUNT][PR__N_CODES];
+    uint64_t lat_bucket[PR__ROUTE_COUNT][PR__LAT_BUCKETS + 1];
+    uint64_t lat_sum_ns[PR__ROUTE_COUNT];
+    uint64_t lat_count[PR__ROUTE_COUNT];
+    uint64_t stage_ns[PR__STAGE_COUNT];
+    uint64_t predictions;        /* predict requests answered 200 */
+    uint64_t candidates;         /* candidates scored */
+    uint64_t degraded;           /* answered with defaults: store failed */
+    uint64_t store_errors;       /* failed assemblies (store calls) */
+    uint64_t events_applied, events_duplicate, events_rejected, events_failed;
+    uint64_t reloads_ok, reloads_refused;
+    uint64_t overload_rejected;  /* fast 503s */
+    int64_t connections_open;    /* gauge */
+    int64_t in_flight;           /* gauge: requests begun, not completed */
+} pr__metrics;
+
+void pr__metrics_request(pr__metrics *m, pr__route r, unsigned status, uint64_t ns);
+static inline void pr__metrics_add(uint64_t *c, uint64_t v) {
+    __atomic_fetch_add(c, v, __ATOMIC_RELAXED);
+}
+/* The Prometheus text exposition of everything (server.c adds store and
+ * model lines through the callbacks it owns). */
+void pr__metrics_render(const pr_server *s, pr__tb *out);
+
+/* ---------------------------------------------------------------- workers */
+
+/* The request columns of the store spec, and the JSON keys compiled for
+ * them (immutable after start; shared by all threads). */
+typedef struct pr__request_plan {
+    uint32_t n_req;
+    const char *const *names;  /* borrowed from plan_fs */
+    uint32_t cand_col;         /* the candidate key's request column */
+    pr_json_keys *top_keys;    /* PR__TOP_* then the request columns */
+    pr_json_keys *col_keys;    /* the request columns */
+} pr__request_plan;
+
+/* Top-level keys of a predict body: these first, then the request columns. */
+enum { PR__TOP_CONTEXT, PR__TOP_CANDIDATES, PR__TOP_TOP_K, PR__TOP_TS, PR__TOP_N };
+
+/* A parsed predict body; every pointer is into the body or the arena. */
+typedef struct pr__predict_req {
+    const pr_bytes *base;      /* n_req texts shared by the candidates */
+    uint32_t n;                /* candidates */
+    uint32_t cand_cols[PR_JSON_KEYS_MAX], n_cand_cols; /* columns set per candidate */
+    const pr_bytes *cand;      /* n * n_cand_cols, candidate-major */
+    const pr_json_value *ids;  /* n: each candidate's key, echoed back */
+    int64_t ts_ms;
+    int has_ts;
+    uint32_t top_k;            /* 0 = every candidate */
+} pr__predict_req;
+
+/* Parses a predict body. Errors: PR_ERR_PARSE (malformed JSON, wrong
+ * types, missing keys: the message names the key and what was expected),
+ * PR_ERR_LIMIT (more than max_cand candidates), PR_ERR_NOMEM. */
+pr_status pr__predict_parse(const pr__request_plan *rp, const char *body, size_t len,
+                            uint32_t max_cand, pr_arena *a, pr__predict_req *out, pr_err *err);
+
+/* Builds rp for the request columns names[0..n_req) (borrowed: they must
+ * outlive rp); PR_ERR_SPEC if a column is named like a top-level key or
+ * the candidate key is not a request column. */
+pr_status pr__request_plan_init(pr__request_plan *rp, const char *const *names, uint32_t n_req,
+                                const char *candidate_key, pr_err *err);
+void pr__request_plan_free(pr__request_plan *rp);
+
+/* One HTTP worker thread's state, created on its first predict request. */
+typedef struct pr__worker {
+    struct pr__worker *next;   /* the server's list (workers_mu) */
+    pr_store *own_store;       /* redis: this thread's connection, else NULL */
+    pr_fs *fs;                 /* assembly over the store (store spec) */
+    pr_fs *fs_cold;            /* an empty in-process state: defaults for
+                                  every candidate when the store fails */
+    double last_connect;       /* pr_now() of the last attempt to open fs */
+    pr_arena arena;
+} pr__worker;
+
+/* ---------------------------------------------------------------- events */
+
+/* Remembers the last `cap` event ids (FIFO), for idempotent ingestion. */
+typedef struct pr__idset {
+    uint64_t *slots;           /* open addressing, 0 = empty, id + 1 stored */
+    size_t mask;
+    uint64_t *fifo;            /* ring of the ids in insertion order */
+    size_t cap, head, count;
+} pr__idset;
+
+pr_status pr__idset_init(pr__idset *s, size_t cap, pr_err *err);
+void pr__idset_free(pr__idset *s);
+int pr__idset_has(const pr__idset *s, uint64_t id);
+/* Adds id (absent), evicting the oldest when full. */
+void pr__idset_add(pr__idset *s, uint64_t id);
+
+typedef struct pr__ingest {
+    pthread_mutex_t mu;
+    pr_store *own_store;       /* redis: the ingester's connection */
+    pr_fs *fs;                 /* over the store, with the store spec */
+    pr_arena arena;
+    pr__idset ids;
+} pr__ingest;
+
+/* ---------------------------------------------------------------- server */
+
+struct pr_server {
+    pr_server_opts o;          /* strings below are owned copies */
+    char *model_path, *store_uri, *spec_path, *data_dir, *listen, *admin_token,
+         *candidate_key;
+    struct MHD_Daemon *mhd;
+    uint16_t port;
+    int is_redis, is_mem;
+    int draining;              /* atomic: answers carry Connection: close */
+    int stopped;
+    pr_store *store;           /* shared (mem:, lmdb:) or the admin connection
+                                  (redis:, used by readyz under admin_mu) */
+    pthread_mutex_t admin_mu;
+    pr_spec *store_spec;       /* owned */
+    pr_fs *plan_fs;            /* store spec over no store: column names */
+    const char **col_names;    /* plan_fs's columns (borrowed names) */
+    uint32_t n_cols;
+    pr__request_plan req;
+    pthread_rwlock_t state_lock;
+    pthread_mutex_t reload_mu;
+    pr__holder holder;
+    uint64_t generation;       /* of the last successful load (reload_mu) */
+    int64_t refused_mtime_ns, refused_size; /* the last refused file (polling) */
+    pthread_mutex_t workers_mu;
+    pr__worker *workers;
+    pr__ingest ingest;
+    pr__metrics metrics;
+    int64_t started_at;
+};
+
+/* HTTP handlers. Each fills *status and the reply body (JSON or text)
+ * and returns the Content-Type. */
+const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsigned *status,
+                               pr__tb *out);
+const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsigned *status,
+                              pr__tb *out);
+const char *pr__handle_model(pr_server *s, unsigned *status, pr__tb *out);
+const char *pr__handle_readyz(pr_server *s, unsigned *status, pr__tb *out);
+const char *pr__handle_reload(pr_server *s, unsigned *status, pr__tb *out);
+
+/* Worker states: freed at shutdown after the HTTP threads stopped. */
+void pr__workers_free(pr_server *s);
+/* Adds the workers' own store connections' counters (redis) to *sum. */
+void pr__workers_store_stats(pr_server *s, pr_store_counters *sum);
+
+/* MHD daemon start/stop (http.c). */
+pr_status pr__http_start(pr_server *s, pr_err *err);
+void pr__http_quiesce(pr_server *s);
+void pr__http_stop(pr_server *s);
+
+/* Writes {"error": msg} into out. */
+void pr__json_error(pr__tb *out, const char *msg);
+
+/* Unix time in milliseconds (wall clock). */
+int64_t pr__now_ms(void);
+
+#endif

@@ -1,0 +1,319 @@
+/*
+ * server.c: pr_server's life (serve.h): options, start, reload, polling,
+ * drain and shutdown, and the small handlers that describe the server
+ * (GET /v1/model, GET /readyz, POST /admin/reload).
+ *
+ * Start order: store -> store spec (--spec, or the first model's own) ->
+ * the assembled columns and the request plan -> the model, bound to those
+ * columns -> materialize --data -> the ingester -> HTTP. Everything a
+ * request touches exists before the first connection is accepted.
+ *
+ * Ownership: the server owns copies of every option string, the store,
+ * the store spec, the current model snapshot (through the holder), the
+ * ingester and the worker states (freed after the HTTP threads stopped).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "serve/serve_int.h"
+
+void pr_server_opts_default(pr_server_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->listen = "127.0.0.1:8080";
+    o->candidate_key = "ad_id";
+    o->threads = 2;
+    o->max_candidates = 1000;
+    o->max_body = 1u << 20;
+    o->max_connections = 512;
+    o->event_ids = 1u << 18;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
+    if (!o->model_path) return pr_err_set(err, PR_ERR_INVALID, "no model file given (--model)");
+    if (!o->store_uri) return pr_err_set(err, PR_ERR_INVALID, "no store given (--store)");
+    if (o->threads < 1 || o->threads > 256)
+        return pr_err_set(err, PR_ERR_INVALID, "--threads must be 1..256, got %u", o->threads);
+    if (o->max_candidates < 1 || o->max_candidates > PR_STORE_BATCH_MAX)
+        return pr_err_set(err, PR_ERR_INVALID, "--max-candidates must be 1..%u, got %u",
+                          PR_STORE_BATCH_MAX, o->max_candidates);
+    if (o->max_body < 64 || o->max_body > (1u << 30))
+        return pr_err_set(err, PR_ERR_INVALID, "--max-body must be 64..2^30 bytes, got %zu",
+                          o->max_body);
+    if (o->max_connections < 1)
+        return pr_err_set(err, PR_ERR_INVALID, "--max-connections must be >= 1");
+    return PR_OK;
+}
+
+/* Store spec, assembled columns, request plan; loads the first model. */
+static pr_status prepare_model(pr_server *s, pr_err *err) {
+    pr__model_ref *first = NULL;
+    pr_status st;
+    if (s->spec_path) {
+        st = pr_spec_load(s->spec_path, &s->store_spec, err);
+    } else {
+        st = pr__model_ref_load(s->model_path, NULL, 0, 1, &first, err);
+        if (st != PR_OK) return st;
+        const char *y = pr_model_spec(first->model);
+        st = pr_spec_parse(y, strlen(y), s->model_path, &s->store_spec, err);
+    }
+    if (st == PR_OK) st = pr_fs_open(s->store_spec, NULL, &s->plan_fs, err);
+    if (st != PR_OK) goto fail;
+    s->n_cols = pr_fs_n_columns(s->plan_fs);
+    s->col_names = calloc(s->n_cols ? s->n_cols : 1, sizeof *s->col_names);
+    if (!s->col_names) {
+        st = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t c = 0; c < s->n_cols; c++) s->col_names[c] = pr_fs_column_name(s->plan_fs, c);
+    st = pr__request_plan_init(&s->req, s->col_names, pr_fs_n_request_columns(s->plan_fs),
+                               s->candidate_key, err);
+    if (st != PR_OK) goto fail;
+    if (!first) st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, 1, &first, err);
+    if (st != PR_OK) goto fail;
+    s->generation = 1;
+    pr__holder_swap(&s->holder, first);
+    return PR_OK;
+fail:
+    pr__model_ref_release(first);
+    return st;
+}
+
+static pr_status open_ingest(pr_server *s, pr_err *err) {
+    pr__ingest *in = &s->ingest;
+    pr_store *store = s->store;
+    pr_arena_init(&in->arena, NULL, 0, 0);
+    pr_status st = pr__idset_init(&in->ids, s->o.event_ids ? s->o.event_ids : 1, err);
+    if (st == PR_OK && s->is_redis) {
+        st = pr_store_open(s->store_uri, &in->own_store, err);
+        store = in->own_store;
+    }
+    if (st == PR_OK) st = pr_fs_open(s->store_spec, store, &in->fs, err);
+    return st;
+}
+
+pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err) {
+    *out = NULL;
+    pr_status st = check_opts(o, err);
+    if (st != PR_OK) return st;
+    pr_server *s = calloc(1, sizeof *s);
+    if (!s) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    s->o = *o;
+    s->model_path = strdup(o->model_path);
+    s->store_uri = strdup(o->store_uri);
+    s->spec_path = dup_or_null(o->spec_path);
+    s->data_dir = dup_or_null(o->data_dir);
+    s->listen = strdup(o->listen ? o->listen : "127.0.0.1:8080");
+    s->admin_token = dup_or_null(o->admin_token && o->admin_token[0] ? o->admin_token : NULL);
+    s->candidate_key = strdup(o->candidate_key ? o->candidate_key : "ad_id");
+    s->started_at = pr_unix_time();
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* Ingestion must not starve behind a steady stream of readers. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->state_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    pthread_mutex_init(&s->admin_mu, NULL);
+    pthread_mutex_init(&s->reload_mu, NULL);
+    pthread_mutex_init(&s->holder.mu, NULL);
+    pthread_mutex_init(&s->workers_mu, NULL);
+    pthread_mutex_init(&s->ingest.mu, NULL);
+    if (!s->model_path || !s->store_uri || !s->listen || !s->candidate_key) {
+        st = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if ((st = pr_store_open(s->store_uri, &s->store, err)) != PR_OK) goto fail;
+    s->is_redis = !strcmp(pr_store_backend(s->store), "redis");
+    s->is_mem = !strcmp(pr_store_backend(s->store), "mem");
+    if ((st = prepare_model(s, err)) != PR_OK) goto fail;
+    if (s->data_dir) {
+        pr_fs_build_opts bo;
+        pr_fs_build_stats bs;
+        memset(&bo, 0, sizeof bo);
+        bo.data_dir = s->data_dir;
+        bo.store = s->store;
+        if ((st = pr_fs_build(s->store_spec, &bo, &bs, err)) != PR_OK) goto fail;
+        if (!s->o.quiet)
+            pr_log(PR_LOG_INFO, "serve: materialized %llu table rows and %llu events from %s in %.1f s",
+                   (unsigned long long)bs.table_rows, (unsigned long long)bs.events, s->data_dir,
+                   bs.seconds);
+    }
+    if ((st = open_ingest(s, err)) != PR_OK) goto fail;
+    if ((st = pr__http_start(s, err)) != PR_OK) goto fail;
+    if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: listening on %s (port %u)", s->listen, s->port);
+    *out = s;
+    return PR_OK;
+fail:
+    pr_server_free(s);
+    return st;
+}
+
+uint16_t pr_server_port(const pr_server *s) { return s->port; }
+
+pr_status pr_server_reload(pr_server *s, pr_err *err) {
+    pthread_mutex_lock(&s->reload_mu);
+    pr__model_ref *r = NULL;
+    int64_t mtime, size;
+    pr__file_stamp(s->model_path, &mtime, &size);
+    pr_status st =
+        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->generation + 1, &r, err);
+    if (st == PR_OK) {
+        s->generation++;
+        pr__holder_swap(&s->holder, r);
+        pr__metrics_add(&s->metrics.reloads_ok, 1);
+        if (!s->o.quiet)
+            pr_log(PR_LOG_INFO, "serve: reloaded %s, version %s", s->model_path, r->version);
+    } else {
+        pr__metrics_add(&s->metrics.reloads_refused, 1);
+        __atomic_store_n(&s->refused_mtime_ns, mtime, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->refused_size, size, __ATOMIC_RELAXED);
+        if (!s->o.quiet)
+            pr_log(PR_LOG_WARN, "serve: refused the new model, the old one keeps serving: %s",
+                   err->msg);
+    }
+    pthread_mutex_unlock(&s->reload_mu);
+    return st;
+}
+
+int pr_server_poll_model(pr_server *s, pr_err *err) {
+    int64_t mtime, size;
+    pr__file_stamp(s->model_path, &mtime, &size);
+    if (mtime < 0) return 0;
+    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    int changed = r->file_mtime_ns != mtime || r->file_size != size;
+    pr__model_ref_release(r);
+    /* A refused file (by any reload) is not retried until it changes. */
+    if (!changed || (__atomic_load_n(&s->refused_mtime_ns, __ATOMIC_RELAXED) == mtime &&
+                     __atomic_load_n(&s->refused_size, __ATOMIC_RELAXED) == size))
+        return 0;
+    pr_server_reload(s, err);
+    return 1;
+}
+
+uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
+    if (s->stopped) return 0;
+    s->stopped = 1;
+    pr__http_quiesce(s);
+    double deadline = pr_now() + drain_s;
+    int64_t left;
+    while ((left = __atomic_load_n(&s->metrics.in_flight, __ATOMIC_RELAXED)) > 0 &&
+           pr_now() < deadline) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    pr__http_stop(s);
+    pr__workers_free(s);
+    if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: stopped (%lld requests cut short)", (long long)left);
+    return left > 0 ? (uint32_t)left : 0;
+}
+
+void pr_server_free(pr_server *s) {
+    if (!s) return;
+    if (s->mhd) pr_server_shutdown(s, 0);
+    pr__workers_free(s);
+    pr_fs_free(s->ingest.fs);
+    pr_store_close(s->ingest.own_store);
+    pr_arena_free(&s->ingest.arena);
+    pr__idset_free(&s->ingest.ids);
+    pr__holder_swap(&s->holder, NULL);
+    pr__request_plan_free(&s->req);
+    free(s->col_names);
+    pr_fs_free(s->plan_fs);
+    pr_spec_free(s->store_spec);
+    pr_store_close(s->store);
+    pthread_rwlock_destroy(&s->state_lock);
+    pthread_mutex_destroy(&s->admin_mu);
+    pthread_mutex_destroy(&s->reload_mu);
+    pthread_mutex_destroy(&s->holder.mu);
+    pthread_mutex_destroy(&s->workers_mu);
+    pthread_mutex_destroy(&s->ingest.mu);
+    free(s->model_path);
+    free(s->store_uri);
+    free(s->spec_path);
+    free(s->data_dir);
+    free(s->listen);
+    free(s->admin_token);
+    free(s->candidate_key);
+    free(s);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+const char *pr__handle_model(pr_server *s, unsigned *status, pr__tb *out) {
+    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    const pr_model_params *p = pr_model_params_get(r->model);
+    pr__tb_printf(out, "{\"kind\":\"%s\",\"version\":\"%s\",\"fingerprint\":\"%016llx\",", r->kind,
+                  r->version, (unsigned long long)r->fingerprint);
+    pr__tb_puts(out, "\"path\":");
+    pr__tb_json_str(out, s->model_path, strlen(s->model_path));
+    pr__tb_printf(out,
+                  ",\"loaded_at\":%lld,\"load_seconds\":%.6f,\"generation\":%llu,"
+                  "\"hash_bits\":%u,\"n_fields\":%u,",
+                  (long long)r->loaded_at, r->load_seconds, (unsigned long long)r->generation,
+                  p->hash_bits, pr_featurizer_n_fields(r->fz));
+    pr__tb_puts(out, "\"candidate_key\":");
+    pr__tb_json_str(out, s->candidate_key, strlen(s->candidate_key));
+    pr__tb_puts(out, ",\"request_columns\":[");
+    for (uint32_t c = 0; c < s->req.n_req; c++) {
+        if (c) pr__tb_put(out, ",", 1);
+        pr__tb_json_str(out, s->req.names[c], strlen(s->req.names[c]));
+    }
+    const char *info = pr_model_info(r->model);
+    pr__tb_puts(out, "],\"info\":");
+    pr__tb_puts(out, info ? info : "null");
+    pr__tb_puts(out, "}\n");
+    pr__model_ref_release(r);
+    *status = 200;
+    return "application/json";
+}
+
+const char *pr__handle_readyz(pr_server *s, unsigned *status, pr__tb *out) {
+    const char *why = NULL;
+    pr_err err;
+    err.msg[0] = '\0';
+    if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED)) {
+        why = "draining: the server is shutting down";
+    } else if (s->is_redis) {
+        /* One read of a key that is never written: NOTFOUND = reachable. */
+        pr_bytes v;
+        pthread_mutex_lock(&s->admin_mu);
+        pr_status st = pr_store_get(s->store, pr_bytes_of("pronto", 6), pr_bytes_of("readyz", 6),
+                                    pr_unix_time(), &v, &err);
+        pthread_mutex_unlock(&s->admin_mu);
+        if (st != PR_OK && st != PR_ERR_NOTFOUND) why = err.msg;
+    }
+    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    if (why) {
+        *status = 503;
+        pr__tb_puts(out, "{\"ready\":false,\"reason\":");
+        pr__tb_json_str(out, why, strlen(why));
+        pr__tb_puts(out, "}\n");
+    } else {
+        *status = 200;
+        pr__tb_printf(out, "{\"ready\":true,\"model_version\":\"%s\",\"store\":\"%s\"}\n",
+                      r->version, pr_store_backend(s->store));
+    }
+    pr__model_ref_release(r);
+    return "application/json";
+}
+
+const char *pr__handle_reload(pr_server *s, unsigned *status, pr__tb *out) {
+    pr_err err;
+    pr_err_clear(&err);
+    if (pr_server_reload(s, &err) != PR_OK) {
+        char msg[PR_ERR_MSG_MAX + 64];
+        snprintf(msg, sizeof msg, "model refused, the previous one keeps serving: %s", err.msg);
+        *status = 422;
+        pr__json_error(out, msg);
+        return "application/json";
+    }
+    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    pr__tb_printf(out, "{\"reloaded\":true,\"version\":\"%s\",\"generation\":%llu}\n", r->version,
+                  (unsigned long long)r->generation);
+    pr__model_ref_release(r);
+    *status = 200;
+    return "application/json";
+}

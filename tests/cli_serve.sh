@@ -1,0 +1,100 @@
+#!/bin/bash
+# cli_serve.sh: `pronto serve` as a process, driven with curl: it answers on
+# a free port, SIGHUP and --poll-model swap the model (a truncated file is
+# refused and the old model keeps serving), the admin token comes from the
+# flag or PRONTO_ADMIN_TOKEN, an lmdb: store filled by `pronto materialize`
+# serves the same answers as mem: --data, SIGTERM exits 0, and bad flags or
+# files fail with a message. Endpoint and error-path details are in
+# tests/test_serve.c.
+. "$(dirname "$0")/lib_cli.sh"
+SRC=${PRONTO_SRC:?}
+
+"$P" simulate -o "$T/d" --duration 30m --users 300 --ads 60 --advertisers 20 --sites 40 \
+    --imp-rate 3 --quiet
+sed 's/^hash_bits: 20/hash_bits: 14/' "$SRC/specs/sim-store.yaml" > "$T/spec.yaml"
+"$P" build-dataset --spec "$T/spec.yaml" --data "$T/d" -o "$T/train.pcache" > /dev/null
+"$P" train --dataset --spec "$T/spec.yaml" -o "$T/lr.pm" "$T/train.pcache" > /dev/null
+"$P" train --dataset --kind ffm --passes 2 --spec "$T/spec.yaml" -o "$T/ffm.pm" \
+    "$T/train.pcache" > /dev/null
+check "models trained" "[ -s $T/lr.pm ] && [ -s $T/ffm.pm ]"
+deploy() { cp "$1" "$T/serving.tmp" && mv "$T/serving.tmp" "$T/serving.pm"; }
+deploy "$T/lr.pm"
+
+# Starts a server in the background: sets SPID and PORT (from its first
+# stdout line). Arguments: the log name, then flags.
+start() {
+    local name=$1; shift
+    "$P" serve --listen 127.0.0.1:0 "$@" > "$T/$name.out" 2> "$T/$name.err" &
+    SPID=$!
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
+        [ -n "$PORT" ] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+}
+# Waits (up to 5 s) until GET /v1/model reports the kind $1.
+wait_kind() {
+    for _ in $(seq 1 50); do
+        curl -s "localhost:$PORT/v1/model" | grep -q "\"kind\":\"$1\"" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+REQ='{"user_id":17,"context":{"site_id":3,"device":"mobile","position":1},"ts":1704069060000,
+      "candidates":[{"ad_id":1},{"ad_id":2},{"ad_id":3},{"ad_id":999999}],"top_k":3}'
+
+start mem --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token tok --poll-model 0.2
+check "server listening on a free port" "[ -n '$PORT' ]"
+check "healthz" "curl -sf localhost:$PORT/healthz | grep -q ok"
+curl -s -XPOST "localhost:$PORT/v1/predict" -d "$REQ" > "$T/p_mem.json"
+check "predict answers three ranked ads" "[ \$(grep -o '\"ad_id\"' $T/p_mem.json | wc -l) -eq 3 ]"
+check "model is lr" "wait_kind lr"
+
+deploy "$T/ffm.pm"
+kill -HUP "$SPID"
+check "the new file is loaded: ffm" "wait_kind ffm"
+deploy "$T/lr.pm"
+check "--poll-model picks up a changed file: lr" "wait_kind lr"
+head -c 5000 "$T/lr.pm" > "$T/serving.tmp" && mv "$T/serving.tmp" "$T/serving.pm"
+kill -HUP "$SPID"
+sleep 0.5
+check "a truncated model is refused" "grep -q 'refused' $T/mem.err"
+check "and the old one keeps serving" \
+    "curl -s -XPOST localhost:$PORT/v1/predict -d '$REQ' | grep -q predictions && wait_kind lr"
+check "admin reload with the flag's token: 422 for the bad file" \
+    "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Authorization: Bearer tok' localhost:$PORT/admin/reload) = 422 ]"
+check "metrics count the refusals" \
+    "curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"refused\"} [2-9]'"
+"$P" serve --model "$T/lr.pm" --store mem: --listen "127.0.0.1:$PORT" > /dev/null 2> "$T/inuse.err"
+check "a port in use fails with exit 1" "[ $? -eq 1 ] && grep -q 'cannot listen' $T/inuse.err"
+kill -TERM "$SPID"
+wait "$SPID"
+check "SIGTERM drains and exits 0" "[ $? -eq 0 ] && grep -q 'stopped (0 requests cut short)' $T/mem.err"
+
+# lmdb filled by `pronto materialize`, admin token from the environment
+deploy "$T/lr.pm"
+"$P" materialize --spec "$T/spec.yaml" --data "$T/d" --store "lmdb:$T/lmdb?sync=0" > /dev/null
+PRONTO_ADMIN_TOKEN=envtok start lmdb --model "$T/serving.pm" --store "lmdb:$T/lmdb" --threads 1
+curl -s -XPOST "localhost:$PORT/v1/predict" -d "$REQ" > "$T/p_lmdb.json"
+check "lmdb: answers equal mem:'s" \
+    "diff <(sed 's/\"took_us\":[0-9]*//' $T/p_mem.json) <(sed 's/\"took_us\":[0-9]*//' $T/p_lmdb.json)"
+check "token from PRONTO_ADMIN_TOKEN" \
+    "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Authorization: Bearer envtok' localhost:$PORT/admin/reload) = 200 ]"
+deploy "$T/ffm.pm"
+kill -HUP "$SPID"
+check "SIGHUP reloads (no polling here)" "wait_kind ffm"
+kill -INT "$SPID"
+wait "$SPID"
+check "SIGINT exits 0 too" "[ $? -eq 0 ]"
+
+"$P" serve --store mem: > /dev/null 2> "$T/e1"
+check "no --model: exit 2" "[ $? -eq 2 ] && grep -q -- '--model is required' $T/e1"
+"$P" serve --model "$T/nope.pm" --store mem: --listen 127.0.0.1:0 > /dev/null 2> "$T/e2"
+check "missing model file: exit 1 naming it" "[ $? -eq 1 ] && grep -q 'nope.pm' $T/e2"
+"$P" serve --model "$T/lr.pm" --store mem: --listen nohost > /dev/null 2> "$T/e3"
+check "bad --listen: exit 1" "[ $? -eq 1 ] && grep -q 'HOST:PORT' $T/e3"
+"$P" serve --model "$T/lr.pm" --store mem: --threads 0 > /dev/null 2> "$T/e4"
+check "--threads 0: exit 2" "[ $? -eq 2 ]"
+finish
