@@ -8,24 +8,31 @@
  *   1-5 train, day 6 validation, day 7 test) -> train FTRL-LR and FFM
  *   (early stopping on day 6) through `pronto train --dataset` (the real
  *   command, in process) -> evaluate both on day 7 next to the
- *   Bayes-optimal predictor -> serve one request online: materialize the
- *   stream into an in-process store, assemble a user's candidate ads as of
- *   the end of the stream, score and rank them.
+ *   Bayes-optimal predictor -> start the HTTP server (pr_server, what
+ *   `pronto serve` runs) on a loopback port over an in-process store
+ *   filled from the stream, send one predict request, print the ranked
+ *   answer, stop the server cleanly.
  *
  * Everything goes into a work folder (--dir, default ./pronto-demo) that
  * the user can look into afterwards: the spec, the data, the models.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "pronto/fstore.h"
+#include "pronto/serve.h"
 #include "pronto/sim.h"
 #include "pronto/train.h"
 
@@ -148,108 +155,109 @@ static void row(const char *name, const pr_metrics_report *r, const pr_metrics_r
     printf("\n");
 }
 
-typedef struct scored {
-    double p;
-    uint32_t i;
-} scored;
-
-static int by_p_desc(const void *a, const void *b) {
-    double pa = ((const scored *)a)->p, pb = ((const scored *)b)->p;
-    return (pa < pb) - (pa > pb);
+/* One HTTP/1.1 request over loopback, answer read until the server closes
+ * (Connection: close). *body points into buf. Returns the status code, or
+ * -1 on a socket error. */
+static int http_call(uint16_t port, const char *method, const char *path, const char *json,
+                     char *buf, size_t cap, const char **body) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int status = -1;
+    size_t n = 0;
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, json ? strlen(json) : 0);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        write(fd, head, (size_t)hl) != hl ||
+        (json && write(fd, json, strlen(json)) != (ssize_t)strlen(json)))
+        goto out;
+    for (ssize_t r; n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0;) n += (size_t)r;
+    buf[n] = '\0';
+    const char *sep = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.1 %d", &status) != 1 || !sep) status = -1;
+    *body = sep ? sep + 4 : buf + n;
+out:
+    close(fd);
+    return status;
 }
 
-static int column_of(const pr_fs *fs, const char *name) {
-    for (uint32_t c = 0; c < pr_fs_n_columns(fs); c++)
-        if (!strcmp(pr_fs_column_name(fs, c), name)) return (int)c;
-    return -1;
-}
-
-/* Step 6: the online path. The stream goes into an in-process store
- * (`mem:`, as `pronto materialize` would fill any store), then one request
- * of the last user with the last impressions' ads is assembled as of the
- * end of the stream, featurized with the model's spec and ranked. */
-static pr_status serve_one(const char *data_dir, const char *model_path, const sim_ctx *sc,
-                           pr_err *err) {
-    pr_model *model = NULL;
-    pr_spec *spec = NULL;
-    pr_featurizer *fz = NULL;
-    pr_store *store = NULL;
-    pr_fs *fs = NULL;
-    pr_arena arena;
-    pr_arena_init(&arena, NULL, 0, 0);
-    pr_fs_build_stats st;
-    pr_fs_build_opts bo;
-    memset(&bo, 0, sizeof bo);
-    bo.data_dir = data_dir;
-    pr_status s = cli_open_model(model_path, &model, &spec, &fz, err);
-    if (s == PR_OK) s = pr_store_open("mem:", &store, err);
-    bo.store = store;
+/* Step 6: the online path. `pronto serve`'s server starts in process on a
+ * free loopback port, materializes the stream into its in-process store,
+ * and answers one predict request (the last user's context, the ads of the
+ * last impressions) over real HTTP; then it drains and stops. */
+static pr_status serve_one(const char *data_dir, const char *spec_path, const char *model_path,
+                           const sim_ctx *sc, pr_err *err) {
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    o.model_path = model_path;
+    o.spec_path = spec_path;
+    o.store_uri = "mem:";
+    o.data_dir = data_dir;
+    o.listen = "127.0.0.1:0";
+    o.quiet = 1;
+    pr_server *srv = NULL;
     double t0 = pr_now();
-    if (s == PR_OK) s = pr_fs_build(spec, &bo, &st, err);
-    if (s == PR_OK) s = pr_fs_open(spec, store, &fs, err);
-    if (s != PR_OK) goto done;
-    printf("   materialized %llu events and %llu table rows into the in-process store in %.1f s\n",
-           (unsigned long long)st.events, (unsigned long long)st.table_rows, pr_now() - t0);
-    const char *names[PR_FS_MAX_COLUMNS];
-    uint32_t nc = pr_fs_n_columns(fs);
-    for (uint32_t c = 0; c < nc; c++) names[c] = pr_fs_column_name(fs, c);
-    if ((s = pr_featurizer_bind(fz, names, nc, err)) != PR_OK) goto done;
-    /* The request: its columns by name, the candidates' ad_id apart. */
-    const char *req_names[] = {"user_id", "site_id", "device", "position"};
-    uint32_t nr = pr_fs_n_request_columns(fs), ad_col = UINT32_MAX;
-    pr_bytes base[64], cand[N_CANDIDATES];
-    for (uint32_t c = 0; c < nr && c < 64; c++) {
-        base[c] = (pr_bytes){NULL, 0};
-        if (!strcmp(names[c], "ad_id")) ad_col = c;
-        for (int k = 0; k < 4; k++)
-            if (!strcmp(names[c], req_names[k]))
-                base[c] = pr_bytes_of(sc->req[k], strlen(sc->req[k]));
+    pr_status s = pr_server_start(&o, &srv, err);
+    if (s != PR_OK) return s;
+    uint16_t port = pr_server_port(srv);
+    printf("   pronto serve listening on 127.0.0.1:%u (model %s, store mem: filled from the\n"
+           "   stream in %.1f s)\n", port, model_path, pr_now() - t0);
+    char req[2048], buf[16384];
+    size_t o2 = (size_t)snprintf(req, sizeof req,
+                                 "{\"user_id\":%s,\"context\":{\"site_id\":%s,\"device\":\"%s\","
+                                 "\"position\":%s},\"ts\":%lld,\"candidates\":[",
+                                 sc->req[0], sc->req[1], sc->req[2], sc->req[3],
+                                 (long long)sc->end_ms);
+    for (uint32_t i = 0; i < sc->n_ads && o2 < sizeof req - 64; i++)
+        o2 += (size_t)snprintf(req + o2, sizeof req - o2, "%s{\"ad_id\":%s}", i ? "," : "",
+                               sc->ads[i]);
+    snprintf(req + o2, sizeof req - o2, "]}");
+    printf("   POST /v1/predict %.100s...\n", req);
+    const char *body = NULL;
+    int status = -1;
+    double rt_us = 0;
+    /* Three times: the last answer shows warm caches, as in steady serving. */
+    for (int k = 0; k < 3; k++) {
+        double t1 = pr_now();
+        status = http_call(port, "POST", "/v1/predict", req, buf, sizeof buf, &body);
+        rt_us = (pr_now() - t1) * 1e6;
+        if (status != 200) break;
     }
-    if (ad_col == UINT32_MAX || nr > 64 || sc->n_ads == 0) {
-        s = pr_err_set(err, PR_ERR_SPEC, "the demo spec's request has no ad_id column");
-        goto done;
+    if (status != 200) {
+        s = pr_err_set(err, PR_ERR_IO, "POST /v1/predict: HTTP %d: %s", status,
+                       body ? body : "no answer");
+    } else {
+        json_error_t je;
+        json_t *ans = json_loads(body, 0, &je);
+        json_t *preds = json_object_get(ans, "predictions");
+        printf("   -> HTTP 200 (third call), model_version %s, took_us %lld on the server,\n"
+               "   %.0f us round trip:\n",
+               json_string_value(json_object_get(ans, "model_version")),
+               (long long)json_integer_value(json_object_get(ans, "took_us")), rt_us);
+        printf("   %4s %-8s %9s\n", "rank", "ad", "p(click)");
+        for (size_t i = 0; i < json_array_size(preds); i++) {
+            json_t *pi = json_array_get(preds, i);
+            printf("   %4zu %-8lld %9.4f\n", i + 1,
+                   (long long)json_integer_value(json_object_get(pi, "ad_id")),
+                   json_real_value(json_object_get(pi, "p")));
+        }
+        json_decref(ans);
+        printf("   (each ad's click probability for this user and context, from features as\n"
+               "   of the end of the stream; docs/api.md has the API)\n");
+        status = http_call(port, "GET", "/metrics", NULL, buf, sizeof buf, &body);
+        const char *m = status == 200 ? strstr(body, "\npronto_candidates_scored_total ") : NULL;
+        if (m) printf("   GET /metrics: %.*s\n", (int)strcspn(m + 1, "\n"), m + 1);
     }
-    for (uint32_t i = 0; i < sc->n_ads; i++) cand[i] = pr_bytes_of(sc->ads[i], strlen(sc->ads[i]));
-    pr_fs_row rows[N_CANDIDATES];
-    scored ranked[N_CANDIDATES];
-    double ta = pr_now();
-    s = pr_fs_assemble(fs, sc->end_ms, base, &ad_col, 1, cand, sc->n_ads, &arena, rows, err);
-    for (uint32_t i = 0; s == PR_OK && i < sc->n_ads; i++) {
-        pr_example x;
-        s = pr_featurizer_apply(fz, &rows[i].rec, &arena, &x, err);
-        if (s != PR_OK) break;
-        pr_featurizer_apply_filter(fz, pr_model_filter(model), &x);
-        ranked[i].p = pr_model_predict(model, &x);
-        ranked[i].i = i;
-    }
-    if (s != PR_OK) goto done;
-    double us = (pr_now() - ta) * 1e6;
-    qsort(ranked, sc->n_ads, sizeof ranked[0], by_p_desc);
-    printf("   user %s on site %s (%s, slot %s), %u candidate ads, features as of the end of\n"
-           "   the stream, assembled + featurized + scored in %.0f us:\n",
-           sc->req[0], sc->req[1], sc->req[2], sc->req[3], sc->n_ads, us);
-    int cat = column_of(fs, "ad.category"), ctr = column_of(fs, "ad_ctr_1d"),
-        fat = column_of(fs, "user_ad_imps_7d"), last = column_of(fs, "user_last_click_categories");
-    printf("   %4s %-8s %-14s %10s %13s %9s\n", "rank", "ad", "category", "ad CTR 1d",
-           "user-ad imps", "p(click)");
-    for (uint32_t r = 0; r < sc->n_ads; r++) {
-        const pr_fs_row *row = &rows[ranked[r].i];
-        pr_bytes tc = cat >= 0 ? pr_fs_row_text(fs, row, (uint32_t)cat, &arena) : (pr_bytes){NULL, 0};
-        double vc = ctr >= 0 ? row->rec.num[ctr] : NAN, vf = fat >= 0 ? row->rec.num[fat] : NAN;
-        printf("   %4u %-8s %-14.*s %10.4f %13.0f %9.4f\n", r + 1, sc->ads[ranked[r].i],
-               (int)tc.len, tc.ptr ? tc.ptr : "", vc, vf, ranked[r].p);
-    }
-    if (last >= 0) {
-        pr_bytes t = pr_fs_row_text(fs, &rows[0], (uint32_t)last, &arena);
-        printf("   the user's last clicked categories: %.*s\n", (int)t.len, t.len ? t.ptr : "(none)");
-    }
-done:
-    pr_arena_free(&arena);
-    pr_fs_free(fs);
-    pr_store_close(store);
-    pr_featurizer_free(fz);
-    pr_spec_free(spec);
-    pr_model_free(model);
+    uint32_t cut = pr_server_shutdown(srv, 5.0);
+    pr_server_free(srv);
+    if (s == PR_OK) printf("   server stopped (%u requests cut short)\n", cut);
     return s;
 }
 
@@ -398,9 +406,9 @@ int cmd_demo(int argc, char **argv) {
     printf("  base rate %.4f; NE = log loss / entropy of the base rate; the gap to Bayes is\n"
            "  the headroom better features and models can still close.\n", bayes.base_rate);
 
-    printf("\n== 6. serve a request online with the FFM model\n");
+    printf("\n== 6. serve: start pronto serve with the FFM model and ask it to rank ads\n");
     fflush(stdout);
-    if (serve_one(data_dir, ffm_path, &sc, &err) != PR_OK) {
+    if (serve_one(data_dir, spec_path, ffm_path, &sc, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
