@@ -20,6 +20,9 @@
  * validates header, trailer, index and every block header at open, and
  * verifies a block's checksum each time it decodes it.
  *
+ * An example may also be encoded ahead, without its label, and appended
+ * later with it (cache_encoded.h): the same bytes as adding it labeled.
+ *
  * Ownership. pr_cache_writer owns its staging buffers and the atomic file.
  * pr_cache owns the mapping and the parsed block table; it is read-only after
  * open, hence thread-safe for concurrent pr_cache_read_block calls. A
@@ -100,6 +103,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "data/cache_encoded.h"
 #include "data/cache_int.h"
 
 static const uint32_t ONE_F32_BITS = 0x3f800000u; /* 1.0f */
@@ -292,7 +296,9 @@ static pr_status flush_block(pr_cache_writer *w, pr_err *err) {
 }
 
 /* Encodes x at o (which has room for the worst case). Returns the bytes
- * written, or 0 if a feature is out of range (*bad = its position). */
+ * written, or 0 if a feature is out of range (*bad = its position). One
+ * pass writes indices and fields and counts the values that are not 1;
+ * the flags byte learns about those values afterwards. */
 static size_t encode_example(uint8_t *o, const pr_example *x,
                              const pr__cache_layout *L, uint32_t *bad) {
     uint8_t *start = o;
@@ -304,11 +310,8 @@ static size_t encode_example(uint8_t *o, const pr_example *x,
     else if (label_bits != 0) flags |= PR__CACHE_EX_LABEL_F32;
     if (f32_bits(x->weight) != ONE_F32_BITS) flags |= PR__CACHE_EX_WEIGHT;
     if (x->ts != 0) flags |= PR__CACHE_EX_TS;
-    uint32_t n_values = 0;
-    for (uint32_t i = 0; i < n; i++) n_values += f32_bits(f[i].value) != ONE_F32_BITS;
-    if (n_values) flags |= PR__CACHE_EX_VALUES;
 
-    *o++ = flags;
+    o++; /* flags, below */
     for (uint32_t v = n;; v >>= 7) {
         if (v < 0x80) {
             *o++ = (uint8_t)v;
@@ -321,23 +324,25 @@ static size_t encode_example(uint8_t *o, const pr_example *x,
     if (flags & PR__CACHE_EX_TS) { pr__put_le64(o, (uint64_t)x->ts); o += 8; }
 
     uint64_t index_limit = (uint64_t)1 << L->hash_bits;
+    uint8_t *fields = o + (size_t)n * 4;
+    uint32_t n_values = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (f[i].index >= index_limit || f[i].field >= L->n_fields) {
             *bad = i;
             return 0;
         }
-        pr__put_le32(o, f[i].index);
-        o += 4;
-    }
-    if (L->fields_u16) {
-        for (uint32_t i = 0; i < n; i++, o += 2) {
-            o[0] = (uint8_t)f[i].field;
-            o[1] = (uint8_t)(f[i].field >> 8);
+        pr__put_le32(o + (size_t)i * 4, f[i].index);
+        if (L->fields_u16) {
+            fields[2 * i] = (uint8_t)f[i].field;
+            fields[2 * i + 1] = (uint8_t)(f[i].field >> 8);
+        } else {
+            fields[i] = (uint8_t)f[i].field;
         }
-    } else {
-        for (uint32_t i = 0; i < n; i++) *o++ = (uint8_t)f[i].field;
+        n_values += f32_bits(f[i].value) != ONE_F32_BITS;
     }
+    o = fields + (size_t)n * (L->fields_u16 ? 2 : 1);
     if (n_values) {
+        flags |= PR__CACHE_EX_VALUES;
         uint8_t *bitmap = o;
         memset(bitmap, 0, (n + 7) / 8);
         o += (n + 7) / 8;
@@ -349,38 +354,39 @@ static size_t encode_example(uint8_t *o, const pr_example *x,
             o += 4;
         }
     }
+    start[0] = flags;
     return (size_t)(o - start);
 }
 
-pr_status pr_cache_writer_add(pr_cache_writer *w, const pr_example *x,
-                              pr_err *err) {
-    if (w->failed)
-        return pr_err_set(err, w->failed, "%s: an earlier write failed (%s)",
-                          w->path, pr_status_str(w->failed));
-    uint32_t n = x->n;
-    if (n > PR__CACHE_EXAMPLE_FEATURES_MAX)
+/* Checks x's shape against the cache's limits (err names the number the
+ * example would get). */
+static pr_status check_example(const pr_cache_writer *w, const pr_example *x,
+                               pr_err *err) {
+    if (x->n > PR__CACHE_EXAMPLE_FEATURES_MAX)
         return pr_err_set(err, PR_ERR_INVALID,
                           "%s: example %" PRIu64 " has %" PRIu32
                           " features: at most %u fit in a cache",
-                          w->path, w->n_examples, n, PR__CACHE_EXAMPLE_FEATURES_MAX);
-    if (n > 0 && !x->f)
+                          w->path, w->n_examples, x->n, PR__CACHE_EXAMPLE_FEATURES_MAX);
+    if (x->n > 0 && !x->f)
         return pr_err_set(err, PR_ERR_INVALID, "%s: example %" PRIu64
                           " has n=%" PRIu32 " but no features", w->path,
-                          w->n_examples, n);
-    size_t worst = 1 + 5 + 4 + 4 + 8 + (size_t)n * (4 + 2 + 4) + (n + 7) / 8;
-    if (!reserve_keep(&w->buf, &w->cap, w->used + worst))
-        return w->failed = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", w->path);
-    uint32_t bad = 0;
-    size_t len = encode_example(w->buf + w->used, x, &w->layout, &bad);
-    if (len == 0)
-        return pr_err_set(err, PR_ERR_INVALID,
-                          "%s: example %" PRIu64 ", feature %" PRIu32
-                          ": index %" PRIu32 " field %" PRIu32
-                          " out of range: expected index < 2^%" PRIu32
-                          " and field < %" PRIu32,
-                          w->path, w->n_examples, bad, x->f[bad].index,
-                          x->f[bad].field, w->layout.hash_bits, w->layout.n_fields);
-    w->used += len;
+                          w->n_examples, x->n);
+    return PR_OK;
+}
+
+static pr_status out_of_range(const pr_cache_writer *w, const pr_example *x,
+                              uint32_t bad, pr_err *err) {
+    return pr_err_set(err, PR_ERR_INVALID,
+                      "%s: example %" PRIu64 ", feature %" PRIu32
+                      ": index %" PRIu32 " field %" PRIu32
+                      " out of range: expected index < 2^%" PRIu32
+                      " and field < %" PRIu32,
+                      w->path, w->n_examples, bad, x->f[bad].index,
+                      x->f[bad].field, w->layout.hash_bits, w->layout.n_fields);
+}
+
+/* Counts one example of n features just appended to the block. */
+static pr_status added(pr_cache_writer *w, uint32_t n, pr_err *err) {
     w->blk_examples++;
     w->blk_features += n;
     w->n_examples++;
@@ -388,6 +394,59 @@ pr_status pr_cache_writer_add(pr_cache_writer *w, const pr_example *x,
         w->blk_examples >= PR__CACHE_BLOCK_MAX_EXAMPLES)
         return flush_block(w, err);
     return PR_OK;
+}
+
+size_t pr__cache_encoded_max(uint32_t n) {
+    return 1 + 5 + 4 + 4 + 8 + (size_t)n * (4 + 2 + 4) + (n + 7) / 8;
+}
+
+pr_status pr_cache_writer_add(pr_cache_writer *w, const pr_example *x,
+                              pr_err *err) {
+    if (w->failed)
+        return pr_err_set(err, w->failed, "%s: an earlier write failed (%s)",
+                          w->path, pr_status_str(w->failed));
+    pr_status rc = check_example(w, x, err);
+    if (rc != PR_OK) return rc;
+    if (!reserve_keep(&w->buf, &w->cap, w->used + pr__cache_encoded_max(x->n)))
+        return w->failed = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", w->path);
+    uint32_t bad = 0;
+    size_t len = encode_example(w->buf + w->used, x, &w->layout, &bad);
+    if (len == 0) return out_of_range(w, x, bad, err);
+    w->used += len;
+    return added(w, x->n, err);
+}
+
+size_t pr__cache_writer_encode(const pr_cache_writer *w, const pr_example *x,
+                               uint8_t *out, pr_err *err) {
+    if (f32_bits(x->label) != 0) {
+        pr_err_set(err, PR_ERR_INVALID, "%s: an example encoded ahead must "
+                   "have label 0 (the label comes when it is added)", w->path);
+        return 0;
+    }
+    if (check_example(w, x, err) != PR_OK) return 0;
+    uint32_t bad = 0;
+    size_t len = encode_example(out, x, &w->layout, &bad);
+    if (len == 0) out_of_range(w, x, bad, err);
+    return len;
+}
+
+pr_status pr__cache_writer_add_encoded(pr_cache_writer *w, const uint8_t *enc,
+                                       size_t len, uint32_t n, int label,
+                                       pr_err *err) {
+    if (w->failed)
+        return pr_err_set(err, w->failed, "%s: an earlier write failed (%s)",
+                          w->path, pr_status_str(w->failed));
+    if (len == 0 || (enc[0] & (PR__CACHE_EX_LABEL_ONE | PR__CACHE_EX_LABEL_F32)))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "%s: not an example encoded without its label", w->path);
+    if (!reserve_keep(&w->buf, &w->cap, w->used + len))
+        return w->failed = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", w->path);
+    uint8_t *o = w->buf + w->used;
+    memcpy(o, enc, len);
+    /* The flags byte: label 1 is a bit, label 0 none (encode_example). */
+    if (label) o[0] |= PR__CACHE_EX_LABEL_ONE;
+    w->used += len;
+    return added(w, n, err);
 }
 
 pr_status pr_cache_writer_close(pr_cache_writer *w, pr_err *err) {

@@ -11,13 +11,18 @@
  * Event context: the texts an event's entity keys and aggregate values
  * need. An "E.attr" reference reads entity E's row as of the event's time
  * (resolving E's own key first), copying the attribute into the arena,
- * since a store's borrowed row dies at the next store call.
+ * since a store's borrowed row dies at the next store call (the in-process
+ * table's rows stay where they are while an event is applied: borrowed).
+ *
+ * Lookahead (fs_ahead.h): pr__fs_ahead_slots/rows prefetch what an event
+ * will touch, for the dataset builder.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "base/json_scan.h"
+#include "fstore/fs_ahead.h"
 #include "fstore/fs_int.h"
 
 pr_status pr_fs_open(const pr_spec *spec, pr_store *store, pr_fs **out,
@@ -204,7 +209,12 @@ static pr_status resolve_entity(pr_fs *fs, ectx *c, uint32_t e, pr_err *err) {
         return rc;
     }
     pr__fs_rowview v = pr__fs_row_check(fs, en, row, c->ts);
-    if (v.blob && v.len > en->state_bytes) {
+    if (v.blob && v.len > en->state_bytes && fs->in_place) {
+        /* The in-process table's rows stay where they are while the event
+         * is applied (updates of aggregates never resize a row): borrow. */
+        c->attrs[e] = pr_bytes_of((const char *)v.blob + en->state_bytes,
+                                  v.len - en->state_bytes);
+    } else if (v.blob && v.len > en->state_bytes) {
         size_t n = v.len - en->state_bytes;
         char *p = pr_arena_alloc(c->arena, n);
         if (!p) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
@@ -215,10 +225,13 @@ static pr_status resolve_entity(pr_fs *fs, ectx *c, uint32_t e, pr_err *err) {
 }
 
 /* The row of entity e for an update: *blob points at a valid row of the
- * current layout (the stored one, or a fresh one in scratch). */
+ * current layout (the stored one, or a fresh one in scratch). *in_table:
+ * 1 when *blob is the in-process table's own row, updated where it lies
+ * (no put needed). */
 static pr_status row_for_update(pr_fs *fs, const pr__fs_entity *en,
                                 pr_bytes key, int64_t now_ms, uint8_t **blob,
-                                uint32_t *len, pr_err *err) {
+                                uint32_t *len, int *in_table, pr_err *err) {
+    *in_table = 0;
     pr_bytes row;
     pr_status rc =
         fs->rows->get_batch(fs->rows_impl, en, &key, 1, now_ms, &row, err);
@@ -230,6 +243,7 @@ static pr_status row_for_update(pr_fs *fs, const pr__fs_entity *en,
     if (v.blob && fs->in_place) {
         *blob = (uint8_t *)(uintptr_t)v.blob; /* the table's own memory */
         *len = v.len;
+        *in_table = 1;
         return PR_OK;
     }
     size_t n = v.blob ? v.len : en->state_bytes;
@@ -295,7 +309,8 @@ pr_status pr_fs_apply_event(pr_fs *fs, const pr_fs_event *ev,
         }
         uint8_t *blob;
         uint32_t len;
-        rc = row_for_update(fs, en, key, ev->ts_ms, &blob, &len, err);
+        int in_table;
+        rc = row_for_update(fs, en, key, ev->ts_ms, &blob, &len, &in_table, err);
         if (rc != PR_OK) return rc;
         for (uint32_t i = 0; i < en->n_aggs; i++) {
             const pr__fs_agg *a = &fs->aggs[en->aggs[i]];
@@ -308,10 +323,69 @@ pr_status pr_fs_apply_event(pr_fs *fs, const pr_fs_event *ev,
                 fs->stats.late_updates++;
         }
         if (pr__ld_i64(blob + 8) < ev->ts_ms) pr__st_i64(blob + 8, ev->ts_ms);
+        if (in_table) continue; /* updated in place: a put would copy it onto itself */
         rc = commit(fs, en, key, blob, len, err);
         if (rc != PR_OK) return rc;
     }
     return PR_OK;
+}
+
+/* ---------------------------------------------------------------- lookahead */
+
+#define AHEAD_ROW_MAX 4096u /* bytes of a row prefetched whole */
+
+void pr__fs_ahead_slots(pr_fs *fs, const pr_fs_event *ev, pr_arena *arena,
+                        pr__fs_ahead *a) {
+    a->n = 0;
+    if (!fs->in_place) return;
+    for (uint32_t e = 0; e < fs->n_ents; e++) {
+        const pr__fs_entity *en = &fs->ents[e];
+        if (!en->n_attrs && !en->n_aggs) continue;
+        /* Keys read through another row's attribute need that row first:
+         * left to the lookup itself. */
+        pr_bytes parts[PR__FS_MAX_KEYS];
+        uint32_t k = 0;
+        while (k < en->n_keys && en->keys[k].kind == PR__REF_REQUEST) {
+            parts[k] = ev->cols[en->keys[k].a];
+            k++;
+        }
+        if (k < en->n_keys) continue;
+        pr_bytes key = pr__fs_join_key(parts, en->n_keys, arena);
+        if (!key.ptr) continue;
+        uint64_t h = pr__fs_table_hash(e, key);
+        pr__fs_table_prefetch_slot(fs->rows_impl, h);
+        a->ent[a->n] = e;
+        a->hash[a->n++] = h;
+    }
+}
+
+void pr__fs_ahead_rows(pr_fs *fs, const pr_fs_event *ev,
+                       const pr__fs_ahead *a) {
+    if (!fs->in_place) return;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const pr__fs_entity *en = &fs->ents[a->ent[i]];
+        uint32_t len;
+        const uint8_t *row = pr__fs_table_peek(fs->rows_impl, a->ent[i],
+                                               a->hash[i], &len);
+        if (!row || len < en->state_bytes) continue;
+        /* The whole row, up to AHEAD_ROW_MAX: assembly reads the header,
+         * every aggregate's head and total and the attributes; an update
+         * moving a ring sums all its buckets again (most updates of a row
+         * seen now and then). Of a longer row, each aggregate's first
+         * line and the bucket the event lands in. */
+        if (len <= AHEAD_ROW_MAX) {
+            for (uint32_t o = 0; o < len; o += 64) __builtin_prefetch(row + o);
+            __builtin_prefetch(row + len - 1);
+            continue;
+        }
+        __builtin_prefetch(row);
+        for (uint32_t g = 0; g < en->n_aggs; g++) {
+            const pr__fs_agg *ag = &fs->aggs[en->aggs[g]];
+            __builtin_prefetch(row + ag->offset);
+            __builtin_prefetch(row + ag->offset + pr__agg_touch_offset(ag, ev->ts_ms));
+        }
+        __builtin_prefetch(row + en->state_bytes);
+    }
 }
 
 /* ---------------------------------------------------------------- tables */

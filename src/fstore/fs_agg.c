@@ -35,6 +35,7 @@
  * Missing values: mean of nothing, rate with no events and no prior
  * weight, an empty last_n. count, sum and decayed values of nothing are 0.
  */
+#include "fstore/fs_ahead.h"
 #include "fstore/fs_int.h"
 
 static int64_t floor_div(int64_t a, int64_t b) {
@@ -70,15 +71,32 @@ static uint8_t *slot_at(const pr__fs_agg *a, uint8_t *state, uint64_t r) {
 
 static uint64_t ring_slot(const pr__fs_agg *a, int64_t j) { return floor_mod(j, a->buckets); }
 
+uint32_t pr__agg_touch_offset(const pr__fs_agg *a, int64_t ts) {
+    if (!windowed(a->fn)) return 0;
+    /* = bucket(a, state, j) - state */
+    int64_t j = floor_div(ts, a->gran_ms);
+    return (uint32_t)(8 + a->width * 8 + floor_mod(j, a->buckets) * a->width * 8);
+}
+
 /* total = the ring's sum, recomputed in ring order after the ring moved (so
- * it never drifts from the buckets by rounding). */
+ * it never drifts from the buckets by rounding). One accumulator per
+ * column in registers: the same additions in the same order as a plain
+ * loop over t[w], without a store and reload between them. */
 static void recompute_total(const pr__fs_agg *a, uint8_t *state) {
-    double t[2] = {0, 0};
-    for (uint32_t i = 0; i < a->buckets; i++)
-        for (uint32_t w = 0; w < a->width; w++)
-            t[w] += pr__ld_f64(state + 8 + a->width * 8 +
-                               ((size_t)i * a->width + w) * 8);
-    for (uint32_t w = 0; w < a->width; w++) pr__st_f64(state + 8 + w * 8, t[w]);
+    const uint8_t *b = state + 8 + a->width * 8;
+    if (a->width == 1) {
+        double t0 = 0;
+        for (uint32_t i = 0; i < a->buckets; i++) t0 += pr__ld_f64(b + (size_t)i * 8);
+        pr__st_f64(state + 8, t0);
+        return;
+    }
+    double t0 = 0, t1 = 0; /* width 2 */
+    for (uint32_t i = 0; i < a->buckets; i++) {
+        t0 += pr__ld_f64(b + (size_t)i * 16);
+        t1 += pr__ld_f64(b + (size_t)i * 16 + 8);
+    }
+    pr__st_f64(state + 8, t0);
+    pr__st_f64(state + 16, t1);
 }
 
 static int window_apply(const pr__fs_agg *a, uint8_t *state, int64_t ts,

@@ -20,6 +20,14 @@
  * attribution window closes, in (ts, impression id) order, into the output
  * whose time range holds their ts.
  *
+ * Lookahead: lines are read and parsed AHEAD events before they are
+ * processed (each in its own slot of a ring, with its own arena and a copy
+ * of the line), so that the rows an event will touch can be prefetched
+ * while earlier events are processed (fs_ahead.h): the slots AHEAD events
+ * before, the rows AHEAD_ROWS events before. Events are still processed
+ * one at a time in stream order, bad lines reported in order: the
+ * lookahead changes when memory is loaded, nothing else.
+ *
  * Ownership: everything is released before return; outputs are written
  * atomically (a failed build leaves no file under an output's name).
  */
@@ -27,12 +35,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "data/cache_encoded.h"
 #include "data/reader_int.h"
+#include "fstore/fs_ahead.h"
 #include "fstore/fs_build_int.h"
 #include "pronto/cache.h"
 #include "pronto/stream.h"
 
 #define REPORT_MAX 5
+#define AHEAD 8      /* events parsed ahead (a power of two) */
+#define AHEAD_ROWS 3 /* events ahead whose rows are prefetched */
+
+/* One line read ahead: its parse, or why it has none. */
+typedef struct ahead_line {
+    pr_arena arena;     /* the line's copy, the parse, compound keys */
+    uint64_t lineno;
+    pr_status rc;       /* PR_OK: ev holds the event; PR_EOF: a blank
+                           line; else a malformed line (err) */
+    pr_err err;
+    pr_fs_event ev;
+    pr__fs_ahead pf;
+} ahead_line;
 
 typedef struct out_file {
     pr_cache_writer *cache;
@@ -52,6 +75,7 @@ typedef struct builder {
     pr_fs_build_stats *st;
     out_file *out;
     pr_arena arena;     /* per event */
+    ahead_line ahead[AHEAD];
     char *payload;      /* packing buffer */
     size_t payload_cap;
     pr__fs_updates tables;
@@ -112,16 +136,26 @@ static pr_status ensure_payload(builder *b, size_t n, pr_err *err) {
     return PR_OK;
 }
 
-/* Payload: u32 n features, u32 csv bytes, the features, the CSV text of the
- * assembled columns (without id/ts/label, which come at output time). */
-static pr_status pack(builder *b, int k, const pr_fs_row *row,
+/* Payload (what the joiner holds for an impression until its label):
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       4     n: features
+ *   4       4     E: bytes of the encoded example (0 without a cache output)
+ *   8       4     C: bytes of the CSV text (0 without a CSV output)
+ *   12      E     the example as the output's cache stores it, without its
+ *                 label (cache_encoded.h)
+ *   12+E    C     the CSV text of the assembled columns, each after a
+ *                 comma (id, ts and label come at output time)
+ */
+#define PAYLOAD_HEAD 12u
+
+static pr_status pack(builder *b, int k, const pr_fs_row *row, int64_t ts_ms,
                       const pr_example *x, size_t *len, pr_err *err) {
-    size_t feat_bytes = (size_t)x->n * sizeof *x->f;
+    out_file *of = &b->out[k];
+    size_t enc_max = of->cache ? pr__cache_encoded_max(x->n) : 0;
     size_t csv_max = 0;
-    int csv = b->out[k].csv != NULL;
     pr_bytes *texts = NULL;
     uint32_t nc = pr_fs_n_columns(b->fs);
-    if (csv) {
+    if (of->csv) {
         texts = pr_arena_alloc(&b->arena, (size_t)nc * sizeof *texts);
         if (!texts) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
         for (uint32_t c = 0; c < nc; c++) {
@@ -129,45 +163,53 @@ static pr_status pack(builder *b, int k, const pr_fs_row *row,
             csv_max += texts[c].len * 2 + 3;
         }
     }
-    pr_status rc = ensure_payload(b, 8 + feat_bytes + csv_max, err);
+    pr_status rc = ensure_payload(b, PAYLOAD_HEAD + enc_max + csv_max, err);
     if (rc != PR_OK) return rc;
-    uint32_t n = x->n;
-    memcpy(b->payload, &n, 4);
-    if (feat_bytes) memcpy(b->payload + 8, x->f, feat_bytes);
-    size_t o = 8 + feat_bytes;
-    for (uint32_t c = 0; csv && c < nc; c++) {
+    size_t o = PAYLOAD_HEAD;
+    uint32_t enc_len = 0;
+    if (of->cache) {
+        /* Weight 1, the impression's time; the label comes with emit. */
+        pr_example u = {.label = 0.0f, .weight = 1.0f, .ts = ts_ms / 1000,
+                        .n = x->n, .f = x->f};
+        size_t e = pr__cache_writer_encode(of->cache, &u,
+                                           (uint8_t *)b->payload + o, err);
+        if (e == 0) return err->status;
+        enc_len = (uint32_t)e;
+        o += e;
+    }
+    size_t csv_start = o;
+    for (uint32_t c = 0; of->csv && c < nc; c++) {
         b->payload[o++] = ',';
         o += csv_field(b->payload + o, texts[c]);
     }
-    uint32_t csv_len = (uint32_t)(o - 8 - feat_bytes);
-    memcpy(b->payload + 4, &csv_len, 4);
+    uint32_t n = x->n, csv_len = (uint32_t)(o - csv_start);
+    memcpy(b->payload, &n, 4);
+    memcpy(b->payload + 4, &enc_len, 4);
+    memcpy(b->payload + 8, &csv_len, 4);
     *len = o;
     return PR_OK;
 }
 
 static pr_status emit(builder *b, const pr_labeled *lab, pr_err *err) {
     int k = output_of(b->o, lab->ts_ms);
-    if (k < 0 || lab->payload.len < 8) return PR_OK;
-    uint32_t n, csv_len;
+    if (k < 0 || lab->payload.len < PAYLOAD_HEAD) return PR_OK;
+    uint32_t n, enc_len, csv_len;
     memcpy(&n, lab->payload.ptr, 4);
-    memcpy(&csv_len, lab->payload.ptr + 4, 4);
-    pr_feature *f = pr_arena_alloc(&b->arena, (size_t)n * sizeof *f + 1);
-    if (!f) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-    memcpy(f, lab->payload.ptr + 8, (size_t)n * sizeof *f);
-    pr_example x = {.label = (float)lab->label, .weight = 1.0f,
-                    .ts = lab->ts_ms / 1000, .n = n, .f = f};
+    memcpy(&enc_len, lab->payload.ptr + 4, 4);
+    memcpy(&csv_len, lab->payload.ptr + 8, 4);
+    const char *enc = lab->payload.ptr + PAYLOAD_HEAD;
     out_file *of = &b->out[k];
     pr_status rc = PR_OK;
-    if (of->cache) rc = pr_cache_writer_add(of->cache, &x, err);
+    if (of->cache)
+        rc = pr__cache_writer_add_encoded(of->cache, (const uint8_t *)enc,
+                                          enc_len, n, lab->label, err);
     if (rc == PR_OK && of->csv) {
         char head[64];
         int hl = snprintf(head, sizeof head, "%llu,%lld,%d",
                           (unsigned long long)lab->impression_id,
                           (long long)lab->ts_ms, lab->label);
         rc = csv_put(of, head, (size_t)hl, err);
-        if (rc == PR_OK)
-            rc = csv_put(of, lab->payload.ptr + 8 + (size_t)n * sizeof *f,
-                         csv_len, err);
+        if (rc == PR_OK) rc = csv_put(of, enc + enc_len, csv_len, err);
         if (rc == PR_OK) rc = csv_put(of, "\n", 1, err);
     }
     b->st->labeled[k]++;
@@ -229,7 +271,7 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
         rc = pr_featurizer_apply(b->fz, &row.rec, &b->arena, &x, err);
         if (rc != PR_OK) return rc;
         size_t len = 0;
-        rc = pack(b, k, &row, &x, &len, err);
+        rc = pack(b, k, &row, ev->ts_ms, &x, &len, err);
         if (rc != PR_OK) return rc;
         je.payload = pr_bytes_of(b->payload, len);
         b->st->impressions++;
@@ -271,46 +313,93 @@ static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
     return PR_OK;
 }
 
+/* Reads the next line into slot l: parsed, blank, or malformed. PR_OK, or
+ * PR_EOF / a read error (the slot is unused then). */
+static pr_status read_ahead(builder *b, pr__linesrc *src, ahead_line *l,
+                            pr_err *err) {
+    char *line = NULL;
+    size_t len = 0;
+    pr_status rc = pr__linesrc_next(src, &line, &len, err);
+    if (rc != PR_OK && rc != PR_ERR_LIMIT) return rc;
+    pr_arena_reset(&l->arena);
+    l->lineno = src->lineno;
+    if (rc == PR_ERR_LIMIT) { /* over-long line: malformed */
+        l->rc = rc;
+        l->err = *err;
+        return PR_OK;
+    }
+    size_t k = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+    if (k == len) {
+        l->rc = PR_EOF;
+        return PR_OK;
+    }
+    /* The line is only valid until the next read: parse a copy. */
+    char *copy = pr_arena_alloc(&l->arena, len + 1);
+    if (!copy) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    l->rc = pr_fs_event_parse(b->fs, copy, len, &l->arena, &l->ev, &l->err);
+    if (l->rc == PR_OK) pr__fs_ahead_slots(b->fs, &l->ev, &l->arena, &l->pf);
+    return PR_OK;
+}
+
+/* Processes one line read ahead. */
+static pr_status run_line(builder *b, const char *path, ahead_line *l,
+                          pr_progress *pg, pr_err *err) {
+    b->st->lines++;
+    if (l->rc == PR_EOF) return PR_OK;
+    if (l->rc != PR_OK) {
+        *err = l->err;
+        if (++b->st->bad_lines <= REPORT_MAX)
+            pr_log(PR_LOG_WARN, "%s:%llu: %s", path,
+                   (unsigned long long)l->lineno, err->msg);
+        if (b->st->bad_lines > b->o->max_bad)
+            return pr_err_set(err, PR_ERR_PARSE,
+                              "%s:%llu: more than %llu malformed event "
+                              "lines (--max-bad)",
+                              path, (unsigned long long)l->lineno,
+                              (unsigned long long)b->o->max_bad);
+        return PR_OK;
+    }
+    pr_arena_reset(&b->arena);
+    b->st->events++;
+    pr_status rc = one_event(b, &l->ev, err);
+    if (rc != PR_OK) return rc;
+    if ((b->st->lines & 0xffff) == 0)
+        pr_progress_update(pg, b->st->impressions, NULL, 0);
+    return PR_OK;
+}
+
 static pr_status run_file(builder *b, const char *path, pr_progress *pg,
                           pr_err *err) {
     pr__linesrc src;
     pr_status rc = pr__linesrc_open_path(&src, path, path, 0, 0, err);
     if (rc != PR_OK) return rc;
-    char *line = NULL;
-    size_t len = 0;
-    while ((rc = pr__linesrc_next(&src, &line, &len, err)) == PR_OK ||
-           rc == PR_ERR_LIMIT) {
-        b->st->lines++;
-        pr_fs_event ev;
-        pr_arena_reset(&b->arena);
-        if (rc == PR_OK) {
-            size_t k = 0;
-            while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
-            if (k == len) continue;
-            rc = pr_fs_event_parse(b->fs, line, len, &b->arena, &ev, err);
+    /* Lines [head, tail) are read; the ring holds AHEAD of them. */
+    uint64_t head = 0, tail = 0;
+    pr_status read_rc = PR_OK;
+    pr_err read_err;
+    for (;;) {
+        while (read_rc == PR_OK && tail - head < AHEAD) {
+            read_rc = read_ahead(b, &src, &b->ahead[tail % AHEAD], &read_err);
+            if (read_rc == PR_OK) tail++;
         }
-        if (rc != PR_OK) {
-            if (++b->st->bad_lines <= REPORT_MAX)
-                pr_log(PR_LOG_WARN, "%s:%llu: %s", path,
-                       (unsigned long long)src.lineno, err->msg);
-            if (b->st->bad_lines > b->o->max_bad) {
-                rc = pr_err_set(err, PR_ERR_PARSE,
-                                "%s:%llu: more than %llu malformed event "
-                                "lines (--max-bad)",
-                                path, (unsigned long long)src.lineno,
-                                (unsigned long long)b->o->max_bad);
-                break;
-            }
-            continue;
+        if (head == tail) break;
+        if (tail - head > AHEAD_ROWS) {
+            ahead_line *l = &b->ahead[(head + AHEAD_ROWS) % AHEAD];
+            if (l->rc == PR_OK) pr__fs_ahead_rows(b->fs, &l->ev, &l->pf);
         }
-        b->st->events++;
-        rc = one_event(b, &ev, err);
+        rc = run_line(b, path, &b->ahead[head % AHEAD], pg, err);
+        head++;
         if (rc != PR_OK) break;
-        if ((b->st->lines & 0xffff) == 0)
-            pr_progress_update(pg, b->st->impressions, NULL, 0);
+    }
+    if (rc == PR_OK && read_rc != PR_EOF) {
+        rc = read_rc; /* a read error, after the lines before it */
+        *err = read_err;
     }
     pr__linesrc_close(&src);
-    return rc == PR_EOF ? PR_OK : rc;
+    return rc;
 }
 
 static pr_status open_outputs(builder *b, const pr_spec *spec, pr_err *err) {
@@ -405,6 +494,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
         return pr_err_set(err, PR_ERR_INVALID, "0..%u outputs, not %u",
                           PR_FS_BUILD_MAX_OUTPUTS, o->n_outputs);
     pr_arena_init(&b.arena, NULL, 0, 0);
+    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_init(&b.ahead[i].arena, NULL, 0, 0);
     glob_t g;
     memset(&g, 0, sizeof g);
     int have_glob = 0;
@@ -458,6 +548,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     free(b.payload);
     pr__fs_updates_free(&b.tables);
     pr_arena_free(&b.arena);
+    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_free(&b.ahead[i].arena);
     pr_joiner_free(b.j);
     pr_featurizer_free(b.fz);
     pr_fs_free(b.fs);

@@ -10,23 +10,28 @@
  *   impression  t + window      final once watermark > key
  *   orphan      max event ts    once watermark > key no impression with
  *                               ts <= it can still be accepted
- * `closing` is a min-heap of (key, impression id). An entry whose key
- * changes gets a new heap node; the old one is recognised as stale on pop
- * (its key no longer equals the entry's) and skipped. Poll pops nodes whose
+ * `closing` is a min-queue of (key, impression id, entry index)
+ * (pr__tsqueue: a FIFO for the nodes that arrive in order, the usual case,
+ * and a heap for the rest). An entry whose key changes gets a new node; the
+ * old one is recognised as stale on pop (its entry was freed, reused for
+ * another id, or has another key now) and skipped. Poll pops nodes whose
  * key < watermark: impressions come out labeled in (t + window, id) order,
  * i.e. (t, id) order, orphans are counted as unattributed and dropped. A newly
  * accepted impression has t >= watermark, so its key exceeds every key
  * already emitted: the output order is global, not per poll.
  *
  * Deduplication. `seen` holds the event ids accepted whose ts is at least
- * watermark - dedup_horizon; `seen_expiry` (a heap by ts) evicts the rest.
+ * watermark - dedup_horizon; `seen_expiry` (a queue by ts) evicts the rest.
  * An older duplicate has ts < watermark and is dropped as too late anyway.
  *
  * Memory is thus bounded by the events of one window + lateness (+ horizon),
  * never by the stream's length.
  *
- * Ownership. The joiner owns its entries and their payload copies. The
- * payload handed out by poll is kept in `emitted` and freed at the next call.
+ * Ownership. The joiner owns its entries and their payload copies, which
+ * live in a chunked pool (pr__payloads: impressions close in about the
+ * order they arrive, so chunks empty in turn and are reused without
+ * malloc). The payload handed out by poll stays allocated until the next
+ * call (`emitted`).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +40,8 @@
 #include "stream/stream_int.h"
 
 #define NO_TS INT64_MAX
+#define NONE UINT32_MAX
+#define PREFETCH_AHEAD 4 /* queue nodes */
 
 typedef struct entry {
     uint64_t imp_id;
@@ -42,11 +49,13 @@ typedef struct entry {
     int64_t imp_ts;
     int64_t click_ts;      /* earliest click (orphan: any; impression: in window) */
     int64_t conv_ts;       /* earliest conversion, same rule */
-    char *payload;         /* owned copy */
-    size_t payload_len;
+    char *payload;         /* owned copy, in the pool (NULL: none) */
+    uint32_t payload_len;
+    uint32_t payload_ref;  /* its pool allocation */
     uint32_t n_clicks, n_convs; /* orphan: how many are waiting */
     uint32_t next_free;
-    int has_imp;
+    uint8_t has_imp;
+    uint8_t live;          /* 0 while on the free list */
 } entry;
 
 struct pr_joiner {
@@ -56,10 +65,11 @@ struct pr_joiner {
     entry *entries;
     uint32_t n_entries, cap_entries, free_head, n_live;
     pr__tsidmap by_imp;
-    pr__tsheap closing;
+    pr__tsqueue closing;
     pr__tsidmap seen;
-    pr__tsheap seen_expiry;
-    char *emitted;
+    pr__tsqueue seen_expiry;
+    pr__payloads payloads;
+    uint32_t emitted;      /* pool ref of the payload poll handed out, or NONE */
     pr_joiner_stats st;
 };
 
@@ -85,20 +95,23 @@ pr_status pr_joiner_new(const pr_joiner_opts *o, pr_joiner **out, pr_err *err) {
     if (!j) return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     j->o = *o;
     j->watermark = INT64_MIN;
-    j->free_head = UINT32_MAX;
+    j->free_head = NONE;
+    j->emitted = NONE;
+    pr__payloads_init(&j->payloads);
     *out = j;
     return PR_OK;
 }
 
 static void release_emitted(pr_joiner *j) {
-    free(j->emitted);
-    j->emitted = NULL;
+    if (j->emitted == NONE) return;
+    pr__payloads_release(&j->payloads, j->emitted);
+    j->emitted = NONE;
 }
 
 /* A new zeroed entry for imp_id, indexed; NULL when out of memory. */
 static entry *entry_new(pr_joiner *j, uint64_t imp_id, uint32_t *idx_out) {
     uint32_t idx;
-    if (j->free_head != UINT32_MAX) {
+    if (j->free_head != NONE) {
         idx = j->free_head;
         j->free_head = j->entries[idx].next_free;
     } else {
@@ -112,7 +125,9 @@ static entry *entry_new(pr_joiner *j, uint64_t imp_id, uint32_t *idx_out) {
         }
         idx = j->n_entries++;
     }
-    if (pr__tsidmap_put(&j->by_imp, imp_id, idx) != PR_OK) {
+    /* The caller found no entry for imp_id: insert without a lookup. */
+    if (pr__tsidmap_put_new(&j->by_imp, imp_id, idx) != 1) {
+        j->entries[idx].live = 0;
         j->entries[idx].next_free = j->free_head;
         j->free_head = idx;
         return NULL;
@@ -121,6 +136,7 @@ static entry *entry_new(pr_joiner *j, uint64_t imp_id, uint32_t *idx_out) {
     memset(e, 0, sizeof *e);
     e->imp_id = imp_id;
     e->click_ts = e->conv_ts = NO_TS;
+    e->live = 1;
     j->n_live++;
     *idx_out = idx;
     return e;
@@ -129,8 +145,9 @@ static entry *entry_new(pr_joiner *j, uint64_t imp_id, uint32_t *idx_out) {
 static void entry_remove(pr_joiner *j, uint32_t idx) {
     entry *e = &j->entries[idx];
     pr__tsidmap_del(&j->by_imp, e->imp_id);
-    free(e->payload);
+    if (e->payload) pr__payloads_release(&j->payloads, e->payload_ref);
     e->payload = NULL;
+    e->live = 0;
     e->next_free = j->free_head;
     j->free_head = idx;
     j->n_live--;
@@ -141,7 +158,7 @@ static int in_window(const pr_joiner *j, int64_t imp_ts, int64_t ts) {
 }
 
 static pr_status set_key(pr_joiner *j, entry *e, int64_t key, pr_err *err) {
-    if (!pr__tsheap_push(&j->closing, &(pr__tsheap_node){key, e->imp_id}))
+    if (!pr__tsqueue_push(&j->closing, key, e->imp_id, (uint32_t)(e - j->entries)))
         return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     e->key = key;
     return PR_OK;
@@ -153,17 +170,22 @@ static pr_status push_impression(pr_joiner *j, const pr_event *ev, entry *e, pr_
         j->st.duplicates++;  /* same impression id under another event id */
         return PR_OK;
     }
-    char *copy = malloc(ev->payload.len ? ev->payload.len : 1);
+    if (ev->payload.len > UINT32_MAX)
+        return pr_err_set(err, PR_ERR_NOMEM, /* the contract's only limit */
+                          "joiner: payload of %zu bytes is too large",
+                          ev->payload.len);
+    uint32_t ref;
+    char *copy = pr__payloads_alloc(&j->payloads, ev->payload.len, &ref);
     if (!copy) return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     if (ev->payload.len) memcpy(copy, ev->payload.ptr, ev->payload.len);
     if (!e && !(e = entry_new(j, ev->impression_id, &idx))) {
-        free(copy);
+        pr__payloads_release(&j->payloads, ref);
         return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     }
     int64_t t = ev->ts_ms;
     pr_status s = set_key(j, e, sat_add(t, j->o.window_ms), err);
     if (s != PR_OK) {
-        free(copy);
+        pr__payloads_release(&j->payloads, ref);
         if (idx != UINT32_MAX) entry_remove(j, idx);
         return s;
     }
@@ -179,7 +201,8 @@ static pr_status push_impression(pr_joiner *j, const pr_event *ev, entry *e, pr_
     e->has_imp = 1;
     e->imp_ts = t;
     e->payload = copy;
-    e->payload_len = ev->payload.len;
+    e->payload_len = (uint32_t)ev->payload.len;
+    e->payload_ref = ref;
     e->n_clicks = e->n_convs = 0;
     j->st.impressions++;
     return PR_OK;
@@ -225,10 +248,14 @@ static pr_status push_outcome(pr_joiner *j, const pr_event *ev, entry *e, pr_err
 /* Forgets event ids that have fallen below watermark - horizon. */
 static void expire_seen(pr_joiner *j) {
     int64_t limit = sat_add(j->watermark, -j->o.dedup_horizon_ms);
-    while (j->seen_expiry.n && pr__tsheap_top(&j->seen_expiry)->key < limit) {
-        pr__tsidmap_del(&j->seen, pr__tsheap_top(&j->seen_expiry)->id);
-        pr__tsheap_pop(&j->seen_expiry, NULL);
+    const pr__tsnode *top;
+    while ((top = pr__tsqueue_top(&j->seen_expiry)) && top->key < limit) {
+        pr__tsidmap_del(&j->seen, top->id);
+        pr__tsqueue_pop(&j->seen_expiry);
     }
+    /* An id to forget soon: its slot is in cache when its time comes. */
+    const pr__tsnode *next = pr__tsqueue_ahead(&j->seen_expiry, PREFETCH_AHEAD);
+    if (next) pr__tsidmap_prefetch(&j->seen, next->id);
 }
 
 pr_status pr_joiner_push(pr_joiner *j, const pr_event *ev, pr_err *err) {
@@ -249,20 +276,33 @@ pr_status pr_joiner_push(pr_joiner *j, const pr_event *ev, pr_err *err) {
         j->st.too_late++;
         return PR_OK;
     }
-    if (pr__tsidmap_get(&j->seen, ev->event_id)) {
+    /* Remember the id now (one probe for the check and the insert); it is
+     * forgotten again if the event cannot be applied, so a failed push can
+     * be retried. */
+    /* Ids usually come in runs: the slots of the ids 4 on (the next run of
+     * 4, pr__tsidmap_home) are wanted soon. */
+    pr__tsidmap_prefetch(&j->seen, ev->event_id + 4);
+    pr__tsidmap_prefetch(&j->by_imp, ev->impression_id + 4);
+    int fresh = pr__tsidmap_put_new(&j->seen, ev->event_id, 0);
+    if (fresh == 0) {
         j->st.duplicates++;
         return PR_OK;
     }
+    if (fresh < 0) return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
     uint32_t *idx = pr__tsidmap_get(&j->by_imp, ev->impression_id);
     entry *e = idx ? &j->entries[*idx] : NULL;
     pr_status s = ev->type == PR_EVENT_IMPRESSION ? push_impression(j, ev, e, err)
                                                   : push_outcome(j, ev, e, err);
-    if (s != PR_OK) return s;
-    /* Remember the id only once the event is applied, so a failed push can
-     * be retried. A failure here only weakens deduplication of this id. */
-    if (pr__tsheap_push(&j->seen_expiry, &(pr__tsheap_node){ev->ts_ms, ev->event_id}) &&
-        pr__tsidmap_put(&j->seen, ev->event_id, 0) != PR_OK)
+    if (s != PR_OK) {
+        pr__tsidmap_del(&j->seen, ev->event_id);
+        return s;
+    }
+    /* Without its expiry node the id would never be forgotten: forget it
+     * now (only deduplication of this id is weakened). */
+    if (!pr__tsqueue_push(&j->seen_expiry, ev->ts_ms, ev->event_id, 0)) {
+        pr__tsidmap_del(&j->seen, ev->event_id);
         return pr_err_set(err, PR_ERR_NOMEM, "joiner: out of memory");
+    }
     if (!j->any || ev->ts_ms > j->max_ts) {
         j->any = 1;
         j->max_ts = ev->ts_ms;
@@ -272,19 +312,30 @@ pr_status pr_joiner_push(pr_joiner *j, const pr_event *ev, pr_err *err) {
     return PR_OK;
 }
 
+/* An entry poll will most likely emit a few calls from now, and its id map
+ * slot: both were last touched a whole window ago, so start loading them.
+ * (Always inlined, see pr__tsidmap_prefetch.) */
+__attribute__((always_inline)) static inline void prefetch_ahead(const pr_joiner *j) {
+    const pr__tsnode *next = pr__tsqueue_ahead(&j->closing, PREFETCH_AHEAD);
+    if (!next) return;
+    __builtin_prefetch(&j->entries[next->idx]);
+    pr__tsidmap_prefetch(&j->by_imp, next->id);
+}
+
 pr_status pr_joiner_poll(pr_joiner *j, pr_labeled *out) {
     release_emitted(j);
-    while (j->closing.n) {
-        pr__tsheap_node top = *pr__tsheap_top(&j->closing);
-        uint32_t *idxp = pr__tsidmap_get(&j->by_imp, top.id);
-        entry *e = idxp ? &j->entries[*idxp] : NULL;
-        if (!e || e->key != top.key) {  /* stale node */
-            pr__tsheap_pop(&j->closing, NULL);
-            continue;
-        }
-        if (!j->ended && !(j->watermark > top.key)) return PR_EOF;
-        pr__tsheap_pop(&j->closing, NULL);
-        uint32_t idx = *idxp;
+    const pr__tsnode *topp;
+    while ((topp = pr__tsqueue_top(&j->closing))) {
+        /* Nothing below the watermark yet: whether the top is stale does
+         * not matter, every other node's key is larger still. */
+        if (!j->ended && !(j->watermark > topp->key)) return PR_EOF;
+        pr__tsnode top = *topp;
+        pr__tsqueue_pop(&j->closing);
+        prefetch_ahead(j);
+        uint32_t idx = top.idx;
+        entry *e = &j->entries[idx];
+        if (!e->live || e->imp_id != top.id || e->key != top.key)
+            continue; /* stale node */
         if (!e->has_imp) {
             j->st.unattributed_clicks += e->n_clicks;
             j->st.unattributed_conversions += e->n_convs;
@@ -297,9 +348,10 @@ pr_status pr_joiner_poll(pr_joiner *j, pr_labeled *out) {
         out->label = e->click_ts != NO_TS;
         out->converted = e->conv_ts != NO_TS;
         out->click_delay_ms = out->label ? e->click_ts - e->imp_ts : -1;
-        j->emitted = e->payload;  /* handed out until the next call */
+        /* handed out until the next call */
+        out->payload = pr_bytes_of(e->payload, e->payload_len);
+        j->emitted = e->payload ? e->payload_ref : NONE;
         e->payload = NULL;
-        out->payload = pr_bytes_of(j->emitted, e->payload_len);
         j->st.labeled++;
         j->st.positives += (uint64_t)out->label;
         j->st.converted += (uint64_t)out->converted;
@@ -320,12 +372,11 @@ size_t pr_joiner_dedup_size(const pr_joiner *j) { return j->seen.n; }
 
 void pr_joiner_free(pr_joiner *j) {
     if (!j) return;
-    for (uint32_t i = 0; i < j->n_entries; i++) free(j->entries[i].payload);
     free(j->entries);
-    free(j->emitted);
+    pr__payloads_free(&j->payloads);
     pr__tsidmap_free(&j->by_imp);
     pr__tsidmap_free(&j->seen);
-    pr__tsheap_free(&j->closing);
-    pr__tsheap_free(&j->seen_expiry);
+    pr__tsqueue_free(&j->closing);
+    pr__tsqueue_free(&j->seen_expiry);
     free(j);
 }
