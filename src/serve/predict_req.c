@@ -118,7 +118,7 @@ pr_status pr__predict_parse(const pr__request_plan *rp, const char *body, size_t
     if (ctx->kind == PR_JSON_OBJECT) {
         if ((s = scan_object(rp->col_keys, ctx->text, "context", a, col, err)) != PR_OK) return s;
         for (uint32_t c = 0; c < nr; c++) {
-            pr_bytes t;
+            pr_bytes t = {NULL, 0};
             if ((s = value_text(&col[c], "context.", rp->names[c], &t, err)) != PR_OK) return s;
             if (col[c].kind == PR_JSON_ABSENT) continue;
             if (top[PR__TOP_N + c].kind != PR_JSON_ABSENT)
@@ -180,7 +180,7 @@ pr_status pr__predict_parse(const pr__request_plan *rp, const char *body, size_t
         pr_json_value *v = vals + (size_t)i * nr;
         if ((s = scan_object(rp->col_keys, elem, where, a, v, err)) != PR_OK) return s;
         for (uint32_t c = 0; c < nr; c++) {
-            pr_bytes t;
+            pr_bytes t = {NULL, 0};
             if (v[c].kind == PR_JSON_ABSENT) continue;
             snprintf(where, sizeof where, "candidates[%u].", i);
             if ((s = value_text(&v[c], where, rp->names[c], &t, err)) != PR_OK) return s;
