@@ -116,8 +116,10 @@ pr_status pr_fs_load_tables(pr_fs *fs, const char *data_dir, int64_t until_ms,
 /* ---------------------------------------------------------------- assembly */
 
 /* One assembled row: a pr_record (cols text, num numbers: NaN where the
- * column is text only) plus the time it was assembled at. Everything is
- * in the arena given to the call. */
+ * column is text only). Everything is in the arena given to the call,
+ * except, with the in-process state (store NULL), attribute texts, which
+ * point into the state's rows: valid until the next pr_fs_apply_event or
+ * pr_fs_put_attributes on this pr_fs. */
 typedef struct pr_fs_row {
     pr_record rec;
 } pr_fs_row;

@@ -20,17 +20,24 @@
 
 #define PREFETCH_AHEAD 4 /* rows */
 
-/* The row's attributes as texts in the arena: the attribute section is
- * copied in one piece (a store's row dies at its next call) and split in
- * one pass. An absent row, or a section cut short, gives missing values. */
-static pr_status copy_attrs(const pr__fs_entity *en, pr__fs_rowview v,
+/* The row's attributes as texts, split in one pass. From a store, the
+ * attribute section is first copied into the arena in one piece (a
+ * store's row dies at its next call); the in-process table's rows stay
+ * where they are until that row is written, so they are borrowed (see
+ * pr_fs_assemble). An absent row, or a section cut short, gives missing
+ * values. */
+static pr_status copy_attrs(const pr_fs *fs, const pr__fs_entity *en, pr__fs_rowview v,
                             pr_arena *arena, pr_bytes *out) {
     for (uint32_t a = 0; a < en->n_attrs; a++) out[a] = (pr_bytes){NULL, 0};
     if (!v.blob || v.len <= en->state_bytes) return PR_OK;
     size_t n = v.len - en->state_bytes;
-    char *p = pr_arena_alloc(arena, n);
-    if (!p) return PR_ERR_NOMEM;
-    memcpy(p, v.blob + en->state_bytes, n);
+    const char *p = (const char *)v.blob + en->state_bytes;
+    if (!fs->in_place) {
+        char *copy = pr_arena_alloc(arena, n);
+        if (!copy) return PR_ERR_NOMEM;
+        memcpy(copy, p, n);
+        p = copy;
+    }
     const char *q = p, *end = p + n;
     for (uint32_t a = 0; a < en->n_attrs && end - q >= 2; a++) {
         uint16_t len;
@@ -88,7 +95,7 @@ static pr_status fill_entity(pr_fs *fs, const pr__fs_entity *en, const pr_bytes 
         uint32_t c0 = m == n ? j : 0, c1 = m == n ? j + 1 : n;
         if (en->n_attrs) {
             pr_bytes t[PR__FS_MAX_ATTRIBUTES];
-            pr_status ar = copy_attrs(en, v, arena, t);
+            pr_status ar = copy_attrs(fs, en, v, arena, t);
             if (ar != PR_OK) return pr_err_set(err, ar, "out of memory (attributes)");
             for (uint32_t c = c0; c < c1; c++)
                 memcpy(cols + (size_t)c * nc + en->attr_col, t, en->n_attrs * sizeof *t);

@@ -108,7 +108,15 @@ pr_bytes pr__fs_num_text(double x, pr_arena *arena) {
     char buf[40];
     int n;
     if (x == floor(x) && fabs(x) < 1e15) {
-        n = snprintf(buf, sizeof buf, "%lld", (long long)x);
+        /* Integers (counts: the common case) without snprintf. */
+        long long v = (long long)x;
+        unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+        char tmp[24];
+        int k = 0;
+        do tmp[k++] = (char)('0' + u % 10); while ((u /= 10) != 0);
+        n = 0;
+        if (v < 0) buf[n++] = '-';
+        while (k) buf[n++] = tmp[--k];
     } else {
         n = snprintf(buf, sizeof buf, "%.15g", x);
         if (strtod(buf, NULL) != x) n = snprintf(buf, sizeof buf, "%.17g", x);
