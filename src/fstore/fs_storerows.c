@@ -11,54 +11,6 @@
 
 #define STACK_KEYS 256
 
-static pr_status store_get_batch(void *impl, const pr__fs_entity *e,
-                                 const pr_bytes *keys, uint32_t n,
-                                 int64_t now_ms, pr_bytes *rows, pr_err *err) {
-    pr_store *st = impl;
-    pr_bytes stack_keys[STACK_KEYS];
-    uint32_t stack_idx[STACK_KEYS];
-    pr_bytes *k = stack_keys;
-    uint32_t *idx = stack_idx;
-    if (n > STACK_KEYS) {
-        k = malloc((size_t)n * sizeof *k);
-        idx = malloc((size_t)n * sizeof *idx);
-        if (!k || !idx) {
-            free(k);
-            free(idx);
-            return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-        }
-    }
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        rows[i] = (pr_bytes){NULL, 0};
-        if (keys[i].ptr) {
-            idx[m] = i;
-            k[m++] = keys[i];
-        }
-    }
-    pr_status rc = PR_OK;
-    if (m) {
-        /* Results land in the front of rows, then move to their places
-         * (back to front, so nothing is overwritten before it is moved;
-         * the same below). */
-        int64_t now_s = now_ms / 1000 - (now_ms % 1000 < 0);
-        rc = pr_store_get_batch(st, e->ns, k, m, now_s, rows, err);
-        if (rc == PR_OK)
-            for (uint32_t j = m; j-- > 0;) {
-                pr_bytes r = rows[j];
-                rows[j] = (pr_bytes){NULL, 0};
-                rows[idx[j]] = r;
-            }
-        else
-            for (uint32_t i = 0; i < n; i++) rows[i] = (pr_bytes){NULL, 0};
-    }
-    if (k != stack_keys) {
-        free(k);
-        free(idx);
-    }
-    return rc;
-}
-
 static pr_status store_put(void *impl, const pr__fs_entity *e, pr_bytes key,
                            pr_bytes row, int64_t expires_s, pr_err *err) {
     return pr_store_put(impl, e->ns, key, row, expires_s, err);
@@ -66,10 +18,12 @@ static pr_status store_put(void *impl, const pr__fs_entity *e, pr_bytes key,
 
 static void store_close(void *impl) { (void)impl; /* borrowed */ }
 
-/* Rows of several entities in one store call (one MGET for redis). */
-static pr_status store_get_multi(void *impl, const pr_bytes *names, const pr_bytes *keys,
-                                 uint32_t n, int64_t now_ms, pr_bytes *rows, pr_err *err) {
-    pr_store *st = impl;
+/* Rows of keys[i] of entity names[i * step] (step 0: one entity) in one
+ * store call (one MGET for redis). Absent keys are not sent: results land
+ * in the front of rows, then move to their places, back to front so
+ * nothing is overwritten before it has moved. */
+static pr_status fetch(pr_store *st, const pr_bytes *names, uint32_t step, const pr_bytes *keys,
+                       uint32_t n, int64_t now_ms, pr_bytes *rows, pr_err *err) {
     pr_bytes stack_keys[STACK_KEYS], stack_names[STACK_KEYS];
     uint32_t stack_idx[STACK_KEYS];
     pr_bytes *k = stack_keys, *nm = stack_names;
@@ -90,16 +44,17 @@ static pr_status store_get_multi(void *impl, const pr_bytes *names, const pr_byt
         rows[i] = (pr_bytes){NULL, 0};
         if (keys[i].ptr) {
             idx[m] = i;
-            nm[m] = names[i];
+            nm[m] = names[i * step];
             k[m++] = keys[i];
         }
     }
     pr_status rc = PR_OK;
     if (m) {
         int64_t now_s = now_ms / 1000 - (now_ms % 1000 < 0);
-        rc = pr_store_get_multi(st, nm, k, m, now_s, rows, err);
+        rc = step ? pr_store_get_multi(st, nm, k, m, now_s, rows, err)
+                  : pr_store_get_batch(st, names[0], k, m, now_s, rows, err);
         if (rc == PR_OK)
-            for (uint32_t j = m; j-- > 0;) { /* back to front: see above */
+            for (uint32_t j = m; j-- > 0;) {
                 pr_bytes r = rows[j];
                 rows[j] = (pr_bytes){NULL, 0};
                 rows[idx[j]] = r;
@@ -113,6 +68,16 @@ static pr_status store_get_multi(void *impl, const pr_bytes *names, const pr_byt
         free(idx);
     }
     return rc;
+}
+
+static pr_status store_get_multi(void *impl, const pr_bytes *names, const pr_bytes *keys,
+                                 uint32_t n, int64_t now_ms, pr_bytes *rows, pr_err *err) {
+    return fetch(impl, names, 1, keys, n, now_ms, rows, err);
+}
+
+static pr_status store_get_batch(void *impl, const pr__fs_entity *e, const pr_bytes *keys,
+                                 uint32_t n, int64_t now_ms, pr_bytes *rows, pr_err *err) {
+    return fetch(impl, &e->ns, 0, keys, n, now_ms, rows, err);
 }
 
 const pr__fs_rows_ops pr__fs_store_ops = {.get_batch = store_get_batch,

@@ -14,6 +14,7 @@
 
 #include "pronto/cache.h"
 #include "pronto/train.h"
+#include "train/train_int.h"
 
 void pr_reader_opts_from_spec(pr_reader_opts *ro, pr_format format,
                               const pr_spec *spec, int label_optional,
@@ -92,9 +93,8 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
     return s;
 }
 
-pr_status pr_dataset_for_each(const char *path, const pr_featurizer *fz,
-                              const uint64_t *filter, pr_example_fn fn,
-                              void *ctx, pr_err *err) {
+pr_status pr__open_dataset(const char *path, const pr_featurizer *fz,
+                           pr_cache **out, pr_err *err) {
     pr_cache *c = NULL;
     pr_status s = pr_cache_open(path, &c, err);
     if (s != PR_OK) return s;
@@ -104,10 +104,20 @@ pr_status pr_dataset_for_each(const char *path, const pr_featurizer *fz,
         pr_cache_close(c);
         return pr_err_set(err, PR_ERR_SPEC,
                           "%s: this dataset was built with another spec than "
-                          "the model's (rebuild it with `pronto build-dataset` "
-                          "and the model's spec)",
+                          "the one given (rebuild it with `pronto build-dataset "
+                          "--spec` and that spec)",
                           path);
     }
+    *out = c;
+    return PR_OK;
+}
+
+pr_status pr_dataset_for_each(const char *path, const pr_featurizer *fz,
+                              const uint64_t *filter, pr_example_fn fn,
+                              void *ctx, pr_err *err) {
+    pr_cache *c = NULL;
+    pr_status s = pr__open_dataset(path, fz, &c, err);
+    if (s != PR_OK) return s;
     pr_cache_block blk;
     pr_cache_block_init(&blk);
     for (uint32_t b = 0; b < pr_cache_n_blocks(c) && s == PR_OK; b++) {

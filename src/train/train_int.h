@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "pronto/cache.h"
 #include "pronto/train.h"
 
 /* Log loss of a logit z for label y, computed stably:
@@ -18,6 +19,12 @@ static inline double pr__logloss_of_logit(double z, float y) {
 /* One pass straight from the inputs, no cache (stream_learn.c). Fills the
  * report's rows, time span, learn time, passes and progressive log loss;
  * counts (may be NULL) ends holding every feature's count. */
+/* featurize_inputs.c: opens an example cache written by `pronto
+ * build-dataset` and checks that fz featurizes as its builder did (spec
+ * fingerprint, hash bits, fields): PR_ERR_SPEC naming the file if not. */
+pr_status pr__open_dataset(const char *path, const pr_featurizer *fz,
+                           pr_cache **out, pr_err *err);
+
 pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
                            const pr_input *in, const pr_train_opts *o,
                            pr_count_filter *counts, pr_train_report *rep, pr_err *err);

@@ -149,27 +149,6 @@ static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
     return pr_cache_writer_close(c.w, err);
 }
 
-/* Opens an example cache written by `pronto build-dataset` and checks that
- * it was featurized by this spec. */
-static pr_status open_dataset(const char *path, const pr_featurizer *fz,
-                              pr_cache **out, pr_err *err) {
-    pr_cache *c = NULL;
-    pr_status s = pr_cache_open(path, &c, err);
-    if (s != PR_OK) return s;
-    if (pr_cache_spec_fingerprint(c) != pr_featurizer_fingerprint(fz) ||
-        pr_cache_hash_bits(c) != pr_featurizer_hash_bits(fz) ||
-        pr_cache_n_fields(c) != pr_featurizer_n_fields(fz)) {
-        pr_cache_close(c);
-        return pr_err_set(err, PR_ERR_SPEC,
-                          "%s: this dataset was built with another spec "
-                          "(rebuild it with `pronto build-dataset --spec` "
-                          "and the spec given here)",
-                          path);
-    }
-    *out = c;
-    return PR_OK;
-}
-
 /* Re-counts features from an existing cache (when it is reused). */
 static pr_status count_cache(const pr_cache *cache, pr_count_filter *counts,
                              pr_err *err) {
@@ -578,7 +557,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     uint64_t fp = inputs_fingerprint(fz, in, o);
     const char *cache_path = o->cache_path;
     if (o->dataset) {
-        s = open_dataset(in->paths[0], fz, &cache, err);
+        s = pr__open_dataset(in->paths[0], fz, &cache, err);
         if (s != PR_OK) goto done;
     } else if (cache_path && access(cache_path, R_OK) == 0) {
         pr_err e2;
@@ -621,7 +600,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     if (counts && (s = build_filter(counts, model, hash_bits, &filter, err)) != PR_OK) goto done;
 
     if (o->valid_path && o->dataset) {
-        s = open_dataset(o->valid_path, fz, &vcache, err);
+        s = pr__open_dataset(o->valid_path, fz, &vcache, err);
         if (s != PR_OK) goto done;
     } else if (o->valid_path) {
         pr_input vin = {in->format, &o->valid_path, 1};
