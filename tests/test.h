@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pronto/base.h"
+
 #define TEST(name) static void name(void)
 #define RUN(name)                                   \
     do {                                            \
@@ -96,6 +98,19 @@ static inline const char *test_path(const char *name) {
     char *b = bufs[slot++ & 7];
     snprintf(b, 512, "%s/%s", test_tmpdir(), name);
     return b;
+}
+/* The whole file, NUL-terminated, malloc'd (free it); *len its size (len
+ * may be NULL). A file that cannot be read fails the test. */
+static inline char *test_read_file(const char *path, size_t *len) {
+    char *data = NULL;
+    size_t n = 0;
+    pr_err err;
+    if (pr_read_file(path, &data, &n, &err) != PR_OK) {
+        fprintf(stderr, "test_read_file: %s\n", err.msg);
+        exit(1);
+    }
+    if (len) *len = n;
+    return data;
 }
 static inline void test_write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");

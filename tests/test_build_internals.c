@@ -160,18 +160,6 @@ TEST(rowmem_blocks_aligned_distinct_reused) {
     pr__rowmem_free(&m);
 }
 
-static void read_file(const char *path, char **data, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ASSERT_TRUE(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *data = malloc(*len + 1);
-    ASSERT_TRUE(*data);
-    ASSERT_EQ_INT(fread(*data, 1, *len, f), *len);
-    fclose(f);
-}
-
 TEST(cache_two_step_add_writes_the_same_bytes) {
     const char *pa = test_path("direct.pcache"), *pb = test_path("twostep.pcache");
     pr_err err;
@@ -209,8 +197,8 @@ TEST(cache_two_step_add_writes_the_same_bytes) {
     ASSERT_OK(pr_cache_writer_close(b, &err));
     char *da, *db;
     size_t la, lb;
-    read_file(pa, &da, &la);
-    read_file(pb, &db, &lb);
+    da = test_read_file(pa, &la);
+    db = test_read_file(pb, &lb);
     ASSERT_EQ_INT(la, lb);
     ASSERT_TRUE(memcmp(da, db, la) == 0);
     free(da);

@@ -32,20 +32,6 @@ static pr_spec *load_spec_text(const char *yaml) {
     return s;
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) TEST_FAIL("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) TEST_FAIL("read %s", path);
-    p[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 /* The CSV line of impression id (without the trailing newline), or NULL. */
 static const char *csv_find(const char *csv, uint64_t id, size_t *len) {
     char want[32];
@@ -155,7 +141,7 @@ TEST(test_no_leakage) {
     ASSERT_OK(pr_fs_build(spec, &opts, &st, &err));
     ASSERT_EQ_INT(st.labeled[0], 3);
     size_t len;
-    char *csv = read_all(out, &len);
+    char *csv = test_read_file(out, &len);
     ASSERT_CONTAINS(csv, "impression_id,ts_ms,label,user_id,ad_id,hour_of_day,"
                          "ad.category,user_imps,user_clicks,user_ctr,user_cats\n");
     /* A: nothing before it (not even itself); clicked later -> label 1. */
@@ -301,7 +287,7 @@ TEST(test_skew_all_backends) {
     ASSERT_OK(pr_fs_build(spec, &opts, &st, &err));
     ASSERT_TRUE(st.labeled[0] > 3000);
     size_t len;
-    char *csv = read_all(csv_path, &len);
+    char *csv = test_read_file(csv_path, &len);
 
     /* In-process table, then every store backend. */
     pr_fs *fs = NULL;
@@ -359,7 +345,7 @@ TEST(test_replayed_twice_same_dataset) {
     ASSERT_OK(pr_fs_build(spec, &opts, &st, &err));
     ASSERT_TRUE(st.joiner.duplicates > 1000);
     size_t la, lb;
-    char *ca = read_all(pa, &la), *cb = read_all(pb, &lb);
+    char *ca = test_read_file(pa, &la), *cb = test_read_file(pb, &lb);
     ASSERT_EQ_INT(la, lb);
     ASSERT_TRUE(memcmp(ca, cb, la) == 0);
     free(ca);

@@ -770,19 +770,6 @@ TEST(test_stale_rows) {
 
 /* ---------------------------------------------------------------- builder */
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) TEST_FAIL("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (!p || fread(p, 1, (size_t)n, f) != (size_t)n) TEST_FAIL("read %s", path);
-    p[n] = '\0';
-    fclose(f);
-    return p;
-}
-
 /* The field of `column` in the CSV line of impression id, copied to buf. */
 static const char *csv_field(const char *csv, int id, const char *column,
                              char *buf, size_t cap) {
@@ -860,7 +847,7 @@ TEST(test_builder_values) {
     ASSERT_EQ_INT(st.labeled[1], 4);
     ASSERT_EQ_INT(st.positives[0] + st.positives[1], 2);
     ASSERT_EQ_INT(st.table_rows, 4);
-    char *a = read_file(early), *b = read_file(late);
+    char *a = test_read_file(early, NULL), *b = test_read_file(late, NULL);
     char v[256];
     ASSERT_TRUE(!strncmp(a, "impression_id,ts_ms,label,user_id,ad_id,price,hour_of_day,"
                             "ad.advertiser_id,ad.category,u_imps,", 70));

@@ -56,15 +56,8 @@ int cmd_materialize(int argc, char **argv) {
     }
     pr_err err;
     pr_err_clear(&err);
-    pr_spec *spec = NULL;
-    pr_store *store = NULL;
     pr_fs_build_stats st;
-    pr_status s = pr_spec_load(spec_path, &spec, &err);
-    if (s == PR_OK) s = pr_store_open(store_uri, &store, &err);
-    o.store = store;
-    if (s == PR_OK) s = pr_fs_build(spec, &o, &st, &err);
-    pr_store_close(store);
-    pr_spec_free(spec);
+    pr_status s = cli_fs_build(spec_path, store_uri, &o, &st, &err);
     if (s != PR_OK) {
         fprintf(stderr, "pronto materialize: %s\n", err.msg);
         return PR_EXIT_FAIL;

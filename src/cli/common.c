@@ -85,3 +85,17 @@ pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
     if (s == PR_OK) s = pr_featurizer_new(*spec, fz, err);
     return s;
 }
+
+pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build_opts *o,
+                       pr_fs_build_stats *st, pr_err *err) {
+    pr_spec *spec = NULL;
+    pr_store *store = NULL;
+    pr_status s = pr_spec_load(spec_path, &spec, err);
+    if (s == PR_OK && store_uri) s = pr_store_open(store_uri, &store, err);
+    o->store = store;
+    if (s == PR_OK) s = pr_fs_build(spec, o, st, err);
+    o->store = NULL;
+    pr_store_close(store);
+    pr_spec_free(spec);
+    return s;
+}

@@ -3,6 +3,7 @@
 #ifndef PRONTO_CLI_COMMON_H
 #define PRONTO_CLI_COMMON_H
 
+#include "pronto/fstore.h"
 #include "pronto/train.h"
 
 /* Prints "pronto CMD: MSG" and returns PR_EXIT_USAGE. */
@@ -20,4 +21,9 @@ pr_status cli_fit_featurizer(pr_featurizer *fz, const pr_spec *spec, const pr_in
 /* Loads a model and builds the featurizer from its embedded spec. */
 pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
                          pr_featurizer **fz, pr_err *err);
+/* Loads the spec, opens the store (store_uri NULL: in-process state) and
+ * runs the feature store's replay with o (o->store is set here): what
+ * build-dataset and materialize share. */
+pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build_opts *o,
+                       pr_fs_build_stats *st, pr_err *err);
 #endif
