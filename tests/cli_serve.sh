@@ -1,7 +1,8 @@
 #!/bin/bash
 # cli_serve.sh: `pronto serve` as a process, driven with curl: it answers on
 # a free port, SIGHUP and --poll-model swap the model (a truncated file is
-# refused and the old model keeps serving), the admin token comes from the
+# refused and the old model keeps serving; so are a FIFO and a symlink to
+# /dev/zero, without blocking SIGTERM), the admin token comes from the
 # flag or PRONTO_ADMIN_TOKEN, an lmdb: store filled by `pronto materialize`
 # serves the same answers as mem: --data, SIGTERM exits 0, and bad flags or
 # files fail with a message. Endpoint and error-path details are in
@@ -72,6 +73,28 @@ check "a port in use fails with exit 1" "[ $? -eq 1 ] && grep -q 'cannot listen'
 kill -TERM "$SPID"
 wait "$SPID"
 check "SIGTERM drains and exits 0" "[ $? -eq 0 ] && grep -q 'stopped (0 requests cut short)' $T/mem.err"
+
+# A model path that is a FIFO (or a symlink to /dev/zero): refused at once
+# (no reader blocks on it, nothing is read without limit), and SIGTERM
+# still exits promptly.
+deploy "$T/lr.pm"
+start special --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token tok
+rm -f "$T/serving.pm" && mkfifo "$T/serving.pm"
+kill -HUP "$SPID"
+waitlog() { for _ in $(seq 1 50); do grep -q "$1" "$T/special.err" && return 0; sleep 0.1; done; return 1; }
+check "SIGHUP with a FIFO: refused at once" "waitlog 'a FIFO, not a regular file'"
+rm -f "$T/serving.pm" && ln -s /dev/zero "$T/serving.pm"
+check "admin reload of a symlink to /dev/zero: 422 naming it" \
+    "curl -s -m 10 -XPOST -H 'Authorization: Bearer tok' localhost:$PORT/admin/reload | grep -q 'a character device'"
+rm -f "$T/serving.pm" && mkfifo "$T/serving.pm"
+kill -HUP "$SPID"
+kill -TERM "$SPID"
+for _ in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM right after a reload of a FIFO: exits within 10 s" "! kill -0 $SPID 2>/dev/null"
+kill -KILL "$SPID" 2>/dev/null
+wait "$SPID"
+check "and exits 0" "[ $? -eq 0 ]"
+rm -f "$T/serving.pm"
 
 # lmdb filled by `pronto materialize`, admin token from the environment
 deploy "$T/lr.pm"

@@ -22,8 +22,11 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include "pronto/fstore.h"
@@ -1001,6 +1004,241 @@ TEST(test_redis_down_degrades_then_recovers) {
     redis_child_stop(&rc, SIGTERM);
 }
 
+/* ---------------------------------------------------------------- slow work, special files */
+
+/* A server for the slow-work tests: big bodies allowed, `threads` HTTP
+ * threads, at most max_jobs event batches queued or running. */
+static pr_server *start_slow(uint32_t threads, uint32_t max_jobs) {
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    o.model_path = model_path;
+    o.store_uri = "mem:";
+    o.data_dir = test_tmpdir();
+    o.listen = "127.0.0.1:0";
+    o.admin_token = "s3cret";
+    o.threads = threads;
+    o.max_body = 32u << 20;
+    o.max_queued_jobs = max_jobs;
+    o.quiet = 1;
+    pr_server *s = NULL;
+    pr_err err;
+    ASSERT_OK(pr_server_start(&o, &s, &err));
+    return s;
+}
+
+/* n impressions as JSON lines, ids from first_id, at the current time (so
+ * no skew check refuses them). malloc'd. */
+static char *event_batch(uint64_t first_id, uint32_t n, size_t *len) {
+    size_t cap = (size_t)n * 200 + 1, k = 0;
+    char *b = malloc(cap);
+    ASSERT_TRUE(b != NULL);
+    long long now = (long long)pr_unix_time() * 1000;
+    for (uint32_t i = 0; i < n; i++)
+        k += (size_t)snprintf(b + k, cap - k,
+                              "{\"type\":\"impression\",\"event_id\":%llu,\"impression_id\":%llu,"
+                              "\"ts\":%lld,\"user_id\":%u,\"ad_id\":%u,\"site_id\":%u,"
+                              "\"device\":\"mobile\",\"position\":1}\n",
+                              (unsigned long long)(first_id + i), (unsigned long long)(first_id + i),
+                              now, i % 300, i % 60, i % 40);
+    *len = k;
+    return b;
+}
+
+/* Sends a POST of body on a new connection without reading the answer. */
+static int post_nowait(uint16_t port, const char *path, const char *body, size_t len) {
+    int fd = connect_port(port);
+    ASSERT_TRUE(fd >= 0);
+    char head[256];
+    int n = snprintf(head, sizeof head, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+                     path, len);
+    ASSERT_TRUE(send_all(fd, head, (size_t)n) == 0 && send_all(fd, body, len) == 0);
+    return fd;
+}
+
+/* The value of one /metrics line ("name{labels} value"), -1 if absent. */
+static long long metric(uint16_t port, const char *name) {
+    resp r = call(port, "GET", "/metrics", NULL, NULL);
+    const char *p = strstr(r.body, name);
+    long long v = p ? strtoll(p + strlen(name), NULL, 10) : -1;
+    free(r.body);
+    return v;
+}
+
+/* Waits (bounded) until the metric reaches at least want. */
+static void wait_metric(uint16_t port, const char *name, long long want) {
+    for (int i = 0; i < 2000 && metric(port, name) < want; i++) usleep(2000);
+    ASSERT_TRUE(metric(port, name) >= want);
+}
+
+static int has_reply(int fd) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+TEST(test_slow_work_off_http_threads) {
+    /* One HTTP thread: a batch applied on it would hold every request. */
+    copy_file(model_a, model_path);
+    pr_server *s = start_slow(1, 1);
+    uint16_t port = pr_server_port(s);
+    size_t blen;
+    char *big = event_batch(5000000, 60000, &blen);
+    int fd = post_nowait(port, "/v1/events", big, blen);
+    wait_metric(port, "pronto_jobs_queued{queue=\"events\"} ", 1);
+
+    /* While it is applied: a predict answers before the batch does. */
+    const char *ads[] = {"1", "2", "3"};
+    resp h = call(port, "POST", "/v1/predict", NULL, predict_body("5", "3", "mobile", "1", ads, 3, 0));
+    ASSERT_EQ_INT(h.status, 200);
+    free(h.body);
+    ASSERT_TRUE(!has_reply(fd));
+    /* and the full queue answers another batch 503 at once, in JSON */
+    size_t slen;
+    char *small = event_batch(9000000, 10, &slen);
+    h = call(port, "POST", "/v1/events", NULL, small);
+    ASSERT_EQ_INT(h.status, 503);
+    ASSERT_CONTAINS(h.head, "Retry-After: 1");
+    ASSERT_CONTAINS(h.head, "application/json");
+    json_t *j = parse_json(&h);
+    ASSERT_TRUE(json_is_string(json_object_get(j, "error")));
+    ASSERT_CONTAINS(json_string_value(json_object_get(j, "error")), "queue is full");
+    json_decref(j);
+    free(h.body);
+    ASSERT_TRUE(!has_reply(fd));
+
+    resp a;
+    ASSERT_TRUE(read_resp(fd, &a) == 0);
+    ASSERT_EQ_INT(a.status, 200);
+    ASSERT_CONTAINS(a.body, "\"applied\":60000,");
+    free(a.body);
+    close(fd);
+    h = call(port, "POST", "/v1/events", NULL, small); /* room again */
+    ASSERT_EQ_INT(h.status, 200);
+    ASSERT_CONTAINS(h.body, "\"applied\":10,");
+    free(h.body);
+    ASSERT_EQ_INT(metric(port, "pronto_jobs_rejected_total{queue=\"events\"} "), 1);
+    ASSERT_EQ_INT(metric(port, "pronto_jobs_queued{queue=\"events\"} "), 0);
+    free(small);
+    free(big);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+}
+
+TEST(test_reloads_and_events_under_load) {
+    /* Predicts on two connections while batches of 4000 events and
+     * reloads (alternating two models) run: no predict fails. */
+    copy_file(model_a, model_path);
+    pr_server *s = start_slow(2, 16);
+    loader l;
+    memset(&l, 0, sizeof l);
+    l.port = pr_server_port(s);
+    file_version(model_a, l.va);
+    file_version(model_b, l.vb);
+    const char *ads[] = {"1", "2", "3", "4", "5", "6", "7", "8"};
+    snprintf(l.body, sizeof l.body, "%s", predict_body("11", "4", "mobile", "2", ads, 8, 0));
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) ASSERT_TRUE(pthread_create(&th[i], NULL, load_loop, &l) == 0);
+    wait_for(&l.ok, 50);
+    uint64_t applied = 0;
+    for (int round = 0; round < 12; round++) {
+        size_t blen;
+        char *batch = event_batch(7000000 + (uint64_t)round * 4000, 4000, &blen);
+        int fd = post_nowait(l.port, "/v1/events", batch, blen);
+        copy_file(round % 2 ? model_a : model_b, model_path);
+        resp r = call(l.port, "POST", "/admin/reload", "Authorization: Bearer s3cret\r\n", NULL);
+        ASSERT_EQ_INT(r.status, 200);
+        free(r.body);
+        resp e;
+        ASSERT_TRUE(read_resp(fd, &e) == 0);
+        ASSERT_EQ_INT(e.status, 200);
+        applied += strstr(e.body, "\"applied\":4000,") != NULL;
+        free(e.body);
+        close(fd);
+        free(batch);
+    }
+    __atomic_store_n(&l.stop, 1, __ATOMIC_RELAXED);
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    ASSERT_EQ_INT(l.failed, 0);
+    ASSERT_EQ_INT(applied, 12);
+    ASSERT_TRUE(l.saw_a > 0 && l.saw_b > 0);
+    ASSERT_EQ_INT(metric(l.port, "pronto_model_reloads_total{result=\"ok\"} "), 12);
+    fprintf(stderr, "   %llu predicts during 12 batches of 4000 events and 12 reloads, 0 failed\n",
+            (unsigned long long)l.ok);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+}
+
+TEST(test_shutdown_answers_queued_jobs) {
+    /* A batch still being applied at the end of the drain is answered 503
+     * and shutdown returns (bounded), the batch stopping at an event. */
+    copy_file(model_a, model_path);
+    pr_server *s = start_slow(2, 4);
+    uint16_t port = pr_server_port(s);
+    size_t blen;
+    char *big = event_batch(11000000, 60000, &blen);
+    int fd = post_nowait(port, "/v1/events", big, blen);
+    int fd2 = post_nowait(port, "/v1/events", big, blen); /* queued behind it */
+    wait_metric(port, "pronto_jobs_queued{queue=\"events\"} ", 2);
+    pr_server_shutdown(s, 0);
+    resp a, b;
+    ASSERT_TRUE(read_resp(fd, &a) == 0 && read_resp(fd2, &b) == 0);
+    ASSERT_EQ_INT(a.status, 503);
+    ASSERT_EQ_INT(b.status, 503);
+    ASSERT_CONTAINS(a.body, "\"error\":\"draining");
+    ASSERT_CONTAINS(b.body, "\"error\":\"draining");
+    free(a.body);
+    free(b.body);
+    close(fd);
+    close(fd2);
+    free(big);
+    pr_server_free(s);
+}
+
+/* Replaces the serving model by something that is not a model file. */
+static void serve_instead(const char *kind) {
+    unlink(model_path);
+    if (!strcmp(kind, "zero")) ASSERT_TRUE(symlink("/dev/zero", model_path) == 0);
+    else if (!strcmp(kind, "fifo")) ASSERT_TRUE(mkfifo(model_path, 0600) == 0);
+    else if (!strcmp(kind, "dir")) ASSERT_TRUE(mkdir(model_path, 0700) == 0);
+    else { /* a sparse file of 1 TiB: over any default limit */
+        int fd = open(model_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ASSERT_TRUE(fd >= 0 && ftruncate(fd, (off_t)1 << 40) == 0);
+        close(fd);
+    }
+}
+
+TEST(test_reload_refuses_special_files) {
+    copy_file(model_a, model_path);
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    char version[17];
+    file_version(model_a, version);
+    static const char *const kinds[] = {"zero", "fifo", "dir", "sparse"};
+    static const char *const why[] = {"a character device, not a regular file",
+                                      "a FIFO, not a regular file",
+                                      "a directory, not a regular file",
+                                      "1099511627776 bytes, over the limit of"};
+    for (int i = 0; i < 4; i++) {
+        serve_instead(kinds[i]);
+        resp r = call(port, "POST", "/admin/reload", "Authorization: Bearer s3cret\r\n", NULL);
+        ASSERT_EQ_INT(r.status, 422);
+        ASSERT_CONTAINS(r.body, why[i]);
+        ASSERT_CONTAINS(r.body, "previous one keeps serving");
+        free(r.body);
+        pr_err err;
+        pr_err_clear(&err);
+        ASSERT_EQ_INT(pr_server_poll_model(s, &err), 0); /* refused: not retried */
+        ASSERT_TRUE((kinds[i][0] == 'd' ? rmdir(model_path) : unlink(model_path)) == 0);
+    }
+    const char *ads[] = {"1", "2"};
+    resp h = call(port, "POST", "/v1/predict", NULL, predict_body("5", "3", "mobile", "1", ads, 2, 0));
+    ASSERT_EQ_INT(h.status, 200);
+    ASSERT_CONTAINS(h.body, version); /* the first model still serves */
+    free(h.body);
+    copy_file(model_a, model_path);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+}
+
 int main(void) {
     setup();
     RUN(test_predict_equals_in_process);
@@ -1011,5 +1249,9 @@ int main(void) {
     RUN(test_overload_503);
     RUN(test_drain_finishes_in_flight);
     RUN(test_redis_down_degrades_then_recovers);
+    RUN(test_slow_work_off_http_threads);
+    RUN(test_reloads_and_events_under_load);
+    RUN(test_shutdown_answers_queued_jobs);
+    RUN(test_reload_refuses_special_files);
     TEST_MAIN_END();
 }

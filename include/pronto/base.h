@@ -175,6 +175,17 @@ void pr_atomic_cleanup_on_signals(void);
 pr_status pr_read_file(const char *path, char **data, size_t *len,
                        pr_err *err);
 
+/* Whole-file read of a file someone else names (a model to serve): opened
+ * without blocking and checked on the open descriptor, so a FIFO, a device
+ * (a symlink to /dev/zero), a directory or a socket is refused at once
+ * (PR_ERR_INVALID, naming what it is), and so is a file of more than
+ * max_bytes (PR_ERR_LIMIT), before anything is read. Never reads more than
+ * max_bytes, even from a file that grows meanwhile.
+ * data: OUT: malloc'd, NUL-terminated, owned by caller.
+ * mtime_ns: OUT (may be NULL): the modification time of the file read. */
+pr_status pr_read_regular_file(const char *path, uint64_t max_bytes, char **data,
+                               size_t *len, int64_t *mtime_ns, pr_err *err);
+
 /* ---------------------------------------------------------------- logging */
 typedef enum {
     PR_LOG_ERROR = 0,

@@ -28,8 +28,12 @@
  * old one is freed when its last request finishes. A model that fails to
  * load or verify is refused and the old one keeps serving.
  *
- * Threads: pr_server_reload and pr_server_poll_model may be called from
- * any thread (reloads are serialized); pr_server_shutdown and
+ * Threads: the HTTP threads answer requests and do nothing slow: event
+ * batches and reloads asked over HTTP run on a queue and a thread each
+ * (bounded: a full queue answers 503 with Retry-After), the connection
+ * suspended meanwhile. pr_server_reload and pr_server_poll_model may be
+ * called from any thread (reloads are serialized), and
+ * pr_server_reload_async queues one; pr_server_shutdown and
  * pr_server_free from the thread that started the server.
  */
 #ifndef PRONTO_SERVE_H
@@ -71,10 +75,22 @@ typedef struct pr_server_opts {
                                    a fast 503, default 512 */
     uint32_t event_ids;         /* recent event ids remembered to drop
                                    duplicates (24 bytes each), default 262144 */
+    uint32_t max_queued_jobs;   /* event batches queued or being applied;
+                                   more get a fast 503, default 16 */
+    size_t max_queued_bytes;    /* their bodies' bytes, default 64 MiB */
+    uint64_t max_model_bytes;   /* model files larger are refused before
+                                   reading; default
+                                   pr_server_default_max_model_bytes() */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 
 void pr_server_opts_default(pr_server_opts *o);
+
+/* Half the physical memory (at least 64 MiB; 8 GiB if unknown): a reload
+ * holds the new file's bytes and the model parsed from them beside the
+ * serving model, so a larger file could not be loaded without pushing the
+ * serving one out of memory. */
+uint64_t pr_server_default_max_model_bytes(void);
 
 /* Loads and verifies the model, opens the store (materializing data_dir
  * into it when given), and starts listening.
@@ -93,15 +109,26 @@ uint16_t pr_server_port(const pr_server *s);
  * the error says why. */
 pr_status pr_server_reload(pr_server *s, pr_err *err);
 
+/* Queues a reload (only_if_changed: as pr_server_poll_model) on the
+ * server's reload thread and returns at once, so the caller (a signal
+ * loop) stays free to take SIGTERM whatever the reload does; the outcome is
+ * logged and counted in /metrics. Errors: PR_ERR_LIMIT (reloads already
+ * queued), PR_ERR_INVALID (shutting down). */
+pr_status pr_server_reload_async(pr_server *s, int only_if_changed, pr_err *err);
+
 /* Reloads if the model file's modification time or size changed since the
  * loaded one was read. Returns 1 if a reload was attempted (its result in
  * err), 0 if the file is unchanged or unreadable. */
 int pr_server_poll_model(pr_server *s, pr_err *err);
 
 /* Stops accepting connections, lets requests in flight finish (at most
- * drain_s seconds), then closes every connection and stops the threads.
- * Returns the number of requests still in flight at the deadline (0: a
- * clean drain). Idempotent. */
+ * drain_s seconds; queued event batches and reloads count as in flight),
+ * answers 503 to what is left, then closes every connection and stops the
+ * threads. A reload or ingestion thread still busy at the deadline (stuck
+ * in I/O; at least 0.5 s is granted) is not waited for: it is left
+ * running and pr_server_free then leaves the server's memory to the
+ * process exit. Returns the number of requests still in flight at the
+ * deadline (0: a clean drain). Idempotent. */
 uint32_t pr_server_shutdown(pr_server *s, double drain_s);
 
 /* Shuts down (if not yet) and frees everything. Accepts NULL. */

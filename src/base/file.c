@@ -6,6 +6,13 @@
  * full disk never leaves a half-written file under the real name, and the
  * previous file stays intact until the rename. A write error is sticky: the
  * handle refuses further writes and commit fails and removes the temporary.
+ *
+ * pr_read_regular_file is the read for files named by someone else (a
+ * model path that may be a symlink to /dev/zero, a FIFO, a directory): it
+ * opens without blocking (a FIFO with no writer would block open()), asks
+ * the opened descriptor what it is (fstat: no window between checking a
+ * path and opening another file under it), refuses anything but a regular
+ * file and anything over the caller's byte limit, and never reads past it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -223,4 +230,84 @@ pr_status pr_read_file(const char *path, char **data, size_t *len, pr_err *err) 
     *data = buf;
     *len = used;
     return PR_OK;
+}
+
+/* What st_mode is, for messages. */
+static const char *file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+pr_status pr_read_regular_file(const char *path, uint64_t max_bytes, char **data, size_t *len,
+                               int64_t *mtime_ns, pr_err *err) {
+    *data = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", path);
+    struct stat st;
+    pr_status s = PR_OK;
+    char *buf = NULL;
+    size_t used = 0;
+    if (fstat(fd, &st) != 0) {
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: stat", path);
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        s = pr_err_set(err, PR_ERR_INVALID, "%s: %s, not a regular file", path,
+                       file_kind(st.st_mode));
+        goto done;
+    }
+    if ((uint64_t)st.st_size > max_bytes || (uint64_t)st.st_size >= SIZE_MAX) {
+        s = pr_err_set(err, PR_ERR_LIMIT, "%s: %lld bytes, over the limit of %llu bytes", path,
+                       (long long)st.st_size, (unsigned long long)max_bytes);
+        goto done;
+    }
+    /* A regular file: reads never block anyway, but say so plainly. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    size_t cap = (size_t)st.st_size + 1;
+    buf = malloc(cap);
+    if (!buf) {
+        s = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+        goto done;
+    }
+    for (;;) { /* to EOF: a file growing while we read stops at max_bytes */
+        if (used + 1 >= cap) {
+            if (used >= max_bytes) {
+                s = pr_err_set(err, PR_ERR_LIMIT, "%s: grew past the limit of %llu bytes",
+                               path, (unsigned long long)max_bytes);
+                goto done;
+            }
+            size_t ncap = cap * 2 > max_bytes + 1 ? (size_t)max_bytes + 1 : cap * 2;
+            if (ncap <= cap) ncap = cap + 1;
+            char *nb = realloc(buf, ncap);
+            if (!nb) {
+                s = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", path);
+                goto done;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t r = read(fd, buf + used, cap - 1 - used);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            s = pr_err_errno(err, PR_ERR_IO, errno, "%s: read", path);
+            goto done;
+        }
+        if (r == 0) break;
+        used += (size_t)r;
+    }
+    buf[used] = '\0';
+    *data = buf;
+    *len = used;
+    buf = NULL;
+    if (mtime_ns) *mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+done:
+    free(buf);
+    close(fd);
+    return s;
 }

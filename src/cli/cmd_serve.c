@@ -4,14 +4,15 @@
  * for signals:
  *
  *   SIGHUP            reload the model file (a bad one is refused, the old
- *                     one keeps serving)
+ *                     one keeps serving), on the server's reload thread
  *   SIGTERM, SIGINT   stop accepting, drain requests in flight (--drain
  *                     seconds at most), exit 0
  *
  * The signals are blocked in every thread (the HTTP threads inherit the
  * mask) and taken synchronously with sigtimedwait here, so no handler runs
- * inside the server's code. With --poll-model S the same loop also checks
- * the model file every S seconds and reloads it when it changed.
+ * inside the server's code. With --poll-model S the same loop also asks
+ * every S seconds for the model file to be checked and reloaded when it
+ * changed (on the reload thread too).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,7 +29,7 @@
 
 static const char usage_text[] =
     "--model M --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
-    "       [--admin-token T] [--max-candidates N] [--max-body BYTES]\n"
+    "       [--admin-token T] [--max-candidates N] [--max-body BYTES] [--max-model-bytes B]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -44,7 +45,9 @@ int cmd_serve(int argc, char **argv) {
                *token = NULL, *cand_key = o.candidate_key;
     long long threads = o.threads;
     unsigned long long max_cand = o.max_candidates, max_body = o.max_body,
-                       max_conn = o.max_connections, event_ids = o.event_ids;
+                       max_conn = o.max_connections, event_ids = o.event_ids,
+                       max_model = o.max_model_bytes, max_jobs = o.max_queued_jobs,
+                       max_qbytes = o.max_queued_bytes;
     double poll_s = 0, drain_s = 10;
     int quiet = 0;
     pr_flag flags[] = {
@@ -66,6 +69,12 @@ int cmd_serve(int argc, char **argv) {
          "COLUMN  the request column naming a candidate, default ad_id", 0},
         {"--event-ids", NULL, PR_FLAG_UINT, &event_ids,
          "N  recent event ids kept to drop duplicates (24 bytes each), default 262144", 0},
+        {"--max-queued-jobs", NULL, PR_FLAG_UINT, &max_jobs,
+         "N  event batches queued or being applied before a fast 503, default 16", 0},
+        {"--max-queued-bytes", NULL, PR_FLAG_UINT, &max_qbytes,
+         "BYTES  and their bodies' bytes, default 67108864", 0},
+        {"--max-model-bytes", NULL, PR_FLAG_UINT, &max_model,
+         "BYTES  model files larger are refused before reading, default half the RAM", 0},
         {"--poll-model", NULL, PR_FLAG_DOUBLE, &poll_s,
          "S  reload the model when its file changes (checked every S seconds; 0 = off)", 0},
         {"--drain", NULL, PR_FLAG_DOUBLE, &drain_s,
@@ -89,6 +98,11 @@ int cmd_serve(int argc, char **argv) {
         return cli_usage_error(cmd, "--max-connections must be 1..100000");
     if (event_ids < 1 || event_ids > (1u << 28))
         return cli_usage_error(cmd, "--event-ids must be 1..268435456");
+    if (max_jobs < 1 || max_jobs > 65536)
+        return cli_usage_error(cmd, "--max-queued-jobs must be 1..65536");
+    if (max_qbytes < max_body || max_qbytes > ((unsigned long long)1 << 40))
+        return cli_usage_error(cmd, "--max-queued-bytes must be --max-body..2^40");
+    if (max_model < 1) return cli_usage_error(cmd, "--max-model-bytes must be >= 1");
     if (poll_s < 0 || drain_s < 0) return cli_usage_error(cmd, "--poll-model and --drain must be >= 0");
     if (!token) token = getenv("PRONTO_ADMIN_TOKEN");
 
@@ -104,6 +118,9 @@ int cmd_serve(int argc, char **argv) {
     o.max_body = (size_t)max_body;
     o.max_connections = (uint32_t)max_conn;
     o.event_ids = (uint32_t)event_ids;
+    o.max_model_bytes = (uint64_t)max_model;
+    o.max_queued_jobs = (uint32_t)max_jobs;
+    o.max_queued_bytes = (size_t)max_qbytes;
     o.quiet = quiet;
 
     /* Before any thread exists, so every thread inherits the mask. */
@@ -129,15 +146,15 @@ int cmd_serve(int argc, char **argv) {
     for (;;) {
         struct timespec ts = {(time_t)tick, (long)((tick - (double)(time_t)tick) * 1e9)};
         int sig = sigtimedwait(&set, NULL, &ts);
+        /* Reloads run on the server's reload thread (queued here), so this
+         * loop always takes SIGTERM at once, whatever a reload is doing. */
         if (sig == SIGHUP) {
-            if (pr_server_reload(srv, &err) != PR_OK)
-                fprintf(stderr, "pronto serve: reload refused: %s\n", err.msg);
+            if (pr_server_reload_async(srv, 0, &err) != PR_OK)
+                fprintf(stderr, "pronto serve: reload not queued: %s\n", err.msg);
         } else if (sig == SIGTERM || sig == SIGINT) {
             break;
         } else if (sig < 0 && errno == EAGAIN && poll_s > 0) {
-            pr_err_clear(&err);
-            if (pr_server_poll_model(srv, &err) && err.status != PR_OK)
-                fprintf(stderr, "pronto serve: reload refused: %s\n", err.msg);
+            pr_server_reload_async(srv, 1, &err); /* a full queue: the next tick */
         }
     }
     uint32_t cut = pr_server_shutdown(srv, drain_s);

@@ -931,7 +931,10 @@ pr_status pr_model_load_mem(const void *data, size_t len, const char *name,
 
 pr_status pr_model_load(const char *path, pr_model **out, pr_err *err) {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO without a writer must not block open(); the
+     * opened descriptor is then checked, so nothing but a regular file is
+     * read (and a regular file's reads never block). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -943,6 +946,8 @@ pr_status pr_model_load(const char *path, pr_model **out, pr_err *err) {
         close(fd);
         return pr_err_set(err, PR_ERR_IO, "%s: not a regular file", path);
     }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     source s = {path, fd, NULL, (uint64_t)st.st_size, 0, pr_checksum_new()};
     pr_status rc = s.ck ? load_source(&s, out, err)

@@ -15,7 +15,11 @@
  *
  * One writer: the ingest mutex serializes batches (one pr_fs, one arena,
  * and for redis one connection of its own); with the mem: store each
- * event is applied under the state write lock (serve_int.h).
+ * event is applied under the state write lock (serve_int.h), taken and
+ * released per event so a predict waits for one event at most, never for
+ * a batch. Batches run on the events job thread (jobs.c), not on the HTTP
+ * threads; at shutdown a batch stops at its next event (ingest.cancel):
+ * the events not applied are not remembered, so a retry applies them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +122,11 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
     pr__ingest *in = &s->ingest;
     pr_err err;
     pr_fs_event ev;
+    if (__atomic_load_n(&in->cancel, __ATOMIC_RELAXED)) { /* shutdown: stop at an event */
+        b->failed++;
+        note_error(b, what, n, "not applied: the server is shutting down");
+        return;
+    }
     pr_arena_reset(&in->arena);
     pr_status rc = pr_fs_event_parse(in->fs, text, len, &in->arena, &ev, &err);
     if (rc == PR_OK && !ev.has_event_id)

@@ -19,9 +19,11 @@
  * failed admin check (401/403). POST bodies are appended to the req_ctx
  * in the following calls (a chunked body growing past the ceiling is
  * dropped and answered 413), and the last call answers the noted error or
- * runs the handler on the whole body. The completion callback frees the
- * req_ctx and ends the request's in-flight count, which is what a drain
- * waits for.
+ * runs the handler on the whole body; events and reloads are queued to
+ * their own thread instead (jobs.c), the connection suspended until the
+ * reply is ready. The completion callback frees the req_ctx (and lets go
+ * of its job) and ends the request's in-flight count, which is what a
+ * drain waits for.
  *
  * Ownership: the req_ctx and its body belong to MHD's per-request slot
  * (*con_cls) from the first call to the completion callback. Replies are
@@ -60,6 +62,8 @@ typedef struct req_ctx {
     size_t len, cap;
     int too_big;
     int answered;
+    int retry_after;       /* seconds, sent with a 503 when > 0 */
+    pr__job *job;          /* events, reload: the work queued (jobs.c) */
     unsigned err_status;   /* an error found at the first call, answered */
     char err_msg[256];     /* at the last one (keep-alive stays possible) */
 } req_ctx;
@@ -85,6 +89,11 @@ static enum MHD_Result reply(pr_server *s, struct MHD_Connection *c, req_ctx *r,
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->def->method);
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->retry_after > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     enum MHD_Result ok = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     r->answered = 1;
@@ -130,7 +139,28 @@ static unsigned admin_check(pr_server *s, struct MHD_Connection *c, const char *
     return 0;
 }
 
+/* Events and reloads run on their job queue's thread (jobs.c): the first
+ * time here the work is queued and the connection suspended; when it is
+ * resumed, the stored reply goes out. A full queue answers 503 at once. */
+static enum MHD_Result run_job(pr_server *s, struct MHD_Connection *c, req_ctx *r) {
+    if (!r->job) {
+        const char *why = pr__job_submit(s, r->route, c, &r->body, r->len, &r->job);
+        if (!why) return MHD_YES; /* suspended until the job is done */
+        r->retry_after = 1;
+        return reply_error(s, c, r, MHD_HTTP_SERVICE_UNAVAILABLE, why, 0);
+    }
+    unsigned status;
+    const char *type, *body;
+    size_t len;
+    if (!pr__job_result(r->job, &status, &type, &body, &len)) return MHD_YES;
+    enum MHD_Result ok = reply(s, c, r, status, type, body, len, 0);
+    pr__job_release(r->job);
+    r->job = NULL;
+    return ok;
+}
+
 static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_ctx *r) {
+    if (r->route == PR__ROUTE_EVENTS || r->route == PR__ROUTE_RELOAD) return run_job(s, c, r);
     pr__tb out;
     pr__tb_init(&out, s->o.max_body + (16u << 20));
     unsigned status = 500;
@@ -138,7 +168,6 @@ static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_c
     const char *body = r->body ? r->body : "";
     switch (r->route) {
     case PR__ROUTE_PREDICT: type = pr__handle_predict(s, body, r->len, &status, &out); break;
-    case PR__ROUTE_EVENTS: type = pr__handle_events(s, body, r->len, &status, &out); break;
     case PR__ROUTE_MODEL: type = pr__handle_model(s, &status, &out); break;
     case PR__ROUTE_READYZ: type = pr__handle_readyz(s, &status, &out); break;
     case PR__ROUTE_HEALTHZ:
@@ -150,7 +179,6 @@ static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_c
         type = "text/plain; version=0.0.4";
         pr__metrics_render(s, &out);
         break;
-    case PR__ROUTE_RELOAD: type = pr__handle_reload(s, &status, &out); break;
     default: break;
     }
     if (status == 200 && r->route == PR__ROUTE_PREDICT) pr__metrics_add(&s->metrics.predictions, 1);
@@ -275,6 +303,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)c;
     (void)toe;
     if (!r) return;
+    pr__job_release(r->job);
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -339,7 +368,8 @@ pr_status pr__http_start(pr_server *s, pr_err *err) {
     int v6 = 0;
     pr_status st = parse_listen(s->listen, &sa, &v6, err);
     if (st != PR_OK) return st;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME; /* jobs.c */
     if (v6) flags |= MHD_USE_IPv6;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_log, s,

@@ -157,5 +157,6 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     counter(o, "pronto_store_puts_total", "rows written", c.puts);
     counter(o, "pronto_store_failures_total", "store calls that failed in the backend", c.failures);
     counter(o, "pronto_store_reconnects_total", "redis connections re-established", c.reconnects);
+    pr__jobs_render(s, o);
     gauge(o, "pronto_start_timestamp_seconds", "when the server started", (double)s->started_at);
 }

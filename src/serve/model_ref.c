@@ -41,18 +41,27 @@ static void ref_free(pr__model_ref *r) {
 }
 
 pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
-                             uint64_t generation, pr__model_ref **out, pr_err *err) {
+                             uint64_t generation, uint64_t max_bytes, pr__model_ref **out,
+                             pr_err *err) {
     *out = NULL;
     double t0 = pr_now();
     char *buf = NULL;
     size_t len = 0;
     pr__model_ref *r = calloc(1, sizeof *r);
     if (!r) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-    /* Stamp before reading: if the file changes while we read it, the next
-     * poll sees a newer stamp and loads again. */
-    pr__file_stamp(path, &r->file_mtime_ns, &r->file_size);
-    pr_status s = pr_read_file(path, &buf, &len, err);
+    /* Only a regular file of at most max_bytes, checked on the opened
+     * descriptor (base.h): a symlink to /dev/zero, a FIFO or a directory
+     * is refused at once. Its stamp is the opened file's, taken before
+     * reading: if the file changes while we read it, the next poll sees a
+     * newer stamp and loads again. */
+    pr_status s = pr_read_regular_file(path, max_bytes, &buf, &len, &r->file_mtime_ns, err);
+    if (s == PR_ERR_LIMIT) {
+        char why[PR_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        s = pr_err_set(err, s, "%s (--max-model-bytes)", why);
+    }
     if (s != PR_OK) goto fail;
+    r->file_size = (int64_t)len;
     snprintf(r->version, sizeof r->version, "%016llx",
              (unsigned long long)pr_hash64(buf, len, 0));
     s = pr_model_load_mem(buf, len, path, &r->model, err);

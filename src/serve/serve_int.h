@@ -9,8 +9,12 @@
  *   events.c       POST /v1/events: parse, drop duplicates, apply
  *   metrics.c      counters, histograms, the Prometheus text
  *   textbuf.c      a bounded growable text buffer with JSON escaping
+ *   jobs.c         slow work (events, reloads) on queues and threads of
+ *                  its own, off the HTTP threads
  *
  * Locks, in the order they may be taken:
+ *   jobq.mu     a job queue's state, never held across a job's run or a
+ *               libmicrohttpd call;
  *   reload_mu   serializes reloads (load + verify + swap);
  *   ingest_mu   serializes event ingestion (one writer to the store);
  *   state_lock  (rwlock, mem: store only) readers hold it across one
@@ -90,9 +94,11 @@ typedef struct pr__model_ref {
 /* Reads, verifies and prepares the model at path; its featurizer binds to
  * the assembled columns names[0..n) (a column it reads that the store spec
  * lacks refuses the model), or with names NULL to the columns of its own
- * spec. *out has refs = 1. */
+ * spec. Only a regular file of at most max_bytes is read (anything else is
+ * refused before reading: pr_read_regular_file). *out has refs = 1. */
 pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
-                             uint64_t generation, pr__model_ref **out, pr_err *err);
+                             uint64_t generation, uint64_t max_bytes, pr__model_ref **out,
+                             pr_err *err);
 void pr__model_ref_release(pr__model_ref *r);
 /* The file's mtime (ns) and size, or -1s when it cannot be stat'ed. */
 void pr__file_stamp(const char *path, int64_t *mtime_ns, int64_t *size);
@@ -229,7 +235,69 @@ typedef struct pr__ingest {
     pr_fs *fs;                 /* over the store, with the store spec */
     pr_arena arena;
     pr__idset ids;
+    int cancel;                /* atomic: shutdown, apply no more events */
 } pr__ingest;
+
+/* ---------------------------------------------------------------- jobs */
+
+typedef enum {
+    PR__JOB_EVENTS,            /* POST /v1/events */
+    PR__JOB_RELOAD,            /* POST /admin/reload */
+    PR__JOB_SIGNAL_RELOAD,     /* SIGHUP: no client waits */
+    PR__JOB_POLL               /* --poll-model: reload if the file changed */
+} pr__job_kind;
+
+enum { PR__Q_EVENTS, PR__Q_RELOAD, PR__Q_COUNT };
+
+typedef struct pr__job pr__job; /* jobs.c */
+struct MHD_Connection;
+struct pr_server;
+
+/* One queue and its thread (jobs.c). */
+typedef struct pr__jobq {
+    struct pr_server *s;
+    const char *name;          /* "events", "reload" */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;         /* work queued, or stop */
+    pthread_cond_t done_cv;    /* a run or a resume ended, the thread exited */
+    pr__job *head, *tail;      /* queued, FIFO */
+    pr__job *running;
+    uint32_t n, max_n;         /* jobs queued or running, and the cap */
+    size_t bytes, max_bytes;   /* their bodies, and the cap */
+    uint32_t resuming;         /* MHD_resume_connection calls in progress */
+    int closed, stop, exited;
+    int inited, started;
+    pthread_t th;
+    uint64_t rejected, done_total;
+} pr__jobq;
+
+pr_status pr__jobs_start(struct pr_server *s, pr_err *err);
+/* On the HTTP thread, with the whole body: queues the work of route
+ * (events or reload) for connection c, taking *body (set to NULL) and
+ * suspending c; its thread resumes c when the reply is ready. Returns NULL
+ * then (*out: the connection's reference to the job), else the reason to
+ * answer 503 at once (queue full or closed; *body untouched). */
+const char *pr__job_submit(struct pr_server *s, pr__route route, struct MHD_Connection *c,
+                           char **body, size_t len, pr__job **out);
+/* 1 and the reply (borrowed: valid until pr__job_release) once done. */
+int pr__job_result(pr__job *j, unsigned *status, const char **type, const char **body,
+                   size_t *len);
+/* The connection lets go of j (after its reply, or at its completion).
+ * Accepts NULL. */
+void pr__job_release(pr__job *j);
+/* Queues a reload with no client (SIGHUP, polling); PR_ERR_LIMIT when the
+ * reload queue is full, PR_ERR_INVALID when shutting down. */
+pr_status pr__jobs_submit_reload(struct pr_server *s, int only_if_changed, pr_err *err);
+/* Closes the queues and answers 503 to every job queued or running (their
+ * connections resumed). Returns how many requests it answered. */
+uint32_t pr__jobs_abort(struct pr_server *s);
+/* Waits for the threads until deadline (pr_now() seconds; at least 0.5 s
+ * from now); a thread still busy then is detached (s->jobs_stuck). */
+void pr__jobs_join(struct pr_server *s, double deadline);
+/* Frees the queues; 0 (nothing freed) if a thread was left running. */
+int pr__jobs_free(struct pr_server *s);
+/* The queues' lines of /metrics. */
+void pr__jobs_render(struct pr_server *s, pr__tb *out);
 
 /* ---------------------------------------------------------------- server */
 
@@ -258,6 +326,8 @@ struct pr_server {
     pthread_mutex_t workers_mu;
     pr__worker *workers;
     pr__ingest ingest;
+    pr__jobq jobs[PR__Q_COUNT];
+    int jobs_stuck;            /* a job thread was left running at shutdown */
     pr__metrics metrics;
     int64_t started_at;
 };

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "serve/serve_int.h"
 
@@ -28,6 +29,20 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->max_body = 1u << 20;
     o->max_connections = 512;
     o->event_ids = 1u << 18;
+    o->max_queued_jobs = 16;
+    o->max_queued_bytes = (size_t)64 << 20;
+    o->max_model_bytes = pr_server_default_max_model_bytes();
+}
+
+uint64_t pr_server_default_max_model_bytes(void) {
+    /* A reload holds the new file's bytes and the model parsed from them
+     * beside the model still serving: a file over half the memory cannot
+     * be loaded without pushing the serving one out, so it is refused
+     * before reading. Generous otherwise (24 GiB of RAM: 12 GiB files). */
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return (uint64_t)8 << 30;
+    uint64_t half = (uint64_t)pages * (uint64_t)page / 2;
+    return half < ((uint64_t)64 << 20) ? (uint64_t)64 << 20 : half;
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -45,6 +60,15 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
                           o->max_body);
     if (o->max_connections < 1)
         return pr_err_set(err, PR_ERR_INVALID, "--max-connections must be >= 1");
+    if (o->max_queued_jobs < 1 || o->max_queued_jobs > 65536)
+        return pr_err_set(err, PR_ERR_INVALID, "--max-queued-jobs must be 1..65536, got %u",
+                          o->max_queued_jobs);
+    if (o->max_queued_bytes < o->max_body)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "--max-queued-bytes (%zu) must be at least --max-body (%zu)",
+                          o->max_queued_bytes, o->max_body);
+    if (o->max_model_bytes < 1)
+        return pr_err_set(err, PR_ERR_INVALID, "--max-model-bytes must be >= 1");
     return PR_OK;
 }
 
@@ -55,7 +79,7 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
     if (s->spec_path) {
         st = pr_spec_load(s->spec_path, &s->store_spec, err);
     } else {
-        st = pr__model_ref_load(s->model_path, NULL, 0, 1, &first, err);
+        st = pr__model_ref_load(s->model_path, NULL, 0, 1, s->o.max_model_bytes, &first, err);
         if (st != PR_OK) return st;
         const char *y = pr_model_spec(first->model);
         st = pr_spec_parse(y, strlen(y), s->model_path, &s->store_spec, err);
@@ -72,7 +96,8 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
     st = pr__request_plan_init(&s->req, s->col_names, pr_fs_n_request_columns(s->plan_fs),
                                s->candidate_key, err);
     if (st != PR_OK) goto fail;
-    if (!first) st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, 1, &first, err);
+    if (!first) st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, 1, s->o.max_model_bytes,
+                                              &first, err);
     if (st != PR_OK) goto fail;
     s->generation = 1;
     pr__holder_swap(&s->holder, first);
@@ -142,6 +167,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
                    bs.seconds);
     }
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
+    if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__http_start(s, err)) != PR_OK) goto fail;
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: listening on %s (port %u)", s->listen, s->port);
     *out = s;
@@ -159,10 +185,21 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
     int64_t mtime, size;
     pr__file_stamp(s->model_path, &mtime, &size);
     pr_status st =
-        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->generation + 1, &r, err);
+        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->generation + 1,
+                           s->o.max_model_bytes, &r, err);
     if (st == PR_OK) {
         s->generation++;
+        /* Keep a reference to the old model across the swap and drop it
+         * when the requests still on it are done (bounded wait): freeing a
+         * large model takes time, spent here on the reload thread rather
+         * than by the last predict that used it. */
+        pr__model_ref *old = pr__holder_acquire(&s->holder);
         pr__holder_swap(&s->holder, r);
+        for (int i = 0; old && i < 2000 && __atomic_load_n(&old->refs, __ATOMIC_ACQUIRE) > 1; i++) {
+            struct timespec ts = {0, 500000};
+            nanosleep(&ts, NULL);
+        }
+        pr__model_ref_release(old);
         pr__metrics_add(&s->metrics.reloads_ok, 1);
         if (!s->o.quiet)
             pr_log(PR_LOG_INFO, "serve: reloaded %s, version %s", s->model_path, r->version);
@@ -193,18 +230,35 @@ int pr_server_poll_model(pr_server *s, pr_err *err) {
     return 1;
 }
 
-uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
-    if (s->stopped) return 0;
-    s->stopped = 1;
-    pr__http_quiesce(s);
-    double deadline = pr_now() + drain_s;
+pr_status pr_server_reload_async(pr_server *s, int only_if_changed, pr_err *err) {
+    return pr__jobs_submit_reload(s, only_if_changed, err);
+}
+
+/* Waits until no request is in flight or until deadline; returns those left. */
+static int64_t wait_in_flight(pr_server *s, double deadline) {
     int64_t left;
     while ((left = __atomic_load_n(&s->metrics.in_flight, __ATOMIC_RELAXED)) > 0 &&
            pr_now() < deadline) {
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
+    return left;
+}
+
+uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
+    if (s->stopped) return 0;
+    s->stopped = 1;
+    pr__http_quiesce(s);
+    double deadline = pr_now() + drain_s;
+    /* Requests in flight include those whose events or reload wait in a
+     * job queue: the drain lets the queues run too. */
+    int64_t left = wait_in_flight(s, deadline);
+    /* What is still queued or running is answered 503 and its connection
+     * resumed (a daemon must not stop with suspended connections); the
+     * answers get a moment to go out. */
+    if (pr__jobs_abort(s)) wait_in_flight(s, pr_now() + 0.1);
     pr__http_stop(s);
+    pr__jobs_join(s, deadline);
     pr__workers_free(s);
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: stopped (%lld requests cut short)", (long long)left);
     return left > 0 ? (uint32_t)left : 0;
@@ -213,6 +267,12 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
 void pr_server_free(pr_server *s) {
     if (!s) return;
     if (s->mhd) pr_server_shutdown(s, 0);
+    if (!pr__jobs_free(s)) {
+        /* A job thread is stuck (in I/O) and may still touch the server:
+         * its memory stays for the process exit to reclaim. */
+        if (!s->o.quiet) pr_log(PR_LOG_WARN, "serve: not freeing the server: a job thread is busy");
+        return;
+    }
     pr__workers_free(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
