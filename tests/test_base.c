@@ -1,5 +1,9 @@
-/* test_base.c: status table, error buffer, arena, hashing, atomic files. */
+/* test_base.c: status table, error buffer, arena, hashing, atomic files,
+ * log lines (one write each, rate-limited per call site). */
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "base/heap.h"
 #include "pronto/base.h"
@@ -136,6 +140,95 @@ TEST(heap_pops_in_order_past_growth) {
     long_heap_free(&h);
 }
 
+/* ---------------------------------------------------------------- log */
+
+static char long_text[1500];
+static pthread_barrier_t log_barrier;
+
+/* Eight call sites (one per thread), each logging one long line at once. */
+static void *log_thread(void *arg) {
+    int i = (int)(intptr_t)arg;
+    pthread_barrier_wait(&log_barrier);
+    switch (i) {
+    case 0: pr_log(PR_LOG_WARN, "t0 %s end", long_text); break;
+    case 1: pr_log(PR_LOG_WARN, "t1 %s end", long_text); break;
+    case 2: pr_log(PR_LOG_WARN, "t2 %s end", long_text); break;
+    case 3: pr_log(PR_LOG_WARN, "t3 %s end", long_text); break;
+    case 4: pr_log(PR_LOG_WARN, "t4 %s end", long_text); break;
+    case 5: pr_log(PR_LOG_WARN, "t5 %s end", long_text); break;
+    case 6: pr_log(PR_LOG_WARN, "t6 %s end", long_text); break;
+    default: pr_log(PR_LOG_WARN, "t7 %s end", long_text); break;
+    }
+    return NULL;
+}
+
+static void flood(int n) {
+    for (int i = 0; i < n; i++) pr_log(PR_LOG_WARN, "flood %d", i);
+}
+
+/* Waits until the monotonic clock's second changes. */
+static void next_second(void) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    do {
+        usleep(10000);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+    } while (b.tv_sec == a.tv_sec);
+}
+
+TEST(log_lines_whole_and_rate_limited) {
+    const char *path = test_path("log.txt");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    ASSERT_TRUE(fd >= 0);
+    int saved = dup(2);
+    dup2(fd, 2);
+    /* eight threads, one long line each, all at once: eight whole lines */
+    memset(long_text, 'x', sizeof long_text - 1);
+    pthread_barrier_init(&log_barrier, NULL, 8);
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, log_thread, (void *)(intptr_t)i);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&log_barrier);
+    /* a flood from one call site: one line, then the count */
+    next_second();
+    flood(5000);
+    next_second();
+    flood(1);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    size_t len;
+    char *text = test_read_file(path, &len);
+    int seen[8] = {0}, lines = 0, floods = 0;
+    unsigned long long suppressed = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = '\0';
+        lines++;
+        ASSERT_TRUE(!strncmp(line, "pronto: warning: ", 17));
+        const char *m = line + 17;
+        if (m[0] == 't') {
+            int i = m[1] - '0';
+            ASSERT_TRUE(i >= 0 && i < 8 && !seen[i]);
+            seen[i] = 1;
+            ASSERT_EQ_INT(strlen(m), 3 + sizeof long_text - 1 + 4);
+            ASSERT_TRUE(strspn(m + 3, "x") == sizeof long_text - 1);
+            ASSERT_EQ_STR(m + 3 + sizeof long_text - 1, " end");
+        } else {
+            ASSERT_TRUE(!strncmp(m, "flood ", 6));
+            floods++;
+            const char *sup = strstr(m, " (suppressed ");
+            if (sup) suppressed += strtoull(sup + 13, NULL, 10);
+        }
+    }
+    for (int i = 0; i < 8; i++) ASSERT_TRUE(seen[i]);
+    /* 5001 calls: the flood's first line (a second boundary may add one),
+     * and the line a second later carrying the count of the rest */
+    ASSERT_TRUE(floods >= 2 && floods <= 3);
+    ASSERT_EQ_INT(suppressed + (unsigned long long)floods, 5001);
+    ASSERT_EQ_INT(lines, 8 + floods);
+    free(text);
+}
+
 int main(void) {
     RUN(status_names_and_messages);
     RUN(arena_grows_then_stops_allocating);
@@ -144,5 +237,6 @@ int main(void) {
     RUN(atomic_write_replaces_or_keeps);
     RUN(atomic_write_on_full_disk_keeps_old_file);
     RUN(heap_pops_in_order_past_growth);
+    RUN(log_lines_whole_and_rate_limited);
     TEST_MAIN_END();
 }

@@ -194,6 +194,9 @@ typedef enum {
     PR_LOG_DEBUG = 3
 } pr_log_level;
 void pr_log_set_level(pr_log_level level);
+/* One line on stderr, written with one write(2) (lines of different
+ * threads never mix). Rate-limited per call site (fmt's address): one line
+ * a second, the next one written says "(suppressed N similar)". */
 void pr_log(pr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
