@@ -2,8 +2,9 @@
 # cli_serve.sh: `pronto serve` as a process, driven with curl: it answers on
 # a free port, SIGHUP and --poll-model swap the model (a truncated file is
 # refused and the old model keeps serving; so are a FIFO and a symlink to
-# /dev/zero, without blocking SIGTERM), the admin token comes from the
-# flag or PRONTO_ADMIN_TOKEN, an lmdb: store filled by `pronto materialize`
+# /dev/zero, without blocking SIGTERM), the admin token comes from
+# --admin-token-file or PRONTO_ADMIN_TOKEN (--admin-token is refused), an
+# lmdb: store filled by `pronto materialize`
 # serves the same answers as mem: --data, SIGTERM exits 0, and bad flags or
 # files fail with a message. Endpoint and error-path details are in
 # tests/test_serve.c.
@@ -46,7 +47,8 @@ wait_kind() {
 REQ='{"user_id":17,"context":{"site_id":3,"device":"mobile","position":1},"ts":1704069060000,
       "candidates":[{"ad_id":1},{"ad_id":2},{"ad_id":3},{"ad_id":999999}],"top_k":3}'
 
-start mem --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token tok --poll-model 0.2
+printf 'tok\n' > "$T/token"
+start mem --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token-file "$T/token" --poll-model 0.2
 check "server listening on a free port" "[ -n '$PORT' ]"
 check "healthz" "curl -sf localhost:$PORT/healthz | grep -q ok"
 curl -s -XPOST "localhost:$PORT/v1/predict" -d "$REQ" > "$T/p_mem.json"
@@ -64,7 +66,7 @@ sleep 0.5
 check "a truncated model is refused" "grep -q 'refused' $T/mem.err"
 check "and the old one keeps serving" \
     "curl -s -XPOST localhost:$PORT/v1/predict -d '$REQ' | grep -q predictions && wait_kind lr"
-check "admin reload with the flag's token: 422 for the bad file" \
+check "admin reload with the file's token: 422 for the bad file" \
     "[ \$(curl -s -o /dev/null -w '%{http_code}' -XPOST -H 'Authorization: Bearer tok' localhost:$PORT/admin/reload) = 422 ]"
 check "metrics count the refusals" \
     "curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"refused\"} [2-9]'"
@@ -78,7 +80,7 @@ check "SIGTERM drains and exits 0" "[ $? -eq 0 ] && grep -q 'stopped (0 requests
 # (no reader blocks on it, nothing is read without limit), and SIGTERM
 # still exits promptly.
 deploy "$T/lr.pm"
-start special --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token tok
+start special --model "$T/serving.pm" --store mem: --data "$T/d" --admin-token-file "$T/token"
 rm -f "$T/serving.pm" && mkfifo "$T/serving.pm"
 kill -HUP "$SPID"
 waitlog() { for _ in $(seq 1 50); do grep -q "$1" "$T/special.err" && return 0; sleep 0.1; done; return 1; }
@@ -120,4 +122,10 @@ check "missing model file: exit 1 naming it" "[ $? -eq 1 ] && grep -q 'nope.pm' 
 check "bad --listen: exit 1" "[ $? -eq 1 ] && grep -q 'HOST:PORT' $T/e3"
 "$P" serve --model "$T/lr.pm" --store mem: --threads 0 > /dev/null 2> "$T/e4"
 check "--threads 0: exit 2" "[ $? -eq 2 ]"
+"$P" serve --model "$T/lr.pm" --store mem: --admin-token tok > /dev/null 2> "$T/e5"
+check "--admin-token on the command line: exit 2 naming the file flag" \
+    "[ $? -eq 2 ] && grep -q -- '--admin-token-file' $T/e5"
+: > "$T/empty"
+"$P" serve --model "$T/lr.pm" --store mem: --admin-token-file "$T/empty" > /dev/null 2> "$T/e6"
+check "an empty token file: exit 1" "[ $? -eq 1 ] && grep -q 'no token' $T/e6"
 finish

@@ -15,7 +15,13 @@
  * polling the model file, overload 503, a drain that finishes a request
  * in flight while refusing new connections, and a redis: store killed
  * mid-test (answers with defaults, flagged "degraded", then recovery when
- * redis-server is back).
+ * redis-server is back). Hostile clients (issue 9; the long version is
+ * bench/hostile.py): ambiguous framing closes the connection, no Host is a
+ * 400, HEAD works, echoed paths stay valid UTF-8 JSON, slow headers and
+ * bodies are cut with a 408, bursts of connections closed by the client
+ * leave nothing open, the body-memory budget refuses and gives back, and
+ * the reserve answers health checks while /readyz says overloaded;
+ * /v1/model hides path and training info without the admin token.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +31,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -322,6 +329,7 @@ static pr_server *start(const char *store_uri, uint32_t max_conn) {
     o.max_candidates = 50;
     o.max_body = 64 * 1024;
     o.max_connections = max_conn;
+    o.max_connections_per_ip = max_conn + PR_SERVE_RESERVE; /* all from 127.0.0.1 */
     o.quiet = 1;
     pr_server *s = NULL;
     pr_err err;
@@ -529,7 +537,19 @@ TEST(test_endpoints) {
     ASSERT_EQ_INT(json_integer_value(json_object_get(j, "generation")), 1);
     ASSERT_EQ_INT(json_array_size(json_object_get(j, "request_columns")), 5);
     ASSERT_EQ_INT(strlen(json_string_value(json_object_get(j, "fingerprint"))), 16);
+    /* where the model lives and what it was trained on: admin only */
+    ASSERT_TRUE(!json_object_get(j, "path") && !json_object_get(j, "info"));
     json_decref(j);
+    free(r.body);
+    r = call(port, "GET", "/v1/model", "Authorization: Bearer s3cret\r\n", NULL);
+    j = parse_json(&r);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "path")), model_path);
+    ASSERT_TRUE(json_object_get(j, "info") != NULL);
+    json_decref(j);
+    free(r.body);
+    r = call(port, "GET", "/v1/model", "Authorization: Bearer s3cres\r\n", NULL);
+    ASSERT_EQ_INT(r.status, 200);
+    ASSERT_TRUE(!strstr(r.body, "\"path\""));
     free(r.body);
     const char *ads[] = {"1", "2", "3"};
     r = call(port, "POST", "/v1/predict", NULL, predict_body("5", "1", "ctv", "1", ads, 3, 0));
@@ -974,6 +994,7 @@ TEST(test_redis_down_degrades_then_recovers) {
     h = call(port, "GET", "/readyz", NULL, NULL);
     ASSERT_EQ_INT(h.status, 503);
     ASSERT_CONTAINS(h.body, "\"ready\":false");
+    ASSERT_CONTAINS(h.body, "details with the admin token"); /* no host names */
     free(h.body);
 
     if (redis_child_start(&rc, why, sizeof why) != 0) TEST_FAIL("%s", why);
@@ -1239,6 +1260,257 @@ TEST(test_reload_refuses_special_files) {
     pr_server_free(s);
 }
 
+/* ---------------------------------------------------------------- hostile clients */
+
+static pr_server *start_guarded(uint32_t max_conn, size_t body_memory) {
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    o.model_path = model_path;
+    o.store_uri = "mem:";
+    o.listen = "127.0.0.1:0";
+    o.max_body = 64 * 1024;
+    o.max_connections = max_conn;
+    o.max_connections_per_ip = max_conn + PR_SERVE_RESERVE;
+    o.header_timeout = 0.4;
+    o.body_timeout = 0.4;
+    o.max_body_memory = body_memory;
+    o.quiet = 1;
+    pr_server *s = NULL;
+    pr_err err;
+    ASSERT_OK(pr_server_start(&o, &s, &err));
+    return s;
+}
+
+/* Everything the server sends until it closes (or 3 s pass): -1 on a
+ * timeout, else the bytes read. */
+static long read_until_close(int fd, char *buf, size_t cap) {
+    struct timeval tv = {3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    size_t have = 0;
+    for (;;) {
+        ssize_t n = recv(fd, buf + have, cap - 1 - have, 0);
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) break;
+        if (n < 0) return -1;
+        have += (size_t)n;
+        if (have == cap - 1) break;
+    }
+    buf[have] = '\0';
+    return (long)have;
+}
+
+/* A raw request on a fresh connection; the reply must be status with a
+ * JSON body (valid UTF-8: jansson refuses anything else); closed: whether
+ * the server must have closed the connection after it. */
+static void raw_expect(uint16_t port, const char *req, size_t len, int status, int closed) {
+    int fd = connect_port(port);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_TRUE(send_all(fd, req, len) == 0);
+    resp r;
+    ASSERT_TRUE(read_resp(fd, &r) == 0);
+    ASSERT_EQ_INT(r.status, status);
+    ASSERT_CONTAINS(r.head, "Content-Type: application/json");
+    json_t *j = parse_json(&r);
+    ASSERT_TRUE(json_string_value(json_object_get(j, "error")) != NULL);
+    json_decref(j);
+    free(r.body);
+    char rest[256];
+    struct timeval tv = {0, closed ? 2000000 : 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n = recv(fd, rest, sizeof rest, 0);
+    if (closed) ASSERT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET));
+    else ASSERT_TRUE(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)); /* still open */
+    close(fd);
+}
+
+/* The value of the sample line that starts with name (which ends with a
+ * space or the labels), -1 if none. */
+static double metric_value(uint16_t port, const char *name) {
+    resp r = call(port, "GET", "/metrics", NULL, NULL);
+    char key[256];
+    snprintf(key, sizeof key, "\n%s", name);
+    const char *p = strstr(r.body, key);
+    double v = p ? strtod(p + strlen(key), NULL) : -1;
+    free(r.body);
+    return v;
+}
+
+TEST(test_framing_and_conformance) {
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    static const char two_cl[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                 "Content-Length: 7\r\n\r\n12345";
+    raw_expect(port, two_cl, sizeof two_cl - 1, 400, 1);
+    static const char cl_te[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    raw_expect(port, cl_te, sizeof cl_te - 1, 400, 1);
+    static const char no_host[] = "GET /healthz HTTP/1.1\r\n\r\n";
+    raw_expect(port, no_host, sizeof no_host - 1, 400, 0);
+    /* an echoed path with invalid UTF-8 and 2-byte characters across the
+     * cut: still one valid UTF-8 JSON text */
+    char req[2048];
+    int n = snprintf(req, sizeof req, "GET /");
+    for (int i = 0; i < 150; i++) n += snprintf(req + n, sizeof req - (size_t)n, "\xc3\xa9");
+    n += snprintf(req + n, sizeof req - (size_t)n, "\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n");
+    raw_expect(port, req, (size_t)n, 404, 0);
+    static const char bad_method[] = "\xc3\xa9\xc3 /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_expect(port, bad_method, sizeof bad_method - 1, 405, 0);
+    /* HEAD on a GET route: the headers of the GET, no body */
+    int fd = connect_port(port);
+    static const char head[] = "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_TRUE(send_all(fd, head, sizeof head - 1) == 0);
+    char buf[4096];
+    struct timeval tv = {0, 300000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+    ASSERT_TRUE(got > 0);
+    buf[got] = '\0';
+    ASSERT_TRUE(!strncmp(buf, "HTTP/1.1 200", 12));
+    ASSERT_CONTAINS(buf, "Content-Length: 16\r\n");
+    ASSERT_TRUE(!strcmp(strstr(buf, "\r\n\r\n"), "\r\n\r\n")); /* nothing after */
+    close(fd);
+    resp r = call(port, "POST", "/healthz", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 405);
+    ASSERT_CONTAINS(r.head, "Allow: GET, HEAD\r\n");
+    free(r.body);
+    ASSERT_TRUE(metric_value(port, "pronto_http_framing_rejected_total ") == 3);
+    pr_server_free(s);
+}
+
+TEST(test_slow_clients_cut) {
+    pr_server *s = start_guarded(64, 1u << 20);
+    uint16_t port = pr_server_port(s);
+    /* slow headers: a line every 100 ms (each resets an idle timer), cut
+     * at 0.4 s with a 408 JSON */
+    int fd = connect_port(port);
+    static const char line1[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    ASSERT_TRUE(send_all(fd, line1, sizeof line1 - 1) == 0);
+    double t0 = pr_now();
+    int cut = 0;
+    for (int i = 0; i < 30 && !cut; i++) {
+        usleep(100000);
+        cut = send(fd, "X-a: b\r\n", 8, MSG_NOSIGNAL) != 8;
+        char b[1];
+        cut |= recv(fd, b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+    }
+    char buf[4096];
+    long got = read_until_close(fd, buf, sizeof buf);
+    double took = pr_now() - t0;
+    close(fd);
+    ASSERT_TRUE(got > 0);
+    ASSERT_TRUE(!strncmp(buf, "HTTP/1.1 408", 12));
+    ASSERT_CONTAINS(buf, "{\"error\":\"request headers not received within 0.4 s");
+    ASSERT_TRUE(took > 0.35 && took < 1.5);
+    /* slow body: 10 of 100 announced bytes, then nothing */
+    fd = connect_port(port);
+    static const char part[] = "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"a\":1234";
+    ASSERT_TRUE(send_all(fd, part, sizeof part - 1) == 0);
+    got = read_until_close(fd, buf, sizeof buf);
+    close(fd);
+    ASSERT_TRUE(got > 0);
+    ASSERT_TRUE(!strncmp(buf, "HTTP/1.1 408", 12));
+    ASSERT_CONTAINS(buf, "request body not received within 0.4 s (--body-timeout)");
+    /* a keep-alive client that is merely idle between requests is not cut
+     * by the header deadline */
+    fd = -1;
+    resp r;
+    ASSERT_TRUE(http(port, &fd, "GET", "/healthz", NULL, NULL, &r) == 0);
+    free(r.body);
+    usleep(600000);
+    ASSERT_TRUE(http(port, &fd, "GET", "/healthz", NULL, NULL, &r) == 0);
+    ASSERT_EQ_INT(r.status, 200);
+    free(r.body);
+    close(fd);
+    ASSERT_TRUE(metric_value(port, "pronto_http_timeouts_total{phase=\"headers\"} ") == 1);
+    ASSERT_TRUE(metric_value(port, "pronto_http_timeouts_total{phase=\"body\"} ") == 1);
+    pr_server_free(s);
+}
+
+/* Connections closed by the client, half of them in the middle of a
+ * request line: none may linger (CLOSE-WAIT) or stay counted. */
+TEST(test_burst_closed_by_client_returns_to_baseline) {
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    int n = rl.rlim_cur > 700 ? 300 : (int)rl.rlim_cur / 3;
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    int *fds = malloc(sizeof *fds * (size_t)n);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < n; i++) {
+            ASSERT_TRUE((fds[i] = connect_port(port)) >= 0);
+            if (i % 2) ASSERT_TRUE(send_all(fds[i], "POST /v1/predict HTTP/1.1\r\nHo", 29) == 0);
+        }
+        for (int i = 0; i < n; i++) close(fds[i]);
+    }
+    free(fds);
+    double open = -1;
+    for (int i = 0; i < 50 && open != 1; i++) { /* 1: the /metrics call itself */
+        usleep(20000);
+        open = metric_value(port, "pronto_http_connections_open ");
+    }
+    ASSERT_TRUE(open == 1);
+    resp r = call(port, "GET", "/readyz", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 200);
+    free(r.body);
+    pr_server_free(s);
+}
+
+/* The body budget: bodies in flight over --max-body-memory get a 503 JSON
+ * and a close at once; the memory is given back when they end. */
+TEST(test_body_memory_budget) {
+    pr_server *s = start_guarded(64, 4 * 64 * 1024);
+    uint16_t port = pr_server_port(s);
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 60000);
+    int fds[4];
+    for (int i = 0; i < 4; i++) { /* 4 x 60000 (+1) fit in 256 KiB */
+        ASSERT_TRUE((fds[i] = connect_port(port)) >= 0);
+        ASSERT_TRUE(send_all(fds[i], head, (size_t)hl) == 0);
+        ASSERT_TRUE(send_all(fds[i], "{\"a\":", 5) == 0);
+    }
+    usleep(100000);
+    ASSERT_TRUE(metric_value(port, "pronto_http_body_bytes ") >= 4 * 60001);
+    raw_expect(port, head, (size_t)hl, 503, 1); /* the fifth does not */
+    for (int i = 0; i < 4; i++) close(fds[i]);
+    double held = -1;
+    for (int i = 0; i < 50 && held != 0; i++) {
+        usleep(20000);
+        held = metric_value(port, "pronto_http_body_bytes ");
+    }
+    ASSERT_TRUE(held == 0);
+    ASSERT_TRUE(metric_value(port, "pronto_http_body_memory_rejected_total ") == 1);
+    pr_server_free(s);
+}
+
+/* Past --max-connections: the reserve answers health checks, /readyz
+ * says not ready, anything else gets a fast 503. */
+TEST(test_reserve_and_readyz_overloaded) {
+    pr_server *s = start_guarded(2, 1u << 20);
+    uint16_t port = pr_server_port(s);
+    int a = connect_port(port), b = connect_port(port);
+    ASSERT_TRUE(a >= 0 && b >= 0);
+    usleep(100000);
+    resp r = call(port, "GET", "/healthz", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 200);
+    free(r.body);
+    r = call(port, "GET", "/readyz", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 503);
+    ASSERT_CONTAINS(r.body, "overloaded");
+    free(r.body);
+    r = call(port, "GET", "/v1/model", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 503);
+    free(r.body);
+    close(a);
+    close(b);
+    usleep(100000);
+    r = call(port, "GET", "/readyz", NULL, NULL);
+    ASSERT_EQ_INT(r.status, 200);
+    free(r.body);
+    pr_server_free(s);
+}
+
 int main(void) {
     setup();
     RUN(test_predict_equals_in_process);
@@ -1253,5 +1525,10 @@ int main(void) {
     RUN(test_reloads_and_events_under_load);
     RUN(test_shutdown_answers_queued_jobs);
     RUN(test_reload_refuses_special_files);
+    RUN(test_framing_and_conformance);
+    RUN(test_slow_clients_cut);
+    RUN(test_burst_closed_by_client_returns_to_baseline);
+    RUN(test_body_memory_budget);
+    RUN(test_reserve_and_readyz_overloaded);
     TEST_MAIN_END();
 }

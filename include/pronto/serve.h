@@ -50,6 +50,9 @@ extern "C" {
 
 typedef struct pr_server pr_server;
 
+/* Connections past max_connections kept for health checks. */
+#define PR_SERVE_RESERVE 32
+
 /* Every pointer is borrowed for pr_server_start only (the server copies
  * what it keeps). */
 typedef struct pr_server_opts {
@@ -71,8 +74,23 @@ typedef struct pr_server_opts {
     uint32_t threads;           /* HTTP worker threads, default 2 */
     uint32_t max_candidates;    /* per predict request, default 1000 */
     size_t max_body;            /* request body bytes, default 1 MiB */
-    uint32_t max_connections;   /* open connections before new requests get
-                                   a fast 503, default 512 */
+    uint32_t max_connections;   /* open connections served in full, default
+                                   512; past it a reserve of PR_SERVE_RESERVE
+                                   more answers only /healthz, /readyz and
+                                   /metrics (others: a fast 503 and close),
+                                   and /readyz says not ready */
+    uint32_t max_connections_per_ip; /* per client address (MHD refuses more
+                                   at accept); 0: 3/4 of max_connections */
+    double header_timeout;      /* seconds from accept (or from the request
+                                   line of a later keep-alive request) to the
+                                   end of the headers, default 10 */
+    double body_timeout;        /* seconds from the end of the headers to the
+                                   end of the body, default 30 */
+    double idle_timeout;        /* keep-alive seconds between requests,
+                                   default 30 */
+    size_t max_body_memory;     /* bytes of request bodies held by all
+                                   connections together, default 64 MiB
+                                   (>= max_body); past it: 503 and close */
     uint32_t event_ids;         /* recent event ids remembered to drop
                                    duplicates (24 bytes each), default 262144 */
     uint32_t max_queued_jobs;   /* event batches queued or being applied;

@@ -29,7 +29,8 @@
 
 static const char usage_text[] =
     "--model M --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
-    "       [--admin-token T] [--max-candidates N] [--max-body BYTES] [--max-model-bytes B]\n"
+    "       [--admin-token-file F] [--max-candidates N] [--max-body BYTES]\n"
+    "       [--max-model-bytes B]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -42,13 +43,14 @@ int cmd_serve(int argc, char **argv) {
     pr_server_opts o;
     pr_server_opts_default(&o);
     const char *model = NULL, *store = NULL, *spec = NULL, *data = NULL, *listen = o.listen,
-               *token = NULL, *cand_key = o.candidate_key;
+               *token = NULL, *token_file = NULL, *cand_key = o.candidate_key;
     long long threads = o.threads;
     unsigned long long max_cand = o.max_candidates, max_body = o.max_body,
                        max_conn = o.max_connections, event_ids = o.event_ids,
                        max_model = o.max_model_bytes, max_jobs = o.max_queued_jobs,
-                       max_qbytes = o.max_queued_bytes;
-    double poll_s = 0, drain_s = 10;
+                       max_qbytes = o.max_queued_bytes, per_ip = 0, body_mem = o.max_body_memory;
+    double poll_s = 0, drain_s = 10, header_s = o.header_timeout, body_s = o.body_timeout,
+           idle_s = o.idle_timeout;
     int quiet = 0;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model, "FILE  the model to serve", 0},
@@ -59,12 +61,25 @@ int cmd_serve(int argc, char **argv) {
          "DIR  materialize this folder's tables and events into the store at start", 0},
         {"--listen", NULL, PR_FLAG_STRING, &listen, "ADDR:PORT  default 127.0.0.1:8080 (port 0: any)", 0},
         {"--threads", NULL, PR_FLAG_INT, &threads, "N  HTTP worker threads, default 2", 0},
+        {"--admin-token-file", NULL, PR_FLAG_STRING, &token_file,
+         "F  the bearer token for /admin/* and full /v1/model, /readyz details, read from F "
+         "(default: env PRONTO_ADMIN_TOKEN; none: admin refused)", 0},
         {"--admin-token", NULL, PR_FLAG_STRING, &token,
-         "T  bearer token for /admin/* (default: env PRONTO_ADMIN_TOKEN; none: admin refused)", 0},
+         "T  refused: a token on the command line shows in ps (use --admin-token-file)", 0},
         {"--max-candidates", NULL, PR_FLAG_UINT, &max_cand, "N  per request, default 1000", 0},
         {"--max-body", NULL, PR_FLAG_UINT, &max_body, "BYTES  request body limit, default 1048576", 0},
         {"--max-connections", NULL, PR_FLAG_UINT, &max_conn,
-         "N  open connections before a fast 503, default 512", 0},
+         "N  connections served in full, default 512 (32 more answer health checks only)", 0},
+        {"--max-connections-per-ip", NULL, PR_FLAG_UINT, &per_ip,
+         "N  per client address, default 3/4 of --max-connections", 0},
+        {"--header-timeout", NULL, PR_FLAG_DOUBLE, &header_s,
+         "S  to receive a request's headers, default 10 (408 and close)", 0},
+        {"--body-timeout", NULL, PR_FLAG_DOUBLE, &body_s,
+         "S  to receive a request's body, default 30 (408 and close)", 0},
+        {"--idle-timeout", NULL, PR_FLAG_DOUBLE, &idle_s,
+         "S  keep-alive time between requests, default 30", 0},
+        {"--max-body-memory", NULL, PR_FLAG_UINT, &body_mem,
+         "BYTES  request bodies held at once by all connections, default 67108864", 0},
         {"--candidate-key", NULL, PR_FLAG_STRING, &cand_key,
          "COLUMN  the request column naming a candidate, default ad_id", 0},
         {"--event-ids", NULL, PR_FLAG_UINT, &event_ids,
@@ -104,7 +119,38 @@ int cmd_serve(int argc, char **argv) {
         return cli_usage_error(cmd, "--max-queued-bytes must be --max-body..2^40");
     if (max_model < 1) return cli_usage_error(cmd, "--max-model-bytes must be >= 1");
     if (poll_s < 0 || drain_s < 0) return cli_usage_error(cmd, "--poll-model and --drain must be >= 0");
-    if (!token) token = getenv("PRONTO_ADMIN_TOKEN");
+    if (per_ip > max_conn) return cli_usage_error(cmd, "--max-connections-per-ip must be <= --max-connections");
+    if (!(header_s > 0 && header_s <= 3600) || !(body_s > 0 && body_s <= 3600) ||
+        !(idle_s >= 1 && idle_s <= 3600))
+        return cli_usage_error(cmd, "--header-timeout and --body-timeout must be in (0, 3600], "
+                                    "--idle-timeout in [1, 3600]");
+    if (body_mem < max_body || body_mem > (1ull << 40))
+        return cli_usage_error(cmd, "--max-body-memory must be >= --max-body");
+    if (token)
+        return cli_usage_error(cmd, "--admin-token is refused: a token on the command line is "
+                                    "visible to every user in ps; put it in a file and pass "
+                                    "--admin-token-file FILE, or set PRONTO_ADMIN_TOKEN");
+    char *file_token = NULL;
+    if (token_file) {
+        pr_err ferr;
+        size_t n;
+        if (pr_read_file(token_file, &file_token, &n, &ferr) != PR_OK) {
+            fprintf(stderr, "pronto serve: --admin-token-file: %s\n", ferr.msg);
+            return PR_EXIT_FAIL;
+        }
+        while (n && (file_token[n - 1] == '\n' || file_token[n - 1] == '\r' ||
+                     file_token[n - 1] == ' ' || file_token[n - 1] == '\t'))
+            file_token[--n] = '\0';
+        if (!n || strlen(file_token) != n) {
+            fprintf(stderr, "pronto serve: --admin-token-file %s: %s\n", token_file,
+                    n ? "the token contains a NUL byte" : "the file holds no token");
+            free(file_token);
+            return PR_EXIT_FAIL;
+        }
+        token = file_token;
+    } else {
+        token = getenv("PRONTO_ADMIN_TOKEN");
+    }
 
     o.model_path = model;
     o.store_uri = store;
@@ -117,6 +163,11 @@ int cmd_serve(int argc, char **argv) {
     o.max_candidates = (uint32_t)max_cand;
     o.max_body = (size_t)max_body;
     o.max_connections = (uint32_t)max_conn;
+    o.max_connections_per_ip = (uint32_t)per_ip;
+    o.header_timeout = header_s;
+    o.body_timeout = body_s;
+    o.idle_timeout = idle_s;
+    o.max_body_memory = (size_t)body_mem;
     o.event_ids = (uint32_t)event_ids;
     o.max_model_bytes = (uint64_t)max_model;
     o.max_queued_jobs = (uint32_t)max_jobs;
@@ -135,7 +186,9 @@ int cmd_serve(int argc, char **argv) {
     pr_err err;
     pr_err_clear(&err);
     pr_server *srv = NULL;
-    if (pr_server_start(&o, &srv, &err) != PR_OK) {
+    pr_status started = pr_server_start(&o, &srv, &err);
+    free(file_token); /* the server keeps its own copy */
+    if (started != PR_OK) {
         fprintf(stderr, "pronto serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }

@@ -64,7 +64,9 @@ struct pr__job {
     pr__job *next;             /* the queue's FIFO */
     pr__jobq *q;
     pr__job_kind kind;
-    char *body;                /* owned until the run takes it */
+    pr_server *s;
+    pr__body body;             /* owned until the run takes it (its memory
+                                  counts in the body budget: guard.c) */
     size_t len;
     struct MHD_Connection *conn; /* NULL: no connection (signal, poll) or it let go */
     int state;                 /* JOB_* (q->mu) */
@@ -80,7 +82,7 @@ static void lock(pr__jobq *q) { pthread_mutex_lock(&q->mu); }
 static void unlock(pr__jobq *q) { pthread_mutex_unlock(&q->mu); }
 
 static void job_free(pr__job *j) {
-    free(j->body);
+    pr__body_free(j->s, &j->body);
     pr__tb_free(&j->out);
     free(j);
 }
@@ -159,18 +161,18 @@ static void *worker(void *arg) {
         j->next = NULL;
         j->state = JOB_RUNNING;
         q->running = j;
-        char *body = j->body;
+        pr__body body = j->body;
         size_t len = j->len;
         pr__job_kind kind = j->kind;
-        j->body = NULL;
+        memset(&j->body, 0, sizeof j->body);
         unlock(q);
 
         pr__tb out;
         pr__tb_init(&out, s->o.max_body + (16u << 20));
         unsigned status = 500;
         const char *type = json_type;
-        run(s, kind, body, len, &status, &type, &out);
-        free(body);
+        run(s, kind, body.p, len, &status, &type, &out);
+        pr__body_free(s, &body);
 
         lock(q);
         q->running = NULL;
@@ -230,8 +232,9 @@ pr_status pr__jobs_start(pr_server *s, pr_err *err) {
     return PR_OK;
 }
 
-const char *pr__job_submit(pr_server *s, pr__route route, struct MHD_Connection *c, char **body,
-                           size_t len, pr__job **out) {
+const char *pr__job_submit(pr_server *s, pr__route route, struct MHD_Connection *c,
+                           pr__body *body, pr__job **out) {
+    size_t len = body->len;
     pr__job_kind kind = route == PR__ROUTE_EVENTS ? PR__JOB_EVENTS : PR__JOB_RELOAD;
     pr__jobq *q = queue_of(s, kind);
     *out = NULL;
@@ -261,8 +264,9 @@ const char *pr__job_submit(pr_server *s, pr__route route, struct MHD_Connection 
     }
     j->q = q;
     j->kind = kind;
+    j->s = s;
     j->body = *body;
-    *body = NULL;
+    memset(body, 0, sizeof *body);
     j->len = len;
     j->conn = c;
     j->refs = 2;

@@ -97,6 +97,22 @@ static void http_metrics(const pr__metrics *m, pr__tb *o) {
     counter(o, "pronto_http_overload_rejected_total",
             "requests answered 503 at once because too many connections were open",
             ld(&m->overload_rejected));
+    gauge(o, "pronto_http_body_bytes", "request-body memory held (--max-body-memory)",
+          (double)ldi(&m->body_bytes));
+    counter(o, "pronto_http_body_memory_rejected_total",
+            "requests answered 503 because request bodies held --max-body-memory",
+            ld(&m->body_budget_rejected));
+    counter(o, "pronto_http_framing_rejected_total",
+            "requests answered 400 for ambiguous framing or a missing Host",
+            ld(&m->framing_rejected));
+    pr__tb_puts(o, "# HELP pronto_http_timeouts_total connections cut by the reaper\n"
+                   "# TYPE pronto_http_timeouts_total counter\n");
+    pr__tb_printf(o, "pronto_http_timeouts_total{phase=\"headers\"} %llu\n",
+                  (unsigned long long)ld(&m->header_timeouts));
+    pr__tb_printf(o, "pronto_http_timeouts_total{phase=\"body\"} %llu\n",
+                  (unsigned long long)ld(&m->body_timeouts));
+    pr__tb_printf(o, "pronto_http_timeouts_total{phase=\"idle\"} %llu\n",
+                  (unsigned long long)ld(&m->idle_timeouts));
 }
 
 static void predict_metrics(const pr__metrics *m, pr__tb *o) {

@@ -3,6 +3,8 @@
  *
  *   server.c       pr_server: options, start, reload, shutdown, free
  *   http.c         libmicrohttpd glue: routing, bodies, caps, auth, replies
+ *   guard.c        per-connection deadlines (reaper thread), the health
+ *                  reserve, the global budget of request-body memory
  *   model_ref.c    loaded model snapshots and the hot-swap holder
  *   predict_req.c  POST /v1/predict body -> pr__predict_req
  *   predict.c      worker threads' state and the predict pipeline
@@ -150,7 +152,11 @@ typedef struct pr__metrics {
     uint64_t events_applied, events_duplicate, events_rejected, events_failed;
     uint64_t reloads_ok, reloads_refused;
     uint64_t overload_rejected;  /* fast 503s */
+    uint64_t header_timeouts, body_timeouts, idle_timeouts; /* cut by the reaper */
+    uint64_t body_budget_rejected; /* 503: --max-body-memory reached */
+    uint64_t framing_rejected;   /* 400: ambiguous framing, no Host */
     int64_t connections_open;    /* gauge */
+    int64_t body_bytes;          /* gauge: request-body bytes held */
     int64_t in_flight;           /* gauge: requests begun, not completed */
 } pr__metrics;
 
@@ -238,6 +244,53 @@ typedef struct pr__ingest {
     int cancel;                /* atomic: shutdown, apply no more events */
 } pr__ingest;
 
+/* ---------------------------------------------------------------- guard */
+
+/* The longest admin token accepted (compared over this many bytes). */
+#define PR__TOKEN_MAX 256
+
+enum { PR__CONN_HEAD, PR__CONN_BODY, PR__CONN_BUSY, PR__CONN_IDLE, PR__CONN_CUT, PR__CONN_DEAD };
+
+/* One open connection (guard.c): MHD's socket context, from the
+ * connection-start callback to the close callback. */
+typedef struct pr__conn {
+    struct pr__conn *prev, *next; /* guard list (guard.mu) */
+    int fd;
+    int reserve;                  /* opened past max_connections: health only */
+    int phase;                    /* PR__CONN_* (guard.mu) */
+    uint64_t deadline_ns;         /* monotonic (guard.mu) */
+} pr__conn;
+
+typedef struct pr__guard {
+    pthread_mutex_t mu;           /* the list, phases, deadlines, sockets */
+    pr__conn head;                /* list sentinel */
+    pthread_t reaper;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stop, running, inited;
+} pr__guard;
+
+/* A request body: capacity reserved from the server's body budget. */
+typedef struct pr__body {
+    char *p;
+    size_t len, cap;
+} pr__body;
+
+uint64_t pr__mono_ns(void);
+pr_status pr__guard_init(pr_server *s, pr_err *err);
+void pr__guard_stop(pr_server *s);   /* joins the reaper */
+void pr__guard_free(pr_server *s);
+/* open_now: the open-connection count including this one. NULL: no memory. */
+pr__conn *pr__guard_open(pr_server *s, int fd, int64_t open_now);
+void pr__guard_close(pr_server *s, pr__conn *c);
+/* Moves c to phase (its deadline restarts); -1 if the reaper already cut
+ * the connection (the request must be dropped). */
+int pr__guard_phase(pr_server *s, pr__conn *c, int phase);
+/* Grows b to hold need bytes: 0, or -1 when the global budget (or memory)
+ * is exhausted (b unchanged). */
+int pr__body_reserve(pr_server *s, pr__body *b, size_t need);
+void pr__body_free(pr_server *s, pr__body *b);
+
 /* ---------------------------------------------------------------- jobs */
 
 typedef enum {
@@ -273,12 +326,13 @@ typedef struct pr__jobq {
 
 pr_status pr__jobs_start(struct pr_server *s, pr_err *err);
 /* On the HTTP thread, with the whole body: queues the work of route
- * (events or reload) for connection c, taking *body (set to NULL) and
- * suspending c; its thread resumes c when the reply is ready. Returns NULL
- * then (*out: the connection's reference to the job), else the reason to
- * answer 503 at once (queue full or closed; *body untouched). */
+ * (events or reload) for connection c, taking *body (zeroed: the job frees
+ * it and gives its memory back to the body budget) and suspending c; its
+ * thread resumes c when the reply is ready. Returns NULL then (*out: the
+ * connection's reference to the job), else the reason to answer 503 at
+ * once (queue full or closed; *body untouched). */
 const char *pr__job_submit(struct pr_server *s, pr__route route, struct MHD_Connection *c,
-                           char **body, size_t len, pr__job **out);
+                           pr__body *body, pr__job **out);
 /* 1 and the reply (borrowed: valid until pr__job_release) once done. */
 int pr__job_result(pr__job *j, unsigned *status, const char **type, const char **body,
                    size_t *len);
@@ -329,6 +383,7 @@ struct pr_server {
     pr__jobq jobs[PR__Q_COUNT];
     int jobs_stuck;            /* a job thread was left running at shutdown */
     pr__metrics metrics;
+    pr__guard guard;
     int64_t started_at;
 };
 
@@ -338,8 +393,10 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
                                pr__tb *out);
 const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsigned *status,
                               pr__tb *out);
-const char *pr__handle_model(pr_server *s, unsigned *status, pr__tb *out);
-const char *pr__handle_readyz(pr_server *s, unsigned *status, pr__tb *out);
+/* admin: the request carried the admin token (full details: the model's
+ * path and training inputs, the store's error messages). */
+const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *out);
+const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb *out);
 const char *pr__handle_reload(pr_server *s, unsigned *status, pr__tb *out);
 
 /* Worker states: freed at shutdown after the HTTP threads stopped. */

@@ -28,6 +28,10 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->max_candidates = 1000;
     o->max_body = 1u << 20;
     o->max_connections = 512;
+    o->header_timeout = 10;
+    o->body_timeout = 30;
+    o->idle_timeout = 30;
+    o->max_body_memory = 64u << 20;
     o->event_ids = 1u << 18;
     o->max_queued_jobs = 16;
     o->max_queued_bytes = (size_t)64 << 20;
@@ -69,6 +73,19 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
                           o->max_queued_bytes, o->max_body);
     if (o->max_model_bytes < 1)
         return pr_err_set(err, PR_ERR_INVALID, "--max-model-bytes must be >= 1");
+    if (!(o->header_timeout > 0 && o->header_timeout <= 3600) ||
+        !(o->body_timeout > 0 && o->body_timeout <= 3600) ||
+        !(o->idle_timeout >= 1 && o->idle_timeout <= 3600))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "--header-timeout and --body-timeout must be in (0, 3600] seconds, "
+                          "--idle-timeout in [1, 3600]");
+    if (o->admin_token && strlen(o->admin_token) > PR__TOKEN_MAX)
+        return pr_err_set(err, PR_ERR_INVALID, "the admin token is longer than %d bytes",
+                          PR__TOKEN_MAX);
+    if (o->max_body_memory < o->max_body)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "--max-body-memory (%zu) must be at least --max-body (%zu)",
+                          o->max_body_memory, o->max_body);
     return PR_OK;
 }
 
@@ -274,6 +291,7 @@ void pr_server_free(pr_server *s) {
         return;
     }
     pr__workers_free(s);
+    pr__guard_free(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
@@ -302,13 +320,17 @@ void pr_server_free(pr_server *s) {
 
 /* ---------------------------------------------------------------- handlers */
 
-const char *pr__handle_model(pr_server *s, unsigned *status, pr__tb *out) {
+/* Without the admin token the reply leaves out where the model lives and
+ * what it was trained on (path, info). */
+const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *out) {
     pr__model_ref *r = pr__holder_acquire(&s->holder);
     const pr_model_params *p = pr_model_params_get(r->model);
-    pr__tb_printf(out, "{\"kind\":\"%s\",\"version\":\"%s\",\"fingerprint\":\"%016llx\",", r->kind,
+    pr__tb_printf(out, "{\"kind\":\"%s\",\"version\":\"%s\",\"fingerprint\":\"%016llx\"", r->kind,
                   r->version, (unsigned long long)r->fingerprint);
-    pr__tb_puts(out, "\"path\":");
-    pr__tb_json_str(out, s->model_path, strlen(s->model_path));
+    if (admin) {
+        pr__tb_puts(out, ",\"path\":");
+        pr__tb_json_str(out, s->model_path, strlen(s->model_path));
+    }
     pr__tb_printf(out,
                   ",\"loaded_at\":%lld,\"load_seconds\":%.6f,\"generation\":%llu,"
                   "\"hash_bits\":%u,\"n_fields\":%u,",
@@ -321,21 +343,33 @@ const char *pr__handle_model(pr_server *s, unsigned *status, pr__tb *out) {
         if (c) pr__tb_put(out, ",", 1);
         pr__tb_json_str(out, s->req.names[c], strlen(s->req.names[c]));
     }
+    pr__tb_puts(out, "]");
     const char *info = pr_model_info(r->model);
-    pr__tb_puts(out, "],\"info\":");
-    pr__tb_puts(out, info ? info : "null");
+    if (admin) {
+        pr__tb_puts(out, ",\"info\":");
+        pr__tb_puts(out, info ? info : "null");
+    }
     pr__tb_puts(out, "}\n");
     pr__model_ref_release(r);
     *status = 200;
     return "application/json";
 }
 
-const char *pr__handle_readyz(pr_server *s, unsigned *status, pr__tb *out) {
+/* Not ready while draining, while the connections are at --max-connections
+ * (new clients would get 503), or when the store does not answer; the
+ * store's own message only with the admin token (it names hosts). */
+const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb *out) {
     const char *why = NULL;
     pr_err err;
     err.msg[0] = '\0';
+    char busy[160];
+    int64_t open = __atomic_load_n(&s->metrics.connections_open, __ATOMIC_RELAXED);
     if (__atomic_load_n(&s->draining, __ATOMIC_RELAXED)) {
         why = "draining: the server is shutting down";
+    } else if (open >= (int64_t)s->o.max_connections) {
+        snprintf(busy, sizeof busy, "overloaded: %lld connections open, --max-connections is %u",
+                 (long long)open, s->o.max_connections);
+        why = busy;
     } else if (s->is_redis) {
         /* One read of a key that is never written: NOTFOUND = reachable. */
         pr_bytes v;
@@ -343,7 +377,8 @@ const char *pr__handle_readyz(pr_server *s, unsigned *status, pr__tb *out) {
         pr_status st = pr_store_get(s->store, pr_bytes_of("pronto", 6), pr_bytes_of("readyz", 6),
                                     pr_unix_time(), &v, &err);
         pthread_mutex_unlock(&s->admin_mu);
-        if (st != PR_OK && st != PR_ERR_NOTFOUND) why = err.msg;
+        if (st != PR_OK && st != PR_ERR_NOTFOUND)
+            why = admin ? err.msg : "the store does not answer (details with the admin token)";
     }
     pr__model_ref *r = pr__holder_acquire(&s->holder);
     if (why) {
