@@ -160,6 +160,8 @@ def good_client(port, rate, stop_ev, conn):
         now = time.monotonic()
         if now < nxt:
             time.sleep(nxt - now)
+        elif now > nxt + period:
+            nxt = now  # late (a stalled request): no burst to catch up
         nxt += period
         t0 = time.monotonic()
         status = 0
