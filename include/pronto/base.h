@@ -194,9 +194,12 @@ typedef enum {
     PR_LOG_DEBUG = 3
 } pr_log_level;
 void pr_log_set_level(pr_log_level level);
+/* At most per_second lines a second from one call site of pr_log (its
+ * format string); the next line written after a drop says "(suppressed N
+ * similar)". 0 (the default): no limit. Process-wide. */
+void pr_log_set_rate_limit(unsigned per_second);
 /* One line on stderr, written with one write(2) (lines of different
- * threads never mix). Rate-limited per call site (fmt's address): one line
- * a second, the next one written says "(suppressed N similar)". */
+ * threads never mix), subject to the rate limit above. */
 void pr_log(pr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

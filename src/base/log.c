@@ -7,10 +7,12 @@
  * write to a pipe of up to PIPE_BUF bytes whole; files opened O_APPEND and
  * terminals keep it whole in practice).
  *
- * Rate limit: a call site (its format string's address) logs at most one
- * line per second. Later calls from that site within the same second are
- * counted, not written; the next line it writes in a later second ends
- * with "(suppressed N similar)". The table of call sites is small and
+ * Rate limit (off by default, so batch tools report every bad line up to
+ * their own limits; `pronto serve` turns it on): a call site (its format
+ * string's address) logs at most `per_second` lines per second. Later
+ * calls from that site within the same second are counted, not written;
+ * the next line it writes in a later second ends with "(suppressed N
+ * similar)". The table of call sites is small and
  * fixed (RL_SLOTS, direct-mapped by the format's address: two sites that
  * share a slot take turns), guarded by one mutex: logging is never on a
  * hot path, and a flood is exactly when it must stay cheap.
@@ -28,13 +30,17 @@
 
 static pr_log_level g_level = PR_LOG_INFO;
 
+static unsigned g_per_second = 0; /* 0: no rate limit */
+
 void pr_log_set_level(pr_log_level level) { g_level = level; }
+void pr_log_set_rate_limit(unsigned per_second) { g_per_second = per_second; }
 
 enum { RL_SLOTS = 64, PR_LOG_LINE_MAX = 2048 };
 
 typedef struct rl_slot {
     const char *fmt;     /* the call site, NULL: free */
     int64_t second;      /* monotonic second of its last written line */
+    unsigned written;    /* lines written in that second */
     uint64_t suppressed; /* lines dropped since */
 } rl_slot;
 
@@ -43,20 +49,22 @@ static pthread_mutex_t g_rl_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* 1 if the line may be written; *dropped: lines suppressed before it. */
 static int rate_ok(const char *fmt, uint64_t *dropped) {
+    *dropped = 0;
+    if (!g_per_second) return 1;
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     size_t i = (size_t)(((uintptr_t)fmt >> 3) * 0x9E3779B97F4A7C15ull >> 58) % RL_SLOTS;
     int ok = 1;
-    *dropped = 0;
     pthread_mutex_lock(&g_rl_mu);
     rl_slot *s = &g_rl[i];
     if (s->fmt == fmt && s->second == (int64_t)t.tv_sec) {
-        s->suppressed++;
-        ok = 0;
+        if (s->written < g_per_second) s->written++;
+        else s->suppressed++, ok = 0;
     } else {
         if (s->fmt == fmt) *dropped = s->suppressed;
         s->fmt = fmt;
         s->second = (int64_t)t.tv_sec;
+        s->written = 1;
         s->suppressed = 0;
     }
     pthread_mutex_unlock(&g_rl_mu);

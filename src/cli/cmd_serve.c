@@ -174,6 +174,9 @@ int cmd_serve(int argc, char **argv) {
     o.max_queued_bytes = (size_t)max_qbytes;
     o.quiet = quiet;
 
+    /* A flood of bad requests must not become a flood of log lines. */
+    pr_log_set_rate_limit(1);
+
     /* Before any thread exists, so every thread inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
