@@ -389,7 +389,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    pr__guard_phase(s, r->conn, PR__CONN_BUSY);
+    /* cut by the reaper (408 sent) while its body trickled in: drop it */
+    if (pr__guard_phase(s, r->conn, PR__CONN_BUSY) != 0) return MHD_NO;
     if (r->err_status) return reply_error(s, c, r, r->err_status, r->err_msg, 0);
     if (r->too_big || r->over_budget) {
         char text[200];
