@@ -20,6 +20,9 @@ train an LR model), starts `pronto serve` on 127.0.0.1:0 and runs, in turn:
                 headers, a long URL, HTTP/0.9 and HTTP/2.0 request lines, a
                 path with invalid UTF-8; prints the status, whether the body is
                 JSON and whether the server closed the connection
+  payloads      crafted events: timestamps in 2100 and at INT64_MIN/MAX, ids
+                with the key separator 0x1f, over-long ids, a non-string
+                type; prints each answer (the checks are in tests/)
 
 Attackers connect from 127.0.0.2 (loopback, another client address), the
 well-behaved client from 127.0.0.1 (attackers run at nice 10, the client
@@ -400,6 +403,41 @@ def phase_framing(port, seconds):
     return "malformed framing:\n" + "\n".join(lines)
 
 
+def post(port, path, body):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(body))
+              + body)
+    status, out, _, _ = read_response(s, b"")
+    s.close()
+    return status, out.decode("utf-8", "replace")
+
+
+def phase_payloads(port, seconds):
+    """Events no honest client sends (items 2 and 5 of issue 9): what the
+    server answers, shown, not judged here (tests/ assert it)."""
+    now = int(time.time() * 1000)
+    ev = lambda **kw: json.dumps(dict({"type": "impression", "event_id": 7000000 + len(kw),
+                                       "impression_id": 1, "ts": now, "user_id": 42, "ad_id": 7,
+                                       "site_id": 3, "device": "mobile", "position": 1}, **kw))
+    cases = [
+        ("ts in year 2100", ev(event_id=7100001, ts=4102444800000)),
+        ("ts = INT64_MAX", ev(event_id=7100002, ts=9223372036854775807)),
+        ("ts = INT64_MIN", ev(event_id=7100003, ts=-9223372036854775808)),
+        ("user id with 0x1f", ev(event_id=7100004, user_id="42\u001fad\u001f7")),
+        ("user id of 4000 bytes", ev(event_id=7100005, user_id="u" * 4000)),
+        ("type not a string", ev(event_id=7100006, type=5)),
+    ]
+    lines = []
+    for name, body in cases:
+        try:
+            st, out = post(port, "/v1/events", body.encode())
+        except (OSError, ConnectionError, ValueError) as e:
+            st, out = 0, str(e)
+        lines.append(f"    {name:24s} {st:3d} {out.strip()[:110]}")
+    time.sleep(max(0.0, seconds - 1))
+    return "crafted events (POST /v1/events):\n" + "\n".join(lines)
+
+
 # ---------------------------------------------------------------- main
 
 def pctl(xs, q):
@@ -415,7 +453,8 @@ def main():
     ap.add_argument("--work", default="/tmp/pronto-hostile")
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--rate", type=float, default=200, help="good client's predicts per second")
-    ap.add_argument("--phases", default="baseline,slow_headers,slow_bodies,flood,half_bodies,framing")
+    ap.add_argument("--phases",
+                    default="baseline,slow_headers,slow_bodies,flood,half_bodies,framing,payloads")
     ap.add_argument("extra", nargs="*", help="more `pronto serve` flags (after --)")
     a = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -453,6 +492,8 @@ def main():
                 note = phase_half_bodies(port, a.seconds, srv.pid)
             elif ph == "framing":
                 note = phase_framing(port, a.seconds)
+            elif ph == "payloads":
+                note = phase_payloads(port, a.seconds)
             else:
                 sys.exit(f"hostile: unknown phase {ph}")
             t1 = time.monotonic()
