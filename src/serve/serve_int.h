@@ -26,7 +26,10 @@
  *               have their own snapshots and redis: readers their own
  *               connections, so they skip it;
  *   holder.mu   guards the current model pointer for a few instructions;
- *   workers_mu  the list of worker states.
+ *   workers_mu  the list of worker states;
+ *   guard.mu    the connections' phases and deadlines (guard.c), taken with
+ *               no other lock held; the reaper writes to a socket only
+ *               under it.
  */
 #ifndef PRONTO_SERVE_INT_H
 #define PRONTO_SERVE_INT_H
