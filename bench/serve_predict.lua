@@ -34,3 +34,8 @@ response = function(status, headers, body)
     io.stderr:write("status " .. status .. ": " .. body .. "\n")
   end
 end
+
+done = function(summary, latency, requests)
+  -- wrk's --latency table stops at 99%: the tail beyond, in microseconds
+  io.write(string.format("p99.9_us %d max_us %d\n", latency:percentile(99.9), latency.max))
+end

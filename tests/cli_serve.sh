@@ -96,6 +96,11 @@ check "SIGTERM right after a reload of a FIFO: exits within 10 s" "! kill -0 $SP
 kill -KILL "$SPID" 2>/dev/null
 wait "$SPID"
 check "and exits 0" "[ $? -eq 0 ]"
+timeout 10 "$P" inspect "$T/serving.pm" > /dev/null 2> "$T/inspect.err"
+check "the CLI's model loader refuses a FIFO at once too" \
+    "[ $? -eq 1 ] && grep -q 'not a regular file' $T/inspect.err"
+timeout 10 "$P" serve --model "$T/serving.pm" --store mem: --listen 127.0.0.1:0 > /dev/null 2> "$T/e5"
+check "serve --model FIFO: exit 1 at once, naming it" "[ $? -eq 1 ] && grep -q 'a FIFO' $T/e5"
 rm -f "$T/serving.pm"
 
 # lmdb filled by `pronto materialize`, admin token from the environment

@@ -19,8 +19,9 @@
  *               libmicrohttpd call;
  *   reload_mu   serializes reloads (load + verify + swap);
  *   ingest_mu   serializes event ingestion (one writer to the store);
- *   state_lock  (rwlock, mem: store only) readers hold it across one
- *               pr_fs_assemble, the ingester across one pr_fs_apply_event:
+ *   state_lock  (rwlock preferring readers, mem: store only) readers
+ *               hold it across one pr_fs_assemble, the ingester across one
+ *               pr_fs_apply_event (so a reader waits for one event at most):
  *               a mem: row handed to a reader dies at the next put, so no
  *               put may run while a reader still reads rows. lmdb: readers
  *               have their own snapshots and redis: readers their own

@@ -154,8 +154,13 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     s->started_at = pr_unix_time();
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
-    /* Ingestion must not starve behind a steady stream of readers. */
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    /* Readers first: a predict never waits for a writer that is only
+     * waiting (the events thread runs at a lower priority and may wait
+     * for a CPU), only for one event being applied. The writer cannot
+     * starve for long: readers are the HTTP threads, each holding the lock
+     * for one assembly, and they leave gaps between requests; if they do
+     * not, the event queue fills and events are answered 503. */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_READER_NP);
     pthread_rwlock_init(&s->state_lock, &attr);
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&s->admin_mu, NULL);

@@ -1,0 +1,124 @@
+#!/bin/bash
+# bench_serve_ingest.sh: predict latency of `pronto serve` while slow work
+# runs beside it (not run by ctest). Prerequisites: wrk and curl
+# (apt-get install wrk curl).
+#
+#   bench/bench_serve_ingest.sh [PRONTO_BIN] [WORK_DIR]
+#
+# Builds the demo world of bench/bench_serve.sh (pronto demo --days 3
+# --rate 0.5), starts the server on it (mem: store materialized at start,
+# the FFM model, 2 threads), and measures POST /v1/predict (100
+# candidates, bench/serve_predict.lua, wrk -t1 -c2) three ways:
+#   alone    nothing else runs;
+#   events   another wrk posts batches of 4000 events (bench/serve_events.lua,
+#            INGEST_CONNS connections, fresh event ids, ts = now) as fast
+#            as the server takes them; a 503 (queue full) is honoured with
+#            a pause of Retry-After seconds. Reports the events applied per
+#            second (from /metrics) and the 503s;
+#   reload   POST /admin/reload once a second (the model file reread,
+#            verified and swapped each time).
+# For each: predict p50, p99 (wrk), p99.9 (serve_predict.lua), requests, and failures (non-2xx
+# answers and socket errors), against the goal of issue 9: p99 < 2 ms and
+# no failed predict.
+# Environment: DURATION (seconds per run, default 10), THREADS (server
+# threads, default 2), MODEL (lr or ffm, default ffm), INGEST_CONNS
+# (default 2), SERVE_FLAGS (more server flags), RUNS (which of "alone
+# events reload" to run, default all three).
+set -eu
+P=${1:-${PRONTO_BIN:-build/pronto}}
+W=${2:-/tmp/pronto-bench-serve}
+D=${DURATION:-10}
+THREADS=${THREADS:-2}
+MODEL=${MODEL:-ffm}
+INGEST_CONNS=${INGEST_CONNS:-2}
+RUNS=" ${RUNS:-alone events reload} "
+export CANDIDATES=${CANDIDATES:-100}
+HERE=$(cd "$(dirname "$0")" && pwd)
+for t in wrk curl; do
+    command -v $t > /dev/null || { echo "bench_serve_ingest: needs $t (apt-get install $t)" >&2; exit 1; }
+done
+
+mkdir -p "$W"
+if [ ! -s "$W/ffm.pm" ]; then
+    "$P" demo --dir "$W" --days 3 --rate 0.5 > "$W.demo.log"
+fi
+export USERS=100000 ADS=10000 SITES=2000 # the simulator's default world
+
+SPID=""
+BG=""
+stop() {
+    [ -n "$BG" ] && kill $BG 2>/dev/null; BG=""
+    [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=""
+}
+trap stop EXIT
+"$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet --admin-token bench \
+    --model "$W/$MODEL.pm" --store mem: --data "$W/data" ${SERVE_FLAGS:-} > "$W/serve.out" &
+SPID=$!
+PORT=""
+for _ in $(seq 1 600); do
+    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$W/serve.out")
+    [ -n "$PORT" ] && break
+    sleep 0.1
+done
+[ -n "$PORT" ] || { echo "bench_serve_ingest: the server did not start" >&2; exit 1; }
+URL="http://127.0.0.1:$PORT"
+
+metric() { curl -s "$URL/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
+# wrk output -> "requests p50 p99 p99.9 failures" (latencies in microseconds)
+wrk_summary() {
+    awk 'function us(x) { if (x ~ /us$/) return x + 0; if (x ~ /ms$/) return x * 1000; return x * 1e6 }
+        $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) } $1 == "p99.9_us" { p999 = $2 }
+        / requests in / { n = $1 }
+        /Non-2xx or 3xx responses:/ { bad += $NF }
+        /Socket errors:/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
+        END { printf "%d %.0f %.0f %.0f %d\n", n, p50, p99, p999, bad }' "$1"
+}
+# the predict load, D seconds, into $W/predict.txt
+predict() {
+    wrk -t1 -c2 -d "${D}s" --latency -s "$HERE/serve_predict.lua" "$URL" > "$W/predict.txt" 2>&1 || true
+}
+report() {
+    read -r n p50 p99 p999 bad < <(wrk_summary "$W/predict.txt")
+    local verdict=ok
+    if [ "$p99" -ge 2000 ] || [ "$bad" -gt 0 ]; then verdict=MISSED; fi
+    printf "%-8s %9s %8s %8s %9s %8s   %s  %s\n" "$1" "$n" "$p50" "$p99" "$p999" "$bad" "$verdict" "$2"
+}
+
+wrk -t1 -c2 -d 2s -s "$HERE/serve_predict.lua" "$URL" > /dev/null 2>&1 || true # warm up
+printf "%-8s %9s %8s %8s %9s %8s   %s\n" load predicts "p50 us" "p99 us" "p99.9 us" failed "goal: p99 < 2000 us, 0 failed"
+
+if [[ $RUNS == *" alone "* ]]; then
+    predict
+    report alone ""
+fi
+
+if [[ $RUNS == *" events "* ]]; then
+    a0=$(metric 'pronto_events_total{result="applied"}')
+    b0=$(metric 'pronto_http_requests_total{route="events",code="503"}')
+    ID_BASE=$(( $(date +%s) * 1000 )) BATCH=4000 wrk -t1 -c"$INGEST_CONNS" -d "$((D + 2))s" \
+        -s "$HERE/serve_events.lua" "$URL" > "$W/events.txt" 2>&1 &
+    BG=$!
+    sleep 1
+    t0=$(date +%s.%N)
+    predict
+    t1=$(date +%s.%N)
+    a1=$(metric 'pronto_events_total{result="applied"}')
+    wait $BG || true
+    BG=""
+    busy=$(( $(metric 'pronto_http_requests_total{route="events",code="503"}') - b0 ))
+    batches=$(awk '/ requests in / { print $1 }' "$W/events.txt")
+    report events "$(awk -v a="$((a1 - a0))" -v t0="$t0" -v t1="$t1" -v b="$batches" -v r="${busy:-0}" \
+        'BEGIN { printf "events applied: %.0f/s; batches posted %d, answered 503 %d", a / (t1 - t0 + 1), b, r }')"
+fi
+
+if [[ $RUNS == *" reload "* ]]; then
+    r0=$(metric 'pronto_model_reloads_total{result="ok"}')
+    ( end=$((SECONDS + D)); while [ $SECONDS -lt $end ]; do
+        curl -s -o /dev/null -XPOST -H 'Authorization: Bearer bench' "$URL/admin/reload"; sleep 1; done ) &
+    BG=$!
+    predict
+    wait $BG || true
+    BG=""
+    r1=$(metric 'pronto_model_reloads_total{result="ok"}')
+    report reload "reloads: $((r1 - r0)) ok ($MODEL.pm, $(du -h "$W/$MODEL.pm" | cut -f1)), last took $(metric pronto_model_load_duration_seconds) s"
+fi
