@@ -23,7 +23,12 @@
 # Environment: DURATION (seconds per run, default 10), THREADS (server
 # threads, default 2), MODEL (lr or ffm, default ffm), INGEST_CONNS
 # (default 2), SERVE_FLAGS (more server flags), RUNS (which of "alone
-# events reload" to run, default all three).
+# events reload" to run, default all three), RT=1: run the server and the
+# predict client under SCHED_RR (chrt -r 10; root) so that other jobs on a
+# shared machine do not set the tail; the server's job threads drop back
+# to time-sharing at nice +10 by themselves, and the event and reload
+# clients stay time-sharing, so what is measured is whether the server's
+# own slow work holds predictions back.
 set -eu
 P=${1:-${PRONTO_BIN:-build/pronto}}
 W=${2:-/tmp/pronto-bench-serve}
@@ -31,6 +36,8 @@ D=${DURATION:-10}
 THREADS=${THREADS:-2}
 MODEL=${MODEL:-ffm}
 INGEST_CONNS=${INGEST_CONNS:-2}
+RTP=""
+if [ "${RT:-0}" = 1 ]; then RTP="chrt -r 10"; fi
 RUNS=" ${RUNS:-alone events reload} "
 export CANDIDATES=${CANDIDATES:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -51,7 +58,7 @@ stop() {
     [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=""
 }
 trap stop EXIT
-"$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet --admin-token bench \
+$RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet --admin-token bench \
     --model "$W/$MODEL.pm" --store mem: --data "$W/data" ${SERVE_FLAGS:-} > "$W/serve.out" &
 SPID=$!
 PORT=""
@@ -75,7 +82,7 @@ wrk_summary() {
 }
 # the predict load, D seconds, into $W/predict.txt
 predict() {
-    wrk -t1 -c2 -d "${D}s" --latency -s "$HERE/serve_predict.lua" "$URL" > "$W/predict.txt" 2>&1 || true
+    $RTP wrk -t1 -c2 -d "${D}s" --latency -s "$HERE/serve_predict.lua" "$URL" > "$W/predict.txt" 2>&1 || true
 }
 report() {
     read -r n p50 p99 p999 bad < <(wrk_summary "$W/predict.txt")

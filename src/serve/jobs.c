@@ -24,9 +24,9 @@
  * Bounds: a queue holds at most max_n jobs (queued + running) and max_bytes
  * of bodies; past either, new work is refused at once, so memory stays
  * bounded and a client flooding events sees 503s, not a growing backlog.
- * The threads run at a lower CPU priority (nice +10): on a saturated
- * machine predictions get the cores first and the backlog shows up as
- * 503s to the slow work's clients.
+ * The threads run at a lower CPU priority (nice +10, time-sharing even if
+ * the server runs real-time): on a saturated machine predictions get the
+ * cores first and the backlog shows up as 503s to the slow work's clients.
  *
  * Ownership: a job has two owners, the connection (from submit to the
  * reply, or to the request's completion) and the queue (from submit to the
@@ -48,6 +48,7 @@
  * process exit (pr__jobs_free says so), never freed under a running thread.
  */
 #include <microhttpd.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,10 +141,19 @@ static void run(pr_server *s, pr__job_kind kind, const char *body, size_t len, u
     }
 }
 
+/* Best effort: the ordinary time-sharing policy (even if the server was
+ * started with a real-time one, which the HTTP threads keep) at nice +10
+ * (Linux: a thread's nice value is its own, set through its tid). */
 static void lower_priority(void) {
-    /* Linux: a thread's nice value is its own (setpriority on its tid). */
+    struct sched_param sp;
+    memset(&sp, 0, sizeof sp);
+    int policy;
+    if (pthread_getschedparam(pthread_self(), &policy, &sp) == 0 && policy != SCHED_OTHER) {
+        memset(&sp, 0, sizeof sp);
+        pthread_setschedparam(pthread_self(), SCHED_OTHER, &sp);
+    }
     pid_t tid = (pid_t)syscall(SYS_gettid);
-    if (setpriority(PRIO_PROCESS, (id_t)tid, 10) != 0) { /* best effort */
+    if (setpriority(PRIO_PROCESS, (id_t)tid, 10) != 0) { /* not fatal */
     }
 }
 
