@@ -571,7 +571,7 @@ TEST(test_missing_keys) {
     event(&f, "conversion", 1000, "1", "a1", "1");
     apply_line(&f, "{\"type\":\"impression\",\"user_id\":\"1\",\"ad_id\":\"a1\"}");
     apply_line(&f, "{\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
-    apply_line(&f, "{\"type\":7,\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
+    apply_line(&f, "{\"type\":null,\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
     pr_fs_get_stats(f.fs, &b);
     ASSERT_EQ_INT(b.events - a.events, 0);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 0);
@@ -579,6 +579,241 @@ TEST(test_missing_keys) {
     ASSERT_EQ_INT(num(&f, &r, "u_imps"), 1);
     ASSERT_EQ_INT(num(&f, &r, "a_imps"), 3); /* the three without a user */
     fx_close(&f);
+}
+
+/* ---------------------------------------------------------------- hardening */
+
+/* Compound keys are unambiguous: a 0x1f (the separator) or 0x1e (its
+ * escape) inside a posted id cannot write another entity's row; keys
+ * without those bytes keep the bytes they always had. */
+TEST(test_keys_do_not_collide) {
+    fx f;
+    fx_open(&f, spec_text, "mem:");
+    ads(&f);
+    /* ("1\x1f" "a1", "a2") and ("1", "a1\x1f" "a2") joined plainly were the
+     * same key; so were ("1\x1e", ...) and ("1", "\x1e...") after a naive
+     * escape. */
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"1\\u001fa1\",\"ad_id\":\"a2\"}");
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"1\\u001e\",\"ad_id\":\"\\u001fa1\"}");
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
+    pr_fs_row r = assemble(&f, 1000, "1", "a1\x1f" "a2");
+    ASSERT_EQ_INT(num(&f, &r, "ua_imps"), 0);
+    r = assemble(&f, 1000, "1\x1f" "a1", "a2");
+    ASSERT_EQ_INT(num(&f, &r, "ua_imps"), 1);
+    r = assemble(&f, 1000, "1", "\x1e\x1f" "a1");
+    ASSERT_EQ_INT(num(&f, &r, "ua_imps"), 0);
+    r = assemble(&f, 1000, "1\x1e", "\x1f" "a1");
+    ASSERT_EQ_INT(num(&f, &r, "ua_imps"), 1);
+    r = assemble(&f, 1000, "1", "a1");
+    ASSERT_EQ_INT(num(&f, &r, "ua_imps"), 1);
+    /* The bytes in the store: a plain compound key is "1" 0x1f "a1" as
+     * before, a single-part key its text; a separator inside a part is
+     * escaped (0x1e before it). Store time is in seconds. */
+    pr_err err;
+    pr_bytes row;
+    ASSERT_OK(pr_store_get(f.store, pr_bytes_of("user_ad", 7), pr_bytes_of("1\x1f" "a1", 4), 1,
+                           &row, &err));
+    ASSERT_OK(pr_store_get(f.store, pr_bytes_of("user", 4), pr_bytes_of("1\x1f" "a1", 4), 1,
+                           &row, &err));
+    ASSERT_OK(pr_store_get(f.store, pr_bytes_of("user_ad", 7),
+                           pr_bytes_of("1\x1e\x1f" "a1\x1f" "a2", 8), 1, &row, &err));
+    ASSERT_OK(pr_store_get(f.store, pr_bytes_of("user_ad", 7),
+                           pr_bytes_of("1\x1e\x1e\x1f\x1e\x1f" "a1", 8), 1, &row, &err));
+    fx_close(&f);
+}
+
+/* An event every aggregate of an entity drops as older than its window
+ * leaves the entity's row as it was: not written, clock not moved. */
+TEST(test_late_event_writes_nothing) {
+    static const char *yaml =
+        "version: 1\n"
+        "hash_bits: 10\n"
+        "request: {columns: [user_id]}\n"
+        "entities: [{name: user, key: user_id}]\n"
+        "sources: [{name: events, kind: events, format: jsonl, path: e.jsonl}]\n"
+        "aggregates:\n"
+        "  - {name: u_imps, entity: user, function: count, events: [impression],\n"
+        "     window: 10s, buckets: 10}\n"
+        "fields: [{name: u_imps, type: numeric, transform: identity}]\n";
+    fx f;
+    fx_open(&f, yaml, "mem:");
+    pr_err err;
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":100000,\"user_id\":\"u\"}");
+    pr_store_counters c0, c1;
+    pr_fs_stats s0, s1;
+    pr_store_stats(f.store, &c0);
+    pr_fs_get_stats(f.fs, &s0);
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"u\"}"); /* 99 s late */
+    pr_store_stats(f.store, &c1);
+    pr_fs_get_stats(f.fs, &s1);
+    ASSERT_EQ_INT(s1.late_updates - s0.late_updates, 1);
+    ASSERT_EQ_INT(c1.puts - c0.puts, 0); /* nothing written */
+    char *json = NULL;
+    pr_bytes key = pr_bytes_of("u", 1);
+    ASSERT_OK(pr_fs_describe_row(f.fs, 0, &key, 100000, &json, &err));
+    ASSERT_CONTAINS(json, "\"updated_ms\": 100000");
+    ASSERT_CONTAINS(json, "\"u_imps\": 1");
+    free(json);
+    /* One in the window is taken and written. */
+    apply_line(&f, "{\"type\":\"impression\",\"ts\":95000,\"user_id\":\"u\"}");
+    pr_store_stats(f.store, &c1);
+    ASSERT_EQ_INT(c1.puts - c0.puts, 1);
+    fx_close(&f);
+}
+
+/* What the server checks before applying: the clock window, and keys the
+ * store can hold, each named. */
+TEST(test_event_check) {
+    fx f;
+    fx_open(&f, spec_text, NULL);
+    pr_err err;
+    pr_fs_event ev;
+    const int64_t now = 1704067200000LL, hour = 3600000LL; /* 2024-01-01 */
+    char line[1024];
+    const struct {
+        int64_t ts;
+        int ok;
+        const char *msg;
+    } cases[] = {
+        {now, 1, NULL},
+        {now + hour, 1, NULL},
+        {now + hour + 1, 0, "key 'ts': 1704070800001 (2024-01-01T01:00:00Z) is 60.0 minutes ahead of "
+                            "the server's clock (2024-01-01T00:00:00Z); events at most 1h ahead are taken"},
+        {now - 7 * 24 * hour, 1, NULL},
+        {now - 7 * 24 * hour - 1, 0, "is 7 days behind the server's clock"},
+        {4102444800000LL, 0, "(2100-01-01T00:00:00Z) is 27759 days ahead"},
+        {0, 0, "(1970-01-01T00:00:00Z) is 19723 days behind"},
+        {PR_FS_TS_MAX, 0, "ahead"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(line, sizeof line, "{\"type\":\"impression\",\"ts\":%lld,\"user_id\":\"1\"}",
+                 (long long)cases[i].ts);
+        pr_arena_reset(&f.a);
+        ASSERT_OK(pr_fs_event_parse(f.fs, line, strlen(line), &f.a, &ev, &err));
+        pr_status s = pr_fs_event_check(f.fs, &ev, now, hour, 7 * 24 * hour, &err);
+        if (cases[i].ok) {
+            ASSERT_OK(s);
+        } else {
+            ASSERT_STATUS(s, PR_ERR_INVALID);
+            ASSERT_CONTAINS(err.msg, cases[i].msg);
+        }
+    }
+    /* Keys: user is 4 bytes of namespace + 4 of framing, so 503 bytes of
+     * id fit and 504 do not; user_ad's two parts count with their escapes
+     * and the separator. */
+    char id[700];
+    memset(id, 'x', sizeof id);
+    for (int n = 503; n <= 504; n++) {
+        snprintf(line, sizeof line, "{\"type\":\"impression\",\"ts\":%lld,\"user_id\":\"%.*s\"}",
+                 (long long)now, n, id);
+        pr_arena_reset(&f.a);
+        ASSERT_OK(pr_fs_event_parse(f.fs, line, strlen(line), &f.a, &ev, &err));
+        pr_status s = pr_fs_event_check(f.fs, &ev, now, hour, hour, &err);
+        if (n == 503) {
+            ASSERT_OK(s);
+        } else {
+            ASSERT_STATUS(s, PR_ERR_LIMIT);
+            ASSERT_CONTAINS(err.msg, "key 'user_id': 504 bytes, more than the 503 a key of entity "
+                                     "'user' may have");
+        }
+    }
+    snprintf(line, sizeof line,
+             "{\"type\":\"impression\",\"ts\":%lld,\"user_id\":\"1\",\"ad_id\":\"%.*s\\u001f\"}",
+             (long long)now, 497, id); /* 1 + 1 + 497 + 2 (the escaped 0x1f) */
+    pr_arena_reset(&f.a);
+    ASSERT_OK(pr_fs_event_parse(f.fs, line, strlen(line), &f.a, &ev, &err));
+    ASSERT_STATUS(pr_fs_event_check(f.fs, &ev, now, hour, hour, &err), PR_ERR_LIMIT);
+    ASSERT_CONTAINS(err.msg, "key 'user_id', 'ad_id': 501 bytes, more than the 500 a key of "
+                             "entity 'user_ad' may have");
+    /* a type no aggregate counts updates nothing: nothing to check */
+    snprintf(line, sizeof line, "{\"type\":\"view\",\"ts\":%lld,\"user_id\":\"%.*s\"}",
+             (long long)now, 600, id);
+    pr_arena_reset(&f.a);
+    ASSERT_OK(pr_fs_event_parse(f.fs, line, strlen(line), &f.a, &ev, &err));
+    ASSERT_OK(pr_fs_event_check(f.fs, &ev, now, hour, hour, &err));
+    fx_close(&f);
+}
+
+/* A spec the same as spec_text but for one replacement. */
+static pr_fs *plan_with(const char *from, const char *to, pr_spec **spec) {
+    char yaml[8192];
+    const char *at = strstr(spec_text, from);
+    ASSERT_TRUE(at != NULL);
+    snprintf(yaml, sizeof yaml, "%.*s%s%s", (int)(at - spec_text), spec_text, to,
+             at + strlen(from));
+    *spec = spec_of(yaml);
+    pr_fs *fs = NULL;
+    pr_err err;
+    ASSERT_OK(pr_fs_open(*spec, NULL, &fs, &err));
+    return fs;
+}
+
+/* A model's columns must mean what the store's do: the first difference
+ * of definition is named, whatever the names. */
+TEST(test_model_spec_compared) {
+    pr_spec *store_spec = spec_of(spec_text);
+    pr_fs *store = NULL;
+    pr_err err;
+    ASSERT_OK(pr_fs_open(store_spec, NULL, &store, &err));
+    ASSERT_OK(pr_fs_check_model_spec(store, store_spec, &err));
+    static const struct {
+        const char *from, *to, *msg; /* msg NULL: the same meaning */
+    } cases[] = {
+        {"window: 10s, buckets: 10}\n  - {name: u_price_sum", "window: 20s, buckets: 10}\n  - {name: u_price_sum",
+         "column u_imps: window 20s in the model's spec, 10s in the store's"},
+        {"window: 10s, buckets: 10}\n  - {name: u_price_sum", "window: 10s, buckets: 5}\n  - {name: u_price_sum",
+         "column u_imps: buckets 5 in the model's spec, 10 in the store's"},
+        {"prior: 0.5", "prior: 0.25", "column u_ctr: prior 0.25 in the model's spec, 0.5 in the store's"},
+        {"prior_weight: 2", "prior_weight: 3", "column u_ctr: prior_weight 3 in the model's spec"},
+        {"events: [click],\n     per: [impression], window: 10s, buckets: 10, prior",
+         "events: [click, view],\n     per: [impression], window: 10s, buckets: 10, prior",
+         "column u_ctr: events [click, view] in the model's spec, [click] in the store's"},
+        {"function: last_n, events: [click],\n     value: ad.category, n: 3",
+         "function: last_n, events: [click],\n     value: ad.category, n: 4",
+         "column u_last_cats: n 4 in the model's spec, 3 in the store's"},
+        {"value: ad.category, n: 3, max_len: 5", "value: ad.advertiser_id, n: 3, max_len: 5",
+         "column u_last_cats: value ad.advertiser_id in the model's spec, ad.category in the store's"},
+        {"- {name: user_ad, key: [user_id, ad_id], ttl: 5s}",
+         "- {name: user_ad, key: [user_id, ad_id], ttl: 6s}",
+         "column ua_imps: entity 'user_ad' ttl 6s in the model's spec, 5s in the store's"},
+        {"- {name: user_ad, key: [user_id, ad_id], ttl: 5s}",
+         "- {name: user_ad, key: [ad_id, user_id], ttl: 5s}",
+         "column ua_imps: entity 'user_ad' keyed by [ad_id, user_id] in the model's spec, "
+         "'user_ad' keyed by [user_id, ad_id] in the store's"},
+        {"- {name: ad, key: ad_id}", "- {name: ad, key: price}",
+         "column ad.category: entity 'ad' keyed by [price]"},
+        {"function: count, events: [impression],\n     window: 10s",
+         "function: sum, value: price, events: [impression],\n     window: 10s",
+         "column u_imps: function sum in the model's spec, count in the store's"},
+        /* not read by any field: no matter */
+        {"{name: u_clicks_dec, entity: user, function: decayed_count,\n     events: [click], half_life: 1s}",
+         "{name: u_clicks_dec, entity: user, function: decayed_count,\n     events: [click], half_life: 9s}",
+         NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pr_spec *ms = NULL;
+        pr_fs *m = plan_with(cases[i].from, cases[i].to, &ms);
+        pr_status s = pr_fs_check_model_spec(store, ms, &err);
+        if (!cases[i].msg) {
+            if (s != PR_OK) TEST_FAIL("case %zu: %s", i, err.msg);
+        } else {
+            if (s != PR_ERR_SPEC) TEST_FAIL("case %zu: accepted, want '%s'", i, cases[i].msg);
+            ASSERT_CONTAINS(err.msg, cases[i].msg);
+        }
+        pr_fs_free(m);
+        pr_spec_free(ms);
+    }
+    /* A model spec without store sections read a file's columns: only the
+     * request columns can be the same thing. */
+    pr_spec *flat = spec_of("version: 1\nhash_bits: 10\nfields:\n"
+                            "  - {name: user_id, type: categorical}\n"
+                            "  - {name: u_imps, type: numeric, transform: identity}\n");
+    ASSERT_STATUS(pr_fs_check_model_spec(store, flat, &err), PR_ERR_SPEC);
+    ASSERT_CONTAINS(err.msg, "column u_imps: a column of the training input in the model's "
+                             "spec, an aggregate in the store's");
+    pr_spec_free(flat);
+    pr_fs_free(store);
+    pr_spec_free(store_spec);
 }
 
 /* ---------------------------------------------------------------- batch */
@@ -926,6 +1161,20 @@ TEST(test_event_parse_errors) {
         {"{\"type\":\"impression\",\"ts\":1,\"user_id\":[1]}", "user_id"},
         {"{\"type\":\"impression\",\"ts\":1,\"ad_id\":{\"a\":1}}", "ad_id"},
         {"{\"ts\":99999999999999999999}", "column"},
+        /* a type that is not a string (it named no type: applied as
+         * nothing, and a server answered "applied") */
+        {"{\"type\":7,\"ts\":1000,\"user_id\":\"1\"}", "key 'type': expected a string"},
+        {"{\"type\":[\"click\"],\"ts\":1000}", "key 'type'"},
+        /* a ts that is not integer milliseconds of the years 1970..9999:
+         * INT64_MAX moved a row's windows to where every later event was
+         * too old for them */
+        {"{\"type\":\"click\",\"ts\":\"1000\"}", "key 'ts': expected integer Unix milliseconds"},
+        {"{\"type\":\"click\",\"ts\":1.5}", "key 'ts': expected integer"},
+        {"{\"type\":\"click\",\"ts\":1e3}", "key 'ts': expected integer"},
+        {"{\"type\":\"click\",\"ts\":-1}", "key 'ts': -1 is not a time in the years 1970..9999"},
+        {"{\"type\":\"click\",\"ts\":9223372036854775807}", "key 'ts': 9223372036854775807"},
+        {"{\"type\":\"click\",\"ts\":-9223372036854775808}", "key 'ts'"},
+        {"{\"type\":\"click\",\"ts\":253402300800000}", "years 1970..9999"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         pr_arena_reset(&f.a);
@@ -935,6 +1184,16 @@ TEST(test_event_parse_errors) {
             TEST_FAIL("'%s': got %s, want PR_ERR_PARSE", bad[i].line, pr_status_name(s));
         ASSERT_CONTAINS(err.msg, bad[i].msg);
     }
+    /* The ends of the range are taken. */
+    const char *ends[] = {"{\"type\":\"click\",\"ts\":0}",
+                          "{\"type\":\"click\",\"ts\":253402300799999}",
+                          "{\"type\":\"click\",\"ts\":null}"};
+    for (size_t i = 0; i < 3; i++) {
+        pr_arena_reset(&f.a);
+        ASSERT_OK(pr_fs_event_parse(f.fs, ends[i], strlen(ends[i]), &f.a, &ev, &err));
+        ASSERT_EQ_INT(ev.has_ts, i < 2);
+    }
+    ASSERT_TRUE(ev.type.len == 5);
     /* Absent ts / ids are not errors: has_* says so. */
     const char *ok = "{\"type\":\"click\",\"user_id\":12,\"ad_id\":true,\"price\":1.5e3,\"x\":[1]}";
     pr_arena_reset(&f.a);
@@ -1061,6 +1320,10 @@ int main(void) {
     RUN(test_compound_and_chained_keys);
     RUN(test_ttl);
     RUN(test_missing_keys);
+    RUN(test_keys_do_not_collide);
+    RUN(test_late_event_writes_nothing);
+    RUN(test_event_check);
+    RUN(test_model_spec_compared);
     RUN(test_batch_equals_singles);
     RUN(test_stale_rows);
     RUN(test_builder_values);

@@ -78,16 +78,54 @@ typedef struct pr_fs_event {
 
 uint32_t pr_fs_n_request_columns(const pr_fs *fs);
 
+/* The latest event time taken: 9999-12-31T23:59:59.999Z in Unix ms. */
+#define PR_FS_TS_MAX INT64_C(253402300799999)
+
 /* Parses one JSON-lines event with the events source's keys.
  *   arena: escaped strings and the cols array go here.
- * Errors: PR_ERR_PARSE "column N: what" (not a JSON object, bad JSON, a
- * ts/id that is not an integer). A missing ts or id is PR_OK with has_* 0. */
+ * Errors: PR_ERR_PARSE, the message naming what is wrong: "column N: what"
+ * (not a JSON object, bad JSON), "key 'ts': ..." (a ts that is not an
+ * integer, or outside 0..PR_FS_TS_MAX: years 1970..9999), "key 'type':
+ * ..." (a type that is not a string), "key 'user_id': ..." (a request
+ * column that is an array or object). A missing (or null) ts or id is
+ * PR_OK with has_* 0; an id that is not an integer >= 0 too. */
 pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
                             pr_arena *arena, pr_fs_event *ev, pr_err *err);
 
+/* What a live writer (the server) checks before applying a parsed event,
+ * beyond what pr_fs_event_parse refuses:
+ *   - its time against a clock: now_ms - max_behind_ms <= ts <= now_ms +
+ *     max_ahead_ms (an event without ts passes: it is not applied). One
+ *     far-future event would move its entities' windows to that time,
+ *     after which every real event is too old for them;
+ *   - its entity keys fit the store (PR_STORE_KEY_MAX with the entity
+ *     name), for every entity its type updates whose key is made of
+ *     request columns alone: pr_fs_apply_event reads an over-long key as
+ *     absent (counted in pr_fs_stats.long_keys) and writes nothing.
+ * PR_ERR_INVALID naming the ts key, or PR_ERR_LIMIT naming the key
+ * column(s), with the figures. */
+pr_status pr_fs_event_check(const pr_fs *fs, const pr_fs_event *ev, int64_t now_ms,
+                            int64_t max_ahead_ms, int64_t max_behind_ms, pr_err *err);
+
+/* Whether every column a model's spec (the one embedded in the model)
+ * reads means there what it means in the store's plan: compared by
+ * definition, not name (fs_compare.c lists what is compared). A column
+ * the store does not have is not reported here (binding the featurizer
+ * names it). PR_ERR_SPEC naming the first difference: "column
+ * user_ctr_1h: window 1h in the model's spec, 2h in the store's". */
+pr_status pr_fs_check_model_spec(const pr_fs *store, const pr_spec *model, pr_err *err);
+
+/* The longest window of the spec's windowed aggregates (count, sum, mean,
+ * rate) in ms; 0 when it has none. */
+int64_t pr_fs_max_window_ms(const pr_fs *fs);
+
 /* Feeds one event into every aggregate that counts its type (others are
  * ignored; an event without ts too). Entities whose key columns are absent
- * in the event are skipped (counted in pr_fs_stats.missing_keys).
+ * in the event are skipped (counted in pr_fs_stats.missing_keys). An
+ * update older than an aggregate's window (its ring has moved past it) is
+ * dropped and counted in pr_fs_stats.late_updates; an entity's row is
+ * written, and its clock (updated_ms) moved, only when some aggregate
+ * took the event.
  *   arena: scratch for the call (keys, attribute copies); the caller resets
  *          it when it likes.
  * PR_ERR_IO/NOMEM from the state. */

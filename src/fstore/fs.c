@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "base/json_scan.h"
 #include "fstore/fs_ahead.h"
@@ -124,8 +125,27 @@ pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
     ev->cols = cols;
     const pr_json_value *ts = &v[fs->ev_key[0]], *type = &v[fs->ev_key[1]],
                         *id = &v[fs->ev_key[2]], *imp = &v[fs->ev_key[3]];
-    if (type->kind == PR_JSON_STRING) ev->type = type->text;
+    if (type->kind == PR_JSON_STRING)
+        ev->type = type->text;
+    else if (type->kind != PR_JSON_ABSENT && type->kind != PR_JSON_NULL)
+        return pr_err_set(err, PR_ERR_PARSE, "key '%s': expected a string (the event type)",
+                          fs->ev_key_name[1]);
     ev->has_ts = pr_json_int(ts, &ev->ts_ms);
+    if (!ev->has_ts && ts->kind != PR_JSON_ABSENT && ts->kind != PR_JSON_NULL)
+        return pr_err_set(err, PR_ERR_PARSE,
+                          "key '%s': expected integer Unix milliseconds, got %s",
+                          fs->ev_key_name[0],
+                          ts->kind == PR_JSON_NUMBER ? "a fraction or an exponent"
+                                                     : "something else than a number");
+    /* No clock says what is too far here (files are replayed), but a time
+     * outside years 1970..9999 is no event's: refused before it can move
+     * a row's clock to where every later event is too old for it. */
+    if (ev->has_ts && (ev->ts_ms < 0 || ev->ts_ms > PR_FS_TS_MAX))
+        return pr_err_set(err, PR_ERR_PARSE,
+                          "key '%s': %lld is not a time in the years 1970..9999 "
+                          "(Unix milliseconds 0..%lld)",
+                          fs->ev_key_name[0], (long long)ev->ts_ms,
+                          (long long)PR_FS_TS_MAX);
     int64_t x;
     if (pr_json_int(id, &x) && x >= 0) {
         ev->has_event_id = 1;
@@ -134,6 +154,82 @@ pr_status pr_fs_event_parse(const pr_fs *fs, const char *line, size_t len,
     if (pr_json_int(imp, &x) && x >= 0) {
         ev->has_impression_id = 1;
         ev->impression_id = (uint64_t)x;
+    }
+    return PR_OK;
+}
+
+/* "2024-01-01T00:00:00Z" (UTC, to the second). */
+static void iso_time(int64_t ms, char out[32]) {
+    time_t t = (time_t)(ms / 1000 - (ms % 1000 < 0));
+    struct tm tm;
+    if (!gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "%lld ms", (long long)ms);
+}
+
+/* How far apart two times are, in a unit a person reads at a glance. */
+static void gap_text(uint64_t ms, char out[48]) {
+    double x = (double)ms;
+    if (x >= 2 * 86400000.0) snprintf(out, 48, "%.0f days", x / 86400000.0);
+    else if (x >= 2 * 3600000.0) snprintf(out, 48, "%.1f hours", x / 3600000.0);
+    else if (x >= 2 * 60000.0) snprintf(out, 48, "%.1f minutes", x / 60000.0);
+    else snprintf(out, 48, "%.1f s", x / 1000.0);
+}
+
+int64_t pr_fs_max_window_ms(const pr_fs *fs) {
+    int64_t w = 0;
+    for (uint32_t i = 0; i < fs->n_aggs; i++)
+        if (fs->aggs[i].spec->window_ms > w) w = fs->aggs[i].spec->window_ms;
+    return w;
+}
+
+pr_status pr_fs_event_check(const pr_fs *fs, const pr_fs_event *ev, int64_t now_ms,
+                            int64_t max_ahead_ms, int64_t max_behind_ms, pr_err *err) {
+    if (ev->has_ts) {
+        /* Distances as unsigned: no overflow whatever ts and now are. */
+        int ahead = ev->ts_ms > now_ms;
+        uint64_t gap = ahead ? (uint64_t)ev->ts_ms - (uint64_t)now_ms
+                             : (uint64_t)now_ms - (uint64_t)ev->ts_ms;
+        uint64_t lim = (uint64_t)(ahead ? max_ahead_ms : max_behind_ms);
+        if (gap > lim) {
+            char at[32], now[32], g[48], l[32];
+            iso_time(ev->ts_ms, at);
+            iso_time(now_ms, now);
+            gap_text(gap, g);
+            pr__fs_dur_text((int64_t)lim, l);
+            return pr_err_set(err, PR_ERR_INVALID,
+                              "key '%s': %lld (%s) is %s %s the server's clock (%s); "
+                              "events at most %s %s are taken",
+                              fs->ev_key_name[0], (long long)ev->ts_ms, at, g,
+                              ahead ? "ahead of" : "behind", now, l,
+                              ahead ? "ahead" : "old");
+        }
+    }
+    int tid = pr__fs_type_id(fs, ev->type);
+    if (tid < 0) return PR_OK;
+    uint64_t bit = UINT64_C(1) << tid;
+    for (uint32_t e = 0; e < fs->n_ents; e++) {
+        const pr__fs_entity *en = &fs->ents[e];
+        if (!(en->type_mask & bit)) continue;
+        pr_bytes parts[PR__FS_MAX_KEYS];
+        uint32_t k = 0;
+        for (; k < en->n_keys; k++) {
+            if (en->keys[k].kind != PR__REF_REQUEST) break;
+            parts[k] = ev->cols[en->keys[k].a];
+            if (!parts[k].len) break; /* absent: the entity is skipped */
+        }
+        if (k < en->n_keys) continue;
+        size_t len = pr__fs_key_len(parts, en->n_keys);
+        size_t max = PR_STORE_KEY_MAX - 4 - en->ns.len;
+        if (len <= max) continue;
+        char names[3 * (PR__FS_NAME_MAX + 8)];
+        size_t o = 0;
+        for (k = 0; k < en->n_keys && o < sizeof names; k++)
+            o += (size_t)snprintf(names + o, sizeof names - o, "%s'%s'", k ? ", " : "",
+                                  fs->col_names[en->keys[k].a]);
+        return pr_err_set(err, PR_ERR_LIMIT,
+                          "key %s: %zu bytes, more than the %zu a key of "
+                          "entity '%s' may have",
+                          names, len, max, en->name);
     }
     return PR_OK;
 }
@@ -312,16 +408,22 @@ pr_status pr_fs_apply_event(pr_fs *fs, const pr_fs_event *ev,
         int in_table;
         rc = row_for_update(fs, en, key, ev->ts_ms, &blob, &len, &in_table, err);
         if (rc != PR_OK) return rc;
+        int took = 0;
         for (uint32_t i = 0; i < en->n_aggs; i++) {
             const pr__fs_agg *a = &fs->aggs[en->aggs[i]];
             int num = (a->num_mask & bit) != 0, den = (a->den_mask & bit) != 0;
             if (!num && !den) continue;
             if (a->has_value && a->fn != PR__AGG_LAST_N && isnan(x[i]))
                 continue; /* no usable value: nothing to add */
-            if (!pr__agg_apply(a, blob + a->offset, ev->ts_ms, num, den, x[i],
-                               tok[i]))
-                fs->stats.late_updates++;
+            if (pr__agg_apply(a, blob + a->offset, ev->ts_ms, num, den, x[i],
+                              tok[i]))
+                took = 1;
+            else
+                fs->stats.late_updates++; /* the state is untouched */
         }
+        /* Nothing taken (every update late, or no usable value): the row
+         * stays as it was, clock included. */
+        if (!took) continue;
         if (pr__ld_i64(blob + 8) < ev->ts_ms) pr__st_i64(blob + 8, ev->ts_ms);
         if (in_table) continue; /* updated in place: a put would copy it onto itself */
         rc = commit(fs, en, key, blob, len, err);

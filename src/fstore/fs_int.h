@@ -37,6 +37,7 @@
 #define PR__FS_MAX_TYPES 64u      /* distinct event types in a plan */
 #define PR__FS_MAX_ENTITY_AGGS 64u /* aggregates of one entity */
 #define PR__KEY_SEP '\x1f'        /* joins the texts of a compound key */
+#define PR__KEY_ESC '\x1e'        /* escapes a SEP or ESC inside a part */
 #define PR__LIST_SEP '|'          /* joins last_n items */
 
 typedef enum {
@@ -135,6 +136,7 @@ struct pr_fs {
     uint32_t ev_key[4];        /* where the event's ts, type, id and
                                   impression keys are among them (a request
                                   column of the same name shares its slot) */
+    const char *ev_key_name[4]; /* their names (borrowed from spec) */
     /* state */
     const pr__fs_rows_ops *rows;
     void *rows_impl;
@@ -212,15 +214,21 @@ extern const pr__fs_rows_ops pr__fs_table_ops;
 void pr__fs_table_usage(void *impl, uint64_t *rows, uint64_t *bytes);
 extern const pr__fs_rows_ops pr__fs_store_ops; /* impl = the pr_store */
 
-/* fs_keys.c: the key text of a compound key: key texts joined by
- * PR__KEY_SEP, in arena. A missing part -> {NULL, 0}. */
+/* fs_row.c: the store key of an entity key: one part as it is (borrowed);
+ * several joined by PR__KEY_SEP, each SEP or ESC byte inside a part
+ * preceded by PR__KEY_ESC (unambiguous: no two part lists share a key), in
+ * arena. A missing (empty) part -> {NULL, 0}. */
 pr_bytes pr__fs_join_key(const pr_bytes *parts, uint32_t n, pr_arena *arena);
+/* The length pr__fs_join_key gives these (all present) parts. */
+size_t pr__fs_key_len(const pr_bytes *parts, uint32_t n);
 /* Whether a key of entity e fits every store backend (the limit is the
  * same everywhere, so offline and online agree on which keys exist). A
  * longer key reads as absent and is counted (pr_fs_stats.long_keys). */
 static inline int pr__fs_key_fits(const pr__fs_entity *e, pr_bytes key) {
     return 4 + e->ns.len + key.len <= PR_STORE_KEY_MAX;
 }
+/* A duration as its largest whole unit ("1h", "7d", "90s", "1500ms"). */
+void pr__fs_dur_text(int64_t ms, char out[32]);
 /* Hour of day / day of week of a Unix-ms time, UTC. */
 int64_t pr__fs_time_feature(pr__time_feature f, int64_t ts_ms);
 /* Shortest text of x that reads back as x (integers without a point). */

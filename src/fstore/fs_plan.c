@@ -198,6 +198,7 @@ static pr_status plan_json_keys(pr_fs *fs, pr_err *err) {
         while (j < n && strcmp(keys[j], ev_keys[k])) j++;
         if (j == n) keys[n++] = ev_keys[k];
         fs->ev_key[k] = j;
+        fs->ev_key_name[k] = ev_keys[k];
     }
     pr_json_keys *jk = NULL;
     pr_status rc = pr_json_keys_new(keys, n, &jk, err);

@@ -78,23 +78,56 @@ int64_t pr__fs_expires_s(const pr__fs_entity *e, int64_t updated_ms) {
     return until / 1000 + 2;
 }
 
+/* Compound keys: the parts joined by PR__KEY_SEP, a SEP or ESC byte inside
+ * a part written as ESC + that byte, so a part's own bytes can never end
+ * it (or be read as the next part's start): two different part lists
+ * always give two different keys. Parts with neither byte (every id in
+ * practice) keep the bytes they had when the separator was not escaped. */
+static size_t escaped_len(pr_bytes t) {
+    size_t n = t.len;
+    for (size_t i = 0; i < t.len; i++)
+        n += t.ptr[i] == PR__KEY_SEP || t.ptr[i] == PR__KEY_ESC;
+    return n;
+}
+
+size_t pr__fs_key_len(const pr_bytes *parts, uint32_t n) {
+    if (n == 1) return parts[0].len;
+    size_t len = n - 1;
+    for (uint32_t i = 0; i < n; i++) len += escaped_len(parts[i]);
+    return len;
+}
+
 pr_bytes pr__fs_join_key(const pr_bytes *parts, uint32_t n, pr_arena *arena) {
     pr_bytes none = {NULL, 0};
     if (n == 1) return parts[0].len ? parts[0] : none;
-    size_t len = n - 1;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++)
         if (!parts[i].len) return none;
-        len += parts[i].len;
-    }
+    size_t len = pr__fs_key_len(parts, n);
     char *p = pr_arena_alloc(arena, len);
     if (!p) return none;
     size_t o = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (i) p[o++] = PR__KEY_SEP;
-        memcpy(p + o, parts[i].ptr, parts[i].len);
-        o += parts[i].len;
+        for (size_t k = 0; k < parts[i].len; k++) {
+            char c = parts[i].ptr[k];
+            if (c == PR__KEY_SEP || c == PR__KEY_ESC) p[o++] = PR__KEY_ESC;
+            p[o++] = c;
+        }
     }
     return pr_bytes_of(p, len);
+}
+
+void pr__fs_dur_text(int64_t ms, char out[32]) {
+    static const struct {
+        int64_t ms;
+        const char *u;
+    } units[] = {{86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms && ms % units[i].ms == 0) {
+            snprintf(out, 32, "%lld%s", (long long)(ms / units[i].ms), units[i].u);
+            return;
+        }
+    snprintf(out, 32, "%lldms", (long long)ms);
 }
 
 int64_t pr__fs_time_feature(pr__time_feature f, int64_t ts_ms) {
