@@ -135,6 +135,7 @@ int cmd_inspect(int argc, char **argv) {
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos != 1) return cli_usage_error("inspect", "expected one MODEL");
     if (top < 1 || top > TOP_MAX) return cli_usage_error("inspect", "--top must be in 1..50");
+    if (max_rows < 1) return cli_usage_error("inspect", "--rows must be >= 1");
 
     pr_err err;
     pr_err_clear(&err);

@@ -19,6 +19,12 @@ static const char *USAGE =
     "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...\n"
     "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache";
 
+static int flag_seen(const pr_flag *flags, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(flags[i].name, name)) return flags[i].seen;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
     const char *init = NULL, *out = NULL, *cache = NULL;
@@ -55,14 +61,18 @@ int cmd_train(int argc, char **argv) {
     };
     char *files[4096];
     int n_files = 0;
-    int rc = pr_flags_parse("train", USAGE, flags, (int)(sizeof flags / sizeof flags[0]),
-                            argc, argv, files, 4096, &n_files);
+    const int n_flags = (int)(sizeof flags / sizeof flags[0]);
+    int rc = pr_flags_parse("train", USAGE, flags, n_flags, argc, argv, files, 4096, &n_files);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (!out) return cli_usage_error("train", "-o MODEL is required");
     if (n_files == 0) return cli_usage_error("train", "no input FILE given");
-    if (threads < 0 || threads > 256) return cli_usage_error("train", "--threads must be in 1..256");
+    /* 0 stands for "not given" below: given, it is refused, not taken
+     * for the default. */
+    if (flag_seen(flags, n_flags, "--threads") && (threads < 1 || threads > 256))
+        return cli_usage_error("train", "--threads must be in 1..256");
     if (threads == 0) threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
-    if (passes < 0 || passes > 1000) return cli_usage_error("train", "--passes must be in 1..1000");
+    if (flag_seen(flags, n_flags, "--passes") && (passes < 1 || passes > 1000))
+        return cli_usage_error("train", "--passes must be in 1..1000");
     if (early_stop < 0) return cli_usage_error("train", "--early-stop must be >= 0");
     if (!(neg > 0 && neg <= 1)) return cli_usage_error("train", "--neg-sample must be in (0, 1]");
 
@@ -88,11 +98,8 @@ int cmd_train(int argc, char **argv) {
         if (ls == PR_ERR_INVALID) return cli_usage_error("train", err.msg);
         if (ls != PR_OK) goto fail;
         /* the flags win over the spec; the model embeds the result */
-        int bits_seen = 0, mc_seen = 0;
-        for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++) {
-            if (!strcmp(flags[i].name, "--bits")) bits_seen = flags[i].seen;
-            if (!strcmp(flags[i].name, "--min-count")) mc_seen = flags[i].seen;
-        }
+        int bits_seen = flag_seen(flags, n_flags, "--bits");
+        int mc_seen = flag_seen(flags, n_flags, "--min-count");
         if ((bits_seen && pr_spec_set_hash_bits(spec, (uint32_t)(bits > 1000 ? 1000 : bits), &err) != PR_OK) ||
             (mc_seen && pr_spec_set_min_count(spec, (uint32_t)(min_count > 100000 ? 100000 : min_count), &err) != PR_OK)) {
             pr_spec_free(spec);
