@@ -18,7 +18,6 @@
 #include "cli/flags.h"
 #include "data/reader_int.h"
 #include "pronto/fstore.h"
-#include "pronto/sim.h"
 
 static const char usage_text[] =
     "--spec SPEC --data DIR -o OUT [--split TIME=FILE,...]\n"
@@ -45,19 +44,6 @@ static int parse_time_ms(const char *flag, const char *text, int64_t *out) {
         return 0;
     }
     *out = s * 1000;
-    return 1;
-}
-
-static int parse_dur_ms(const char *flag, const char *text, int64_t *out) {
-    double sec;
-    if (pr_sim_parse_duration(text, &sec) != PR_OK || sec > 1e12) {
-        fprintf(stderr,
-                "pronto build-dataset: %s: expected a duration such as 90s, "
-                "10m or 2h, got '%s'\n",
-                flag, text);
-        return 0;
-    }
-    *out = (int64_t)(sec * 1000.0 + 0.5);
     return 1;
 }
 
@@ -137,8 +123,9 @@ int cmd_build_dataset(int argc, char **argv) {
     outs[n_out - 1].to_ms = to;
     pr_fs_build_opts o = {.data_dir = data, .outputs = outs, .n_outputs = n_out,
                           .max_bad = max_bad};
-    if (window_s && !parse_dur_ms("--window", window_s, &o.window_ms)) return PR_EXIT_USAGE;
-    if (lateness_s && !parse_dur_ms("--lateness", lateness_s, &o.lateness_ms))
+    if (window_s && !cli_parse_duration_ms(cmd, "--window", window_s, &o.window_ms))
+        return PR_EXIT_USAGE;
+    if (lateness_s && !cli_parse_duration_ms(cmd, "--lateness", lateness_s, &o.lateness_ms))
         return PR_EXIT_USAGE;
 
     pr_err err;

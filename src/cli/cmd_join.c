@@ -18,7 +18,6 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
-#include "pronto/sim.h"
 #include "pronto/stream.h"
 
 #define LINE_MAX_BYTES (1u << 20)
@@ -140,17 +139,6 @@ done:
     return s;
 }
 
-static int parse_ms(const char *flag, const char *text, int64_t *out) {
-    double sec;
-    if (pr_sim_parse_duration(text, &sec) != PR_OK || sec > 1e12) {
-        fprintf(stderr, "pronto join: %s: expected a duration such as 90s, 10m or 2h, got '%s'\n",
-                flag, text);
-        return 0;
-    }
-    *out = (int64_t)(sec * 1000.0 + 0.5);
-    return 1;
-}
-
 int cmd_join(int argc, char **argv) {
     const char *cmd = "join";
     const char *window_s = "2h", *lateness_s = "10m", *horizon_s = "0s", *out_path = NULL;
@@ -171,9 +159,9 @@ int cmd_join(int argc, char **argv) {
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos < 1) return cli_usage_error(cmd, "expected at least one EVENTS file (or -)");
     pr_joiner_opts o = pr_joiner_opts_default();
-    if (!parse_ms("--window", window_s, &o.window_ms) ||
-        !parse_ms("--lateness", lateness_s, &o.lateness_ms) ||
-        !parse_ms("--dedup-horizon", horizon_s, &o.dedup_horizon_ms))
+    if (!cli_parse_duration_ms("join", "--window", window_s, &o.window_ms) ||
+        !cli_parse_duration_ms("join", "--lateness", lateness_s, &o.lateness_ms) ||
+        !cli_parse_duration_ms("join", "--dedup-horizon", horizon_s, &o.dedup_horizon_ms))
         return PR_EXIT_USAGE;
 
     pr_err err;

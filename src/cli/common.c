@@ -4,10 +4,22 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "pronto/sim.h"
 
 int cli_usage_error(const char *cmd, const char *msg) {
     fprintf(stderr, "pronto %s: %s (see pronto %s --help)\n", cmd, msg, cmd);
     return PR_EXIT_USAGE;
+}
+
+int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, int64_t *out) {
+    double sec;
+    if (pr_sim_parse_duration(text, &sec) != PR_OK || sec > 1e12) {
+        fprintf(stderr, "pronto %s: %s: expected a duration such as 90s, 10m or 2h, got '%s'\n",
+                cmd, flag, text);
+        return 0;
+    }
+    *out = (int64_t)(sec * 1000.0 + 0.5);
+    return 1;
 }
 
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,

@@ -8,6 +8,10 @@
 
 /* Prints "pronto CMD: MSG" and returns PR_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *msg);
+/* A duration flag ("90s", "10m", "2h", "7d"; a bare number is seconds)
+ * in ms. 1 on success; else prints "pronto CMD: FLAG: expected a
+ * duration ..." and returns 0. */
+int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, int64_t *out);
 /* spec_path, or the shipped Criteo spec when spec_path is NULL and the format
  * is criteo (or unspecified). *spec owned by caller. */
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,
