@@ -133,4 +133,8 @@ check "--admin-token on the command line: exit 2 naming the file flag" \
 : > "$T/empty"
 "$P" serve --model "$T/lr.pm" --store mem: --admin-token-file "$T/empty" > /dev/null 2> "$T/e6"
 check "an empty token file: exit 1" "[ $? -eq 1 ] && grep -q 'no token' $T/e6"
+"$P" serve --model "$T/lr.pm" --store mem: --max-event-skew soon > /dev/null 2> "$T/e7"
+check "--max-event-skew soon: exit 2 naming it" "[ $? -eq 2 ] && grep -q -- '--max-event-skew: expected a duration' $T/e7"
+"$P" serve --model "$T/lr.pm" --store mem: --max-event-age 0 > /dev/null 2> "$T/e8"
+check "--max-event-age 0: exit 2" "[ $? -eq 2 ] && grep -q -- '--max-event-age must be > 0' $T/e8"
 finish

@@ -22,6 +22,12 @@
  * leave nothing open, the body-memory budget refuses and gives back, and
  * the reserve answers health checks while /readyz says overloaded;
  * /v1/model hides path and training info without the admin token.
+ * Events and models (issue 9): events with a far-future, absurd or too
+ * old ts, an over-long id or a non-string type refused with their reasons
+ * and without freezing the entity; late events counted; the ingester's
+ * writes counted in the store metrics; errors about a body cut short speak
+ * of the client's bytes; a model whose spec defines a column otherwise
+ * than the store's (one window) refused at reload and at start.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -215,7 +221,7 @@ static int column_of(const pr_fs *fs, const char *name) {
  * user x ad impression count overwritten by 0..15 so that every count's
  * bucket gets a weight (the events test needs counts to matter). seed
  * changes the labels, so two models rank differently. */
-static void train_model(const char *out_path, uint64_t seed) {
+static void train_model(const char *spec_file, const char *out_path, uint64_t seed) {
     pr_err err;
     pr_spec *spec = NULL;
     pr_featurizer *fz = NULL;
@@ -223,7 +229,7 @@ static void train_model(const char *out_path, uint64_t seed) {
     pr_fs *fs = NULL;
     pr_model *m = NULL;
     pr_count_filter *cf = NULL;
-    ASSERT_OK(pr_spec_load(spec_path, &spec, &err));
+    ASSERT_OK(pr_spec_load(spec_file, &spec, &err));
     ASSERT_OK(pr_featurizer_new(spec, &fz, &err));
     ASSERT_OK(pr_store_open("mem:", &store, &err));
     pr_fs_build_opts bo = {.data_dir = test_tmpdir(), .store = store};
@@ -313,10 +319,12 @@ static void setup(void) {
     snprintf(model_a, sizeof model_a, "%s", test_path("a.pm"));
     snprintf(model_b, sizeof model_b, "%s", test_path("b.pm"));
     snprintf(model_path, sizeof model_path, "%s", test_path("serving.pm"));
-    train_model(model_a, 1);
-    train_model(model_b, 2);
+    train_model(spec_path, model_a, 1);
+    train_model(spec_path, model_b, 2);
     copy_file(model_a, model_path);
 }
+
+#define EVENT_AGE_MS (40LL * 365 * 86400 * 1000)
 
 static pr_server *start(const char *store_uri, uint32_t max_conn) {
     pr_server_opts o;
@@ -330,6 +338,8 @@ static pr_server *start(const char *store_uri, uint32_t max_conn) {
     o.max_body = 64 * 1024;
     o.max_connections = max_conn;
     o.max_connections_per_ip = max_conn + PR_SERVE_RESERVE; /* all from 127.0.0.1 */
+    /* The simulated events are of 2024: behind the clock by years. */
+    o.max_event_age_ms = EVENT_AGE_MS;
     o.quiet = 1;
     pr_server *s = NULL;
     pr_err err;
@@ -783,6 +793,188 @@ TEST(test_events_idempotent) {
     ref_close(&r2);
 }
 
+/* Four impressions of (user 42, ad 7) and a click, a minute before the
+ * requests (JSON lines). */
+static void imps_and_click(char *lines, size_t cap) {
+    long long t = (long long)(t_req - 60000);
+    int k = 0;
+    for (int i = 0; i < 4; i++)
+        k += snprintf(lines + k, cap - (size_t)k,
+                      "{\"type\":\"impression\",\"event_id\":900000%d,\"impression_id\":900000%d,"
+                      "\"ts\":%lld,\"user_id\":42,\"ad_id\":7,\"site_id\":3,\"device\":\"mobile\","
+                      "\"position\":1}\n",
+                      i, i, t + i);
+    snprintf(lines + k, cap - (size_t)k,
+             "{\"type\":\"click\",\"event_id\":9000009,\"impression_id\":9000001,\"ts\":%lld,"
+             "\"user_id\":42,\"ad_id\":7}\n",
+             t + 10);
+}
+
+/* The value of one /metrics line ("name{labels} value"), -1 if absent. */
+static long long metric(uint16_t port, const char *name) {
+    resp r = call(port, "GET", "/metrics", NULL, NULL);
+    const char *p = strstr(r.body, name);
+    long long v = p ? strtoll(p + strlen(name), NULL, 10) : -1;
+    free(r.body);
+    return v;
+}
+
+/* Events the server must not take: a far-future or absurd ts, a ts older
+ * than --max-event-age, an over-long id, a type that is not a string;
+ * each refused with its reason, and none moves an entity's clock (later
+ * events for the same user and ad count as if nothing had come). */
+TEST(test_events_refused) {
+    char lines[2048];
+    imps_and_click(lines, sizeof lines);
+    const char *ads[] = {"7", "8", "9"};
+    double once[3];
+    ref r1;
+    ref_open(&r1, model_path, lines, 1);
+    ref_predict(&r1, "42", "3", "mobile", "1", ads, 3, once);
+    ref_close(&r1);
+
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    char version[17];
+    file_version(model_path, version);
+    struct timespec now_ts;
+    clock_gettime(CLOCK_REALTIME, &now_ts);
+    long long now = (long long)now_ts.tv_sec * 1000;
+    char long_id[601];
+    memset(long_id, '9', 600);
+    long_id[600] = '\0';
+    char bad[4096];
+    const char *imp = "\"type\":\"impression\",\"user_id\":42,\"ad_id\":7,\"site_id\":3,"
+                      "\"device\":\"mobile\",\"position\":1";
+    snprintf(bad, sizeof bad,
+             "{%s,\"event_id\":1,\"ts\":4102444800000}\n"        /* 2100 */
+             "{%s,\"event_id\":2,\"ts\":9223372036854775807}\n"  /* INT64_MAX */
+             "{%s,\"event_id\":3,\"ts\":-9223372036854775808}\n" /* INT64_MIN */
+             "{%s,\"event_id\":4,\"ts\":%lld}\n"                 /* 3 h ahead */
+             "{%s,\"event_id\":5,\"ts\":%lld}\n"                 /* older than the age */
+             "{\"type\":\"impression\",\"event_id\":6,\"ts\":%lld,\"user_id\":\"%s\",\"ad_id\":7}\n"
+             "{\"type\":7,\"event_id\":7,\"ts\":%lld,\"user_id\":42,\"ad_id\":7}\n",
+             imp, imp, imp, imp, now + 3 * 3600000LL, imp, now - EVENT_AGE_MS - 86400000LL,
+             (long long)t_req, long_id, (long long)t_req);
+    resp h = call(port, "POST", "/v1/events", NULL, bad);
+    ASSERT_EQ_INT(h.status, 400); /* nothing applied */
+    ASSERT_CONTAINS(h.body, "\"applied\":0,\"duplicates\":0,\"rejected\":7,\"failed\":0,\"late\":0");
+    ASSERT_CONTAINS(h.body, "line 1: key 'ts': 4102444800000 (2100-01-01T00:00:00Z) is ");
+    ASSERT_CONTAINS(h.body, " days ahead of the server's clock (");
+    ASSERT_CONTAINS(h.body, "events at most 1h ahead are taken");
+    ASSERT_CONTAINS(h.body, "line 2: key 'ts': 9223372036854775807 is not a time in the years 1970..9999");
+    ASSERT_CONTAINS(h.body, "line 3: key 'ts': -9223372036854775808 is not a time");
+    ASSERT_CONTAINS(h.body, "line 4: key 'ts': ");
+    ASSERT_CONTAINS(h.body, " hours ahead of the server's clock");
+    ASSERT_CONTAINS(h.body, "line 5: key 'ts': ");
+    ASSERT_CONTAINS(h.body, "behind the server's clock");
+    ASSERT_CONTAINS(h.body, "events at most 14600d old are taken");
+    ASSERT_CONTAINS(h.body, "line 6: key 'user_id': 600 bytes, more than the 503 a key of entity 'user' may have");
+    ASSERT_CONTAINS(h.body, "line 7: key 'type': expected a string");
+    free(h.body);
+    /* the same user and ad: counted as if nothing had come before */
+    h = call(port, "POST", "/v1/events", NULL, lines);
+    ASSERT_EQ_INT(h.status, 200);
+    ASSERT_CONTAINS(h.body, "\"applied\":5,\"duplicates\":0,\"rejected\":0,\"failed\":0,\"late\":0");
+    free(h.body);
+    h = call(port, "POST", "/v1/predict", NULL, predict_body("42", "3", "mobile", "1", ads, 3, 0));
+    check_ranking(&h, ads, once, 3, 0, version);
+    free(h.body);
+    /* Late: 30 days before the user's last event, inside the age limit but
+     * older than every window of (user 42, ad 7) and of user 42: applied
+     * (the decayed and last-N aggregates take it), counted as late. */
+    char late[512];
+    snprintf(late, sizeof late, "{%s,\"event_id\":8,\"impression_id\":8,\"ts\":%lld}\n", imp,
+             (long long)(t_req - 30LL * 86400000));
+    h = call(port, "POST", "/v1/events", NULL, late);
+    ASSERT_EQ_INT(h.status, 200);
+    ASSERT_CONTAINS(h.body, "\"applied\":1,\"duplicates\":0,\"rejected\":0,\"failed\":0,\"late\":1");
+    free(h.body);
+    ASSERT_EQ_INT(metric(port, "\npronto_events_late_total "), 1);
+    /* A body cut short or followed by more: the message speaks of the
+     * client's bytes, not of the wrapper the scanner saw. */
+    expect_error(port, "POST", "/v1/events", NULL, "[", 400,
+                 "request body: column 2: unexpected end of input, expected a value");
+    expect_error(port, "POST", "/v1/events", NULL, "  [{\"type\":\"click\"},", 400,
+                 "request body: column 21: unexpected end of input, expected a value");
+    expect_error(port, "POST", "/v1/events", NULL, "[{\"a\":\"]}\"}", 400,
+                 "request body: column 12: unexpected end of input, expected ',' or ']'");
+    expect_error(port, "POST", "/v1/events", NULL, "[1] x", 400,
+                 "request body: column 5: expected the end of the body after the array, got 'x'");
+    expect_error(port, "POST", "/v1/events", NULL, "[1],[2]", 400,
+                 "request body: column 4: expected the end of the body after the array, got ','");
+    expect_error(port, "POST", "/v1/events", NULL, "[1,]", 400,
+                 "request body: column 4: expected a value, got ']'");
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+
+    /* The default age: the spec's longest window (7 d): 2024 is refused. */
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    o.model_path = model_path;
+    o.store_uri = "mem:";
+    o.listen = "127.0.0.1:0";
+    o.quiet = 1;
+    pr_err err;
+    ASSERT_OK(pr_server_start(&o, &s, &err));
+    h = call(pr_server_port(s), "POST", "/v1/events", NULL, lines);
+    ASSERT_EQ_INT(h.status, 400);
+    ASSERT_CONTAINS(h.body, "events at most 7d old are taken");
+    free(h.body);
+    pr_server_free(s);
+    o.max_event_skew_ms = -1;
+    ASSERT_STATUS(pr_server_start(&o, &s, &err), PR_ERR_INVALID);
+}
+
+/* A model whose spec defines a column otherwise than the store's (the
+ * same names, user_imps_1d over 2 days) is refused at reload and at
+ * start, naming the column and the difference; the same definitions are
+ * taken. */
+TEST(test_reload_compares_definitions) {
+    char *text, other_spec[600], model_c[600];
+    size_t len;
+    pr_err err;
+    ASSERT_OK(pr_read_file(spec_path, &text, &len, &err));
+    char *w = strstr(text, "window: 1d"); /* the first: user_imps_1d */
+    ASSERT_TRUE(w != NULL && strstr(text, "name: user_imps_1d") < w);
+    w[8] = '2';
+    snprintf(other_spec, sizeof other_spec, "%s", test_path("spec-2d.yaml"));
+    test_write_file(other_spec, text);
+    free(text);
+    snprintf(model_c, sizeof model_c, "%s", test_path("c.pm"));
+    train_model(other_spec, model_c, 1);
+
+    copy_file(model_a, model_path);
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    copy_file(model_c, model_path);
+    resp r = call(port, "POST", "/admin/reload", "Authorization: Bearer s3cret\r\n", NULL);
+    ASSERT_EQ_INT(r.status, 422);
+    ASSERT_CONTAINS(r.body, "previous one keeps serving");
+    ASSERT_CONTAINS(r.body, "column user_imps_1d: window 2d in the model's spec, 1d in the store's");
+    free(r.body);
+    copy_file(model_b, model_path); /* trained with the store's spec */
+    r = call(port, "POST", "/admin/reload", "Authorization: Bearer s3cret\r\n", NULL);
+    ASSERT_EQ_INT(r.status, 200);
+    free(r.body);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+    /* at start, against --spec */
+    pr_server_opts o;
+    pr_server_opts_default(&o);
+    o.model_path = model_c;
+    o.spec_path = spec_path;
+    o.store_uri = "mem:";
+    o.listen = "127.0.0.1:0";
+    o.quiet = 1;
+    ASSERT_STATUS(pr_server_start(&o, &s, &err), PR_ERR_SPEC);
+    ASSERT_CONTAINS(err.msg, "column user_imps_1d: window 2d in the model's spec, 1d in the store's");
+    o.spec_path = other_spec; /* its own spec: taken */
+    ASSERT_OK(pr_server_start(&o, &s, &err));
+    pr_server_free(s);
+    copy_file(model_a, model_path);
+}
+
 /* ---------------------------------------------------------------- hot swap */
 
 typedef struct loader {
@@ -992,6 +1184,18 @@ TEST(test_redis_down_degrades_then_recovers) {
     check_ranking(&h, ads, p, 4, 0, version); /* redis rows = mem rows */
     ASSERT_TRUE(!strstr(h.body, "degraded"));
     free(h.body);
+    /* The ingester writes through its own connection: its puts count. */
+    long long puts = metric(port, "\npronto_store_puts_total ");
+    char ev[512];
+    snprintf(ev, sizeof ev,
+             "{\"type\":\"impression\",\"event_id\":1,\"ts\":%lld,\"user_id\":17,\"ad_id\":1,"
+             "\"site_id\":7}\n",
+             (long long)t_req);
+    h = call(port, "POST", "/v1/events", NULL, ev);
+    ASSERT_CONTAINS(h.body, "\"applied\":1");
+    free(h.body);
+    /* the rows of user, ad, user_ad and the ad's advertiser (site has no aggregate) */
+    ASSERT_EQ_INT(metric(port, "\npronto_store_puts_total ") - puts, 4);
 
     redis_child_stop(&rc, SIGKILL);
     h = call(port, "POST", "/v1/predict", NULL, body);
@@ -1086,15 +1290,6 @@ static int post_nowait(uint16_t port, const char *path, const char *body, size_t
                      path, len);
     ASSERT_TRUE(send_all(fd, head, (size_t)n) == 0 && send_all(fd, body, len) == 0);
     return fd;
-}
-
-/* The value of one /metrics line ("name{labels} value"), -1 if absent. */
-static long long metric(uint16_t port, const char *name) {
-    resp r = call(port, "GET", "/metrics", NULL, NULL);
-    const char *p = strstr(r.body, name);
-    long long v = p ? strtoll(p + strlen(name), NULL, 10) : -1;
-    free(r.body);
-    return v;
 }
 
 /* Waits (bounded) until the metric reaches at least want. */
@@ -1554,6 +1749,8 @@ int main(void) {
     RUN(test_endpoints);
     RUN(test_errors);
     RUN(test_events_idempotent);
+    RUN(test_events_refused);
+    RUN(test_reload_compares_definitions);
     RUN(test_hot_swap_under_load);
     RUN(test_overload_503);
     RUN(test_drain_finishes_in_flight);

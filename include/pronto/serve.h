@@ -99,6 +99,12 @@ typedef struct pr_server_opts {
     uint64_t max_model_bytes;   /* model files larger are refused before
                                    reading; default
                                    pr_server_default_max_model_bytes() */
+    int64_t max_event_skew_ms;  /* posted events with ts more than this ahead
+                                   of the server's clock are refused, default
+                                   1 h; >= 0 */
+    int64_t max_event_age_ms;   /* ... and more than this behind it; 0 (the
+                                   default): the store spec's longest
+                                   aggregate window, 7 d if it has none */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 
@@ -123,7 +129,8 @@ uint16_t pr_server_port(const pr_server *s);
 
 /* Reloads the model file: load, verify (checksum, spec compiles, the
  * featurizer binds to the store's columns, the store spec has every
- * column it reads), then swap. On failure the old model keeps serving and
+ * column it reads and defines each as the model's spec does:
+ * pr_fs_check_model_spec), then swap. On failure the old model keeps serving and
  * the error says why. */
 pr_status pr_server_reload(pr_server *s, pr_err *err);
 

@@ -30,7 +30,7 @@
 static const char usage_text[] =
     "--model M --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
     "       [--admin-token-file F] [--max-candidates N] [--max-body BYTES]\n"
-    "       [--max-model-bytes B]\n"
+    "       [--max-model-bytes B] [--max-event-skew DUR] [--max-event-age DUR]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -51,6 +51,7 @@ int cmd_serve(int argc, char **argv) {
                        max_qbytes = o.max_queued_bytes, per_ip = 0, body_mem = o.max_body_memory;
     double poll_s = 0, drain_s = 10, header_s = o.header_timeout, body_s = o.body_timeout,
            idle_s = o.idle_timeout;
+    const char *skew_s = "1h", *age_s = NULL;
     int quiet = 0;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model, "FILE  the model to serve", 0},
@@ -90,6 +91,11 @@ int cmd_serve(int argc, char **argv) {
          "BYTES  and their bodies' bytes, default 67108864", 0},
         {"--max-model-bytes", NULL, PR_FLAG_UINT, &max_model,
          "BYTES  model files larger are refused before reading, default half the RAM", 0},
+        {"--max-event-skew", NULL, PR_FLAG_STRING, &skew_s,
+         "DUR  posted events with ts further ahead of the server's clock are refused, default 1h", 0},
+        {"--max-event-age", NULL, PR_FLAG_STRING, &age_s,
+         "DUR  ... and further behind it; default: the spec's longest aggregate window (7d if none)",
+         0},
         {"--poll-model", NULL, PR_FLAG_DOUBLE, &poll_s,
          "S  reload the model when its file changes (checked every S seconds; 0 = off)", 0},
         {"--drain", NULL, PR_FLAG_DOUBLE, &drain_s,
@@ -119,6 +125,11 @@ int cmd_serve(int argc, char **argv) {
         return cli_usage_error(cmd, "--max-queued-bytes must be --max-body..2^40");
     if (max_model < 1) return cli_usage_error(cmd, "--max-model-bytes must be >= 1");
     if (poll_s < 0 || drain_s < 0) return cli_usage_error(cmd, "--poll-model and --drain must be >= 0");
+    if (!cli_parse_duration_ms(cmd, "--max-event-skew", skew_s, &o.max_event_skew_ms))
+        return PR_EXIT_USAGE;
+    if (age_s && !cli_parse_duration_ms(cmd, "--max-event-age", age_s, &o.max_event_age_ms))
+        return PR_EXIT_USAGE;
+    if (age_s && !o.max_event_age_ms) return cli_usage_error(cmd, "--max-event-age must be > 0");
     if (per_ip > max_conn) return cli_usage_error(cmd, "--max-connections-per-ip must be <= --max-connections");
     if (!(header_s > 0 && header_s <= 3600) || !(body_s > 0 && body_s <= 3600) ||
         !(idle_s >= 1 && idle_s <= 3600))

@@ -7,6 +7,16 @@
  * aggregate that counts its type, exactly as `pronto materialize` replays
  * a stream, so a posted event moves the features the next request sees.
  *
+ * Refused before anything is applied (pr_fs_event_check): a ts outside
+ * [now - max_behind, now + max_ahead] by the server's clock (one event in
+ * 2100 would otherwise move its entities' windows there and freeze them),
+ * and ids too long for a store key. An applied event that some windowed
+ * aggregate dropped as older than its window is counted as late (the
+ * feature store's late_updates moved while applying it).
+ *
+ * An array body is validated by the scanner wrapped as {"e":BODY}; its
+ * errors are translated back to the client's bytes (body_error).
+ *
  * Idempotency: every event needs an event_id; the ids of the last
  * `event_ids` applied events are remembered (pr__idset, a FIFO-evicting
  * hash set), and an event whose id is there is counted as a duplicate and
@@ -100,8 +110,12 @@ void pr__idset_add(pr__idset *s, uint64_t id) {
 
 /* ---------------------------------------------------------------- ingest */
 
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 typedef struct batch {
+    int64_t now_ms;  /* the server's clock when the batch is applied */
     uint64_t applied, duplicates, rejected, failed;
+    uint64_t late;   /* applied, but some aggregate dropped it as too old */
     pr__tb errors;  /* JSON array items, the first few */
     uint32_t n_errors;
 } batch;
@@ -133,6 +147,9 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
         rc = pr_err_set(&err, PR_ERR_PARSE, "no event_id (an integer >= 0; it makes a retry safe)");
     if (rc == PR_OK && !ev.has_ts)
         rc = pr_err_set(&err, PR_ERR_PARSE, "no ts (Unix milliseconds)");
+    if (rc == PR_OK)
+        rc = pr_fs_event_check(in->fs, &ev, b->now_ms, in->max_ahead_ms, in->max_behind_ms,
+                               &err);
     if (rc != PR_OK) {
         b->rejected++;
         note_error(b, what, n, err.msg);
@@ -142,9 +159,13 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
         b->duplicates++;
         return;
     }
+    pr_fs_stats before, after;
+    pr_fs_get_stats(in->fs, &before);
     if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
     rc = pr_fs_apply_event(in->fs, &ev, &in->arena, &err);
     if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
+    pr_fs_get_stats(in->fs, &after);
+    if (after.late_updates != before.late_updates) b->late++;
     if (rc != PR_OK) {
         b->failed++;
         note_error(b, what, n, err.msg);
@@ -154,11 +175,72 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
     b->applied++;
 }
 
-static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+/* Where the array that opens body (at `from`) closes: the index after its
+ * ']', or 0 if it does not close within body[from..upto). Brackets inside
+ * strings do not count; the scanner has validated everything before its
+ * error, which is all this reads. */
+static size_t array_end(const char *body, size_t from, size_t upto) {
+    int depth = 0, in_str = 0;
+    for (size_t i = from; i < upto; i++) {
+        char c = body[i];
+        if (in_str) {
+            if (c == '\\') i++;
+            else if (c == '"') in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            depth++;
+        } else if ((c == ']' || c == '}') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* The scanner's message about the wrapped text {"e":BODY} -> one about the
+ * client's own bytes: columns of the body, and nothing about the wrapper's
+ * braces (after the array: "expected the end of the body"; at the end:
+ * "unexpected end of input"). */
+static pr_status body_error(const char *body, size_t len, size_t from, pr_err *err) {
+    const char *m = strstr(err->msg, "column ");
+    long col = m ? strtol(m + 7, NULL, 10) - 5 : 1; /* 1-based, in the body */
+    const char *why = m ? strchr(m, ':') : NULL;
+    char msg[PR_ERR_MSG_MAX];
+    snprintf(msg, sizeof msg, "%s", why ? why + 2 : err->msg);
+    if (col < 1) col = 1;
+    size_t at = (size_t)col - 1 < len ? (size_t)col - 1 : len;
+    size_t end = array_end(body, from, at);
+    while (end && end < len && is_ws(body[end])) end++;
+    if (end && end < len) { /* the array closed before the error: something follows */
+        char c = body[end];
+        if (c >= 0x20 && c < 0x7f)
+            return pr_err_set(err, PR_ERR_PARSE,
+                              "request body: column %zu: expected the end of the body after "
+                              "the array, got '%c'",
+                              end + 1, c);
+        return pr_err_set(err, PR_ERR_PARSE,
+                          "request body: column %zu: expected the end of the body after the "
+                          "array, got byte 0x%02X",
+                          end + 1, (unsigned char)c);
+    }
+    if (at == len) { /* at the wrapper's '}' or past it: the body ended */
+        char *got = strstr(msg, ", got ");
+        if (!strncmp(msg, "expected ", 9) && got) {
+            *got = '\0';
+            return pr_err_set(err, PR_ERR_PARSE,
+                              "request body: column %zu: unexpected end of input, %s", len + 1,
+                              msg);
+        }
+        return pr_err_set(err, PR_ERR_PARSE,
+                          "request body: column %zu: unexpected end of input", len + 1);
+    }
+    return pr_err_set(err, PR_ERR_PARSE, "request body: column %ld: %s", col, msg);
+}
 
 /* A JSON array body: validated whole by the scanner (wrapped as the value
  * of one key), then walked element by element. */
-static pr_status ingest_array(pr_server *s, const char *body, size_t len, batch *b, pr_err *err) {
+static pr_status ingest_array(pr_server *s, const char *body, size_t len, size_t from, batch *b,
+                              pr_err *err) {
     static const char *const key[] = {"e"};
     pr_json_keys *keys = NULL;
     pr_json_value v;
@@ -171,16 +253,8 @@ static pr_status ingest_array(pr_server *s, const char *body, size_t len, batch 
     wrapped[len + 5] = '}';
     rc = pr_json_scan(keys, wrapped, len + 6, NULL, &v, err);
     if (rc == PR_ERR_INVALID) rc = PR_OK; /* escapes in strings: values not needed here */
-    if (rc != PR_OK) {
-        /* columns of the wrapper -> columns of the body */
-        const char *m = strstr(err->msg, "column ");
-        long col = m ? strtol(m + 7, NULL, 10) - 5 : 0;
-        const char *why = m ? strchr(m, ':') : NULL;
-        char msg[PR_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "%s", why ? why + 2 : err->msg);
-        rc = pr_err_set(err, PR_ERR_PARSE, "request body: column %ld: %s", col > 0 ? col : 1, msg);
-        goto done;
-    }
+    if (rc == PR_ERR_PARSE) rc = body_error(body, len, from, err);
+    if (rc != PR_OK) goto done;
     if (v.kind != PR_JSON_ARRAY) {
         rc = pr_err_set(err, PR_ERR_PARSE, "request body: expected a JSON array or JSON lines");
         goto done;
@@ -213,6 +287,7 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
     static const char *json = "application/json";
     batch b;
     memset(&b, 0, sizeof b);
+    b.now_ms = pr__now_ms();
     pr__tb_init(&b.errors, 64 * 1024);
     size_t i = 0;
     while (i < len && is_ws(body[i])) i++;
@@ -225,13 +300,14 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
     pr_err err;
     pr_status rc = PR_OK;
     pthread_mutex_lock(&s->ingest.mu);
-    if (body[i] == '[') rc = ingest_array(s, body, len, &b, &err);
+    if (body[i] == '[') rc = ingest_array(s, body, len, i, &b, &err);
     else ingest_lines(s, body, len, &b);
     pthread_mutex_unlock(&s->ingest.mu);
     pr__metrics_add(&s->metrics.events_applied, b.applied);
     pr__metrics_add(&s->metrics.events_duplicate, b.duplicates);
     pr__metrics_add(&s->metrics.events_rejected, b.rejected);
     pr__metrics_add(&s->metrics.events_failed, b.failed);
+    pr__metrics_add(&s->metrics.events_late, b.late);
     if (rc != PR_OK) {
         *status = 400;
         pr__json_error(out, err.msg);
@@ -239,9 +315,10 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
         *status = b.failed ? 503 : (b.rejected && !b.applied && !b.duplicates) ? 400 : 200;
         pr__tb_printf(out,
                       "{\"applied\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"failed\":%llu,"
-                      "\"errors\":[",
+                      "\"late\":%llu,\"errors\":[",
                       (unsigned long long)b.applied, (unsigned long long)b.duplicates,
-                      (unsigned long long)b.rejected, (unsigned long long)b.failed);
+                      (unsigned long long)b.rejected, (unsigned long long)b.failed,
+                      (unsigned long long)b.late);
         if (b.errors.len) pr__tb_put(out, b.errors.p, b.errors.len);
         pr__tb_puts(out, "]}\n");
     }

@@ -136,6 +136,9 @@ static void predict_metrics(const pr__metrics *m, pr__tb *o) {
                   (unsigned long long)ld(&m->events_rejected));
     pr__tb_printf(o, "pronto_events_total{result=\"failed\"} %llu\n",
                   (unsigned long long)ld(&m->events_failed));
+    counter(o, "pronto_events_late_total",
+            "applied events that some aggregate dropped as older than its window",
+            ld(&m->events_late));
 }
 
 void pr__metrics_render(const pr_server *cs, pr__tb *o) {
@@ -164,7 +167,16 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
 
     pr_store_counters c;
     pr_store_stats(s->store, &c);
-    if (s->is_redis) pr__workers_store_stats(s, &c);
+    if (s->is_redis) {
+        pr__workers_store_stats(s, &c);
+        pr_store_counters in; /* the ingester's own connection */
+        pr_store_stats(s->ingest.own_store, &in);
+        c.gets += in.gets;
+        c.hits += in.hits;
+        c.puts += in.puts;
+        c.failures += in.failures;
+        c.reconnects += in.reconnects;
+    }
     counter(o, "pronto_store_errors_total",
             "predict lookups that failed in the store (answered with defaults)",
             ld(&m->store_errors));

@@ -3,7 +3,9 @@
  *
  * A pr__model_ref is built completely (file read once: its xxh3 is the
  * version, the same bytes are loaded and checksum-verified; the embedded
- * spec parsed; the featurizer bound to the columns the server assembles)
+ * spec parsed; the featurizer bound to the columns the server assembles,
+ * each of which must mean in the model's spec what it means in the
+ * store's: pr_fs_check_model_spec)
  * before anyone can see it, and never changes afterwards, so readers need
  * no lock to use it: only to take a reference.
  *
@@ -41,7 +43,8 @@ static void ref_free(pr__model_ref *r) {
 }
 
 pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
-                             uint64_t generation, uint64_t max_bytes, pr__model_ref **out,
+                             const pr_fs *store_plan, uint64_t generation, uint64_t max_bytes,
+                             pr__model_ref **out,
                              pr_err *err) {
     *out = NULL;
     double t0 = pr_now();
@@ -98,6 +101,8 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
         pr_fs_free(probe);
     } else {
         s = pr_featurizer_bind(r->fz, names, n, err);
+        /* Same names, same meaning? (a window, a key, a prior changed) */
+        if (s == PR_OK && store_plan) s = pr_fs_check_model_spec(store_plan, r->spec, err);
     }
     if (s != PR_OK) {
         char why[PR_ERR_MSG_MAX];

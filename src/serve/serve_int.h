@@ -98,12 +98,15 @@ typedef struct pr__model_ref {
 } pr__model_ref;
 
 /* Reads, verifies and prepares the model at path; its featurizer binds to
- * the assembled columns names[0..n) (a column it reads that the store spec
- * lacks refuses the model), or with names NULL to the columns of its own
- * spec. Only a regular file of at most max_bytes is read (anything else is
- * refused before reading: pr_read_regular_file). *out has refs = 1. */
+ * the assembled columns names[0..n) of the store's plan store_plan (a
+ * column it reads that the store spec lacks refuses the model, and so does
+ * one the store's spec defines otherwise: pr_fs_check_model_spec), or
+ * with names and store_plan NULL to the columns of its own spec. Only a
+ * regular file of at most max_bytes is read (anything else is refused
+ * before reading: pr_read_regular_file). *out has refs = 1. */
 pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_t n,
-                             uint64_t generation, uint64_t max_bytes, pr__model_ref **out,
+                             const pr_fs *store_plan, uint64_t generation, uint64_t max_bytes,
+                             pr__model_ref **out,
                              pr_err *err);
 void pr__model_ref_release(pr__model_ref *r);
 /* The file's mtime (ns) and size, or -1s when it cannot be stat'ed. */
@@ -154,6 +157,7 @@ typedef struct pr__metrics {
     uint64_t degraded;           /* answered with defaults: store failed */
     uint64_t store_errors;       /* failed assemblies (store calls) */
     uint64_t events_applied, events_duplicate, events_rejected, events_failed;
+    uint64_t events_late;        /* applied, some aggregate dropped it as too old */
     uint64_t reloads_ok, reloads_refused;
     uint64_t overload_rejected;  /* fast 503s */
     uint64_t header_timeouts, body_timeouts, idle_timeouts; /* cut by the reaper */
@@ -246,6 +250,8 @@ typedef struct pr__ingest {
     pr_arena arena;
     pr__idset ids;
     int cancel;                /* atomic: shutdown, apply no more events */
+    int64_t max_ahead_ms;      /* events taken between now - max_behind_ms */
+    int64_t max_behind_ms;     /* and now + max_ahead_ms (server clock) */
 } pr__ingest;
 
 /* ---------------------------------------------------------------- guard */

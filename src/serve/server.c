@@ -36,6 +36,8 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->max_queued_jobs = 16;
     o->max_queued_bytes = (size_t)64 << 20;
     o->max_model_bytes = pr_server_default_max_model_bytes();
+    o->max_event_skew_ms = 3600 * 1000;
+    o->max_event_age_ms = 0;
 }
 
 uint64_t pr_server_default_max_model_bytes(void) {
@@ -86,6 +88,8 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
         return pr_err_set(err, PR_ERR_INVALID,
                           "--max-body-memory (%zu) must be at least --max-body (%zu)",
                           o->max_body_memory, o->max_body);
+    if (o->max_event_skew_ms < 0 || o->max_event_age_ms < 0)
+        return pr_err_set(err, PR_ERR_INVALID, "the event skew and age limits must be >= 0");
     return PR_OK;
 }
 
@@ -96,7 +100,8 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
     if (s->spec_path) {
         st = pr_spec_load(s->spec_path, &s->store_spec, err);
     } else {
-        st = pr__model_ref_load(s->model_path, NULL, 0, 1, s->o.max_model_bytes, &first, err);
+        st = pr__model_ref_load(s->model_path, NULL, 0, NULL, 1, s->o.max_model_bytes, &first,
+                                err);
         if (st != PR_OK) return st;
         const char *y = pr_model_spec(first->model);
         st = pr_spec_parse(y, strlen(y), s->model_path, &s->store_spec, err);
@@ -113,8 +118,9 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
     st = pr__request_plan_init(&s->req, s->col_names, pr_fs_n_request_columns(s->plan_fs),
                                s->candidate_key, err);
     if (st != PR_OK) goto fail;
-    if (!first) st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, 1, s->o.max_model_bytes,
-                                              &first, err);
+    if (!first)
+        st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->plan_fs, 1,
+                                s->o.max_model_bytes, &first, err);
     if (st != PR_OK) goto fail;
     s->generation = 1;
     pr__holder_swap(&s->holder, first);
@@ -134,6 +140,16 @@ static pr_status open_ingest(pr_server *s, pr_err *err) {
         store = in->own_store;
     }
     if (st == PR_OK) st = pr_fs_open(s->store_spec, store, &in->fs, err);
+    /* Into the past, by default as far as the longest window: an older
+     * event could not change any windowed aggregate as of now (its ring
+     * drops it), and is a replay for `pronto materialize`, not a live
+     * event. 7 d when nothing is windowed (decays, last-N lists). */
+    in->max_ahead_ms = s->o.max_event_skew_ms;
+    in->max_behind_ms = s->o.max_event_age_ms;
+    if (st == PR_OK && !in->max_behind_ms) {
+        in->max_behind_ms = pr_fs_max_window_ms(in->fs);
+        if (!in->max_behind_ms) in->max_behind_ms = 7 * 86400 * 1000LL;
+    }
     return st;
 }
 
@@ -207,7 +223,7 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
     int64_t mtime, size;
     pr__file_stamp(s->model_path, &mtime, &size);
     pr_status st =
-        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->generation + 1,
+        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->plan_fs, s->generation + 1,
                            s->o.max_model_bytes, &r, err);
     if (st == PR_OK) {
         s->generation++;
