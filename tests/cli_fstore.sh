@@ -321,6 +321,11 @@ IMP='{"type":"impression","user_id":1,"ad_id":2,"site_id":1,"device":"ctv","posi
 extreme ts_max "" "$IMP,\"event_id\":90000011,\"impression_id\":90000011,\"ts\":9223372036854775807}"
 extreme ts_min "$IMP,\"event_id\":90000012,\"impression_id\":90000012,\"ts\":-9223372036854775807}" \
     "$IMP,\"event_id\":90000013,\"impression_id\":90000013,\"ts\":1704067210000}"
+# ... and those two are refused (no time of the years 1970..9999): naming the key
+check "ts_max: materialize refuses it at file:line naming 'ts'" \
+    "grep -q \"events-000000.jsonl:51: key 'ts': 9223372036854775807 is not a time in the years 1970..9999\" ts_max.merr"
+check "ts_min: build-dataset refuses it at file:line naming 'ts'" \
+    "grep -q \"events-000000.jsonl:1: key 'ts': -9223372036854775807 is not a time\" ts_min.err"
 # A key longer than a store key may be (600 bytes; PR_STORE_KEY_MAX 511).
 LONG=$(printf 'x%.0s' $(seq 600))
 extreme long_key "" "{\"type\":\"impression\",\"event_id\":90000014,\"impression_id\":90000014,\"ts\":1704067210000,\"user_id\":\"$LONG\",\"ad_id\":2}"

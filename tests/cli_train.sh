@@ -152,5 +152,13 @@ check "after SIGINT no temporary is left" "[ -z \"$(ls -A $T/tmpdir)\" ] && [ ! 
 check "bad flag value exits 2" "[ $? -eq 2 ]"
 "$P" train "$T/train.tsv" 2> /dev/null
 check "missing -o exits 2" "[ $? -eq 2 ]"
+# 0 stood for "the default" and was taken silently
+"$P" train --passes 0 -o "$T/x.pm" "$T/train.tsv" 2> "$T/p0.err"
+check "--passes 0 exits 2 naming the flag" "[ $? -eq 2 ] && grep -q -- '--passes must be in 1..1000' $T/p0.err"
+"$P" train --threads 0 -o "$T/x.pm" "$T/train.tsv" 2> "$T/t0.err"
+check "--threads 0 exits 2 naming the flag" "[ $? -eq 2 ] && grep -q -- '--threads must be in 1..256' $T/t0.err"
+"$P" inspect --rows 0 "$T/lr.pm" 2> "$T/r0.err"
+check "inspect --rows 0 exits 2 naming the flag" "[ $? -eq 2 ] && grep -q -- '--rows must be >= 1' $T/r0.err"
+check "nothing written" "[ ! -e $T/x.pm ]"
 
 finish

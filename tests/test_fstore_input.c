@@ -14,8 +14,11 @@
  *   - rows written under another spec read as absent and are counted;
  *   - the dataset builder (CSV output) on the same stream gives the values
  *     as of each impression, before it is applied;
- *   - event parsing errors, table errors with file:line:column, specs the
- *     plan cannot take.
+ *   - event parsing errors (ts outside 1970..9999, a non-string type),
+ *     table errors with file:line:column, specs the plan cannot take;
+ *   - compound keys that cannot collide, a late event that writes nothing,
+ *     the server's checks (clock window, key length), a model's spec
+ *     compared with the store's definition by definition.
  *
  * Hand computations are in the comments next to each assertion: bucket j of
  * an aggregate with granularity g holds the events with floor(ts/g) == j,

@@ -14,7 +14,9 @@
  *       rendered) and the user's row described as JSON.
  *
  * Must not crash, hang or leak on any input; statuses are free. The stats
- * must stay consistent (events applied never exceed lines parsed).
+ * must stay consistent (events applied never exceed lines parsed); a
+ * parsed ts lies in 0..PR_FS_TS_MAX; pr_fs_event_check refuses a time
+ * exactly when it is outside its clock window.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -120,6 +122,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         pr_fs_event ev;
         if (pr_fs_event_parse(fs, p, n, &a, &ev, &err) != PR_OK) continue;
         parsed++;
+        /* Promised: a parsed ts is a time of the years 1970..9999. */
+        if (ev.has_ts && (ev.ts_ms < 0 || ev.ts_ms > PR_FS_TS_MAX)) abort();
+        /* The server's check against a clock (2024-01-01, 1 h ahead, 7 d
+         * behind) passes exactly the times inside that window. */
+        const int64_t now = 1704067200000LL, ahead = 3600000LL, behind = 7 * 86400000LL;
+        pr_status cs = pr_fs_event_check(fs, &ev, now, ahead, behind, &err);
+        int in_window = !ev.has_ts || (ev.ts_ms >= now - behind && ev.ts_ms <= now + ahead);
+        if ((cs == PR_ERR_INVALID) == in_window) abort();
+        if (cs != PR_OK && cs != PR_ERR_INVALID && cs != PR_ERR_LIMIT) abort();
         int imp = ev.type.len == 10 && !memcmp(ev.type.ptr, "impression", 10);
         if (imp && ev.has_ts) {
             pr_fs_row row;
