@@ -903,6 +903,8 @@ TEST(test_events_refused) {
                  "request body: column 5: expected the end of the body after the array, got 'x'");
     expect_error(port, "POST", "/v1/events", NULL, "[1],[2]", 400,
                  "request body: column 4: expected the end of the body after the array, got ','");
+    expect_error(port, "POST", "/v1/events", NULL, "[\"ab", 400,
+                 "request body: column 5: unexpected end of input");
     expect_error(port, "POST", "/v1/events", NULL, "[1,]", 400,
                  "request body: column 4: expected a value, got ']'");
     pr_server_shutdown(s, 5);

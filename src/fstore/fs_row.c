@@ -100,14 +100,23 @@ size_t pr__fs_key_len(const pr_bytes *parts, uint32_t n) {
 pr_bytes pr__fs_join_key(const pr_bytes *parts, uint32_t n, pr_arena *arena) {
     pr_bytes none = {NULL, 0};
     if (n == 1) return parts[0].len ? parts[0] : none;
-    for (uint32_t i = 0; i < n; i++)
+    if (n > PR__FS_MAX_KEYS) return none; /* the spec allows no more */
+    size_t elen[PR__FS_MAX_KEYS], len = n - 1;
+    for (uint32_t i = 0; i < n; i++) {
         if (!parts[i].len) return none;
-    size_t len = pr__fs_key_len(parts, n);
+        elen[i] = escaped_len(parts[i]);
+        len += elen[i];
+    }
     char *p = pr_arena_alloc(arena, len);
     if (!p) return none;
     size_t o = 0;
     for (uint32_t i = 0; i < n; i++) {
         if (i) p[o++] = PR__KEY_SEP;
+        if (elen[i] == parts[i].len) { /* nothing to escape: the common case */
+            memcpy(p + o, parts[i].ptr, parts[i].len);
+            o += parts[i].len;
+            continue;
+        }
         for (size_t k = 0; k < parts[i].len; k++) {
             char c = parts[i].ptr[k];
             if (c == PR__KEY_SEP || c == PR__KEY_ESC) p[o++] = PR__KEY_ESC;

@@ -99,15 +99,14 @@ static pr_status read_table(const pr_fs *fs, uint32_t src, const char *dir,
             up->vals[c] = v->len ? pr_bytes_of(p, v->len) : (pr_bytes){NULL, 0};
         }
         if (rc != PR_OK) break;
-        size_t key_len = en->n_keys - 1;
         for (uint32_t k = 0; k < en->n_keys; k++) {
-            key_len += up->vals[k].len;
             if (!up->vals[k].len) {
                 rc = pr_err_set(err, PR_ERR_PARSE, "%s:%llu: column '%s': empty key",
                                 path, (unsigned long long)rec.line, s->keys[k]);
                 break;
             }
         }
+        size_t key_len = rc == PR_OK ? pr__fs_key_len(up->vals, en->n_keys) : 0; /* escapes too */
         if (rc == PR_OK && 4 + en->ns.len + key_len > PR_STORE_KEY_MAX)
             rc = pr_err_set(err, PR_ERR_PARSE,
                             "%s:%llu: column '%s': key of %zu bytes is longer than a "

@@ -164,13 +164,13 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
     if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
     rc = pr_fs_apply_event(in->fs, &ev, &in->arena, &err);
     if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
-    pr_fs_get_stats(in->fs, &after);
-    if (after.late_updates != before.late_updates) b->late++;
     if (rc != PR_OK) {
         b->failed++;
         note_error(b, what, n, err.msg);
         return;
     }
+    pr_fs_get_stats(in->fs, &after);
+    if (after.late_updates != before.late_updates) b->late++;
     pr__idset_add(&in->ids, ev.event_id);
     b->applied++;
 }
