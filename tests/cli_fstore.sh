@@ -385,6 +385,8 @@ bad_table frac_time "7,1704067200000.5,25-34,f,US,desktop,1" "column 'effective_
 bad_table huge_time "7,99999999999999999999,25-34,f,US,desktop,1" "column 'effective_ts'"
 # 19 digits, above INT64_MAX: must be refused, not wrapped around
 bad_table overflow_time "7,9999999999999999999,25-34,f,US,desktop,1" "column 'effective_ts'"
+bad_table far_time "7,9223372036854775807,25-34,f,US,desktop,1" "column 'effective_ts': 9223372036854775807 is not a time in the years 1970..9999"
+bad_table neg_time "7,-1,25-34,f,US,desktop,1" "column 'effective_ts': -1 is not a time"
 bad_table empty_key ",1704067200000,25-34,f,US,desktop,1" "column 'user_id': empty key"
 
 finish

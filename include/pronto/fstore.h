@@ -147,7 +147,8 @@ pr_status pr_fs_put_attributes(pr_fs *fs, uint32_t e, const pr_bytes *key,
 /* Reads every table source of the spec from data_dir (source paths are
  * relative to it) and puts the rows effective at or before until_ms
  * (INT64_MAX: all) - the materialize step. Rows with a bad effective time
- * or a missing key stop with file:line:column. *rows: rows put. */
+ * (not integer ms of the years 1970..9999) or a missing key stop with
+ * file:line:column. *rows: rows put. */
 pr_status pr_fs_load_tables(pr_fs *fs, const char *data_dir, int64_t until_ms,
                             uint64_t *rows, pr_err *err);
 

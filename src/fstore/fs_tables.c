@@ -84,6 +84,16 @@ static pr_status read_table(const pr_fs *fs, uint32_t src, const char *dir,
                             path, (unsigned long long)rec.line, s->time, shown);
             break;
         }
+        if (up->effective_ms < 0 || up->effective_ms > PR_FS_TS_MAX) {
+            /* as for events (pr_fs_event_parse): a row effective in the
+             * year 200000 would move the row's clock there */
+            rc = pr_err_set(err, PR_ERR_PARSE,
+                            "%s:%llu: column '%s': %lld is not a time in the years "
+                            "1970..9999 (Unix milliseconds 0..%lld)",
+                            path, (unsigned long long)rec.line, s->time,
+                            (long long)up->effective_ms, (long long)PR_FS_TS_MAX);
+            break;
+        }
         up->vals = pr_arena_alloc(&u->arena, (size_t)nc * sizeof *up->vals);
         if (!up->vals) {
             rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
