@@ -159,6 +159,40 @@ static void multi(pr_store *s) {
     ASSERT_ROW(out[0], "U7", 2);
 }
 
+/* Rows of several entities, each with its own expiry, in one call; a
+ * repeated key keeps its last value; one bad row and nothing is written. */
+static void put_multi(pr_store *s) {
+    pr_err err;
+    pr_bytes ents[4] = {B("user"), B("ad"), B("__pronto"), B("user")};
+    pr_bytes keys[4] = {B("7"), B("7"), B("pos"), B("7")};
+    pr_bytes vals[4] = {B("U7"), B("A7"), B(""), B("U7b")};
+    int64_t exp[4] = {0, 10, 0, 100};
+    pr_bytes out[4];
+    ASSERT_OK(pr_store_put_multi(s, ents, keys, vals, exp, 4, &err));
+    ASSERT_OK(pr_store_get_multi(s, ents, keys, 3, 5, out, &err));
+    ASSERT_ROW(out[0], "U7b", 3);
+    ASSERT_ROW(out[1], "A7", 2);
+    ASSERT_ROW(out[2], "", 0);
+    ASSERT_OK(pr_store_get_multi(s, ents, keys, 3, 50, out, &err));
+    ASSERT_TRUE(out[1].ptr == NULL);  /* ad 7 expired at 10 */
+    ASSERT_ROW(out[0], "U7b", 3);     /* user 7 lives until 100 */
+    ASSERT_OK(pr_store_get_multi(s, ents, keys, 1, 100, out, &err));
+    ASSERT_TRUE(out[0].ptr == NULL);
+    /* A negative expiry or an over-long key anywhere: nothing written. */
+    pr_bytes k2[2] = {B("new"), B("new2")};
+    pr_bytes e2[2] = {B("user"), B("user")};
+    int64_t x2[2] = {0, -1};
+    ASSERT_STATUS(pr_store_put_multi(s, e2, k2, vals, x2, 2, &err), PR_ERR_INVALID);
+    static char big[PR_STORE_KEY_MAX];
+    memset(big, 'k', sizeof big);
+    k2[1] = pr_bytes_of(big, sizeof big);
+    x2[1] = 0;
+    ASSERT_STATUS(pr_store_put_multi(s, e2, k2, vals, x2, 2, &err), PR_ERR_LIMIT);
+    ASSERT_OK(pr_store_get_multi(s, e2, k2, 1, 0, out, &err));
+    ASSERT_TRUE(out[0].ptr == NULL);
+    ASSERT_OK(pr_store_put_multi(s, e2, k2, vals, x2, 0, &err));
+}
+
 static void limits(pr_store *s) {
     pr_err err;
     pr_bytes row;
@@ -330,6 +364,7 @@ TEST(test_overwrite_and_del) { for_each_backend(overwrite_and_del); }
 TEST(test_ttl) { for_each_backend(ttl); }
 TEST(test_batch) { for_each_backend(batch); }
 TEST(test_multi) { for_each_backend(multi); }
+TEST(test_put_multi) { for_each_backend(put_multi); }
 TEST(test_limits) { for_each_backend(limits); }
 TEST(test_many) { for_each_backend(many); }
 TEST(test_sweep) { for_each_backend(sweep); }
@@ -499,6 +534,7 @@ int main(void) {
     RUN(test_ttl);
     RUN(test_batch);
     RUN(test_multi);
+    RUN(test_put_multi);
     RUN(test_limits);
     RUN(test_stats);
     RUN(test_sweep);

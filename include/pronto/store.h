@@ -110,6 +110,19 @@ pr_status pr_store_put_batch(pr_store *s, pr_bytes entity,
                              const pr_bytes *keys, const pr_bytes *values,
                              uint32_t n, int64_t expires_at, pr_err *err);
 
+/* Stores n rows of any entities, each with its own expiry, all or nothing:
+ * row i is (entities[i], keys[i]) <- values[i], expiring at expires_at[i].
+ * One LMDB write transaction; for redis one MSET (or MULTI/EXEC when it
+ * needs several commands); for mem: one write lock, every row allocated
+ * before any is linked. A process killed at any instant leaves either all
+ * of the rows or none (what pronto materialize commits its position with).
+ * A key given twice keeps its last value. Arrays borrowed for the call.
+ * Errors: as put_batch; nothing is written on any error. */
+pr_status pr_store_put_multi(pr_store *s, const pr_bytes *entities,
+                             const pr_bytes *keys, const pr_bytes *values,
+                             const int64_t *expires_at, uint32_t n,
+                             pr_err *err);
+
 /* Reads the row of (entity, key) as of time now (Unix seconds).
  * out: OUT: the row, borrowed, valid until the next call on the store from
  *      this thread (mem: from any thread, and the next put on that key).

@@ -108,27 +108,40 @@ static pr_status check_batch(pr_store *s, const void *keys, uint32_t n, pr_err *
     return PR_OK;
 }
 
-pr_status pr_store_put_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
-                             const pr_bytes *values, uint32_t n, int64_t expires_at,
-                             pr_err *err) {
+static pr_status put_rows(pr_store *s, const pr_bytes *entities, uint32_t estep,
+                          const pr_bytes *keys, const pr_bytes *values, const int64_t *expires,
+                          uint32_t xstep, uint32_t n, pr_err *err) {
     pr_status rc = check_batch(s, keys, n, err);
     if (rc != PR_OK) return rc;
-    if (n && !values) return pr_err_set(err, PR_ERR_INVALID, "store: values is NULL");
+    if (n && (!values || !entities || !expires))
+        return pr_err_set(err, PR_ERR_INVALID, "store: values, entities or expiries are NULL");
     for (uint32_t i = 0; i < n; i++) {
-        if ((rc = check_key(entity, keys[i], err)) != PR_OK) return rc;
+        if ((rc = check_key(entities[i * estep], keys[i], err)) != PR_OK) return rc;
         if (values[i].len && !values[i].ptr)
             return pr_err_set(err, PR_ERR_INVALID, "store: value %u has a length but no bytes", i);
         if (values[i].len > PR_STORE_VALUE_MAX)
             return pr_err_set(err, PR_ERR_LIMIT, "store: value %u is %zu bytes, limit %u", i,
                               values[i].len, PR_STORE_VALUE_MAX);
+        if (expires[i * xstep] < 0)
+            return pr_err_set(err, PR_ERR_INVALID, "store: expires_at %lld is negative",
+                              (long long)expires[i * xstep]);
     }
-    if (expires_at < 0)
-        return pr_err_set(err, PR_ERR_INVALID, "store: expires_at %lld is negative",
-                          (long long)expires_at);
     if (n == 0) return PR_OK;
-    rc = counted(s, s->api->put_batch(s->impl, entity, keys, values, n, expires_at, err));
+    rc = counted(s, s->api->put_batch(s->impl, entities, estep, keys, values, expires, xstep, n, err));
     if (rc == PR_OK) COUNT(s, puts, n);
     return rc;
+}
+
+pr_status pr_store_put_batch(pr_store *s, pr_bytes entity, const pr_bytes *keys,
+                             const pr_bytes *values, uint32_t n, int64_t expires_at,
+                             pr_err *err) {
+    return put_rows(s, &entity, 0, keys, values, &expires_at, 0, n, err);
+}
+
+pr_status pr_store_put_multi(pr_store *s, const pr_bytes *entities, const pr_bytes *keys,
+                             const pr_bytes *values, const int64_t *expires_at, uint32_t n,
+                             pr_err *err) {
+    return put_rows(s, entities, 1, keys, values, expires_at, 1, n, err);
 }
 
 pr_status pr_store_put(pr_store *s, pr_bytes entity, pr_bytes key, pr_bytes value,

@@ -5,7 +5,8 @@
  * s and err non-NULL, n <= PR_STORE_BATCH_MAX, every encoded key fits
  * PR_STORE_KEY_MAX, every value fits PR_STORE_VALUE_MAX.
  *
- * Single calls are batches of one: pr_store_put is put_batch(n = 1) and
+ * Single calls are batches of one: pr_store_put is put_batch(n = 1),
+ * pr_store_put_multi is put_batch with one entity and expiry per row, and
  * pr_store_get is get_batch(n = 1), so each backend has one code path each.
  *
  * Counters (pr_store_stats) are kept here, in the front door, so every
@@ -24,9 +25,13 @@ typedef struct pr_store_api {
     /* arg: the URI after "<name>:". On success *impl is the backend state. */
     pr_status (*open)(const char *arg, void **impl, pr_err *err);
     void (*close)(void *impl);
-    pr_status (*put_batch)(void *impl, pr_bytes entity, const pr_bytes *keys,
-                           const pr_bytes *values, uint32_t n,
-                           int64_t expires_at, pr_err *err);
+    /* Row i is (entities[i * estep], keys[i]) <- values[i], expiring at
+     * expires[i * xstep] (steps 0 or 1, as get_batch). All n rows or none:
+     * one LMDB write transaction, one MSET or MULTI/EXEC, one write lock. */
+    pr_status (*put_batch)(void *impl, const pr_bytes *entities, uint32_t estep,
+                           const pr_bytes *keys, const pr_bytes *values,
+                           const int64_t *expires, uint32_t xstep, uint32_t n,
+                           pr_err *err);
     /* Key i belongs to entity entities[i * step] (step 0: one entity for
      * all, pr_store_get_batch; step 1: pr_store_get_multi). All n rows come
      * from one snapshot / one round trip. Missing or expired rows come back

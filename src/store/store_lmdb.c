@@ -8,7 +8,9 @@
  *   0       8     expires_at: int64 little-endian Unix seconds, 0 = never
  *   8       n     the row bytes, as given to put (n may be 0)
  *
- * Writers: put_batch runs in one write transaction (all rows or none); LMDB
+ * Writers: a put (pr_store_put, put_batch, put_multi: rows of any entities,
+ * each with its expiry) runs in one write transaction (all rows or none: a
+ * process killed before the commit leaves no trace of it); LMDB
  * serializes writers. Readers: each reading thread owns a read-only
  * transaction (a "reader slot" below), renewed at the start of each of its
  * calls and kept open after it, because the rows get returns point into the
@@ -227,8 +229,9 @@ fail:
     return st;
 }
 
-static pr_status lmdb_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
-                                const pr_bytes *values, uint32_t n, int64_t expires_at,
+static pr_status lmdb_put_batch(void *impl, const pr_bytes *entities, uint32_t estep,
+                                const pr_bytes *keys, const pr_bytes *values,
+                                const int64_t *expires, uint32_t xstep, uint32_t n,
                                 pr_err *err) {
     lmdb_store *l = impl;
     pr_status st = PR_OK;
@@ -242,14 +245,14 @@ static pr_status lmdb_put_batch(void *impl, pr_bytes entity, const pr_bytes *key
         goto fail;
     }
     for (uint32_t i = 0; i < n; i++) {
-        MDB_val k = {pr__store_key_encode(key, entity, keys[i]), key};
+        MDB_val k = {pr__store_key_encode(key, entities[i * estep], keys[i]), key};
         MDB_val v = {LMDB_VALUE_PREFIX + values[i].len, NULL};
         /* MDB_RESERVE: LMDB gives us the space, we write prefix + row once. */
         if ((rc = mdb_put(txn, l->dbi, &k, &v, MDB_RESERVE)) != 0) {
             st = lmdb_fail(l, rc, "put", err);
             goto fail;
         }
-        pr__store_put_le64(v.mv_data, expires_at);
+        pr__store_put_le64(v.mv_data, expires[i * xstep]);
         if (values[i].len) memcpy((char *)v.mv_data + LMDB_VALUE_PREFIX, values[i].ptr, values[i].len);
     }
     rc = mdb_txn_commit(txn);

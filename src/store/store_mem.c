@@ -175,26 +175,38 @@ static void mem_rehash_step(mem_store *m) {
     }
 }
 
-static pr_status mem_put_batch_locked(mem_store *m, pr_bytes entity, const pr_bytes *keys,
-                                      const pr_bytes *values, uint32_t n, int64_t expires_at,
-                                      pr_err *err) {
+/* All or nothing: every entry is allocated before any is linked, so an
+ * allocation failure leaves the table as it was. */
+static pr_status mem_put_batch(void *impl, const pr_bytes *entities, uint32_t estep,
+                               const pr_bytes *keys, const pr_bytes *values,
+                               const int64_t *expires, uint32_t xstep, uint32_t n,
+                               pr_err *err) {
+    mem_store *m = impl;
     char key[PR_STORE_KEY_MAX];
+    mem_entry *one, **made = n == 1 ? &one : malloc((size_t)n * sizeof *made);
+    if (!made) return pr_err_set(err, PR_ERR_NOMEM, "store 'mem:': out of memory for a batch of %u", n);
     for (uint32_t i = 0; i < n; i++) {
-        size_t key_len = pr__store_key_encode(key, entity, keys[i]);
-        uint64_t hash = pr_hash64(key, key_len, 0);
+        size_t key_len = pr__store_key_encode(key, entities[i * estep], keys[i]);
         mem_entry *e = malloc(sizeof *e + key_len + values[i].len);
-        mem_entry **link;
-        if (!e)
+        if (!e) {
+            while (i-- > 0) free(made[i]);
+            if (made != &one) free(made);
             return pr_err_set(err, PR_ERR_NOMEM, "store 'mem:': out of memory for a %zu-byte row",
                               values[i].len);
-        if (m->rehashing) mem_rehash_step(m);
-        e->hash = hash;
-        e->expires_at = expires_at;
+        }
+        e->hash = pr_hash64(key, key_len, 0);
+        e->expires_at = expires[i * xstep];
         e->key_len = (uint32_t)key_len;
         e->value_len = (uint32_t)values[i].len;
         memcpy(e->data, key, key_len);
         if (values[i].len) memcpy(e->data + key_len, values[i].ptr, values[i].len);
-        link = mem_find(m, key, key_len, hash);
+        made[i] = e;
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        mem_entry *e = made[i];
+        if (m->rehashing) mem_rehash_step(m);
+        mem_entry **link = mem_find(m, e->data, e->key_len, e->hash);
         if (*link) {  /* replace in place: the old row dies here */
             e->next = (*link)->next;
             free(*link);
@@ -205,17 +217,9 @@ static pr_status mem_put_batch_locked(mem_store *m, pr_bytes entity, const pr_by
             if (++m->count > m->t[0].mask + 1 && !m->rehashing) mem_start_rehash(m);
         }
     }
-    return PR_OK;
-}
-
-static pr_status mem_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
-                               const pr_bytes *values, uint32_t n, int64_t expires_at,
-                               pr_err *err) {
-    mem_store *m = impl;
-    pthread_rwlock_wrlock(&m->lock);
-    pr_status rc = mem_put_batch_locked(m, entity, keys, values, n, expires_at, err);
     pthread_rwlock_unlock(&m->lock);
-    return rc;
+    if (made != &one) free(made);
+    return PR_OK;
 }
 
 /* Keys are looked up GROUP at a time in three sweeps (hash and prefetch

@@ -7,9 +7,11 @@
  * store_int.h), so reads judge expiry against the caller's now exactly like
  * the other backends.
  *
- * Round trips. get_batch is one MGET; put_batch is one MSET (atomic by
+ * Round trips. get_batch is one MGET; a put (one row, or a batch of rows
+ * of any entities, each with its own expiry) is one MSET (atomic by
  * itself), or MULTI / MSET chunks / EXPIREATs / EXEC when it needs more than
- * one command; del is one DEL; a sweep step is one SCAN plus one EVAL of a
+ * one command: either way all rows or none (a client killed before EXEC
+ * reaches Redis leaves a transaction Redis discards); del is one DEL; a sweep step is one SCAN plus one EVAL of a
  * small script that deletes, atomically on the server, those of the scanned
  * keys whose header says expired at now.
  *
@@ -460,25 +462,24 @@ static int64_t native_deadline(int64_t expires_at, int64_t grace) {
     return expires_at > INT64_MAX - grace ? INT64_MAX : expires_at + grace;
 }
 
-static pr_status redis_put_batch(void *impl, pr_bytes entity, const pr_bytes *keys,
-                                 const pr_bytes *values, uint32_t n, int64_t expires_at,
+static pr_status redis_put_batch(void *impl, const pr_bytes *entities, uint32_t estep,
+                                 const pr_bytes *keys, const pr_bytes *values,
+                                 const int64_t *expires, uint32_t xstep, uint32_t n,
                                  pr_err *err) {
     redis_store *r = impl;
-    int native = r->cfg.expire_grace_s >= 0 && expires_at != 0;
+    int native = 0;
     size_t total = 0, n_replies = 0;
     int fresh, multi;
     redisReply *rep = NULL;
     pr_status st;
-    char when[24];
-    size_t when_len = 0;
 
     release_held(r);
-    for (uint32_t i = 0; i < n; i++)
-        total += r->cfg.prefix_len + pr__store_key_len(entity, keys[i]) + PR__STORE_VALUE_HEADER + values[i].len;
+    for (uint32_t i = 0; i < n; i++) {
+        total += r->cfg.prefix_len + pr__store_key_len(entities[i * estep], keys[i]) +
+                 PR__STORE_VALUE_HEADER + values[i].len;
+        if (r->cfg.expire_grace_s >= 0 && expires[i * xstep] != 0) native = 1;
+    }
     multi = native || total > REDIS_MSET_CHUNK_BYTES;
-    if (native)
-        when_len = (size_t)snprintf(when, sizeof when, "%lld",
-                                    (long long)native_deadline(expires_at, r->cfg.expire_grace_s));
     if ((st = redis_ready(r, &fresh, err)) != PR_OK) return redis_fail(r, err, st);
     if (multi) {
         if ((st = append_simple(r, "MULTI", "MULTI", err)) != PR_OK) return redis_fail(r, err, st);
@@ -490,8 +491,8 @@ static pr_status redis_put_batch(void *impl, pr_bytes entity, const pr_bytes *ke
         uint32_t end = first;
         size_t bytes = 0, off = 0;
         while (end < n && (end == first || bytes < REDIS_MSET_CHUNK_BYTES)) {
-            bytes += r->cfg.prefix_len + pr__store_key_len(entity, keys[end]) + PR__STORE_VALUE_HEADER +
-                     values[end].len;
+            bytes += r->cfg.prefix_len + pr__store_key_len(entities[end * estep], keys[end]) +
+                     PR__STORE_VALUE_HEADER + values[end].len;
             end++;
         }
         if ((st = reserve(r, bytes, 1 + 2 * (size_t)(end - first), err)) != PR_OK) goto fail_conn;
@@ -499,11 +500,11 @@ static pr_status redis_put_batch(void *impl, pr_bytes entity, const pr_bytes *ke
         r->argvlen[0] = 4;
         for (uint32_t i = first; i < end; i++) {
             size_t a = 1 + 2 * (size_t)(i - first);
-            size_t klen = encode_key(r, r->buf + off, entity, keys[i]);
+            size_t klen = encode_key(r, r->buf + off, entities[i * estep], keys[i]);
             r->argv[a] = r->buf + off;
             r->argvlen[a] = klen;
             off += klen;
-            pr__store_put_le64(r->buf + off, expires_at);
+            pr__store_put_le64(r->buf + off, expires[i * xstep]);
             if (values[i].len) memcpy(r->buf + off + PR__STORE_VALUE_HEADER, values[i].ptr, values[i].len);
             r->argv[a + 1] = r->buf + off;
             r->argvlen[a + 1] = PR__STORE_VALUE_HEADER + values[i].len;
@@ -514,6 +515,11 @@ static pr_status redis_put_batch(void *impl, pr_bytes entity, const pr_bytes *ke
         if (native) {
             for (uint32_t i = first; i < end; i++) {
                 size_t a = 1 + 2 * (size_t)(i - first);
+                int64_t at = expires[i * xstep];
+                if (at == 0) continue; /* MSET cleared any old expiry */
+                char when[24];
+                size_t when_len = (size_t)snprintf(when, sizeof when, "%lld",
+                                                   (long long)native_deadline(at, r->cfg.expire_grace_s));
                 const char *argv[3] = {"EXPIREAT", r->argv[a], when};
                 size_t argvlen[3] = {8, r->argvlen[a], when_len};
                 if (redisAppendCommandArgv(r->c, 3, argv, argvlen) != REDIS_OK)
