@@ -219,11 +219,14 @@ if command -v redis-server > /dev/null; then
     stop_redis
 
     # Redis stalling (SIGSTOP) or dying in the middle of a run: a bounded,
-    # clear failure, not a hang. The larger stream keeps materialize busy.
+    # clear failure, not a hang. A stream with many distinct keys keeps
+    # materialize busy (rows it holds in memory cost no round trip).
+    "$P" simulate --users 5000 --ads 1000 --advertisers 50 --sites 200 --events 100k \
+        --seed 3 -o "$T/simk" --quiet
     for how in STOP KILL; do
         start_redis "$T/r$how.sock"
         t0=$(date +%s%N)
-        "$P" materialize --spec "$SPEC" --data sim --store "redis:unix:$T/r$how.sock" \
+        "$P" materialize --spec "$SPEC" --data simk --store "redis:unix:$T/r$how.sock" \
             > "r$how.out" 2> "r$how.err" &
         mpid=$!
         sleep 0.3

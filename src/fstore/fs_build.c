@@ -39,6 +39,7 @@
 #include "data/reader_int.h"
 #include "fstore/fs_ahead.h"
 #include "fstore/fs_build_int.h"
+#include "fstore/fs_overlay.h"
 #include "pronto/cache.h"
 #include "pronto/stream.h"
 
@@ -64,10 +65,20 @@ typedef struct out_file {
     size_t len;
 } out_file;
 
+/* Where a materialize replay stands: every event with ts < ts_ms, and the
+ * first at_ts events (in stream order) with ts == ts_ms, are in the
+ * state. ts_ms INT64_MIN: nothing yet. */
+typedef struct position {
+    int64_t ts_ms;
+    uint64_t at_ts;
+} position;
+
 typedef struct builder {
-    int64_t resume_after_ms;  /* materialize: events up to here are in the
-                                 store already (INT64_MIN: none) */
-    int64_t max_ts_ms;        /* latest event time applied */
+    int materialize;          /* state into a store, through the overlay */
+    position resume;          /* what the store held at the start */
+    uint64_t resume_seen;     /* events at resume.ts_ms met so far */
+    position pos;             /* what the state holds now */
+    uint64_t since_commit;    /* events since the last commit */
     pr_fs *fs;
     pr_featurizer *fz;
     pr_joiner *j;
@@ -250,11 +261,24 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
         b->st->after_until++;
         return PR_OK;
     }
-    if (ev->has_ts && ev->ts_ms <= b->resume_after_ms) {
-        b->st->already_applied++;
-        return PR_OK;
+    /* Resuming: events the store's state already holds go to the joiner
+     * (so its duplicate detection ends as in an uninterrupted run) but not
+     * to the aggregates again. */
+    int already = 0;
+    if (ev->has_ts && b->materialize) {
+        if (ev->ts_ms < b->resume.ts_ms)
+            already = 1;
+        else if (ev->ts_ms == b->resume.ts_ms && b->resume_seen++ < b->resume.at_ts)
+            already = 1;
+        if (already) {
+            b->st->already_applied++;
+        } else if (ev->ts_ms > b->pos.ts_ms) {
+            b->pos.ts_ms = ev->ts_ms;
+            b->pos.at_ts = 1;
+        } else if (ev->ts_ms == b->pos.ts_ms) {
+            b->pos.at_ts++;
+        }
     }
-    if (ev->has_ts && ev->ts_ms > b->max_ts_ms) b->max_ts_ms = ev->ts_ms;
     pr_status rc = apply_tables_until(b, ev->ts_ms, err);
     if (rc != PR_OK) return rc;
     pr_event je = {joiner_type(ev->type), ev->event_id, ev->impression_id,
@@ -281,13 +305,94 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
     rc = pr_joiner_push(b->j, &je, err);
     if (rc != PR_OK) return rc;
     pr_joiner_stats_get(b->j, &after);
-    if (after.duplicates == before.duplicates &&
+    if (!already && after.duplicates == before.duplicates &&
         after.too_late == before.too_late &&
         after.missing_ids == before.missing_ids) {
         rc = pr_fs_apply_event(b->fs, ev, &b->arena, err);
         if (rc != PR_OK) return rc;
     }
     return drain(b, err);
+}
+
+/* Materializing into a store keeps, in the store's "__pronto" entity:
+ *
+ *   "materialized:<fingerprint>"  the replay's position (per spec: the key
+ *       is the featurizer's fingerprint), 24 bytes little-endian:
+ *         OFFSET  SIZE  DESCRIPTION
+ *         0       4     magic "PPOS"
+ *         4       4     version 1
+ *         8       8     ts_ms: latest event time in the state
+ *         16      8     at_ts: events with exactly ts_ms in the state (in
+ *                       stream order; several events may share a ts)
+ *       The 8-byte value of earlier versions (ts_ms alone) still reads, as
+ *       "every event at ts_ms".
+ *   "sentinel"  JSON text: which spec (name, fingerprint) materialized the
+ *       store and when; written by the last commit of a complete run. A
+ *       server reading a store without it knows the store is empty or was
+ *       wiped (docs/store.md).
+ *
+ * Both are committed with the rows they describe, in one atomic
+ * pr_store_put_multi (fs_overlay.c), every COMMIT_EVENTS events and at the
+ * end: killed at any instant, the store holds the state of a prefix of the
+ * stream and that prefix's position, so a rerun applies each event once. */
+#define WATERMARK_ENTITY "__pronto"
+#define SENTINEL_KEY "sentinel"
+#define COMMIT_EVENTS 20000u
+#define COMMIT_BYTES ((size_t)64 << 20)
+#define POSITION_BYTES 24u
+
+static void watermark_key(const builder *b, char *buf, size_t cap) {
+    snprintf(buf, cap, "materialized:%016llx",
+             (unsigned long long)pr_featurizer_fingerprint(b->fz));
+}
+
+static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
+    char key[64];
+    watermark_key(b, key, sizeof key);
+    pr_bytes row;
+    pr_status rc = pr_store_get(st, pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY)),
+                                pr_bytes_of(key, strlen(key)), 0, &row, err);
+    if (rc == PR_ERR_NOTFOUND) return PR_OK;
+    if (rc != PR_OK) return rc;
+    if (row.len == 8) {
+        memcpy(&b->resume.ts_ms, row.ptr, 8);
+        b->resume.at_ts = UINT64_MAX;
+    } else if (row.len == POSITION_BYTES && !memcmp(row.ptr, "PPOS", 4) &&
+               pr__ld_u32((const uint8_t *)row.ptr + 4) == 1) {
+        b->resume.ts_ms = pr__ld_i64((const uint8_t *)row.ptr + 8);
+        memcpy(&b->resume.at_ts, row.ptr + 16, 8);
+    } else {
+        return pr_err_set(err, PR_ERR_FORMAT,
+                          "store: %s/%s holds %zu bytes, not a materialize position "
+                          "(written by a newer pronto?)",
+                          WATERMARK_ENTITY, key, row.len);
+    }
+    b->pos = b->resume;
+    return PR_OK;
+}
+
+/* Commits the rows written since the last commit with the position (and,
+ * at the end of a run, the sentinel): one atomic write. */
+static pr_status commit_state(builder *b, int final, pr_err *err) {
+    char key[64], val[POSITION_BYTES], sentinel[512];
+    watermark_key(b, key, sizeof key);
+    memcpy(val, "PPOS", 4);
+    pr__st_u32((uint8_t *)val + 4, 1);
+    pr__st_i64((uint8_t *)val + 8, b->pos.ts_ms);
+    memcpy(val + 16, &b->pos.at_ts, 8);
+    int sl = snprintf(sentinel, sizeof sentinel,
+                      "{\"spec\":\"%.200s\",\"fingerprint\":\"%016llx\","
+                      "\"materialized_at\":%lld,\"position_ts_ms\":%lld}",
+                      b->fs->spec->name ? b->fs->spec->name : "",
+                      (unsigned long long)pr_featurizer_fingerprint(b->fz),
+                      (long long)pr_unix_time(), (long long)b->pos.ts_ms);
+    pr_bytes ent = pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY));
+    pr_bytes ents[2] = {ent, ent};
+    pr_bytes keys[2] = {pr_bytes_of(key, strlen(key)), pr_bytes_of(SENTINEL_KEY, strlen(SENTINEL_KEY))};
+    pr_bytes vals[2] = {pr_bytes_of(val, sizeof val), pr_bytes_of(sentinel, (size_t)sl)};
+    int64_t exp[2] = {0, 0};
+    b->since_commit = 0;
+    return pr__fs_overlay_commit(b->fs, ents, keys, vals, exp, final ? 2 : 1, err);
 }
 
 static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
@@ -366,6 +471,15 @@ static pr_status run_line(builder *b, const char *path, ahead_line *l,
     b->st->events++;
     pr_status rc = one_event(b, &l->ev, err);
     if (rc != PR_OK) return rc;
+    if (b->materialize) {
+        uint32_t rows;
+        size_t bytes;
+        pr__fs_overlay_pending(b->fs, &rows, &bytes);
+        if (++b->since_commit >= COMMIT_EVENTS || bytes >= COMMIT_BYTES) {
+            rc = commit_state(b, 0, err);
+            if (rc != PR_OK) return rc;
+        }
+    }
     if ((b->st->lines & 0xffff) == 0)
         pr_progress_update(pg, b->st->impressions, NULL, 0);
     return PR_OK;
@@ -450,37 +564,6 @@ static pr_status close_outputs(builder *b, pr_status rc, pr_err *err) {
     return rc;
 }
 
-/* Materializing into a store keeps, in the store, the latest event time it
- * applied (per spec: the key is the featurizer's fingerprint), so running
- * it again over the same or a longer stream applies only what is new. */
-#define WATERMARK_ENTITY "__pronto"
-
-static void watermark_key(const builder *b, char *buf, size_t cap) {
-    snprintf(buf, cap, "materialized:%016llx",
-             (unsigned long long)pr_featurizer_fingerprint(b->fz));
-}
-
-static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
-    char key[64];
-    watermark_key(b, key, sizeof key);
-    pr_bytes row;
-    pr_status rc = pr_store_get(st, pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY)),
-                                pr_bytes_of(key, strlen(key)), 0, &row, err);
-    if (rc == PR_ERR_NOTFOUND) return PR_OK;
-    if (rc != PR_OK) return rc;
-    if (row.len == 8) memcpy(&b->resume_after_ms, row.ptr, 8);
-    return PR_OK;
-}
-
-static pr_status write_watermark(builder *b, pr_store *st, pr_err *err) {
-    if (b->max_ts_ms <= b->resume_after_ms) return PR_OK;
-    char key[64];
-    watermark_key(b, key, sizeof key);
-    return pr_store_put(st, pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY)),
-                        pr_bytes_of(key, strlen(key)),
-                        pr_bytes_of((const char *)&b->max_ts_ms, 8), 0, err);
-}
-
 pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
                       pr_fs_build_stats *st, pr_err *err) {
     builder b;
@@ -488,7 +571,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     memset(st, 0, sizeof *st);
     b.o = o;
     b.st = st;
-    b.resume_after_ms = b.max_ts_ms = INT64_MIN;
+    b.resume.ts_ms = b.pos.ts_ms = INT64_MIN;
     double t0 = pr_now();
     if (o->n_outputs > PR_FS_BUILD_MAX_OUTPUTS)
         return pr_err_set(err, PR_ERR_INVALID, "0..%u outputs, not %u",
@@ -517,8 +600,9 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
     if (rc == PR_OK) rc = pr_joiner_new(&jo, &b.j, err);
     if (rc == PR_OK) rc = pr__fs_read_tables(b.fs, o->data_dir, &b.tables, err);
-    int materialize = o->store && o->n_outputs == 0;
+    int materialize = b.materialize = o->store && o->n_outputs == 0;
     if (rc == PR_OK && materialize) rc = read_watermark(&b, o->store, err);
+    if (rc == PR_OK && materialize) rc = pr__fs_overlay_install(b.fs, err);
     if (rc == PR_OK && !o->tables_only) {
         rc = event_files(b.fs, o, &g, err);
         have_glob = rc == PR_OK;
@@ -538,7 +622,7 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
         pr_joiner_flush(b.j);
         rc = drain(&b, err);
     }
-    if (rc == PR_OK && materialize) rc = write_watermark(&b, o->store, err);
+    if (rc == PR_OK && materialize) rc = commit_state(&b, 1, err);
     if (b.out) rc = close_outputs(&b, rc, err);
     if (b.j) pr_joiner_stats_get(b.j, &st->joiner);
     if (b.fs) pr_fs_get_stats(b.fs, &st->fs);
