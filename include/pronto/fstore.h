@@ -235,6 +235,8 @@ typedef struct pr_fs_build_opts {
     int64_t until_ms;        /* 0, or: events and table rows after this
                                 time are not applied (materialize --until) */
     int tables_only;         /* 1: load the tables, replay no events */
+    uint32_t commit_events;  /* materialize: events per atomic commit of
+                                rows and position (0: 20000) */
 } pr_fs_build_opts;
 
 typedef struct pr_fs_build_stats {
@@ -254,9 +256,11 @@ typedef struct pr_fs_build_stats {
  * data_dir, in name order) with its tables, and writes every labeled
  * impression's example (features as of its ts) to the outputs. With no
  * outputs (n_outputs 0) it only builds the state: `pronto materialize`
- * into a store, which remembers the latest event time applied (per spec)
- * so that a later run over the same or a longer stream applies only the
- * events after it. See
+ * into a store. Its rows reach the store every commit_events events in one
+ * atomic write together with the replay's position (per spec), so a run
+ * killed at any instant and rerun, or a later run over the same or a
+ * longer stream, applies each event exactly once; the last commit also
+ * writes the store's sentinel (docs/store.md). See
  * src/fstore/fs_build.c for the order of things. Errors: PR_ERR_SPEC (no
  * events source; quantile transforms), PR_ERR_IO, PR_ERR_PARSE (a table
  * row, or more than max_bad malformed event lines: file:line), NOMEM. */

@@ -6,6 +6,8 @@
  * full disk never leaves a half-written file under the real name, and the
  * previous file stays intact until the rename. A write error is sticky: the
  * handle refuses further writes and commit fails and removes the temporary.
+ * A process killed with -9 leaves its temporary behind; the next
+ * pr_atomic_open of the same path removes those of dead processes.
  *
  * pr_read_regular_file is the read for files named by someone else (a
  * model path that may be a symlink to /dev/zero, a FIFO, a directory): it
@@ -14,6 +16,7 @@
  * path and opening another file under it), refuses anything but a regular
  * file and anything over the caller's byte limit, and never reads past it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -72,8 +75,36 @@ void pr_atomic_cleanup_on_signals(void) {
     signal(SIGTERM, on_fatal_signal);
 }
 
+/* Removes "<path>.tmp.<pid>" files of processes that no longer exist (a
+ * writer killed with -9 cannot clean up after itself), so killed runs do
+ * not pile up temporaries beside the output. A live pid's file is left
+ * alone: that writer may still commit it. Best effort, errors ignored. */
+static void remove_stale_tmps(const char *path) {
+    char *d = strdup(path), *b = strdup(path);
+    if (d && b) {
+        const char *dir = dirname(d), *base = basename(b);
+        size_t bl = strlen(base);
+        DIR *dh = opendir(dir);
+        struct dirent *de;
+        while (dh && (de = readdir(dh))) {
+            const char *n = de->d_name;
+            if (strncmp(n, base, bl) || strncmp(n + bl, ".tmp.", 5)) continue;
+            char *end;
+            long pid = strtol(n + bl + 5, &end, 10);
+            if (end == n + bl + 5 || *end || pid <= 0 || pid == (long)getpid()) continue;
+            if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+            char full[4096];
+            if (snprintf(full, sizeof full, "%s/%s", dir, n) < (int)sizeof full) unlink(full);
+        }
+        if (dh) closedir(dh);
+    }
+    free(d);
+    free(b);
+}
+
 pr_status pr_atomic_open(const char *path, pr_atomic_file **out, pr_err *err) {
     *out = NULL;
+    remove_stale_tmps(path);
     pr_atomic_file *f = calloc(1, sizeof *f);
     size_t n = strlen(path) + 32;
     if (f) {

@@ -332,7 +332,8 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
  *       wiped (docs/store.md).
  *
  * Both are committed with the rows they describe, in one atomic
- * pr_store_put_multi (fs_overlay.c), every COMMIT_EVENTS events and at the
+ * pr_store_put_multi (fs_overlay.c), every COMMIT_EVENTS events (or
+ * opts.commit_events, materialize --commit-every) and at the
  * end: killed at any instant, the store holds the state of a prefix of the
  * stream and that prefix's position, so a rerun applies each event once. */
 #define WATERMARK_ENTITY "__pronto"
@@ -475,7 +476,8 @@ static pr_status run_line(builder *b, const char *path, ahead_line *l,
         uint32_t rows;
         size_t bytes;
         pr__fs_overlay_pending(b->fs, &rows, &bytes);
-        if (++b->since_commit >= COMMIT_EVENTS || bytes >= COMMIT_BYTES) {
+        uint32_t every = b->o->commit_events ? b->o->commit_events : COMMIT_EVENTS;
+        if (++b->since_commit >= every || bytes >= COMMIT_BYTES) {
             rc = commit_state(b, 0, err);
             if (rc != PR_OK) return rc;
         }
