@@ -14,8 +14,10 @@
  * with zero failures, a corrupt model refused while the old one serves,
  * polling the model file, overload 503, a drain that finishes a request
  * in flight while refusing new connections, and a redis: store killed
- * mid-test (answers with defaults, flagged "degraded", then recovery when
- * redis-server is back). Hostile clients (issue 9; the long version is
+ * mid-test (answers with defaults, flagged "degraded"; back empty: still
+ * flagged, /readyz 503 naming the missing sentinel, pronto_store_empty 1;
+ * materialized again: unflagged answers equal to the first ones, ready).
+ * Hostile clients (issue 9; the long version is
  * bench/hostile.py): ambiguous framing closes the connection, no Host is a
  * 400, HEAD works, echoed paths stay valid UTF-8 JSON, slow headers and
  * bodies are cut with a 408, bursts of connections closed by the client
@@ -1211,17 +1213,54 @@ TEST(test_redis_down_degrades_then_recovers) {
     ASSERT_CONTAINS(h.body, "details with the admin token"); /* no host names */
     free(h.body);
 
+    /* Redis comes back empty (no persistence): reachable again, but its
+     * rows and the materialize sentinel are gone. Answers stay flagged
+     * (cold starts), /readyz says why, the gauge shows it. */
     if (redis_child_start(&rc, why, sizeof why) != 0) TEST_FAIL("%s", why);
+    int wiped = 0;
+    for (int i = 0; i < 200 && !wiped; i++) { /* the checker runs every second */
+        usleep(20000);
+        h = call(port, "GET", "/readyz", NULL, NULL);
+        wiped = h.status == 503 && strstr(h.body, "sentinel") != NULL;
+        free(h.body);
+    }
+    ASSERT_TRUE(wiped);
+    h = call(port, "POST", "/v1/predict", NULL, body);
+    ASSERT_EQ_INT(h.status, 200);
+    ASSERT_CONTAINS(h.body, "\"degraded\":true");
+    free(h.body);
+    h = call(port, "GET", "/metrics", NULL, NULL);
+    ASSERT_CONTAINS(h.body, "\npronto_store_empty 1\n");
+    free(h.body);
+
+    /* Materialized again: the same answers as before, unflagged, ready. */
+    {
+        pr_err err;
+        pr_store *st = NULL;
+        pr_spec *spec = NULL;
+        pr_model *m = NULL;
+        ASSERT_OK(pr_model_load(model_path, &m, &err));
+        const char *y = pr_model_spec(m);
+        ASSERT_OK(pr_spec_parse(y, strlen(y), model_path, &spec, &err));
+        ASSERT_OK(pr_store_open(uri, &st, &err));
+        pr_fs_build_opts bo = {.data_dir = test_tmpdir(), .store = st};
+        pr_fs_build_stats bs;
+        ASSERT_OK(pr_fs_build(spec, &bo, &bs, &err));
+        pr_store_close(st);
+        pr_spec_free(spec);
+        pr_model_free(m);
+    }
     int recovered = 0;
-    for (int i = 0; i < 100 && !recovered; i++) { /* reconnects back off 100 ms */
+    for (int i = 0; i < 200 && !recovered; i++) {
         usleep(20000);
         h = call(port, "POST", "/v1/predict", NULL, body);
         ASSERT_EQ_INT(h.status, 200);
         recovered = !strstr(h.body, "degraded");
+        if (recovered) check_ranking(&h, ads, p, 4, 0, version);
         free(h.body);
     }
     ASSERT_TRUE(recovered);
-    int ready = 0; /* readyz's own connection reconnects on its own schedule */
+    int ready = 0;
     for (int i = 0; i < 100 && !ready; i++) {
         h = call(port, "GET", "/readyz", NULL, NULL);
         ready = h.status == 200;
@@ -1229,6 +1268,9 @@ TEST(test_redis_down_degrades_then_recovers) {
         if (!ready) usleep(20000);
     }
     ASSERT_TRUE(ready);
+    h = call(port, "GET", "/metrics", NULL, NULL);
+    ASSERT_CONTAINS(h.body, "\npronto_store_empty 0\n");
+    free(h.body);
     h = call(port, "GET", "/metrics", NULL, NULL);
     ASSERT_TRUE(!strstr(h.body, "pronto_predict_degraded_total 0\n"));
     ASSERT_TRUE(!strstr(h.body, "pronto_store_errors_total 0\n"));

@@ -135,7 +135,10 @@ static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q,
                             &w->arena, rows, err);
         if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
     }
-    if (rc != PR_ERR_IO) return rc;
+    if (rc != PR_ERR_IO) {
+        *degraded = rc == PR_OK && pr__store_empty(s); /* wiped: cold starts */
+        return rc;
+    }
     pr__metrics_add(&s->metrics.store_errors, 1);
     *degraded = 1;
     return pr_fs_assemble(w->fs_cold, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,

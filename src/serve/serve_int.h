@@ -365,6 +365,19 @@ void pr__jobs_render(struct pr_server *s, pr__tb *out);
 
 /* ---------------------------------------------------------------- server */
 
+/* The store's materialize sentinel, checked off the request path
+ * (sentinel.c). */
+#define PR__SENTINEL_PERIOD 1 /* seconds between checks */
+typedef struct pr__sentinel {
+    int missing;               /* atomic: 1 = the store has no sentinel */
+    int inited, started, stop; /* stop: under mu */
+    pr_store *store;           /* what is checked (borrowed or own) */
+    pr_store *own;             /* redis: the checker's connection */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} pr__sentinel;
+
 struct pr_server {
     pr_server_opts o;          /* strings below are owned copies */
     char *model_path, *store_uri, *spec_path, *data_dir, *listen, *admin_token,
@@ -395,6 +408,7 @@ struct pr_server {
     pr__metrics metrics;
     pr__guard guard;
     int64_t started_at;
+    pr__sentinel sentinel;
 };
 
 /* HTTP handlers. Each fills *status and the reply body (JSON or text)
@@ -421,6 +435,13 @@ void pr__http_stop(pr_server *s);
 
 /* Writes {"error": msg} into out. */
 void pr__json_error(pr__tb *out, const char *msg);
+
+/* The sentinel checker (sentinel.c): start does the first check and starts
+ * the thread (nothing for mem:); stop joins it. pr__store_empty: 1 while
+ * the store lacks its sentinel (a relaxed atomic load, for every request). */
+pr_status pr__sentinel_start(pr_server *s, pr_err *err);
+void pr__sentinel_stop(pr_server *s);
+int pr__store_empty(const pr_server *s);
 
 /* Unix time in milliseconds (wall clock). */
 int64_t pr__now_ms(void);

@@ -5,7 +5,8 @@
  *
  * Start order: store -> store spec (--spec, or the first model's own) ->
  * the assembled columns and the request plan -> the model, bound to those
- * columns -> materialize --data -> the ingester -> HTTP. Everything a
+ * columns -> materialize --data -> the ingester -> the store sentinel
+ * checker (sentinel.c) -> HTTP. Everything a
  * request touches exists before the first connection is accepted.
  *
  * Ownership: the server owns copies of every option string, the store,
@@ -206,6 +207,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     }
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
+    if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__http_start(s, err)) != PR_OK) goto fail;
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: listening on %s (port %u)", s->listen, s->port);
     *out = s;
@@ -313,6 +315,7 @@ void pr_server_free(pr_server *s) {
     }
     pr__workers_free(s);
     pr__guard_free(s);
+    pr__sentinel_stop(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
@@ -401,6 +404,9 @@ const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb 
         if (st != PR_OK && st != PR_ERR_NOTFOUND)
             why = admin ? err.msg : "the store does not answer (details with the admin token)";
     }
+    if (!why && pr__store_empty(s))
+        why = "the store has no materialize sentinel (__pronto/sentinel): it is empty or was "
+              "wiped; run pronto materialize";
     pr__model_ref *r = pr__holder_acquire(&s->holder);
     if (why) {
         *status = 503;
