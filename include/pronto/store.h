@@ -17,7 +17,8 @@
  * '&':
  *   connect_timeout_ms=N  bound on connecting (default 200)
  *   timeout_ms=N          bound on each socket read or write of a command
- *                         (default 100)
+ *                         (default 100; a write of 64 KiB or more gets
+ *                         100 ms more per MiB, rounded up)
  *   db=N                  database number (not together with "/DB")
  *   prefix=TEXT           namespace put before every key (default "pronto:",
  *                         may be empty: "prefix=")

@@ -55,6 +55,9 @@
 /* Bytes of keys and values per MSET command: keeps each command far below
  * hiredis' int-sized formatting and Redis' 512 MiB bulk limit. */
 #define REDIS_MSET_CHUNK_BYTES ((size_t)64 << 20)
+/* Extra time a write of 64 KiB or more gets per MiB it carries (rounded
+ * up), beyond timeout_ms. */
+#define REDIS_MS_PER_MIB 100u
 
 /* Deletes KEYS whose 8-byte little-endian expiry header is nonzero and
  * <= now, given as two 32-bit halves (Lua numbers are doubles: each half is
@@ -533,8 +536,14 @@ static pr_status redis_put_batch(void *impl, const pr_bytes *entities, uint32_t 
         if ((st = append_simple(r, "EXEC", "EXEC", err)) != PR_OK) return redis_fail(r, err, st);
         n_replies++;
     }
-    if ((st = redis_exchange(r, n_replies, &rep, multi ? "MULTI/EXEC" : "MSET", err)) != PR_OK)
-        return redis_fail(r, err, st);
+    /* A bulk write (materialize commits megabytes at once) takes Redis
+     * longer than a row: its bound grows with its size. */
+    int bulk_ms = total < ((size_t)64 << 10) ? 0
+                  : (int)(((total + ((size_t)1 << 20) - 1) >> 20) * REDIS_MS_PER_MIB);
+    if (bulk_ms > 0) redisSetTimeout(r->c, ms_to_tv(r->cfg.timeout_ms + bulk_ms));
+    st = redis_exchange(r, n_replies, &rep, multi ? "MULTI/EXEC" : "MSET", err);
+    if (bulk_ms > 0 && r->c) redisSetTimeout(r->c, ms_to_tv(r->cfg.timeout_ms));
+    if (st != PR_OK) return redis_fail(r, err, st);
     /* EXEC: an array of the queued commands' replies (an error inside one is
      * reported; Redis rejects a bad transaction as a whole at EXEC). */
     if (multi && rep->type == REDIS_REPLY_ARRAY) {
