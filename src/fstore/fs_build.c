@@ -28,6 +28,12 @@
  * one at a time in stream order, bad lines reported in order: the
  * lookahead changes when memory is loaded, nothing else.
  *
+ * Materialize (a store, no outputs): the fs writes through a write-back
+ * overlay (fs_overlay.c) that reaches the store, with the replay's
+ * position, in one atomic commit every COMMIT_EVENTS events; on a rerun the
+ * events before the stored position feed the joiner only (details at
+ * commit_state below).
+ *
  * Ownership: everything is released before return; outputs are written
  * atomically (a failed build leaves no file under an output's name).
  */
@@ -381,10 +387,14 @@ static pr_status commit_state(builder *b, int final, pr_err *err) {
     pr__st_u32((uint8_t *)val + 4, 1);
     pr__st_i64((uint8_t *)val + 8, b->pos.ts_ms);
     memcpy(val + 16, &b->pos.at_ts, 8);
+    char name[201];
+    snprintf(name, sizeof name, "%s", b->fs->spec->name ? b->fs->spec->name : "");
+    for (char *c = name; *c; c++) /* a JSON string whatever the name holds */
+        if (*c == '"' || *c == '\\' || (unsigned char)*c < 0x20) *c = '_';
     int sl = snprintf(sentinel, sizeof sentinel,
-                      "{\"spec\":\"%.200s\",\"fingerprint\":\"%016llx\","
+                      "{\"spec\":\"%s\",\"fingerprint\":\"%016llx\","
                       "\"materialized_at\":%lld,\"position_ts_ms\":%lld}",
-                      b->fs->spec->name ? b->fs->spec->name : "",
+                      name,
                       (unsigned long long)pr_featurizer_fingerprint(b->fz),
                       (long long)pr_unix_time(), (long long)b->pos.ts_ms);
     pr_bytes ent = pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY));
