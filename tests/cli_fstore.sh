@@ -201,7 +201,7 @@ if command -v redis-server > /dev/null; then
     SOCK=$T/redis.sock
     start_redis "$SOCK"
     check "redis-server started on a unix socket" "[ -S $SOCK ]"
-    "$P" materialize --spec "$SPEC" --data small --store "redis:unix:$SOCK" > rm.out 2> rm.err
+    "$P" materialize --spec "$SPEC" --data small --store "redis:unix:$SOCK?timeout_ms=2000" > rm.out 2> rm.err
     check "materialize redis exits 0" "[ $? -eq 0 ]"
     # fresh LMDB of one materialize, to compare with
     "$P" materialize --spec "$SPEC" --data small --store "lmdb:$T/lm1?sync=0" > /dev/null 2>&1

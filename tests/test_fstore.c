@@ -307,7 +307,7 @@ TEST(test_skew_all_backends) {
         TEST_FAIL("redis-server: %s (scripts/bootstrap installs it)", why);
     char lmdb_uri[600], redis_uri[300];
     snprintf(lmdb_uri, sizeof lmdb_uri, "lmdb:%s/lmdb?sync=0", test_tmpdir());
-    snprintf(redis_uri, sizeof redis_uri, "redis:unix:%s", rc.sock);
+    snprintf(redis_uri, sizeof redis_uri, "redis:unix:%s?timeout_ms=2000", rc.sock);
     const char *uris[] = {"mem:", lmdb_uri, redis_uri};
     for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
         pr_store *store = NULL;

@@ -1171,7 +1171,7 @@ TEST(test_redis_down_degrades_then_recovers) {
     char why[512];
     if (redis_child_start(&rc, why, sizeof why) != 0) TEST_FAIL("%s", why);
     char uri[128];
-    snprintf(uri, sizeof uri, "redis:127.0.0.1:%d?prefix=serve:", rc.port);
+    snprintf(uri, sizeof uri, "redis:127.0.0.1:%d?prefix=serve:&timeout_ms=2000", rc.port);
     copy_file(model_a, model_path);
     pr_server *s = start(uri, 512);
     uint16_t port = pr_server_port(s);

@@ -47,7 +47,7 @@ static pr_store *open_fresh(const char *backend) {
         snprintf(uri, sizeof uri, "mem:");
     } else if (strcmp(backend, "redis") == 0) {
         const char *sock = server_sock();
-        snprintf(uri, sizeof uri, "redis:unix:%s?prefix=t%d:", sock, uri_counter++);
+        snprintf(uri, sizeof uri, "redis:unix:%s?prefix=t%d:&timeout_ms=2000", sock, uri_counter++);
     } else {
         char name[64];
         snprintf(name, sizeof name, "lmdb-%d", uri_counter++);
