@@ -69,7 +69,7 @@ if [ "$STORE" = lmdb ]; then
 else
     STORE_ARGS=(--store mem: --data "$W/data")
 fi
-$RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet --admin-token bench \
+PRONTO_ADMIN_TOKEN=bench $RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet \
     --model "$W/$MODEL.pm" "${STORE_ARGS[@]}" ${SERVE_FLAGS:-} > "$W/serve.out" 2> "$W/serve.err" &
 SPID=$!
 PORT=""

@@ -13,6 +13,8 @@
  *   textbuf.c      a bounded growable text buffer with JSON escaping
  *   jobs.c         slow work (events, reloads) on queues and threads of
  *                  its own, off the HTTP threads
+ *   sentinel.c     the checker thread that reads the store's materialize
+ *                  sentinel once a second (a wiped store: degraded, not ready)
  *
  * Locks, in the order they may be taken:
  *   jobq.mu     a job queue's state, never held across a job's run or a
