@@ -328,13 +328,21 @@ static void setup(void) {
 
 #define EVENT_AGE_MS (40LL * 365 * 86400 * 1000)
 
+/* Options of a quiet server on a free loopback port over a mem: store,
+ * serving model; tests set what they need on top. */
+static void base_opts(pr_server_opts *o, const char *model) {
+    pr_server_opts_default(o);
+    o->model_path = model;
+    o->store_uri = "mem:";
+    o->listen = "127.0.0.1:0";
+    o->quiet = 1;
+}
+
 static pr_server *start(const char *store_uri, uint32_t max_conn) {
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_path;
+    base_opts(&o, model_path);
     o.store_uri = store_uri;
     o.data_dir = test_tmpdir();
-    o.listen = "127.0.0.1:0";
     o.admin_token = "s3cret";
     o.max_candidates = 50;
     o.max_body = 64 * 1024;
@@ -342,7 +350,6 @@ static pr_server *start(const char *store_uri, uint32_t max_conn) {
     o.max_connections_per_ip = max_conn + PR_SERVE_RESERVE; /* all from 127.0.0.1 */
     /* The simulated events are of 2024: behind the clock by years. */
     o.max_event_age_ms = EVENT_AGE_MS;
-    o.quiet = 1;
     pr_server *s = NULL;
     pr_err err;
     ASSERT_OK(pr_server_start(&o, &s, &err));
@@ -690,11 +697,7 @@ TEST(test_errors) {
 
     /* no token configured: admin is refused even with a header */
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_path;
-    o.store_uri = "mem:";
-    o.listen = "127.0.0.1:0";
-    o.quiet = 1;
+    base_opts(&o, model_path);
     pr_err err;
     ASSERT_OK(pr_server_start(&o, &s, &err));
     expect_error(pr_server_port(s), "POST", "/admin/reload", "Authorization: Bearer \r\n", NULL, 403,
@@ -914,11 +917,7 @@ TEST(test_events_refused) {
 
     /* The default age: the spec's longest window (7 d): 2024 is refused. */
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_path;
-    o.store_uri = "mem:";
-    o.listen = "127.0.0.1:0";
-    o.quiet = 1;
+    base_opts(&o, model_path);
     pr_err err;
     ASSERT_OK(pr_server_start(&o, &s, &err));
     h = call(pr_server_port(s), "POST", "/v1/events", NULL, lines);
@@ -965,12 +964,8 @@ TEST(test_reload_compares_definitions) {
     pr_server_free(s);
     /* at start, against --spec */
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_c;
+    base_opts(&o, model_c);
     o.spec_path = spec_path;
-    o.store_uri = "mem:";
-    o.listen = "127.0.0.1:0";
-    o.quiet = 1;
     ASSERT_STATUS(pr_server_start(&o, &s, &err), PR_ERR_SPEC);
     ASSERT_CONTAINS(err.msg, "column user_imps_1d: window 2d in the model's spec, 1d in the store's");
     o.spec_path = other_spec; /* its own spec: taken */
@@ -1287,16 +1282,12 @@ TEST(test_redis_down_degrades_then_recovers) {
  * threads, at most max_jobs event batches queued or running. */
 static pr_server *start_slow(uint32_t threads, uint32_t max_jobs) {
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_path;
-    o.store_uri = "mem:";
+    base_opts(&o, model_path);
     o.data_dir = test_tmpdir();
-    o.listen = "127.0.0.1:0";
     o.admin_token = "s3cret";
     o.threads = threads;
     o.max_body = 32u << 20;
     o.max_queued_jobs = max_jobs;
-    o.quiet = 1;
     pr_server *s = NULL;
     pr_err err;
     ASSERT_OK(pr_server_start(&o, &s, &err));
@@ -1531,17 +1522,13 @@ TEST(test_reload_refuses_special_files) {
 
 static pr_server *start_guarded(uint32_t max_conn, size_t body_memory) {
     pr_server_opts o;
-    pr_server_opts_default(&o);
-    o.model_path = model_path;
-    o.store_uri = "mem:";
-    o.listen = "127.0.0.1:0";
+    base_opts(&o, model_path);
     o.max_body = 64 * 1024;
     o.max_connections = max_conn;
     o.max_connections_per_ip = max_conn + PR_SERVE_RESERVE;
     o.header_timeout = 0.4;
     o.body_timeout = 0.4;
     o.max_body_memory = body_memory;
-    o.quiet = 1;
     pr_server *s = NULL;
     pr_err err;
     ASSERT_OK(pr_server_start(&o, &s, &err));
