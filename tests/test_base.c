@@ -89,6 +89,36 @@ TEST(atomic_write_replaces_or_keeps) {
     ASSERT_STATUS(pr_read_file(test_path("missing"), &data, &len, &err), PR_ERR_IO);
 }
 
+TEST(read_file_is_bounded_and_takes_pipes) {
+    pr_err err;
+    char *data = NULL;
+    size_t len = 0;
+    /* an endless device: refused at the cap, not read forever */
+    ASSERT_STATUS(pr_read_file("/dev/zero", &data, &len, &err), PR_ERR_LIMIT);
+    ASSERT_CONTAINS(err.msg, "/dev/zero: more than the 64 MiB");
+    ASSERT_TRUE(data == NULL);
+    /* a (sparse) regular file over the cap: refused before any read */
+    const char *big = test_path("big.yaml");
+    int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ASSERT_TRUE(fd >= 0);
+    ASSERT_TRUE(ftruncate(fd, (off_t)PR_READ_FILE_MAX + 1) == 0);
+    close(fd);
+    ASSERT_STATUS(pr_read_file(big, &data, &len, &err), PR_ERR_LIMIT);
+    ASSERT_CONTAINS(err.msg, "67108865 bytes");
+    /* a pipe, as from `--spec <(...)`: read to its end */
+    int p[2];
+    ASSERT_TRUE(pipe(p) == 0);
+    ASSERT_TRUE(write(p[1], "a: 1\n", 5) == 5);
+    close(p[1]);
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", p[0]);
+    ASSERT_OK(pr_read_file(fdpath, &data, &len, &err));
+    ASSERT_EQ_INT(len, 5);
+    ASSERT_EQ_STR(data, "a: 1\n");
+    free(data);
+    close(p[0]);
+}
+
 TEST(atomic_write_on_full_disk_keeps_old_file) {
     /* /dev/full fails every write with ENOSPC; we can't rename onto it, but
      * we can check that a failed write is sticky and reported. Use a tmpfs
@@ -239,6 +269,7 @@ int main(void) {
     RUN(arena_with_caller_buffer_and_cap);
     RUN(hash_is_stable);
     RUN(atomic_write_replaces_or_keeps);
+    RUN(read_file_is_bounded_and_takes_pipes);
     RUN(atomic_write_on_full_disk_keeps_old_file);
     RUN(heap_pops_in_order_past_growth);
     RUN(log_lines_whole_and_rate_limited);

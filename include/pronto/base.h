@@ -171,7 +171,13 @@ void pr_atomic_abort(pr_atomic_file *f);
  * written, then die of the signal as before. For programs (the CLI). */
 void pr_atomic_cleanup_on_signals(void);
 
-/* Whole-file read into a malloc'd buffer (owned by caller, free()). */
+/* Whole-file read into a malloc'd buffer (owned by caller, free()), of a
+ * file the user names for the command itself (a spec, a token file). A
+ * pipe works (`--spec <(sed ... spec.yaml)`); whatever it is, at most
+ * PR_READ_FILE_MAX bytes are read: past that (a path to /dev/zero, a
+ * runaway pipe) PR_ERR_LIMIT, naming the limit, rather than memory
+ * growing without end. */
+#define PR_READ_FILE_MAX ((size_t)64 << 20)
 pr_status pr_read_file(const char *path, char **data, size_t *len,
                        pr_err *err);
 

@@ -227,6 +227,11 @@ pr_status pr_read_file(const char *path, char **data, size_t *len, pr_err *err) 
         close(fd);
         return pr_err_errno(err, PR_ERR_IO, e, "%s: stat", path);
     }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > PR_READ_FILE_MAX) {
+        close(fd);
+        return pr_err_set(err, PR_ERR_LIMIT, "%s: %lld bytes, more than the %zu MiB read whole",
+                          path, (long long)st.st_size, PR_READ_FILE_MAX >> 20);
+    }
     size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
     char *buf = malloc(cap);
     size_t used = 0;
@@ -236,6 +241,12 @@ pr_status pr_read_file(const char *path, char **data, size_t *len, pr_err *err) 
     }
     for (;;) {
         if (used + 1 >= cap) {
+            if (used >= PR_READ_FILE_MAX) {
+                free(buf);
+                close(fd);
+                return pr_err_set(err, PR_ERR_LIMIT, "%s: more than the %zu MiB read whole",
+                                  path, PR_READ_FILE_MAX >> 20);
+            }
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
