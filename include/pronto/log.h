@@ -1,0 +1,178 @@
+/*
+ * pronto/log.h: the event log, an append-only sequence of records (type,
+ * event time in ms, payload bytes) behind one interface with backends chosen
+ * by URI, like pronto/store.h:
+ *
+ *   "log:DIR[?OPTIONS]"  segment files in DIR (created if absent when opened
+ *                        for writing; its parent must exist). docs/log.md.
+ *   ("redis-stream:..." is planned as a second backend, issue 10.)
+ *
+ * log: OPTIONS are NAME=VALUE pairs joined by '&':
+ *   fsync=always      an append returns once its records are on disk
+ *   fsync=batch:MS    group commit: appends wait for the next fdatasync, run
+ *                     at most MS ms (1..10000) after the first pending write;
+ *                     no acknowledged record is lost either
+ *   fsync=off         the OS writes back when it likes: a process killed
+ *                     with kill -9 loses nothing, a machine that loses power
+ *                     loses what the kernel had not written (tens of seconds)
+ *                     (default: always)
+ *   segment_bytes=N   rotate when the active segment would grow beyond N
+ *                     bytes (4096..2^40, default 128 MiB)
+ *   segment_ms=N      also rotate a segment first written more than N ms ago
+ *                     (wall clock; default 0: never)
+ *   retain_bytes=N    drop the oldest closed segments while the log holds
+ *                     more than N bytes (default 0: keep all)
+ *   retain_ms=N       drop closed segments last written more than N ms ago
+ *                     (wall clock, file mtime; default 0: keep all)
+ *   index_bytes=N     one time-index entry every N bytes (64..2^30, 4096)
+ * Anything else is refused with PR_ERR_INVALID naming the offending part.
+ *
+ * Positions. Every record has a position, opaque to callers, printable with
+ * pr_log_pos_format and read back with pr_log_pos_parse (saved consumer
+ * offsets). Positions grow in log order. (log: the byte offset of the
+ * record among all record bytes ever written; redis-stream: the entry id.)
+ *
+ * Writers and readers. One process opens a log for writing (PR_LOG_WRITE; a
+ * second writer is refused: flock on DIR/LOCK); any number open it read-only
+ * (PR_LOG_READ), also while a writer appends. Only a writing open repairs a
+ * torn tail (docs/log.md); a read-only open changes no file. Appends are
+ * thread-safe. A reader (pr_log_reader) belongs to one thread; several
+ * readers of one log may run in parallel with its appends. A reader sees
+ * only whole records whose checksum holds; at the end of the written log
+ * pr_log_next returns PR_EOF, and calling it again later returns records
+ * appended meanwhile (tail -f).
+ *
+ * Ownership: records passed to append are borrowed for the call (copied to
+ * the file). A record handed out by pr_log_next is borrowed until the next
+ * call on that reader.
+ */
+#ifndef PRONTO_LOG_H
+#define PRONTO_LOG_H
+
+#include <stdint.h>
+
+#include "pronto/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* pr_log is the logging function of base.h; the log handle is pr_event_log. */
+typedef struct pr_event_log pr_event_log;
+typedef struct pr_log_reader pr_log_reader;
+
+/* Largest payload of one record, and largest n of one append. */
+#define PR_LOG_PAYLOAD_MAX (16u << 20)
+#define PR_LOG_BATCH_MAX (1u << 20)
+/* Buffer size that holds any formatted position, NUL included. */
+#define PR_LOG_POS_TEXT_MAX 48
+
+/* A position (opaque: compare with pr_log_pos_cmp, print, parse). */
+typedef struct pr_log_pos {
+    uint64_t a, b;
+} pr_log_pos;
+
+/* A record to append. */
+typedef struct pr_log_entry {
+    uint32_t type;      /* caller's record kind (event, prediction, ...) */
+    int64_t ts_ms;      /* event time, Unix ms (any value; not required to grow) */
+    pr_bytes payload;   /* borrowed; len <= PR_LOG_PAYLOAD_MAX */
+} pr_log_entry;
+
+/* A record read back. */
+typedef struct pr_log_record {
+    uint32_t type;
+    int64_t ts_ms;
+    pr_bytes payload;   /* borrowed until the next call on the reader */
+    pr_log_pos pos;     /* where it is: save it to resume after it */
+} pr_log_record;
+
+enum { PR_LOG_READ = 0, PR_LOG_WRITE = 1 };
+
+/* Opens a log. mode: PR_LOG_READ or PR_LOG_WRITE.
+ * out: OUT: owned by caller, free with pr_log_close; NULL on failure.
+ * Errors: PR_ERR_INVALID (unknown scheme or option, malformed value: the
+ * message names it; a second writer), PR_ERR_IO (DIR cannot be created or
+ * read), PR_ERR_FORMAT (a segment that is not a pronto log segment),
+ * PR_ERR_VERSION (a segment of another format version: named). */
+pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err);
+
+/* Syncs what was written (unless fsync=off), stops the flusher, frees all.
+ * Readers of the log must be closed first. NULL is a no-op. */
+void pr_log_close(pr_event_log *log);
+
+/* Appends n records (1..PR_LOG_BATCH_MAX) in order, as one write; returns
+ * when they are as durable as the fsync policy says. last: OUT (may be
+ * NULL): the position of the last one.
+ * Errors: PR_ERR_INVALID (read-only log, n out of range), PR_ERR_LIMIT
+ * (payload too long), PR_ERR_IO (write or fsync failed: none of the n is
+ * acknowledged; after a failed fsync the log refuses appends until it is
+ * reopened, since the kernel may have dropped the dirty pages). */
+pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                        pr_log_pos *last, pr_err *err);
+
+/* Where a reader starts. */
+typedef enum {
+    PR_LOG_FROM_START = 0,  /* the oldest record kept */
+    PR_LOG_FROM_TIME = 1,   /* the first record (in log order) with ts_ms >=
+                             * from_ms, found through the time index, and
+                             * every record after it */
+    PR_LOG_AFTER_POS = 2    /* the record after position `after` */
+} pr_log_start_kind;
+
+typedef struct pr_log_start {
+    pr_log_start_kind kind;
+    int64_t from_ms;   /* PR_LOG_FROM_TIME */
+    pr_log_pos after;  /* PR_LOG_AFTER_POS: a position this log handed out */
+} pr_log_start;
+
+/* Opens a reader. start NULL: from the start.
+ * Errors: PR_ERR_INVALID (after: not the position of a record of this log),
+ * PR_ERR_IO. A position older than what retention kept starts at the
+ * oldest record kept (pr_log_reader_skipped says so). */
+pr_status pr_log_reader_open(pr_event_log *log, const pr_log_start *start,
+                             pr_log_reader **out, pr_err *err);
+
+/* The next record: PR_OK and *out, or PR_EOF at the end of what is written
+ * (call again later for more). Errors: PR_ERR_CHECKSUM or PR_ERR_TRUNCATED
+ * for a corrupt record in a closed segment (the message names the segment
+ * file and the byte offset; the reader stays there), PR_ERR_IO. */
+pr_status pr_log_next(pr_log_reader *r, pr_log_record *out, pr_err *err);
+
+/* 1 if the reader's start position had been dropped by retention. */
+int pr_log_reader_skipped(const pr_log_reader *r);
+
+void pr_log_reader_close(pr_log_reader *r);
+
+/* Positions: -1, 0, 1 as a is before, at, after b. */
+int pr_log_pos_cmp(pr_log_pos a, pr_log_pos b);
+/* Writes pos as text into buf (cap >= PR_LOG_POS_TEXT_MAX). */
+void pr_log_pos_format(const pr_event_log *log, pr_log_pos pos, char *buf, size_t cap);
+/* Reads text written by pr_log_pos_format. Errors: PR_ERR_PARSE. */
+pr_status pr_log_pos_parse(const pr_event_log *log, const char *text,
+                           pr_log_pos *out, pr_err *err);
+
+/* What the log holds and what happened since open. */
+typedef struct pr_log_stats {
+    uint64_t segments;      /* segment files */
+    uint64_t records;       /* whole records in them */
+    uint64_t bytes;         /* their total size on disk */
+    int64_t min_ts_ms;      /* smallest / largest event time; 0, 0 if empty */
+    int64_t max_ts_ms;
+    uint64_t torn_cuts;     /* torn or corrupt tails cut at open (0 or 1) */
+    uint64_t torn_bytes;    /* bytes cut */
+    uint64_t appended;      /* records appended since open */
+    uint64_t fsyncs;        /* fdatasync calls since open */
+    uint64_t dropped;       /* segments removed by retention since open */
+} pr_log_stats;
+
+/* Fills *out (one consistent snapshot). Any thread. */
+void pr_log_stats_get(pr_event_log *log, pr_log_stats *out);
+
+/* The backend's name ("log"); static, never NULL. */
+const char *pr_log_backend(const pr_event_log *log);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

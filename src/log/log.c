@@ -1,0 +1,150 @@
+/*
+ * log.c: the front door of the event log (pronto/log.h). Picks the backend
+ * by URI scheme, checks arguments once (mode, n, payload sizes, read-only
+ * appends) and dispatches through the backend's pr_log_api table, so a
+ * second backend (redis-stream:) is one more table. Owns the pr_event_log
+ * and pr_log_reader wrappers; the backend owns everything inside.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log/log_int.h"
+
+struct pr_event_log {
+    const pr_log_api *api;
+    void *impl;
+    int mode;
+};
+
+struct pr_log_reader {
+    const pr_log_api *api;
+    void *impl;
+    int skipped;
+};
+
+static const pr_log_api *const backends[] = {&pr__log_dir_api};
+
+pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err) {
+    if (out) *out = NULL;
+    if (!uri || !out) return pr_err_set(err, PR_ERR_INVALID, "log: no URI given");
+    if (mode != PR_LOG_READ && mode != PR_LOG_WRITE)
+        return pr_err_set(err, PR_ERR_INVALID, "log: mode %d is neither read nor write", mode);
+    const char *colon = strchr(uri, ':');
+    if (!colon)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "log URI '%s': no scheme (expected log:DIR)", uri);
+    size_t sl = (size_t)(colon - uri);
+    const pr_log_api *api = NULL;
+    for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+        if (strlen(backends[i]->name) == sl && !memcmp(backends[i]->name, uri, sl))
+            api = backends[i];
+    if (!api)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "log URI '%s': unknown scheme '%.*s' (expected log:DIR)", uri,
+                          (int)sl, uri);
+    pr_event_log *l = calloc(1, sizeof *l);
+    if (!l) return pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+    l->api = api;
+    l->mode = mode;
+    pr_status st = api->open(colon + 1, mode, &l->impl, err);
+    if (st != PR_OK) {
+        free(l);
+        return st;
+    }
+    *out = l;
+    return PR_OK;
+}
+
+void pr_log_close(pr_event_log *log) {
+    if (!log) return;
+    log->api->close(log->impl);
+    free(log);
+}
+
+pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                        pr_log_pos *last, pr_err *err) {
+    if (!log || (!recs && n))
+        return pr_err_set(err, PR_ERR_INVALID, "log append: no log or no records");
+    if (log->mode != PR_LOG_WRITE)
+        return pr_err_set(err, PR_ERR_INVALID, "log append: the log is open read-only");
+    if (n == 0 || n > PR_LOG_BATCH_MAX)
+        return pr_err_set(err, PR_ERR_INVALID, "log append: %u records (1..%u)", n,
+                          PR_LOG_BATCH_MAX);
+    for (uint32_t i = 0; i < n; i++) {
+        if (recs[i].payload.len > PR_LOG_PAYLOAD_MAX)
+            return pr_err_set(err, PR_ERR_LIMIT,
+                              "log append: record %u has %zu payload bytes (max %u)", i,
+                              recs[i].payload.len, PR_LOG_PAYLOAD_MAX);
+        if (recs[i].payload.len && !recs[i].payload.ptr)
+            return pr_err_set(err, PR_ERR_INVALID, "log append: record %u has no payload", i);
+    }
+    pr_log_pos tmp;
+    return log->api->append(log->impl, recs, n, last ? last : &tmp, err);
+}
+
+pr_status pr_log_reader_open(pr_event_log *log, const pr_log_start *start,
+                             pr_log_reader **out, pr_err *err) {
+    if (out) *out = NULL;
+    if (!log || !out) return pr_err_set(err, PR_ERR_INVALID, "log reader: no log");
+    pr_log_start def = {PR_LOG_FROM_START, 0, {0, 0}};
+    if (!start) start = &def;
+    if (start->kind != PR_LOG_FROM_START && start->kind != PR_LOG_FROM_TIME &&
+        start->kind != PR_LOG_AFTER_POS)
+        return pr_err_set(err, PR_ERR_INVALID, "log reader: unknown start kind %d",
+                          (int)start->kind);
+    pr_log_reader *r = calloc(1, sizeof *r);
+    if (!r) return pr_err_set(err, PR_ERR_NOMEM, "log reader: out of memory");
+    r->api = log->api;
+    pr_status st = log->api->reader_open(log->impl, start, &r->impl, &r->skipped, err);
+    if (st != PR_OK) {
+        free(r);
+        return st;
+    }
+    *out = r;
+    return PR_OK;
+}
+
+pr_status pr_log_next(pr_log_reader *r, pr_log_record *out, pr_err *err) {
+    if (!r || !out) return pr_err_set(err, PR_ERR_INVALID, "log next: no reader");
+    return r->api->next(r->impl, out, err);
+}
+
+int pr_log_reader_skipped(const pr_log_reader *r) { return r ? r->skipped : 0; }
+
+void pr_log_reader_close(pr_log_reader *r) {
+    if (!r) return;
+    r->api->reader_close(r->impl);
+    free(r);
+}
+
+int pr_log_pos_cmp(pr_log_pos a, pr_log_pos b) {
+    if (a.a != b.a) return a.a < b.a ? -1 : 1;
+    if (a.b != b.b) return a.b < b.b ? -1 : 1;
+    return 0;
+}
+
+void pr_log_pos_format(const pr_event_log *log, pr_log_pos pos, char *buf, size_t cap) {
+    if (!buf || !cap) return;
+    if (!log) {
+        buf[0] = 0;
+        return;
+    }
+    log->api->pos_format(pos, buf, cap);
+}
+
+pr_status pr_log_pos_parse(const pr_event_log *log, const char *text, pr_log_pos *out,
+                           pr_err *err) {
+    if (!log || !text || !out)
+        return pr_err_set(err, PR_ERR_INVALID, "log position: nothing to parse");
+    return log->api->pos_parse(text, out, err);
+}
+
+void pr_log_stats_get(pr_event_log *log, pr_log_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (log) log->api->stats(log->impl, out);
+}
+
+const char *pr_log_backend(const pr_event_log *log) {
+    return log ? log->api->name : "none";
+}

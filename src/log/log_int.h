@@ -1,0 +1,32 @@
+/*
+ * log_int.h: what the event-log files share and nothing else sees. Each
+ * backend fills one pr_log_api (as src/store/store_int.h does); log.c parses
+ * the scheme, validates arguments once, then dispatches. Backends may
+ * assume: pointers non-NULL, 1 <= n <= PR_LOG_BATCH_MAX, every payload
+ * <= PR_LOG_PAYLOAD_MAX, append only on a log opened for writing.
+ */
+#ifndef PRONTO_LOG_INT_H
+#define PRONTO_LOG_INT_H
+
+#include "pronto/log.h"
+
+typedef struct pr_log_api {
+    const char *name;
+    /* arg: the URI after "<name>:". On success *impl is the backend state. */
+    pr_status (*open)(const char *arg, int mode, void **impl, pr_err *err);
+    void (*close)(void *impl);
+    pr_status (*append)(void *impl, const pr_log_entry *recs, uint32_t n,
+                        pr_log_pos *last, pr_err *err);
+    /* start non-NULL. *reader is the backend's reader state. */
+    pr_status (*reader_open)(void *impl, const pr_log_start *start,
+                             void **reader, int *skipped, pr_err *err);
+    pr_status (*next)(void *reader, pr_log_record *out, pr_err *err);
+    void (*reader_close)(void *reader);
+    void (*stats)(void *impl, pr_log_stats *out);
+    void (*pos_format)(pr_log_pos pos, char *buf, size_t cap);
+    pr_status (*pos_parse)(const char *text, pr_log_pos *out, pr_err *err);
+} pr_log_api;
+
+extern const pr_log_api pr__log_dir_api;
+
+#endif
