@@ -54,7 +54,12 @@
  * segment (every policy) and writes its index, so only the active segment
  * can have a torn tail after a crash. Locking: mu guards everything here;
  * the flusher drops it only around fdatasync (syncing = 1; rotation waits
- * for it to clear). Readers keep their own fd and buffer and take mu only
+ * for it to clear). Group commit (fsync=batch:MS): an appender writes,
+ * counts itself in `unsynced` and sleeps on cv_done; the flusher, woken by
+ * the first, gathers until every appender inside append (`inflight`, counted
+ * before taking mu, less the `leaving` ones already synced) waits, or MS ms
+ * passed, then runs one fdatasync for all (moving them to `leaving`):
+ * a lone writer is synced at once, concurrent ones share fsyncs. Readers keep their own fd and buffer and take mu only
  * to look at the segment table (in-process) or list DIR (always).
  */
 #include <dirent.h>
@@ -118,6 +123,9 @@ typedef struct dirlog {
     int broken;               /* a failed fsync or rollback: refuse appends */
     char broken_msg[256];
     int syncing, stop;
+    int inflight;             /* appenders inside dl_append (atomic) */
+    int unsynced;             /* of those, waiting for an fsync not yet started (mu) */
+    int leaving;              /* of those, synced and about to return (mu) */
     pthread_t flusher;
     int have_flusher;
     uint64_t torn_cuts, torn_bytes, appended, fsyncs, dropped;
@@ -774,17 +782,21 @@ static void *flusher_main(void *arg) {
     for (;;) {
         while (!L->stop && L->written_end == L->synced_end) pthread_cond_wait(&L->cv_work, &L->mu);
         if (L->stop) break;
-        /* let the group gather for up to batch_ms */
+        /* let the group gather: until every appender inside append has
+         * written and waits, at most batch_ms */
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_nsec += (long)L->batch_ms * 1000000L;
         dl.tv_sec += dl.tv_nsec / 1000000000L;
         dl.tv_nsec %= 1000000000L;
-        while (!L->stop && pthread_cond_timedwait(&L->cv_work, &L->mu, &dl) == 0) {
+        while (!L->stop &&
+               L->unsynced < __atomic_load_n(&L->inflight, __ATOMIC_ACQUIRE) - L->leaving &&
+               pthread_cond_timedwait(&L->cv_work, &L->mu, &dl) == 0) {
         }
         if (L->written_end == L->synced_end) continue;
         uint64_t target = L->written_end;
         int fd = L->fd;
+        int covered = L->unsynced;  /* each wrote before waiting: <= target */
         L->syncing = 1;
         pthread_mutex_unlock(&L->mu);
         int r = fdatasync(fd);
@@ -798,6 +810,8 @@ static void *flusher_main(void *arg) {
         } else if (r == 0 && target > L->synced_end) {
             L->synced_end = target;
         }
+        L->unsynced -= covered;
+        L->leaving += covered;
         pthread_cond_broadcast(&L->cv_done);
     }
     pthread_mutex_unlock(&L->mu);
@@ -815,6 +829,8 @@ static pr_status rotate(dirlog *L, pr_err *err) {
     }
     L->fsyncs++;
     L->synced_end = L->written_end;
+    L->leaving += L->unsynced;
+    L->unsynced = 0;
     pthread_cond_broadcast(&L->cv_done);
     pr_err e2;
     if (idx_write(L, a, &e2) != PR_OK) pr_log(PR_LOG_WARN, "pr_log: %s", e2.msg);
@@ -843,6 +859,7 @@ static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
     dirlog *L = impl;
     size_t need = 0;
     for (uint32_t i = 0; i < n; i++) need += REC_HDR + recs[i].payload.len;
+    __atomic_fetch_add(&L->inflight, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&L->mu);
     pr_status st = PR_OK;
     if (L->broken) {
@@ -924,12 +941,19 @@ static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
         L->synced_end = L->written_end;
     } else if (L->policy == FSYNC_BATCH) {
         uint64_t mine = L->written_end;
+        L->unsynced++;
         pthread_cond_signal(&L->cv_work);
         while (L->synced_end < mine && !L->broken) pthread_cond_wait(&L->cv_done, &L->mu);
+        /* woken by the sync that covered us (flusher or rotation moved us
+         * to leaving), or by a failure: then count ourselves out here */
+        if (L->synced_end >= mine || L->leaving > 0) L->leaving--;
+        else L->unsynced--;
         if (L->synced_end < mine)
             st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
     }
 out:
+    __atomic_fetch_sub(&L->inflight, 1, __ATOMIC_ACQ_REL);
+    pthread_cond_signal(&L->cv_work); /* the flusher may be waiting for us */
     pthread_mutex_unlock(&L->mu);
     return st;
 }
