@@ -103,10 +103,16 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_log: %s needs a value\n", f);
             return 2;
         }
-        if (!strcmp(f, "--records")) n_records = atol(v);
-        else if (!strcmp(f, "--bytes")) n_bytes = atol(v);
-        else if (!strcmp(f, "--dir")) base_dir = v;
-        else if (!strcmp(f, "--always")) n_always = atol(v);
+        char *end = NULL;
+        long x = strtol(v, &end, 10);
+        int num_ok = end != v && *end == 0;
+        if (!strcmp(f, "--dir")) base_dir = v;
+        else if (!num_ok) {
+            fprintf(stderr, "bench_log: %s wants a number, got '%s'\n", f, v);
+            return 2;
+        } else if (!strcmp(f, "--records")) n_records = x;
+        else if (!strcmp(f, "--bytes")) n_bytes = x;
+        else if (!strcmp(f, "--always")) n_always = x;
         else {
             fprintf(stderr, "bench_log: unknown flag %s\n", f);
             return 2;
