@@ -18,8 +18,8 @@
  *                     (default: always)
  *   segment_bytes=N   rotate when the active segment would grow beyond N
  *                     bytes (4096..2^40, default 128 MiB)
- *   segment_ms=N      also rotate a segment first written more than N ms ago
- *                     (wall clock; default 0: never)
+ *   segment_ms=N      also rotate a segment older than N ms (wall clock, from
+ *                     its creation or the writer's open; default 0: never)
  *   retain_bytes=N    drop the oldest closed segments while the log holds
  *                     more than N bytes (default 0: keep all)
  *   retain_ms=N       drop closed segments last written more than N ms ago
