@@ -160,54 +160,16 @@ static void sweep(pr_server *s) {
     pthread_mutex_unlock(&g->mu);
 }
 
-static void *reaper_main(void *arg) {
-    pr_server *s = arg;
-    pr__guard *g = &s->guard;
-    pthread_mutex_lock(&g->stop_mu);
-    while (!g->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&g->stop_cv, &g->stop_mu, &ts);
-        if (g->stop) break;
-        pthread_mutex_unlock(&g->stop_mu);
-        sweep(s);
-        pthread_mutex_lock(&g->stop_mu);
-    }
-    pthread_mutex_unlock(&g->stop_mu);
-    return NULL;
-}
-
 pr_status pr__guard_init(pr_server *s, pr_err *err) {
     pr__guard *g = &s->guard;
     pthread_mutex_init(&g->mu, NULL);
-    pthread_mutex_init(&g->stop_mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&g->stop_cv, &ca);
-    pthread_condattr_destroy(&ca);
     g->head.next = g->head.prev = &g->head;
     g->inited = 1;
-    if (pthread_create(&g->reaper, NULL, reaper_main, s) != 0)
-        return pr_err_set(err, PR_ERR_IO, "cannot start the connection reaper thread");
-    g->running = 1;
-    return PR_OK;
+    return pr__ticker_start(&g->reaper, 100, sweep, s, "connection reaper", err);
 }
 
 void pr__guard_stop(pr_server *s) {
-    pr__guard *g = &s->guard;
-    if (!g->running) return;
-    pthread_mutex_lock(&g->stop_mu);
-    g->stop = 1;
-    pthread_cond_signal(&g->stop_cv);
-    pthread_mutex_unlock(&g->stop_mu);
-    pthread_join(g->reaper, NULL);
-    g->running = 0;
+    pr__ticker_stop(&s->guard.reaper);
 }
 
 void pr__guard_free(pr_server *s) {
@@ -215,8 +177,6 @@ void pr__guard_free(pr_server *s) {
     if (!g->inited) return;
     pr__guard_stop(s);
     pthread_mutex_destroy(&g->mu);
-    pthread_mutex_destroy(&g->stop_mu);
-    pthread_cond_destroy(&g->stop_cv);
     g->inited = 0;
 }
 

@@ -105,8 +105,7 @@ static void http_metrics(const pr__metrics *m, pr__tb *o) {
     counter(o, "pronto_http_framing_rejected_total",
             "requests answered 400 for ambiguous framing or a missing Host",
             ld(&m->framing_rejected));
-    pr__tb_puts(o, "# HELP pronto_http_timeouts_total connections cut by the reaper\n"
-                   "# TYPE pronto_http_timeouts_total counter\n");
+    help(o, "pronto_http_timeouts_total", "counter", "connections cut by the reaper");
     pr__tb_printf(o, "pronto_http_timeouts_total{phase=\"headers\"} %llu\n",
                   (unsigned long long)ld(&m->header_timeouts));
     pr__tb_printf(o, "pronto_http_timeouts_total{phase=\"body\"} %llu\n",

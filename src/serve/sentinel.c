@@ -52,29 +52,8 @@ static void check_once(pr_server *s) {
                       : "serve: the store's materialize sentinel is back");
 }
 
-static void *run(void *arg) {
-    pr_server *s = arg;
-    pr__sentinel *c = &s->sentinel;
-    pthread_mutex_lock(&c->mu);
-    while (!c->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += PR__SENTINEL_PERIOD;
-        pthread_cond_timedwait(&c->cv, &c->mu, &until);
-        if (c->stop) break;
-        pthread_mutex_unlock(&c->mu);
-        check_once(s);
-        pthread_mutex_lock(&c->mu);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return NULL;
-}
-
 pr_status pr__sentinel_start(pr_server *s, pr_err *err) {
     pr__sentinel *c = &s->sentinel;
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
-    c->inited = 1;
     if (s->is_mem) return PR_OK;
     c->store = s->store;
     if (s->is_redis) {
@@ -83,28 +62,15 @@ pr_status pr__sentinel_start(pr_server *s, pr_err *err) {
         c->store = c->own;
     }
     check_once(s);
-    if (pthread_create(&c->thread, NULL, run, s) != 0)
-        return pr_err_set(err, PR_ERR_IO, "serve: cannot start the store sentinel thread");
-    c->started = 1;
-    return PR_OK;
+    return pr__ticker_start(&c->tick, PR__SENTINEL_PERIOD * 1000L, check_once, s,
+                            "store sentinel", err);
 }
 
 void pr__sentinel_stop(pr_server *s) {
     pr__sentinel *c = &s->sentinel;
-    if (!c->inited) return;
-    if (c->started) {
-        pthread_mutex_lock(&c->mu);
-        c->stop = 1;
-        pthread_cond_signal(&c->cv);
-        pthread_mutex_unlock(&c->mu);
-        pthread_join(c->thread, NULL);
-        c->started = 0;
-    }
+    pr__ticker_stop(&c->tick);
     pr_store_close(c->own);
     c->own = NULL;
-    pthread_cond_destroy(&c->cv);
-    pthread_mutex_destroy(&c->mu);
-    c->inited = 0;
 }
 
 int pr__store_empty(const pr_server *s) {

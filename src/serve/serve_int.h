@@ -11,6 +11,7 @@
  *   events.c       POST /v1/events: parse, drop duplicates, apply
  *   metrics.c      counters, histograms, the Prometheus text
  *   textbuf.c      a bounded growable text buffer with JSON escaping
+ *   ticker.c       a thread running one function every period (reaper, sentinel)
  *   jobs.c         slow work (events, reloads) on queues and threads of
  *                  its own, off the HTTP threads
  *   sentinel.c     the checker thread that reads the store's materialize
@@ -273,13 +274,29 @@ typedef struct pr__conn {
     uint64_t deadline_ns;         /* monotonic (guard.mu) */
 } pr__conn;
 
+/* A thread running fn(s) every period_ms until stopped (ticker.c). A
+ * zeroed ticker may be stopped. */
+typedef struct pr__ticker {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;            /* waits on CLOCK_MONOTONIC */
+    int stop, running, inited;    /* stop: under mu */
+    long period_ms;
+    void (*fn)(pr_server *s);
+    pr_server *s;
+} pr__ticker;
+
+/* Starts t; what names the thread in the error. */
+pr_status pr__ticker_start(pr__ticker *t, long period_ms, void (*fn)(pr_server *), pr_server *s,
+                           const char *what, pr_err *err);
+/* Wakes, stops and joins the thread, frees the rest. Idempotent. */
+void pr__ticker_stop(pr__ticker *t);
+
 typedef struct pr__guard {
     pthread_mutex_t mu;           /* the list, phases, deadlines, sockets */
     pr__conn head;                /* list sentinel */
-    pthread_t reaper;
-    pthread_mutex_t stop_mu;
-    pthread_cond_t stop_cv;
-    int stop, running, inited;
+    pr__ticker reaper;            /* sweep() every 100 ms */
+    int inited;
 } pr__guard;
 
 /* A request body: capacity reserved from the server's body budget. */
@@ -372,12 +389,9 @@ void pr__jobs_render(struct pr_server *s, pr__tb *out);
 #define PR__SENTINEL_PERIOD 1 /* seconds between checks */
 typedef struct pr__sentinel {
     int missing;               /* atomic: 1 = the store has no sentinel */
-    int inited, started, stop; /* stop: under mu */
     pr_store *store;           /* what is checked (borrowed or own) */
     pr_store *own;             /* redis: the checker's connection */
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pr__ticker tick;           /* check_once every PR__SENTINEL_PERIOD s */
 } pr__sentinel;
 
 struct pr_server {
