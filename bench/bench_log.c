@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
     uint64_t seed = 42;
     for (int i = 0; i < SEEKS; i++) {
         int64_t ts = (int64_t)(pr_splitmix64(&seed) % (uint64_t)n_records);
-        pr_log_start st = {PR_LOG_FROM_TIME, ts, {0, 0}};
+        pr_log_start st = {.kind = PR_LOG_FROM_TIME, .from_ms = ts};
         double a = pr_now();
         if (pr_log_reader_open(log, &st, &r, &err) != PR_OK) die("seek", &err);
         if (pr_log_next(r, &rec, &err) != PR_OK || rec.ts_ms != ts) die("seek: wrong record", &err);

@@ -146,7 +146,7 @@ TEST(read_from_time_and_position) {
     for (int pass = 0; pass < 2; pass++) {
         int64_t froms[] = {0, 5, 10, 12345, 15000, 29990, 29991, -5};
         for (size_t k = 0; k < sizeof froms / sizeof *froms; k++) {
-            pr_log_start st = {PR_LOG_FROM_TIME, froms[k], {0, 0}};
+            pr_log_start st = {.kind = PR_LOG_FROM_TIME, .from_ms = froms[k]};
             pr_log_reader *r;
             ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
             pr_log_record rec;
@@ -170,7 +170,7 @@ TEST(read_from_time_and_position) {
             pr_log_pos p;
             ASSERT_OK(pr_log_pos_parse(log, text, &p, &err));
             ASSERT_EQ_INT(pr_log_pos_cmp(p, pos[idx[k]]), 0);
-            pr_log_start st = {PR_LOG_AFTER_POS, 0, p};
+            pr_log_start st = {.kind = PR_LOG_AFTER_POS, .after = p};
             pr_log_reader *r;
             ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
             ASSERT_EQ_INT(pr_log_reader_skipped(r), 0);
@@ -191,7 +191,7 @@ TEST(read_from_time_and_position) {
     /* a position that is not a record boundary, and text that is not one */
     pr_log_pos bad = pos[10];
     bad.a += 3;
-    pr_log_start st = {PR_LOG_AFTER_POS, 0, bad};
+    pr_log_start st = {.kind = PR_LOG_AFTER_POS, .after = bad};
     pr_log_reader *r;
     ASSERT_STATUS(pr_log_reader_open(log, &st, &r, &err), PR_ERR_INVALID);
     ASSERT_CONTAINS(err.msg, "is not a record");
@@ -401,7 +401,7 @@ TEST(retention) {
     ASSERT_EQ_INT(s.min_ts_ms, (int64_t)first * 10);
     ASSERT_EQ_INT(read_all_check(log, first), (int)s.records);
     /* a saved position that retention dropped: resumes at the oldest, says so */
-    pr_log_start st = {PR_LOG_AFTER_POS, 0, pos[5]};
+    pr_log_start st = {.kind = PR_LOG_AFTER_POS, .after = pos[5]};
     pr_log_reader *r;
     ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
     ASSERT_EQ_INT(pr_log_reader_skipped(r), 1);
@@ -600,6 +600,59 @@ TEST(reader_tails_a_live_writer) {
     pr_log_close(log);
 }
 
+/* A named consumer resumes right after its last commit, across reopens and
+ * rotations; a consumer that never committed starts at the start; commits
+ * only go forward; names are checked. */
+TEST(named_consumers) {
+    const char *d = fresh_dir("log-consumers");
+    pr_err err;
+    pr_event_log *log;
+    ASSERT_OK(pr_log_open(uri_of(d, "fsync=off&segment_bytes=4096"), PR_LOG_WRITE, &log, &err));
+    pr_log_pos pos[600];
+    append_range(log, 0, 600, pos);
+    pr_log_start st = {.kind = PR_LOG_CONSUMER, .consumer = "joiner-1"};
+    int next = 0;
+    for (int round = 0; round < 4; round++) {
+        pr_log_reader *r;
+        ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
+        pr_log_record rec;
+        for (int k = 0; k < 150; k++) {
+            ASSERT_OK(pr_log_next(r, &rec, &err));
+            ASSERT_EQ_INT(pr_log_pos_cmp(rec.pos, pos[next]), 0);
+            next++;
+        }
+        /* commit only up to 100 of the 150 read: 50 come again */
+        ASSERT_OK(pr_log_commit(r, pos[next - 51], &err));
+        ASSERT_STATUS(pr_log_commit(r, pos[0], &err), PR_ERR_INVALID);
+        next -= 50;
+        pr_log_reader_close(r);
+        if (round == 1) {  /* a reopen read-only sees the same commit */
+            pr_log_close(log);
+            ASSERT_OK(pr_log_open(uri_of(d, NULL), PR_LOG_READ, &log, &err));
+        }
+    }
+    ASSERT_EQ_INT(next, 400);
+    pr_log_start other = {.kind = PR_LOG_CONSUMER, .consumer = "other"};
+    pr_log_reader *r;
+    ASSERT_OK(pr_log_reader_open(log, &other, &r, &err));
+    pr_log_record rec;
+    ASSERT_OK(pr_log_next(r, &rec, &err));
+    ASSERT_EQ_INT(pr_log_pos_cmp(rec.pos, pos[0]), 0);
+    pr_log_reader_close(r);
+    /* a reader not opened for a consumer cannot commit */
+    ASSERT_OK(pr_log_reader_open(log, NULL, &r, &err));
+    ASSERT_STATUS(pr_log_commit(r, pos[0], &err), PR_ERR_INVALID);
+    pr_log_reader_close(r);
+    const char *bad[] = {"", ".hidden", "a/b", "x y",
+                         "0123456789012345678901234567890123456789012345678901234567890123456789"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        pr_log_start b = {.kind = PR_LOG_CONSUMER, .consumer = bad[i]};
+        ASSERT_STATUS(pr_log_reader_open(log, &b, &r, &err), PR_ERR_INVALID);
+        ASSERT_CONTAINS(err.msg, "consumer name");
+    }
+    pr_log_close(log);
+}
+
 int main(void) {
     RUN(round_trip_rotations);
     RUN(read_from_time_and_position);
@@ -610,5 +663,6 @@ int main(void) {
     RUN(bad_uris_and_versions);
     RUN(reader_tails_a_live_writer);
     RUN(kill9_acknowledged_records_survive);
+    RUN(named_consumers);
     TEST_MAIN_END();
 }

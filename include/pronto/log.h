@@ -5,7 +5,8 @@
  *
  *   "log:DIR[?OPTIONS]"  segment files in DIR (created if absent when opened
  *                        for writing; its parent must exist). docs/log.md.
- *   ("redis-stream:..." is planned as a second backend, issue 10.)
+ *   "redis-stream:HOST:PORT/KEY[?OPTIONS]"  one Redis stream (XADD; readers
+ *                        by consumer group). docs/log.md.
  *
  * log: OPTIONS are NAME=VALUE pairs joined by '&':
  *   fsync=always      an append returns once its records are on disk
@@ -67,6 +68,18 @@ typedef struct pr_log_reader pr_log_reader;
 /* Buffer size that holds any formatted position, NUL included. */
 #define PR_LOG_POS_TEXT_MAX 48
 
+/* Record types pronto writes; their payloads are in docs/log.md "Records":
+ * an event (the JSON object as the client sent it, ts_ms its ts), a served
+ * prediction, a logged feature row. Other values are the caller's. */
+enum {
+    PR_LOG_TYPE_EVENT = 1,
+    PR_LOG_TYPE_PREDICTION = 2,
+    PR_LOG_TYPE_FEATURES = 3
+};
+
+/* Longest consumer name (bytes; [A-Za-z0-9_.-] only). */
+#define PR_LOG_CONSUMER_MAX 64
+
 /* A position (opaque: compare with pr_log_pos_cmp, print, parse). */
 typedef struct pr_log_pos {
     uint64_t a, b;
@@ -117,13 +130,20 @@ typedef enum {
     PR_LOG_FROM_TIME = 1,   /* the first record (in log order) with ts_ms >=
                              * from_ms, found through the time index, and
                              * every record after it */
-    PR_LOG_AFTER_POS = 2    /* the record after position `after` */
+    PR_LOG_AFTER_POS = 2,   /* the record after position `after` */
+    PR_LOG_CONSUMER = 3     /* after the last position the named consumer
+                             * committed (pr_log_commit); from the start if
+                             * it never did */
 } pr_log_start_kind;
 
 typedef struct pr_log_start {
     pr_log_start_kind kind;
-    int64_t from_ms;   /* PR_LOG_FROM_TIME */
-    pr_log_pos after;  /* PR_LOG_AFTER_POS: a position this log handed out */
+    int64_t from_ms;       /* PR_LOG_FROM_TIME */
+    pr_log_pos after;      /* PR_LOG_AFTER_POS: a position this log handed out */
+    const char *consumer;  /* PR_LOG_CONSUMER: its name (copied) */
+    int skip_corrupt;      /* 1: a corrupt record of a closed segment is
+                            * skipped (counted, pr_log_reader_corrupt) instead
+                            * of stopping the reader with an error */
 } pr_log_start;
 
 /* Opens a reader. start NULL: from the start.
@@ -141,6 +161,19 @@ pr_status pr_log_next(pr_log_reader *r, pr_log_record *out, pr_err *err);
 
 /* 1 if the reader's start position had been dropped by retention. */
 int pr_log_reader_skipped(const pr_log_reader *r);
+
+/* Corrupt records (or spans) skipped under skip_corrupt so far. */
+uint64_t pr_log_reader_corrupt(const pr_log_reader *r);
+
+/* Commits a consumer's progress: every record up to and including pos (a
+ * position this reader handed out) is done, and a reader opened later with
+ * PR_LOG_CONSUMER and the same name starts right after pos. Atomic: a
+ * crash leaves the previous or the new commit, never a mix (log: a file
+ * per consumer, written to a temporary name, fsynced, renamed; redis-stream:
+ * the consumer group's pending entries up to pos are acknowledged).
+ * Errors: PR_ERR_INVALID (the reader was not opened with PR_LOG_CONSUMER,
+ * pos before its last commit), PR_ERR_IO. */
+pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, pr_err *err);
 
 void pr_log_reader_close(pr_log_reader *r);
 

@@ -20,7 +20,24 @@ struct pr_log_reader {
     const pr_log_api *api;
     void *impl;
     int skipped;
+    int consumer;          /* opened with PR_LOG_CONSUMER */
+    int committed;         /* last_commit is set */
+    pr_log_pos last_commit;
 };
+
+/* [A-Za-z0-9_.-]{1,PR_LOG_CONSUMER_MAX}, not starting with '.': safe as a
+ * file name and as a Redis consumer group name. */
+static int consumer_name_ok(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > PR_LOG_CONSUMER_MAX || s[0] == '.') return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
 
 static const pr_log_api *const backends[] = {&pr__log_dir_api};
 
@@ -86,15 +103,28 @@ pr_status pr_log_reader_open(pr_event_log *log, const pr_log_start *start,
                              pr_log_reader **out, pr_err *err) {
     if (out) *out = NULL;
     if (!log || !out) return pr_err_set(err, PR_ERR_INVALID, "log reader: no log");
-    pr_log_start def = {PR_LOG_FROM_START, 0, {0, 0}};
+    pr_log_start def = {.kind = PR_LOG_FROM_START};
     if (!start) start = &def;
     if (start->kind != PR_LOG_FROM_START && start->kind != PR_LOG_FROM_TIME &&
-        start->kind != PR_LOG_AFTER_POS)
+        start->kind != PR_LOG_AFTER_POS && start->kind != PR_LOG_CONSUMER)
         return pr_err_set(err, PR_ERR_INVALID, "log reader: unknown start kind %d",
                           (int)start->kind);
+    if (start->kind == PR_LOG_CONSUMER && !consumer_name_ok(start->consumer))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "log reader: consumer name '%.80s' (expected 1..%d of "
+                          "[A-Za-z0-9_.-], not starting with '.')",
+                          start->consumer ? start->consumer : "", PR_LOG_CONSUMER_MAX);
+    if (start->kind == PR_LOG_CONSUMER && !log->api->commit)
+        return pr_err_set(err, PR_ERR_UNSUPPORTED, "log reader: the %s backend has no consumers",
+                          log->api->name);
+    if (start->skip_corrupt && !log->api->corrupt)
+        return pr_err_set(err, PR_ERR_UNSUPPORTED,
+                          "log reader: the %s backend cannot skip corrupt records yet",
+                          log->api->name);
     pr_log_reader *r = calloc(1, sizeof *r);
     if (!r) return pr_err_set(err, PR_ERR_NOMEM, "log reader: out of memory");
     r->api = log->api;
+    r->consumer = start->kind == PR_LOG_CONSUMER;
     pr_status st = log->api->reader_open(log->impl, start, &r->impl, &r->skipped, err);
     if (st != PR_OK) {
         free(r);
@@ -110,6 +140,26 @@ pr_status pr_log_next(pr_log_reader *r, pr_log_record *out, pr_err *err) {
 }
 
 int pr_log_reader_skipped(const pr_log_reader *r) { return r ? r->skipped : 0; }
+
+uint64_t pr_log_reader_corrupt(const pr_log_reader *r) {
+    return r && r->api->corrupt ? r->api->corrupt(r->impl) : 0;
+}
+
+pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, pr_err *err) {
+    if (!r) return pr_err_set(err, PR_ERR_INVALID, "log commit: no reader");
+    if (!r->consumer)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "log commit: the reader was not opened for a named consumer");
+    if (r->committed && pr_log_pos_cmp(pos, r->last_commit) < 0)
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "log commit: position before the reader's last commit");
+    pr_status st = r->api->commit(r->impl, pos, err);
+    if (st == PR_OK) {
+        r->committed = 1;
+        r->last_commit = pos;
+    }
+    return st;
+}
 
 void pr_log_reader_close(pr_log_reader *r) {
     if (!r) return;

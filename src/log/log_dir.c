@@ -993,7 +993,63 @@ typedef struct dreader {
     int64_t skip_before;  /* FROM_TIME: drop records until one has ts >= this */
     int skipping;
     char path[PATH_MAX];
+    char consumer[PR_LOG_CONSUMER_MAX + 1];  /* PR_LOG_CONSUMER: its name */
 } dreader;
+
+/* Consumers. A consumer's committed position is the decimal text of the
+ * file DIR/consumers/NAME, replaced atomically (pr_atomic_*: temporary
+ * name, fsync, rename, directory fsync) at each commit. log.c has checked
+ * the name ([A-Za-z0-9_.-], no leading '.'). */
+static void consumer_path(char *buf, size_t cap, const char *dir, const char *name) {
+    if (name)
+        snprintf(buf, cap, "%s/consumers/%s", dir, name);
+    else
+        snprintf(buf, cap, "%s/consumers", dir);
+}
+
+/* *found 0 when the consumer never committed. */
+static pr_status consumer_load(const char *dir, const char *name, int *found, uint64_t *pos,
+                               pr_err *err) {
+    char path[PATH_MAX];
+    consumer_path(path, sizeof path, dir, name);
+    *found = 0;
+    struct stat sb;
+    if (stat(path, &sb) != 0 && errno == ENOENT) return PR_OK;
+    char *text = NULL;
+    size_t len = 0;
+    pr_status st = pr_read_file(path, &text, &len, err);
+    if (st != PR_OK) return st;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == ' ')) text[--len] = 0;
+    if (len == 0 || len > 20 || strspn(text, "0123456789") != len) {
+        free(text);
+        return pr_err_set(err, PR_ERR_FORMAT,
+                          "log consumer file %s: expected a decimal position", path);
+    }
+    *pos = strtoull(text, NULL, 10);
+    free(text);
+    *found = 1;
+    return PR_OK;
+}
+
+static pr_status dl_commit(void *impl, pr_log_pos pos, pr_err *err) {
+    dreader *r = impl;
+    char path[PATH_MAX];
+    consumer_path(path, sizeof path, r->L->dir, NULL);
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot create %s", path);
+    consumer_path(path, sizeof path, r->L->dir, r->consumer);
+    char text[32];
+    int n = snprintf(text, sizeof text, "%" PRIu64 "\n", pos.a);
+    pr_atomic_file *f;
+    pr_status st = pr_atomic_open(path, &f, err);
+    if (st != PR_OK) return st;
+    st = pr_atomic_write(f, text, (size_t)n, err);
+    if (st != PR_OK) {
+        pr_atomic_abort(f);
+        return st;
+    }
+    return pr_atomic_commit(f, err);
+}
 
 static pr_status rd_open_seg(dreader *r, uint64_t base, pr_err *err) {
     if (r->b.fd >= 0) close(r->b.fd);
@@ -1048,6 +1104,16 @@ static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **ou
     size_t nb = 0;
     pr_status st = list_bases(L->dir, &bases, &nb, err);
     if (st != PR_OK) goto fail;
+    pr_log_start resolved = *start;
+    if (start->kind == PR_LOG_CONSUMER) {
+        snprintf(r->consumer, sizeof r->consumer, "%s", start->consumer);
+        int found = 0;
+        st = consumer_load(L->dir, start->consumer, &found, &resolved.after.a, err);
+        if (st != PR_OK) goto fail;
+        resolved.kind = found ? PR_LOG_AFTER_POS : PR_LOG_FROM_START;
+        resolved.after.b = 0;
+        start = &resolved;
+    }
     if (start->kind == PR_LOG_FROM_START || nb == 0) {
         if (nb) {
             st = rd_open_seg(r, bases[0], err);
@@ -1208,6 +1274,16 @@ static pr_status dl_pos_parse(const char *text, pr_log_pos *out, pr_err *err) {
 }
 
 const pr_log_api pr__log_dir_api = {
-    "log",        dl_open,        dl_close,        dl_append,   dl_reader_open,
-    dl_next,      dl_reader_close, dl_stats,       dl_pos_format, dl_pos_parse,
+    .name = "log",
+    .open = dl_open,
+    .close = dl_close,
+    .append = dl_append,
+    .reader_open = dl_reader_open,
+    .next = dl_next,
+    .commit = dl_commit,
+    .corrupt = NULL,
+    .reader_close = dl_reader_close,
+    .stats = dl_stats,
+    .pos_format = dl_pos_format,
+    .pos_parse = dl_pos_parse,
 };
