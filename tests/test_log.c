@@ -622,8 +622,10 @@ TEST(named_consumers) {
             next++;
         }
         /* commit only up to 100 of the 150 read: 50 come again */
-        ASSERT_OK(pr_log_commit(r, pos[next - 51], &err));
-        ASSERT_STATUS(pr_log_commit(r, pos[0], &err), PR_ERR_INVALID);
+        if (round == 0) ASSERT_TRUE(pr_log_reader_commit_meta(r) == NULL);
+        else ASSERT_EQ_STR(pr_log_reader_commit_meta(r), round == 2 ? "" : "cut=ts:1\nid:2");
+        ASSERT_OK(pr_log_commit(r, pos[next - 51], round == 1 ? NULL : "cut=ts:1\nid:2", &err));
+        ASSERT_STATUS(pr_log_commit(r, pos[0], NULL, &err), PR_ERR_INVALID);
         next -= 50;
         pr_log_reader_close(r);
         if (round == 1) {  /* a reopen read-only sees the same commit */
@@ -641,7 +643,7 @@ TEST(named_consumers) {
     pr_log_reader_close(r);
     /* a reader not opened for a consumer cannot commit */
     ASSERT_OK(pr_log_reader_open(log, NULL, &r, &err));
-    ASSERT_STATUS(pr_log_commit(r, pos[0], &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_log_commit(r, pos[0], NULL, &err), PR_ERR_INVALID);
     pr_log_reader_close(r);
     const char *bad[] = {"", ".hidden", "a/b", "x y",
                          "0123456789012345678901234567890123456789012345678901234567890123456789"};

@@ -165,15 +165,27 @@ int pr_log_reader_skipped(const pr_log_reader *r);
 /* Corrupt records (or spans) skipped under skip_corrupt so far. */
 uint64_t pr_log_reader_corrupt(const pr_log_reader *r);
 
+/* Longest metadata string of a commit (bytes, NUL excluded). */
+#define PR_LOG_COMMIT_META_MAX 4096
+
 /* Commits a consumer's progress: every record up to and including pos (a
  * position this reader handed out) is done, and a reader opened later with
- * PR_LOG_CONSUMER and the same name starts right after pos. Atomic: a
+ * PR_LOG_CONSUMER and the same name starts right after pos. meta (may be
+ * NULL; at most PR_LOG_COMMIT_META_MAX bytes, no NUL) is stored with the
+ * position, as Kafka's offset-commit metadata: what the consumer needs to
+ * resume besides the position (e.g. the joiner's emitted cut). Atomic: a
  * crash leaves the previous or the new commit, never a mix (log: a file
- * per consumer, written to a temporary name, fsynced, renamed; redis-stream:
- * the consumer group's pending entries up to pos are acknowledged).
+ * per consumer, written to a temporary name, fsynced, renamed;
+ * redis-stream: position and meta in one MULTI/EXEC with the XACK of the
+ * group's pending entries up to pos).
  * Errors: PR_ERR_INVALID (the reader was not opened with PR_LOG_CONSUMER,
- * pos before its last commit), PR_ERR_IO. */
-pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, pr_err *err);
+ * pos before its last commit), PR_ERR_LIMIT (meta too long), PR_ERR_IO. */
+pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, const char *meta, pr_err *err);
+
+/* The meta of the commit a PR_LOG_CONSUMER reader started from: NULL if
+ * the consumer never committed (or the reader is not a consumer's), ""
+ * if it committed without meta. Owned by the reader. */
+const char *pr_log_reader_commit_meta(const pr_log_reader *r);
 
 void pr_log_reader_close(pr_log_reader *r);
 

@@ -145,15 +145,22 @@ uint64_t pr_log_reader_corrupt(const pr_log_reader *r) {
     return r && r->api->corrupt ? r->api->corrupt(r->impl) : 0;
 }
 
-pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, pr_err *err) {
+const char *pr_log_reader_commit_meta(const pr_log_reader *r) {
+    return r && r->consumer ? r->api->commit_meta(r->impl) : NULL;
+}
+
+pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, const char *meta, pr_err *err) {
     if (!r) return pr_err_set(err, PR_ERR_INVALID, "log commit: no reader");
+    if (meta && strlen(meta) > PR_LOG_COMMIT_META_MAX)
+        return pr_err_set(err, PR_ERR_LIMIT, "log commit: %zu bytes of meta (max %d)",
+                          strlen(meta), PR_LOG_COMMIT_META_MAX);
     if (!r->consumer)
         return pr_err_set(err, PR_ERR_INVALID,
                           "log commit: the reader was not opened for a named consumer");
     if (r->committed && pr_log_pos_cmp(pos, r->last_commit) < 0)
         return pr_err_set(err, PR_ERR_INVALID,
                           "log commit: position before the reader's last commit");
-    pr_status st = r->api->commit(r->impl, pos, err);
+    pr_status st = r->api->commit(r->impl, pos, meta ? meta : "", err);
     if (st == PR_OK) {
         r->committed = 1;
         r->last_commit = pos;

@@ -994,10 +994,11 @@ typedef struct dreader {
     int skipping;
     char path[PATH_MAX];
     char consumer[PR_LOG_CONSUMER_MAX + 1];  /* PR_LOG_CONSUMER: its name */
+    char *meta;        /* the meta of the commit it started from, or NULL */
 } dreader;
 
-/* Consumers. A consumer's committed position is the decimal text of the
- * file DIR/consumers/NAME, replaced atomically (pr_atomic_*: temporary
+/* Consumers. A consumer's commit is the file DIR/consumers/NAME: the
+ * position in decimal, a newline, then the meta bytes; replaced atomically (pr_atomic_*: temporary
  * name, fsync, rename, directory fsync) at each commit. log.c has checked
  * the name ([A-Za-z0-9_.-], no leading '.'). */
 static void consumer_path(char *buf, size_t cap, const char *dir, const char *name) {
@@ -1007,9 +1008,10 @@ static void consumer_path(char *buf, size_t cap, const char *dir, const char *na
         snprintf(buf, cap, "%s/consumers", dir);
 }
 
-/* *found 0 when the consumer never committed. */
+/* *found 0 when the consumer never committed; else *meta (owned by the
+ * caller) is its meta. */
 static pr_status consumer_load(const char *dir, const char *name, int *found, uint64_t *pos,
-                               pr_err *err) {
+                               char **meta, pr_err *err) {
     char path[PATH_MAX];
     consumer_path(path, sizeof path, dir, name);
     *found = 0;
@@ -1019,19 +1021,24 @@ static pr_status consumer_load(const char *dir, const char *name, int *found, ui
     size_t len = 0;
     pr_status st = pr_read_file(path, &text, &len, err);
     if (st != PR_OK) return st;
-    while (len && (text[len - 1] == '\n' || text[len - 1] == ' ')) text[--len] = 0;
-    if (len == 0 || len > 20 || strspn(text, "0123456789") != len) {
+    char *nl = memchr(text, '\n', len);
+    size_t digits = nl ? (size_t)(nl - text) : len;
+    if (!nl || digits == 0 || digits > 20 || strspn(text, "0123456789") != digits ||
+        memchr(text, 0, len)) {
         free(text);
         return pr_err_set(err, PR_ERR_FORMAT,
-                          "log consumer file %s: expected a decimal position", path);
+                          "log consumer file %s: expected a decimal position and a newline",
+                          path);
     }
     *pos = strtoull(text, NULL, 10);
-    free(text);
+    memmove(text, nl + 1, len - digits - 1);
+    text[len - digits - 1] = 0;
+    *meta = text;
     *found = 1;
     return PR_OK;
 }
 
-static pr_status dl_commit(void *impl, pr_log_pos pos, pr_err *err) {
+static pr_status dl_commit(void *impl, pr_log_pos pos, const char *meta, pr_err *err) {
     dreader *r = impl;
     char path[PATH_MAX];
     consumer_path(path, sizeof path, r->L->dir, NULL);
@@ -1044,6 +1051,7 @@ static pr_status dl_commit(void *impl, pr_log_pos pos, pr_err *err) {
     pr_status st = pr_atomic_open(path, &f, err);
     if (st != PR_OK) return st;
     st = pr_atomic_write(f, text, (size_t)n, err);
+    if (st == PR_OK) st = pr_atomic_write(f, meta, strlen(meta), err);
     if (st != PR_OK) {
         pr_atomic_abort(f);
         return st;
@@ -1108,7 +1116,7 @@ static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **ou
     if (start->kind == PR_LOG_CONSUMER) {
         snprintf(r->consumer, sizeof r->consumer, "%s", start->consumer);
         int found = 0;
-        st = consumer_load(L->dir, start->consumer, &found, &resolved.after.a, err);
+        st = consumer_load(L->dir, start->consumer, &found, &resolved.after.a, &r->meta, err);
         if (st != PR_OK) goto fail;
         resolved.kind = found ? PR_LOG_AFTER_POS : PR_LOG_FROM_START;
         resolved.after.b = 0;
@@ -1183,6 +1191,7 @@ fail:
     free(bases);
     if (r->b.fd >= 0) close(r->b.fd);
     free(r->b.buf);
+    free(r->meta);
     free(r);
     return st;
 }
@@ -1249,10 +1258,13 @@ static pr_status dl_next(void *impl, pr_log_record *out, pr_err *err) {
     }
 }
 
+static const char *dl_commit_meta(void *impl) { return ((dreader *)impl)->meta; }
+
 static void dl_reader_close(void *impl) {
     dreader *r = impl;
     if (r->b.fd >= 0) close(r->b.fd);
     free(r->b.buf);
+    free(r->meta);
     free(r);
 }
 
@@ -1281,6 +1293,7 @@ const pr_log_api pr__log_dir_api = {
     .reader_open = dl_reader_open,
     .next = dl_next,
     .commit = dl_commit,
+    .commit_meta = dl_commit_meta,
     .corrupt = NULL,
     .reader_close = dl_reader_close,
     .stats = dl_stats,

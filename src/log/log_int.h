@@ -23,7 +23,9 @@ typedef struct pr_log_api {
     pr_status (*next)(void *reader, pr_log_record *out, pr_err *err);
     /* Only for readers opened with PR_LOG_CONSUMER; pos checked by log.c to
      * be at or after the last commit of this reader. NULL: unsupported. */
-    pr_status (*commit)(void *reader, pr_log_pos pos, pr_err *err);
+    pr_status (*commit)(void *reader, pr_log_pos pos, const char *meta, pr_err *err);
+    /* The meta the reader started from (NULL: never committed). */
+    const char *(*commit_meta)(void *reader);
     uint64_t (*corrupt)(void *reader);
     void (*reader_close)(void *reader);
     void (*stats)(void *impl, pr_log_stats *out);
