@@ -26,6 +26,10 @@
  *   retain_ms=N       drop closed segments last written more than N ms ago
  *                     (wall clock, file mtime; default 0: keep all)
  *   index_bytes=N     one time-index entry every N bytes (64..2^30, 4096)
+ *   compress=zstd     a writer zstd-compresses each segment it closes, in
+ *                     the background (default: none; pr_log_compact also
+ *                     compresses). Positions, seeks and readers are the
+ *                     same over compressed segments.
  * Anything else is refused with PR_ERR_INVALID naming the offending part.
  *
  * Positions. Every record has a position, opaque to callers, printable with
@@ -209,10 +213,78 @@ typedef struct pr_log_stats {
     uint64_t appended;      /* records appended since open */
     uint64_t fsyncs;        /* fdatasync calls since open */
     uint64_t dropped;       /* segments removed by retention since open */
+    uint64_t compressed;    /* of the segments, stored compressed */
+    uint64_t record_bytes;  /* uncompressed bytes of the records (framing
+                             * included; bytes is what the files take) */
 } pr_log_stats;
 
 /* Fills *out (one consistent snapshot). Any thread. */
 void pr_log_stats_get(pr_event_log *log, pr_log_stats *out);
+
+/* A consumer and its last commit (pr_log_consumers). Borrowed for the
+ * callback. */
+typedef struct pr_log_consumer_info {
+    const char *name;
+    pr_log_pos pos;     /* the last committed position */
+    const char *meta;   /* its meta ("" if none) */
+} pr_log_consumer_info;
+
+/* Calls fn once per named consumer that committed, in name order; a
+ * nonzero return from fn stops the listing. Errors: PR_ERR_UNSUPPORTED
+ * (the backend cannot list consumers), PR_ERR_FORMAT (a commit that does
+ * not parse: named), PR_ERR_IO. */
+pr_status pr_log_consumers(pr_event_log *log,
+                           int (*fn)(void *ctx, const pr_log_consumer_info *c), void *ctx,
+                           pr_err *err);
+
+/* Progress of a long operation (verify, compact): done of total units
+ * (bytes). Called from the calling thread; may be NULL. */
+typedef void (*pr_log_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct pr_log_verify_report {
+    uint64_t segments;    /* segment files read */
+    uint64_t compressed;  /* of them, compressed */
+    uint64_t records;     /* records whose checksum holds */
+    uint64_t bytes;       /* uncompressed record bytes read */
+    uint64_t indexes;     /* index files checked against their segment */
+    uint64_t torn_bytes;  /* unfinished bytes at the end of the active
+                           * segment (a live writer's, or a crash's before
+                           * the next writing open): not corruption */
+} pr_log_verify_report;
+
+/* Reads every record and checks every checksum, and what the backend
+ * keeps besides (log: segment headers, compressed frames, each .idx file
+ * against a scan of its segment). Errors: PR_ERR_CHECKSUM,
+ * PR_ERR_TRUNCATED or PR_ERR_FORMAT at the first corruption, the message
+ * naming the file and the byte offset; PR_ERR_IO. A backend without its
+ * own check is read through a reader. out (may be NULL) is filled also on
+ * failure, up to it. */
+pr_status pr_log_verify(pr_event_log *log, pr_log_progress_fn progress, void *ctx,
+                        pr_log_verify_report *out, pr_err *err);
+
+typedef struct pr_log_compact_opts {
+    uint64_t retain_bytes;  /* 0: the log's retain_bytes option */
+    uint64_t retain_ms;     /* 0: the log's retain_ms option */
+    int compress;           /* 1: compress every closed segment not yet compressed */
+    pr_log_progress_fn progress;
+    void *ctx;
+} pr_log_compact_opts;
+
+typedef struct pr_log_compact_result {
+    uint64_t dropped;       /* segments removed by retention */
+    uint64_t compressed;    /* segments compressed now */
+    uint64_t bytes_before;  /* files' bytes before and after */
+    uint64_t bytes_after;
+} pr_log_compact_result;
+
+/* Applies retention now and (o->compress) compresses the closed segments,
+ * crash-safely: a crash at any point leaves one whole readable copy of
+ * every segment, and readers open meanwhile keep working. Needs a log
+ * opened for writing. o NULL: the log's options, no compression. out may
+ * be NULL. Errors: PR_ERR_INVALID (read-only), PR_ERR_UNSUPPORTED (the
+ * backend has nothing to compact), PR_ERR_IO. */
+pr_status pr_log_compact(pr_event_log *log, const pr_log_compact_opts *o,
+                         pr_log_compact_result *out, pr_err *err);
 
 /* The backend's name ("log"); static, never NULL. */
 const char *pr_log_backend(const pr_event_log *log);

@@ -202,6 +202,60 @@ void pr_log_stats_get(pr_event_log *log, pr_log_stats *out) {
     if (log) log->api->stats(log->impl, out);
 }
 
+pr_status pr_log_consumers(pr_event_log *log,
+                           int (*fn)(void *ctx, const pr_log_consumer_info *c), void *ctx,
+                           pr_err *err) {
+    if (!log || !fn) return pr_err_set(err, PR_ERR_INVALID, "log consumers: no log");
+    if (!log->api->consumers)
+        return pr_err_set(err, PR_ERR_UNSUPPORTED, "log consumers: the %s backend cannot list them",
+                          log->api->name);
+    return log->api->consumers(log->impl, fn, ctx, err);
+}
+
+/* verify for a backend without its own: every record through a reader. */
+static pr_status verify_by_reading(pr_event_log *log, pr_log_progress_fn progress, void *ctx,
+                                   pr_log_verify_report *out, pr_err *err) {
+    pr_log_stats s;
+    pr_log_stats_get(log, &s);
+    pr_log_reader *r;
+    pr_status st = pr_log_reader_open(log, NULL, &r, err);
+    if (st != PR_OK) return st;
+    pr_log_record rec;
+    while ((st = pr_log_next(r, &rec, err)) == PR_OK) {
+        out->records++;
+        out->bytes += rec.payload.len;
+        if (progress && !(out->records & 4095)) progress(ctx, out->records, s.records);
+    }
+    pr_log_reader_close(r);
+    return st == PR_EOF ? PR_OK : st;
+}
+
+pr_status pr_log_verify(pr_event_log *log, pr_log_progress_fn progress, void *ctx,
+                        pr_log_verify_report *out, pr_err *err) {
+    pr_log_verify_report tmp;
+    if (!out) out = &tmp;
+    memset(out, 0, sizeof *out);
+    if (!log) return pr_err_set(err, PR_ERR_INVALID, "log verify: no log");
+    if (!log->api->verify) return verify_by_reading(log, progress, ctx, out, err);
+    return log->api->verify(log->impl, progress, ctx, out, err);
+}
+
+pr_status pr_log_compact(pr_event_log *log, const pr_log_compact_opts *o,
+                         pr_log_compact_result *out, pr_err *err) {
+    pr_log_compact_result tmp;
+    pr_log_compact_opts def = {0};
+    if (!out) out = &tmp;
+    if (!o) o = &def;
+    memset(out, 0, sizeof *out);
+    if (!log) return pr_err_set(err, PR_ERR_INVALID, "log compact: no log");
+    if (log->mode != PR_LOG_WRITE)
+        return pr_err_set(err, PR_ERR_INVALID, "log compact: the log is open read-only");
+    if (!log->api->compact)
+        return pr_err_set(err, PR_ERR_UNSUPPORTED, "log compact: the %s backend has nothing to compact",
+                          log->api->name);
+    return log->api->compact(log->impl, o, out, err);
+}
+
 const char *pr_log_backend(const pr_event_log *log) {
     return log ? log->api->name : "none";
 }

@@ -31,6 +31,15 @@ typedef struct pr_log_api {
     void (*stats)(void *impl, pr_log_stats *out);
     void (*pos_format)(pr_log_pos pos, char *buf, size_t cap);
     pr_status (*pos_parse)(const char *text, pr_log_pos *out, pr_err *err);
+    /* Optional (NULL: PR_ERR_UNSUPPORTED; verify NULL: log.c reads every
+     * record through a reader). compact only on a log opened for writing,
+     * o non-NULL. */
+    pr_status (*consumers)(void *impl, int (*fn)(void *ctx, const pr_log_consumer_info *c),
+                           void *ctx, pr_err *err);
+    pr_status (*verify)(void *impl, pr_log_progress_fn progress, void *ctx,
+                        pr_log_verify_report *out, pr_err *err);
+    pr_status (*compact)(void *impl, const pr_log_compact_opts *o, pr_log_compact_result *out,
+                         pr_err *err);
 } pr_log_api;
 
 extern const pr_log_api pr__log_dir_api;
