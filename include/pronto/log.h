@@ -128,6 +128,24 @@ void pr_log_close(pr_event_log *log);
 pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
                         pr_log_pos *last, pr_err *err);
 
+/* Group commit across the caller's own work: appends as pr_log_append
+ * but returns once the records are written, before the fsync policy's
+ * wait, so the caller can do other work (the server applies the events to
+ * its store) while the fsync runs, then call pr_log_sync(log, *last).
+ * Readers may see the records before they are durable (as with
+ * pr_log_append). last: required. A backend without the split
+ * (redis-stream) appends in full here. Errors as pr_log_append; a failed
+ * write leaves none of the n in the log. */
+pr_status pr_log_append_nowait(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                               pr_log_pos *last, pr_err *err);
+
+/* Returns once the record at pos (a position an append of this handle
+ * handed out) and every record before it are as durable as the fsync
+ * policy says (always, batch:MS: on disk; off: at once).
+ * Errors: PR_ERR_IO (the fsync failed: the records may or may not be on
+ * disk, and the log refuses appends until it is reopened). */
+pr_status pr_log_sync(pr_event_log *log, pr_log_pos pos, pr_err *err);
+
 /* Where a reader starts. */
 typedef enum {
     PR_LOG_FROM_START = 0,  /* the oldest record kept */

@@ -78,8 +78,8 @@ void pr_log_close(pr_event_log *log) {
     free(log);
 }
 
-pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
-                        pr_log_pos *last, pr_err *err) {
+static pr_status check_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                              pr_err *err) {
     if (!log || (!recs && n))
         return pr_err_set(err, PR_ERR_INVALID, "log append: no log or no records");
     if (log->mode != PR_LOG_WRITE)
@@ -95,8 +95,31 @@ pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
         if (recs[i].payload.len && !recs[i].payload.ptr)
             return pr_err_set(err, PR_ERR_INVALID, "log append: record %u has no payload", i);
     }
+    return PR_OK;
+}
+
+pr_status pr_log_append(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                        pr_log_pos *last, pr_err *err) {
+    pr_status st = check_append(log, recs, n, err);
+    if (st != PR_OK) return st;
     pr_log_pos tmp;
     return log->api->append(log->impl, recs, n, last ? last : &tmp, err);
+}
+
+pr_status pr_log_append_nowait(pr_event_log *log, const pr_log_entry *recs, uint32_t n,
+                               pr_log_pos *last, pr_err *err) {
+    pr_status st = check_append(log, recs, n, err);
+    if (st != PR_OK) return st;
+    if (!last) return pr_err_set(err, PR_ERR_INVALID, "log append: no position to sync on");
+    if (!log->api->append_nowait) return log->api->append(log->impl, recs, n, last, err);
+    return log->api->append_nowait(log->impl, recs, n, last, err);
+}
+
+pr_status pr_log_sync(pr_event_log *log, pr_log_pos pos, pr_err *err) {
+    if (!log) return pr_err_set(err, PR_ERR_INVALID, "log sync: no log");
+    if (log->mode != PR_LOG_WRITE)
+        return pr_err_set(err, PR_ERR_INVALID, "log sync: the log is open read-only");
+    return log->api->sync ? log->api->sync(log->impl, pos, err) : PR_OK;
 }
 
 pr_status pr_log_reader_open(pr_event_log *log, const pr_log_start *start,

@@ -854,8 +854,10 @@ static pr_status rotate(dirlog *L, pr_err *err) {
     return PR_OK;
 }
 
-static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_log_pos *last,
-                           pr_err *err) {
+/* Appends; wait 0: returns once written, before the policy's fsync (the
+ * caller calls dl_sync later). */
+static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, pr_log_pos *last,
+                             int wait, pr_err *err) {
     dirlog *L = impl;
     size_t need = 0;
     for (uint32_t i = 0; i < n; i++) need += REC_HDR + recs[i].payload.len;
@@ -929,7 +931,9 @@ static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
     }
     L->written_end = a->base + a->size - SEG_HDR;
     L->appended += n;
-    if (L->policy == FSYNC_ALWAYS) {
+    if (!wait) {
+        /* dl_sync does the rest */
+    } else if (L->policy == FSYNC_ALWAYS) {
         if (fdatasync(L->fd) != 0) {
             L->broken = 1;
             snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s",
@@ -954,6 +958,60 @@ static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
 out:
     __atomic_fetch_sub(&L->inflight, 1, __ATOMIC_ACQ_REL);
     pthread_cond_signal(&L->cv_work); /* the flusher may be waiting for us */
+    pthread_mutex_unlock(&L->mu);
+    return st;
+}
+
+static pr_status dl_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_log_pos *last,
+                           pr_err *err) {
+    return append_impl(impl, recs, n, last, 1, err);
+}
+
+static pr_status dl_append_nowait(void *impl, const pr_log_entry *recs, uint32_t n,
+                                  pr_log_pos *last, pr_err *err) {
+    return append_impl(impl, recs, n, last, 0, err);
+}
+
+/* Waits until the record at pos is as durable as the policy says: a record
+ * starting at pos.a is synced once synced_end passed pos.a (synced_end is
+ * always at a record's end). Same bookkeeping as a waiting appender. */
+static pr_status dl_sync(void *impl, pr_log_pos pos, pr_err *err) {
+    dirlog *L = impl;
+    uint64_t mine = pos.a + 1;
+    pr_status st = PR_OK;
+    if (L->policy == FSYNC_OFF) return PR_OK;
+    __atomic_fetch_add(&L->inflight, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_lock(&L->mu);
+    if (L->synced_end >= mine) goto out;
+    if (L->broken) {
+        st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+        goto out;
+    }
+    if (L->policy == FSYNC_ALWAYS) {
+        while (L->syncing) pthread_cond_wait(&L->cv_done, &L->mu);
+        if (L->synced_end >= mine) goto out;
+        uint64_t target = L->written_end;
+        if (fdatasync(L->fd) != 0) {
+            L->broken = 1;
+            snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s",
+                     strerror(errno));
+            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+            goto out;
+        }
+        L->fsyncs++;
+        if (target > L->synced_end) L->synced_end = target;
+    } else {
+        L->unsynced++;
+        pthread_cond_signal(&L->cv_work);
+        while (L->synced_end < mine && !L->broken) pthread_cond_wait(&L->cv_done, &L->mu);
+        if (L->synced_end >= mine || L->leaving > 0) L->leaving--;
+        else L->unsynced--;
+        if (L->synced_end < mine)
+            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+    }
+out:
+    __atomic_fetch_sub(&L->inflight, 1, __ATOMIC_ACQ_REL);
+    pthread_cond_signal(&L->cv_work);
     pthread_mutex_unlock(&L->mu);
     return st;
 }
@@ -1290,6 +1348,8 @@ const pr_log_api pr__log_dir_api = {
     .open = dl_open,
     .close = dl_close,
     .append = dl_append,
+    .append_nowait = dl_append_nowait,
+    .sync = dl_sync,
     .reader_open = dl_reader_open,
     .next = dl_next,
     .commit = dl_commit,

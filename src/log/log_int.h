@@ -40,6 +40,12 @@ typedef struct pr_log_api {
                         pr_log_verify_report *out, pr_err *err);
     pr_status (*compact)(void *impl, const pr_log_compact_opts *o, pr_log_compact_result *out,
                          pr_err *err);
+    /* Optional (NULL: log.c appends in full and sync returns at once):
+     * append without the fsync policy's wait, and the wait for a position
+     * append_nowait handed out. */
+    pr_status (*append_nowait)(void *impl, const pr_log_entry *recs, uint32_t n,
+                               pr_log_pos *last, pr_err *err);
+    pr_status (*sync)(void *impl, pr_log_pos pos, pr_err *err);
 } pr_log_api;
 
 extern const pr_log_api pr__log_dir_api;
