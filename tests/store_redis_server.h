@@ -30,7 +30,9 @@ typedef struct redis_child {
     pid_t pid;       /* 0 when not running */
     int port;        /* TCP port on 127.0.0.1, 0 = unix socket only */
     char sock[200];  /* unix socket path (sun_path holds 108 bytes) */
-    char dir[200];   /* working folder (log file) */
+    char dir[200];   /* working folder (log file, AOF files) */
+    int aof;         /* 1: appendonly yes with appendfsync always (a reply
+                      * means on disk; a restart in dir reloads it) */
 } redis_child;
 
 /* A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, read,
@@ -64,7 +66,7 @@ static inline int redis_child_pings(const redis_child *c) {
     return ok;
 }
 
-/* Starts redis-server with no persistence on c->sock (and c->port if
+/* Starts redis-server with no persistence (unless c->aof) on c->sock (and c->port if
  * nonzero), logging to DIR/redis.log, and waits until it answers PING.
  * Returns 0, or -1 with why[] filled (redis-server missing, exited early,
  * not answering within 5 s). */
@@ -85,7 +87,8 @@ static inline int redis_child_start(redis_child *c, char *why, size_t why_cap) {
         if (getppid() != parent) _exit(126);  /* parent already gone */
         const char *argv[] = {"redis-server", "--port", port, "--bind", "127.0.0.1",
                               "--unixsocket", c->sock, "--unixsocketperm", "700",
-                              "--save", "", "--appendonly", "no", "--daemonize", "no",
+                              "--save", "", "--appendonly", c->aof ? "yes" : "no",
+                              "--appendfsync", c->aof ? "always" : "everysec", "--daemonize", "no",
                               "--logfile", log, "--dir", c->dir, NULL};
         execvp("redis-server", (char *const *)argv);
         _exit(127);

@@ -33,7 +33,8 @@
  * SIGPIPE: hiredis writes with write(2), which raises SIGPIPE on a socket
  * the server closed. Around each exchange the calling thread blocks SIGPIPE
  * and, after a failure, takes a SIGPIPE it caused off the pending set (the
- * libpq technique), so a library call never kills the process.
+ * libpq technique), so a library call never kills the process (the guard
+ * is in store_redis_int.h, shared with the log's redis-stream: backend).
  *
  * Ownership: the backend owns the context, the last reply (rows returned by
  * get_batch point into it until the next call on the store) and its scratch
@@ -99,37 +100,6 @@ typedef struct redis_store {
     uint64_t unlogged;       /* failures since the last log line */
 } redis_store;
 
-/* ---------------------------------------------------------------- SIGPIPE */
-
-typedef struct sigpipe_guard {
-    sigset_t old;
-    int was_blocked;
-} sigpipe_guard;
-
-static void sigpipe_block(sigpipe_guard *g) {
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-    g->was_blocked = sigismember(&g->old, SIGPIPE);
-}
-
-/* failed: the exchange hit an error, so a SIGPIPE may be pending. If the
- * thread had SIGPIPE blocked already, a pending one may be the caller's:
- * leave it. Otherwise none was pending before (it would have been
- * delivered), so one pending now is ours. */
-static void sigpipe_restore(sigpipe_guard *g, int failed) {
-    if (failed && !g->was_blocked) {
-        sigset_t pipe_set, pending;
-        struct timespec zero = {0, 0};
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {}
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
 /* ---------------------------------------------------------------- failures */
 
 static void redis_log_failure(redis_store *r, const pr_err *err) {
@@ -153,17 +123,6 @@ static pr_status redis_fail(redis_store *r, pr_err *err, pr_status st) {
     return st;
 }
 
-/* hiredis' reason, with a timeout said as such. */
-static void context_reason(const redisContext *c, int saved_errno, int timeout_ms, char *buf,
-                           size_t cap) {
-    if (c->err == REDIS_ERR_IO && (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK))
-        snprintf(buf, cap, "no reply within timeout_ms=%d", timeout_ms);
-    else if (c->err == REDIS_ERR_EOF)
-        snprintf(buf, cap, "connection closed by the server");
-    else
-        snprintf(buf, cap, "%s", c->errstr[0] ? c->errstr : "unknown hiredis error");
-}
-
 /* The connection failed mid-exchange: drop it (a late reply would pair
  * with the wrong command) and remember why. */
 static pr_status redis_lost(redis_store *r, int saved_errno, const char *what, pr_err *err) {
@@ -178,11 +137,6 @@ static pr_status redis_lost(redis_store *r, int saved_errno, const char *what, p
 }
 
 /* ---------------------------------------------------------------- connect */
-
-static struct timeval ms_to_tv(int ms) {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    return tv;
-}
 
 /* A new connection, checked with SELECT db (or PING): a peer that accepts
  * but never answers fails here within timeout_ms. */
