@@ -1,8 +1,8 @@
 /*
  * log.c: the front door of the event log (pronto/log.h). Picks the backend
  * by URI scheme, checks arguments once (mode, n, payload sizes, read-only
- * appends) and dispatches through the backend's pr_log_api table, so a
- * second backend (redis-stream:) is one more table. Owns the pr_event_log
+ * appends) and dispatches through the backend's pr_log_api table: log:
+ * (log_dir.c) and redis-stream: (log_redis.c). Owns the pr_event_log
  * and pr_log_reader wrappers; the backend owns everything inside.
  */
 #include <stdlib.h>
@@ -39,7 +39,7 @@ static int consumer_name_ok(const char *s) {
     return 1;
 }
 
-static const pr_log_api *const backends[] = {&pr__log_dir_api};
+static const pr_log_api *const backends[] = {&pr__log_dir_api, &pr__log_redis_api};
 
 pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err) {
     if (out) *out = NULL;
@@ -49,7 +49,7 @@ pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err
     const char *colon = strchr(uri, ':');
     if (!colon)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "log URI '%s': no scheme (expected log:DIR)", uri);
+                          "log URI '%s': no scheme (expected log:DIR or redis-stream:HOST:PORT/KEY)", uri);
     size_t sl = (size_t)(colon - uri);
     const pr_log_api *api = NULL;
     for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
@@ -57,7 +57,8 @@ pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err
             api = backends[i];
     if (!api)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "log URI '%s': unknown scheme '%.*s' (expected log:DIR)", uri,
+                          "log URI '%s': unknown scheme '%.*s' (expected log:DIR or "
+                          "redis-stream:HOST:PORT/KEY)", uri,
                           (int)sl, uri);
     pr_event_log *l = calloc(1, sizeof *l);
     if (!l) return pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");

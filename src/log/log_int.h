@@ -49,5 +49,10 @@ typedef struct pr_log_api {
 } pr_log_api;
 
 extern const pr_log_api pr__log_dir_api;
+extern const pr_log_api pr__log_redis_api;
+
+/* Parses the text after "redis-stream:" and frees the result: for the fuzz
+ * target (no connection). Errors as pr_log_open's. */
+pr_status pr__log_redis_uri_check(const char *arg, pr_err *err);
 
 #endif
