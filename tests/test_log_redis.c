@@ -73,6 +73,21 @@ static pr_log_pos append_i(pr_event_log *log, long i, int64_t ts) {
     return pos;
 }
 
+/* Appends records from..to-1 ("rec-<i>", ts i) in batches of 100. */
+static void append_range(pr_event_log *log, long from, long to) {
+    pr_err err;
+    while (from < to) {
+        pr_log_entry e[100];
+        char p[100][32];
+        uint32_t k = 0;
+        for (; k < 100 && from < to; k++, from++) {
+            int n = snprintf(p[k], sizeof p[k], "rec-%ld", from);
+            e[k] = (pr_log_entry){1, from, pr_bytes_of(p[k], (size_t)n)};
+        }
+        ASSERT_OK(pr_log_append(log, e, k, NULL, &err));
+    }
+}
+
 /* The i of a "rec-<i>" payload, -1 if it is not one. */
 static long rec_index(const pr_log_record *r) {
     char buf[32];
@@ -417,15 +432,8 @@ TEST(consumer_kill9) {
     long committed = -1;
     for (int t = 0; t < TRIALS; t++) {
         /* more records each trial, so that every child has some to read */
-        for (long end = N + PER_TRIAL; N < end;) {
-            pr_log_entry e[100];
-            char p[100][32];
-            for (int k = 0; k < 100; k++, N++) {
-                int n = snprintf(p[k], sizeof p[k], "rec-%ld", N);
-                e[k] = (pr_log_entry){1, N, pr_bytes_of(p[k], (size_t)n)};
-            }
-            ASSERT_OK(pr_log_append(log, e, 100, NULL, &err));
-        }
+        append_range(log, N, N + PER_TRIAL);
+        N += PER_TRIAL;
         uint64_t child_seed = pr_splitmix64(&seed);
         pid_t pid = fork();
         ASSERT_TRUE(pid >= 0);
@@ -593,6 +601,60 @@ TEST(server_killed_mid_append) {
     free(w.acked);
 }
 
+/* A consumer reading across a server crash and restart (AOF always keeps
+ * the group and its pending entries): PR_ERR_IO naming the server while
+ * down, then it goes on by itself, each record once, and a reopen after
+ * the last commit finds nothing left. */
+TEST(consumer_across_restart) {
+    pr_err err;
+    char hostport[64];
+    snprintf(hostport, sizeof hostport, "127.0.0.1:%d", srv.port);
+    pr_event_log *log = open_log("cr", "connect_timeout_ms=200", PR_LOG_WRITE);
+    append_range(log, 0, 3000);
+    pr_log_start st = {.kind = PR_LOG_CONSUMER, .consumer = "c"};
+    pr_log_reader *r;
+    pr_log_record rec;
+    pr_log_pos p;
+    ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
+    consume(r, 500, 0, &p);
+    ASSERT_OK(pr_log_commit(r, p, "499", &err));
+    consume(r, 10, 500, &p); /* delivered, pending */
+    redis_child_stop(&srv, SIGKILL);
+    long next = 510;
+    pr_status ps;
+    while ((ps = pr_log_next(r, &rec, &err)) == PR_OK) { /* what the reader holds */
+        ASSERT_EQ_INT(rec_index(&rec), next);
+        next++;
+    }
+    ASSERT_EQ_INT(ps, PR_ERR_IO);
+    ASSERT_CONTAINS(err.msg, hostport);
+    ASSERT_TRUE(next <= 1000);
+    ASSERT_STATUS(pr_log_append(log, &(pr_log_entry){1, 0, pr_bytes_of("x", 1)}, 1, NULL, &err),
+                  PR_ERR_IO);
+    ASSERT_CONTAINS(err.msg, hostport);
+    start_server(1);
+    for (int tries = 0; next < 3000 && tries < 300;) {
+        ps = pr_log_next(r, &rec, &err);
+        if (ps == PR_ERR_IO) {
+            tries++;
+            sleep_ms(10);
+            continue;
+        }
+        ASSERT_EQ_INT(ps, PR_OK);
+        ASSERT_EQ_INT(rec_index(&rec), next);
+        next++;
+    }
+    ASSERT_EQ_INT(next, 3000);
+    ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
+    ASSERT_OK(pr_log_commit(r, rec.pos, "2999", &err));
+    pr_log_reader_close(r);
+    ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
+    ASSERT_EQ_STR(pr_log_reader_commit_meta(r), "2999");
+    ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
+    pr_log_reader_close(r);
+    pr_log_close(log);
+}
+
 int main(void) {
     snprintf(srv.dir, sizeof srv.dir, "%.100s", test_tmpdir());
     snprintf(srv.sock, sizeof srv.sock, "%.100s/redis.sock", test_tmpdir());
@@ -607,5 +669,6 @@ int main(void) {
     RUN(consumer_resume_and_claim);
     RUN(consumer_kill9);
     RUN(server_killed_mid_append);
+    RUN(consumer_across_restart);
     TEST_MAIN_END();
 }
