@@ -5,8 +5,9 @@
  *
  *   "log:DIR[?OPTIONS]"  segment files in DIR (created if absent when opened
  *                        for writing; its parent must exist). docs/log.md.
- *   "redis-stream:HOST:PORT/KEY[?OPTIONS]"  one Redis stream (XADD; readers
- *                        by consumer group). docs/log.md.
+ *   "redis-stream:HOST:PORT/KEY[?OPTIONS]"  one Redis stream KEY, one entry
+ *                        per record (also "redis-stream:unix:PATH/KEY");
+ *                        named consumers are consumer groups. docs/log.md.
  *
  * log: OPTIONS are NAME=VALUE pairs joined by '&':
  *   fsync=always      an append returns once its records are on disk
@@ -30,22 +31,37 @@
  *                     the background (default: none; pr_log_compact also
  *                     compresses). Positions, seeks and readers are the
  *                     same over compressed segments.
+ * redis-stream: OPTIONS:
+ *   maxlen=N          XADD MAXLEN ~ N: keep about the last N entries (Redis
+ *                     trims whole nodes, so a few more; default 0: keep all)
+ *   claim_ms=N        a consumer takes over entries another consumer of its
+ *                     group was handed and has not committed for N ms
+ *                     (XAUTOCLAIM at reader open; default 30000)
+ *   timeout_ms=N, connect_timeout_ms=N, db=N   as for a redis: store
+ *                     (default timeout_ms 2000)
+ *   fsync= is refused: durability is the server's appendfsync (always: a
+ *   reply means on disk; everysec: up to 1 s lost on power loss).
  * Anything else is refused with PR_ERR_INVALID naming the offending part.
  *
  * Positions. Every record has a position, opaque to callers, printable with
  * pr_log_pos_format and read back with pr_log_pos_parse (saved consumer
  * offsets). Positions grow in log order. (log: the byte offset of the
- * record among all record bytes ever written; redis-stream: the entry id.)
+ * record among all record bytes ever written; redis-stream: the entry id
+ * ms-seq, pos.a = ms and pos.b = seq.)
  *
  * Writers and readers. One process opens a log for writing (PR_LOG_WRITE; a
- * second writer is refused: flock on DIR/LOCK); any number open it read-only
+ * second writer is refused: flock on DIR/LOCK; redis-stream: any number of
+ * writers, Redis orders their entries); any number open it read-only
  * (PR_LOG_READ), also while a writer appends. Only a writing open repairs a
  * torn tail (docs/log.md); a read-only open changes no file. Appends are
  * thread-safe. A reader (pr_log_reader) belongs to one thread; several
  * readers of one log may run in parallel with its appends. A reader sees
  * only whole records whose checksum holds; at the end of the written log
  * pr_log_next returns PR_EOF, and calling it again later returns records
- * appended meanwhile (tail -f).
+ * appended meanwhile (tail -f). redis-stream: a call that finds Redis
+ * unreachable fails with PR_ERR_IO naming HOST:PORT and a later call
+ * reconnects by itself; an append whose reply was lost is reported failed
+ * (it may have been applied: never an acknowledged loss).
  *
  * Ownership: records passed to append are borrowed for the call (copied to
  * the file). A record handed out by pr_log_next is borrowed until the next
@@ -151,11 +167,15 @@ typedef enum {
     PR_LOG_FROM_START = 0,  /* the oldest record kept */
     PR_LOG_FROM_TIME = 1,   /* the first record (in log order) with ts_ms >=
                              * from_ms, found through the time index, and
-                             * every record after it */
+                             * every record after it (redis-stream: no time
+                             * index, a scan from the oldest entry) */
     PR_LOG_AFTER_POS = 2,   /* the record after position `after` */
     PR_LOG_CONSUMER = 3     /* after the last position the named consumer
                              * committed (pr_log_commit); from the start if
-                             * it never did */
+                             * it never did. redis-stream: the consumer
+                             * group of that name: first the entries it was
+                             * handed and did not commit, then those of
+                             * other members idle > claim_ms, then new ones */
 } pr_log_start_kind;
 
 typedef struct pr_log_start {
@@ -163,9 +183,10 @@ typedef struct pr_log_start {
     int64_t from_ms;       /* PR_LOG_FROM_TIME */
     pr_log_pos after;      /* PR_LOG_AFTER_POS: a position this log handed out */
     const char *consumer;  /* PR_LOG_CONSUMER: its name (copied) */
-    int skip_corrupt;      /* 1: a corrupt record of a closed segment is
-                            * skipped (counted, pr_log_reader_corrupt) instead
-                            * of stopping the reader with an error */
+    int skip_corrupt;      /* 1: a corrupt record of a closed segment (a
+                            * malformed stream entry) is skipped (counted,
+                            * pr_log_reader_corrupt) instead of stopping the
+                            * reader with an error */
 } pr_log_start;
 
 /* Opens a reader. start NULL: from the start.
@@ -178,7 +199,9 @@ pr_status pr_log_reader_open(pr_event_log *log, const pr_log_start *start,
 /* The next record: PR_OK and *out, or PR_EOF at the end of what is written
  * (call again later for more). Errors: PR_ERR_CHECKSUM or PR_ERR_TRUNCATED
  * for a corrupt record in a closed segment (the message names the segment
- * file and the byte offset; the reader stays there), PR_ERR_IO. */
+ * file and the byte offset; the reader stays there), PR_ERR_FORMAT
+ * (redis-stream: an entry without t, ts or p, or a non-number: named by its
+ * id; the reader stays there), PR_ERR_IO. */
 pr_status pr_log_next(pr_log_reader *r, pr_log_record *out, pr_err *err);
 
 /* 1 if the reader's start position had been dropped by retention. */
@@ -198,8 +221,9 @@ uint64_t pr_log_reader_corrupt(const pr_log_reader *r);
  * resume besides the position (e.g. the joiner's emitted cut). Atomic: a
  * crash leaves the previous or the new commit, never a mix (log: a file
  * per consumer, written to a temporary name, fsynced, renamed;
- * redis-stream: position and meta in one MULTI/EXEC with the XACK of the
- * group's pending entries up to pos).
+ * redis-stream: position and meta in HSET KEY:consumers NAME, in one
+ * MULTI/EXEC with the XACK of the entries this reader handed out up to
+ * pos).
  * Errors: PR_ERR_INVALID (the reader was not opened with PR_LOG_CONSUMER,
  * pos before its last commit), PR_ERR_LIMIT (meta too long), PR_ERR_IO. */
 pr_status pr_log_commit(pr_log_reader *r, pr_log_pos pos, const char *meta, pr_err *err);
@@ -221,10 +245,12 @@ pr_status pr_log_pos_parse(const pr_event_log *log, const char *text,
 
 /* What the log holds and what happened since open. */
 typedef struct pr_log_stats {
-    uint64_t segments;      /* segment files */
-    uint64_t records;       /* whole records in them */
-    uint64_t bytes;         /* their total size on disk */
-    int64_t min_ts_ms;      /* smallest / largest event time; 0, 0 if empty */
+    uint64_t segments;      /* segment files (redis-stream: 1, 0 if empty) */
+    uint64_t records;       /* whole records in them (XLEN) */
+    uint64_t bytes;         /* their total size on disk (redis-stream: MEMORY
+                             * USAGE, Redis' estimate) */
+    int64_t min_ts_ms;      /* smallest / largest event time; 0, 0 if empty
+                             * (redis-stream: of the first and last entries) */
     int64_t max_ts_ms;
     uint64_t torn_cuts;     /* torn or corrupt tails cut at open (0 or 1) */
     uint64_t torn_bytes;    /* bytes cut */
@@ -304,7 +330,7 @@ typedef struct pr_log_compact_result {
 pr_status pr_log_compact(pr_event_log *log, const pr_log_compact_opts *o,
                          pr_log_compact_result *out, pr_err *err);
 
-/* The backend's name ("log"); static, never NULL. */
+/* The backend's name ("log" or "redis-stream"); static, never NULL. */
 const char *pr_log_backend(const pr_event_log *log);
 
 #ifdef __cplusplus
