@@ -346,6 +346,21 @@ static long consume(pr_log_reader *r, long n, long expect_first, pr_log_pos *las
     return got;
 }
 
+typedef struct listed {
+    int n;
+    char names[4][PR_LOG_CONSUMER_MAX + 1], metas[4][32];
+    pr_log_pos pos[4];
+} listed;
+
+static int list_one(void *ctx, const pr_log_consumer_info *c) {
+    listed *l = ctx;
+    if (l->n == 4) return 1;
+    snprintf(l->names[l->n], sizeof l->names[l->n], "%s", c->name);
+    snprintf(l->metas[l->n], sizeof l->metas[l->n], "%s", c->meta);
+    l->pos[l->n++] = c->pos;
+    return 0;
+}
+
 TEST(consumer_resume_and_claim) {
     pr_err err;
     pr_event_log *log = open_log("cg", "claim_ms=100", PR_LOG_WRITE);
@@ -406,6 +421,25 @@ TEST(consumer_resume_and_claim) {
     ASSERT_TRUE(x && x->type == REDIS_REPLY_ARRAY && x->element[0]->type == REDIS_REPLY_INTEGER);
     ASSERT_EQ_INT(x->element[0]->integer, 0);
     freeReplyObject(x);
+
+    /* the consumers and their commits, in name order */
+    ASSERT_OK(pr_log_reader_open(log, &(pr_log_start){.kind = PR_LOG_CONSUMER, .consumer = "a-first"},
+                                 &r, &err));
+    ASSERT_OK(pr_log_next(r, &rec, &err));
+    ASSERT_OK(pr_log_commit(r, rec.pos, "m\nx", &err));
+    pr_log_reader_close(r);
+    listed n_listed = {0};
+    ASSERT_OK(pr_log_consumers(log, list_one, &n_listed, &err));
+    ASSERT_EQ_INT(n_listed.n, 2);
+    ASSERT_EQ_STR(n_listed.names[0], "a-first");
+    ASSERT_EQ_STR(n_listed.metas[0], "m\nx");
+    ASSERT_EQ_INT(pr_log_pos_cmp(n_listed.pos[0], rec.pos), 0);
+    ASSERT_EQ_STR(n_listed.names[1], "joiner");
+    ASSERT_EQ_STR(n_listed.metas[1], "");
+    x = redisCommand(ctx, "HSET cg:consumers broken nonsense");
+    freeReplyObject(x);
+    ASSERT_STATUS(pr_log_consumers(log, list_one, &n_listed, &err), PR_ERR_FORMAT);
+    ASSERT_CONTAINS(err.msg, "broken");
     redisFree(ctx);
 
     /* a plain reader cannot commit */

@@ -30,7 +30,9 @@
  * and after a lost connection the reader re-reads its pending entries from
  * 0, since the lost reply's entries are pending for it now). A commit is
  * MULTI, XACK of every delivered id <= pos, HSET KEY:consumers NAME
- * "ms-seq\nMETA", EXEC.
+ * "ms-seq\nMETA", EXEC; pr_log_consumers lists that hash (HGETALL) in
+ * name order. verify and compact are log.c's defaults (verify reads every
+ * entry; nothing to compact: retention is maxlen).
  *
  * Failures. Connect and command timeouts are socket-level. A lost
  * connection is freed (a late reply would pair with the wrong command);
@@ -696,8 +698,12 @@ static pr_status rs_reader_open(void *impl, const pr_log_start *start, void **ou
         /* From the start if the group is new; BUSYGROUP: it exists. */
         argv[0] = "XGROUP", argv[1] = "CREATE", argv[2] = l->cfg.key, argv[3] = r->group;
         argv[4] = "0", argv[5] = "MKSTREAM";
-        st = rs_command(&r->conn, (int)argl(argv, len, 6), argv, len, "XGROUP CREATE", &rep, err);
-        if (st != PR_OK && !(r->conn.c && strstr(err->msg, "BUSYGROUP"))) goto fail;
+        pr_err gerr;
+        st = rs_command(&r->conn, (int)argl(argv, len, 6), argv, len, "XGROUP CREATE", &rep, &gerr);
+        if (st != PR_OK && !(r->conn.c && strstr(gerr.msg, "BUSYGROUP"))) {
+            if (err) *err = gerr;
+            goto fail;
+        }
         if (rep) freeReplyObject(rep);
         rep = NULL;
         argv[0] = "HGET", argv[1] = l->consumers_key, argv[2] = r->group;
@@ -959,6 +965,76 @@ out:
     return st;
 }
 
+/* HGETALL KEY:consumers, in name order. */
+/* Sorts pointers to the name slots of the reply's name, value pairs. */
+static int cmp_field(const void *a, const void *b) {
+    const redisReply *x = **(redisReply **const *)a, *y = **(redisReply **const *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->str, y->str, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static pr_status rs_consumers(void *impl, int (*fn)(void *ctx, const pr_log_consumer_info *c),
+                              void *ctx, pr_err *err) {
+    rs_log *l = impl;
+    redisReply *rep = NULL;
+    const char *argv[2] = {"HGETALL", l->consumers_key};
+    size_t len[2];
+    pr_status st;
+    pthread_mutex_lock(&l->mu);
+    st = rs_command(&l->conn, (int)argl(argv, len, 2), argv, len, "HGETALL", &rep, err);
+    pthread_mutex_unlock(&l->mu);
+    if (st != PR_OK) return st;
+    size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0;
+    redisReply ***names = calloc(n ? n : 1, sizeof *names);
+    char *meta = NULL;
+    if (!names) {
+        freeReplyObject(rep);
+        return pr_err_set(err, PR_ERR_NOMEM, "log '%s': out of memory", l->cfg.name);
+    }
+    for (size_t i = 0; i < n; i++) {
+        names[i] = &rep->element[2 * i];
+        if (names[i][0]->type != REDIS_REPLY_STRING || names[i][1]->type != REDIS_REPLY_STRING) {
+            st = pr_err_set(err, PR_ERR_IO, "log '%s': HGETALL %s: unexpected reply", l->cfg.name,
+                            l->consumers_key);
+            goto out;
+        }
+    }
+    qsort(names, n, sizeof *names, cmp_field);
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *k = names[i][0], *v = names[i][1];
+        const char *nl = memchr(v->str, '\n', v->len);
+        pr_log_consumer_info c;
+        char name[PR_LOG_CONSUMER_MAX + 1];
+        if (!nl || k->len > PR_LOG_CONSUMER_MAX ||
+            !id_parse(v->str, (size_t)(nl - v->str), &c.pos)) {
+            st = pr_err_set(err, PR_ERR_FORMAT,
+                            "log '%s': consumer '%.*s' in %s: the commit is not \"MS-SEQ\\nMETA\"",
+                            l->cfg.name, (int)(k->len > 80 ? 80 : k->len), k->str,
+                            l->consumers_key);
+            goto out;
+        }
+        memcpy(name, k->str, k->len);
+        name[k->len] = '\0';
+        size_t ml = v->len - (size_t)(nl + 1 - v->str);
+        free(meta);
+        if (!(meta = malloc(ml + 1))) {
+            st = pr_err_set(err, PR_ERR_NOMEM, "log '%s': out of memory", l->cfg.name);
+            goto out;
+        }
+        memcpy(meta, nl + 1, ml);
+        meta[ml] = '\0';
+        c.name = name;
+        c.meta = meta;
+        if (fn(ctx, &c)) break;
+    }
+out:
+    free(meta);
+    free(names);
+    freeReplyObject(rep);
+    return st;
+}
+
 static const char *rs_commit_meta(void *impl) { return ((rs_reader *)impl)->meta; }
 
 static uint64_t rs_corrupt(void *impl) { return ((rs_reader *)impl)->corrupt; }
@@ -977,4 +1053,5 @@ const pr_log_api pr__log_redis_api = {
     .stats = rs_stats,
     .pos_format = rs_pos_format,
     .pos_parse = rs_pos_parse,
+    .consumers = rs_consumers,
 };
