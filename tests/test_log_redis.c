@@ -10,7 +10,8 @@
  * record comes again, nothing committed twice), and a server killed -9
  * mid-append and restarted on its AOF (appendfsync always): PR_ERR_IO naming
  * the server while down, appends succeed again by themselves, every
- * acknowledged record is there exactly once.
+ * acknowledged record is there exactly once. PRONTO_LOG_REDIS_TRIALS=N sets
+ * the number of each kind of kill trial (default 8 and 3).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,14 @@ static const char *uri_of(const char *key, const char *opts) {
     char *b = bufs[slot++ & 3];
     snprintf(b, 512, "%s/%s?timeout_ms=2000%s%s", base_uri, key, opts[0] ? "&" : "", opts);
     return b;
+}
+
+/* Kill trials: the default, or PRONTO_LOG_REDIS_TRIALS for a long run by
+ * hand (docs/log.md records one). */
+static int trials(int dflt) {
+    const char *e = getenv("PRONTO_LOG_REDIS_TRIALS");
+    long n = e ? strtol(e, NULL, 10) : 0;
+    return n > 0 && n <= 10000 ? (int)n : dflt;
 }
 
 static redisContext *direct(void) {
@@ -457,7 +466,8 @@ TEST(consumer_resume_and_claim) {
  * the next child). */
 TEST(consumer_kill9) {
     pr_err err;
-    enum { PER_TRIAL = 4000, TRIALS = 8 };
+    enum { PER_TRIAL = 4000 };
+    int TRIALS = trials(8);
     pr_event_log *log = open_log("k9", "", PR_LOG_WRITE);
     long N = 0;
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
@@ -493,7 +503,7 @@ TEST(consumer_kill9) {
                 if (pr_log_commit(r, rec.pos, meta, &err) != PR_OK) _exit(5);
             }
         }
-        sleep_ms(5 + (int)(pr_splitmix64(&seed) % 40));
+        sleep_ms(5 + (int)(pr_splitmix64(&seed) % 120));
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
@@ -574,7 +584,7 @@ TEST(server_killed_mid_append) {
     uint64_t seed = (uint64_t)time(NULL);
     char hostport[64];
     snprintf(hostport, sizeof hostport, "127.0.0.1:%d", srv.port);
-    for (int t = 0; t < 3; t++) {
+    for (int t = 0, n_trials = trials(3); t < n_trials; t++) {
         pthread_t th;
         w.stop = 0;
         long failed_before = w.failed;
