@@ -6,6 +6,7 @@
  *   1 writer, 1 record per append (one XADD round trip each)
  *   1 writer, 64 records per append (MULTI, 64 XADD, EXEC in one pipeline)
  *   4 writers (4 log handles: 4 servers appending to one stream), 1 and 64
+ *   4 threads sharing one handle (a server's threads), 1 and 64
  *   reading it back: a plain reader (XRANGE batches of 1000) and a
  *   consumer group (XREADGROUP batches, a commit every 1000 records)
  * and, alternating with the one-writer cases, redis-benchmark on the same
@@ -47,6 +48,7 @@ static void die(const char *what, const pr_err *err) {
 }
 
 typedef struct job {
+    pr_event_log *shared;  /* NULL: the job opens its own handle */
     const char *key;
     long n;
     int per_append;
@@ -55,10 +57,10 @@ typedef struct job {
 static void *run_job(void *p) {
     job *j = p;
     pr_err err;
-    pr_event_log *log;
+    pr_event_log *log = j->shared;
     char uri[300];
     snprintf(uri, sizeof uri, "%s/%s?timeout_ms=5000", base_uri, j->key);
-    if (pr_log_open(uri, PR_LOG_WRITE, &log, &err) != PR_OK) die(uri, &err);
+    if (!log && pr_log_open(uri, PR_LOG_WRITE, &log, &err) != PR_OK) die(uri, &err);
     pr_log_entry e[64];
     for (long i = 0; i < j->n; i += j->per_append) {
         int k = j->per_append;
@@ -67,21 +69,28 @@ static void *run_job(void *p) {
             e[q] = (pr_log_entry){1, i + q, pr_bytes_of(payload + ((i + q) & 63), (size_t)n_bytes)};
         if (pr_log_append(log, e, (uint32_t)k, NULL, &err) != PR_OK) die("append", &err);
     }
-    pr_log_close(log);
+    if (!j->shared) pr_log_close(log);
     return NULL;
 }
 
 /* Returns records/s. */
-static double run_case(const char *name, const char *key, long n, int threads, int per_append) {
+static double run_case(const char *name, const char *key, long n, int threads, int per_append,
+                       int one_handle) {
     pthread_t th[8];
     job jobs[8];
+    pr_event_log *shared = NULL;
+    pr_err err;
+    char uri[300];
+    snprintf(uri, sizeof uri, "%s/%s?timeout_ms=5000", base_uri, key);
+    if (one_handle && pr_log_open(uri, PR_LOG_WRITE, &shared, &err) != PR_OK) die(uri, &err);
     double t0 = pr_now();
     for (int t = 0; t < threads; t++) {
-        jobs[t] = (job){key, n / threads, per_append};
+        jobs[t] = (job){shared, key, n / threads, per_append};
         pthread_create(&th[t], NULL, run_job, &jobs[t]);
     }
     for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
     double dt = pr_now() - t0;
+    pr_log_close(shared);
     double recs = (double)(n / threads * threads);
     printf("%-36s %9.0f records/s %7.1f MB/s  (%.0f records, %d writer%s, %.2f s)\n", name, recs / dt,
            recs * (double)n_bytes / dt / 1e6, recs, threads, threads > 1 ? "s" : "", dt);
@@ -195,12 +204,12 @@ int main(int argc, char **argv) {
         printf("round %d\n", round);
         char key[32];
         snprintf(key, sizeof key, "s1-%d", round);
-        double v = run_case("  1 writer, 1 per append", key, n1, 1, 1);
+        double v = run_case("  1 writer, 1 per append", key, n1, 1, 1, 0);
         if (v > best[0]) best[0] = v;
         v = redis_benchmark(1, n1);
         if (v > best[1]) best[1] = v;
         snprintf(key, sizeof key, "s64-%d", round);
-        v = run_case("  1 writer, 64 per append", key, n_records, 1, 64);
+        v = run_case("  1 writer, 64 per append", key, n_records, 1, 64, 0);
         if (v > best[2]) best[2] = v;
         v = redis_benchmark(64, n_records);
         if (v > best[3]) best[3] = v;
@@ -209,8 +218,10 @@ int main(int argc, char **argv) {
            "%.0f/s vs -P 64 %.0f/s (%.2fx)\n",
            n_rounds, best[0], best[1], best[1] > 0 ? best[0] / best[1] : 0, best[2], best[3],
            best[3] > 0 ? best[2] / best[3] : 0);
-    run_case("4 writers, 1 per append", "s4x1", n1, 4, 1);
-    run_case("4 writers, 64 per append", "s4x64", n_records, 4, 64);
+    run_case("4 writers, 1 per append", "s4x1", n1, 4, 1, 0);
+    run_case("4 writers, 64 per append", "s4x64", n_records, 4, 64, 0);
+    run_case("4 threads, one handle, 1 per append", "s4h1", n1, 4, 1, 1);
+    run_case("4 threads, one handle, 64 per append", "s4h64", n_records, 4, 64, 1);
     read_case("read back (XRANGE)", "s64-1", NULL, n_records);
     read_case("consumer group (commit/1000)", "s64-1", "bench", n_records);
 

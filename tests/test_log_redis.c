@@ -3,6 +3,7 @@
  * against real redis-server processes this test starts, kills and restarts:
  * the URI and its refusals, a round trip of binary payloads, the start kinds
  * (from start, from time, after a position, tail -f), MAXLEN retention,
+ * threads appending through one handle (several connections),
  * malformed entries (an error naming the id, or skipped and counted),
  * consumer groups (commit part, reopen: resume right after the commit with
  * its meta; another consumer's stale pending entries taken over), a
@@ -337,6 +338,63 @@ TEST(malformed_entries) {
     ASSERT_EQ_INT(rec_index(&rec), 1);
     ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
     ASSERT_EQ_INT(pr_log_reader_corrupt(r), 2);
+    pr_log_reader_close(r);
+    pr_log_close(log);
+}
+
+/* Threads sharing one handle append on several connections at once:
+ * every record arrives once, each thread's in its order, and positions
+ * grow in the stream's order. */
+typedef struct tjob {
+    pr_event_log *log;
+    int t;
+} tjob;
+
+static void *append_thread(void *p) {
+    tjob *j = p;
+    pr_err err;
+    for (int i = 0; i < 500; i++) {
+        char buf[2][32];
+        pr_log_entry e[2];
+        int k = 1 + (i & 1);
+        for (int q = 0; q < k; q++) {
+            int n = snprintf(buf[q], sizeof buf[q], "rec-%d", j->t * 100000 + i * 2 + q);
+            e[q] = (pr_log_entry){(uint32_t)j->t, 0, pr_bytes_of(buf[q], (size_t)n)};
+        }
+        if (pr_log_append(j->log, e, (uint32_t)k, NULL, &err) != PR_OK) TEST_FAIL("%s", err.msg);
+    }
+    return NULL;
+}
+
+TEST(threads_share_a_handle) {
+    pr_err err;
+    pr_event_log *log = open_log("threads", "", PR_LOG_WRITE);
+    pthread_t th[6];
+    tjob jobs[6];
+    for (int t = 0; t < 6; t++) {
+        jobs[t] = (tjob){log, t};
+        pthread_create(&th[t], NULL, append_thread, &jobs[t]);
+    }
+    for (int t = 0; t < 6; t++) pthread_join(th[t], NULL);
+    pr_log_stats s;
+    pr_log_stats_get(log, &s);
+    ASSERT_EQ_INT(s.appended, 6 * 750);
+    pr_log_reader *r;
+    pr_log_record rec;
+    long last[6] = {-1, -1, -1, -1, -1, -1}, n = 0;
+    pr_log_pos prev = {0, 0};
+    ASSERT_OK(pr_log_reader_open(log, NULL, &r, &err));
+    while (pr_log_next(r, &rec, &err) == PR_OK) {
+        long i = rec_index(&rec);
+        ASSERT_TRUE(rec.type < 6 && i / 100000 == (long)rec.type);
+        i %= 100000;
+        ASSERT_TRUE(i > last[rec.type]); /* in the thread's order */
+        last[rec.type] = i;
+        ASSERT_TRUE(pr_log_pos_cmp(rec.pos, prev) > 0);
+        prev = rec.pos;
+        n++;
+    }
+    ASSERT_EQ_INT(n, 6 * 750);
     pr_log_reader_close(r);
     pr_log_close(log);
 }
@@ -709,6 +767,7 @@ int main(void) {
     RUN(round_trip_binary);
     RUN(start_kinds_and_tail);
     RUN(maxlen_retention);
+    RUN(threads_share_a_handle);
     RUN(malformed_entries);
     RUN(consumer_resume_and_claim);
     RUN(consumer_kill9);

@@ -41,8 +41,10 @@
  * retried inside a call. SIGPIPE is guarded as in the store
  * (store_redis_int.h).
  *
- * Ownership: the log owns its config and its append connection (guarded by
- * a mutex: appends and stats are thread-safe). A reader owns its
+ * Ownership: the log owns its config and RS_SLOTS connections, each
+ * guarded by its mutex: an append takes a free one (or waits for one), so
+ * appends of several threads run in parallel; stats and the consumer list
+ * use the first. A reader owns its
  * connection and the last reply, into which the record it handed out
  * points until the next call.
  */
@@ -319,21 +321,43 @@ static size_t argl(const char **argv, size_t *len, int argc) {
 
 /* ---------------------------------------------------------------- log */
 
+/* Connections of one log handle: appends from several threads go out on
+ * several connections at once instead of queueing behind one round trip
+ * (Redis orders them as they arrive). */
+#define RS_SLOTS 4
+
+typedef struct rs_slot {
+    pthread_mutex_t mu;   /* guards conn */
+    rs_conn conn;         /* connected on first use */
+} rs_slot;
+
 typedef struct rs_log {
     pr__redis_config cfg;
     rs_opts opts;
     char maxlen_text[24];
     char *consumers_key;  /* KEY:consumers */
-    pthread_mutex_t mu;   /* guards conn and the counters */
-    rs_conn conn;
-    uint64_t appended;
+    rs_slot slot[RS_SLOTS]; /* slot 0 also serves stats and consumers */
+    unsigned next_slot;   /* atomic: where a caller finding all busy waits */
+    uint64_t appended;    /* atomic */
 } rs_log;
+
+/* A free slot if there is one, else the next in turn (waiting for it);
+ * returned locked. */
+static rs_slot *slot_take(rs_log *l) {
+    for (int i = 0; i < RS_SLOTS; i++)
+        if (pthread_mutex_trylock(&l->slot[i].mu) == 0) return &l->slot[i];
+    rs_slot *s = &l->slot[__atomic_fetch_add(&l->next_slot, 1, __ATOMIC_RELAXED) % RS_SLOTS];
+    pthread_mutex_lock(&s->mu);
+    return s;
+}
 
 static void rs_close(void *impl) {
     rs_log *l = impl;
     if (!l) return;
-    if (l->conn.c) redisFree(l->conn.c);
-    pthread_mutex_destroy(&l->mu);
+    for (int i = 0; i < RS_SLOTS; i++) {
+        if (l->slot[i].conn.c) redisFree(l->slot[i].conn.c);
+        pthread_mutex_destroy(&l->slot[i].mu);
+    }
     free(l->consumers_key);
     pr__redis_config_free(&l->cfg);
     free(l);
@@ -344,9 +368,11 @@ static pr_status rs_open(const char *arg, int mode, void **impl, pr_err *err) {
     pr_status st;
     redisReply *rep = NULL;
     if (!l) return pr_err_set(err, PR_ERR_NOMEM, "log URI 'redis-stream:%s': out of memory", arg);
-    pthread_mutex_init(&l->mu, NULL);
+    for (int i = 0; i < RS_SLOTS; i++) {
+        pthread_mutex_init(&l->slot[i].mu, NULL);
+        l->slot[i].conn.cfg = &l->cfg;
+    }
     if ((st = rs_parse(arg, &l->cfg, &l->opts, err)) != PR_OK) goto fail;
-    l->conn.cfg = &l->cfg;
     snprintf(l->maxlen_text, sizeof l->maxlen_text, "%lld", l->opts.maxlen);
     l->consumers_key = malloc(l->cfg.key_len + 11);
     if (!l->consumers_key) {
@@ -357,7 +383,7 @@ static pr_status rs_open(const char *arg, int mode, void **impl, pr_err *err) {
     /* Reachable, and KEY a stream or absent. */
     const char *argv[2] = {"TYPE", l->cfg.key};
     size_t len[2];
-    if ((st = rs_command(&l->conn, (int)argl(argv, len, 2), argv, len, "TYPE", &rep, err)) != PR_OK)
+    if ((st = rs_command(&l->slot[0].conn, (int)argl(argv, len, 2), argv, len, "TYPE", &rep, err)) != PR_OK)
         goto fail;
     if (rep->type != REDIS_REPLY_STATUS ||
         (strcmp(rep->str, "stream") != 0 && strcmp(rep->str, "none") != 0)) {
@@ -378,7 +404,8 @@ fail:
 static pr_status rs_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_log_pos *last,
                            pr_err *err) {
     rs_log *l = impl;
-    rs_conn *k = &l->conn;
+    rs_slot *slot = slot_take(l);
+    rs_conn *k = &slot->conn;
     const char *argv[12];
     size_t len[12];
     char type[16], ts[24];
@@ -387,7 +414,6 @@ static pr_status rs_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
     int multi = n > 1;
     pr_status st;
 
-    pthread_mutex_lock(&l->mu);
     if ((st = rs_ready(k, err)) != PR_OK) goto out;
     if (multi) {
         argv[0] = "MULTI";
@@ -446,10 +472,10 @@ static pr_status rs_append(void *impl, const pr_log_entry *recs, uint32_t n, pr_
                         id->type);
         goto out;
     }
-    l->appended += n;
+    __atomic_fetch_add(&l->appended, n, __ATOMIC_RELAXED);
 out:
     if (rep) freeReplyObject(rep);
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&slot->mu);
     return st;
 }
 
@@ -470,9 +496,9 @@ static void rs_stats(void *impl, pr_log_stats *out) {
     pr_err err;
     const char *argv[5] = {"XINFO", "STREAM", l->cfg.key};
     size_t len[5];
-    pthread_mutex_lock(&l->mu);
-    out->appended = l->appended;
-    if (rs_command(&l->conn, (int)argl(argv, len, 3), argv, len, "XINFO STREAM", &rep, &err) == PR_OK) {
+    pthread_mutex_lock(&l->slot[0].mu);
+    out->appended = __atomic_load_n(&l->appended, __ATOMIC_RELAXED);
+    if (rs_command(&l->slot[0].conn, (int)argl(argv, len, 3), argv, len, "XINFO STREAM", &rep, &err) == PR_OK) {
         const redisReply *f = info_field(rep, "length");
         if (f && f->type == REDIS_REPLY_INTEGER && f->integer > 0) {
             out->records = (uint64_t)f->integer;
@@ -492,12 +518,13 @@ static void rs_stats(void *impl, pr_log_stats *out) {
         argv[0] = "MEMORY";
         argv[1] = "USAGE";
         if (out->records &&
-            rs_command(&l->conn, (int)argl(argv, len, 3), argv, len, "MEMORY USAGE", &rep, &err) == PR_OK) {
+            rs_command(&l->slot[0].conn, (int)argl(argv, len, 3), argv, len, "MEMORY USAGE", &rep, &err) ==
+                PR_OK) {
             if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0) out->bytes = (uint64_t)rep->integer;
             freeReplyObject(rep);
         }
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->slot[0].mu);
 }
 
 /* ---------------------------------------------------------------- entries */
@@ -981,9 +1008,9 @@ static pr_status rs_consumers(void *impl, int (*fn)(void *ctx, const pr_log_cons
     const char *argv[2] = {"HGETALL", l->consumers_key};
     size_t len[2];
     pr_status st;
-    pthread_mutex_lock(&l->mu);
-    st = rs_command(&l->conn, (int)argl(argv, len, 2), argv, len, "HGETALL", &rep, err);
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&l->slot[0].mu);
+    st = rs_command(&l->slot[0].conn, (int)argl(argv, len, 2), argv, len, "HGETALL", &rep, err);
+    pthread_mutex_unlock(&l->slot[0].mu);
     if (st != PR_OK) return st;
     size_t n = rep->type == REDIS_REPLY_ARRAY ? rep->elements / 2 : 0;
     redisReply ***names = calloc(n ? n : 1, sizeof *names);
