@@ -199,6 +199,17 @@ TEST(round_trip_binary) {
     log = open_log("rt", "", PR_LOG_READ);
     ASSERT_STATUS(pr_log_append(log, e, 1, NULL, &err), PR_ERR_INVALID);
     pr_log_close(log);
+
+    /* The same stream through the unix socket. */
+    char uri[300];
+    snprintf(uri, sizeof uri, "redis-stream:unix:%s/rt?timeout_ms=2000", srv.sock);
+    ASSERT_OK(pr_log_open(uri, PR_LOG_READ, &log, &err));
+    ASSERT_OK(pr_log_reader_open(log, NULL, &r, &err));
+    for (int i = 0; i < 5; i++) ASSERT_OK(pr_log_next(r, &rec, &err));
+    ASSERT_EQ_INT(pr_log_pos_cmp(rec.pos, one), 0);
+    ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
+    pr_log_reader_close(r);
+    pr_log_close(log);
 }
 
 TEST(start_kinds_and_tail) {
