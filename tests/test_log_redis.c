@@ -6,7 +6,8 @@
  * threads appending through one handle (several connections),
  * malformed entries (an error naming the id, or skipped and counted),
  * consumer groups (commit part, reopen: resume right after the commit with
- * its meta; another consumer's stale pending entries taken over), a
+ * its meta; another consumer's stale pending entries taken over; a group
+ * destroyed under a reader is recreated after the last commit), a
  * consuming child killed with kill -9 at random instants (every uncommitted
  * record comes again, nothing committed twice), and a server killed -9
  * mid-append and restarted on its AOF (appendfsync always): PR_ERR_IO naming
@@ -527,6 +528,38 @@ TEST(consumer_resume_and_claim) {
     pr_log_close(log);
 }
 
+/* The group vanishes under a reader (XGROUP DESTROY; as after a Redis
+ * restart without AOF that kept the stream): the reader recreates it after
+ * its last commit and goes on without repeating what it handed out; a new
+ * reader starts after the commit. */
+TEST(consumer_group_lost) {
+    pr_err err;
+    pr_event_log *log = open_log("gl", "", PR_LOG_WRITE);
+    append_range(log, 0, 2500);
+    pr_log_start st = {.kind = PR_LOG_CONSUMER, .consumer = "g"};
+    pr_log_reader *r;
+    pr_log_record rec;
+    pr_log_pos p;
+    ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
+    consume(r, 1200, 0, &p);
+    ASSERT_OK(pr_log_commit(r, p, "1199", &err));
+    consume(r, 100, 1200, &p); /* the rest of the batch stays buffered */
+    redisContext *ctx = direct();
+    redisReply *x = redisCommand(ctx, "XGROUP DESTROY gl g");
+    ASSERT_TRUE(x && x->type == REDIS_REPLY_INTEGER && x->integer == 1);
+    freeReplyObject(x);
+    redisFree(ctx);
+    consume(r, 1200, 1300, &p); /* 1300..1999 buffered, then NOGROUP: recreated */
+    ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
+    pr_log_reader_close(r);
+    ASSERT_OK(pr_log_reader_open(log, &st, &r, &err));
+    ASSERT_EQ_STR(pr_log_reader_commit_meta(r), "1199");
+    consume(r, 1300, 1200, &p);
+    ASSERT_STATUS(pr_log_next(r, &rec, &err), PR_EOF);
+    pr_log_reader_close(r);
+    pr_log_close(log);
+}
+
 /* kill -9 of a consuming child at random instants. The child reads the
  * consumer "k9" and commits after random runs of records with the last
  * index as meta; each trial appends more records first. After each kill a
@@ -781,6 +814,7 @@ int main(void) {
     RUN(threads_share_a_handle);
     RUN(malformed_entries);
     RUN(consumer_resume_and_claim);
+    RUN(consumer_group_lost);
     RUN(consumer_kill9);
     RUN(server_killed_mid_append);
     RUN(consumer_across_restart);

@@ -28,10 +28,11 @@
  * committed (`delivered`, sorted); an entry already among them is never
  * handed out twice in one reader (XAUTOCLAIM may return the reader's own,
  * and after a lost connection the reader re-reads its pending entries from
- * 0, since the lost reply's entries are pending for it now). A commit is
- * MULTI, XACK of every delivered id <= pos, HSET KEY:consumers NAME
- * "ms-seq\nMETA", EXEC; pr_log_consumers lists that hash (HGETALL) in
- * name order. verify and compact are log.c's defaults (verify reads every
+ * 0, since the lost reply's entries are pending for it now). The group is
+ * created (and recreated on NOGROUP) after the consumer's last commit, 0
+ * if none. A commit is MULTI, XACK of every delivered id <= pos, HSET
+ * KEY:consumers NAME "ms-seq\nMETA", EXEC; pr_log_consumers lists that
+ * hash (HGETALL) in name order. verify and compact are log.c's defaults (verify reads every
  * entry; nothing to compact: retention is maxlen).
  *
  * Failures. Connect and command timeouts are socket-level. A lost
@@ -611,6 +612,7 @@ typedef struct rs_reader {
     char own_cursor[RS_ID_MAX];
     char claim_cursor[RS_ID_MAX];
     char claim_ms[16];
+    char group_from[RS_ID_MAX]; /* the last commit known ("0": none) */
     pr_log_pos *delivered;     /* handed out, not committed, sorted */
     size_t n_delivered, cap_delivered;
     char *meta;                /* the commit the reader started from */
@@ -657,6 +659,22 @@ static pr_status delivered_add(rs_reader *r, pr_log_pos p, pr_err *err) {
     r->delivered[i] = p;
     r->n_delivered++;
     return PR_OK;
+}
+
+/* XGROUP CREATE KEY NAME <group_from> MKSTREAM: a new group starts after
+ * the consumer's last commit (0: the start), so a group lost with a Redis
+ * restart without AOF, or destroyed, comes back where the commits say.
+ * BUSYGROUP (it exists) is success. */
+static pr_status group_create(rs_reader *r, pr_err *err) {
+    const char *argv[6] = {"XGROUP", "CREATE", r->log->cfg.key, r->group, r->group_from, "MKSTREAM"};
+    size_t len[6];
+    redisReply *rep = NULL;
+    pr_err gerr;
+    pr_status st = rs_command(&r->conn, (int)argl(argv, len, 6), argv, len, "XGROUP CREATE", &rep, &gerr);
+    if (rep) freeReplyObject(rep);
+    if (st == PR_OK || (r->conn.c && strstr(gerr.msg, "BUSYGROUP"))) return PR_OK;
+    if (err) *err = gerr;
+    return st;
 }
 
 static pr_status rs_reader_open(void *impl, const pr_log_start *start, void **out, int *skipped,
@@ -722,22 +740,15 @@ static pr_status rs_reader_open(void *impl, const pr_log_start *start, void **ou
         memcpy(r->own_cursor, "0", 2);
         memcpy(r->claim_cursor, "0-0", 4);
         snprintf(r->claim_ms, sizeof r->claim_ms, "%d", l->opts.claim_ms);
-        /* From the start if the group is new; BUSYGROUP: it exists. */
-        argv[0] = "XGROUP", argv[1] = "CREATE", argv[2] = l->cfg.key, argv[3] = r->group;
-        argv[4] = "0", argv[5] = "MKSTREAM";
-        pr_err gerr;
-        st = rs_command(&r->conn, (int)argl(argv, len, 6), argv, len, "XGROUP CREATE", &rep, &gerr);
-        if (st != PR_OK && !(r->conn.c && strstr(gerr.msg, "BUSYGROUP"))) {
-            if (err) *err = gerr;
-            goto fail;
-        }
-        if (rep) freeReplyObject(rep);
-        rep = NULL;
+        memcpy(r->group_from, "0", 2);
         argv[0] = "HGET", argv[1] = l->consumers_key, argv[2] = r->group;
         if ((st = rs_command(&r->conn, (int)argl(argv, len, 3), argv, len, "HGET", &rep, err)) != PR_OK)
             goto fail;
         if (rep->type == REDIS_REPLY_STRING) {
             const char *nl = memchr(rep->str, '\n', rep->len);
+            pr_log_pos cpos;
+            if (nl && id_parse(rep->str, (size_t)(nl - rep->str), &cpos))
+                id_format(cpos, r->group_from, sizeof r->group_from);
             size_t ml = nl ? rep->len - (size_t)(nl + 1 - rep->str) : 0;
             if (!(r->meta = malloc(ml + 1))) {
                 st = pr_err_set(err, PR_ERR_NOMEM, "log '%s': out of memory", l->cfg.name);
@@ -748,7 +759,7 @@ static pr_status rs_reader_open(void *impl, const pr_log_start *start, void **ou
         }
         freeReplyObject(rep);
         rep = NULL;
-        st = PR_OK;
+        if ((st = group_create(r, err)) != PR_OK) goto fail;
         break;
     }
     default:
@@ -792,7 +803,7 @@ static pr_status rs_fetch(rs_reader *r, pr_err *err) {
         memcpy(r->claim_cursor, "0-0", 4);
         r->claim_done = 0;
     }
-    for (;;) {
+    for (int recreated = 0;;) {
         int argc = 0;
         const char *what;
         if ((st = rs_ready(&r->conn, err)) != PR_OK) return st;
@@ -816,7 +827,22 @@ static pr_status rs_fetch(rs_reader *r, pr_err *err) {
             argv[argc++] = r->phase == PH_OWN ? r->own_cursor : ">";
         }
         argl(argv, len, argc);
-        if ((st = rs_command(&r->conn, argc, argv, len, what, &rep, err)) != PR_OK) return st;
+        pr_err ferr;
+        if ((st = rs_command(&r->conn, argc, argv, len, what, &rep, &ferr)) != PR_OK) {
+            if (r->phase != PH_PLAIN && !recreated && r->conn.c && strstr(ferr.msg, "NOGROUP")) {
+                /* The group is gone (a restart without AOF, XGROUP DESTROY):
+                 * again from the last commit, filtering what we handed out. */
+                recreated = 1;
+                if ((st = group_create(r, err)) != PR_OK) return st;
+                r->phase = PH_OWN;
+                memcpy(r->own_cursor, "0", 2);
+                memcpy(r->claim_cursor, "0-0", 4);
+                r->claim_done = 0;
+                continue;
+            }
+            if (err) *err = ferr;
+            return st;
+        }
         const redisReply *ents = NULL;
         if (r->phase == PH_PLAIN) {
             ents = rep->type == REDIS_REPLY_ARRAY ? rep : NULL;
@@ -983,6 +1009,7 @@ static pr_status rs_commit(void *impl, pr_log_pos pos, const char *meta, pr_err 
         }
     memmove(r->delivered, r->delivered + upto, (r->n_delivered - upto) * sizeof *r->delivered);
     r->n_delivered -= upto;
+    id_format(pos, r->group_from, sizeof r->group_from);
 out:
     if (rep) freeReplyObject(rep);
     free(value);
