@@ -237,6 +237,10 @@ typedef struct pr_fs_build_opts {
     int tables_only;         /* 1: load the tables, replay no events */
     uint32_t commit_events;  /* materialize: events per atomic commit of
                                 rows and position (0: 20000) */
+    const char *events_uri;  /* NULL: the spec's event files; else the event
+                                records of this log (pr_log_open URI), in
+                                log order, from its start (materialize:
+                                after the store's position in it) */
 } pr_fs_build_opts;
 
 typedef struct pr_fs_build_stats {
@@ -245,6 +249,7 @@ typedef struct pr_fs_build_stats {
     uint64_t already_applied;/* materialize: events skipped, at or before
                                 the latest time a previous run applied */
     uint64_t impressions;    /* assembled (in an output's range) */
+    uint64_t other_records;  /* events_uri: records of other types skipped */
     uint64_t labeled[PR_FS_BUILD_MAX_OUTPUTS];
     uint64_t positives[PR_FS_BUILD_MAX_OUTPUTS];
     pr_joiner_stats joiner;

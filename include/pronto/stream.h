@@ -123,6 +123,11 @@ void pr_joiner_stats_get(const pr_joiner *j, pr_joiner_stats *out);
 size_t pr_joiner_pending(const pr_joiner *j);
 /* Event ids held for deduplication right now. */
 size_t pr_joiner_dedup_size(const pr_joiner *j);
+/* The watermark (largest ts accepted minus the lateness): 1 and *wm, or 0
+ * before any event was accepted. Every impression with ts + window < *wm
+ * has been emitted (or is pollable now), none with ts + window >= *wm has:
+ * what a resumable consumer keeps as its cut (docs/joiner.md). */
+int pr_joiner_watermark(const pr_joiner *j, int64_t *wm);
 void pr_joiner_free(pr_joiner *j);
 
 #ifdef __cplusplus

@@ -20,13 +20,16 @@
 #include "pronto/fstore.h"
 
 static const char usage_text[] =
-    "--spec SPEC --data DIR -o OUT [--split TIME=FILE,...]\n"
+    "--spec SPEC --data DIR [--events URI] -o OUT [--split TIME=FILE,...]\n"
     "\n"
     "Replays the spec's event stream with its entity tables in time order\n"
     "and writes, for every labeled impression, its features as they stood at\n"
     "the impression's time (never later) through the featurizer: an example\n"
     "cache for `pronto train --dataset`, or CSV of the assembled columns for\n"
-    "an output named *.csv. See docs/fstore.md.";
+    "an output named *.csv. The events are the spec's event files, or with\n"
+    "--events the event records of a log, always from its start (the\n"
+    "aggregates need the whole history; --from/--to only bound the output).\n"
+    "See docs/fstore.md.";
 
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -34,17 +37,7 @@ static int ends_with(const char *s, const char *suffix) {
 }
 
 static int parse_time_ms(const char *flag, const char *text, int64_t *out) {
-    int64_t s;
-    if (pr__parse_ts(text, strlen(text), &s) != 0) {
-        fprintf(stderr,
-                "pronto build-dataset: %s: expected an ISO-8601 time "
-                "(2024-01-06 or 2024-01-06T12:00:00Z) or Unix seconds, got "
-                "'%s'\n",
-                flag, text);
-        return 0;
-    }
-    *out = s * 1000;
-    return 1;
+    return cli_parse_time_ms("build-dataset", flag, text, out);
 }
 
 static void set_output(pr_fs_build_output *o, const char *path, int64_t from) {
@@ -58,7 +51,7 @@ int cmd_build_dataset(int argc, char **argv) {
     const char *cmd = "build-dataset";
     const char *spec_path = NULL, *data = NULL, *out = NULL, *split = NULL;
     const char *from_s = NULL, *to_s = NULL, *window_s = NULL,
-               *lateness_s = NULL, *store_uri = NULL;
+               *lateness_s = NULL, *store_uri = NULL, *events_uri = NULL;
     unsigned long long max_bad = 0;
     pr_flag flags[] = {
         {"--spec", NULL, PR_FLAG_STRING, &spec_path,
@@ -78,6 +71,9 @@ int cmd_build_dataset(int argc, char **argv) {
          "D  allowed out-of-orderness (default 10m)", 0},
         {"--max-bad", NULL, PR_FLAG_UINT, &max_bad,
          "N  malformed event lines tolerated (default 0)", 0},
+        {"--events", NULL, PR_FLAG_STRING, &events_uri,
+         "URI  replay the event records of this log (log:DIR, redis-stream:...) from its "
+         "start instead of the spec's event files", 0},
         {"--store", NULL, PR_FLAG_STRING, &store_uri,
          "URI  keep the state in this store (mem:, lmdb:DIR, redis:...) "
          "instead of in process", 0},
@@ -122,7 +118,7 @@ int cmd_build_dataset(int argc, char **argv) {
     }
     outs[n_out - 1].to_ms = to;
     pr_fs_build_opts o = {.data_dir = data, .outputs = outs, .n_outputs = n_out,
-                          .max_bad = max_bad};
+                          .max_bad = max_bad, .events_uri = events_uri};
     if (window_s && !cli_parse_duration_ms(cmd, "--window", window_s, &o.window_ms))
         return PR_EXIT_USAGE;
     if (lateness_s && !cli_parse_duration_ms(cmd, "--lateness", lateness_s, &o.lateness_ms))
@@ -143,12 +139,12 @@ int cmd_build_dataset(int argc, char **argv) {
                n > 0 ? (double)st.positives[k] / n : 0.0);
     }
     fprintf(stderr,
-            "pronto build-dataset: events=%llu malformed=%llu table_rows=%llu "
+            "pronto build-dataset: events=%llu malformed=%llu other_records=%llu table_rows=%llu "
             "impressions=%llu duplicates=%llu too_late=%llu unknown_type=%llu "
             "missing_ids=%llu missing_keys=%llu long_keys=%llu late_updates=%llu state_rows=%llu "
             "state_bytes=%llu elapsed_s=%.2f impressions_per_s=%.0f\n",
             (unsigned long long)st.events, (unsigned long long)st.bad_lines,
-            (unsigned long long)st.table_rows,
+            (unsigned long long)st.other_records, (unsigned long long)st.table_rows,
             (unsigned long long)st.joiner.impressions,
             (unsigned long long)st.joiner.duplicates,
             (unsigned long long)st.joiner.too_late,

@@ -16,7 +16,8 @@
 #include "pronto/fstore.h"
 
 static const char usage_text[] =
-    "--spec SPEC --data DIR --store URI [--until TIME] [--tables-only] [--commit-every N]\n"
+    "--spec SPEC --data DIR --store URI [--events URI] [--until TIME] [--tables-only]\n"
+    "       [--commit-every N]\n"
     "\n"
     "Loads the spec's entity tables and replays its events into a store\n"
     "(mem:, lmdb:DIR, redis:HOST:PORT, redis:unix:PATH; docs/store.md):\n"
@@ -27,17 +28,24 @@ static const char usage_text[] =
     "Rows reach the store together with that position in one atomic write\n"
     "every --commit-every events: killed at any instant and rerun, it counts\n"
     "every event once. The last write also marks the store as materialized\n"
-    "(a sentinel pronto serve checks).";
+    "(a sentinel pronto serve checks). With --events URI the events are the\n"
+    "event records of a log, and the position kept in the store is one in\n"
+    "the log (its records need not be in time order): a rerun reads on from\n"
+    "there, exactly once per store.";
 
 int cmd_materialize(int argc, char **argv) {
     const char *cmd = "materialize";
     const char *spec_path = NULL, *data = NULL, *store_uri = NULL, *until_s = NULL;
+    const char *events_uri = NULL;
     int tables_only = 0;
     unsigned long long max_bad = 0, commit_every = 20000;
     pr_flag flags[] = {
         {"--spec", NULL, PR_FLAG_STRING, &spec_path, "FILE  feature spec", 0},
         {"--data", "-d", PR_FLAG_STRING, &data, "DIR  where the spec's source paths are", 0},
         {"--store", NULL, PR_FLAG_STRING, &store_uri, "URI  the online store to fill", 0},
+        {"--events", NULL, PR_FLAG_STRING, &events_uri,
+         "URI  the event records of this log (log:DIR, redis-stream:...) instead of the "
+         "spec's event files", 0},
         {"--until", NULL, PR_FLAG_STRING, &until_s,
          "TIME  apply events and table rows up to this time (ISO-8601 or Unix s)", 0},
         {"--tables-only", NULL, PR_FLAG_BOOL, &tables_only, "load the entity tables only", 0},
@@ -56,7 +64,7 @@ int cmd_materialize(int argc, char **argv) {
     if (commit_every < 1 || commit_every > 10000000)
         return cli_usage_error(cmd, "--commit-every must be 1..10000000");
     pr_fs_build_opts o = {.data_dir = data, .max_bad = max_bad, .tables_only = tables_only,
-                          .commit_events = (uint32_t)commit_every};
+                          .commit_events = (uint32_t)commit_every, .events_uri = events_uri};
     if (until_s) {
         int64_t s;
         if (pr__parse_ts(until_s, strlen(until_s), &s) != 0)

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "data/reader_int.h"
 #include "pronto/sim.h"
 
 int cli_usage_error(const char *cmd, const char *msg) {
@@ -19,6 +20,19 @@ int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, i
         return 0;
     }
     *out = (int64_t)(sec * 1000.0 + 0.5);
+    return 1;
+}
+
+int cli_parse_time_ms(const char *cmd, const char *flag, const char *text, int64_t *out) {
+    int64_t s;
+    if (pr__parse_ts(text, strlen(text), &s) != 0) {
+        fprintf(stderr,
+                "pronto %s: %s: expected an ISO-8601 time (2024-01-06 or "
+                "2024-01-06T12:00:00Z) or Unix seconds, got '%s'\n",
+                cmd, flag, text);
+        return 0;
+    }
+    *out = s * 1000;
     return 1;
 }
 

@@ -12,6 +12,10 @@ int cli_usage_error(const char *cmd, const char *msg);
  * in ms. 1 on success; else prints "pronto CMD: FLAG: expected a
  * duration ..." and returns 0. */
 int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, int64_t *out);
+/* A time flag (ISO-8601 "2024-01-06", "2024-01-06T12:00:00Z", or Unix
+ * seconds) in Unix ms. 1 on success; else prints "pronto CMD: FLAG: ..."
+ * and returns 0. */
+int cli_parse_time_ms(const char *cmd, const char *flag, const char *text, int64_t *out);
 /* spec_path, or the shipped Criteo spec when spec_path is NULL and the format
  * is criteo (or unspecified). *spec owned by caller. */
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,

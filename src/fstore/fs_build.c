@@ -40,12 +40,14 @@
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/cache_encoded.h"
 #include "data/reader_int.h"
 #include "fstore/fs_ahead.h"
 #include "fstore/fs_build_int.h"
 #include "fstore/fs_overlay.h"
+#include "log/evsrc.h"
 #include "pronto/cache.h"
 #include "pronto/stream.h"
 
@@ -56,7 +58,7 @@
 /* One line read ahead: its parse, or why it has none. */
 typedef struct ahead_line {
     pr_arena arena;     /* the line's copy, the parse, compound keys */
-    uint64_t lineno;
+    pr__evloc loc;      /* where it came from */
     pr_status rc;       /* PR_OK: ev holds the event; PR_EOF: a blank
                            line; else a malformed line (err) */
     pr_err err;
@@ -84,6 +86,18 @@ typedef struct builder {
     position resume;          /* what the store held at the start */
     uint64_t resume_seen;     /* events at resume.ts_ms met so far */
     position pos;             /* what the state holds now */
+    /* Materializing from a log (o->events_uri): positions, not times. */
+    int from_log;
+    int has_applied;          /* the store holds every record up to ... */
+    pr_log_pos applied;       /* ... this one (read at the start, then moved) */
+    int resume_has_applied;
+    pr_log_pos resume_applied;/* what the store held at the start */
+    int has_start;            /* the store's restart point P (a run reads */
+    pr_log_pos start;         /*   after it; from the start without one) */
+    pr__replay_track track;   /* finds P for the next commit */
+    const pr__evloc *cur;     /* the record being processed */
+    pr__evsrc *src;           /* the events: files or a log */
+    int64_t window_ms;        /* the joiner's */
     uint64_t since_commit;    /* events since the last commit */
     pr_fs *fs;
     pr_featurizer *fz;
@@ -271,7 +285,12 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
      * (so its duplicate detection ends as in an uninterrupted run) but not
      * to the aggregates again. */
     int already = 0;
-    if (ev->has_ts && b->materialize) {
+    if (b->materialize && b->from_log) {
+        /* A log: the records up to the stored position are in the state. */
+        already = b->resume_has_applied && pr_log_pos_cmp(b->cur->pos, b->resume_applied) <= 0;
+        if (already) b->st->already_applied++;
+        if (ev->has_ts && ev->ts_ms > b->pos.ts_ms) b->pos.ts_ms = ev->ts_ms;
+    } else if (ev->has_ts && b->materialize) {
         if (ev->ts_ms < b->resume.ts_ms)
             already = 1;
         else if (ev->ts_ms == b->resume.ts_ms && b->resume_seen++ < b->resume.at_ts)
@@ -347,6 +366,30 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
 #define COMMIT_EVENTS 20000u
 #define COMMIT_BYTES ((size_t)64 << 20)
 #define POSITION_BYTES 24u
+/* From an event log (materialize --events URI), "materialized:<fp>" is
+ * instead 48 bytes little-endian:
+ *   OFFSET  SIZE  DESCRIPTION
+ *   0       4     magic "PLOG"
+ *   4       4     version 1
+ *   8       16    applied: the log position (pr_log_pos a, b) of the last
+ *                 record whose event is in the state
+ *   24      4     1 if applied is set (0: no record yet)
+ *   28      4     1 if start is set (0: a rerun reads from the start)
+ *   32      16    start P: a rerun reads the records after P, feeding those
+ *                 up to applied to the joiner only (its duplicate and
+ *                 lateness decisions then match an uninterrupted run's:
+ *                 every record at or before P has ts < watermark - window,
+ *                 docs/joiner.md "Resuming"), and applies the rest.
+ * A log's records are not in time order, so a (ts, count) position would
+ * not say which records are in the state; a position in the log does. */
+#define LOG_POSITION_BYTES 48u
+
+static uint64_t pr__ld_u64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static void pr__st_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static void watermark_key(const builder *b, char *buf, size_t cap) {
     snprintf(buf, cap, "materialized:%016llx",
@@ -361,6 +404,26 @@ static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
                                 pr_bytes_of(key, strlen(key)), 0, &row, err);
     if (rc == PR_ERR_NOTFOUND) return PR_OK;
     if (rc != PR_OK) return rc;
+    int is_log = row.len == LOG_POSITION_BYTES && !memcmp(row.ptr, "PLOG", 4) &&
+                 pr__ld_u32((const uint8_t *)row.ptr + 4) == 1;
+    if (is_log != b->from_log && (is_log || row.len == 8 || row.len == POSITION_BYTES))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "store: materialized for this spec from %s; materialize it from "
+                          "the same source (%s), or into another store",
+                          is_log ? "an event log" : "event files",
+                          is_log ? "--events URI" : "the spec's event files");
+    if (is_log) {
+        const uint8_t *v = (const uint8_t *)row.ptr;
+        b->resume_applied.a = pr__ld_u64(v + 8);
+        b->resume_applied.b = pr__ld_u64(v + 16);
+        b->resume_has_applied = (int)(pr__ld_u32(v + 24) & 1);
+        b->has_start = (int)(pr__ld_u32(v + 28) & 1);
+        b->start.a = pr__ld_u64(v + 32);
+        b->start.b = pr__ld_u64(v + 40);
+        b->has_applied = b->resume_has_applied;
+        b->applied = b->resume_applied;
+        return PR_OK;
+    }
     if (row.len == 8) {
         memcpy(&b->resume.ts_ms, row.ptr, 8);
         b->resume.at_ts = UINT64_MAX;
@@ -381,12 +444,31 @@ static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
 /* Commits the rows written since the last commit with the position (and,
  * at the end of a run, the sentinel): one atomic write. */
 static pr_status commit_state(builder *b, int final, pr_err *err) {
-    char key[64], val[POSITION_BYTES], sentinel[512];
+    char key[64], val[LOG_POSITION_BYTES], sentinel[512];
+    size_t val_len = POSITION_BYTES;
     watermark_key(b, key, sizeof key);
-    memcpy(val, "PPOS", 4);
-    pr__st_u32((uint8_t *)val + 4, 1);
-    pr__st_i64((uint8_t *)val + 8, b->pos.ts_ms);
-    memcpy(val + 16, &b->pos.at_ts, 8);
+    if (b->from_log) {
+        int64_t wm, T = INT64_MIN;
+        if (pr_joiner_watermark(b->j, &wm) && __builtin_sub_overflow(wm, b->window_ms, &T))
+            T = INT64_MIN;
+        b->has_start = pr__replay_point(&b->track, T, &b->start);
+        uint8_t *v = (uint8_t *)val;
+        memset(v, 0, LOG_POSITION_BYTES);
+        memcpy(v, "PLOG", 4);
+        pr__st_u32(v + 4, 1);
+        pr__st_u64(v + 8, b->applied.a);
+        pr__st_u64(v + 16, b->applied.b);
+        pr__st_u32(v + 24, (uint32_t)b->has_applied);
+        pr__st_u32(v + 28, (uint32_t)b->has_start);
+        pr__st_u64(v + 32, b->start.a);
+        pr__st_u64(v + 40, b->start.b);
+        val_len = LOG_POSITION_BYTES;
+    } else {
+        memcpy(val, "PPOS", 4);
+        pr__st_u32((uint8_t *)val + 4, 1);
+        pr__st_i64((uint8_t *)val + 8, b->pos.ts_ms);
+        memcpy(val + 16, &b->pos.at_ts, 8);
+    }
     char name[201];
     snprintf(name, sizeof name, "%s", b->fs->spec->name ? b->fs->spec->name : "");
     for (char *c = name; *c; c++) /* a JSON string whatever the name holds */
@@ -400,7 +482,7 @@ static pr_status commit_state(builder *b, int final, pr_err *err) {
     pr_bytes ent = pr_bytes_of(WATERMARK_ENTITY, strlen(WATERMARK_ENTITY));
     pr_bytes ents[2] = {ent, ent};
     pr_bytes keys[2] = {pr_bytes_of(key, strlen(key)), pr_bytes_of(SENTINEL_KEY, strlen(SENTINEL_KEY))};
-    pr_bytes vals[2] = {pr_bytes_of(val, sizeof val), pr_bytes_of(sentinel, (size_t)sl)};
+    pr_bytes vals[2] = {pr_bytes_of(val, val_len), pr_bytes_of(sentinel, (size_t)sl)};
     int64_t exp[2] = {0, 0};
     b->since_commit = 0;
     return pr__fs_overlay_commit(b->fs, ents, keys, vals, exp, final ? 2 : 1, err);
@@ -416,6 +498,7 @@ static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
         return pr_err_set(err, PR_ERR_SPEC,
                           "%s: no events source (sources: kind: events)",
                           fs->spec->name);
+    if (o->events_uri) return PR_OK; /* the events come from a log */
     char pattern[4096];
     if (src->path[0] == '/' || !o->data_dir)
         snprintf(pattern, sizeof pattern, "%s", src->path);
@@ -431,14 +514,12 @@ static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
 
 /* Reads the next line into slot l: parsed, blank, or malformed. PR_OK, or
  * PR_EOF / a read error (the slot is unused then). */
-static pr_status read_ahead(builder *b, pr__linesrc *src, ahead_line *l,
-                            pr_err *err) {
-    char *line = NULL;
+static pr_status read_ahead(builder *b, ahead_line *l, pr_err *err) {
+    const char *line = NULL;
     size_t len = 0;
-    pr_status rc = pr__linesrc_next(src, &line, &len, err);
+    pr_status rc = pr__evsrc_next(b->src, &line, &len, &l->loc, err);
     if (rc != PR_OK && rc != PR_ERR_LIMIT) return rc;
     pr_arena_reset(&l->arena);
-    l->lineno = src->lineno;
     if (rc == PR_ERR_LIMIT) { /* over-long line: malformed */
         l->rc = rc;
         l->err = *err;
@@ -461,26 +542,38 @@ static pr_status read_ahead(builder *b, pr__linesrc *src, ahead_line *l,
 }
 
 /* Processes one line read ahead. */
-static pr_status run_line(builder *b, const char *path, ahead_line *l,
-                          pr_progress *pg, pr_err *err) {
+/* A log record processed (whatever it held): the state now includes it. */
+static pr_status log_done(builder *b, const ahead_line *l, pr_err *err) {
+    if (!b->from_log || !b->materialize) return PR_OK;
+    b->has_applied = 1;
+    b->applied = l->loc.pos;
+    int64_t ts = l->rc == PR_OK && l->ev.has_ts ? l->ev.ts_ms : INT64_MIN;
+    if (!pr__replay_push(&b->track, l->loc.pos, ts))
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    return PR_OK;
+}
+
+static pr_status run_line(builder *b, ahead_line *l, pr_progress *pg, pr_err *err) {
     b->st->lines++;
-    if (l->rc == PR_EOF) return PR_OK;
+    if (l->rc == PR_EOF) return log_done(b, l, err);
     if (l->rc != PR_OK) {
         *err = l->err;
+        char where[PR_ERR_MSG_MAX];
+        pr__evsrc_where(b->src, &l->loc, where, sizeof where);
         if (++b->st->bad_lines <= REPORT_MAX)
-            pr_log(PR_LOG_WARN, "%s:%llu: %s", path,
-                   (unsigned long long)l->lineno, err->msg);
+            pr_log(PR_LOG_WARN, "%s: %s", where, err->msg);
         if (b->st->bad_lines > b->o->max_bad)
             return pr_err_set(err, PR_ERR_PARSE,
-                              "%s:%llu: more than %llu malformed event "
+                              "%s: more than %llu malformed event "
                               "lines (--max-bad)",
-                              path, (unsigned long long)l->lineno,
-                              (unsigned long long)b->o->max_bad);
-        return PR_OK;
+                              where, (unsigned long long)b->o->max_bad);
+        return log_done(b, l, err);
     }
     pr_arena_reset(&b->arena);
     b->st->events++;
+    b->cur = &l->loc;
     pr_status rc = one_event(b, &l->ev, err);
+    if (rc == PR_OK) rc = log_done(b, l, err);
     if (rc != PR_OK) return rc;
     if (b->materialize) {
         uint32_t rows;
@@ -497,18 +590,15 @@ static pr_status run_line(builder *b, const char *path, ahead_line *l,
     return PR_OK;
 }
 
-static pr_status run_file(builder *b, const char *path, pr_progress *pg,
-                          pr_err *err) {
-    pr__linesrc src;
-    pr_status rc = pr__linesrc_open_path(&src, path, path, 0, 0, err);
-    if (rc != PR_OK) return rc;
+static pr_status run_events(builder *b, pr_progress *pg, pr_err *err) {
+    pr_status rc = PR_OK;
     /* Lines [head, tail) are read; the ring holds AHEAD of them. */
     uint64_t head = 0, tail = 0;
     pr_status read_rc = PR_OK;
     pr_err read_err;
     for (;;) {
         while (read_rc == PR_OK && tail - head < AHEAD) {
-            read_rc = read_ahead(b, &src, &b->ahead[tail % AHEAD], &read_err);
+            read_rc = read_ahead(b, &b->ahead[tail % AHEAD], &read_err);
             if (read_rc == PR_OK) tail++;
         }
         if (head == tail) break;
@@ -516,7 +606,7 @@ static pr_status run_file(builder *b, const char *path, pr_progress *pg,
             ahead_line *l = &b->ahead[(head + AHEAD_ROWS) % AHEAD];
             if (l->rc == PR_OK) pr__fs_ahead_rows(b->fs, &l->ev, &l->pf);
         }
-        rc = run_line(b, path, &b->ahead[head % AHEAD], pg, err);
+        rc = run_line(b, &b->ahead[head % AHEAD], pg, err);
         head++;
         if (rc != PR_OK) break;
     }
@@ -524,7 +614,6 @@ static pr_status run_file(builder *b, const char *path, pr_progress *pg,
         rc = read_rc; /* a read error, after the lines before it */
         *err = read_err;
     }
-    pr__linesrc_close(&src);
     return rc;
 }
 
@@ -610,6 +699,8 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     pr_joiner_opts jo = pr_joiner_opts_default();
     if (o->window_ms) jo.window_ms = o->window_ms;
     if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
+    b.window_ms = jo.window_ms;
+    b.from_log = o->events_uri != NULL;
     if (rc == PR_OK) rc = pr_joiner_new(&jo, &b.j, err);
     if (rc == PR_OK) rc = pr__fs_read_tables(b.fs, o->data_dir, &b.tables, err);
     int materialize = b.materialize = o->store && o->n_outputs == 0;
@@ -617,15 +708,28 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     if (rc == PR_OK && materialize) rc = pr__fs_overlay_install(b.fs, err);
     if (rc == PR_OK && !o->tables_only) {
         rc = event_files(b.fs, o, &g, err);
-        have_glob = rc == PR_OK;
+        have_glob = rc == PR_OK && !b.from_log;
+    }
+    if (rc == PR_OK && !o->tables_only) {
+        /* A log replays from its start (the aggregates need the whole
+         * history), or, materializing, after the store's restart point. */
+        pr__evsrc_opts so = {.uri = o->events_uri, .from_ms = INT64_MIN};
+        if (!b.from_log) {
+            so.paths = (const char *const *)g.gl_pathv;
+            so.n_paths = (uint32_t)g.gl_pathc;
+        } else if (b.has_start) {
+            so.has_after = 1;
+            so.after = b.start;
+        }
+        pr__replay_init(&b.track, b.has_start, b.start);
+        rc = pr__evsrc_open(&so, &b.src, err);
     }
     b.out = calloc(o->n_outputs ? o->n_outputs : 1, sizeof *b.out);
     if (rc == PR_OK && !b.out) rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     if (rc == PR_OK) rc = open_outputs(&b, spec, err);
     pr_progress pg;
     pr_progress_start(&pg, "build-dataset", 0);
-    for (size_t i = 0; rc == PR_OK && !o->tables_only && i < g.gl_pathc; i++)
-        rc = run_file(&b, g.gl_pathv[i], &pg, err);
+    if (rc == PR_OK && b.src) rc = run_events(&b, &pg, err);
     pr_progress_end(&pg);
     /* Table rows after the last event still belong to the state. */
     if (rc == PR_OK)
@@ -639,6 +743,9 @@ pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
     if (b.j) pr_joiner_stats_get(b.j, &st->joiner);
     if (b.fs) pr_fs_get_stats(b.fs, &st->fs);
     st->seconds = pr_now() - t0;
+    if (b.src) st->other_records = pr__evsrc_skipped(b.src);
+    pr__evsrc_close(b.src);
+    pr__replay_free(&b.track);
     if (have_glob) globfree(&g);
     free(b.out);
     free(b.payload);

@@ -370,6 +370,12 @@ void pr_joiner_stats_get(const pr_joiner *j, pr_joiner_stats *out) { *out = j->s
 size_t pr_joiner_pending(const pr_joiner *j) { return j->n_live; }
 size_t pr_joiner_dedup_size(const pr_joiner *j) { return j->seen.n; }
 
+int pr_joiner_watermark(const pr_joiner *j, int64_t *wm) {
+    if (!j->any) return 0;
+    *wm = j->watermark;
+    return 1;
+}
+
 void pr_joiner_free(pr_joiner *j) {
     if (!j) return;
     free(j->entries);
