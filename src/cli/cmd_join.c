@@ -176,7 +176,11 @@ static pr_status commit_resume(pr__evsrc *src, pr_joiner *j, out_sink *o, run_st
     if (fdatasync(o->fd) != 0) return pr_err_errno(err, PR_ERR_IO, errno, "output: fsync failed");
     char pos[PR_LOG_POS_TEXT_MAX], meta[512];
     pr_log_pos_format(pr__evsrc_log(src), p, pos, sizeof pos);
-    snprintf(meta, sizeof meta, META_PRINT, o->bytes, wm, rs->window_ms, lateness_ms,
+    /* Still replaying what was written before the restart: the output
+     * holds everything below the old cut, so the cut stays (P has not
+     * moved either: the record after it has ts >= the old T). */
+    int64_t cut = rs->has_cut && rs->cut_wm > wm ? rs->cut_wm : wm;
+    snprintf(meta, sizeof meta, META_PRINT, o->bytes, cut, rs->window_ms, lateness_ms,
              rs->horizon_ms, pos);
     return pr_log_commit(pr__evsrc_reader(src), p, meta, err);
 }

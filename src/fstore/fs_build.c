@@ -384,12 +384,12 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
  * not say which records are in the state; a position in the log does. */
 #define LOG_POSITION_BYTES 48u
 
-static uint64_t pr__ld_u64(const uint8_t *p) {
+static uint64_t ld_u64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
-static void pr__st_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static void st_u64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
 
 static void watermark_key(const builder *b, char *buf, size_t cap) {
     snprintf(buf, cap, "materialized:%016llx",
@@ -414,12 +414,12 @@ static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
                           is_log ? "--events URI" : "the spec's event files");
     if (is_log) {
         const uint8_t *v = (const uint8_t *)row.ptr;
-        b->resume_applied.a = pr__ld_u64(v + 8);
-        b->resume_applied.b = pr__ld_u64(v + 16);
+        b->resume_applied.a = ld_u64(v + 8);
+        b->resume_applied.b = ld_u64(v + 16);
         b->resume_has_applied = (int)(pr__ld_u32(v + 24) & 1);
         b->has_start = (int)(pr__ld_u32(v + 28) & 1);
-        b->start.a = pr__ld_u64(v + 32);
-        b->start.b = pr__ld_u64(v + 40);
+        b->start.a = ld_u64(v + 32);
+        b->start.b = ld_u64(v + 40);
         b->has_applied = b->resume_has_applied;
         b->applied = b->resume_applied;
         return PR_OK;
@@ -456,12 +456,12 @@ static pr_status commit_state(builder *b, int final, pr_err *err) {
         memset(v, 0, LOG_POSITION_BYTES);
         memcpy(v, "PLOG", 4);
         pr__st_u32(v + 4, 1);
-        pr__st_u64(v + 8, b->applied.a);
-        pr__st_u64(v + 16, b->applied.b);
+        st_u64(v + 8, b->applied.a);
+        st_u64(v + 16, b->applied.b);
         pr__st_u32(v + 24, (uint32_t)b->has_applied);
         pr__st_u32(v + 28, (uint32_t)b->has_start);
-        pr__st_u64(v + 32, b->start.a);
-        pr__st_u64(v + 40, b->start.b);
+        st_u64(v + 32, b->start.a);
+        st_u64(v + 40, b->start.b);
         val_len = LOG_POSITION_BYTES;
     } else {
         memcpy(val, "PPOS", 4);
@@ -545,8 +545,12 @@ static pr_status read_ahead(builder *b, ahead_line *l, pr_err *err) {
 /* A log record processed (whatever it held): the state now includes it. */
 static pr_status log_done(builder *b, const ahead_line *l, pr_err *err) {
     if (!b->from_log || !b->materialize) return PR_OK;
-    b->has_applied = 1;
-    b->applied = l->loc.pos;
+    /* Replaying the records the store already holds moves nothing: a
+     * commit among them still says all of them are in. */
+    if (!b->has_applied || pr_log_pos_cmp(l->loc.pos, b->applied) > 0) {
+        b->has_applied = 1;
+        b->applied = l->loc.pos;
+    }
     int64_t ts = l->rc == PR_OK && l->ev.has_ts ? l->ev.ts_ms : INT64_MIN;
     if (!pr__replay_push(&b->track, l->loc.pos, ts))
         return pr_err_set(err, PR_ERR_NOMEM, "out of memory");

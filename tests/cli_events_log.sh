@@ -1,0 +1,114 @@
+#!/bin/bash
+# cli_events_log.sh: the readers of an event log (--events URI) against the
+# same events as JSON-lines files. A simulated stream is appended to a
+# log:DIR in file order (tests/tool_log_append, with a record of another
+# type every 3rd line, which readers skip); then build-dataset's outputs
+# (example cache and CSV) and join's are byte-identical from the log and
+# from the files; --from/--to pick the same events; a malformed record is
+# named by its log position; join --resume continues a log that grew
+# between runs exactly as one run over the whole log; materialize
+# --events gives the store rows of materialize from the files, and a log
+# that grew is applied once. (Kill -9 trials: tests/cli_crash.sh.)
+. "$(dirname "$0")/lib_cli.sh"
+TOOL=$(dirname "$P")/tool_log_append
+SPEC=${PRONTO_SRC:?}/specs/sim-store.yaml
+check "tool_log_append built" "[ -x $TOOL ]"
+
+"$P" simulate --users 1000 --ads 200 --advertisers 20 --sites 50 --events 12k --rotate 5000 \
+    --seed 5 -o "$T/sim" --quiet
+"$TOOL" --other 3 "log:$T/log" "$T"/sim/events-*.jsonl
+check "log written" "[ -d $T/log ]"
+L="log:$T/log"
+
+# build-dataset: cache and CSV, with a split
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" -o "$T/f.pcache" --split "1704067500=$T/f2.csv" \
+    > /dev/null 2> "$T/f.err"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "$L" -o "$T/l.pcache" \
+    --split "1704067500=$T/l2.csv" > /dev/null 2> "$T/l.err"
+check "build-dataset from the log: exit 0" "[ -s $T/l.pcache ]"
+check "build-dataset: cache byte-identical" "cmp -s $T/f.pcache $T/l.pcache"
+check "build-dataset: CSV byte-identical" "cmp -s $T/f2.csv $T/l2.csv && [ \$(wc -l < $T/l2.csv) -gt 1000 ]"
+check "build-dataset: other records counted" "grep -q 'other_records=[1-9]' $T/l.err"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" -o "$T/f.csv" > /dev/null 2>&1
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "$L" -o "$T/l.csv" > /dev/null 2>&1
+check "build-dataset: whole CSV byte-identical" "cmp -s $T/f.csv $T/l.csv"
+
+# join, whole and with --from/--to
+"$P" join -o "$T/f.jsonl" "$T"/sim/events-*.jsonl 2> /dev/null
+"$P" join -o "$T/l.jsonl" --events "$L" 2> "$T/lj.err"
+check "join: byte-identical" "cmp -s $T/f.jsonl $T/l.jsonl && [ -s $T/l.jsonl ]"
+check "join: other records counted" "grep -q 'other_records=[1-9]' $T/lj.err"
+"$P" join --from 1704067500 --to 1704067900 -o "$T/fr.jsonl" "$T"/sim/events-*.jsonl 2> /dev/null
+"$P" join --from 1704067500 --to 1704067900 -o "$T/lr.jsonl" --events "$L" 2> "$T/lr.err"
+check "join --from/--to: byte-identical" "cmp -s $T/fr.jsonl $T/lr.jsonl"
+check "join --from/--to: a strict subset" "[ -s $T/lr.jsonl ] && [ \$(wc -l < $T/lr.jsonl) -lt \$(wc -l < $T/l.jsonl) ]"
+check "join --from on a log seeks (fewer records read)" "[ \$(grep -o 'lines=[0-9]*' $T/lr.err | tr -dc 0-9) -lt 12000 ]"
+
+# a malformed event record: named by URI@POS
+"$TOOL" "log:$T/bad" "$T/sim/events-000000.jsonl"
+printf '{"type":"impression","ts":oops}\n' > "$T/bad.jsonl"
+"$TOOL" "log:$T/bad" "$T/bad.jsonl"
+"$P" join --strict --events "log:$T/bad" > /dev/null 2> "$T/bad.err"
+check "join --strict: malformed record fails (exit 1)" "[ $? -eq 1 ]"
+check "join: error names the log position" "grep -q \"log:$T/bad@[0-9]*:column\" $T/bad.err"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "log:$T/bad" -o "$T/bad.pcache" \
+    > /dev/null 2> "$T/bad2.err"
+check "build-dataset: malformed record named by position" "grep -q \"log:$T/bad@[0-9]*: more than 0\" $T/bad2.err"
+check "build-dataset: no output after a failure" "[ ! -e $T/bad.pcache ]"
+"$P" join --events "nope:$T/x" > /dev/null 2> "$T/scheme.err"
+check "unknown log scheme refused" "[ $? -eq 1 ] && grep -q 'unknown scheme' $T/scheme.err"
+"$P" join --events "$L" "$T/f.jsonl" > /dev/null 2>&1
+check "files and --events exclude each other (exit 2)" "[ $? -eq 2 ]"
+"$P" join --events "$L" --resume x > /dev/null 2>&1
+check "--resume without -o (exit 2)" "[ $? -eq 2 ]"
+"$P" join --events "$L" --resume x --from 1704067500 -o "$T/x" > /dev/null 2>&1
+check "--resume with --from (exit 2)" "[ $? -eq 2 ]"
+
+# join --resume over a log that grows between runs = one run over it all
+J=(join --window 1m --lateness 20s --commit-every 500)
+"$P" "${J[@]}" --events "$L" --resume whole -o "$T/whole.jsonl" 2> /dev/null
+check "resume: the uninterrupted run is a prefix of plain join" \
+    "[ -s $T/whole.jsonl ] && cmp -s $T/whole.jsonl <(\"$P\" join --window 1m --lateness 20s --events $L 2> /dev/null | head -c \$(stat -c %s $T/whole.jsonl))"
+"$TOOL" "log:$T/grow" "$T/sim/events-000000.jsonl"
+"$P" "${J[@]}" --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> /dev/null
+check "resume: a commit was made" "[ -s $T/grow/consumers/g ] && grep -q out_bytes $T/grow/consumers/g"
+"$TOOL" --other 3 "log:$T/grow" "$T/sim/events-000001.jsonl"
+"$P" "${J[@]}" --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> /dev/null
+"$TOOL" --other 3 "log:$T/grow" "$T/sim/events-000002.jsonl"
+"$P" "${J[@]}" --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> "$T/g3.err"
+check "resume: a grown log gives the output of one run" "cmp -s $T/grow.jsonl $T/whole.jsonl"
+"$P" "${J[@]}" --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> /dev/null
+check "resume: a run with nothing new changes nothing" "cmp -s $T/grow.jsonl $T/whole.jsonl"
+"$P" join --window 2m --lateness 20s --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> "$T/w.err"
+check "resume: another --window is refused" "[ $? -eq 1 ] && grep -q 'resume with the same' $T/w.err"
+echo junk >> "$T/grow.jsonl"
+"$P" "${J[@]}" --events "log:$T/grow" --resume g -o "$T/grow.jsonl" 2> /dev/null
+check "resume: bytes after the commit are cut" "cmp -s $T/grow.jsonl $T/whole.jsonl"
+
+# materialize --events: the rows of materialize from the files; a grown
+# log applies only what is new.
+rows() { # LMDB: every key and value but the __pronto ones (position, sentinel)
+    mdb_dump -s pronto_store "$1" | awk '/^HEADER=END/ { b = 1; next } !b || /^DATA=END/ { next }
+        k == "" { k = $0; next } { if (k !~ /5f5f70726f6e746f/) print k, $0; k = "" }' | sha1sum
+}
+if command -v mdb_dump > /dev/null; then
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --store "lmdb:$T/f.lmdb" > /dev/null 2>&1
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --events "$L" --store "lmdb:$T/l.lmdb" \
+        --commit-every 700 > /dev/null 2>&1
+    check "materialize --events: same rows as from the files" "[ \"\$(rows $T/f.lmdb)\" = \"\$(rows $T/l.lmdb)\" ]"
+    rm -rf "$T/grow"
+    "$TOOL" "log:$T/grow" "$T/sim/events-000000.jsonl"
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --events "log:$T/grow" --store "lmdb:$T/g.lmdb" \
+        --commit-every 700 > /dev/null 2>&1
+    "$TOOL" --other 3 "log:$T/grow" "$T/sim/events-000001.jsonl" "$T/sim/events-000002.jsonl"
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --events "log:$T/grow" --store "lmdb:$T/g.lmdb" \
+        --commit-every 700 > "$T/g.out" 2>&1
+    check "materialize --events: a grown log, same rows as one run" "[ \"\$(rows $T/g.lmdb)\" = \"\$(rows $T/l.lmdb)\" ]"
+    check "materialize --events: the second run skipped what was applied" "grep -q '([1-9][0-9]* already' $T/g.out"
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --store "lmdb:$T/g.lmdb" > "$T/mix.out" 2>&1
+    check "materialize: files into a store materialized from a log: refused" \
+        "[ $? -eq 1 ] && grep -q 'from an event log' $T/mix.out"
+else
+    echo "skip: mdb_dump missing (scripts/bootstrap)"
+fi
+finish
