@@ -5,7 +5,8 @@
  * line's "ts" (0 without one), as `pronto serve --log` writes accepted
  * events (docs/log.md "Records pronto writes"). With --other N it also
  * appends a record of type 99 every N lines (readers must skip it), with
- * --batch N it appends N records per call (default 1000). Used by
+ * --batch N it appends N records per call (default 1000), with --type T
+ * the lines are records of type T instead of events. Used by
  * tests/cli_events_log.sh and scripts/crashtest to make the log a reader is
  * compared on. Exit 0, or 1 with the error on stderr.
  */
@@ -18,15 +19,17 @@
 
 int main(int argc, char **argv) {
     long other = 0, batch = 1000;
+    unsigned type = PR_LOG_TYPE_EVENT;
     int a = 1;
     while (a < argc && !strncmp(argv[a], "--", 2)) {
         if (!strcmp(argv[a], "--other") && a + 1 < argc) other = atol(argv[++a]);
         else if (!strcmp(argv[a], "--batch") && a + 1 < argc) batch = atol(argv[++a]);
+        else if (!strcmp(argv[a], "--type") && a + 1 < argc) type = (unsigned)atol(argv[++a]);
         else break;
         a++;
     }
     if (argc - a < 2 || batch < 1 || batch > 100000) {
-        fprintf(stderr, "usage: tool_log_append [--other N] [--batch N] URI FILE...\n");
+        fprintf(stderr, "usage: tool_log_append [--other N] [--batch N] [--type T] URI FILE...\n");
         return 1;
     }
     pr_err err;
@@ -65,7 +68,7 @@ int main(int argc, char **argv) {
                 char *copy = k ? strdup(other_payload) : malloc(len);
                 if (!k) memcpy(copy, line, len);
                 keep[n] = copy;
-                recs[n].type = k ? 99u : PR_LOG_TYPE_EVENT;
+                recs[n].type = k ? 99u : type;
                 recs[n].ts_ms = ts;
                 recs[n].payload = pr_bytes_of(copy, k ? strlen(copy) : len);
                 if (++n == (size_t)batch) {

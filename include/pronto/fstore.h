@@ -209,6 +209,42 @@ void pr_fs_get_stats(const pr_fs *fs, pr_fs_stats *out);
  * aggregate state). */
 uint32_t pr_fs_row_state_bytes(const pr_fs *fs, uint32_t e);
 
+/* ------------------------------------------------------- logged rows */
+
+/* The feature rows a server logged (PR_LOG_TYPE_FEATURES records of an
+ * event log, docs/log.md), indexed by (request id, candidate key text):
+ * src/fstore/fs_logged.c. */
+typedef struct pr_fs_logged pr_fs_logged;
+
+typedef struct pr_fs_logged_stats {
+    uint64_t records;     /* features records read */
+    uint64_t rows;        /* indexed (distinct keys) */
+    uint64_t duplicates;  /* a key logged again: the first record kept */
+    uint64_t bad;         /* malformed records skipped */
+    uint64_t matched;     /* rows found by pr_fs_logged_find so far */
+} pr_fs_logged_stats;
+
+/* Reads every features record of the log uri (from its start). cols: the
+ * assembled columns (pr_fs_column_name order) whose texts are kept;
+ * cand_key: the candidate key column (serve --candidate-key). A malformed
+ * record (not JSON, no request_id, no candidate key, no row object, a
+ * column neither a string nor null) is skipped and counted, an error
+ * naming URI@POS past max_bad. *out owned by caller. */
+pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n_cols,
+                            const char *cand_key, uint64_t max_bad, pr_fs_logged **out,
+                            pr_err *err);
+/* The logged row of an impression (its JSON line): the record whose
+ * request_id is the impression's request_id if it has one, else its
+ * impression_id as decimal text, and whose candidate key has the
+ * impression's value of that column as text. NULL if none; else n_cols
+ * texts (len 0: null or absent), *present (may be NULL) says per column
+ * whether the row had it. arena: scratch for unescaping. Marks it
+ * matched. */
+const pr_bytes *pr_fs_logged_find(pr_fs_logged *l, const char *line, size_t len,
+                                  pr_arena *arena, const uint8_t **present);
+void pr_fs_logged_stats_get(const pr_fs_logged *l, pr_fs_logged_stats *out);
+void pr_fs_logged_free(pr_fs_logged *l);
+
 /* ---------------------------------------------------------------- builder */
 
 #define PR_FS_BUILD_MAX_OUTPUTS 16u
@@ -241,6 +277,19 @@ typedef struct pr_fs_build_opts {
                                 records of this log (pr_log_open URI), in
                                 log order, from its start (materialize:
                                 after the store's position in it) */
+    pr_fs_logged *logged;    /* build-dataset --logged-features: each
+                                impression's example is its logged row
+                                (featurized as an assembled one), not the
+                                state's; impressions without one are
+                                counted (unlogged) and left out; no state
+                                is built */
+    /* Called for every event in stream order once it is parsed, before it
+     * is applied: row is the impression's assembled row as of its ts (NULL
+     * for other events and with logged), line its JSON text. A non-OK
+     * return stops the build. (pronto skew; tests.) */
+    pr_status (*on_event)(void *ctx, pr_bytes line, const pr_fs_event *ev, pr_fs *fs,
+                          const pr_fs_row *row, pr_arena *arena, pr_err *err);
+    void *on_event_ctx;
 } pr_fs_build_opts;
 
 typedef struct pr_fs_build_stats {
@@ -250,6 +299,7 @@ typedef struct pr_fs_build_stats {
                                 the latest time a previous run applied */
     uint64_t impressions;    /* assembled (in an output's range) */
     uint64_t other_records;  /* events_uri: records of other types skipped */
+    uint64_t unlogged;       /* logged: impressions without a logged row */
     uint64_t labeled[PR_FS_BUILD_MAX_OUTPUTS];
     uint64_t positives[PR_FS_BUILD_MAX_OUTPUTS];
     pr_joiner_stats joiner;

@@ -22,6 +22,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_join(int argc, char **argv);
 int cmd_build_dataset(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);
+int cmd_skew(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

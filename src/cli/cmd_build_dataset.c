@@ -52,6 +52,8 @@ int cmd_build_dataset(int argc, char **argv) {
     const char *spec_path = NULL, *data = NULL, *out = NULL, *split = NULL;
     const char *from_s = NULL, *to_s = NULL, *window_s = NULL,
                *lateness_s = NULL, *store_uri = NULL, *events_uri = NULL;
+    const char *cand_key = "ad_id";
+    int logged_features = 0;
     unsigned long long max_bad = 0;
     pr_flag flags[] = {
         {"--spec", NULL, PR_FLAG_STRING, &spec_path,
@@ -74,6 +76,12 @@ int cmd_build_dataset(int argc, char **argv) {
         {"--events", NULL, PR_FLAG_STRING, &events_uri,
          "URI  replay the event records of this log (log:DIR, redis-stream:...) from its "
          "start instead of the spec's event files", 0},
+        {"--logged-features", NULL, PR_FLAG_BOOL, &logged_features,
+         "with --events: each example is the feature row the server logged for the "
+         "impression (serve --log-features), joined to its label; impressions without "
+         "one are left out", 0},
+        {"--candidate-key", NULL, PR_FLAG_STRING, &cand_key,
+         "COL  --logged-features: the candidate key column (as serve's; default ad_id)", 0},
         {"--store", NULL, PR_FLAG_STRING, &store_uri,
          "URI  keep the state in this store (mem:, lmdb:DIR, redis:...) "
          "instead of in process", 0},
@@ -87,6 +95,10 @@ int cmd_build_dataset(int argc, char **argv) {
     if (n_pos) return cli_usage_error(cmd, "unexpected argument (outputs go in -o / --split)");
     if (!spec_path) return cli_usage_error(cmd, "--spec is required");
     if (!out) return cli_usage_error(cmd, "-o is required");
+    if (logged_features && !events_uri)
+        return cli_usage_error(cmd, "--logged-features needs --events URI");
+    if (logged_features && store_uri)
+        return cli_usage_error(cmd, "--logged-features builds no state: no --store");
 
     pr_fs_build_output outs[PR_FS_BUILD_MAX_OUTPUTS];
     char split_buf[4096];
@@ -127,7 +139,17 @@ int cmd_build_dataset(int argc, char **argv) {
     pr_err err;
     pr_err_clear(&err);
     pr_fs_build_stats st;
-    pr_status s = cli_fs_build(spec_path, store_uri, &o, &st, &err);
+    pr_fs_logged *logged = NULL;
+    pr_status s = PR_OK;
+    if (logged_features) {
+        s = cli_load_logged(spec_path, events_uri, cand_key, max_bad, &logged, &err);
+        o.logged = logged;
+    }
+    if (s == PR_OK) s = cli_fs_build(spec_path, store_uri, &o, &st, &err);
+    pr_fs_logged_stats lst;
+    memset(&lst, 0, sizeof lst);
+    if (logged) pr_fs_logged_stats_get(logged, &lst);
+    pr_fs_logged_free(logged);
     if (s != PR_OK) {
         fprintf(stderr, "pronto build-dataset: %s\n", err.msg);
         return PR_EXIT_FAIL;
@@ -155,5 +177,12 @@ int cmd_build_dataset(int argc, char **argv) {
             (unsigned long long)st.fs.rows, (unsigned long long)st.fs.row_bytes,
             st.seconds,
             st.seconds > 0 ? (double)st.joiner.impressions / st.seconds : 0.0);
+    if (logged_features)
+        fprintf(stderr,
+                "pronto build-dataset: logged features: records=%llu rows=%llu "
+                "duplicates=%llu bad=%llu matched=%llu unlogged_impressions=%llu\n",
+                (unsigned long long)lst.records, (unsigned long long)lst.rows,
+                (unsigned long long)lst.duplicates, (unsigned long long)lst.bad,
+                (unsigned long long)lst.matched, (unsigned long long)st.unlogged);
     return PR_EXIT_OK;
 }

@@ -2,6 +2,12 @@
  * cmd_train.c: `pronto train` -- flags to pr_train_opts and model params,
  * the spec (given, embedded in --init's model, or the shipped Criteo one),
  * then pr_train and a summary on stdout.
+ *
+ * --events URI (with a spec that has the feature-store sections): the
+ * training examples are first built from the log exactly as
+ * `build-dataset --events URI` builds them (pr_fs_build, the whole log
+ * replayed, --from/--to bounding the examples) into a temporary example
+ * cache beside -o, which is then trained on as with --dataset and removed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,12 +18,14 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
+#include "pronto/fstore.h"
 #include "pronto/train.h"
 
 static const char *USAGE =
     "[--kind lr|ffm|fm] [--format F] [--spec SPEC.yaml] [--threads N] [--passes N]\n"
     "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...\n"
-    "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache";
+    "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache\n"
+    "       --events URI --spec SPEC.yaml [--data DIR] [--from T] [--to T] -o MODEL";
 
 static int flag_seen(const pr_flag *flags, int n, const char *name) {
     for (int i = 0; i < n; i++)
@@ -32,6 +40,8 @@ int cmd_train(int argc, char **argv) {
     unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
     double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
     int quiet = 0, team = 0, dataset = 0;
+    const char *events_uri = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL;
+    const char *window_s = NULL, *lateness_s = NULL;
     pr_flag flags[] = {
         {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal), ffm or fm; default lr", 0},
         {"--format", NULL, PR_FLAG_STRING, &format_s, "criteo|csv|libsvm|libffm|jsonl; default: the spec's, else criteo", 0},
@@ -47,6 +57,12 @@ int cmd_train(int argc, char **argv) {
         {"--output", "-o", PR_FLAG_STRING, &out, "MODEL file to write (atomically)", 0},
         {"--cache", NULL, PR_FLAG_STRING, &cache, "FILE keep the featurized example cache here and reuse it", 0},
         {"--dataset", NULL, PR_FLAG_BOOL, &dataset, "FILE (and --valid) are example caches from `pronto build-dataset --spec` (same spec)", 0},
+        {"--events", NULL, PR_FLAG_STRING, &events_uri, "URI train on the examples built from this event log (log:DIR, redis-stream:...) as build-dataset --events builds them; needs a feature-store --spec", 0},
+        {"--data", "-d", PR_FLAG_STRING, &data_dir, "DIR --events: where the spec's entity tables are (default .)", 0},
+        {"--from", NULL, PR_FLAG_STRING, &from_s, "TIME --events: first impression time trained on (the whole log still builds the state)", 0},
+        {"--to", NULL, PR_FLAG_STRING, &to_s, "TIME --events: end (exclusive) of the impressions trained on", 0},
+        {"--window", NULL, PR_FLAG_STRING, &window_s, "D --events: attribution window (default 2h)", 0},
+        {"--lateness", NULL, PR_FLAG_STRING, &lateness_s, "D --events: allowed out-of-orderness (default 10m)", 0},
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
         {"--alpha", NULL, PR_FLAG_DOUBLE, &alpha, "FTRL alpha (learning rate); default 0.1", 0},
@@ -65,6 +81,40 @@ int cmd_train(int argc, char **argv) {
     int rc = pr_flags_parse("train", USAGE, flags, n_flags, argc, argv, files, 4096, &n_files);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (!out) return cli_usage_error("train", "-o MODEL is required");
+    char events_cache[4200] = "";
+    if (events_uri) {
+        if (n_files) return cli_usage_error("train", "--events and input FILEs exclude each other");
+        if (dataset || init) return cli_usage_error("train", "--events builds its own dataset: no --dataset, no --init");
+        if (!spec_path) return cli_usage_error("train", "--events needs --spec (with request/entities/sources)");
+        if (strlen(out) > 4000) return cli_usage_error("train", "-o: path too long");
+        pr_fs_build_output bo;
+        memset(&bo, 0, sizeof bo);
+        bo.from_ms = INT64_MIN;
+        if (from_s && !cli_parse_time_ms("train", "--from", from_s, &bo.from_ms)) return PR_EXIT_USAGE;
+        if (to_s && !cli_parse_time_ms("train", "--to", to_s, &bo.to_ms)) return PR_EXIT_USAGE;
+        pr_fs_build_opts bopts = {.data_dir = data_dir, .outputs = &bo, .n_outputs = 1,
+                                  .events_uri = events_uri};
+        if (window_s && !cli_parse_duration_ms("train", "--window", window_s, &bopts.window_ms))
+            return PR_EXIT_USAGE;
+        if (lateness_s && !cli_parse_duration_ms("train", "--lateness", lateness_s, &bopts.lateness_ms))
+            return PR_EXIT_USAGE;
+        snprintf(events_cache, sizeof events_cache, "%s.events-%ld.pcache", out, (long)getpid());
+        bo.cache_path = events_cache;
+        pr_err berr;
+        pr_err_clear(&berr);
+        pr_fs_build_stats bst;
+        if (cli_fs_build(spec_path, NULL, &bopts, &bst, &berr) != PR_OK) {
+            fprintf(stderr, "pronto train: --events %s: %s\n", events_uri, berr.msg);
+            return PR_EXIT_FAIL;
+        }
+        if (!quiet)
+            printf("built %llu examples from %s (%llu events) in %.2f s\n",
+                   (unsigned long long)bst.labeled[0], events_uri,
+                   (unsigned long long)bst.events, bst.seconds);
+        files[0] = events_cache;
+        n_files = 1;
+        dataset = 1;
+    }
     if (n_files == 0) return cli_usage_error("train", "no input FILE given");
     /* 0 stands for "not given" below: given, it is refused, not taken
      * for the default. */
@@ -186,6 +236,7 @@ int cmd_train(int argc, char **argv) {
 fail:
     fprintf(stderr, "pronto train: %s\n", err.msg);
 done:
+    if (events_cache[0]) unlink(events_cache);
     pr_featurizer_free(fz);
     pr_spec_free(spec);
     pr_model_free(model);

@@ -1,5 +1,6 @@
 /* common.c: see common.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -122,6 +123,29 @@ pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build
     if (s == PR_OK) s = pr_fs_build(spec, o, st, err);
     o->store = NULL;
     pr_store_close(store);
+    pr_spec_free(spec);
+    return s;
+}
+
+pr_status cli_load_logged(const char *spec_path, const char *uri, const char *cand_key,
+                          uint64_t max_bad, pr_fs_logged **out, pr_err *err) {
+    pr_spec *spec = NULL;
+    pr_fs *fs = NULL;
+    *out = NULL;
+    pr_status s = pr_spec_load(spec_path, &spec, err);
+    if (s == PR_OK) s = pr_fs_open(spec, NULL, &fs, err);
+    if (s == PR_OK) {
+        uint32_t n = pr_fs_n_columns(fs);
+        const char **names = calloc(n ? n : 1, sizeof *names);
+        if (!names) {
+            s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        } else {
+            for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(fs, c);
+            s = pr_fs_logged_load(uri, names, n, cand_key, max_bad, out, err);
+            free(names);
+        }
+    }
+    pr_fs_free(fs);
     pr_spec_free(spec);
     return s;
 }

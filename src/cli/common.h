@@ -32,6 +32,10 @@ pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
 /* Loads the spec, opens the store (store_uri NULL: in-process state) and
  * runs the feature store's replay with o (o->store is set here): what
  * build-dataset and materialize share. */
+/* The logged feature rows of the log uri, indexed for the spec's
+ * assembled columns (pr_fs_logged_load). */
+pr_status cli_load_logged(const char *spec_path, const char *uri, const char *cand_key,
+                          uint64_t max_bad, pr_fs_logged **out, pr_err *err);
 pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build_opts *o,
                        pr_fs_build_stats *st, pr_err *err);
 #endif

@@ -24,6 +24,7 @@ static const command commands[] = {
     {"join", cmd_join, "label impressions: join clicks and conversions in the attribution window"},
     {"build-dataset", cmd_build_dataset, "point-in-time training data from events and entity tables (feature store)"},
     {"materialize", cmd_materialize, "load entity tables and aggregate state into an online store"},
+    {"skew", cmd_skew, "training/serving skew: logged feature rows vs the point-in-time rebuild"},
     {"features", cmd_features, "features get ENTITY KEY: print an online store row (debugging)"},
     {"serve", cmd_serve, "HTTP prediction server: features from the online store, ranked by the model"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},

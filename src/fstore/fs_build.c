@@ -59,6 +59,7 @@
 typedef struct ahead_line {
     pr_arena arena;     /* the line's copy, the parse, compound keys */
     pr__evloc loc;      /* where it came from */
+    pr_bytes line;      /* its copy, in arena */
     pr_status rc;       /* PR_OK: ev holds the event; PR_EOF: a blank
                            line; else a malformed line (err) */
     pr_err err;
@@ -96,6 +97,7 @@ typedef struct builder {
     pr_log_pos start;         /*   after it; from the start without one) */
     pr__replay_track track;   /* finds P for the next commit */
     const pr__evloc *cur;     /* the record being processed */
+    pr_bytes cur_line;        /* its text */
     pr__evsrc *src;           /* the events: files or a log */
     int64_t window_ms;        /* the joiner's */
     uint64_t since_commit;    /* events since the last commit */
@@ -179,8 +181,9 @@ static pr_status ensure_payload(builder *b, size_t n, pr_err *err) {
  */
 #define PAYLOAD_HEAD 12u
 
-static pr_status pack(builder *b, int k, const pr_fs_row *row, int64_t ts_ms,
-                      const pr_example *x, size_t *len, pr_err *err) {
+/* texts: the columns' texts (logged rows), or NULL: row's. */
+static pr_status pack(builder *b, int k, const pr_fs_row *row, const pr_bytes *given,
+                      int64_t ts_ms, const pr_example *x, size_t *len, pr_err *err) {
     out_file *of = &b->out[k];
     size_t enc_max = of->cache ? pr__cache_encoded_max(x->n) : 0;
     size_t csv_max = 0;
@@ -190,7 +193,7 @@ static pr_status pack(builder *b, int k, const pr_fs_row *row, int64_t ts_ms,
         texts = pr_arena_alloc(&b->arena, (size_t)nc * sizeof *texts);
         if (!texts) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
         for (uint32_t c = 0; c < nc; c++) {
-            texts[c] = pr_fs_row_text(b->fs, row, c, &b->arena);
+            texts[c] = given ? given[c] : pr_fs_row_text(b->fs, row, c, &b->arena);
             csv_max += texts[c].len * 2 + 3;
         }
     }
@@ -309,18 +312,42 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
     pr_event je = {joiner_type(ev->type), ev->event_id, ev->impression_id,
                    ev->ts_ms, ev->has_event_id, ev->has_impression_id,
                    ev->has_ts, {NULL, 0}};
-    int k = je.type == PR_EVENT_IMPRESSION && ev->has_ts
-                ? output_of(b->o, ev->ts_ms) : -1;
-    if (k >= 0) {
-        pr_fs_row row;
+    int imp = je.type == PR_EVENT_IMPRESSION && ev->has_ts;
+    int k = imp ? output_of(b->o, ev->ts_ms) : -1;
+    pr_fs_row row;
+    const pr_fs_row *assembled = NULL;
+    if (imp && (k >= 0 || b->o->on_event) && !b->o->logged) {
         rc = pr_fs_assemble(b->fs, ev->ts_ms, ev->cols, NULL, 0, NULL, 1,
                             &b->arena, &row, err);
         if (rc != PR_OK) return rc;
+        assembled = &row;
+    }
+    if (b->o->on_event) {
+        rc = b->o->on_event(b->o->on_event_ctx, b->cur_line, ev, b->fs, assembled, &b->arena, err);
+        if (rc != PR_OK) return rc;
+    }
+    const pr_bytes *logged = NULL;
+    if (k >= 0 && b->o->logged) {
+        /* What serving saw, as the featurizer received it. */
+        logged = pr_fs_logged_find(b->o->logged, b->cur_line.ptr, b->cur_line.len, &b->arena,
+                                   NULL);
+        if (logged) {
+            memset(&row, 0, sizeof row);
+            row.rec.weight = 1.0f;
+            row.rec.ts = ev->ts_ms / 1000 - (ev->ts_ms % 1000 < 0);
+            row.rec.n_cols = pr_fs_n_columns(b->fs);
+            row.rec.cols = logged;
+            assembled = &row;
+        } else {
+            b->st->unlogged++;
+        }
+    }
+    if (k >= 0 && assembled) {
         pr_example x;
-        rc = pr_featurizer_apply(b->fz, &row.rec, &b->arena, &x, err);
+        rc = pr_featurizer_apply(b->fz, &assembled->rec, &b->arena, &x, err);
         if (rc != PR_OK) return rc;
         size_t len = 0;
-        rc = pack(b, k, &row, ev->ts_ms, &x, &len, err);
+        rc = pack(b, k, assembled, logged, ev->ts_ms, &x, &len, err);
         if (rc != PR_OK) return rc;
         je.payload = pr_bytes_of(b->payload, len);
         b->st->impressions++;
@@ -330,7 +357,7 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
     rc = pr_joiner_push(b->j, &je, err);
     if (rc != PR_OK) return rc;
     pr_joiner_stats_get(b->j, &after);
-    if (!already && after.duplicates == before.duplicates &&
+    if (!already && !b->o->logged && after.duplicates == before.duplicates &&
         after.too_late == before.too_late &&
         after.missing_ids == before.missing_ids) {
         rc = pr_fs_apply_event(b->fs, ev, &b->arena, err);
@@ -536,6 +563,7 @@ static pr_status read_ahead(builder *b, ahead_line *l, pr_err *err) {
     if (!copy) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     memcpy(copy, line, len);
     copy[len] = '\0';
+    l->line = pr_bytes_of(copy, len);
     l->rc = pr_fs_event_parse(b->fs, copy, len, &l->arena, &l->ev, &l->err);
     if (l->rc == PR_OK) pr__fs_ahead_slots(b->fs, &l->ev, &l->arena, &l->pf);
     return PR_OK;
@@ -576,6 +604,7 @@ static pr_status run_line(builder *b, ahead_line *l, pr_progress *pg, pr_err *er
     pr_arena_reset(&b->arena);
     b->st->events++;
     b->cur = &l->loc;
+    b->cur_line = l->line;
     pr_status rc = one_event(b, &l->ev, err);
     if (rc == PR_OK) rc = log_done(b, l, err);
     if (rc != PR_OK) return rc;
