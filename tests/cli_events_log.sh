@@ -44,6 +44,17 @@ check "join --from/--to: byte-identical" "cmp -s $T/fr.jsonl $T/lr.jsonl"
 check "join --from/--to: a strict subset" "[ -s $T/lr.jsonl ] && [ \$(wc -l < $T/lr.jsonl) -lt \$(wc -l < $T/l.jsonl) ]"
 check "join --from on a log seeks (fewer records read)" "[ \$(grep -o 'lines=[0-9]*' $T/lr.err | tr -dc 0-9) -lt 12000 ]"
 
+# train --events: the model of train --dataset on build-dataset's cache
+"$P" train --events "$L" --spec "$SPEC" --data "$T/sim" --threads 1 -o "$T/m1.bin" > "$T/tr.out" 2>&1
+check "train --events: exit 0" "[ $? -eq 0 ] && grep -q 'built [1-9][0-9]* examples from' $T/tr.out"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" -o "$T/full.pcache" > /dev/null 2>&1
+"$P" train --dataset --spec "$SPEC" --threads 1 -q -o "$T/m2.bin" "$T/full.pcache"
+strip() { "$P" inspect "$1" | grep -Ev '^model |trained_at|train_seconds|pcache'; }
+check "train --events: the same model as from the files' dataset" "[ \"\$(strip $T/m1.bin)\" = \"\$(strip $T/m2.bin)\" ]"
+check "train --events: its temporary cache is gone" "! ls $T/m1.bin.events-* > /dev/null 2>&1"
+"$P" train --events "$L" -o "$T/m3.bin" > /dev/null 2>&1
+check "train --events without --spec: exit 2" "[ $? -eq 2 ]"
+
 # a malformed event record: named by URI@POS
 "$TOOL" "log:$T/bad" "$T/sim/events-000000.jsonl"
 printf '{"type":"impression","ts":oops}\n' > "$T/bad.jsonl"

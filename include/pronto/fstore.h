@@ -240,6 +240,11 @@ pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n
  * texts (len 0: null or absent), *present (may be NULL) says per column
  * whether the row had it. arena: scratch for unescaping. Marks it
  * matched. */
+/* An empty index, and one features record's payload added to it (what
+ * load does per record; PR_ERR_PARSE: malformed, counted). */
+pr_status pr_fs_logged_new(const char *const *cols, uint32_t n_cols, const char *cand_key,
+                           pr_fs_logged **out, pr_err *err);
+pr_status pr_fs_logged_add(pr_fs_logged *l, pr_bytes payload, pr_err *err);
 const pr_bytes *pr_fs_logged_find(pr_fs_logged *l, const char *line, size_t len,
                                   pr_arena *arena, const uint8_t **present);
 void pr_fs_logged_stats_get(const pr_fs_logged *l, pr_fs_logged_stats *out);

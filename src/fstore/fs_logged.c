@@ -53,7 +53,8 @@ struct pr_fs_logged {
     size_t n_rows, cap_rows;
     uint32_t *slots;          /* index + 1 into rows; 0 = empty */
     size_t n_slots;
-    pr_arena arena;
+    pr_arena arena;           /* kept texts */
+    pr_arena scratch;         /* per record */
     pr_fs_logged_stats st;
 };
 
@@ -105,11 +106,10 @@ static pr_bytes keep(pr_fs_logged *l, pr_bytes b) {
 }
 
 /* Parses one features record into the index. PR_ERR_PARSE: malformed. */
-static pr_status add_record(pr_fs_logged *l, const pr_log_record *rec, pr_arena *scratch,
-                            pr_err *err) {
+static pr_status add_record(pr_fs_logged *l, pr_bytes payload, pr_arena *scratch, pr_err *err) {
     pr_json_value top[3];
     pr_arena_reset(scratch);
-    pr_status rc = pr_json_scan(l->top, rec->payload.ptr, rec->payload.len, scratch, top, err);
+    pr_status rc = pr_json_scan(l->top, payload.ptr, payload.len, scratch, top, err);
     if (rc != PR_OK) return rc;
     int ok1, ok2;
     pr_bytes req = scalar_text(&top[0], &ok1), cand = scalar_text(&top[1], &ok2);
@@ -171,17 +171,13 @@ static pr_status make_keys(const char *const *names, uint32_t n, pr_json_keys **
     return pr_json_keys_new(names, n, out, err);
 }
 
-pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n_cols,
-                            const char *cand_key, uint64_t max_bad, pr_fs_logged **out,
-                            pr_err *err) {
+pr_status pr_fs_logged_new(const char *const *cols, uint32_t n_cols, const char *cand_key,
+                           pr_fs_logged **out, pr_err *err) {
     *out = NULL;
     pr_fs_logged *l = calloc(1, sizeof *l);
     if (!l) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     pr_arena_init(&l->arena, NULL, 0, 0);
-    pr_arena scratch;
-    pr_arena_init(&scratch, NULL, 0, 0);
-    pr_event_log *log = NULL;
-    pr_log_reader *r = NULL;
+    pr_arena_init(&l->scratch, NULL, 0, 0);
     pr_status rc = PR_OK;
     l->n_cols = n_cols;
     l->cand_key = strdup(cand_key);
@@ -212,7 +208,31 @@ pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n
         l->imp_cand = 2;
         rc = make_keys(imp, 3, &l->imp, err);
     }
-    if (rc == PR_OK) rc = pr_log_open(uri, PR_LOG_READ, &log, err);
+    if (rc != PR_OK) {
+        pr_fs_logged_free(l);
+        return rc;
+    }
+    *out = l;
+    return PR_OK;
+}
+
+pr_status pr_fs_logged_add(pr_fs_logged *l, pr_bytes payload, pr_err *err) {
+    l->st.records++;
+    pr_status rc = add_record(l, payload, &l->scratch, err);
+    if (rc != PR_OK && rc != PR_ERR_NOMEM && rc != PR_ERR_LIMIT) l->st.bad++;
+    l->st.rows = l->n_rows;
+    return rc;
+}
+
+pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n_cols,
+                            const char *cand_key, uint64_t max_bad, pr_fs_logged **out,
+                            pr_err *err) {
+    pr_fs_logged *l = NULL;
+    pr_event_log *log = NULL;
+    pr_log_reader *r = NULL;
+    pr_status rc = pr_fs_logged_new(cols, n_cols, cand_key, &l, err);
+    if (rc != PR_OK) return rc;
+    rc = pr_log_open(uri, PR_LOG_READ, &log, err);
     if (rc == PR_OK) rc = pr_log_reader_open(log, NULL, &r, err);
     while (rc == PR_OK) {
         pr_log_record rec;
@@ -222,16 +242,15 @@ pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n
             break;
         }
         if (rc != PR_OK || rec.type != PR_LOG_TYPE_FEATURES) continue;
-        l->st.records++;
         pr_err perr;
-        pr_status ps = add_record(l, &rec, &scratch, &perr);
+        pr_status ps = pr_fs_logged_add(l, rec.payload, &perr);
         if (ps == PR_ERR_NOMEM || ps == PR_ERR_LIMIT) {
             *err = perr;
             rc = ps;
         } else if (ps != PR_OK) {
             char pos[PR_LOG_POS_TEXT_MAX];
             pr_log_pos_format(log, rec.pos, pos, sizeof pos);
-            if (++l->st.bad <= 5) pr_log(PR_LOG_WARN, "%s@%s: features record: %s", uri, pos, perr.msg);
+            if (l->st.bad <= 5) pr_log(PR_LOG_WARN, "%s@%s: features record: %s", uri, pos, perr.msg);
             if (l->st.bad > max_bad)
                 rc = pr_err_set(err, PR_ERR_PARSE,
                                 "%s@%s: features record: %s (more than %llu malformed: --max-bad)",
@@ -240,12 +259,10 @@ pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n
     }
     pr_log_reader_close(r);
     pr_log_close(log);
-    pr_arena_free(&scratch);
     if (rc != PR_OK) {
         pr_fs_logged_free(l);
         return rc;
     }
-    l->st.rows = l->n_rows;
     *out = l;
     return PR_OK;
 }
@@ -284,5 +301,6 @@ void pr_fs_logged_free(pr_fs_logged *l) {
     free(l->rows);
     free(l->slots);
     pr_arena_free(&l->arena);
+    pr_arena_free(&l->scratch);
     free(l);
 }
