@@ -313,7 +313,8 @@ typedef struct pr_fs_build_stats {
 } pr_fs_build_stats;
 
 /* Replays the spec's events source (files matching its path under
- * data_dir, in name order) with its tables, and writes every labeled
+ * data_dir, in name order; or the event records of o->events_uri, in log
+ * order) with its tables, and writes every labeled
  * impression's example (features as of its ts) to the outputs. With no
  * outputs (n_outputs 0) it only builds the state: `pronto materialize`
  * into a store. Its rows reach the store every commit_events events in one

@@ -7,7 +7,9 @@
  * TIME; --to ends the last one. A FILE ending in ".csv" gets the assembled
  * columns as CSV, any other name an example cache for
  * `pronto train --dataset`. Times are ISO-8601 ("2024-01-06" is midnight
- * UTC) or integer Unix seconds.
+ * UTC) or integer Unix seconds. --events URI reads a log's event records
+ * instead of the spec's files; --logged-features makes each example the
+ * feature row the server logged (pr_fs_logged) instead of an assembly.
  */
 #include <stdio.h>
 #include <stdlib.h>

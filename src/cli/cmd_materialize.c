@@ -4,7 +4,9 @@
  * Loads the spec's entity tables into an online store and replays its event
  * stream into the aggregate state there (the same replay as build-dataset,
  * with no outputs), so a server reading the store starts with features as
- * of the end of the stream (or --until). Thin: flags -> pr_fs_build.
+ * of the end of the stream (or --until). The events are the spec's files
+ * or, with --events URI, a log's event records (the store then keeps a
+ * position in the log). Thin: flags -> pr_fs_build.
  */
 #include <stdio.h>
 #include <string.h>

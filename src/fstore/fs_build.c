@@ -2,7 +2,9 @@
  * fs_build.c: the point-in-time dataset builder (`pronto build-dataset`).
  *
  * One pass over the event stream in file order (files sorted by name;
- * events in non-decreasing ts, as pronto simulate writes them), merged with
+ * events in non-decreasing ts, as pronto simulate writes them), or over
+ * the event records of a log in log order (opts.events_uri; both through
+ * src/log/evsrc.c, so both give the same bytes), merged with
  * the entity tables' rows by effective time (a row effective at t applies
  * before an event at t). For each impression:
  *
@@ -32,7 +34,13 @@
  * overlay (fs_overlay.c) that reaches the store, with the replay's
  * position, in one atomic commit every COMMIT_EVENTS events; on a rerun the
  * events before the stored position feed the joiner only (details at
- * commit_state below).
+ * commit_state below). From a log the position is one in the log, with a
+ * restart point (pr__replay_track) so a rerun need not read the log from
+ * its start.
+ *
+ * Logged features (opts.logged): an impression's example is its logged
+ * row (fs_logged.c) instead of an assembly; no state is built. The
+ * on_event hook sees every event with its assembled row (pronto skew).
  *
  * Ownership: everything is released before return; outputs are written
  * atomically (a failed build leaves no file under an output's name).
