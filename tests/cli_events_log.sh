@@ -116,6 +116,9 @@ if command -v mdb_dump > /dev/null; then
         --commit-every 700 > "$T/g.out" 2>&1
     check "materialize --events: a grown log, same rows as one run" "[ \"\$(rows $T/g.lmdb)\" = \"\$(rows $T/l.lmdb)\" ]"
     check "materialize --events: the second run skipped what was applied" "grep -q '([1-9][0-9]* already' $T/g.out"
+    "$P" materialize --spec "$SPEC" --data "$T/sim" --events "$L" --until 1704067500 \
+        --store "lmdb:$T/u.lmdb" > /dev/null 2>&1
+    check "materialize --events --until: refused (exit 2)" "[ $? -eq 2 ]"
     "$P" materialize --spec "$SPEC" --data "$T/sim" --store "lmdb:$T/g.lmdb" > "$T/mix.out" 2>&1
     check "materialize: files into a store materialized from a log: refused" \
         "[ $? -eq 1 ] && grep -q 'from an event log' $T/mix.out"

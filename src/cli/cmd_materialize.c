@@ -63,6 +63,10 @@ int cmd_materialize(int argc, char **argv) {
     if (n_pos) return cli_usage_error(cmd, "unexpected argument");
     if (!spec_path) return cli_usage_error(cmd, "--spec is required");
     if (!store_uri) return cli_usage_error(cmd, "--store is required");
+    /* A log's records are not in time order: the events after --until are
+     * no prefix of it, and the position kept could not leave them out. */
+    if (until_s && events_uri)
+        return cli_usage_error(cmd, "--until does not go with --events (a log is applied whole)");
     if (commit_every < 1 || commit_every > 10000000)
         return cli_usage_error(cmd, "--commit-every must be 1..10000000");
     pr_fs_build_opts o = {.data_dir = data, .max_bad = max_bad, .tables_only = tables_only,
