@@ -22,9 +22,9 @@ int main(int argc, char **argv) {
     unsigned type = PR_LOG_TYPE_EVENT;
     int a = 1;
     while (a < argc && !strncmp(argv[a], "--", 2)) {
-        if (!strcmp(argv[a], "--other") && a + 1 < argc) other = atol(argv[++a]);
-        else if (!strcmp(argv[a], "--batch") && a + 1 < argc) batch = atol(argv[++a]);
-        else if (!strcmp(argv[a], "--type") && a + 1 < argc) type = (unsigned)atol(argv[++a]);
+        if (!strcmp(argv[a], "--other") && a + 1 < argc) other = strtol(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--batch") && a + 1 < argc) batch = strtol(argv[++a], NULL, 10);
+        else if (!strcmp(argv[a], "--type") && a + 1 < argc) type = (unsigned)strtoul(argv[++a], NULL, 10);
         else break;
         a++;
     }
