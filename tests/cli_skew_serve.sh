@@ -26,8 +26,8 @@ check "model trained" "[ -s $T/lr.pm ]"
 SPID=""
 trap 'chmod -R u+w "$T" 2>/dev/null; [ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; rm -rf "$T"' EXIT
 # The store holds the entity tables only: the events come through the API.
-"$P" materialize --spec "$SPEC" --data "$T/sim" --tables-only --store "lmdb:$T/store" > /dev/null
-"$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store "lmdb:$T/store" \
+"$P" materialize --spec "$SPEC" --data "$T/sim" --tables-only --store "lmdb:$T/store?sync=0" > /dev/null
+"$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store "lmdb:$T/store?sync=0" \
     --log "log:$T/log?fsync=off" --log-features 1 --max-event-age 100000d \
     > "$T/serve.out" 2> "$T/serve.err" &
 SPID=$!
