@@ -25,5 +25,6 @@ int cmd_materialize(int argc, char **argv);
 int cmd_skew(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 #endif

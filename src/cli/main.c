@@ -27,6 +27,7 @@ static const command commands[] = {
     {"skew", cmd_skew, "training/serving skew: logged feature rows vs the point-in-time rebuild"},
     {"features", cmd_features, "features get ENTITY KEY: print an online store row (debugging)"},
     {"serve", cmd_serve, "HTTP prediction server: features from the online store, ranked by the model"},
+    {"log", cmd_log, "the event log: stat, tail -f, verify, cat, compact, append"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
 };
 

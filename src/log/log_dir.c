@@ -76,6 +76,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "log/log_int.h"
 
 #define PR__LOG_VERSION 1u
@@ -94,10 +96,13 @@ typedef struct idx_ent {
 
 typedef struct seg {
     uint64_t base;
-    uint64_t size;     /* file bytes of the valid prefix */
+    uint64_t size;     /* file bytes of the valid prefix (uncompressed) */
+    uint64_t disk;     /* bytes of the file on disk (compressed if z) */
+    int z;             /* stored as DIR/<base>.zseg */
     uint64_t records;
     int64_t min_ts, max_ts;  /* INT64_MAX, INT64_MIN while empty */
     int64_t mtime_ms;
+    int busy;          /* being compressed: retention leaves it (and what follows) */
     uint64_t last_idx_off;
     idx_ent *idx;
     uint32_t nidx, capidx;
@@ -128,6 +133,11 @@ typedef struct dirlog {
     int leaving;              /* of those, synced and about to return (mu) */
     pthread_t flusher;
     int have_flusher;
+    int compress;             /* compress=zstd: a compactor thread compresses closed segments */
+    pthread_t compactor;
+    int have_compactor;
+    pthread_cond_t cv_compact;
+    int cwork, cstop;         /* compactor: segments to compress / stop (mu; cstop atomic) */
     uint64_t torn_cuts, torn_bytes, appended, fsyncs, dropped;
 } dirlog;
 
@@ -164,33 +174,144 @@ static void seg_path(char *buf, size_t cap, const char *dir, uint64_t base, cons
     snprintf(buf, cap, "%s/%020" PRIu64 ".%s", dir, base, ext);
 }
 
+/* ---------------------------------------------------------------- compressed segments */
+
+/* A compressed segment file DIR/<base>.zseg holds the bytes of the plain
+ * segment file (its 24-byte header included) cut into frames of ZFRAME
+ * bytes, each compressed alone as a zstd frame with its content checksum,
+ * so any byte range is read by decompressing the frames that cover it:
+ *
+ *   OFFSET  SIZE     DESCRIPTION
+ *   0       8        magic "PRLOGZSG"
+ *   8       4        format version (1)
+ *   12      4        raw bytes per frame F (the last frame may be shorter)
+ *   16      8        base (= the file name)
+ *   24      8        raw size: the plain segment's file size
+ *   32      4        frames k (= ceil(raw size / F))
+ *   36      4        reserved, 0
+ *   40      8*(k+1)  file offset of frame i; the last is the file's size
+ *   ...     8        xxh3-64 (pr_hash64, seed 0) of every byte before it
+ *   ...              the k zstd frames, back to back
+ *
+ * File offsets inside the raw bytes are those of the plain file, so
+ * positions, .idx files and everything that reads records are unchanged. */
+#define Z_MAGIC "PRLOGZSG"
+#define Z_HDR 40u
+#define ZFRAME (1u << 20)
+
+typedef struct zsrc {
+    uint32_t frame;      /* raw bytes per frame */
+    uint32_t k;
+    uint64_t raw_size;
+    uint64_t *zoff;      /* k + 1 file offsets */
+    char *fbuf;          /* the decompressed frame `cur` */
+    int64_t cur;
+    char *zbuf;
+    size_t zcap;
+    ZSTD_DCtx *dctx;
+    uint64_t bad_off;    /* file offset of the last frame that failed */
+    uint32_t bad_frame;
+} zsrc;
+
+static void zsrc_free(zsrc *z) {
+    if (!z) return;
+    free(z->zoff);
+    free(z->fbuf);
+    free(z->zbuf);
+    ZSTD_freeDCtx(z->dctx);
+    free(z);
+}
+
 /* ---------------------------------------------------------------- buffered pread */
 
 typedef struct rdbuf {
     int fd;
     char *buf;
     size_t cap;
-    uint64_t off;  /* file offset of buf[0] */
+    uint64_t off;  /* file offset of buf[0] (raw offset when z) */
     size_t len;
+    zsrc *z;       /* non-NULL: fd is a .zseg, offsets are raw */
 } rdbuf;
 
+/* Decompresses frame fi into z->fbuf. 0, or an errno (EBADMSG: the frame
+ * is corrupt, z->bad_off says where). */
+static int z_load(int fd, zsrc *z, uint32_t fi) {
+    if (z->cur == (int64_t)fi) return 0;
+    z->cur = -1;
+    uint64_t zs = z->zoff[fi], ze = z->zoff[fi + 1];
+    size_t zn = (size_t)(ze - zs);
+    size_t want = fi + 1 == z->k ? (size_t)(z->raw_size - (uint64_t)fi * z->frame) : z->frame;
+    if (zn > z->zcap) {
+        char *nb = realloc(z->zbuf, zn);
+        if (!nb) return ENOMEM;
+        z->zbuf = nb;
+        z->zcap = zn;
+    }
+    size_t got = 0;
+    while (got < zn) {
+        ssize_t r = pread(fd, z->zbuf + got, zn - got, (off_t)(zs + got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return errno;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    size_t d = got == zn ? ZSTD_decompressDCtx(z->dctx, z->fbuf, z->frame, z->zbuf, zn) : 0;
+    if (got != zn || ZSTD_isError(d) || d != want) {
+        z->bad_off = zs;
+        z->bad_frame = fi;
+        return EBADMSG;
+    }
+    z->cur = fi;
+    return 0;
+}
+
+static int rd_grow(rdbuf *b, size_t n) {
+    if (n <= b->cap) return 0;
+    size_t c = b->cap ? b->cap : 1 << 16;
+    while (c < n) c *= 2;
+    char *nb = realloc(b->buf, c);
+    if (!nb) return ENOMEM;
+    b->buf = nb;
+    b->cap = c;
+    return 0;
+}
+
 /* Bytes [off, off + n) of the file, or NULL if the file ends before (or
- * *ioerr on a read error / no memory). */
+ * *ioerr on a read error / no memory / EBADMSG: a corrupt compressed
+ * frame). */
 static const char *rd_get(rdbuf *b, uint64_t off, size_t n, int *ioerr) {
     if (off >= b->off && off + n <= b->off + b->len) return b->buf + (off - b->off);
-    if (n > b->cap) {
-        size_t c = b->cap ? b->cap : 1 << 16;
-        while (c < n) c *= 2;
-        char *nb = realloc(b->buf, c);
-        if (!nb) {
-            *ioerr = ENOMEM;
-            return NULL;
-        }
-        b->buf = nb;
-        b->cap = c;
+    if (!b->cap && n < (1u << 16) && rd_grow(b, 1u << 16)) {
+        *ioerr = ENOMEM;
+        return NULL;
+    }
+    if (rd_grow(b, n)) {
+        *ioerr = ENOMEM;
+        return NULL;
     }
     b->off = off;
     b->len = 0;
+    if (b->z) {
+        zsrc *z = b->z;
+        while (b->len < b->cap && off + b->len < z->raw_size) {
+            uint64_t at = off + b->len;
+            uint32_t fi = (uint32_t)(at / z->frame);
+            int e = z_load(b->fd, z, fi);
+            if (e) {
+                *ioerr = e;
+                b->len = 0;
+                return NULL;
+            }
+            uint64_t fs = (uint64_t)fi * z->frame;
+            uint64_t fe = fi + 1 == z->k ? z->raw_size : fs + z->frame;
+            size_t take = (size_t)(fe - at);
+            if (take > b->cap - b->len) take = b->cap - b->len;
+            memcpy(b->buf + b->len, z->fbuf + (at - fs), take);
+            b->len += take;
+            if (b->len >= n && b->len >= (1u << 16)) break;
+        }
+        return b->len >= n ? b->buf : NULL;
+    }
     while (b->len < b->cap) {
         ssize_t r = pread(b->fd, b->buf + b->len, b->cap - b->len, (off_t)(off + b->len));
         if (r < 0) {
@@ -203,6 +324,78 @@ static const char *rd_get(rdbuf *b, uint64_t off, size_t n, int *ioerr) {
         if (b->len >= n) break;
     }
     return b->len >= n ? b->buf : NULL;
+}
+
+static void rd_close(rdbuf *b) {
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+    b->len = 0;
+    zsrc_free(b->z);
+    b->z = NULL;
+}
+
+/* The error for a failed read of path through b. */
+static pr_status rd_error(pr_err *err, const rdbuf *b, const char *path, int ioerr) {
+    if (ioerr == EBADMSG && b->z)
+        return pr_err_set(err, PR_ERR_CHECKSUM,
+                          "log: %s: corrupt compressed frame %u at byte offset %" PRIu64, path,
+                          b->z->bad_frame, b->z->bad_off);
+    return pr_err_errno(err, PR_ERR_IO, ioerr, "log: cannot read %s", path);
+}
+
+/* Reads the header and frame table of the .zseg open as fd into a new
+ * zsrc. PR_ERR_FORMAT naming path when they do not hold. */
+static pr_status z_open(int fd, const char *path, uint64_t base, zsrc **out, pr_err *err) {
+    *out = NULL;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", path);
+    char h[Z_HDR];
+    if (pread(fd, h, Z_HDR, 0) != (ssize_t)Z_HDR || memcmp(h, Z_MAGIC, 8) != 0)
+        return pr_err_set(err, PR_ERR_FORMAT, "log: %s is not a compressed pronto log segment",
+                          path);
+    if (get32(h + 8) != PR__LOG_VERSION)
+        return pr_err_set(err, PR_ERR_VERSION,
+                          "log: %s was written by log format version %u; this pronto reads "
+                          "version %u only",
+                          path, get32(h + 8), PR__LOG_VERSION);
+    uint32_t frame = get32(h + 12), k = get32(h + 32);
+    uint64_t raw = get64(h + 24);
+    if (get64(h + 16) != base || frame < 4096 || frame > (64u << 20) || raw < SEG_HDR ||
+        (raw + frame - 1) / frame != k || (uint64_t)sb.st_size < Z_HDR + 8ull * k + 16)
+        return pr_err_set(err, PR_ERR_FORMAT, "log: %s: bad compressed segment header", path);
+    size_t tn = Z_HDR + 8ull * (k + 1) + 8;
+    char *t = malloc(tn);
+    zsrc *z = calloc(1, sizeof *z);
+    if (!t || !z) {
+        free(t);
+        free(z);
+        return pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+    }
+    pr_status st = PR_OK;
+    if (pread(fd, t, tn, 0) != (ssize_t)tn || get64(t + tn - 8) != pr_hash64(t, tn - 8, 0))
+        st = pr_err_set(err, PR_ERR_CHECKSUM, "log: %s: corrupt frame table", path);
+    z->frame = frame;
+    z->k = k;
+    z->raw_size = raw;
+    z->cur = -1;
+    z->zoff = malloc(8ull * (k + 1));
+    z->fbuf = malloc(frame);
+    z->dctx = ZSTD_createDCtx();
+    if (st == PR_OK && (!z->zoff || !z->fbuf || !z->dctx))
+        st = pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+    for (uint32_t i = 0; st == PR_OK && i <= k; i++) {
+        z->zoff[i] = get64(t + Z_HDR + 8ull * i);
+        if ((i == 0 && z->zoff[0] != tn) || (i > 0 && z->zoff[i] <= z->zoff[i - 1]) ||
+            (i == k && z->zoff[k] != (uint64_t)sb.st_size))
+            st = pr_err_set(err, PR_ERR_FORMAT, "log: %s: bad frame table (frame %u)", path, i);
+    }
+    free(t);
+    if (st != PR_OK) {
+        zsrc_free(z);
+        return st;
+    }
+    *out = z;
+    return PR_OK;
 }
 
 enum { REC_OK = 0, REC_SHORT = 1, REC_BAD = 2, REC_IOERR = 3 };
@@ -256,13 +449,11 @@ static void seg_reset(seg *s, uint64_t base) {
     s->max_ts = INT64_MIN;
 }
 
-/* Reads and checks a segment header. Returns PR_OK, or PR_ERR_TRUNCATED
- * when the file is shorter than a header (a segment being created), or a
- * refusal naming the file. */
-static pr_status check_header(int fd, const char *path, uint64_t base, pr_err *err) {
-    char h[SEG_HDR];
-    ssize_t r = pread(fd, h, SEG_HDR, 0);
-    if (r < 0) return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot read %s", path);
+/* Checks a segment header: r bytes of the file's first SEG_HDR at h.
+ * Returns PR_OK, or PR_ERR_TRUNCATED when the file is shorter than a
+ * header (a segment being created), or a refusal naming the file. */
+static pr_status check_header(const char *h, ssize_t r, const char *path, uint64_t base,
+                              pr_err *err) {
     if ((size_t)r < SEG_HDR) {
         if (r > 0 && memcmp(h, SEG_MAGIC, (size_t)r < 8 ? (size_t)r : 8) != 0)
             return pr_err_set(err, PR_ERR_FORMAT, "log: %s is not a pronto log segment", path);
@@ -285,33 +476,81 @@ static pr_status check_header(int fd, const char *path, uint64_t base, pr_err *e
     return PR_OK;
 }
 
+/* Opens segment base for reading: DIR/<base>.seg (read-write when rw),
+ * else DIR/<base>.zseg. b (closed first) gets the file, b->z set for a
+ * compressed one; path its name (PATH_MAX); *raw the plain size (a plain
+ * file's size now), *disk the file's size. The header is checked:
+ * PR_ERR_TRUNCATED (err set) for a plain file shorter than a header, and
+ * PR_ERR_CHECKSUM for a compressed one whose first frame is corrupt, with
+ * b open. PR_ERR_NOTFOUND (err untouched) if neither file exists. */
+static pr_status seg_open_read(const char *dir, uint64_t base, int rw, rdbuf *b, char *path,
+                               uint64_t *raw, uint64_t *disk, pr_err *err) {
+    rd_close(b);
+    seg_path(path, PATH_MAX, dir, base, "seg");
+    int fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+    int z = 0;
+    if (fd < 0 && errno == ENOENT && !rw) {
+        seg_path(path, PATH_MAX, dir, base, "zseg");
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        z = 1;
+    }
+    if (fd < 0) {
+        if (errno == ENOENT) return PR_ERR_NOTFOUND;
+        return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot open %s", path);
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return pr_err_errno(err, PR_ERR_IO, e, "log: cannot stat %s", path);
+    }
+    b->fd = fd;
+    *disk = *raw = (uint64_t)sb.st_size;
+    if (z) {
+        pr_status st = z_open(fd, path, base, &b->z, err);
+        if (st != PR_OK) {
+            rd_close(b);
+            return st;
+        }
+        *raw = b->z->raw_size;
+    }
+    int ioerr = 0;
+    const char *h = rd_get(b, 0, SEG_HDR, &ioerr);
+    if (!h && ioerr) /* a corrupt first frame: b stays open, *raw set */
+        return rd_error(err, b, path, ioerr);
+    pr_status st = check_header(h ? h : b->buf, h ? (ssize_t)SEG_HDR : (ssize_t)b->len, path,
+                                base, err);
+    if (st != PR_OK && st != PR_ERR_TRUNCATED) rd_close(b);
+    if (st == PR_ERR_TRUNCATED && z) {
+        rd_close(b);
+        st = pr_err_set(err, PR_ERR_FORMAT, "log: %s: compressed segment without a header", path);
+    }
+    return st;
+}
+
 /* Scans records from SEG_HDR, filling s (size = end of the valid prefix).
  * *bad: REC_OK if the file ends exactly after a record, else why it stopped. */
-static pr_status scan_seg(int fd, const char *path, seg *s, uint64_t every, int *bad,
+static pr_status scan_seg(rdbuf *b, const char *path, seg *s, uint64_t every, int *bad,
                           pr_err *err) {
-    rdbuf b = {fd, NULL, 0, 0, 0};
     uint64_t off = SEG_HDR;
     *bad = REC_OK;
+    b->len = 0;
     for (;;) {
         const char *h;
         uint32_t n;
         int ioerr = 0;
-        int k = rec_at(&b, off, &h, &n, &ioerr);
-        if (k == REC_IOERR) {
-            free(b.buf);
-            return pr_err_errno(err, PR_ERR_IO, ioerr, "log: cannot read %s", path);
-        }
+        int k = rec_at(b, off, &h, &n, &ioerr);
+        if (k == REC_IOERR) return rd_error(err, b, path, ioerr);
         if (k != REC_OK) {
             /* REC_SHORT with nothing at off is a clean end */
             int dummy = 0;
-            if (k == REC_SHORT && !rd_get(&b, off, 1, &dummy)) k = REC_OK;
+            if (k == REC_SHORT && !rd_get(b, off, 1, &dummy)) k = REC_OK;
             *bad = k;
             break;
         }
         seg_note(s, off, (int64_t)get64(h + 8), REC_HDR + (uint64_t)n, every);
         off += REC_HDR + (uint64_t)n;
     }
-    free(b.buf);
     s->size = off;
     return PR_OK;
 }
@@ -388,7 +627,9 @@ static pr_status list_bases(const char *dir, uint64_t **out, size_t *n, pr_err *
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *nm = e->d_name;
-        if (strlen(nm) != 24 || strcmp(nm + 20, ".seg") != 0) continue;
+        size_t nl = strlen(nm);
+        if (!(nl == 24 && !strcmp(nm + 20, ".seg")) && !(nl == 25 && !strcmp(nm + 20, ".zseg")))
+            continue;
         uint64_t v = 0;
         int ok = 1;
         for (int i = 0; i < 20 && ok; i++) {
@@ -412,6 +653,10 @@ static pr_status list_bases(const char *dir, uint64_t **out, size_t *n, pr_err *
     }
     closedir(d);
     if (*n) qsort(*out, *n, sizeof **out, cmp_u64);
+    size_t u = 0; /* a base may be there twice (.seg and .zseg) mid-compaction */
+    for (size_t i = 0; i < *n; i++)
+        if (!u || (*out)[u - 1] != (*out)[i]) (*out)[u++] = (*out)[i];
+    *n = u;
     return PR_OK;
 }
 
@@ -460,12 +705,16 @@ static pr_status parse_opts(dirlog *L, const char *q, pr_err *err) {
             bad = parse_u64(v, vl, 0, UINT64_MAX / 4, &L->retain_bytes);
         } else if (OPT("retain_ms")) {
             bad = parse_u64(v, vl, 0, UINT64_MAX / 4, &L->retain_ms);
+        } else if (OPT("compress")) {
+            if (vl == 4 && !memcmp(v, "zstd", 4)) L->compress = 1;
+            else if (vl == 4 && !memcmp(v, "none", 4)) L->compress = 0;
+            else bad = PR_ERR_INVALID;
         } else if (OPT("index_bytes")) {
             bad = parse_u64(v, vl, 64, 1ull << 30, &L->index_bytes);
         } else {
             return pr_err_set(err, PR_ERR_INVALID,
                               "log URI: unknown option '%.*s' (fsync, segment_bytes, "
-                              "segment_ms, retain_bytes, retain_ms, index_bytes)",
+                              "segment_ms, retain_bytes, retain_ms, index_bytes, compress)",
                               (int)nl, q);
         }
 #undef OPT
@@ -473,7 +722,8 @@ static pr_status parse_opts(dirlog *L, const char *q, pr_err *err) {
             return pr_err_set(err, PR_ERR_INVALID,
                               "log URI: bad value '%.*s' for option '%.*s'%s", (int)vl, v,
                               (int)nl, q,
-                              nl == 5 ? " (always, off or batch:MS with MS 1..10000)" : "");
+                              nl == 5 ? " (always, off or batch:MS with MS 1..10000)"
+                              : nl == 8 ? " (zstd or none)" : "");
         q = amp ? amp + 1 : NULL;
     }
     return PR_OK;
@@ -490,6 +740,7 @@ static void dl_free(dirlog *L) {
     pthread_mutex_destroy(&L->mu);
     pthread_cond_destroy(&L->cv_work);
     pthread_cond_destroy(&L->cv_done);
+    pthread_cond_destroy(&L->cv_compact);
     free(L->wbuf);
     free(L->dir);
     free(L);
@@ -561,105 +812,357 @@ static pr_status new_segment(dirlog *L, uint64_t base, pr_err *err) {
     return PR_OK;
 }
 
-/* Drops the oldest closed segments beyond retain_bytes / retain_ms. mu held
- * (or no other thread yet). */
-static void apply_retention(dirlog *L) {
-    if (!L->write || (!L->retain_bytes && !L->retain_ms)) return;
-    uint64_t total = 0;
-    for (size_t i = 0; i < L->nseg; i++) total += L->segs[i].size;
+static uint64_t seg_disk(const seg *s) { return s->z ? s->disk : s->size; }
+
+/* Drops the oldest closed segments beyond retain_bytes / retain_ms (0:
+ * no limit) but never one being compressed. mu held (or no other thread
+ * yet). Returns how many were dropped. */
+static uint64_t retention_with(dirlog *L, uint64_t retain_bytes, uint64_t retain_ms) {
+    if (!L->write || (!retain_bytes && !retain_ms)) return 0;
+    uint64_t total = 0, dropped = 0;
+    for (size_t i = 0; i < L->nseg; i++) total += seg_disk(&L->segs[i]);
     int64_t now = wall_ms();
     while (L->nseg > 1) {
         seg *s = &L->segs[0];
-        int drop = (L->retain_bytes && total > L->retain_bytes) ||
-                   (L->retain_ms && s->mtime_ms < now - (int64_t)L->retain_ms);
-        if (!drop) break;
+        int drop = (retain_bytes && total > retain_bytes) ||
+                   (retain_ms && s->mtime_ms < now - (int64_t)retain_ms);
+        if (!drop || s->busy) break;
         char path[PATH_MAX];
-        seg_path(path, sizeof path, L->dir, s->base, "seg");
+        seg_path(path, sizeof path, L->dir, s->base, s->z ? "zseg" : "seg");
         if (unlink(path) != 0 && errno != ENOENT) {
             pr_log(PR_LOG_WARN, "pr_log: retention cannot remove %s: %s", path, strerror(errno));
             break;
         }
         seg_path(path, sizeof path, L->dir, s->base, "idx");
         unlink(path);
-        total -= s->size;
+        total -= seg_disk(s);
         free(s->idx);
         memmove(&L->segs[0], &L->segs[1], (L->nseg - 1) * sizeof *L->segs);
         L->nseg--;
         L->dropped++;
+        dropped++;
+    }
+    return dropped;
+}
+
+static void apply_retention(dirlog *L) { (void)retention_with(L, L->retain_bytes, L->retain_ms); }
+
+/* ---------------------------------------------------------------- compression */
+
+static pr_status fsync_dir(const char *dir, pr_err *err);
+
+static pr_status write_all(int fd, const char *p, size_t n, uint64_t off) {
+    while (n) {
+        ssize_t r = pwrite(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return PR_ERR_IO;
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return PR_OK;
+}
+
+/* Compresses the closed plain segment `base` of `raw` bytes. Crash-safe
+ * order: DIR/<base>.zseg.tmp is written and fdatasync'ed, renamed to
+ * DIR/<base>.zseg, the directory fsynced, and only then the plain file
+ * removed; at every instant one whole copy is there under a name readers
+ * take (.seg first, else .zseg), and a reader holding the plain file open
+ * keeps reading it. *stop (atomic) nonzero aborts between frames. *zsize:
+ * the compressed file's size. The caller marked the segment busy. */
+static pr_status compress_file(dirlog *L, uint64_t base, uint64_t raw, const int *stop,
+                               uint64_t *zsize, pr_log_progress_fn progress, void *ctx,
+                               uint64_t done0, uint64_t total, pr_err *err) {
+    char path[PATH_MAX], tmp[PATH_MAX + 8], zpath[PATH_MAX];
+    seg_path(path, sizeof path, L->dir, base, "seg");
+    seg_path(zpath, sizeof zpath, L->dir, base, "zseg");
+    snprintf(tmp, sizeof tmp, "%s.tmp", zpath);
+    uint32_t k = (uint32_t)((raw + ZFRAME - 1) / ZFRAME);
+    size_t tn = Z_HDR + 8ull * (k + 1) + 8;
+    size_t cb = ZSTD_compressBound(ZFRAME);
+    char *t = calloc(1, tn), *in = malloc(ZFRAME), *outb = malloc(cb);
+    ZSTD_CCtx *cc = ZSTD_createCCtx();
+    int in_fd = -1, fd = -1;
+    pr_status st = PR_OK;
+    if (!t || !in || !outb || !cc) {
+        st = pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+        goto out;
+    }
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+    in_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (in_fd < 0) {
+        st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot open %s", path);
+        goto out;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot create %s", tmp);
+        goto out;
+    }
+    uint64_t woff = tn;
+    for (uint32_t i = 0; i < k; i++) {
+        if (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE)) {
+            st = pr_err_set(err, PR_ERR_IO, "log: compression of %s stopped", path);
+            goto out;
+        }
+        size_t want = i + 1 == k ? (size_t)(raw - (uint64_t)i * ZFRAME) : ZFRAME, got = 0;
+        while (got < want) {
+            ssize_t r = pread(in_fd, in + got, want - got, (off_t)((uint64_t)i * ZFRAME + got));
+            if (r < 0 && errno == EINTR) continue;
+            if (r <= 0) {
+                st = pr_err_errno(err, PR_ERR_IO, r < 0 ? errno : EIO,
+                                  "log: cannot read %s (shorter than its %" PRIu64 " bytes?)",
+                                  path, raw);
+                goto out;
+            }
+            got += (size_t)r;
+        }
+        size_t zn = ZSTD_compress2(cc, outb, cb, in, want);
+        if (ZSTD_isError(zn)) {
+            st = pr_err_set(err, PR_ERR_IO, "log: zstd: %s", ZSTD_getErrorName(zn));
+            goto out;
+        }
+        put64(t + Z_HDR + 8ull * i, woff);
+        if (write_all(fd, outb, zn, woff) != PR_OK) {
+            st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot write %s", tmp);
+            goto out;
+        }
+        woff += zn;
+        if (progress) progress(ctx, done0 + (uint64_t)i * ZFRAME + want, total);
+    }
+    memcpy(t, Z_MAGIC, 8);
+    put32(t + 8, PR__LOG_VERSION);
+    put32(t + 12, ZFRAME);
+    put64(t + 16, base);
+    put64(t + 24, raw);
+    put32(t + 32, k);
+    put64(t + Z_HDR + 8ull * k, woff);
+    put64(t + tn - 8, pr_hash64(t, tn - 8, 0));
+    if (write_all(fd, t, tn, 0) != PR_OK || fdatasync(fd) != 0) {
+        st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot write %s", tmp);
+        goto out;
+    }
+    close(fd);
+    fd = -1;
+    if (rename(tmp, zpath) != 0) {
+        st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot rename %s", tmp);
+        goto out;
+    }
+    st = fsync_dir(L->dir, err);
+    if (st != PR_OK) goto out;
+    if (unlink(path) != 0)
+        pr_log(PR_LOG_WARN, "pr_log: cannot remove %s after compressing it: %s", path,
+               strerror(errno));
+    *zsize = woff;
+out:
+    if (fd >= 0) close(fd);
+    if (st != PR_OK) unlink(tmp);
+    if (in_fd >= 0) close(in_fd);
+    ZSTD_freeCCtx(cc);
+    free(t);
+    free(in);
+    free(outb);
+    return st;
+}
+
+/* Compresses every closed plain segment, oldest first (the compactor
+ * thread, pr_log_compact). mu not held. *n: how many were compressed. */
+static pr_status compress_closed(dirlog *L, const int *stop, pr_log_progress_fn progress,
+                                 void *ctx, uint64_t *n, pr_err *err) {
+    uint64_t total = 0, done = 0;
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i + 1 < L->nseg; i++)
+        if (!L->segs[i].z) total += L->segs[i].size;
+    pthread_mutex_unlock(&L->mu);
+    for (;;) {
+        pthread_mutex_lock(&L->mu);
+        seg *s = NULL;
+        for (size_t i = 0; i + 1 < L->nseg && !s; i++)
+            if (!L->segs[i].z && !L->segs[i].busy) s = &L->segs[i];
+        uint64_t base = 0, raw = 0;
+        if (s) {
+            s->busy = 1;
+            base = s->base;
+            raw = s->size;
+        }
+        pthread_mutex_unlock(&L->mu);
+        if (!s) return PR_OK;
+        uint64_t zsize = 0;
+        pr_status st = compress_file(L, base, raw, stop, &zsize, progress, ctx, done,
+                                     total, err);
+        pthread_mutex_lock(&L->mu);
+        for (size_t i = 0; i < L->nseg; i++)
+            if (L->segs[i].base == base) {
+                L->segs[i].busy = 0;
+                if (st == PR_OK) {
+                    L->segs[i].z = 1;
+                    L->segs[i].disk = zsize;
+                }
+            }
+        pthread_mutex_unlock(&L->mu);
+        if (st != PR_OK) return st;
+        done += raw;
+        (*n)++;
     }
 }
 
+static void *compactor_main(void *arg) {
+    dirlog *L = arg;
+    pthread_mutex_lock(&L->mu);
+    while (!L->cstop) {
+        if (!L->cwork) {
+            pthread_cond_wait(&L->cv_compact, &L->mu);
+            continue;
+        }
+        L->cwork = 0;
+        pthread_mutex_unlock(&L->mu);
+        pr_err e;
+        uint64_t n = 0;
+        if (compress_closed(L, &L->cstop, NULL, NULL, &n, &e) != PR_OK &&
+            !__atomic_load_n(&L->cstop, __ATOMIC_ACQUIRE))
+            pr_log(PR_LOG_WARN, "pr_log: %s", e.msg);
+        pthread_mutex_lock(&L->mu);
+    }
+    pthread_mutex_unlock(&L->mu);
+    return NULL;
+}
+
+static pr_status dl_compact(void *impl, const pr_log_compact_opts *o, pr_log_compact_result *out,
+                            pr_err *err) {
+    dirlog *L = impl;
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < L->nseg; i++) out->bytes_before += seg_disk(&L->segs[i]);
+    out->dropped = retention_with(L, o->retain_bytes ? o->retain_bytes : L->retain_bytes,
+                                  o->retain_ms ? o->retain_ms : L->retain_ms);
+    pthread_mutex_unlock(&L->mu);
+    pr_status st = PR_OK;
+    if (o->compress) st = compress_closed(L, NULL, o->progress, o->ctx, &out->compressed, err);
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < L->nseg; i++) out->bytes_after += seg_disk(&L->segs[i]);
+    pthread_mutex_unlock(&L->mu);
+    return st;
+}
+
 static void *flusher_main(void *arg);
+static void dl_close(void *impl);
+
+/* Writing open, before loading: finishes or undoes a compaction a crash
+ * interrupted. A *.zseg.tmp is unfinished: removed. A .zseg beside its
+ * .seg was renamed into place whole (fsynced first) but the plain file not
+ * yet removed: the plain one is kept as the authority and the .zseg
+ * removed (a later compaction redoes it). */
+static void compaction_cleanup(dirlog *L) {
+    DIR *d = opendir(L->dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        size_t n = strlen(nm);
+        char path[PATH_MAX];
+        if (n == 29 && !strcmp(nm + 20, ".zseg.tmp")) {
+            snprintf(path, sizeof path, "%s/%s", L->dir, nm);
+            if (unlink(path) == 0)
+                pr_log(PR_LOG_WARN, "pr_log: %s: unfinished compression removed", path);
+        } else if (n == 25 && !strcmp(nm + 20, ".zseg")) {
+            char plain[PATH_MAX];
+            snprintf(plain, sizeof plain, "%s/%.20s.seg", L->dir, nm);
+            struct stat sb;
+            if (stat(plain, &sb) == 0) {
+                snprintf(path, sizeof path, "%s/%s", L->dir, nm);
+                (void)unlink(path);
+            }
+        }
+    }
+    closedir(d);
+}
 
 static pr_status load_segments(dirlog *L, pr_err *err) {
     uint64_t *bases;
     size_t nb;
+    if (L->write) compaction_cleanup(L);
     pr_status st = list_bases(L->dir, &bases, &nb, err);
     if (st != PR_OK) return st;
+    rdbuf b = {-1, NULL, 0, 0, 0, NULL};
     for (size_t i = 0; i < nb && st == PR_OK; i++) {
         char path[PATH_MAX], ipath[PATH_MAX];
-        seg_path(path, sizeof path, L->dir, bases[i], "seg");
         seg_path(ipath, sizeof ipath, L->dir, bases[i], "idx");
         int last = i + 1 == nb;
-        int fd = open(path, (L->write && last ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-        if (fd < 0) {
-            st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot open %s", path);
-            break;
+        uint64_t raw, disk;
+        st = seg_open_read(L->dir, bases[i], L->write && last, &b, path, &raw, &disk, err);
+        if (st == PR_ERR_NOTFOUND) { /* removed meanwhile (a reader racing retention) */
+            st = PR_OK;
+            continue;
         }
-        struct stat sb;
-        if (fstat(fd, &sb) != 0) {
-            st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", path);
-            close(fd);
-            break;
-        }
-        st = check_header(fd, path, bases[i], err);
         if (st == PR_ERR_TRUNCATED && last && L->write) {
             /* a crash while creating it: no record can be in it */
-            close(fd);
+            rd_close(&b);
             unlink(path);
-            pr_log(PR_LOG_WARN, "pr_log: %s: torn segment header (%lld bytes) removed", path,
-                   (long long)sb.st_size);
+            pr_log(PR_LOG_WARN, "pr_log: %s: torn segment header (%llu bytes) removed", path,
+                   (unsigned long long)disk);
             L->torn_cuts++;
-            L->torn_bytes += (uint64_t)sb.st_size;
+            L->torn_bytes += disk;
             st = PR_OK;
             break;
         }
         if (st == PR_ERR_TRUNCATED && last) {  /* read-only: an empty segment being born */
-            close(fd);
+            rd_close(&b);
             st = PR_OK;
             break;
         }
-        if (st != PR_OK) {
-            close(fd);
+        if (st == PR_ERR_CHECKSUM && !last) {
+            /* a corrupt compressed closed segment: kept (from its index if
+             * it has one) for readers with skip_corrupt and for verify */
+            pr_log(PR_LOG_WARN, "pr_log: %s", err->msg);
+            seg *s = push_seg(L, err);
+            if (!s) {
+                st = PR_ERR_NOMEM;
+                break;
+            }
+            s->base = bases[i];
+            if (idx_load(ipath, s, raw) != 0) {
+                seg_reset(s, bases[i]);
+                s->size = raw;
+            }
+            s->z = 1;
+            s->disk = disk;
+            s->mtime_ms = wall_ms();
+            rd_close(&b);
+            st = PR_OK;
+            continue;
+        }
+        if (st != PR_OK) break;
+        struct stat sb;
+        if (fstat(b.fd, &sb) != 0) {
+            st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", path);
             break;
         }
         seg *s = push_seg(L, err);
         if (!s) {
-            close(fd);
             st = PR_ERR_NOMEM;
             break;
         }
         s->base = bases[i];
         s->mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
-        if (!last && idx_load(ipath, s, (uint64_t)sb.st_size) == 0) {
-            close(fd);
+        if (!last && idx_load(ipath, s, raw) == 0) {
+            s->disk = disk;
+            s->z = b.z != NULL;
+            rd_close(&b);
             continue;
         }
         seg_reset(s, bases[i]);
         s->mtime_ms = (int64_t)sb.st_mtim.tv_sec * 1000 + sb.st_mtim.tv_nsec / 1000000;
+        s->z = b.z != NULL;
         int bad;
-        st = scan_seg(fd, path, s, L->index_bytes, &bad, err);
-        if (st != PR_OK) {
-            close(fd);
-            break;
-        }
+        st = scan_seg(&b, path, s, L->index_bytes, &bad, err);
+        if (st != PR_OK) break;
+        s->disk = disk;
         if (last && L->write) {
-            if (s->size < (uint64_t)sb.st_size) {
-                uint64_t cut = (uint64_t)sb.st_size - s->size;
-                if (ftruncate(fd, (off_t)s->size) != 0 || fdatasync(fd) != 0) {
+            if (s->size < raw) {
+                uint64_t cut = raw - s->size;
+                if (ftruncate(b.fd, (off_t)s->size) != 0 || fdatasync(b.fd) != 0) {
                     st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot cut the tail of %s",
                                       path);
-                    close(fd);
                     break;
                 }
                 pr_log(PR_LOG_WARN,
@@ -667,8 +1170,10 @@ static pr_status load_segments(dirlog *L, pr_err *err) {
                        bad == REC_BAD ? "corrupt" : "torn", s->size, cut);
                 L->torn_cuts++;
                 L->torn_bytes += cut;
+                s->disk = s->size;
             }
-            L->fd = fd;
+            L->fd = b.fd;
+            b.fd = -1;
             L->active_born_ms = wall_ms();
         } else {
             if (!last && bad == REC_OK && L->write) {
@@ -676,9 +1181,11 @@ static pr_status load_segments(dirlog *L, pr_err *err) {
                 if (idx_write(L, s, &e2) != PR_OK)
                     pr_log(PR_LOG_WARN, "pr_log: %s", e2.msg);
             }
-            close(fd);
+            rd_close(&b);
         }
     }
+    rd_close(&b);
+    free(b.buf);
     free(bases);
     return st;
 }
@@ -695,6 +1202,7 @@ static pr_status dl_open(const char *arg, int mode, void **impl, pr_err *err) {
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv_work, NULL);
     pthread_cond_init(&L->cv_done, NULL);
+    pthread_cond_init(&L->cv_compact, NULL);
     const char *q = strchr(arg, '?');
     size_t dl = q ? (size_t)(q - arg) : strlen(arg);
     pr_status st = PR_OK;
@@ -756,6 +1264,14 @@ static pr_status dl_open(const char *arg, int mode, void **impl, pr_err *err) {
             }
             L->have_flusher = 1;
         }
+        if (L->compress) {
+            L->cwork = 1; /* closed segments left plain by an earlier writer */
+            if (pthread_create(&L->compactor, NULL, compactor_main, L) != 0) {
+                dl_close(L);
+                return pr_err_set(err, PR_ERR_IO, "log: cannot start the compactor thread");
+            }
+            L->have_compactor = 1;
+        }
     }
     *impl = L;
     return PR_OK;
@@ -763,6 +1279,13 @@ static pr_status dl_open(const char *arg, int mode, void **impl, pr_err *err) {
 
 static void dl_close(void *impl) {
     dirlog *L = impl;
+    if (L->have_compactor) {
+        pthread_mutex_lock(&L->mu);
+        __atomic_store_n(&L->cstop, 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&L->cv_compact);
+        pthread_mutex_unlock(&L->mu);
+        pthread_join(L->compactor, NULL);
+    }
     if (L->have_flusher) {
         pthread_mutex_lock(&L->mu);
         L->stop = 1;
@@ -851,6 +1374,10 @@ static pr_status rotate(dirlog *L, pr_err *err) {
         return st;
     }
     apply_retention(L);
+    if (L->have_compactor) {
+        L->cwork = 1;
+        pthread_cond_signal(&L->cv_compact);
+    }
     return PR_OK;
 }
 
@@ -1023,7 +1550,9 @@ static void dl_stats(void *impl, pr_log_stats *out) {
     for (size_t i = 0; i < L->nseg; i++) {
         const seg *s = &L->segs[i];
         out->records += s->records;
-        out->bytes += s->size;
+        out->bytes += seg_disk(s);
+        out->record_bytes += s->size - SEG_HDR;
+        out->compressed += s->z ? 1u : 0u;
         if (s->records) {
             if (s->min_ts < mn) mn = s->min_ts;
             if (s->max_ts > mx) mx = s->max_ts;
@@ -1050,6 +1579,10 @@ typedef struct dreader {
     rdbuf b;
     int64_t skip_before;  /* FROM_TIME: drop records until one has ts >= this */
     int skipping;
+    int skip_corrupt;     /* resync past corrupt records of closed segments */
+    int resume_after;     /* !has_seg: continue after segment after_base */
+    uint64_t after_base;
+    uint64_t corrupt;     /* corrupt spans skipped */
     char path[PATH_MAX];
     char consumer[PR_LOG_CONSUMER_MAX + 1];  /* PR_LOG_CONSUMER: its name */
     char *meta;        /* the meta of the commit it started from, or NULL */
@@ -1118,26 +1651,58 @@ static pr_status dl_commit(void *impl, pr_log_pos pos, const char *meta, pr_err 
 }
 
 static pr_status rd_open_seg(dreader *r, uint64_t base, pr_err *err) {
-    if (r->b.fd >= 0) close(r->b.fd);
-    r->b.fd = -1;
-    r->b.len = 0;
     r->has_seg = 0;
-    seg_path(r->path, sizeof r->path, r->L->dir, base, "seg");
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return PR_ERR_NOTFOUND;
-        return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot open %s", r->path);
-    }
-    pr_status st = check_header(fd, r->path, base, err);
+    uint64_t raw, disk;
+    pr_status st = seg_open_read(r->L->dir, base, 0, &r->b, r->path, &raw, &disk, err);
     if (st == PR_ERR_TRUNCATED) st = PR_OK; /* being created: reads as empty for now */
-    if (st != PR_OK) {
-        close(fd);
-        return st;
-    }
-    r->b.fd = fd;
+    if (st != PR_OK) return st;
     r->base = base;
     r->off = SEG_HDR;
     r->has_seg = 1;
+    return PR_OK;
+}
+
+/* The file size of the reader's segment (raw size if compressed). */
+static pr_status rd_size(dreader *r, uint64_t *out, pr_err *err) {
+    if (r->b.z) {
+        *out = r->b.z->raw_size;
+        return PR_OK;
+    }
+    struct stat sb;
+    if (fstat(r->b.fd, &sb) != 0)
+        return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", r->path);
+    *out = (uint64_t)sb.st_size;
+    return PR_OK;
+}
+
+/* skip_corrupt: the first offset after `from` in the reader's (closed)
+ * segment where a whole record with a good checksum starts, or the file's
+ * end. A candidate's length must fit in the file, so most bad offsets are
+ * refused after 4 bytes; a compressed frame that fails is stepped over. */
+static pr_status resync(dreader *r, uint64_t from, uint64_t *out, pr_err *err) {
+    uint64_t size = 0;
+    pr_status st = rd_size(r, &size, err);
+    if (st != PR_OK) return st;
+    for (uint64_t off = from + 1; off + REC_HDR <= size; off++) {
+        int ioerr = 0;
+        const char *h = rd_get(&r->b, off, REC_HDR, &ioerr);
+        if (!h && ioerr == EBADMSG && r->b.z) {  /* next frame */
+            off = ((uint64_t)r->b.z->bad_frame + 1) * r->b.z->frame - 1;
+            continue;
+        }
+        if (!h && ioerr) return rd_error(err, &r->b, r->path, ioerr);
+        if (!h) break;
+        uint32_t len = get32(h);
+        if (len > PR_LOG_PAYLOAD_MAX || off + REC_HDR + len > size) continue;
+        uint32_t n;
+        int k = rec_at(&r->b, off, &h, &n, &ioerr);
+        if (k == REC_OK) {
+            *out = off;
+            return PR_OK;
+        }
+        if (k == REC_IOERR && ioerr != EBADMSG) return rd_error(err, &r->b, r->path, ioerr);
+    }
+    *out = size;
     return PR_OK;
 }
 
@@ -1159,6 +1724,18 @@ static pr_status next_base(const char *dir, uint64_t after, int ge, int *found, 
     return PR_OK;
 }
 
+/* skip_corrupt: a closed segment that cannot be opened (a corrupt header
+ * or compressed frame) is skipped whole, counted. 1 if skipped. */
+static int skip_unreadable(dreader *r, uint64_t base, pr_status st, pr_err *err) {
+    if (!r->skip_corrupt || (st != PR_ERR_CHECKSUM && st != PR_ERR_FORMAT)) return 0;
+    pr_log(PR_LOG_WARN, "pr_log: %s skipped", err->msg);
+    r->corrupt++;
+    r->has_seg = 0;
+    r->resume_after = 1;
+    r->after_base = base;
+    return 1;
+}
+
 static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **out, int *skipped,
                                 pr_err *err) {
     dirlog *L = impl;
@@ -1166,6 +1743,7 @@ static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **ou
     if (!r) return pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
     r->L = L;
     r->b.fd = -1;
+    r->skip_corrupt = start->skip_corrupt;
     uint64_t *bases = NULL;
     size_t nb = 0;
     pr_status st = list_bases(L->dir, &bases, &nb, err);
@@ -1184,6 +1762,7 @@ static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **ou
         if (nb) {
             st = rd_open_seg(r, bases[0], err);
             if (st == PR_ERR_NOTFOUND) st = PR_OK; /* dropped meanwhile: found at next() */
+            if (st != PR_OK && nb > 1 && skip_unreadable(r, bases[0], st, err)) st = PR_OK;
         }
         if (start->kind == PR_LOG_FROM_TIME) {
             r->skipping = 1;
@@ -1247,7 +1826,7 @@ static pr_status dl_reader_open(void *impl, const pr_log_start *start, void **ou
     return PR_OK;
 fail:
     free(bases);
-    if (r->b.fd >= 0) close(r->b.fd);
+    rd_close(&r->b);
     free(r->b.buf);
     free(r->meta);
     free(r);
@@ -1260,19 +1839,21 @@ static pr_status dl_next(void *impl, pr_log_record *out, pr_err *err) {
         if (!r->has_seg) {
             int found;
             uint64_t nb;
-            pr_status st = next_base(r->L->dir, 0, 1, &found, &nb, err);
+            pr_status st = next_base(r->L->dir, r->resume_after ? r->after_base : 0,
+                                     !r->resume_after, &found, &nb, err);
             if (st != PR_OK) return st;
             if (!found) return PR_EOF;
             st = rd_open_seg(r, nb, err);
             if (st == PR_ERR_NOTFOUND) continue;
+            if (st != PR_OK && skip_unreadable(r, nb, st, err)) continue;
             if (st != PR_OK) return st;
         }
         const char *h;
         uint32_t n;
         int ioerr = 0;
         int k = rec_at(&r->b, r->off, &h, &n, &ioerr);
-        if (k == REC_IOERR)
-            return pr_err_errno(err, PR_ERR_IO, ioerr, "log: cannot read %s", r->path);
+        if (k == REC_IOERR && !(ioerr == EBADMSG && r->skip_corrupt))
+            return rd_error(err, &r->b, r->path, ioerr);
         if (k != REC_OK) {
             /* the end of what is written, or of a closed segment? */
             int found;
@@ -1281,19 +1862,32 @@ static pr_status dl_next(void *impl, pr_log_record *out, pr_err *err) {
             if (st != PR_OK) return st;
             if (!found) return PR_EOF;  /* the active segment: the rest is unwritten */
             r->b.len = 0;               /* the writer may have finished it meanwhile */
-            k = rec_at(&r->b, r->off, &h, &n, &ioerr);
-            if (k == REC_IOERR)
-                return pr_err_errno(err, PR_ERR_IO, ioerr, "log: cannot read %s", r->path);
+            if (k != REC_IOERR) k = rec_at(&r->b, r->off, &h, &n, &ioerr);
+            if (k == REC_IOERR && !(ioerr == EBADMSG && r->skip_corrupt))
+                return rd_error(err, &r->b, r->path, ioerr);
             if (k != REC_OK) {
-                struct stat sb;
-                if (fstat(r->b.fd, &sb) != 0)
-                    return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", r->path);
-                if ((uint64_t)sb.st_size == r->off) {  /* clean end: next segment */
+                uint64_t size = 0;
+                st = rd_size(r, &size, err);
+                if (st != PR_OK) return st;
+                if (size == r->off) {  /* clean end: next segment */
                     st = rd_open_seg(r, nb, err);
                     if (st == PR_ERR_NOTFOUND) continue;
+                    if (st != PR_OK && skip_unreadable(r, nb, st, err)) continue;
                     if (st != PR_OK) return st;
                     continue;
                 }
+                if (r->skip_corrupt) {
+                    uint64_t to = 0;
+                    st = resync(r, r->off, &to, err);
+                    if (st != PR_OK) return st;
+                    pr_log(PR_LOG_WARN,
+                           "pr_log: %s: corrupt bytes %" PRIu64 "..%" PRIu64 " skipped", r->path,
+                           r->off, to);
+                    r->corrupt++;
+                    r->off = to;
+                    continue;
+                }
+                if (k == REC_IOERR) return rd_error(err, &r->b, r->path, ioerr);
                 return pr_err_set(err, k == REC_BAD ? PR_ERR_CHECKSUM : PR_ERR_TRUNCATED,
                                   "log: %s: %s record at offset %" PRIu64
                                   " of a closed segment",
@@ -1316,11 +1910,175 @@ static pr_status dl_next(void *impl, pr_log_record *out, pr_err *err) {
     }
 }
 
+static uint64_t dl_corrupt(void *impl) { return ((dreader *)impl)->corrupt; }
+
+/* ---------------------------------------------------------------- verify, consumers */
+
+static pr_status dl_verify(void *impl, pr_log_progress_fn progress, void *ctx,
+                           pr_log_verify_report *out, pr_err *err) {
+    dirlog *L = impl;
+    uint64_t *bases = NULL;
+    size_t nb = 0;
+    pr_status st = list_bases(L->dir, &bases, &nb, err);
+    if (st != PR_OK) return st;
+    uint64_t total = 0, done = 0;
+    pthread_mutex_lock(&L->mu);
+    for (size_t i = 0; i < L->nseg; i++) total += L->segs[i].size;
+    pthread_mutex_unlock(&L->mu);
+    rdbuf b = {-1, NULL, 0, 0, 0, NULL};
+    seg t;
+    memset(&t, 0, sizeof t);
+    for (size_t i = 0; i < nb && st == PR_OK; i++) {
+        char path[PATH_MAX], ipath[PATH_MAX];
+        uint64_t raw = 0, disk = 0;
+        int last = i + 1 == nb;
+        st = seg_open_read(L->dir, bases[i], 0, &b, path, &raw, &disk, err);
+        if (st == PR_ERR_NOTFOUND) {  /* dropped by retention meanwhile */
+            st = PR_OK;
+            continue;
+        }
+        if (st == PR_ERR_TRUNCATED && last) {  /* being created */
+            out->torn_bytes += b.len;
+            st = PR_OK;
+            break;
+        }
+        if (st != PR_OK) break;
+        out->segments++;
+        out->compressed += b.z ? 1u : 0u;
+        /* the index, checked against the scan below (closed segments) */
+        seg_path(ipath, sizeof ipath, L->dir, bases[i], "idx");
+        seg_reset(&t, bases[i]);
+        struct stat sb;
+        int have_idx = !last && stat(ipath, &sb) == 0;
+        if (have_idx && idx_load(ipath, &t, raw) != 0) {
+            st = pr_err_set(err, PR_ERR_CHECKSUM,
+                            "log: %s: damaged index (checksum, or not of this %" PRIu64
+                            "-byte segment)",
+                            ipath, raw);
+            break;
+        }
+        uint64_t off = SEG_HDR, recs = 0;
+        int64_t mn = INT64_MAX, mx = INT64_MIN;
+        uint32_t j = 0;
+        int idx_bad = 0;
+        int k;
+        for (;;) {
+            const char *h;
+            uint32_t n;
+            int ioerr = 0;
+            k = rec_at(&b, off, &h, &n, &ioerr);
+            if (k == REC_IOERR) {
+                st = rd_error(err, &b, path, ioerr);
+                break;
+            }
+            if (k != REC_OK) break;
+            if (have_idx) {
+                if (j < t.nidx && t.idx[j].off < off) idx_bad = 1;
+                if (j < t.nidx && t.idx[j].off == off) {
+                    if (t.idx[j].max_before != mx) idx_bad = 1;
+                    j++;
+                }
+            }
+            int64_t ts = (int64_t)get64(h + 8);
+            if (ts < mn) mn = ts;
+            if (ts > mx) mx = ts;
+            recs++;
+            out->records++;
+            out->bytes += REC_HDR + (uint64_t)n;
+            off += REC_HDR + (uint64_t)n;
+            done += REC_HDR + (uint64_t)n;
+            if (progress && !(recs & 1023)) progress(ctx, done, total);
+        }
+        if (st != PR_OK) break;
+        if (off < raw) {
+            if (last) {
+                out->torn_bytes += raw - off;
+            } else {
+                st = pr_err_set(err, k == REC_BAD ? PR_ERR_CHECKSUM : PR_ERR_TRUNCATED,
+                                "log: %s: %s record at offset %" PRIu64 " of a closed segment",
+                                path, k == REC_BAD ? "corrupt" : "truncated", off);
+                break;
+            }
+        }
+        if (have_idx) {
+            if (j != t.nidx || t.records != recs ||
+                (recs && (t.min_ts != mn || t.max_ts != mx)))
+                idx_bad = 1;
+            if (idx_bad) {
+                st = pr_err_set(err, PR_ERR_CHECKSUM,
+                                "log: %s: index does not match its segment (%" PRIu64
+                                " records in the index, %" PRIu64 " in the segment)",
+                                ipath, t.records, recs);
+                break;
+            }
+            out->indexes++;
+        }
+    }
+    if (progress) progress(ctx, done, total);
+    free(t.idx);
+    rd_close(&b);
+    free(b.buf);
+    free(bases);
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static pr_status dl_consumers(void *impl, int (*fn)(void *ctx, const pr_log_consumer_info *c),
+                              void *ctx, pr_err *err) {
+    dirlog *L = impl;
+    char path[PATH_MAX];
+    consumer_path(path, sizeof path, L->dir, NULL);
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT) return PR_OK;
+        return pr_err_errno(err, PR_ERR_IO, errno, "log: cannot read directory %s", path);
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    pr_status st = PR_OK;
+    struct dirent *e;
+    while ((e = readdir(d)) && st == PR_OK) {
+        const char *nm = e->d_name;
+        /* pr_atomic's temporaries are NAME.tmp.PID */
+        if (nm[0] == '.' || strstr(nm, ".tmp.") || strlen(nm) > PR_LOG_CONSUMER_MAX) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (!nn) {
+                st = pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = strdup(nm))) st = pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+        else n++;
+    }
+    closedir(d);
+    if (n) qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n && st == PR_OK; i++) {
+        int found = 0;
+        uint64_t pos = 0;
+        char *meta = NULL;
+        st = consumer_load(L->dir, names[i], &found, &pos, &meta, err);
+        if (st == PR_OK && found) {
+            pr_log_consumer_info c = {names[i], {pos, 0}, meta};
+            if (fn(ctx, &c)) i = n;
+        }
+        free(meta);
+    }
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return st;
+}
+
 static const char *dl_commit_meta(void *impl) { return ((dreader *)impl)->meta; }
 
 static void dl_reader_close(void *impl) {
     dreader *r = impl;
-    if (r->b.fd >= 0) close(r->b.fd);
+    rd_close(&r->b);
     free(r->b.buf);
     free(r->meta);
     free(r);
@@ -1354,9 +2112,12 @@ const pr_log_api pr__log_dir_api = {
     .next = dl_next,
     .commit = dl_commit,
     .commit_meta = dl_commit_meta,
-    .corrupt = NULL,
+    .corrupt = dl_corrupt,
     .reader_close = dl_reader_close,
     .stats = dl_stats,
     .pos_format = dl_pos_format,
     .pos_parse = dl_pos_parse,
+    .consumers = dl_consumers,
+    .verify = dl_verify,
+    .compact = dl_compact,
 };
