@@ -371,7 +371,9 @@ static int run_cat(const char *cmd, pr_event_log *log, int has_from, int64_t fro
     uint64_t n = 0;
     while ((st = pr_log_next(r, &rec, &err)) == PR_OK) {
         if (!(++n & 8191)) pr_progress_update(&p, n, NULL, 0);
-        if (has_to && rec.ts_ms >= to_ms) continue; /* times need not grow: read on */
+        /* times need not grow: the reader starts at the first record at or
+         * after from; later ones outside [from, to) are passed over */
+        if ((has_from && rec.ts_ms < from_ms) || (has_to && rec.ts_ms >= to_ms)) continue;
         if (has_type ? rec.type != type : !type_name(rec.type) && !meta) {
             if (!has_type && !meta) print_record(log, &rec, 1); /* unknown: wrapped */
             continue;
@@ -565,9 +567,13 @@ static int run_append(const char *cmd, const char *uri, uint32_t type, char **fi
 /* ---------------------------------------------------------------- main */
 
 int cmd_log(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: pronto log %s\n", usage_text);
+        return PR_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         pr_flags_help("log", usage_text, NULL, 0);
-        return argc < 2 ? PR_EXIT_USAGE : PR_EXIT_OK;
+        return PR_EXIT_OK;
     }
     const char *sub = argv[1];
     static const char *const subs[] = {"stat", "tail", "verify", "cat", "compact", "append"};

@@ -895,6 +895,22 @@ static pr_status compress_file(dirlog *L, uint64_t base, uint64_t raw, const int
         st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot open %s", path);
         goto out;
     }
+    /* the whole file, not only the valid prefix the segment table knows:
+     * records after a corrupt one stay for skip_corrupt readers */
+    struct stat sb;
+    if (fstat(in_fd, &sb) != 0) {
+        st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot stat %s", path);
+        goto out;
+    }
+    raw = (uint64_t)sb.st_size;
+    k = (uint32_t)((raw + ZFRAME - 1) / ZFRAME);
+    tn = Z_HDR + 8ull * (k + 1) + 8;
+    free(t);
+    t = calloc(1, tn);
+    if (!t) {
+        st = pr_err_set(err, PR_ERR_NOMEM, "log: out of memory");
+        goto out;
+    }
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot create %s", tmp);
