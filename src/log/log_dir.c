@@ -72,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,6 +122,8 @@ typedef struct dirlog {
     seg *segs;
     size_t nseg, capseg;
     int fd;                   /* active segment (writer) */
+    char *map;                /* fsync=off: the active segment mapped, map_len bytes */
+    uint64_t map_len;
     int64_t active_born_ms;
     char *wbuf;
     size_t wcap;
@@ -526,6 +529,21 @@ static pr_status seg_open_read(const char *dir, uint64_t base, int rw, rdbuf *b,
         st = pr_err_set(err, PR_ERR_FORMAT, "log: %s: compressed segment without a header", path);
     }
     return st;
+}
+
+/* 1 if bytes [from, to) of the file are all zero: the preallocated tail
+ * of a mapped segment (fsync=off) that a crash left uncut. */
+static int all_zero(rdbuf *b, uint64_t from, uint64_t to) {
+    while (from < to) {
+        int ioerr = 0;
+        size_t n = to - from > 65536 ? 65536 : (size_t)(to - from);
+        const char *p = rd_get(b, from, n, &ioerr);
+        if (!p) return 0;
+        for (size_t i = 0; i < n; i++)
+            if (p[i]) return 0;
+        from += n;
+    }
+    return 1;
 }
 
 /* Scans records from SEG_HDR, filling s (size = end of the valid prefix).
@@ -1062,6 +1080,7 @@ static pr_status dl_compact(void *impl, const pr_log_compact_opts *o, pr_log_com
 
 static void *flusher_main(void *arg);
 static void dl_close(void *impl);
+static void map_release(dirlog *L);
 
 /* Writing open, before loading: finishes or undoes a compaction a crash
  * interrupted. A *.zseg.tmp is unfinished: removed. A .zseg beside its
@@ -1176,16 +1195,19 @@ static pr_status load_segments(dirlog *L, pr_err *err) {
         if (last && L->write) {
             if (s->size < raw) {
                 uint64_t cut = raw - s->size;
+                int slack = all_zero(&b, s->size, raw);
                 if (ftruncate(b.fd, (off_t)s->size) != 0 || fdatasync(b.fd) != 0) {
                     st = pr_err_errno(err, PR_ERR_IO, errno, "log: cannot cut the tail of %s",
                                       path);
                     break;
                 }
-                pr_log(PR_LOG_WARN,
-                       "pr_log: %s: %s tail at offset %" PRIu64 " cut (%" PRIu64 " bytes)", path,
-                       bad == REC_BAD ? "corrupt" : "torn", s->size, cut);
-                L->torn_cuts++;
-                L->torn_bytes += cut;
+                if (!slack) {
+                    pr_log(PR_LOG_WARN,
+                           "pr_log: %s: %s tail at offset %" PRIu64 " cut (%" PRIu64 " bytes)",
+                           path, bad == REC_BAD ? "corrupt" : "torn", s->size, cut);
+                    L->torn_cuts++;
+                    L->torn_bytes += cut;
+                }
                 s->disk = s->size;
             }
             L->fd = b.fd;
@@ -1309,6 +1331,7 @@ static void dl_close(void *impl) {
         pthread_mutex_unlock(&L->mu);
         pthread_join(L->flusher, NULL);
     }
+    if (L->write && L->nseg) map_release(L);
     if (L->write && L->fd >= 0 && !L->broken) (void)fdatasync(L->fd);
     dl_free(L);
 }
@@ -1357,10 +1380,56 @@ static void *flusher_main(void *arg) {
     return NULL;
 }
 
+/* fsync=off writes records straight into a shared mapping of the active
+ * segment: no system call per append, and the bytes are in the page cache
+ * (kill -9 loses nothing) when append returns, as with write(2). The file
+ * is grown ahead in MAP_CHUNK steps with posix_fallocate (blocks reserved:
+ * a full disk is an ENOSPC error here, never a SIGBUS later), so its tail
+ * beyond the records is zeros until map_release cuts it (rotation, close;
+ * after a crash the next writing open does, silently: zeros are slack,
+ * not a torn record, whose first byte, its length, is never 0 alone). */
+#define MAP_CHUNK (4u << 20)
+
+static pr_status map_reserve(dirlog *L, uint64_t end, pr_err *err) {
+    if (end <= L->map_len) return PR_OK;
+    uint64_t cap = (L->seg_bytes + 4095) & ~(uint64_t)4095;
+    uint64_t nl = (end + MAP_CHUNK - 1) / MAP_CHUNK * MAP_CHUNK;
+    if (nl > cap) nl = cap;
+    if (nl < end) nl = (end + 4095) & ~(uint64_t)4095;
+    int e = posix_fallocate(L->fd, (off_t)L->map_len, (off_t)(nl - L->map_len));
+    if (e) return pr_err_errno(err, PR_ERR_IO, e, "log %s: cannot append", L->dir);
+    void *m = L->map ? mremap(L->map, L->map_len, nl, MREMAP_MAYMOVE)
+                     : mmap(NULL, nl, PROT_READ | PROT_WRITE, MAP_SHARED, L->fd, 0);
+    if (m == MAP_FAILED) {
+        e = errno;
+        if (L->map) { /* mremap failed: the old mapping stands */
+            (void)ftruncate(L->fd, (off_t)L->map_len);
+        } else {
+            (void)ftruncate(L->fd, (off_t)L->segs[L->nseg - 1].size);
+        }
+        return pr_err_errno(err, PR_ERR_IO, e, "log %s: cannot map the active segment", L->dir);
+    }
+    L->map = m;
+    L->map_len = nl;
+    return PR_OK;
+}
+
+/* Unmaps the active segment and cuts the zeros after its records. */
+static void map_release(dirlog *L) {
+    if (!L->map) return;
+    munmap(L->map, L->map_len);
+    L->map = NULL;
+    L->map_len = 0;
+    if (L->fd >= 0 && ftruncate(L->fd, (off_t)L->segs[L->nseg - 1].size) != 0)
+        pr_log(PR_LOG_WARN, "pr_log: %s: cannot cut the preallocated tail: %s", L->dir,
+               strerror(errno));
+}
+
 /* Closes the active segment (fsync, index) and opens the next. mu held. */
 static pr_status rotate(dirlog *L, pr_err *err) {
     while (L->syncing) pthread_cond_wait(&L->cv_done, &L->mu);
     seg *a = &L->segs[L->nseg - 1];
+    map_release(L);
     if (fdatasync(L->fd) != 0) {
         L->broken = 1;
         snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s", strerror(errno));
@@ -1418,7 +1487,12 @@ static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, p
         if (st != PR_OK) goto out;
         a = &L->segs[L->nseg - 1];
     }
-    if (need > L->wcap) {
+    char *dst;
+    if (L->policy == FSYNC_OFF) {
+        st = map_reserve(L, a->size + need, err);
+        if (st != PR_OK) goto out;
+        dst = L->map + a->size;
+    } else if (need > L->wcap) {
         size_t c = L->wcap ? L->wcap : 1 << 16;
         while (c < need) c *= 2;
         char *nb = realloc(L->wbuf, c);
@@ -1428,13 +1502,16 @@ static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, p
         }
         L->wbuf = nb;
         L->wcap = c;
+        dst = L->wbuf;
+    } else {
+        dst = L->wbuf;
     }
     seg saved = *a;
     uint32_t saved_nidx = a->nidx;
     size_t w = 0;
     uint64_t off = a->size;
     for (uint32_t i = 0; i < n; i++) {
-        char *h = L->wbuf + w;
+        char *h = dst + w;
         size_t pl = recs[i].payload.len;
         put32(h, (uint32_t)pl);
         put32(h + 4, recs[i].type);
@@ -1449,7 +1526,7 @@ static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, p
         off += REC_HDR + pl;
         w += REC_HDR + pl;
     }
-    size_t done = 0;
+    size_t done = L->policy == FSYNC_OFF ? w : 0; /* mapped: already in the page cache */
     while (done < w) {
         ssize_t r = pwrite(L->fd, L->wbuf + done, w - done, (off_t)(saved.size + done));
         if (r < 0 && errno == EINTR) continue;
@@ -2008,7 +2085,7 @@ static pr_status dl_verify(void *impl, pr_log_progress_fn progress, void *ctx,
         if (st != PR_OK) break;
         if (off < raw) {
             if (last) {
-                out->torn_bytes += raw - off;
+                if (!all_zero(&b, off, raw)) out->torn_bytes += raw - off; /* else slack */
             } else {
                 st = pr_err_set(err, k == REC_BAD ? PR_ERR_CHECKSUM : PR_ERR_TRUNCATED,
                                 "log: %s: %s record at offset %" PRIu64 " of a closed segment",
