@@ -605,6 +605,9 @@ static void kill9_trials(const char *name, const char *opts, int trials) {
 TEST(kill9_acknowledged_records_survive) {
     kill9_trials("kill9-always", "fsync=always&segment_bytes=8192", 12);
     kill9_trials("kill9-batch", "fsync=batch:2&segment_bytes=8192", 12);
+    /* fsync=off writes through a mapping: kill -9 loses nothing either */
+    kill9_trials("kill9-off", "fsync=off&segment_bytes=8192", 8);
+    kill9_trials("kill9-off-big", "fsync=off", 4);
 }
 
 /* Flips bytes in the middle of a closed segment: without skip_corrupt the
