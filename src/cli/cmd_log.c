@@ -156,15 +156,12 @@ static void progress_cb(void *ctx, uint64_t done, uint64_t total) {
 
 static int add_consumer(void *ctx, const pr_log_consumer_info *c) {
     json_t *arr = ctx;
-    char pos[PR_LOG_POS_TEXT_MAX];
-    /* positions of log: are decimal; others format their own: the caller's
-     * log formats, so keep the pair here and format later */
+    /* the position is formatted by the log later (run_stat): keep its pair */
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(c->name));
     json_object_set_new(o, "_a", json_integer((json_int_t)c->pos.a));
     json_object_set_new(o, "_b", json_integer((json_int_t)c->pos.b));
     json_object_set_new(o, "meta", json_string(c->meta ? c->meta : ""));
-    (void)pos;
     json_array_append_new(arr, o);
     return 0;
 }

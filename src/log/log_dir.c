@@ -7,6 +7,9 @@
  *   DIR/00000000000000000000.seg       segments, 20-digit zero-padded base
  *   DIR/00000000000000131048.seg       (order = name order; no manifest)
  *   DIR/00000000000000000000.idx       time index of a closed segment
+ *   DIR/00000000000000000000.zseg      a closed segment, zstd-compressed
+ *                                      (layout below, "compressed segments")
+ *   DIR/consumers/NAME                 a named consumer's last commit
  *
  * A position is the byte offset of a record among all record bytes ever
  * written (segment headers not counted): a segment's base is the previous
@@ -59,8 +62,25 @@
  * the first, gathers until every appender inside append (`inflight`, counted
  * before taking mu, less the `leaving` ones already synced) waits, or MS ms
  * passed, then runs one fdatasync for all (moving them to `leaving`):
- * a lone writer is synced at once, concurrent ones share fsyncs. Readers keep their own fd and buffer and take mu only
- * to look at the segment table (in-process) or list DIR (always).
+ * a lone writer is synced at once, concurrent ones share fsyncs. Readers
+ * keep their own fd and buffer (rdbuf; for a .zseg it decompresses the
+ * frames covering what is asked, so every reading path sees plain-file
+ * offsets) and take mu only to look at the segment table (in-process) or
+ * list DIR (always).
+ *
+ * fsync=off writes through a shared mapping of the active segment
+ * (map_reserve: posix_fallocate'd ahead in steps of 64 KiB doubling to
+ * 4 MiB, prefaulted), so an append is no
+ * system call; its file then ends in zeros up to map_len, cut at rotation
+ * and close (map_release) or, after a crash, by the next writing open.
+ *
+ * Compression (compress_closed, by pr_log_compact or the compactor thread
+ * of compress=zstd) works on closed segments without mu: a segment being
+ * compressed is marked busy (retention leaves it), the .zseg is written
+ * under a temporary name, fsynced and renamed, then the .seg removed; mu is
+ * taken only to pick the segment and to record the result (z, disk).
+ * Corrupt records: a reader with skip_corrupt resyncs (resync) past them;
+ * dl_verify checks everything a reader would plus frames and .idx files.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -214,6 +234,7 @@ typedef struct zsrc {
     ZSTD_DCtx *dctx;
     uint64_t bad_off;    /* file offset of the last frame that failed */
     uint32_t bad_frame;
+    int64_t known_bad;   /* a frame that failed once (skip_corrupt's scan), or -1 */
 } zsrc;
 
 static void zsrc_free(zsrc *z) {
@@ -240,6 +261,11 @@ typedef struct rdbuf {
  * is corrupt, z->bad_off says where). */
 static int z_load(int fd, zsrc *z, uint32_t fi) {
     if (z->cur == (int64_t)fi) return 0;
+    if (z->known_bad == (int64_t)fi) { /* failed before: do not decompress again */
+        z->bad_off = z->zoff[fi];
+        z->bad_frame = fi;
+        return EBADMSG;
+    }
     z->cur = -1;
     uint64_t zs = z->zoff[fi], ze = z->zoff[fi + 1];
     size_t zn = (size_t)(ze - zs);
@@ -262,6 +288,7 @@ static int z_load(int fd, zsrc *z, uint32_t fi) {
     if (got != zn || ZSTD_isError(d) || d != want) {
         z->bad_off = zs;
         z->bad_frame = fi;
+        z->known_bad = fi;
         return EBADMSG;
     }
     z->cur = fi;
@@ -381,6 +408,7 @@ static pr_status z_open(int fd, const char *path, uint64_t base, zsrc **out, pr_
     z->k = k;
     z->raw_size = raw;
     z->cur = -1;
+    z->known_bad = -1;
     z->zoff = malloc(8ull * (k + 1));
     z->fbuf = malloc(frame);
     z->dctx = ZSTD_createDCtx();
@@ -1393,8 +1421,11 @@ static void *flusher_main(void *arg) {
 
 static pr_status map_reserve(dirlog *L, uint64_t end, pr_err *err) {
     if (end <= L->map_len) return PR_OK;
+    /* steps of 64 KiB doubling up to MAP_CHUNK: a small log stays small */
     uint64_t cap = (L->seg_bytes + 4095) & ~(uint64_t)4095;
-    uint64_t nl = (end + MAP_CHUNK - 1) / MAP_CHUNK * MAP_CHUNK;
+    uint64_t step = L->map_len < (64u << 10) ? (64u << 10) : L->map_len;
+    if (step > MAP_CHUNK) step = MAP_CHUNK;
+    uint64_t nl = (end + step - 1) / step * step;
     if (nl > cap) nl = cap;
     if (nl < end) nl = (end + 4095) & ~(uint64_t)4095;
     int e = posix_fallocate(L->fd, (off_t)L->map_len, (off_t)(nl - L->map_len));
