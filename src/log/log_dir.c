@@ -220,7 +220,7 @@ static void seg_path(char *buf, size_t cap, const char *dir, uint64_t base, cons
  * positions, .idx files and everything that reads records are unchanged. */
 #define Z_MAGIC "PRLOGZSG"
 #define Z_HDR 40u
-#define ZFRAME (1u << 20)
+#define ZFRAME (256u << 10)
 
 typedef struct zsrc {
     uint32_t frame;      /* raw bytes per frame */
