@@ -33,6 +33,13 @@ check "build-dataset: other records counted" "grep -q 'other_records=[1-9]' $T/l
 "$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "$L" -o "$T/l.csv" > /dev/null 2>&1
 check "build-dataset: whole CSV byte-identical" "cmp -s $T/f.csv $T/l.csv"
 
+# a log whose closed segments are zstd-compressed (pronto log compact)
+"$TOOL" --other 3 "log:$T/z?segment_bytes=65536" "$T"/sim/events-*.jsonl
+"$P" log compact "log:$T/z" > /dev/null 2>&1
+check "compacted log has compressed segments" "ls $T/z/*.zseg > /dev/null 2>&1"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "log:$T/z" -o "$T/z.csv" > /dev/null 2>&1
+check "build-dataset from a compressed log: byte-identical" "cmp -s $T/f.csv $T/z.csv"
+
 # join, whole and with --from/--to
 "$P" join -o "$T/f.jsonl" "$T"/sim/events-*.jsonl 2> /dev/null
 "$P" join -o "$T/l.jsonl" --events "$L" 2> "$T/lj.err"
