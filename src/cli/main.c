@@ -29,6 +29,7 @@ static const command commands[] = {
     {"serve", cmd_serve, "HTTP prediction server: features from the online store, ranked by the model"},
     {"log", cmd_log, "the event log: stat, tail -f, verify, cat, compact, append"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
+    {"registry", cmd_registry, "model registry: versions, aliases (production...), history, rollback, gc"},
 };
 
 static void usage(FILE *out) {

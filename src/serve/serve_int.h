@@ -16,6 +16,8 @@
  *                  its own, off the HTTP threads
  *   sentinel.c     the checker thread that reads the store's materialize
  *                  sentinel once a second (a wiped store: degraded, not ready)
+ *   follow.c       --model registry:DIR@ALIAS: the ticker that watches the
+ *                  alias file and queues a reload when it moves
  *
  * Locks, in the order they may be taken:
  *   jobq.mu     a job queue's state, never held across a job's run or a
@@ -46,6 +48,7 @@
 #include "pronto/feature.h"
 #include "pronto/fstore.h"
 #include "pronto/model.h"
+#include "pronto/registry.h"
 #include "pronto/serve.h"
 #include "pronto/store.h"
 
@@ -98,6 +101,7 @@ typedef struct pr__model_ref {
     uint64_t generation;       /* 1, 2, ... per successful load */
     int64_t file_mtime_ns;     /* of the file as read, for polling */
     int64_t file_size;
+    char reg_version[PR_REGISTRY_ID_MAX]; /* registry: the version id, else "" */
 } pr__model_ref;
 
 /* Reads, verifies and prepares the model at path; its featurizer binds to
@@ -425,7 +429,31 @@ struct pr_server {
     pr__guard guard;
     int64_t started_at;
     pr__sentinel sentinel;
+    /* --model registry:DIR[@alias] (follow.c); reg NULL otherwise */
+    pr_registry *reg;
+    char reg_alias[PR_REGISTRY_ID_MAX];
+    char reg_alias_path[PR_REGISTRY_PATH_MAX];
+    int64_t alias_seen_ino, alias_seen_mtime_ns; /* atomic: the alias file as
+                                  last resolved by a reload (attempted) */
+    int follow_pending;        /* atomic: a poll is queued, not yet run */
+    pr__ticker follow;         /* pr__follow_tick every PR__FOLLOW_MS */
 };
+
+/* ---------------------------------------------------------------- follow */
+
+#define PR__FOLLOW_MS 200 /* alias file polls: a move is served within ~0.2 s
+                             plus the model's load time */
+/* Opens the registry named by s->model_path ("registry:DIR[@alias]");
+ * 0 when it is a plain path. */
+pr_status pr__follow_open(pr_server *s, pr_err *err);
+/* The model file to load now: the plain path, or the alias's target
+ * (path: PR_REGISTRY_PATH_MAX bytes; version: PR_REGISTRY_ID_MAX, "" for
+ * a plain path). Registry: also records the alias file's stamp as seen. */
+pr_status pr__follow_resolve(pr_server *s, char *path, char *version, pr_err *err);
+/* 1 if the alias file differs from the one last resolved. */
+int pr__follow_changed(pr_server *s);
+pr_status pr__follow_start(pr_server *s, pr_err *err);
+void pr__follow_stop(pr_server *s);
 
 /* HTTP handlers. Each fills *status and the reply body (JSON or text)
  * and returns the Content-Type. */

@@ -97,15 +97,16 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
 /* Store spec, assembled columns, request plan; loads the first model. */
 static pr_status prepare_model(pr_server *s, pr_err *err) {
     pr__model_ref *first = NULL;
-    pr_status st;
+    char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
+    pr_status st = pr__follow_resolve(s, path, version, err);
+    if (st != PR_OK) return st;
     if (s->spec_path) {
         st = pr_spec_load(s->spec_path, &s->store_spec, err);
     } else {
-        st = pr__model_ref_load(s->model_path, NULL, 0, NULL, 1, s->o.max_model_bytes, &first,
-                                err);
+        st = pr__model_ref_load(path, NULL, 0, NULL, 1, s->o.max_model_bytes, &first, err);
         if (st != PR_OK) return st;
         const char *y = pr_model_spec(first->model);
-        st = pr_spec_parse(y, strlen(y), s->model_path, &s->store_spec, err);
+        st = pr_spec_parse(y, strlen(y), path, &s->store_spec, err);
     }
     if (st == PR_OK) st = pr_fs_open(s->store_spec, NULL, &s->plan_fs, err);
     if (st != PR_OK) goto fail;
@@ -120,9 +121,10 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
                                s->candidate_key, err);
     if (st != PR_OK) goto fail;
     if (!first)
-        st = pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->plan_fs, 1,
+        st = pr__model_ref_load(path, s->col_names, s->n_cols, s->plan_fs, 1,
                                 s->o.max_model_bytes, &first, err);
     if (st != PR_OK) goto fail;
+    snprintf(first->reg_version, sizeof first->reg_version, "%s", version);
     s->generation = 1;
     pr__holder_swap(&s->holder, first);
     return PR_OK;
@@ -189,6 +191,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
         st = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if ((st = pr__follow_open(s, err)) != PR_OK) goto fail;
     if ((st = pr_store_open(s->store_uri, &s->store, err)) != PR_OK) goto fail;
     s->is_redis = !strcmp(pr_store_backend(s->store), "redis");
     s->is_mem = !strcmp(pr_store_backend(s->store), "mem");
@@ -208,6 +211,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
+    if ((st = pr__follow_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__http_start(s, err)) != PR_OK) goto fail;
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: listening on %s (port %u)", s->listen, s->port);
     *out = s;
@@ -223,11 +227,14 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
     pthread_mutex_lock(&s->reload_mu);
     pr__model_ref *r = NULL;
     int64_t mtime, size;
-    pr__file_stamp(s->model_path, &mtime, &size);
-    pr_status st =
-        pr__model_ref_load(s->model_path, s->col_names, s->n_cols, s->plan_fs, s->generation + 1,
-                           s->o.max_model_bytes, &r, err);
+    char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
+    pr_status st = pr__follow_resolve(s, path, version, err);
+    pr__file_stamp(path, &mtime, &size);
+    if (st == PR_OK)
+        st = pr__model_ref_load(path, s->col_names, s->n_cols, s->plan_fs, s->generation + 1,
+                                s->o.max_model_bytes, &r, err);
     if (st == PR_OK) {
+        snprintf(r->reg_version, sizeof r->reg_version, "%s", version);
         s->generation++;
         /* Keep a reference to the old model across the swap and drop it
          * when the requests still on it are done (bounded wait): freeing a
@@ -242,7 +249,8 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
         pr__model_ref_release(old);
         pr__metrics_add(&s->metrics.reloads_ok, 1);
         if (!s->o.quiet)
-            pr_log(PR_LOG_INFO, "serve: reloaded %s, version %s", s->model_path, r->version);
+            pr_log(PR_LOG_INFO, "serve: reloaded %s%s%s, version %s", s->model_path,
+                   version[0] ? " -> " : "", version, r->version);
     } else {
         pr__metrics_add(&s->metrics.reloads_refused, 1);
         __atomic_store_n(&s->refused_mtime_ns, mtime, __ATOMIC_RELAXED);
@@ -256,6 +264,12 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
 }
 
 int pr_server_poll_model(pr_server *s, pr_err *err) {
+    if (s->reg) { /* the alias file, not a model file, says what changed */
+        __atomic_store_n(&s->follow_pending, 0, __ATOMIC_RELEASE);
+        if (!pr__follow_changed(s)) return 0;
+        pr_server_reload(s, err);
+        return 1;
+    }
     int64_t mtime, size;
     pr__file_stamp(s->model_path, &mtime, &size);
     if (mtime < 0) return 0;
@@ -288,6 +302,7 @@ static int64_t wait_in_flight(pr_server *s, double deadline) {
 uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
     if (s->stopped) return 0;
     s->stopped = 1;
+    pr__follow_stop(s); /* no new reloads queued from here on */
     pr__http_quiesce(s);
     double deadline = pr_now() + drain_s;
     /* Requests in flight include those whose events or reload wait in a
@@ -307,6 +322,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
 void pr_server_free(pr_server *s) {
     if (!s) return;
     if (s->mhd) pr_server_shutdown(s, 0);
+    pr__follow_stop(s); /* before the queues it submits to go away */
     if (!pr__jobs_free(s)) {
         /* A job thread is stuck (in I/O) and may still touch the server:
          * its memory stays for the process exit to reclaim. */
@@ -316,6 +332,7 @@ void pr_server_free(pr_server *s) {
     pr__workers_free(s);
     pr__guard_free(s);
     pr__sentinel_stop(s);
+    pr_registry_close(s->reg);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
@@ -354,6 +371,12 @@ const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *
     if (admin) {
         pr__tb_puts(out, ",\"path\":");
         pr__tb_json_str(out, s->model_path, strlen(s->model_path));
+    }
+    if (s->reg) { /* which registry version, through which alias */
+        pr__tb_puts(out, ",\"registry_alias\":");
+        pr__tb_json_str(out, s->reg_alias, strlen(s->reg_alias));
+        pr__tb_puts(out, ",\"registry_version\":");
+        pr__tb_json_str(out, r->reg_version, strlen(r->reg_version));
     }
     pr__tb_printf(out,
                   ",\"loaded_at\":%lld,\"load_seconds\":%.6f,\"generation\":%llu,"
