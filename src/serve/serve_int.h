@@ -441,8 +441,8 @@ struct pr_server {
 
 /* ---------------------------------------------------------------- follow */
 
-#define PR__FOLLOW_MS 200 /* alias file polls: a move is served within ~0.2 s
-                             plus the model's load time */
+#define PR__FOLLOW_MS 100 /* alias file polls (one stat each): a move is
+                             served within 0.1 s plus the model's load */
 /* Opens the registry named by s->model_path ("registry:DIR[@alias]");
  * 0 when it is a plain path. */
 pr_status pr__follow_open(pr_server *s, pr_err *err);

@@ -1,0 +1,170 @@
+#!/bin/bash
+# cli_registry.sh: `pronto registry` and `pronto serve --model registry:DIR@alias`
+# end to end: usage errors and bad directories fail with a message naming
+# what is wrong; init/register/promote/rollback/diff/history/verify/gc with
+# human and --json output; the spec-fingerprint guard; and a real server on
+# loopback that follows alias moves (promote, rollback) while a client
+# keeps predicting over keep-alive connections: every answer a 200, and
+# GET /v1/model names the new version within a few seconds (the figure,
+# about half a second with an FFM of 8 MiB, is printed; the target is
+# measured by bench/bench_registry_follow.sh, not asserted here).
+# Library-level checks (kill -9 trials, concurrent writers): test_registry.c.
+. "$(dirname "$0")/lib_cli.sh"
+SRC=${PRONTO_SRC:?}
+
+"$P" simulate -o "$T/d" --duration 30m --users 300 --ads 60 --advertisers 20 --sites 40 \
+    --imp-rate 3 --quiet
+sed 's/^hash_bits: 20/hash_bits: 14/' "$SRC/specs/sim-store.yaml" > "$T/spec.yaml"
+sed 's/^hash_bits: 20/hash_bits: 13/' "$SRC/specs/sim-store.yaml" > "$T/spec13.yaml"
+"$P" build-dataset --spec "$T/spec.yaml" --data "$T/d" -o "$T/train.pcache" > /dev/null
+"$P" build-dataset --spec "$T/spec13.yaml" --data "$T/d" -o "$T/train13.pcache" > /dev/null
+"$P" train --dataset --spec "$T/spec.yaml" -o "$T/lr.pm" "$T/train.pcache" > /dev/null
+"$P" train --dataset --kind ffm --passes 2 --spec "$T/spec.yaml" -o "$T/ffm.pm" \
+    "$T/train.pcache" > /dev/null
+"$P" train --dataset --spec "$T/spec13.yaml" -o "$T/lr13.pm" "$T/train13.pcache" > /dev/null
+check "models trained" "[ -s $T/lr.pm ] && [ -s $T/ffm.pm ] && [ -s $T/lr13.pm ]"
+R=$T/reg
+
+# Usage errors (exit 2) and refused directories (exit 1, named).
+"$P" registry > /dev/null 2>&1
+check "no subcommand: exit 2" "[ $? -eq 2 ]"
+"$P" registry frobnicate "$R" 2> "$T/e"
+check "unknown subcommand: exit 2, named" "[ $? -eq 2 ] && grep -q frobnicate $T/e"
+"$P" registry list 2> "$T/e"
+check "list without DIR: exit 2 with the usage" "[ $? -eq 2 ] && grep -q 'usage' $T/e"
+"$P" registry list "$R" 2> "$T/e"
+check "a missing registry: exit 1 naming it" "[ $? -eq 1 ] && grep -q '$R' $T/e"
+"$P" registry list "$T/d" 2> "$T/e"
+check "a folder that is not a registry: refused" "[ $? -eq 1 ] && grep -q 'not a pronto registry' $T/e"
+"$P" registry init "$R" > /dev/null
+check "init creates it" "[ -f $R/FORMAT ] && grep -q 'pronto-registry 1' $R/FORMAT"
+"$P" registry list "$R" > "$T/o"
+check "an empty registry lists no versions" "grep -q 'no versions' $T/o"
+
+# Register, promote, guards.
+v1=$("$P" registry register "$R" "$T/lr.pm" --metrics '{"ne":0.93,"logloss":0.47}' \
+     --data '{"window":["2024-01-01T00:00","2024-01-01T00:30"],"log":{"from":0,"to":6316}}' \
+     --alias production)
+check "register prints the id" "[ '$v1' = v000001 ]"
+"$P" registry register "$R" "$T/ffm.pm" --parent production --metrics '{"ne":0.91,"logloss":0.46}' \
+    --alias candidate --json > "$T/o"
+check "register --json" "grep -q '\"id\": \"v000002\"' $T/o"
+"$P" registry register "$R" "$T/lr13.pm" > /dev/null
+"$P" registry register "$R" "$T/lr.pm" --rejected --reason 'NE worse by 0.02' > /dev/null
+"$P" registry register "$R" "$T/nope.pm" 2> "$T/e"
+check "register of a missing file: exit 1 naming it" "[ $? -eq 1 ] && grep -q nope.pm $T/e"
+head -c 3000 "$T/lr.pm" > "$T/torn.pm"
+"$P" registry register "$R" "$T/torn.pm" 2> "$T/e"
+check "register of a truncated model: refused" "[ $? -eq 1 ] && grep -q torn.pm $T/e"
+"$P" registry register "$R" "$T/lr.pm" --metrics '[1]' 2> "$T/e"
+check "metrics that are not an object: refused" "[ $? -eq 1 ] && grep -q 'metrics' $T/e"
+"$P" registry promote "$R" v000002 2> "$T/e"
+check "promote without --reason: exit 2" "[ $? -eq 2 ] && grep -q 'reason' $T/e"
+"$P" registry promote "$R" v000003 --reason 'try' 2> "$T/e"
+check "another spec is refused without --force" "[ $? -eq 1 ] && grep -q 'fingerprint' $T/e"
+"$P" registry promote "$R" v000004 --reason 'try' 2> "$T/e"
+check "a rejected version is refused without --force" "[ $? -eq 1 ] && grep -q 'rejected' $T/e"
+"$P" registry promote "$R" v000009 --reason 'try' 2> "$T/e"
+check "an unknown version: exit 1 naming it" "[ $? -eq 1 ] && grep -q v000009 $T/e"
+"$P" registry list "$R" --json > "$T/o"
+check "list --json: versions and aliases" \
+    "grep -q '\"production\": \"v000001\"' $T/o && [ \$(grep -c '\"id\"' $T/o) -eq 4 ]"
+"$P" registry show "$R" candidate --json > "$T/o"
+check "show --json: metadata with parent, metrics, creator" \
+    "grep -q '\"parent\": \"v000001\"' $T/o && grep -q '\"ne\": 0.91' $T/o && grep -q '\"command\": \"pronto registry register' $T/o"
+"$P" registry diff "$R" production candidate > "$T/o"
+check "diff: same spec, kind lr -> ffm, the metric's delta" \
+    "grep -q 'same spec' $T/o && grep -q 'model.kind *\"lr\" -> \"ffm\"' $T/o && grep -q 'metrics.ne .*(-0.02)' $T/o"
+"$P" registry diff "$R" v000001 v000003 --json > "$T/o"
+check "diff --json: another spec" "grep -q '\"same_spec\": false' $T/o && grep -q 'model.hash_bits' $T/o"
+"$P" registry verify "$R" > "$T/o"
+check "verify: every alias's model file" "grep -q 'production -> v000001 ok' $T/o && grep -q 'candidate -> v000002 ok' $T/o"
+
+# The server follows production. A client predicts all along.
+REQ='{"user_id":17,"context":{"site_id":3,"device":"mobile","position":1},"ts":1704069060000,
+      "candidates":[{"ad_id":1},{"ad_id":2},{"ad_id":3}],"top_k":3}'
+"$P" serve --listen 127.0.0.1:0 --model "registry:$R@nosuch" --store mem: --data "$T/d" \
+    > /dev/null 2> "$T/e"
+check "serve of an alias that does not exist: exit 1 naming it" "[ $? -eq 1 ] && grep -q nosuch $T/e"
+"$P" serve --listen 127.0.0.1:0 --model "registry:$T/none" --store mem: > /dev/null 2> "$T/e"
+check "serve of a missing registry: exit 1 naming it" "[ $? -eq 1 ] && grep -q '$T/none' $T/e"
+"$P" serve --listen 127.0.0.1:0 --model "registry:$R" --store mem: --data "$T/d" \
+    > "$T/s.out" 2> "$T/s.err" &
+SPID=$!
+PORT=""
+for _ in $(seq 1 300); do
+    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/s.out")
+    [ -n "$PORT" ] && break
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.1
+done
+check "serve registry:DIR listens (production by default)" "[ -n '$PORT' ]"
+curl -s "localhost:$PORT/v1/model" > "$T/o"
+check "GET /v1/model names the alias and the version" \
+    "grep -q '\"registry_alias\":\"production\"' $T/o && grep -q '\"registry_version\":\"v000001\"' $T/o"
+
+# The client: batches of 100 predicts on one keep-alive connection, until
+# told to stop (at most 200 batches).
+args=()
+for _ in $(seq 1 100); do args+=(-o /dev/null "localhost:$PORT/v1/predict"); done
+( for _ in $(seq 1 200); do
+      [ -f "$T/stop" ] && break
+      curl -s -w '%{http_code}\n' -XPOST -d "$REQ" "${args[@]}" >> "$T/codes"
+  done ) &
+CPID=$!
+# Waits until /v1/model names $1; prints the seconds it took.
+follow() {
+    local t0 t1
+    t0=$(date +%s%N)
+    for _ in $(seq 1 500); do
+        curl -s "localhost:$PORT/v1/model" | grep -q "\"registry_version\":\"$1\"" && {
+            t1=$(date +%s%N); echo "$(( (t1 - t0) / 1000000 ))"; return 0; }
+        sleep 0.01
+    done
+    echo never; return 1
+}
+sleep 0.5
+ms=()
+"$P" registry promote "$R" candidate --reason 'gate passed' > /dev/null
+ms+=("$(follow v000002)")
+"$P" registry rollback "$R" --reason 'live NE worse' > /dev/null
+ms+=("$(follow v000001)")
+"$P" registry promote "$R" v000002 --reason 'again' > /dev/null
+ms+=("$(follow v000002)")
+"$P" registry promote "$R" v000003 --force --reason 'forced: spec 13 bits' > /dev/null
+ms+=("$(follow v000003)")
+"$P" registry rollback "$R" > /dev/null
+ms+=("$(follow v000002)")
+echo "alias move -> served, ms: ${ms[*]}"
+ok_follow=1
+for m in "${ms[@]}"; do [ "$m" = never ] && ok_follow=0; done
+check "the server followed all 5 moves" "[ $ok_follow = 1 ]"
+sleep 0.3
+touch "$T/stop"
+wait "$CPID"
+n=$(wc -l < "$T/codes")
+bad=$(grep -vc '^200$' "$T/codes")
+echo "client: $n predicts, $bad not 200"
+check "the client's predicts during the moves: all 200 (at least 100)" "[ $n -ge 100 ] && [ $bad -eq 0 ]"
+check "metrics count the 5 reloads" \
+    "curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"ok\"} 5$'"
+kill -TERM "$SPID"
+wait "$SPID"
+check "SIGTERM: exit 0" "[ $? -eq 0 ]"
+
+# History and gc.
+"$P" registry history "$R" --json > "$T/h"
+check "history: one JSON line per registration, move and rollback" \
+    "[ \$(grep -c '\"op\":\"register\"' $T/h) -eq 4 ] && [ \$(grep -c '\"op\":\"rollback\"' $T/h) -eq 2 ] && [ \$(grep -c '\"op\":\"alias\"' $T/h) -eq 5 ]"
+"$P" registry history "$R" --alias production > "$T/o"
+check "history --alias: the reasons" "grep -q 'live NE worse' $T/o && ! grep -q candidate $T/o"
+"$P" registry gc "$R" --keep 0 --dry-run --json > "$T/o"
+check "gc --dry-run: the versions no alias or rollback needs" \
+    "grep -q '\"removed\": \\[\"v000003\", \"v000004\"\\]' $T/o && [ -d $R/versions/v000004 ]"
+"$P" registry gc "$R" --keep 0 > /dev/null
+check "gc removes them, keeps production's rollback target" \
+    "[ ! -d $R/versions/v000004 ] && [ ! -d $R/versions/v000003 ] && [ -d $R/versions/v000001 ]"
+echo 'pronto-registry 2' > "$R/FORMAT"
+"$P" registry list "$R" 2> "$T/e"
+check "another format version: refused naming it" "[ $? -eq 1 ] && grep -q 'version 2' $T/e && grep -q '$R' $T/e"
+finish
