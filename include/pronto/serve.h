@@ -56,7 +56,12 @@ typedef struct pr_server pr_server;
 /* Every pointer is borrowed for pr_server_start only (the server copies
  * what it keeps). */
 typedef struct pr_server_opts {
-    const char *model_path;     /* model file (required); reloads reread it */
+    const char *model_path;     /* model file (required); reloads reread it.
+                                   Or "registry:DIR[@alias]" (registry.h):
+                                   the version the alias (default
+                                   production) names, resolved at every
+                                   reload; a move of the alias (its file,
+                                   polled every 100 ms) queues a reload */
     const char *store_uri;      /* online store (required): mem:, lmdb:DIR,
                                    redis:HOST:PORT (store.h) */
     const char *spec_path;      /* the store's spec: materializes data_dir,

@@ -12,7 +12,8 @@
  * mask) and taken synchronously with sigtimedwait here, so no handler runs
  * inside the server's code. With --poll-model S the same loop also asks
  * every S seconds for the model file to be checked and reloaded when it
- * changed (on the reload thread too).
+ * changed (on the reload thread too). With --model registry:DIR[@ALIAS]
+ * the server follows the alias by itself (serve/follow.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,7 +29,7 @@
 #include "pronto/serve.h"
 
 static const char usage_text[] =
-    "--model M --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
+    "--model M|registry:DIR[@ALIAS] --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
     "       [--admin-token-file F] [--max-candidates N] [--max-body BYTES]\n"
     "       [--max-model-bytes B] [--max-event-skew DUR] [--max-event-age DUR]\n"
     "\n"
@@ -54,7 +55,9 @@ int cmd_serve(int argc, char **argv) {
     const char *skew_s = "1h", *age_s = NULL;
     int quiet = 0;
     pr_flag flags[] = {
-        {"--model", "-m", PR_FLAG_STRING, &model, "FILE  the model to serve", 0},
+        {"--model", "-m", PR_FLAG_STRING, &model,
+         "FILE  the model to serve, or registry:DIR[@ALIAS] (default alias production): "
+         "the version the alias names, followed when it moves", 0},
         {"--store", NULL, PR_FLAG_STRING, &store, "URI  online store: mem:, lmdb:DIR, redis:HOST:PORT", 0},
         {"--spec", NULL, PR_FLAG_STRING, &spec,
          "FILE  the store's spec (default: the model's embedded spec)", 0},

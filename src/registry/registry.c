@@ -1055,6 +1055,10 @@ pr_status pr_registry_register(pr_registry *r, const char *model_path,
     locked = 1;
     char parent[PR_REGISTRY_ID_MAX] = "";
     if (o->parent && (s = resolve_id(r, o->parent, parent, err)) != PR_OK) goto done;
+    if (h.max_id + 1 >= 1000000000000ull) { /* 12 digits at most */
+        s = pr_err_set(err, PR_ERR_LIMIT, "registry %s: version ids are exhausted", r->dir);
+        goto done;
+    }
     snprintf(id, PR_REGISTRY_ID_MAX, "v%0*llu", ID_DIGITS, (unsigned long long)(h.max_id + 1));
     json_object_set_new(meta, "format", json_integer(PR_REGISTRY_FORMAT));
     json_object_set_new(meta, "id", json_string(id));

@@ -11,7 +11,8 @@
  *   events.c       POST /v1/events: parse, drop duplicates, apply
  *   metrics.c      counters, histograms, the Prometheus text
  *   textbuf.c      a bounded growable text buffer with JSON escaping
- *   ticker.c       a thread running one function every period (reaper, sentinel)
+ *   ticker.c       a thread running one function every period (reaper,
+ *                  sentinel, registry follower)
  *   jobs.c         slow work (events, reloads) on queues and threads of
  *                  its own, off the HTTP threads
  *   sentinel.c     the checker thread that reads the store's materialize

@@ -1,7 +1,8 @@
 /*
  * ticker.c: a thread that runs one function every period until stopped,
  * for the server's housekeeping (the connection reaper in guard.c, the
- * store-sentinel checker in sentinel.c). The wait is on CLOCK_MONOTONIC,
+ * store-sentinel checker in sentinel.c, the registry alias follower in
+ * follow.c). The wait is on CLOCK_MONOTONIC,
  * so a wall-clock step neither stalls nor hurries it, and stop wakes the
  * thread at once instead of after its period.
  *
