@@ -16,12 +16,16 @@ SRC=${PRONTO_SRC:?}
     --imp-rate 3 --quiet
 sed 's/^hash_bits: 20/hash_bits: 14/' "$SRC/specs/sim-store.yaml" > "$T/spec.yaml"
 sed 's/^hash_bits: 20/hash_bits: 13/' "$SRC/specs/sim-store.yaml" > "$T/spec13.yaml"
+# user_imps_1d counting 2 days: the same column name meaning something else
+sed '0,/window: 1d/s//window: 2d/' "$T/spec.yaml" > "$T/spec2h.yaml"
 "$P" build-dataset --spec "$T/spec.yaml" --data "$T/d" -o "$T/train.pcache" > /dev/null
 "$P" build-dataset --spec "$T/spec13.yaml" --data "$T/d" -o "$T/train13.pcache" > /dev/null
+"$P" build-dataset --spec "$T/spec2h.yaml" --data "$T/d" -o "$T/train2h.pcache" > /dev/null
 "$P" train --dataset --spec "$T/spec.yaml" -o "$T/lr.pm" "$T/train.pcache" > /dev/null
 "$P" train --dataset --kind ffm --passes 2 --spec "$T/spec.yaml" -o "$T/ffm.pm" \
     "$T/train.pcache" > /dev/null
 "$P" train --dataset --spec "$T/spec13.yaml" -o "$T/lr13.pm" "$T/train13.pcache" > /dev/null
+"$P" train --dataset --spec "$T/spec2h.yaml" -o "$T/lr2h.pm" "$T/train2h.pcache" > /dev/null
 check "models trained" "[ -s $T/lr.pm ] && [ -s $T/ffm.pm ] && [ -s $T/lr13.pm ]"
 R=$T/reg
 
@@ -136,9 +140,21 @@ ms+=("$(follow v000003)")
 "$P" registry rollback "$R" > /dev/null
 ms+=("$(follow v000002)")
 echo "alias move -> served, ms: ${ms[*]}"
+# A version the store cannot satisfy: refused, the old one keeps serving,
+# and the next move is followed again; a move back to the version being
+# served (the rollback) loads nothing.
+v5=$("$P" registry register "$R" "$T/lr2h.pm")
+"$P" registry promote "$R" "$v5" --force --reason 'forced: a 2 d window' > /dev/null
+sleep 1.5
+check "a version the store cannot satisfy is refused; the old one keeps serving" \
+    "curl -s localhost:$PORT/v1/model | grep -q '\"registry_version\":\"v000002\"' &&
+     curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"refused\"} 1$'"
+"$P" registry rollback "$R" --reason 'refused by the server' > /dev/null
+"$P" registry promote "$R" v000001 --reason 'back to lr' > /dev/null
+ms+=("$(follow v000001)")
 ok_follow=1
 for m in "${ms[@]}"; do [ "$m" = never ] && ok_follow=0; done
-check "the server followed all 5 moves" "[ $ok_follow = 1 ]"
+check "the server followed all 6 moves" "[ $ok_follow = 1 ]"
 sleep 0.3
 touch "$T/stop"
 wait "$CPID"
@@ -146,8 +162,8 @@ n=$(wc -l < "$T/codes")
 bad=$(grep -vc '^200$' "$T/codes")
 echo "client: $n predicts, $bad not 200"
 check "the client's predicts during the moves: all 200 (at least 100)" "[ $n -ge 100 ] && [ $bad -eq 0 ]"
-check "metrics count the 5 reloads" \
-    "curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"ok\"} 5$'"
+check "metrics count the 6 reloads" \
+    "curl -s localhost:$PORT/metrics | grep -q 'pronto_model_reloads_total{result=\"ok\"} 6$'"
 kill -TERM "$SPID"
 wait "$SPID"
 check "SIGTERM: exit 0" "[ $? -eq 0 ]"
@@ -155,15 +171,15 @@ check "SIGTERM: exit 0" "[ $? -eq 0 ]"
 # History and gc.
 "$P" registry history "$R" --json > "$T/h"
 check "history: one JSON line per registration, move and rollback" \
-    "[ \$(grep -c '\"op\":\"register\"' $T/h) -eq 4 ] && [ \$(grep -c '\"op\":\"rollback\"' $T/h) -eq 2 ] && [ \$(grep -c '\"op\":\"alias\"' $T/h) -eq 5 ]"
+    "[ \$(grep -c '\"op\":\"register\"' $T/h) -eq 5 ] && [ \$(grep -c '\"op\":\"rollback\"' $T/h) -eq 3 ] && [ \$(grep -c '\"op\":\"alias\"' $T/h) -eq 7 ]"
 "$P" registry history "$R" --alias production > "$T/o"
 check "history --alias: the reasons" "grep -q 'live NE worse' $T/o && ! grep -q candidate $T/o"
 "$P" registry gc "$R" --keep 0 --dry-run --json > "$T/o"
 check "gc --dry-run: the versions no alias or rollback needs" \
-    "grep -q '\"removed\": \\[\"v000003\", \"v000004\"\\]' $T/o && [ -d $R/versions/v000004 ]"
+    "grep -q '\"removed\": \\[\"v000003\", \"v000004\", \"v000005\"\\]' $T/o && [ -d $R/versions/v000004 ]"
 "$P" registry gc "$R" --keep 0 > /dev/null
 check "gc removes them, keeps production's rollback target" \
-    "[ ! -d $R/versions/v000004 ] && [ ! -d $R/versions/v000003 ] && [ -d $R/versions/v000001 ]"
+    "[ ! -d $R/versions/v000005 ] && [ ! -d $R/versions/v000003 ] && [ -d $R/versions/v000001 ] && [ -d $R/versions/v000002 ]"
 echo 'pronto-registry 2' > "$R/FORMAT"
 "$P" registry list "$R" 2> "$T/e"
 check "another format version: refused naming it" "[ $? -eq 1 ] && grep -q 'version 2' $T/e && grep -q '$R' $T/e"

@@ -318,6 +318,12 @@ TEST(bad_directories) {
     test_write_file(p, "{\"version\": 12}");
     ASSERT_STATUS(pr_registry_resolve(r, "production", NULL, NULL, &err), PR_ERR_PARSE);
     ASSERT_CONTAINS(err.msg, "aliases/production");
+    /* Other writes still work; the alias is replaced only by force. */
+    ASSERT_OK(pr_registry_set_alias(r, "candidate", id, "x", 0, &err));
+    ASSERT_STATUS(pr_registry_set_alias(r, "production", id, "x", 0, &err), PR_ERR_PARSE);
+    ASSERT_CONTAINS(err.msg, "force");
+    ASSERT_OK(pr_registry_set_alias(r, "production", id, "repair", 1, &err));
+    ASSERT_EQ_STR(alias_target(r, "production"), id);
     /* A model file damaged after registration: verify names it. */
     snprintf(p, sizeof p, "%s/versions/%s/model.pm", dmg, id);
     int fd = open(p, O_WRONLY);

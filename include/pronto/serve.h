@@ -147,8 +147,10 @@ pr_status pr_server_reload(pr_server *s, pr_err *err);
 pr_status pr_server_reload_async(pr_server *s, int only_if_changed, pr_err *err);
 
 /* Reloads if the model file's modification time or size changed since the
- * loaded one was read. Returns 1 if a reload was attempted (its result in
- * err), 0 if the file is unchanged or unreadable. */
+ * loaded one was read (registry: if the alias file changed since the last
+ * reload resolved it, and now names another version than the one
+ * served). Returns 1 if a reload was attempted (its result in err), 0 if
+ * the file is unchanged or unreadable. */
 int pr_server_poll_model(pr_server *s, pr_err *err);
 
 /* Stops accepting connections, lets requests in flight finish (at most

@@ -755,7 +755,10 @@ static pr_status hist_load(pr_registry *r, hist_state *h, pr_err *err) {
     pr_status s = read_history(r, &text, &len, err);
     if (s != PR_OK) return s;
     size_t line = 0;
-    for (char *p = text, *nl; s == PR_OK && (nl = strchr(p, '\n')); p = nl + 1) {
+    /* memchr, not strchr: a NUL byte inside a line must not end the walk
+     * (that line then fails to parse, and says so). */
+    for (char *p = text, *nl; s == PR_OK && (nl = memchr(p, '\n', len - (size_t)(p - text)));
+         p = nl + 1) {
         line++;
         if (nl == p) continue;
         json_error_t je;
@@ -929,9 +932,20 @@ static pr_status reconcile(pr_registry *r, hist_state *h, pr_err *err) {
     }
     free_names(ids, n);
     if (s != PR_OK) return s;
-    pr_registry_alias *al;
-    if ((s = pr_registry_aliases(r, &al, &n, err)) != PR_OK) return s;
+    /* A damaged alias file (no writer leaves one) is skipped here: resolve
+     * reports it, and a forced move replaces it. */
+    char **names = NULL;
+    if ((s = scan(r, "aliases", is_alias_name, &names, &n, err)) != PR_OK) return s;
+    pr_registry_alias *al = calloc(n ? n : 1, sizeof *al);
+    size_t n_al = 0;
+    if (!al) s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     for (size_t i = 0; s == PR_OK && i < n; i++) {
+        snprintf(al[n_al].name, sizeof al[n_al].name, "%s", names[i]);
+        pr_err ignored;
+        if (read_alias(r, names[i], al[n_al].version, &ignored) == PR_OK) n_al++;
+    }
+    free_names(names, n);
+    for (size_t i = 0; s == PR_OK && i < n_al; i++) {
         alias_hist *a = hist_alias(h, al[i].name, 1);
         if (!a) {
             s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
@@ -1168,11 +1182,16 @@ pr_status pr_registry_set_alias(pr_registry *r, const char *alias, const char *v
     if ((s = resolve_id(r, version, id, err)) != PR_OK) goto done;
     if ((s = load_meta(r, id, &meta, err)) != PR_OK) goto done;
     s = read_alias(r, alias, cur, err);
-    if (s == PR_ERR_NOTFOUND) {
+    if (s == PR_ERR_NOTFOUND || (s != PR_OK && force)) { /* none, or damaged and forced */
         cur[0] = '\0';
         s = PR_OK;
     }
-    if (s != PR_OK) goto done;
+    if (s != PR_OK) {
+        char why[PR_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "%s", err->msg);
+        s = pr_err_set(err, s, "%s (force replaces it)", why);
+        goto done;
+    }
     if (cur[0] && !strcmp(cur, id)) goto done; /* already there: nothing to write */
     const char *status = json_string_value(json_object_get(meta, "status"));
     if (!force && status && !strcmp(status, "rejected")) {

@@ -223,12 +223,24 @@ fail:
 
 uint16_t pr_server_port(const pr_server *s) { return s->port; }
 
-pr_status pr_server_reload(pr_server *s, pr_err *err) {
+/* Reloads; same_version: OUT (may be NULL): when given, a registry alias
+ * that still names the version being served is not reloaded (versions
+ * never change) and *same_version is set to 1. */
+static pr_status reload(pr_server *s, int *same_version, pr_err *err) {
     pthread_mutex_lock(&s->reload_mu);
     pr__model_ref *r = NULL;
     int64_t mtime, size;
     char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
     pr_status st = pr__follow_resolve(s, path, version, err);
+    if (st == PR_OK && same_version && version[0]) {
+        pr__model_ref *cur = pr__holder_acquire(&s->holder);
+        *same_version = !strcmp(cur->reg_version, version);
+        pr__model_ref_release(cur);
+        if (*same_version) {
+            pthread_mutex_unlock(&s->reload_mu);
+            return PR_OK;
+        }
+    }
     pr__file_stamp(path, &mtime, &size);
     if (st == PR_OK)
         st = pr__model_ref_load(path, s->col_names, s->n_cols, s->plan_fs, s->generation + 1,
@@ -263,12 +275,15 @@ pr_status pr_server_reload(pr_server *s, pr_err *err) {
     return st;
 }
 
+pr_status pr_server_reload(pr_server *s, pr_err *err) { return reload(s, NULL, err); }
+
 int pr_server_poll_model(pr_server *s, pr_err *err) {
     if (s->reg) { /* the alias file, not a model file, says what changed */
         __atomic_store_n(&s->follow_pending, 0, __ATOMIC_RELEASE);
         if (!pr__follow_changed(s)) return 0;
-        pr_server_reload(s, err);
-        return 1;
+        int same = 0;
+        reload(s, &same, err);
+        return !same;
     }
     int64_t mtime, size;
     pr__file_stamp(s->model_path, &mtime, &size);

@@ -71,7 +71,8 @@ static void history_parses(pr_registry *r) {
     char *text;
     size_t len;
     if (pr_registry_history(r, &text, &len, &err) != PR_OK) return;
-    for (char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+    for (char *p = text, *nl; (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
+        if (nl == p) continue; /* empty lines are skipped by the registry too */
         json_t *j = json_loadb(p, (size_t)(nl - p), 0, NULL);
         if (!j || !json_string_value(json_object_get(j, "op"))) abort();
         json_decref(j);
