@@ -448,7 +448,7 @@ TEST(kill9_at_random_points) {
     pr_registry_close(r);
     make_model(test_path("k.pm"), 1, 16); /* ~1 MiB: kills land in copies too */
     const char *env = getenv("PRONTO_REGISTRY_TRIALS");
-    int trials = env ? atoi(env) : 25;
+    int trials = env ? (int)strtol(env, NULL, 10) : 25;
     unsigned seed = (unsigned)time(NULL);
     fprintf(stderr, "kill9: %d trials, seed %u\n", trials, seed);
     int killed = 0, leftovers = 0;

@@ -50,9 +50,9 @@ extern "C" {
 typedef struct pr_registry pr_registry;
 
 enum {
-    PR_REGISTRY_CREATE = 1 /* create DIR (and its parents' last level) if
-                              missing or empty, or finish an interrupted
-                              creation */
+    PR_REGISTRY_CREATE = 1 /* create the registry if DIR is missing (its
+                              parent must exist) or empty, or finish an
+                              interrupted creation */
 };
 
 /* Opens the registry in dir. Refused (PR_ERR_NOTFOUND, PR_ERR_IO,
