@@ -44,7 +44,7 @@ wait_kind() {
     done
     return 1
 }
-REQ='{"user_id":17,"context":{"site_id":3,"device":"mobile","position":1},"ts":1704069060000,
+REQ='{"request_id":"cmp-1","user_id":17,"context":{"site_id":3,"device":"mobile","position":1},"ts":1704069060000,
       "candidates":[{"ad_id":1},{"ad_id":2},{"ad_id":3},{"ad_id":999999}],"top_k":3}'
 
 printf 'tok\n' > "$T/token"

@@ -110,6 +110,17 @@ typedef struct pr_server_opts {
     int64_t max_event_age_ms;   /* ... and more than this behind it; 0 (the
                                    default): the store spec's longest
                                    aggregate window, 7 d if it has none */
+    const char *log_uri;        /* NULL, or the event log (log.h: log:DIR...,
+                                   redis-stream:...): every accepted posted
+                                   event is appended before its 200, every
+                                   answered predict as a prediction record
+                                   (docs/log.md "Records pronto writes") */
+    double log_features;        /* 0..1: share of predict requests (by a hash
+                                   of request_id) whose assembled feature
+                                   rows are logged too; default 0 */
+    uint32_t log_queue;         /* prediction and feature records waiting for
+                                   the logger thread; more are dropped and
+                                   counted, default 65536 */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 

@@ -32,12 +32,19 @@ static const char usage_text[] =
     "--model M|registry:DIR[@ALIAS] --store URI [--spec S] [--data DIR] [--listen ADDR:PORT] [--threads N]\n"
     "       [--admin-token-file F] [--max-candidates N] [--max-body BYTES]\n"
     "       [--max-model-bytes B] [--max-event-skew DUR] [--max-event-age DUR]\n"
+    "       [--log URI [--log-features RATE] [--log-queue N]]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
     "the model; POST /v1/events updates the store; GET /healthz, /readyz,\n"
     "/metrics, /v1/model; POST /admin/reload (bearer token). SIGHUP reloads the\n"
-    "model, SIGTERM drains and exits. The API: docs/api.md.";
+    "model, SIGTERM drains and exits. The API: docs/api.md.\n"
+    "\n"
+    "With --log URI (log:DIR?fsync=always|batch:MS|off, docs/log.md) every\n"
+    "accepted event is appended to the event log before it is answered 200 (a\n"
+    "log that cannot write: 503, retry), and every answered prediction is\n"
+    "logged by a background thread (never waited for; dropped and counted\n"
+    "when the log is down or the queue full).";
 
 int cmd_serve(int argc, char **argv) {
     const char *cmd = "serve";
@@ -54,6 +61,9 @@ int cmd_serve(int argc, char **argv) {
            idle_s = o.idle_timeout;
     const char *skew_s = "1h", *age_s = NULL;
     int quiet = 0;
+    const char *log_uri = NULL;
+    double log_features = 0;
+    unsigned long long log_queue = o.log_queue;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model,
          "FILE  the model to serve, or registry:DIR[@ALIAS] (default alias production): "
@@ -103,6 +113,15 @@ int cmd_serve(int argc, char **argv) {
          "S  reload the model when its file changes (checked every S seconds; 0 = off)", 0},
         {"--drain", NULL, PR_FLAG_DOUBLE, &drain_s,
          "S  on SIGTERM, wait at most S seconds for requests in flight, default 10", 0},
+        {"--log", NULL, PR_FLAG_STRING, &log_uri,
+         "URI  the event log: accepted events (appended before their 200) and predictions "
+         "(log:DIR?fsync=..., docs/log.md)", 0},
+        {"--log-features", NULL, PR_FLAG_DOUBLE, &log_features,
+         "RATE  0..1: share of predict requests (by a hash of request_id) whose assembled "
+         "feature rows are logged too, default 0", 0},
+        {"--log-queue", NULL, PR_FLAG_UINT, &log_queue,
+         "N  prediction/feature records waiting to be logged; more are dropped and counted, "
+         "default 65536", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
     };
     char *pos[2];
@@ -140,6 +159,11 @@ int cmd_serve(int argc, char **argv) {
                                     "--idle-timeout in [1, 3600]");
     if (body_mem < max_body || body_mem > (1ull << 40))
         return cli_usage_error(cmd, "--max-body-memory must be >= --max-body");
+    if (!(log_features >= 0 && log_features <= 1))
+        return cli_usage_error(cmd, "--log-features must be in [0, 1]");
+    if (log_features > 0 && !log_uri) return cli_usage_error(cmd, "--log-features needs --log");
+    if (log_queue < 1 || log_queue > (1u << 24))
+        return cli_usage_error(cmd, "--log-queue must be 1..16777216");
     if (token)
         return cli_usage_error(cmd, "--admin-token is refused: a token on the command line is "
                                     "visible to every user in ps; put it in a file and pass "
@@ -186,6 +210,9 @@ int cmd_serve(int argc, char **argv) {
     o.max_model_bytes = (uint64_t)max_model;
     o.max_queued_jobs = (uint32_t)max_jobs;
     o.max_queued_bytes = (size_t)max_qbytes;
+    o.log_uri = log_uri;
+    o.log_features = log_features;
+    o.log_queue = (uint32_t)log_queue;
     o.quiet = quiet;
 
     /* A flood of bad requests must not become a flood of log lines. */
@@ -199,6 +226,10 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit (ulimit -f) a write fails with EFBIG, which the
+     * event log reports (503 to the events, retried), instead of the signal
+     * killing the server. */
+    signal(SIGXFSZ, SIG_IGN);
 
     pr_err err;
     pr_err_clear(&err);

@@ -112,12 +112,61 @@ void pr__idset_add(pr__idset *s, uint64_t id) {
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* A batch's ids, to find an event repeated within the batch (open
+ * addressing, grown by rehash; id + 1 stored, 0 = empty). */
+typedef struct bset {
+    uint64_t *slots;
+    size_t mask, n;
+} bset;
+
+static int bset_has(const bset *b, uint64_t id) {
+    if (!b->slots) return 0;
+    for (size_t i = id_slot(id, b->mask);; i = (i + 1) & b->mask) {
+        if (b->slots[i] == id + 1) return 1;
+        if (!b->slots[i]) return 0;
+    }
+}
+
+static int bset_add(bset *b, uint64_t id) {
+    if (!b->slots || 2 * (b->n + 1) > b->mask + 1) {
+        size_t cap = b->slots ? 2 * (b->mask + 1) : 64;
+        uint64_t *ns = calloc(cap, sizeof *ns);
+        if (!ns) return -1;
+        for (size_t i = 0; b->slots && i <= b->mask; i++) {
+            if (!b->slots[i]) continue;
+            size_t j = id_slot(b->slots[i] - 1, cap - 1);
+            while (ns[j]) j = (j + 1) & (cap - 1);
+            ns[j] = b->slots[i];
+        }
+        free(b->slots);
+        b->slots = ns;
+        b->mask = cap - 1;
+    }
+    size_t i = id_slot(id, b->mask);
+    while (b->slots[i]) i = (i + 1) & b->mask;
+    b->slots[i] = id + 1;
+    b->n++;
+    return 0;
+}
+
+/* One accepted event: parsed (into the ingest arena), checked, not seen. */
+typedef struct accepted {
+    pr_fs_event ev;
+    pr_bytes text;   /* the object as sent, whitespace around it trimmed */
+    const char *what;
+    uint64_t n;
+} accepted;
+
 typedef struct batch {
     int64_t now_ms;  /* the server's clock when the batch is applied */
     uint64_t applied, duplicates, rejected, failed;
     uint64_t late;   /* applied, but some aggregate dropped it as too old */
     pr__tb errors;  /* JSON array items, the first few */
     uint32_t n_errors;
+    accepted *acc;   /* malloc'd */
+    size_t n_acc, cap_acc;
+    bset seen;
+    int nomem;
 } batch;
 
 #define MAX_ERRORS 10
@@ -130,18 +179,15 @@ static void note_error(batch *b, const char *what, uint64_t n, const char *msg) 
     pr__tb_json_str(&b->errors, line, strlen(line));
 }
 
-/* One event's text: parse, drop duplicates, apply. Under ingest mu. */
-static void ingest_one(pr_server *s, const char *text, size_t len, const char *what, uint64_t n,
+/* One event's text: parse, check, drop duplicates (remembered or earlier
+ * in the batch), keep. Under ingest mu; nothing is applied yet. */
+static void accept_one(pr_server *s, const char *text, size_t len, const char *what, uint64_t n,
                        batch *b) {
     pr__ingest *in = &s->ingest;
     pr_err err;
     pr_fs_event ev;
-    if (__atomic_load_n(&in->cancel, __ATOMIC_RELAXED)) { /* shutdown: stop at an event */
-        b->failed++;
-        note_error(b, what, n, "not applied: the server is shutting down");
-        return;
-    }
-    pr_arena_reset(&in->arena);
+    while (len && is_ws(*text)) text++, len--;
+    while (len && is_ws(text[len - 1])) len--;
     pr_status rc = pr_fs_event_parse(in->fs, text, len, &in->arena, &ev, &err);
     if (rc == PR_OK && !ev.has_event_id)
         rc = pr_err_set(&err, PR_ERR_PARSE, "no event_id (an integer >= 0; it makes a retry safe)");
@@ -150,29 +196,106 @@ static void ingest_one(pr_server *s, const char *text, size_t len, const char *w
     if (rc == PR_OK)
         rc = pr_fs_event_check(in->fs, &ev, b->now_ms, in->max_ahead_ms, in->max_behind_ms,
                                &err);
+    if (rc == PR_OK && pr__elog_on(&s->elog) && len > PR_LOG_PAYLOAD_MAX)
+        rc = pr_err_set(&err, PR_ERR_LIMIT, "%zu bytes, more than the event log's record (%u)",
+                        len, PR_LOG_PAYLOAD_MAX);
     if (rc != PR_OK) {
         b->rejected++;
         note_error(b, what, n, err.msg);
         return;
     }
-    if (pr__idset_has(&in->ids, ev.event_id)) {
+    if (pr__idset_has(&in->ids, ev.event_id) || bset_has(&b->seen, ev.event_id)) {
         b->duplicates++;
         return;
     }
-    pr_fs_stats before, after;
-    pr_fs_get_stats(in->fs, &before);
-    if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
-    rc = pr_fs_apply_event(in->fs, &ev, &in->arena, &err);
-    if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
-    if (rc != PR_OK) {
-        b->failed++;
-        note_error(b, what, n, err.msg);
+    if (b->n_acc == b->cap_acc) {
+        size_t cap = b->cap_acc ? 2 * b->cap_acc : 256;
+        accepted *na = realloc(b->acc, cap * sizeof *na);
+        if (!na) {
+            b->nomem = 1;
+            return;
+        }
+        b->acc = na;
+        b->cap_acc = cap;
+    }
+    if (bset_add(&b->seen, ev.event_id) != 0) {
+        b->nomem = 1;
         return;
     }
-    pr_fs_get_stats(in->fs, &after);
-    if (after.late_updates != before.late_updates) b->late++;
-    pr__idset_add(&in->ids, ev.event_id);
-    b->applied++;
+    b->acc[b->n_acc++] = (accepted){ev, pr_bytes_of(text, len), what, n};
+}
+
+/* Applies the accepted events (under ingest mu). With the log off, a
+ * shutdown stops the batch at an event (the rest not remembered: a retry
+ * applies them); with the log on they are in the log already, so all are
+ * applied and remembered. */
+static void apply_all(pr_server *s, batch *b) {
+    pr__ingest *in = &s->ingest;
+    int logged = pr__elog_on(&s->elog);
+    for (size_t i = 0; i < b->n_acc; i++) {
+        accepted *a = &b->acc[i];
+        pr_err err;
+        if (!logged && __atomic_load_n(&in->cancel, __ATOMIC_RELAXED)) {
+            b->failed++;
+            note_error(b, a->what, a->n, "not applied: the server is shutting down");
+            continue;
+        }
+        pr_arena_reset(&in->apply_arena);
+        pr_fs_stats before, after;
+        pr_fs_get_stats(in->fs, &before);
+        if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
+        pr_status rc = pr_fs_apply_event(in->fs, &a->ev, &in->apply_arena, &err);
+        if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
+        if (rc != PR_OK) {
+            b->failed++;
+            if (logged) {
+                /* in the log: taken once; the store missed it (rebuilt from
+                 * the log by pronto materialize) */
+                pr__idset_add(&in->ids, a->ev.event_id);
+                char m[PR_ERR_MSG_MAX];
+                snprintf(m, sizeof m, "in the event log, but the store update failed: %.440s",
+                         err.msg);
+                note_error(b, a->what, a->n, m);
+            } else {
+                note_error(b, a->what, a->n, err.msg);
+            }
+            continue;
+        }
+        pr_fs_get_stats(in->fs, &after);
+        if (after.late_updates != before.late_updates) b->late++;
+        pr__idset_add(&in->ids, a->ev.event_id);
+        b->applied++;
+    }
+}
+
+/* The accepted events into the log, in one append. raw CR/LF (whitespace
+ * between tokens in valid JSON) become spaces, so a payload is one line. */
+static pr_status log_all(pr_server *s, batch *b, pr_err *err) {
+    pr__ingest *in = &s->ingest;
+    if (!b->n_acc) return PR_OK;
+    if (b->n_acc > PR_LOG_BATCH_MAX)
+        return pr_err_set(err, PR_ERR_LIMIT, "more than %u events in one request",
+                          PR_LOG_BATCH_MAX);
+    pr_log_entry *e = malloc(b->n_acc * sizeof *e);
+    if (!e) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    pr_status rc = PR_OK;
+    for (size_t i = 0; i < b->n_acc && rc == PR_OK; i++) {
+        pr_bytes t = b->acc[i].text;
+        if (memchr(t.ptr, '\n', t.len) || memchr(t.ptr, '\r', t.len)) {
+            char *c = pr_arena_alloc(&in->arena, t.len ? t.len : 1);
+            if (!c) {
+                rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+                break;
+            }
+            for (size_t k = 0; k < t.len; k++)
+                c[k] = t.ptr[k] == '\n' || t.ptr[k] == '\r' ? ' ' : t.ptr[k];
+            t = pr_bytes_of(c, t.len);
+        }
+        e[i] = (pr_log_entry){PR_LOG_TYPE_EVENT, b->acc[i].ev.ts_ms, t};
+    }
+    if (rc == PR_OK) rc = pr__elog_append_events(s, e, (uint32_t)b->n_acc, err);
+    free(e);
+    return rc;
 }
 
 /* Where the array that opens body (at `from`) closes: the index after its
@@ -262,7 +385,7 @@ static pr_status ingest_array(pr_server *s, const char *body, size_t len, size_t
     pr_bytes arr = pr_bytes_of(body, len), elem;
     size_t pos = 0;
     for (uint64_t i = 0; pr__json_array_next(arr, &pos, &elem); i++)
-        ingest_one(s, elem.ptr, elem.len, "event", i, b);
+        accept_one(s, elem.ptr, elem.len, "event", i, b);
 done:
     pr_json_keys_free(keys);
     free(wrapped);
@@ -277,9 +400,15 @@ static void ingest_lines(pr_server *s, const char *body, size_t len, batch *b) {
         line++;
         size_t a = i, z = end;
         while (a < z && is_ws(body[a])) a++;
-        if (a < z) ingest_one(s, body + i, end - i, "line", line, b);
+        if (a < z) accept_one(s, body + i, end - i, "line", line, b);
         i = end + 1;
     }
+}
+
+static void batch_free(batch *b) {
+    pr__tb_free(&b->errors);
+    free(b->acc);
+    free(b->seen.slots);
 }
 
 const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsigned *status,
@@ -294,27 +423,45 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
     if (i == len) {
         *status = 400;
         pr__json_error(out, "request body: no events (send a JSON array or JSON lines)");
-        pr__tb_free(&b.errors);
+        batch_free(&b);
         return json;
     }
-    pr_err err;
-    pr_status rc = PR_OK;
+    pr_err err, lerr;
+    pr_status rc = PR_OK, lrc = PR_OK;
     pthread_mutex_lock(&s->ingest.mu);
+    pr_arena_reset(&s->ingest.arena);
     if (body[i] == '[') rc = ingest_array(s, body, len, i, &b, &err);
     else ingest_lines(s, body, len, &b);
+    if (rc == PR_OK && b.nomem) rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory");
+    if (rc == PR_OK && pr__elog_on(&s->elog)) {
+        if (__atomic_load_n(&s->ingest.cancel, __ATOMIC_RELAXED))
+            lrc = pr_err_set(&lerr, PR_ERR_IO, "the server is shutting down");
+        else
+            lrc = log_all(s, &b, &lerr);
+    }
+    if (rc == PR_OK && lrc == PR_OK) apply_all(s, &b);
     pthread_mutex_unlock(&s->ingest.mu);
+    if (lrc != PR_OK) b.failed += b.n_acc; /* nothing of it applied, nothing remembered */
     pr__metrics_add(&s->metrics.events_applied, b.applied);
     pr__metrics_add(&s->metrics.events_duplicate, b.duplicates);
     pr__metrics_add(&s->metrics.events_rejected, b.rejected);
     pr__metrics_add(&s->metrics.events_failed, b.failed);
     pr__metrics_add(&s->metrics.events_late, b.late);
     if (rc != PR_OK) {
-        *status = 400;
+        *status = rc == PR_ERR_NOMEM ? 500 : 400;
         pr__json_error(out, err.msg);
     } else {
         *status = b.failed ? 503 : (b.rejected && !b.applied && !b.duplicates) ? 400 : 200;
+        pr__tb_puts(out, "{");
+        if (lrc != PR_OK) {
+            char m[PR_ERR_MSG_MAX + 128];
+            snprintf(m, sizeof m, "%s; nothing of this batch was applied, retry it", lerr.msg);
+            pr__tb_puts(out, "\"error\":");
+            pr__tb_json_str(out, m, strlen(m));
+            pr__tb_puts(out, ",");
+        }
         pr__tb_printf(out,
-                      "{\"applied\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"failed\":%llu,"
+                      "\"applied\":%llu,\"duplicates\":%llu,\"rejected\":%llu,\"failed\":%llu,"
                       "\"late\":%llu,\"errors\":[",
                       (unsigned long long)b.applied, (unsigned long long)b.duplicates,
                       (unsigned long long)b.rejected, (unsigned long long)b.failed,
@@ -322,6 +469,6 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
         if (b.errors.len) pr__tb_put(out, b.errors.p, b.errors.len);
         pr__tb_puts(out, "]}\n");
     }
-    pr__tb_free(&b.errors);
+    batch_free(&b);
     return json;
 }

@@ -10,6 +10,8 @@
  *   events  POST /v1/events (one writer to the store anyway: ingest mu)
  *   reload  POST /admin/reload, SIGHUP, --poll-model (reloads serialize on
  *           reload_mu anyway)
+ * The events queue also runs the event log's reopen (evlog.c), queued by
+ * its ticker with no client, like a signal reload.
  *
  * A request's life: the HTTP thread that received the whole body calls
  * pr__job_submit, which reserves room in the queue (or refuses: the caller
@@ -127,6 +129,7 @@ static void run(pr_server *s, pr__job_kind kind, const char *body, size_t len, u
     switch (kind) {
     case PR__JOB_EVENTS: *type = pr__handle_events(s, body ? body : "", len, status, out); break;
     case PR__JOB_RELOAD: *type = pr__handle_reload(s, status, out); break;
+    case PR__JOB_LOG_REOPEN: pr__elog_reopen_job(s); *status = 200; break;
     case PR__JOB_SIGNAL_RELOAD:
     case PR__JOB_POLL: {
         /* No client waits: pr_server_reload logs the outcome unless quiet,
@@ -220,7 +223,8 @@ static void *worker(void *arg) {
 /* ---------------------------------------------------------------- life */
 
 static pr__jobq *queue_of(pr_server *s, pr__job_kind kind) {
-    return &s->jobs[kind == PR__JOB_EVENTS ? PR__Q_EVENTS : PR__Q_RELOAD];
+    return &s->jobs[kind == PR__JOB_EVENTS || kind == PR__JOB_LOG_REOPEN ? PR__Q_EVENTS
+                                                                          : PR__Q_RELOAD];
 }
 
 pr_status pr__jobs_start(pr_server *s, pr_err *err) {
@@ -326,12 +330,13 @@ void pr__job_release(pr__job *j) {
     unlock(q);
 }
 
-pr_status pr__jobs_submit_reload(pr_server *s, int only_if_changed, pr_err *err) {
-    pr__jobq *q = &s->jobs[PR__Q_RELOAD];
+/* A job no client waits for (signal and poll reloads, log reopens). */
+static pr_status submit_bare(pr_server *s, pr__job_kind kind, pr_err *err) {
+    pr__jobq *q = queue_of(s, kind);
     pr__job *j = calloc(1, sizeof *j);
     if (!j) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     j->q = q;
-    j->kind = only_if_changed ? PR__JOB_POLL : PR__JOB_SIGNAL_RELOAD;
+    j->kind = kind;
     j->refs = 1;
     j->state = JOB_QUEUED;
     lock(q);
@@ -340,7 +345,7 @@ pr_status pr__jobs_submit_reload(pr_server *s, int only_if_changed, pr_err *err)
         st = pr_err_set(err, PR_ERR_INVALID, "the server is shutting down");
     } else if (q->n + 1 > q->max_n) {
         q->rejected++;
-        st = pr_err_set(err, PR_ERR_LIMIT, "%u reloads are already queued", q->n);
+        st = pr_err_set(err, PR_ERR_LIMIT, "%u %s jobs are already queued", q->n, q->name);
     } else {
         q->n++;
         if (q->tail) q->tail->next = j;
@@ -352,6 +357,14 @@ pr_status pr__jobs_submit_reload(pr_server *s, int only_if_changed, pr_err *err)
     unlock(q);
     free(j);
     return st;
+}
+
+pr_status pr__jobs_submit_reload(pr_server *s, int only_if_changed, pr_err *err) {
+    return submit_bare(s, only_if_changed ? PR__JOB_POLL : PR__JOB_SIGNAL_RELOAD, err);
+}
+
+pr_status pr__jobs_submit_log_reopen(pr_server *s, pr_err *err) {
+    return submit_bare(s, PR__JOB_LOG_REOPEN, err);
 }
 
 /* ---------------------------------------------------------------- shutdown */

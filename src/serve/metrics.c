@@ -185,6 +185,7 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     counter(o, "pronto_store_failures_total", "store calls that failed in the backend", c.failures);
     counter(o, "pronto_store_reconnects_total", "redis connections re-established", c.reconnects);
     pr__jobs_render(s, o);
+    pr__elog_render(s, o);
     gauge(o, "pronto_store_empty",
           "1 while the store lacks its materialize sentinel (empty or wiped)",
           (double)pr__store_empty(s));

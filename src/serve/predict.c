@@ -145,27 +145,106 @@ static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q,
                           &w->arena, rows, err);
 }
 
-static void write_reply(pr_server *s, const pr__model_ref *m, const pr__predict_req *q,
-                        const scored *ranked, int degraded, uint64_t t0, pr__tb *out) {
-    const char *key = s->req.names[s->req.cand_col];
-    uint32_t k = q->top_k ? q->top_k : q->n;
-    pr__tb_puts(out, "{\"model_version\":\"");
-    pr__tb_puts(out, m->version);
-    pr__tb_puts(out, "\",\"predictions\":[");
+/* "KEY":ID, the candidate's key as it was sent (number or string). */
+static void put_cand_key(pr__tb *out, const char *key, const pr_json_value *id) {
+    pr__tb_json_str(out, key, strlen(key));
+    pr__tb_put(out, ":", 1);
+    if (id->kind == PR_JSON_NUMBER) pr__tb_put(out, id->text.ptr, id->text.len);
+    else pr__tb_json_str(out, id->text.ptr, id->text.len);
+}
+
+static void put_ranked(pr__tb *out, const char *key, const pr__predict_req *q,
+                       const scored *ranked, uint32_t k) {
+    pr__tb_puts(out, "\"predictions\":[");
     for (uint32_t r = 0; r < k; r++) {
-        const pr_json_value *id = &q->ids[ranked[r].i];
         pr__tb_puts(out, r ? ",{" : "{");
-        pr__tb_json_str(out, key, strlen(key));
-        pr__tb_put(out, ":", 1);
-        if (id->kind == PR_JSON_NUMBER) pr__tb_put(out, id->text.ptr, id->text.len);
-        else pr__tb_json_str(out, id->text.ptr, id->text.len);
+        put_cand_key(out, key, &q->ids[ranked[r].i]);
         pr__tb_puts(out, ",\"p\":");
         pr__tb_prob(out, ranked[r].p);
         pr__tb_put(out, "}", 1);
     }
     pr__tb_puts(out, "]");
+}
+
+static void write_reply(pr_server *s, const pr__model_ref *m, const pr__predict_req *q,
+                        const scored *ranked, int degraded, uint64_t t0, pr__tb *out) {
+    const char *key = s->req.names[s->req.cand_col];
+    uint32_t k = q->top_k ? q->top_k : q->n;
+    pr__tb_puts(out, "{\"request_id\":");
+    if (q->request_id_is_num) pr__tb_put(out, q->request_id.ptr, q->request_id.len);
+    else pr__tb_json_str(out, q->request_id.ptr, q->request_id.len);
+    pr__tb_puts(out, ",\"model_version\":\"");
+    pr__tb_puts(out, m->version);
+    pr__tb_puts(out, "\",");
+    put_ranked(out, key, q, ranked, k);
     if (degraded) pr__tb_puts(out, ",\"degraded\":true");
     pr__tb_printf(out, ",\"took_us\":%llu}\n", (unsigned long long)((now_ns() - t0) / 1000));
+}
+
+/* The head every record of a request shares: {"request_id":"…","ts":…,
+ * "model_version":"…", (docs/log.md). */
+static void record_head(pr__tb *b, const pr__predict_req *q, int64_t ts, const char *version) {
+    pr__tb_puts(b, "{\"request_id\":");
+    pr__tb_json_str(b, q->request_id.ptr, q->request_id.len);
+    pr__tb_printf(b, ",\"ts\":%lld,\"model_version\":\"%s\",", (long long)ts, version);
+}
+
+/* Hands b's bytes to the logger's queue (b is left empty). */
+static void enqueue_tb(pr_server *s, uint32_t kind, int64_t ts, pr__tb *b) {
+    if (b->over) {
+        pr__tb_free(b);
+        pr__elog_enqueue(s, kind, ts, NULL, 0); /* counted as dropped */
+        return;
+    }
+    pr__elog_enqueue(s, kind, ts, b->p, b->len);
+    memset(b, 0, sizeof *b);
+}
+
+/* The prediction record of an answered request, and with --log-features
+ * (sampled by request_id) one features record per scored candidate: every
+ * assembled column of the store's spec as pr_fs_row_text renders it, the
+ * text build-dataset's CSV output holds. */
+static void log_request(pr_server *s, pr__worker *w, const pr__model_ref *m,
+                        const pr__predict_req *q, const scored *ranked, const pr_fs_row *rows,
+                        int64_t ts) {
+    if (!pr__elog_up(&s->elog)) { /* down: drop without building */
+        pr__elog_enqueue(s, PR__LREC_PREDICTION, ts, NULL, 0);
+        return;
+    }
+    const char *key = s->req.names[s->req.cand_col];
+    pr__tb b;
+    pr__tb_init(&b, PR_LOG_PAYLOAD_MAX);
+    record_head(&b, q, ts, m->version);
+    pr__tb_puts(&b, "\"request\":{");
+    for (uint32_t c = 0; c < s->req.n_req; c++) {
+        if (c) pr__tb_put(&b, ",", 1);
+        pr__tb_json_str(&b, s->req.names[c], strlen(s->req.names[c]));
+        pr__tb_put(&b, ":", 1);
+        if (q->base[c].len) pr__tb_json_str(&b, q->base[c].ptr, q->base[c].len);
+        else pr__tb_puts(&b, "null");
+    }
+    pr__tb_puts(&b, "},");
+    put_ranked(&b, key, q, ranked, q->n);
+    pr__tb_puts(&b, "}");
+    enqueue_tb(s, PR__LREC_PREDICTION, ts, &b);
+    if (!pr__elog_sampled(s, q->request_id)) return;
+    const pr_fs *fs = w->fs ? w->fs : w->fs_cold;
+    for (uint32_t i = 0; i < q->n; i++) {
+        pr__tb_init(&b, PR_LOG_PAYLOAD_MAX);
+        record_head(&b, q, ts, m->version);
+        put_cand_key(&b, key, &q->ids[i]);
+        pr__tb_puts(&b, ",\"row\":{");
+        for (uint32_t c = 0; c < s->n_cols; c++) {
+            if (c) pr__tb_put(&b, ",", 1);
+            pr__tb_json_str(&b, s->col_names[c], strlen(s->col_names[c]));
+            pr__tb_put(&b, ":", 1);
+            pr_bytes t = pr_fs_row_text(fs, &rows[i], c, &w->arena);
+            if (t.len) pr__tb_json_str(&b, t.ptr, t.len);
+            else pr__tb_puts(&b, "null");
+        }
+        pr__tb_puts(&b, "}}");
+        enqueue_tb(s, PR__LREC_FEATURES, ts, &b);
+    }
 }
 
 const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsigned *status,
@@ -189,6 +268,15 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         *status = rc == PR_ERR_NOMEM ? 500 : 400;
         goto fail;
     }
+    if (!q.request_id.len) {
+        char *id = pr_arena_alloc(&w->arena, 48);
+        if (!id) {
+            rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory");
+            *status = 500;
+            goto fail;
+        }
+        q.request_id = pr_bytes_of(id, pr__elog_request_id(s, id, 48));
+    }
     t[1] = now_ns();
     pr_fs_row *rows = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *rows);
     pr_example *x = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *x);
@@ -199,7 +287,8 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         goto fail;
     }
     int degraded;
-    rc = assemble(s, w, &q, q.has_ts ? q.ts_ms : pr__now_ms(), rows, &degraded, &err);
+    int64_t ts = q.has_ts ? q.ts_ms : pr__now_ms();
+    rc = assemble(s, w, &q, ts, rows, &degraded, &err);
     if (rc != PR_OK) {
         *status = 500;
         goto fail;
@@ -232,6 +321,7 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
             pr__metrics_add(&s->metrics.stage_ns[k], t[k + 1] - t[k]);
         pr__metrics_add(&s->metrics.candidates, q.n);
         if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
+        if (pr__elog_on(&s->elog)) log_request(s, w, m, &q, ranked, rows, ts);
     }
     pr__model_ref_release(m);
     return json;

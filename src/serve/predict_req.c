@@ -2,7 +2,8 @@
  * predict_req.c: the body of POST /v1/predict -> pr__predict_req.
  *
  *   {"user_id": 42, "context": {"site_id": 7, "device": "mobile"},
- *    "candidates": [{"ad_id": 1}, {"ad_id": "x9"}], "top_k": 10, "ts": ...}
+ *    "candidates": [{"ad_id": 1}, {"ad_id": "x9"}], "top_k": 10, "ts": ...,
+ *    "request_id": "r-81"}
  *
  * One strict pass of the JSON scanner (base/json_scan.h) over the whole
  * body validates it and pulls the top-level keys; the context object and
@@ -21,7 +22,8 @@
 
 #include "serve/serve_int.h"
 
-static const char *const top_reserved[PR__TOP_N] = {"context", "candidates", "top_k", "ts"};
+static const char *const top_reserved[PR__TOP_N] = {"context", "candidates", "top_k", "ts",
+                                                    "request_id"};
 
 pr_status pr__request_plan_init(pr__request_plan *rp, const char *const *names, uint32_t n_req,
                                 const char *candidate_key, pr_err *err) {
@@ -140,6 +142,19 @@ pr_status pr__predict_parse(const pr__request_plan *rp, const char *body, size_t
                               "'ts': expected Unix milliseconds (a whole number >= 0), got %s",
                               kind_name(ts->kind));
         out->has_ts = 1;
+    }
+    const pr_json_value *rid = &top[PR__TOP_REQUEST_ID];
+    if (rid->kind != PR_JSON_ABSENT && rid->kind != PR_JSON_NULL) {
+        int64_t iv;
+        if ((rid->kind != PR_JSON_STRING && !(rid->kind == PR_JSON_NUMBER && pr_json_int(rid, &iv))) ||
+            rid->text.len > PR__REQUEST_ID_MAX || rid->text.len == 0)
+            return pr_err_set(err, PR_ERR_PARSE,
+                              "'request_id': expected a string of 1..%d bytes or an integer, got "
+                              "%s%s",
+                              PR__REQUEST_ID_MAX, kind_name(rid->kind),
+                              rid->text.len > PR__REQUEST_ID_MAX ? " too long" : "");
+        out->request_id = rid->text;
+        out->request_id_is_num = rid->kind == PR_JSON_NUMBER;
     }
     const pr_json_value *tk = &top[PR__TOP_TOP_K];
     if (tk->kind != PR_JSON_ABSENT) {

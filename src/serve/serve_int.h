@@ -19,12 +19,20 @@
  *                  sentinel once a second (a wiped store: degraded, not ready)
  *   follow.c       --model registry:DIR@ALIAS: the ticker that watches the
  *                  alias file and queues a reload when it moves
+ *   evlog.c        --log: accepted events appended before their 200, the
+ *                  prediction logger thread, reopen with backoff, the
+ *                  duplicate-id seed read from the log's tail
  *
  * Locks, in the order they may be taken:
  *   jobq.mu     a job queue's state, never held across a job's run or a
  *               libmicrohttpd call;
  *   reload_mu   serializes reloads (load + verify + swap);
- *   ingest_mu   serializes event ingestion (one writer to the store);
+ *   ingest_mu   serializes event ingestion (one writer to the store) and
+ *               the event log's reopen;
+ *   elog.lk     (rwlock) appends to the event log hold it shared, a reopen
+ *               (which swaps the handle) exclusive;
+ *   elog.mu     the log's error text and backoff; elog.qmu the prediction
+ *               queue: each taken alone, for a few instructions;
  *   state_lock  (rwlock preferring readers, mem: store only) readers
  *               hold it across one pr_fs_assemble, the ingester across one
  *               pr_fs_apply_event (so a reader waits for one event at most):
@@ -48,6 +56,7 @@
 #include "base/json_scan.h"
 #include "pronto/feature.h"
 #include "pronto/fstore.h"
+#include "pronto/log.h"
 #include "pronto/model.h"
 #include "pronto/registry.h"
 #include "pronto/serve.h"
@@ -197,7 +206,11 @@ typedef struct pr__request_plan {
 } pr__request_plan;
 
 /* Top-level keys of a predict body: these first, then the request columns. */
-enum { PR__TOP_CONTEXT, PR__TOP_CANDIDATES, PR__TOP_TOP_K, PR__TOP_TS, PR__TOP_N };
+enum { PR__TOP_CONTEXT, PR__TOP_CANDIDATES, PR__TOP_TOP_K, PR__TOP_TS, PR__TOP_REQUEST_ID,
+       PR__TOP_N };
+
+/* The longest request_id a client may send (bytes). */
+#define PR__REQUEST_ID_MAX 128
 
 /* A parsed predict body; every pointer is into the body or the arena. */
 typedef struct pr__predict_req {
@@ -209,6 +222,9 @@ typedef struct pr__predict_req {
     int64_t ts_ms;
     int has_ts;
     uint32_t top_k;            /* 0 = every candidate */
+    pr_bytes request_id;       /* the client's (string's bytes or integer's
+                                  digits), or {NULL, 0}: the server makes one */
+    int request_id_is_num;     /* sent as a JSON integer */
 } pr__predict_req;
 
 /* Parses a predict body. Errors: PR_ERR_PARSE (malformed JSON, wrong
@@ -255,7 +271,8 @@ typedef struct pr__ingest {
     pthread_mutex_t mu;
     pr_store *own_store;       /* redis: the ingester's connection */
     pr_fs *fs;                 /* over the store, with the store spec */
-    pr_arena arena;
+    pr_arena arena;            /* a batch's parsed events (reset per batch) */
+    pr_arena apply_arena;      /* one event's update (reset per event) */
     pr__idset ids;
     int cancel;                /* atomic: shutdown, apply no more events */
     int64_t max_ahead_ms;      /* events taken between now - max_behind_ms */
@@ -325,13 +342,92 @@ int pr__guard_phase(pr_server *s, pr__conn *c, int phase);
 int pr__body_reserve(pr_server *s, pr__body *b, size_t need);
 void pr__body_free(pr_server *s, pr__body *b);
 
+/* ---------------------------------------------------------------- event log */
+
+/* Record kinds the server writes, as metric labels. */
+enum { PR__LREC_EVENT, PR__LREC_PREDICTION, PR__LREC_FEATURES, PR__LREC_N };
+/* Sources of appends, for the latency histogram. */
+enum { PR__LSRC_EVENTS, PR__LSRC_LOGGER, PR__LSRC_N };
+
+/* One queued prediction or features record (payload owned). */
+typedef struct pr__lq_item {
+    struct pr__lq_item *next;
+    uint32_t kind;             /* PR__LREC_* */
+    int64_t ts_ms;
+    char *p;                   /* malloc'd payload */
+    size_t len;
+} pr__lq_item;
+
+/* The server's event log (evlog.c); all zero when --log is not given. */
+typedef struct pr__elog {
+    char *uri;                 /* NULL: no log */
+    pthread_rwlock_t lk;       /* shared by appends, exclusive by a reopen */
+    pr_event_log *log;         /* NULL after a failed reopen (lk) */
+    int up;                    /* atomic: the last append or reopen worked */
+    int reopen_queued;         /* atomic: a reopen job waits in the events queue */
+    pthread_mutex_t mu;        /* err_msg, next_try_ns, backoff_ms */
+    char err_msg[PR_ERR_MSG_MAX];
+    uint64_t next_try_ns;      /* monotonic: no reopen before */
+    uint32_t backoff_ms;
+    int fresh;                 /* atomic: reopened, no append has worked since
+                                  (a failure then keeps growing the backoff) */
+    int have_last;             /* last: the newest record known to be in the */
+    pr_log_pos last;           /* log (ingest mu): a reopen reconciles after it */
+    double features_rate;      /* --log-features */
+    uint64_t id_prefix;        /* generated request ids: prefix-counter */
+    uint64_t id_seq;           /* atomic */
+    pthread_mutex_t qmu;       /* the prediction queue */
+    pthread_cond_t qcv;
+    pr__lq_item *head, *tail;
+    size_t q_n, q_bytes, q_max_n, q_max_bytes;
+    int stop, started, inited;
+    pthread_t th;
+    pr__ticker tick;           /* queues a reopen when the backoff elapsed */
+    uint64_t appended[PR__LREC_N], dropped[PR__LREC_N]; /* atomic */
+    uint64_t errors, reopens, recovered;                 /* atomic */
+    uint64_t lat_bucket[PR__LSRC_N][PR__LAT_BUCKETS + 1];
+    uint64_t lat_sum_ns[PR__LSRC_N], lat_count[PR__LSRC_N];
+    uint64_t seed_ids, seed_records;                     /* at start */
+    double seed_seconds;
+} pr__elog;
+
+/* Opens s->o.log_uri (refused at start with its message), seeds the
+ * duplicate-id set from the log's newest event records, starts the logger
+ * thread and the reopen ticker. Nothing without --log. After open_ingest. */
+pr_status pr__elog_start(pr_server *s, pr_err *err);
+/* Stops the ticker and the logger (what is queued is appended first),
+ * closes the log. After the HTTP and job threads stopped. */
+void pr__elog_stop(pr_server *s);
+/* 1 if the server has a log, and if it is up. */
+static inline int pr__elog_on(const pr__elog *l) { return l->uri != NULL; }
+int pr__elog_up(pr__elog *l);
+/* Appends a batch's accepted events (events thread, ingest mu held): one
+ * pr_log_append. A log that is down is reopened first when its backoff has
+ * elapsed (else refused at once). On failure err names the log and what
+ * failed, and the log is marked down. */
+pr_status pr__elog_append_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
+                                 pr_err *err);
+/* The reopen job (events thread): reopens a log that is down. */
+void pr__elog_reopen_job(pr_server *s);
+/* Queues one record for the logger thread (any thread): takes p (malloc'd;
+ * freed here when dropped). Dropped and counted when the log is down or the
+ * queue full. */
+void pr__elog_enqueue(pr_server *s, uint32_t kind, int64_t ts_ms, char *p, size_t len);
+/* A fresh request id ("<16 hex>-<n>") into buf (cap >= 40); its length. */
+size_t pr__elog_request_id(pr_server *s, char *buf, size_t cap);
+/* 1 if the request with this id has its feature rows logged. */
+int pr__elog_sampled(const pr_server *s, pr_bytes request_id);
+/* The log's lines of /metrics, and the readyz word ("up", "down"). */
+void pr__elog_render(pr_server *s, pr__tb *out);
+
 /* ---------------------------------------------------------------- jobs */
 
 typedef enum {
     PR__JOB_EVENTS,            /* POST /v1/events */
     PR__JOB_RELOAD,            /* POST /admin/reload */
     PR__JOB_SIGNAL_RELOAD,     /* SIGHUP: no client waits */
-    PR__JOB_POLL               /* --poll-model: reload if the file changed */
+    PR__JOB_POLL,              /* --poll-model: reload if the file changed */
+    PR__JOB_LOG_REOPEN         /* the event log is down: reopen it (events queue) */
 } pr__job_kind;
 
 enum { PR__Q_EVENTS, PR__Q_RELOAD, PR__Q_COUNT };
@@ -376,6 +472,9 @@ void pr__job_release(pr__job *j);
 /* Queues a reload with no client (SIGHUP, polling); PR_ERR_LIMIT when the
  * reload queue is full, PR_ERR_INVALID when shutting down. */
 pr_status pr__jobs_submit_reload(struct pr_server *s, int only_if_changed, pr_err *err);
+/* Queues a reopen of the event log on the events thread (no client).
+ * PR_ERR_LIMIT when the queue is full, PR_ERR_INVALID when shutting down. */
+pr_status pr__jobs_submit_log_reopen(struct pr_server *s, pr_err *err);
 /* Closes the queues and answers 503 to every job queued or running (their
  * connections resumed). Returns how many requests it answered. */
 uint32_t pr__jobs_abort(struct pr_server *s);
@@ -424,6 +523,7 @@ struct pr_server {
     pthread_mutex_t workers_mu;
     pr__worker *workers;
     pr__ingest ingest;
+    pr__elog elog;
     pr__jobq jobs[PR__Q_COUNT];
     int jobs_stuck;            /* a job thread was left running at shutdown */
     pr__metrics metrics;

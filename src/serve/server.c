@@ -5,7 +5,8 @@
  *
  * Start order: store -> store spec (--spec, or the first model's own) ->
  * the assembled columns and the request plan -> the model, bound to those
- * columns -> materialize --data -> the ingester -> the store sentinel
+ * columns -> materialize --data -> the ingester -> the event log (--log:
+ * opened, duplicate ids seeded from its end, logger thread) -> the store sentinel
  * checker (sentinel.c) -> HTTP. Everything a
  * request touches exists before the first connection is accepted.
  *
@@ -39,6 +40,9 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->max_model_bytes = pr_server_default_max_model_bytes();
     o->max_event_skew_ms = 3600 * 1000;
     o->max_event_age_ms = 0;
+    o->log_uri = NULL;
+    o->log_features = 0;
+    o->log_queue = 65536;
 }
 
 uint64_t pr_server_default_max_model_bytes(void) {
@@ -91,6 +95,11 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
                           o->max_body_memory, o->max_body);
     if (o->max_event_skew_ms < 0 || o->max_event_age_ms < 0)
         return pr_err_set(err, PR_ERR_INVALID, "the event skew and age limits must be >= 0");
+    if (!(o->log_features >= 0 && o->log_features <= 1))
+        return pr_err_set(err, PR_ERR_INVALID, "--log-features must be in [0, 1], got %g",
+                          o->log_features);
+    if (o->log_features > 0 && !o->log_uri)
+        return pr_err_set(err, PR_ERR_INVALID, "--log-features needs --log");
     return PR_OK;
 }
 
@@ -137,6 +146,7 @@ static pr_status open_ingest(pr_server *s, pr_err *err) {
     pr__ingest *in = &s->ingest;
     pr_store *store = s->store;
     pr_arena_init(&in->arena, NULL, 0, 0);
+    pr_arena_init(&in->apply_arena, NULL, 0, 0);
     pr_status st = pr__idset_init(&in->ids, s->o.event_ids ? s->o.event_ids : 1, err);
     if (st == PR_OK && s->is_redis) {
         st = pr_store_open(s->store_uri, &in->own_store, err);
@@ -209,6 +219,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
                    bs.seconds);
     }
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
+    if ((st = pr__elog_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__follow_start(s, err)) != PR_OK) goto fail;
@@ -329,6 +340,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
     if (pr__jobs_abort(s)) wait_in_flight(s, pr_now() + 0.1);
     pr__http_stop(s);
     pr__jobs_join(s, deadline);
+    if (!s->jobs_stuck) pr__elog_stop(s); /* the logger appends what is queued */
     pr__workers_free(s);
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: stopped (%lld requests cut short)", (long long)left);
     return left > 0 ? (uint32_t)left : 0;
@@ -348,9 +360,11 @@ void pr_server_free(pr_server *s) {
     pr__guard_free(s);
     pr__sentinel_stop(s);
     pr_registry_close(s->reg);
+    pr__elog_stop(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
+    pr_arena_free(&s->ingest.apply_arena);
     pr__idset_free(&s->ingest.ids);
     pr__holder_swap(&s->holder, NULL);
     pr__request_plan_free(&s->req);
@@ -453,8 +467,13 @@ const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb 
         pr__tb_puts(out, "}\n");
     } else {
         *status = 200;
-        pr__tb_printf(out, "{\"ready\":true,\"model_version\":\"%s\",\"store\":\"%s\"}\n",
+        pr__tb_printf(out, "{\"ready\":true,\"model_version\":\"%s\",\"store\":\"%s\"",
                       r->version, pr_store_backend(s->store));
+        /* A log that is down does not make the server unready: predictions
+         * still work (unlogged, counted), events get 503 until it is back. */
+        if (pr__elog_on(&s->elog))
+            pr__tb_printf(out, ",\"log\":\"%s\"", pr__elog_up(&s->elog) ? "up" : "down");
+        pr__tb_puts(out, "}\n");
     }
     pr__model_ref_release(r);
     return "application/json";
