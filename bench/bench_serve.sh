@@ -14,14 +14,27 @@
 #     router, so the cost of the ML work over the transport shows;
 #   - where the time goes: the server's own per-stage timers from /metrics
 #     (parse, lookup, featurize, score, serialize), per request.
+#   - prediction logging: FTRL-LR on mem:, predict at c2 with the event log
+#     off, then on (--log log:DIR?fsync=LOG_FSYNC, default always: the
+#     slowest policy; the logger thread appends, the predict never waits),
+#     then on with --log-features 0.01 and 1 (every candidate's row of
+#     every request: 100 feature records per request), each on a server of
+#     its own, in this order and off again last: p50, p99 and the records
+#     appended and dropped, against the goal that p99 does not move beyond
+#     the noise between the two off runs.
 # Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
-# default 2), CANDIDATES (default 100).
+# default 2), CANDIDATES (default 100), RUNS ("stores log", default both),
+# LOG_FSYNC, RT=1: the server and wrk under SCHED_RR (chrt -r 10; root) so
+# other jobs on a shared machine do not set the tail (the logger thread
+# stays time-sharing at nice +10, as the server's job threads do).
 set -eu
 P=${1:-${PRONTO_BIN:-build/pronto}}
 W=${2:-/tmp/pronto-bench-serve}
 D=${DURATION:-5}
 THREADS=${THREADS:-2}
 export CANDIDATES=${CANDIDATES:-100}
+RTP=""
+if [ "${RT:-0}" = 1 ]; then RTP="chrt -r 10"; fi
 HERE=$(cd "$(dirname "$0")" && pwd)
 command -v wrk > /dev/null || { echo "bench_serve: needs wrk (apt-get install wrk)" >&2; exit 1; }
 
@@ -35,7 +48,7 @@ SPID=""
 stop() { [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=""; }
 trap stop EXIT
 start() {
-    "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet "$@" > "$W/serve.out" &
+    $RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet "$@" > "$W/serve.out" &
     SPID=$!
     PORT=""
     for _ in $(seq 1 600); do
@@ -54,13 +67,16 @@ stage_sums() {
 }
 # wrk [ARGS...] -> "req/s p50 p99" (latencies in microseconds)
 run_wrk() {
-    wrk "$@" --latency -d "${D}s" 2>/dev/null | awk '
+    $RTP wrk "$@" --latency -d "${D}s" 2>/dev/null | awk '
         function us(x) { if (x ~ /us$/) return x + 0; if (x ~ /ms$/) return x * 1000; return x * 1e6 }
         $1 == "50%" { p50 = us($2) } $1 == "99%" { p99 = us($2) }
         /^Requests\/sec/ { rps = $2 }
         END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
 }
 
+RUNS=" ${RUNS:-stores log} "
+LOG_FSYNC=${LOG_FSYNC:-always}
+if [[ $RUNS == *" stores "* ]]; then
 printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" model store load "req/s" "p50 us" "p99 us" "candidates/s"
 for model in lr ffm; do
     for store in mem lmdb; do
@@ -92,3 +108,26 @@ for model in lr ffm; do
         stop
     done
 done
+fi
+
+if [[ $RUNS == *" log "* ]]; then
+    echo
+    printf "%-26s %10s %9s %9s %12s %12s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "appended" "dropped"
+    metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
+    for run in off log features-0.01 features-1 off; do
+        rm -rf "$W/plog"
+        case $run in
+        off) flags=() ;;
+        log) flags=(--log "log:$W/plog?fsync=$LOG_FSYNC") ;;
+        features-*) flags=(--log "log:$W/plog?fsync=$LOG_FSYNC" --log-features "${run#features-}") ;;
+        esac
+        start --model "$W/lr.pm" --store mem: --data "$W/data" "${flags[@]}"
+        run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
+        read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        sleep 0.5 # the logger drains
+        app=$(( $(metric 'pronto_log_appended_total{type="prediction"}') + $(metric 'pronto_log_appended_total{type="features"}') ))
+        drop=$(( $(metric 'pronto_log_dropped_total{type="prediction"}') + $(metric 'pronto_log_dropped_total{type="features"}') ))
+        printf "%-26s %10s %9s %9s %12s %12s\n" "$run" "$rps" "$p50" "$p99" "$app" "$drop"
+        stop
+    done
+fi

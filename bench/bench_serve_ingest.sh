@@ -16,7 +16,13 @@
 #            a pause of Retry-After seconds. Reports the events applied per
 #            second (from /metrics) and the 503s;
 #   reload   POST /admin/reload once a second (the model file reread,
-#            verified and swapped each time).
+#            verified and swapped each time);
+#   log      /v1/events throughput alone (no predict load), with the event
+#            log off and on (--log log:DIR?fsync=P for each P of LOG_POLICIES,
+#            default "batch:10 always"), each on a server of its own started
+#            the same way, in the same run, interleaved for LOG_ROUNDS rounds
+#            (default 3: a shared machine drifts): events applied per second,
+#            the means against the goal of issue 10, log on >= 80% of off.
 # For each: predict p50, p99 (wrk), p99.9 (serve_predict.lua), requests,
 # and failures (non-2xx answers and socket errors), against the goal of
 # issue 9: p99 < 2 ms and no failed predict; and from the server's own
@@ -42,7 +48,9 @@ INGEST_CONNS=${INGEST_CONNS:-2}
 STORE=${STORE:-mem}
 RTP=""
 if [ "${RT:-0}" = 1 ]; then RTP="chrt -r 10"; fi
-RUNS=" ${RUNS:-alone events reload} "
+RUNS=" ${RUNS:-alone events reload log} "
+LOG_POLICIES=${LOG_POLICIES:-batch:10 always}
+LOG_ROUNDS=${LOG_ROUNDS:-3}
 export CANDIDATES=${CANDIDATES:-100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 for t in wrk curl; do
@@ -62,24 +70,28 @@ stop() {
     [ -n "$SPID" ] && kill -TERM "$SPID" 2>/dev/null && wait "$SPID" 2>/dev/null; SPID=""
 }
 trap stop EXIT
-if [ "$STORE" = lmdb ]; then
-    rm -rf "$W/lmdb"
-    "$P" materialize --spec "$W/sim-store.yaml" --data "$W/data" --store "lmdb:$W/lmdb?sync=0" > /dev/null
-    STORE_ARGS=(--store "lmdb:$W/lmdb?sync=0")
-else
-    STORE_ARGS=(--store mem: --data "$W/data")
-fi
-PRONTO_ADMIN_TOKEN=bench $RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet \
-    --model "$W/$MODEL.pm" "${STORE_ARGS[@]}" ${SERVE_FLAGS:-} > "$W/serve.out" 2> "$W/serve.err" &
-SPID=$!
-PORT=""
-for _ in $(seq 1 600); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$W/serve.out")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench_serve_ingest: the server did not start" >&2; exit 1; }
-URL="http://127.0.0.1:$PORT"
+# serve_start [FLAGS...]: a server on the store as configured; sets SPID, PORT, URL
+serve_start() {
+    if [ "$STORE" = lmdb ]; then
+        rm -rf "$W/lmdb"
+        "$P" materialize --spec "$W/sim-store.yaml" --data "$W/data" --store "lmdb:$W/lmdb?sync=0" > /dev/null
+        STORE_ARGS=(--store "lmdb:$W/lmdb?sync=0")
+    else
+        STORE_ARGS=(--store mem: --data "$W/data")
+    fi
+    PRONTO_ADMIN_TOKEN=bench $RTP "$P" serve --listen 127.0.0.1:0 --threads "$THREADS" --quiet \
+        --model "$W/$MODEL.pm" "${STORE_ARGS[@]}" ${SERVE_FLAGS:-} "$@" > "$W/serve.out" 2> "$W/serve.err" &
+    SPID=$!
+    PORT=""
+    for _ in $(seq 1 600); do
+        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$W/serve.out")
+        [ -n "$PORT" ] && break
+        sleep 0.1
+    done
+    [ -n "$PORT" ] || { echo "bench_serve_ingest: the server did not start" >&2; exit 1; }
+    URL="http://127.0.0.1:$PORT"
+}
+serve_start
 
 metric() { curl -s "$URL/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
 # wrk output -> "requests p50 p99 p99.9 failures" (latencies in microseconds)
@@ -157,4 +169,48 @@ if [[ $RUNS == *" reload "* ]]; then
     BG=""
     r1=$(metric 'pronto_model_reloads_total{result="ok"}')
     report reload "reloads: $((r1 - r0)) ok ($MODEL.pm, $(du -h "$W/$MODEL.pm" | cut -f1)), last took $(metric pronto_model_load_duration_seconds) s"
+fi
+
+if [[ $RUNS == *" log "* ]]; then
+    stop
+    echo
+    printf "%-8s %-16s %12s %9s %8s   %s\n" round log "events/s" batches "503s" "log: appended, size, time"
+    declare -A sum
+    for round in $(seq 1 "$LOG_ROUNDS"); do
+        for pol in off $LOG_POLICIES; do
+            flags=()
+            if [ "$pol" != off ]; then
+                rm -rf "$W/evlog"
+                flags=(--log "log:$W/evlog?fsync=$pol")
+            fi
+            serve_start "${flags[@]}"
+            a0=$(metric 'pronto_events_total{result="applied"}')
+            b0=$(metric 'pronto_http_requests_total{route="events",code="503"}')
+            t0=$(date +%s.%N)
+            ID_BASE=$(( $(date +%s) * 1000 )) BATCH=4000 wrk -t1 -c"$INGEST_CONNS" -d "${D}s" \
+                -s "$HERE/serve_events.lua" "$URL" > "$W/events.txt" 2>&1 || true
+            t1=$(date +%s.%N)
+            a1=$(metric 'pronto_events_total{result="applied"}')
+            busy=$(( $(metric 'pronto_http_requests_total{route="events",code="503"}') - b0 ))
+            batches=$(awk '/ requests in / { print $1 }' "$W/events.txt")
+            rate=$(awk -v a="$((a1 - a0))" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f", a / (t1 - t0) }')
+            note=""
+            if [ "$pol" != off ]; then
+                # the events thread's time in the log (write + the wait for the fsync
+                # not hidden by the store update), as a share of the run
+                ls=$(metric 'pronto_log_append_duration_seconds_sum{source="events"}')
+                note="$(metric 'pronto_log_appended_total{type="event"}'), $(du -sh "$W/evlog" | cut -f1); events thread in the log $(awk -v l="$ls" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.0f%%", 100 * l / (t1 - t0) }') of the run"
+            fi
+            printf "%-8s %-16s %12s %9s %8s   %s\n" "$round" "$pol" "$rate" "${batches:-0}" "$busy" "$note"
+            sum[$pol]=$(( ${sum[$pol]:-0} + rate ))
+            stop
+        done
+    done
+    off=$(( sum[off] / LOG_ROUNDS ))
+    echo "mean of $LOG_ROUNDS rounds (the configurations interleaved: a shared machine drifts):"
+    printf "  %-14s %10s\n" off "$off"
+    for pol in $LOG_POLICIES; do
+        m=$(( sum[$pol] / LOG_ROUNDS ))
+        awk -v p="$pol" -v r="$m" -v o="$off" 'BEGIN { printf "  %-14s %10d  %3.0f%% of off  %s\n", p, r, 100 * r / o, (r >= 0.8 * o) ? "ok (goal >= 80%)" : "MISSED (goal >= 80%)" }'
+    done
 fi

@@ -23,13 +23,29 @@
  * not applied. Retrying a whole batch after a timeout is therefore safe as
  * long as the retry comes within the last `event_ids` events.
  *
- * One writer: the ingest mutex serializes batches (one pr_fs, one arena,
- * and for redis one connection of its own); with the mem: store each
+ * A batch goes in two steps: every event is parsed, checked and looked
+ * up (accept_one: rejected, duplicate of a remembered id or of one earlier
+ * in the batch, or accepted, its parse kept in the batch arena), then the
+ * accepted ones are applied in order (apply_all). With --log, between the
+ * two, the accepted events are written to the event log in one call
+ * (pr__elog_write_events) and the batch is applied only if that worked:
+ * else it is a 503 with nothing applied or remembered, so a retry is
+ * correct. The store update runs while the log's fsync does; the answer
+ * waits for it (pr__elog_sync_events): append, apply, wait durable,
+ * answer. A failed fsync (rare: the disk failing) leaves a batch applied
+ * but maybe not on disk: 503, the ids remembered, and the log's reopen
+ * writes again those events it does not find (evlog.c).
+ *
+ * One writer: the ingest mutex serializes batches (one pr_fs, two arenas:
+ * the batch's parses and one event's update, and for redis one connection
+ * of its own); with the mem: store each
  * event is applied under the state write lock (serve_int.h), taken and
  * released per event so a predict waits for one event at most, never for
  * a batch. Batches run on the events job thread (jobs.c), not on the HTTP
  * threads; at shutdown a batch stops at its next event (ingest.cancel):
- * the events not applied are not remembered, so a retry applies them.
+ * the events not applied are not remembered, so a retry applies them
+ * (with --log: a batch already logged is applied whole, one not yet
+ * logged not at all).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,11 +284,11 @@ static void apply_all(pr_server *s, batch *b) {
     }
 }
 
-/* The accepted events into the log, in one append. raw CR/LF (whitespace
+/* The accepted events' records (*out, malloc'd): raw CR/LF (whitespace
  * between tokens in valid JSON) become spaces, so a payload is one line. */
-static pr_status log_all(pr_server *s, batch *b, pr_err *err) {
+static pr_status log_entries(pr_server *s, batch *b, pr_log_entry **out, pr_err *err) {
     pr__ingest *in = &s->ingest;
-    if (!b->n_acc) return PR_OK;
+    *out = NULL;
     if (b->n_acc > PR_LOG_BATCH_MAX)
         return pr_err_set(err, PR_ERR_LIMIT, "more than %u events in one request",
                           PR_LOG_BATCH_MAX);
@@ -293,8 +309,8 @@ static pr_status log_all(pr_server *s, batch *b, pr_err *err) {
         }
         e[i] = (pr_log_entry){PR_LOG_TYPE_EVENT, b->acc[i].ev.ts_ms, t};
     }
-    if (rc == PR_OK) rc = pr__elog_append_events(s, e, (uint32_t)b->n_acc, err);
-    free(e);
+    if (rc == PR_OK) *out = e;
+    else free(e);
     return rc;
 }
 
@@ -427,21 +443,33 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
         return json;
     }
     pr_err err, lerr;
-    pr_status rc = PR_OK, lrc = PR_OK;
+    pr_status rc = PR_OK, lrc = PR_OK, src = PR_OK;
+    pr_log_entry *recs = NULL;
+    pr_log_pos pos;
     pthread_mutex_lock(&s->ingest.mu);
     pr_arena_reset(&s->ingest.arena);
     if (body[i] == '[') rc = ingest_array(s, body, len, i, &b, &err);
     else ingest_lines(s, body, len, &b);
     if (rc == PR_OK && b.nomem) rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory");
-    if (rc == PR_OK && pr__elog_on(&s->elog)) {
+    int logging = rc == PR_OK && pr__elog_on(&s->elog) && b.n_acc;
+    if (logging) {
+        /* write, apply while the fsync runs, then wait until durable */
         if (__atomic_load_n(&s->ingest.cancel, __ATOMIC_RELAXED))
             lrc = pr_err_set(&lerr, PR_ERR_IO, "the server is shutting down");
-        else
-            lrc = log_all(s, &b, &lerr);
+        else if ((lrc = log_entries(s, &b, &recs, &lerr)) == PR_OK)
+            lrc = pr__elog_write_events(s, recs, (uint32_t)b.n_acc, &pos, &lerr);
     }
     if (rc == PR_OK && lrc == PR_OK) apply_all(s, &b);
+    if (logging && lrc == PR_OK)
+        src = pr__elog_sync_events(s, recs, (uint32_t)b.n_acc, pos, &lerr);
     pthread_mutex_unlock(&s->ingest.mu);
-    if (lrc != PR_OK) b.failed += b.n_acc; /* nothing of it applied, nothing remembered */
+    free(recs);
+    if (lrc == PR_ERR_LIMIT) { /* too many events for one append: the client's to split */
+        rc = lrc;
+        err = lerr;
+    } else if (lrc != PR_OK) {
+        b.failed += b.n_acc; /* nothing of it applied, nothing remembered */
+    }
     pr__metrics_add(&s->metrics.events_applied, b.applied);
     pr__metrics_add(&s->metrics.events_duplicate, b.duplicates);
     pr__metrics_add(&s->metrics.events_rejected, b.rejected);
@@ -451,11 +479,17 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
         *status = rc == PR_ERR_NOMEM ? 500 : 400;
         pr__json_error(out, err.msg);
     } else {
-        *status = b.failed ? 503 : (b.rejected && !b.applied && !b.duplicates) ? 400 : 200;
+        *status = b.failed || src != PR_OK ? 503
+                  : (b.rejected && !b.applied && !b.duplicates) ? 400 : 200;
         pr__tb_puts(out, "{");
-        if (lrc != PR_OK) {
-            char m[PR_ERR_MSG_MAX + 128];
-            snprintf(m, sizeof m, "%s; nothing of this batch was applied, retry it", lerr.msg);
+        if (lrc != PR_OK || src != PR_OK) {
+            char m[PR_ERR_MSG_MAX + 256];
+            snprintf(m, sizeof m,
+                     lrc != PR_OK ? "%s; nothing of this batch was applied, retry it"
+                                  : "%s; the batch was applied but may not be on disk: it is "
+                                    "written again when the log reopens, and a retry is "
+                                    "answered as duplicates",
+                     lerr.msg);
             pr__tb_puts(out, "\"error\":");
             pr__tb_json_str(out, m, strlen(m));
             pr__tb_puts(out, ",");

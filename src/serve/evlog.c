@@ -3,17 +3,22 @@
  * the records and payloads are docs/log.md "Records pronto writes").
  *
  * Three writers share one pr_event_log handle:
- *   - the events thread (events.c) appends a batch's accepted events in one
- *     pr_log_append before anything of the batch is applied or answered:
- *     a 200 means the events are as durable as the log's fsync policy says;
+ *   - the events thread (events.c) writes a batch's accepted events in one
+ *     pr_log_append_nowait before anything of the batch is applied, applies
+ *     them while the fsync runs, and waits for pr_log_sync before the
+ *     answer: a 200 means the events are as durable as the log's fsync
+ *     policy says. A failed sync (after the batch was applied) keeps copies
+ *     of its events (pending): the reopen writes again those it does not
+ *     find in the log;
  *   - the logger thread appends prediction and feature records that the
  *     HTTP threads queue (pr__elog_enqueue), all queued records in one
  *     append, so a predict never waits for a write or an fsync. The queue
  *     is bounded (--log-queue records, 64 MiB); past it, or while the log
  *     is down, records are dropped and counted, never waited for;
  *   - a reopen (events thread, ingest mu held) swaps the handle.
- * Appends hold lk shared, the reopen exclusive: the handle never changes
- * under an append.
+ * The logger's appends hold lk shared, the reopen exclusive: the handle
+ * never changes under an append (the events thread, which alone reopens,
+ * needs no lock for its own).
  *
  * Down and up. Any failed append marks the log down (the error kept for
  * the 503 answers and /readyz). While down, event batches are refused at
@@ -33,9 +38,11 @@
  *
  * Exactly once across restarts: at start the duplicate-id set is seeded
  * from the event records at the log's end, found through its time index:
- * a reader from max_ts - d, d x4 each try, until it has seen --event-ids
- * event records or d reaches back past min_ts or past --max-event-age (an
- * older event is refused anyway, so its id cannot come back as accepted).
+ * a reader from max_ts - d, d growing each try (at least doubled, else as
+ * far as the rate of events seen predicts for the ids still wanted), until
+ * it has seen --event-ids event records or d reaches back past min_ts or
+ * past --max-event-age (an older event is refused anyway, so its id cannot
+ * come back as accepted).
  * Each try reads from its time to the end; the ids kept are the newest
  * --event-ids in log order. Cost, bounded by the window: docs/benchmarks.md.
  *
@@ -81,6 +88,15 @@ static void mark_down(pr_server *s, const char *msg) {
     pthread_mutex_unlock(&l->mu);
     pr__metrics_add(&l->errors, 1);
     if (was_up && !s->o.quiet) pr_log(PR_LOG_WARN, "serve: event log down: %s", msg);
+}
+
+static void free_items(pr__lq_item *it) {
+    while (it) {
+        pr__lq_item *next = it->next;
+        free(it->p);
+        free(it);
+        it = next;
+    }
 }
 
 /* ---------------------------------------------------------------- seeding */
@@ -156,7 +172,11 @@ static pr_status seed_ids(pr_server *s, pr_err *err) {
         if (last) t = floor;
         rc = read_tail(s, t, &r, &events, &l->seed_records, err);
         if (rc != PR_OK || last || events >= r.cap) break;
-        d *= 4;
+        /* the next try reaches back as far as the rate seen predicts for
+         * the ids wanted (a fifth more), at least twice as far */
+        double want = events ? (double)d * 1.2 * (double)r.cap / (double)events : 4.0 * (double)d;
+        d = want > 2.0 * (double)d ? (want < (double)(INT64_MAX / 8) ? (int64_t)want : INT64_MAX / 8)
+                                   : 2 * d;
     }
     if (rc == PR_OK) {
         for (size_t i = 0; i < r.n; i++) {
@@ -182,29 +202,47 @@ static pr_status seed_ids(pr_server *s, pr_err *err) {
 
 /* ---------------------------------------------------------------- reopen */
 
-/* Applies the events past l->last that a failed append left in the log.
- * Events thread, ingest mu held. */
-static void reconcile(pr_server *s) {
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* After a reopen (events thread, ingest mu held), the records past l->last:
+ * events of a failed append that reached the log anyway are applied (and
+ * remembered) if they were not; events applied whose sync failed
+ * (l->pending) and that are not in the log are written again. 0 if that
+ * write failed (the log stays down, pending kept). */
+static int reconcile(pr_server *s, pr_err *err) {
     pr__elog *l = &s->elog;
-    pr_err err;
     pr_log_start st = {.kind = l->have_last ? PR_LOG_AFTER_POS : PR_LOG_FROM_START};
     st.after = l->last;
     pr_log_reader *rd;
-    if (pr_log_reader_open(l->log, &st, &rd, &err) != PR_OK) {
-        if (!s->o.quiet) pr_log(PR_LOG_WARN, "serve: event log reopened, not reread: %s", err.msg);
-        return;
+    if (pr_log_reader_open(l->log, &st, &rd, err) != PR_OK) {
+        if (!s->o.quiet) pr_log(PR_LOG_WARN, "serve: event log reopened, not reread: %s", err->msg);
+        return !l->pending;
     }
     pr_log_record rec;
-    uint64_t applied = 0;
+    uint64_t applied = 0, *seen = NULL;
+    size_t n_seen = 0, cap_seen = 0;
     pr_status rc;
-    while ((rc = pr_log_next(rd, &rec, &err)) == PR_OK) {
+    while ((rc = pr_log_next(rd, &rec, err)) == PR_OK) {
         l->have_last = 1;
         l->last = rec.pos;
         pr_fs_event ev;
         if (rec.type != PR_LOG_TYPE_EVENT || !payload_event(s, rec.payload, &ev)) continue;
+        if (n_seen == cap_seen) {
+            size_t c = cap_seen ? 2 * cap_seen : 1024;
+            uint64_t *ns = realloc(seen, c * sizeof *ns);
+            if (ns) {
+                seen = ns;
+                cap_seen = c;
+            }
+        }
+        if (n_seen < cap_seen) seen[n_seen++] = ev.event_id;
         if (pr__idset_has(&s->ingest.ids, ev.event_id)) continue;
+        pr_err aerr;
         if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
-        pr_status ar = pr_fs_apply_event(s->ingest.fs, &ev, &s->ingest.apply_arena, &err);
+        pr_status ar = pr_fs_apply_event(s->ingest.fs, &ev, &s->ingest.apply_arena, &aerr);
         if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
         pr__idset_add(&s->ingest.ids, ev.event_id); /* in the log: taken, once */
         if (ar == PR_OK) applied++;
@@ -219,6 +257,42 @@ static void reconcile(pr_server *s) {
                    "after all, applied",
                    applied);
     }
+    int ok = 1;
+    if (l->pending) {
+        if (seen) qsort(seen, n_seen, sizeof *seen, cmp_u64);
+        uint32_t n = 0;
+        for (pr__lq_item *it = l->pending; it; it = it->next) n++;
+        pr_log_entry *e = malloc((n ? n : 1) * sizeof *e);
+        uint32_t k = 0;
+        for (pr__lq_item *it = l->pending; e && it; it = it->next) {
+            pr_fs_event ev;
+            if (payload_event(s, pr_bytes_of(it->p, it->len), &ev) && seen &&
+                bsearch(&ev.event_id, seen, n_seen, sizeof *seen, cmp_u64))
+                continue; /* it reached the disk after all */
+            e[k++] = (pr_log_entry){PR_LOG_TYPE_EVENT, it->ts_ms, pr_bytes_of(it->p, it->len)};
+        }
+        pr_log_pos last;
+        pr_status wr = !e ? PR_ERR_NOMEM : k ? pr_log_append(l->log, e, k, &last, err) : PR_OK;
+        free(e);
+        if (wr == PR_OK) {
+            if (k) {
+                l->last = last;
+                l->have_last = 1;
+                pr__metrics_add(&l->appended[PR__LREC_EVENT], k);
+            }
+            if (!s->o.quiet)
+                pr_log(PR_LOG_INFO,
+                       "serve: event log reopened: %u events applied before a failed sync written "
+                       "again (%u were in it)",
+                       k, n - k);
+            free_items(l->pending);
+            l->pending = NULL;
+        } else {
+            ok = 0;
+        }
+    }
+    free(seen);
+    return ok;
 }
 
 /* Closes and reopens the log. Events thread, ingest mu held. */
@@ -230,6 +304,12 @@ static int try_reopen(pr_server *s, pr_err *err) {
     pr_status rc = pr_log_open(l->uri, PR_LOG_WRITE, &l->log, err);
     pthread_rwlock_unlock(&l->lk);
     pr__metrics_add(&l->reopens, 1);
+    if (rc == PR_OK && !reconcile(s, err)) {
+        char why[PR_ERR_MSG_MAX];
+        snprintf(why, sizeof why, "writing again the events of a failed sync: %.400s", err->msg);
+        pr_err_set(err, PR_ERR_IO, "%s", why);
+        rc = PR_ERR_IO;
+    }
     if (rc != PR_OK) {
         pthread_mutex_lock(&l->mu);
         snprintf(l->err_msg, sizeof l->err_msg, "reopen failed: %.480s", err->msg);
@@ -239,7 +319,6 @@ static int try_reopen(pr_server *s, pr_err *err) {
         pr__metrics_add(&l->errors, 1);
         return 0;
     }
-    reconcile(s);
     __atomic_store_n(&l->fresh, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&l->up, 1, __ATOMIC_RELEASE);
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: event log %s reopened, up", l->uri);
@@ -279,8 +358,8 @@ static void tick(pr_server *s) {
 
 /* ---------------------------------------------------------------- events */
 
-pr_status pr__elog_append_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
-                                 pr_err *err) {
+pr_status pr__elog_write_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
+                                pr_log_pos *pos, pr_err *err) {
     pr__elog *l = &s->elog;
     maybe_reopen(s);
     if (!pr__elog_up(l)) {
@@ -290,40 +369,59 @@ pr_status pr__elog_append_events(pr_server *s, const pr_log_entry *recs, uint32_
         pthread_mutex_unlock(&l->mu);
         return PR_ERR_IO;
     }
+    /* Only this thread swaps the handle (a reopen): no lock needed to keep
+     * it between write and sync; lk still orders us against nothing else. */
     uint64_t t0 = pr__mono_ns();
-    pr_log_pos last;
-    pthread_rwlock_rdlock(&l->lk);
-    pr_status rc = l->log ? pr_log_append(l->log, recs, n, &last, err)
+    pr_status rc = l->log ? pr_log_append_nowait(l->log, recs, n, pos, err)
                           : pr_err_set(err, PR_ERR_IO, "closed");
-    pthread_rwlock_unlock(&l->lk);
-    lat_add(l, PR__LSRC_EVENTS, pr__mono_ns() - t0);
+    l->t_write_ns = pr__mono_ns() - t0;
     if (rc != PR_OK) {
+        lat_add(l, PR__LSRC_EVENTS, l->t_write_ns);
         char why[PR_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
         pr_err_set(err, rc, "event log %s: %s", l->uri, why);
         mark_down(s, why);
-        return rc;
     }
-    l->have_last = 1;
-    l->last = last;
-    __atomic_store_n(&l->fresh, 0, __ATOMIC_RELAXED);
-    pr__metrics_add(&l->appended[PR__LREC_EVENT], n);
-    return PR_OK;
+    return rc;
+}
+
+pr_status pr__elog_sync_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
+                               pr_log_pos pos, pr_err *err) {
+    pr__elog *l = &s->elog;
+    uint64_t t0 = pr__mono_ns();
+    pr_status rc = pr_log_sync(l->log, pos, err);
+    lat_add(l, PR__LSRC_EVENTS, l->t_write_ns + (pr__mono_ns() - t0));
+    if (rc == PR_OK) {
+        l->have_last = 1;
+        l->last = pos;
+        __atomic_store_n(&l->fresh, 0, __ATOMIC_RELAXED);
+        pr__metrics_add(&l->appended[PR__LREC_EVENT], n);
+        return PR_OK;
+    }
+    char why[PR_ERR_MSG_MAX];
+    snprintf(why, sizeof why, "%s", err->msg);
+    pr_err_set(err, rc, "event log %s: %s", l->uri, why);
+    mark_down(s, why);
+    /* Applied to the store but maybe not on disk: kept to be written again. */
+    for (uint32_t i = n; i-- > 0;) {
+        pr__lq_item *it = malloc(sizeof *it);
+        char *p = malloc(recs[i].payload.len ? recs[i].payload.len : 1);
+        if (!it || !p) {
+            free(it);
+            free(p);
+            continue;
+        }
+        memcpy(p, recs[i].payload.ptr, recs[i].payload.len);
+        *it = (pr__lq_item){l->pending, PR__LREC_EVENT, recs[i].ts_ms, p, recs[i].payload.len};
+        l->pending = it;
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- logger */
 
 static const uint32_t rec_type[PR__LREC_N] = {PR_LOG_TYPE_EVENT, PR_LOG_TYPE_PREDICTION,
                                              PR_LOG_TYPE_FEATURES};
-
-static void free_items(pr__lq_item *it) {
-    while (it) {
-        pr__lq_item *next = it->next;
-        free(it->p);
-        free(it);
-        it = next;
-    }
-}
 
 static void count_items(pr__elog *l, const pr__lq_item *it, uint64_t *by_kind) {
     (void)l;
@@ -359,6 +457,7 @@ static void *logger_main(void *arg) {
     pr_server *s = arg;
     pr__elog *l = &s->elog;
     pr_log_entry *e = malloc(LOGGER_BATCH * sizeof *e);
+    pr__lower_priority();
     pthread_mutex_lock(&l->qmu);
     for (;;) {
         while (!l->head && !l->stop) pthread_cond_wait(&l->qcv, &l->qmu);
@@ -479,6 +578,8 @@ void pr__elog_stop(pr_server *s) {
     }
     free_items(l->head);
     l->head = l->tail = NULL;
+    free_items(l->pending);
+    l->pending = NULL;
     pr_log_close(l->log);
     l->log = NULL;
     pthread_rwlock_destroy(&l->lk);

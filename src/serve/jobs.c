@@ -147,7 +147,7 @@ static void run(pr_server *s, pr__job_kind kind, const char *body, size_t len, u
 /* Best effort: the ordinary time-sharing policy (even if the server was
  * started with a real-time one, which the HTTP threads keep) at nice +10
  * (Linux: a thread's nice value is its own, set through its tid). */
-static void lower_priority(void) {
+void pr__lower_priority(void) {
     struct sched_param sp;
     memset(&sp, 0, sizeof sp);
     int policy;
@@ -163,7 +163,7 @@ static void lower_priority(void) {
 static void *worker(void *arg) {
     pr__jobq *q = arg;
     pr_server *s = q->s;
-    lower_priority();
+    pr__lower_priority();
     lock(q);
     for (;;) {
         while (!q->head && !q->stop) pthread_cond_wait(&q->cv, &q->mu);

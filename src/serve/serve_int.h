@@ -373,6 +373,8 @@ typedef struct pr__elog {
                                   (a failure then keeps growing the backoff) */
     int have_last;             /* last: the newest record known to be in the */
     pr_log_pos last;           /* log (ingest mu): a reopen reconciles after it */
+    pr__lq_item *pending;      /* events applied whose sync failed: written
+                                  again at the reopen unless found (ingest mu) */
     double features_rate;      /* --log-features */
     uint64_t id_prefix;        /* generated request ids: prefix-counter */
     uint64_t id_seq;           /* atomic */
@@ -388,6 +390,7 @@ typedef struct pr__elog {
     uint64_t lat_bucket[PR__LSRC_N][PR__LAT_BUCKETS + 1];
     uint64_t lat_sum_ns[PR__LSRC_N], lat_count[PR__LSRC_N];
     uint64_t seed_ids, seed_records;                     /* at start */
+    uint64_t t_write_ns;       /* the current batch's write (events thread) */
     double seed_seconds;
 } pr__elog;
 
@@ -401,12 +404,18 @@ void pr__elog_stop(pr_server *s);
 /* 1 if the server has a log, and if it is up. */
 static inline int pr__elog_on(const pr__elog *l) { return l->uri != NULL; }
 int pr__elog_up(pr__elog *l);
-/* Appends a batch's accepted events (events thread, ingest mu held): one
- * pr_log_append. A log that is down is reopened first when its backoff has
- * elapsed (else refused at once). On failure err names the log and what
- * failed, and the log is marked down. */
-pr_status pr__elog_append_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
-                                 pr_err *err);
+/* A batch's accepted events into the log (events thread, ingest mu held),
+ * in two steps so the store update overlaps the fsync: write writes them
+ * (one pr_log_append_nowait; a log that is down is reopened first when its
+ * backoff elapsed, else refused at once; on failure nothing is in the log,
+ * err names the log, the log is marked down), the caller applies them,
+ * then sync waits until they are durable (*pos from write). A failed sync
+ * marks the log down and keeps copies of recs: the reopen writes again
+ * those it does not find in the log. */
+pr_status pr__elog_write_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
+                                pr_log_pos *pos, pr_err *err);
+pr_status pr__elog_sync_events(pr_server *s, const pr_log_entry *recs, uint32_t n,
+                               pr_log_pos pos, pr_err *err);
 /* The reopen job (events thread): reopens a log that is down. */
 void pr__elog_reopen_job(pr_server *s);
 /* Queues one record for the logger thread (any thread): takes p (malloc'd;
@@ -475,6 +484,9 @@ pr_status pr__jobs_submit_reload(struct pr_server *s, int only_if_changed, pr_er
 /* Queues a reopen of the event log on the events thread (no client).
  * PR_ERR_LIMIT when the queue is full, PR_ERR_INVALID when shutting down. */
 pr_status pr__jobs_submit_log_reopen(struct pr_server *s, pr_err *err);
+/* The calling thread drops to time-sharing at nice +10 (job threads, the
+ * event logger): on a saturated machine the HTTP threads get the cores. */
+void pr__lower_priority(void);
 /* Closes the queues and answers 503 to every job queued or running (their
  * connections resumed). Returns how many requests it answered. */
 uint32_t pr__jobs_abort(struct pr_server *s);
