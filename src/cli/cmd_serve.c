@@ -97,7 +97,8 @@ int cmd_serve(int argc, char **argv) {
         {"--candidate-key", NULL, PR_FLAG_STRING, &cand_key,
          "COLUMN  the request column naming a candidate, default ad_id", 0},
         {"--event-ids", NULL, PR_FLAG_UINT, &event_ids,
-         "N  recent event ids kept to drop duplicates (24 bytes each), default 262144", 0},
+         "N  recent event ids kept to drop duplicates (24 bytes each; with --log read back from "
+         "its end at start), default 262144", 0},
         {"--max-queued-jobs", NULL, PR_FLAG_UINT, &max_jobs,
          "N  event batches queued or being applied before a fast 503, default 16", 0},
         {"--max-queued-bytes", NULL, PR_FLAG_UINT, &max_qbytes,
