@@ -22,9 +22,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_log_fill DIR N [SPAN_S] [P]\n");
         return 2;
     }
-    long long n = atoll(argv[2]);
-    long long span = argc > 3 ? atoll(argv[3]) : 86400;
-    int preds = argc > 4 ? atoi(argv[4]) : 0;
+    char *end;
+    long long n = strtoll(argv[2], &end, 10);
+    long long span = argc > 3 ? strtoll(argv[3], &end, 10) : 86400;
+    long preds = argc > 4 ? strtol(argv[4], &end, 10) : 0;
+    if (n < 1 || span < 1 || preds < 0 || preds > 100) {
+        fprintf(stderr, "bench_log_fill: N >= 1, SPAN_S >= 1, 0 <= P <= 100\n");
+        return 2;
+    }
     char uri[4200];
     snprintf(uri, sizeof uri, "log:%s?fsync=off", argv[1]);
     pr_err err;

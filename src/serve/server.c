@@ -350,6 +350,8 @@ void pr_server_free(pr_server *s) {
     if (!s) return;
     if (s->mhd) pr_server_shutdown(s, 0);
     pr__follow_stop(s); /* before the queues it submits to go away */
+    /* The log's ticker queues jobs: stopped before the queues go. */
+    pr__ticker_stop(&s->elog.tick);
     if (!pr__jobs_free(s)) {
         /* A job thread is stuck (in I/O) and may still touch the server:
          * its memory stays for the process exit to reclaim. */
