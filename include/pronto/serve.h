@@ -35,6 +35,11 @@
  * called from any thread (reloads are serialized), and
  * pr_server_reload_async queues one; pr_server_shutdown and
  * pr_server_free from the thread that started the server.
+ *
+ * Event log (log_uri): a batch's accepted events are appended before its
+ * answer (a log that cannot write: 503, nothing applied; the server
+ * reopens it with a backoff), answered predictions are queued for a
+ * logger thread (never waited for). docs/api.md "The event log".
  */
 #ifndef PRONTO_SERVE_H
 #define PRONTO_SERVE_H

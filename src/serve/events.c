@@ -202,6 +202,11 @@ static void accept_one(pr_server *s, const char *text, size_t len, const char *w
     pr__ingest *in = &s->ingest;
     pr_err err;
     pr_fs_event ev;
+    if (__atomic_load_n(&in->cancel, __ATOMIC_RELAXED)) { /* shutdown: stop at an event */
+        b->failed++;
+        note_error(b, what, n, "not applied: the server is shutting down");
+        return;
+    }
     while (len && is_ws(*text)) text++, len--;
     while (len && is_ws(text[len - 1])) len--;
     pr_status rc = pr_fs_event_parse(in->fs, text, len, &in->arena, &ev, &err);
