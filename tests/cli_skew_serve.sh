@@ -7,14 +7,8 @@
 # `pronto skew` on the server's log finds 0 differences, every logged row
 # matched to its impression, and `build-dataset --logged-features` from
 # the log gives the CSV build-dataset builds from the files.
-# Until `serve --log-features` is in this build (issue 10 item 2, another
-# branch), the test says so and checks nothing else.
 . "$(dirname "$0")/lib_cli.sh"
 SPEC=${PRONTO_SRC:?}/specs/sim-store.yaml
-if ! "$P" serve --help 2>&1 | grep -q -- '--log-features'; then
-    echo "skip: this pronto serve has no --log-features yet"
-    finish
-fi
 command -v curl > /dev/null || { fail "curl missing (scripts/bootstrap)"; finish; }
 "$P" simulate --users 300 --ads 60 --advertisers 10 --sites 20 --events 1500 --imp-rate 2 \
     --seed 12 -o "$T/sim" --quiet
