@@ -1,26 +1,36 @@
 /*
  * cmd_demo.c: `pronto demo`, the README's main job on embedded defaults.
  *
- *   simulate a week of ad traffic (pr_sim): the event stream and the entity
- *   tables, with every impression's true click probability kept aside for
- *   the test day -> the feature store builds point-in-time datasets from
+ *   simulate a week of ad traffic and one more "live" day (pr_sim): the
+ *   event stream and the entity tables, with every impression's true click
+ *   probability kept aside for the test day; the live day's events go to
+ *   DIR/live, apart -> the feature store builds point-in-time datasets from
  *   the raw events (pr_fs_build with the embedded specs/sim-store.yaml: days
  *   1-5 train, day 6 validation, day 7 test) -> train FTRL-LR and FFM
  *   (early stopping on day 6) through `pronto train --dataset` (the real
  *   command, in process) -> evaluate both on day 7 next to the
- *   Bayes-optimal predictor -> start the HTTP server (pr_server, what
- *   `pronto serve` runs) on a loopback port over an in-process store
- *   filled from the stream, send one predict request, print the ranked
- *   answer, stop the server cleanly.
+ *   Bayes-optimal predictor -> the event log DIR/log gets the history's
+ *   events -> start the HTTP server (pr_server, what `pronto serve` runs)
+ *   on a loopback port with that log, over an in-process store filled from
+ *   the history, and send it the live day over keep-alive HTTP: each
+ *   impression's predict request (logging its feature row), then the
+ *   events; one more predict request for a slate of ads, print the ranked
+ *   answer, stop the server cleanly -> from the server's log: `pronto
+ *   skew` (logged rows vs point-in-time rebuild), build-dataset and train
+ *   the next FTRL-LR, and compare it with the current one on the live
+ *   day's last 6 hours.
  *
  * Everything goes into a work folder (--dir, default ./pronto-demo) that
  * the user can look into afterwards: the spec, the data, the models.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +42,7 @@
 #include "cli/common.h"
 #include "cli/flags.h"
 #include "pronto/fstore.h"
+#include "pronto/log.h"
 #include "pronto/serve.h"
 #include "pronto/sim.h"
 #include "pronto/train.h"
@@ -45,6 +56,8 @@ const char *pr_demo_spec_yaml(void);
 typedef struct sim_ctx {
     pr_metrics *bayes;       /* true p vs label on the test day */
     int64_t start_ms, valid_ms, test_ms, end_ms;
+    int64_t live_ms;         /* start of the live day (kept out of dir) */
+    uint64_t live_events, live_impressions;
     uint64_t events, n[3];   /* impressions per split */
     /* the sample request of step 6: the last impression's context and
      * the ads of the last N_CANDIDATES impressions */
@@ -53,24 +66,32 @@ typedef struct sim_ctx {
     uint32_t n_ads;
 } sim_ctx;
 
-static pr_status simulate(const char *dir, uint64_t seed, double days, double rate,
-                          sim_ctx *c, pr_err *err) {
+/* Simulates days + 1 days: the first `days` into dir (the history the
+ * models learn from), the last one into live_dir (the traffic step 6 sends
+ * to the server as it would arrive). */
+static pr_status simulate(const char *dir, const char *live_dir, uint64_t seed, double days,
+                          double rate, sim_ctx *c, pr_err *err) {
     pr_sim_config cfg;
     pr_sim_config_default(&cfg);
     cfg.seed = seed;
-    cfg.duration_s = days * 86400.0;
+    cfg.duration_s = (days + 1) * 86400.0;
     cfg.imp_rate = rate;
     pr_sim *sim = NULL;
-    pr_sim_output *out = NULL;
+    pr_sim_output *out = NULL, *live = NULL;
     pr_sim_output_options o;
     memset(&o, 0, sizeof o);
     o.dir = dir;
+    pr_sim_output_options lo;
+    memset(&lo, 0, sizeof lo);
+    lo.dir = live_dir;
     pr_status s = pr_sim_output_open(&o, NULL, &out, err);
+    if (s == PR_OK) s = pr_sim_output_open(&lo, NULL, &live, err);
     if (s == PR_OK) s = pr_sim_new(&cfg, &sim, err);
     if (s == PR_OK) s = pr_sim_write_entities(sim, dir, err);
     c->start_ms = cfg.start_ms;
     c->valid_ms = cfg.start_ms + (int64_t)((days - 2) * 86400.0 * 1000.0);
     c->test_ms = cfg.start_ms + (int64_t)((days - 1) * 86400.0 * 1000.0);
+    c->live_ms = cfg.start_ms + (int64_t)(days * 86400.0 * 1000.0);
     pr_progress prog;
     pr_progress_start(&prog, "simulate", 0);
     pr_sim_event ev;
@@ -81,6 +102,12 @@ static pr_status simulate(const char *dir, uint64_t seed, double days, double ra
             break;
         }
         if (s != PR_OK) break;
+        if (ev.type != PR_SIM_EVENT_SCENARIO && ev.ts_ms >= c->live_ms) {
+            c->live_events++;
+            c->live_impressions += ev.type == PR_SIM_EVENT_IMPRESSION;
+            s = pr_sim_output_write(live, &ev, err);
+            continue;
+        }
         if (ev.type != PR_SIM_EVENT_SCENARIO) c->events++;
         s = pr_sim_output_write(out, &ev, err);
         if (s != PR_OK || ev.type != PR_SIM_EVENT_IMPRESSION) continue;
@@ -104,6 +131,10 @@ static pr_status simulate(const char *dir, uint64_t seed, double days, double ra
     pr_progress_end(&prog);
     if (out) {
         pr_status s2 = pr_sim_output_close(out, s == PR_OK ? err : NULL);
+        if (s == PR_OK) s = s2;
+    }
+    if (live) {
+        pr_status s2 = pr_sim_output_close(live, s == PR_OK ? err : NULL);
         if (s == PR_OK) s = s2;
     }
     pr_sim_free(sim);
@@ -188,12 +219,312 @@ out:
     return status;
 }
 
-/* Step 6: the online path. `pronto serve`'s server starts in process on a
- * free loopback port, materializes the stream into its in-process store,
- * and answers one predict request (the last user's context, the ads of the
- * last impressions) over real HTTP; then it drains and stops. */
-static pr_status serve_one(const char *data_dir, const char *spec_path, const char *model_path,
-                           const sim_ctx *sc, pr_err *err) {
+/* A keep-alive HTTP/1.1 client for the replay of step 6: one connection,
+ * requests in order, each answer read to its Content-Length. */
+typedef struct kconn {
+    int fd;
+    uint16_t port;
+    char *buf;       /* the last answer (headers and body) */
+    size_t cap;
+} kconn;
+
+static int kconn_open(kconn *k, uint16_t port) {
+    k->port = port;
+    k->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (k->fd < 0) return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(k->fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(k->fd);
+        k->fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One request on the open connection (kconn_post). */
+static int kconn_post1(kconn *k, const char *path, const char *body, size_t len,
+                       const char **answer) {
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      path, len);
+    if (k->fd < 0 && kconn_open(k, k->port) != 0) return -1;
+    if (write_all(k->fd, head, (size_t)hl) || write_all(k->fd, body, len)) return -1;
+    size_t n = 0, need = 0;
+    char *sep = NULL;
+    for (;;) {
+        if (n + 4096 > k->cap) {
+            size_t nc = k->cap ? 2 * k->cap : 65536;
+            char *nb = realloc(k->buf, nc);
+            if (!nb) return -1;
+            k->buf = nb;
+            k->cap = nc;
+        }
+        if (sep && n >= need) break;
+        ssize_t r = read(k->fd, k->buf + n, k->cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        n += (size_t)r;
+        k->buf[n] = 0;
+        if (!sep && (sep = strstr(k->buf, "\r\n\r\n")) != NULL) {
+            const char *cl = strcasestr(k->buf, "\r\nContent-Length:");
+            if (!cl || cl > sep) return -1;
+            need = (size_t)(sep + 4 - k->buf) + strtoull(cl + 17, NULL, 10);
+        }
+    }
+    int status = -1;
+    if (sscanf(k->buf, "HTTP/1.1 %d", &status) != 1) return -1;
+    k->buf[need] = 0;
+    *answer = sep + 4;
+    return status;
+}
+
+/* POSTs body to path; returns the status (-1: the connection failed) and
+ * points *answer at the body (NUL-terminated, in k->buf). A kept-alive
+ * connection the server closed in between (its idle timeout, or it
+ * answered "Connection: close") is reopened once. */
+static int kconn_post(kconn *k, const char *path, const char *body, size_t len,
+                      const char **answer) {
+    int st = kconn_post1(k, path, body, len, answer);
+    if (st >= 0 && !strcasestr(k->buf, "\r\nConnection: close")) return st;
+    if (k->fd >= 0) close(k->fd);
+    k->fd = -1;
+    if (st >= 0) return st;
+    if (kconn_open(k, k->port) != 0) return -1;
+    return kconn_post1(k, path, body, len, answer);
+}
+
+static void kconn_close(kconn *k) {
+    if (k->fd >= 0) close(k->fd);
+    free(k->buf);
+    memset(k, 0, sizeof *k);
+    k->fd = -1;
+}
+
+/* A growable byte buffer for the replay's request bodies. */
+typedef struct gbuf {
+    char *p;
+    size_t len, cap;
+} gbuf;
+
+static int gbuf_add(gbuf *b, const char *data, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 65536;
+        while (nc < b->len + n + 1) nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = 0;
+    return 0;
+}
+
+typedef struct replay_stats {
+    uint64_t predicts, event_posts, events_applied, events_refused;
+    double seconds;
+    double p50_us, p99_us;   /* predict round trips, client side */
+} replay_stats;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* POSTs the pending event lines to /v1/events. */
+static pr_status flush_events(kconn *k, gbuf *pend, replay_stats *rs, pr_err *err) {
+    if (!pend->len) return PR_OK;
+    const char *ans = NULL;
+    int st = kconn_post(k, "/v1/events", pend->p, pend->len, &ans);
+    if (st != 200)
+        return pr_err_set(err, PR_ERR_IO, "POST /v1/events: HTTP %d: %.300s", st,
+                          ans ? ans : "no answer");
+    json_error_t je;
+    json_t *a = json_loads(ans, 0, &je);
+    rs->events_applied += (uint64_t)json_integer_value(json_object_get(a, "applied"));
+    rs->events_refused += (uint64_t)json_integer_value(json_object_get(a, "rejected"));
+    json_decref(a);
+    rs->event_posts++;
+    pend->len = 0;
+    return PR_OK;
+}
+
+/* Sends the live day to the server as it would arrive: every event to
+ * /v1/events, and before every `every`-th impression (by id) the predict
+ * request that served it (its request id is the impression id, its time
+ * the impression's, the shown ad the candidate), after the events before
+ * it are in the store. (Scoring one impression in `every` keeps the demo
+ * short: each predict needs its own events post before it.) */
+static pr_status replay_live(uint16_t port, const char *live_dir, uint64_t every,
+                             replay_stats *rs, pr_err *err) {
+    memset(rs, 0, sizeof *rs);
+    kconn k = {.fd = -1};
+    if (kconn_open(&k, port) != 0)
+        return pr_err_errno(err, PR_ERR_IO, errno, "connect to 127.0.0.1:%u", port);
+    gbuf pend = {0}, req = {0};
+    double *lat = NULL;
+    size_t nlat = 0, caplat = 0;
+    pr_status s = PR_OK;
+    double t0 = pr_now();
+    char path[4200];
+    for (unsigned fi = 0; s == PR_OK; fi++) {
+        snprintf(path, sizeof path, "%s/events-%06u.jsonl", live_dir, fi);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        char *line = NULL;
+        size_t lcap = 0;
+        ssize_t n;
+        while (s == PR_OK && (n = getline(&line, &lcap, f)) > 0) {
+            static const char imp_prefix[] = "{\"type\":\"impression\"";
+            const char *idp = strstr(line, "\"impression_id\":");
+            if (!strncmp(line, imp_prefix, sizeof imp_prefix - 1) && idp &&
+                strtoull(idp + 16, NULL, 10) % every == 0) {
+                json_error_t je;
+                json_t *ev = json_loadb(line, (size_t)n, 0, &je);
+                char body[1024];
+                int bl = snprintf(
+                    body, sizeof body,
+                    "{\"request_id\":\"%lld\",\"ts\":%lld,\"user_id\":%lld,"
+                    "\"context\":{\"site_id\":%lld,\"device\":\"%s\",\"position\":%lld},"
+                    "\"candidates\":[{\"ad_id\":%lld}]}",
+                    (long long)json_integer_value(json_object_get(ev, "impression_id")),
+                    (long long)json_integer_value(json_object_get(ev, "ts")),
+                    (long long)json_integer_value(json_object_get(ev, "user_id")),
+                    (long long)json_integer_value(json_object_get(ev, "site_id")),
+                    json_string_value(json_object_get(ev, "device"))
+                        ? json_string_value(json_object_get(ev, "device"))
+                        : "",
+                    (long long)json_integer_value(json_object_get(ev, "position")),
+                    (long long)json_integer_value(json_object_get(ev, "ad_id")));
+                json_decref(ev);
+                s = flush_events(&k, &pend, rs, err);
+                if (s != PR_OK) break;
+                const char *ans = NULL;
+                double t1 = pr_now();
+                int st = kconn_post(&k, "/v1/predict", body, (size_t)bl, &ans);
+                if (st != 200) {
+                    s = pr_err_set(err, PR_ERR_IO, "POST /v1/predict: HTTP %d: %.300s", st,
+                                   ans ? ans : "no answer");
+                    break;
+                }
+                if (nlat == caplat) {
+                    caplat = caplat ? 2 * caplat : 65536;
+                    double *nl = realloc(lat, caplat * sizeof *lat);
+                    if (!nl) {
+                        s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+                        break;
+                    }
+                    lat = nl;
+                }
+                lat[nlat++] = (pr_now() - t1) * 1e6;
+                rs->predicts++;
+            }
+            if (gbuf_add(&pend, line, (size_t)n) != 0)
+                s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+            else if (pend.len > 256 * 1024) /* well under --max-body */
+                s = flush_events(&k, &pend, rs, err);
+        }
+        free(line);
+        fclose(f);
+    }
+    if (s == PR_OK) s = flush_events(&k, &pend, rs, err);
+    rs->seconds = pr_now() - t0;
+    if (nlat) {
+        qsort(lat, nlat, sizeof *lat, cmp_double);
+        rs->p50_us = lat[nlat / 2];
+        rs->p99_us = lat[(size_t)((double)nlat * 0.99)];
+    }
+    free(lat);
+    free(pend.p);
+    free(req.p);
+    kconn_close(&k);
+    return s;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* The history, as if the server had logged it from the start: every event
+ * line of dir's events-*.jsonl files, in order, as an event record of a
+ * fresh log at log_dir (a previous run's log is removed first). */
+static pr_status import_history(const char *data_dir, const char *log_dir, uint64_t *n_out,
+                                pr_err *err) {
+    *n_out = 0;
+    nftw(log_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    char uri[4200];
+    snprintf(uri, sizeof uri, "log:%s?fsync=off", log_dir);
+    pr_event_log *log = NULL;
+    pr_status s = pr_log_open(uri, PR_LOG_WRITE, &log, err);
+    enum { BATCH = 1024 };
+    pr_log_entry *recs = calloc(BATCH, sizeof *recs);
+    char **lines = calloc(BATCH, sizeof *lines);
+    size_t *caps = calloc(BATCH, sizeof *caps);
+    if (s == PR_OK && (!recs || !lines || !caps)) s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    uint32_t n = 0;
+    char path[4200];
+    for (unsigned fi = 0; s == PR_OK; fi++) {
+        snprintf(path, sizeof path, "%s/events-%06u.jsonl", data_dir, fi);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        ssize_t len;
+        while (s == PR_OK && (len = getline(&lines[n], &caps[n], f)) > 0) {
+            while (len && (lines[n][len - 1] == '\n' || lines[n][len - 1] == '\r')) len--;
+            const char *ts = strstr(lines[n], "\"ts\":");
+            recs[n].type = PR_LOG_TYPE_EVENT;
+            recs[n].ts_ms = ts ? strtoll(ts + 5, NULL, 10) : 0;
+            recs[n].payload = pr_bytes_of(lines[n], (size_t)len);
+            if (++n == BATCH) {
+                s = pr_log_append(log, recs, n, NULL, err);
+                *n_out += n;
+                n = 0;
+            }
+        }
+        fclose(f);
+    }
+    if (s == PR_OK && n) {
+        s = pr_log_append(log, recs, n, NULL, err);
+        *n_out += n;
+    }
+    for (uint32_t i = 0; lines && i < BATCH; i++) free(lines[i]);
+    free(lines);
+    free(caps);
+    free(recs);
+    pr_log_close(log);
+    return s;
+}
+
+/* Step 6: the online path and its log. `pronto serve`'s server starts in
+ * process on a free loopback port with the event log on, materializes the
+ * history into its in-process store, and is sent the live day over real
+ * HTTP (replay_live); then it answers one predict request for a slate of
+ * ads, and drains and stops. */
+static pr_status serve_live(const char *data_dir, const char *spec_path, const char *model_path,
+                            const char *live_dir, const char *log_uri, const sim_ctx *sc,
+                            pr_err *err) {
     pr_server_opts o;
     pr_server_opts_default(&o);
     o.model_path = model_path;
@@ -201,6 +532,10 @@ static pr_status serve_one(const char *data_dir, const char *spec_path, const ch
     o.store_uri = "mem:";
     o.data_dir = data_dir;
     o.listen = "127.0.0.1:0";
+    o.log_uri = log_uri;
+    o.log_features = 1.0;
+    /* simulated time is in the past: take events of any age */
+    o.max_event_age_ms = INT64_C(100) * 365 * 86400 * 1000;
     o.quiet = 1;
     pr_server *srv = NULL;
     double t0 = pr_now();
@@ -208,7 +543,25 @@ static pr_status serve_one(const char *data_dir, const char *spec_path, const ch
     if (s != PR_OK) return s;
     uint16_t port = pr_server_port(srv);
     printf("   pronto serve listening on 127.0.0.1:%u (model %s, store mem: filled from the\n"
-           "   stream in %.1f s)\n", port, model_path, pr_now() - t0);
+           "   history in %.1f s, event log %s)\n", port, model_path, pr_now() - t0, log_uri);
+    fflush(stdout);
+    replay_stats rs;
+    uint64_t every = sc->live_impressions / 10000 + 1;
+    s = replay_live(port, live_dir, every, &rs, err);
+    if (s != PR_OK) {
+        pr_server_shutdown(srv, 5.0);
+        pr_server_free(srv);
+        return s;
+    }
+    printf("   the live day (%llu events, %llu impressions) sent as it would arrive, in %.1f s:\n"
+           "   %llu POST /v1/events (%llu applied, %llu refused; each accepted event is in the\n"
+           "   log before its 200) and %llu POST /v1/predict, one per %s before it\n"
+           "   (request_id = impression id; round trip p50 %.0f us, p99 %.0f us), each\n"
+           "   logged with the feature row the model was given\n",
+           (unsigned long long)sc->live_events, (unsigned long long)sc->live_impressions,
+           rs.seconds, (unsigned long long)rs.event_posts, (unsigned long long)rs.events_applied,
+           (unsigned long long)rs.events_refused, (unsigned long long)rs.predicts,
+           every == 1 ? "impression" : "sampled impression", rs.p50_us, rs.p99_us);
     char req[2048], buf[16384];
     size_t o2 = (size_t)snprintf(req, sizeof req,
                                  "{\"user_id\":%s,\"context\":{\"site_id\":%s,\"device\":\"%s\","
@@ -261,6 +614,32 @@ static pr_status serve_one(const char *data_dir, const char *spec_path, const ch
     return s;
 }
 
+/* Step 7 (a): what the log holds, by record type. */
+static pr_status log_summary(const char *uri, const char *dir, pr_err *err) {
+    pr_event_log *log = NULL;
+    pr_status s = pr_log_open(uri, PR_LOG_READ, &log, err);
+    if (s != PR_OK) return s;
+    pr_log_stats st;
+    pr_log_stats_get(log, &st);
+    uint64_t by_type[4] = {0};
+    pr_log_reader *r = NULL;
+    s = pr_log_reader_open(log, NULL, &r, err);
+    pr_log_record rec;
+    while (s == PR_OK && (s = pr_log_next(r, &rec, err)) == PR_OK)
+        by_type[rec.type < 4 ? rec.type : 0]++;
+    if (s == PR_EOF) s = PR_OK;
+    pr_log_reader_close(r);
+    pr_log_close(log);
+    if (s == PR_OK)
+        printf("   the log: %llu records in %llu segments, %.0f MiB: %llu events, %llu predictions,\n"
+               "   %llu feature rows (`pronto log stat log:%s` says more)\n",
+               (unsigned long long)st.records, (unsigned long long)st.segments,
+               (double)st.bytes / (1 << 20), (unsigned long long)by_type[PR_LOG_TYPE_EVENT],
+               (unsigned long long)by_type[PR_LOG_TYPE_PREDICTION],
+               (unsigned long long)by_type[PR_LOG_TYPE_FEATURES], dir);
+    return s;
+}
+
 static pr_status write_text(const char *path, const char *text, pr_err *err) {
     pr_atomic_file *f;
     pr_status s = pr_atomic_open(path, &f, err);
@@ -293,10 +672,13 @@ int cmd_demo(int argc, char **argv) {
     if (!(rate > 0 && rate <= 1e5)) return cli_usage_error("demo", "--rate must be in (0, 100000]");
     if (threads < 1 || threads > 256) return cli_usage_error("demo", "--threads must be in 1..256");
 
+    /* a kept-alive connection the server closed must be an error, not a kill */
+    signal(SIGPIPE, SIG_IGN);
     pr_err err;
     pr_err_clear(&err);
     char data_dir[4096], spec_path[4096], train_path[4096], valid_path[4096], test_path[4096];
-    char lr_path[4096], ffm_path[4096];
+    char lr_path[4096], ffm_path[4096], live_dir[4096], log_dir[4096], log_uri[4200];
+    char next_train_path[4096], next_test_path[4096], next_lr_path[4096];
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
     snprintf(spec_path, sizeof spec_path, "%s/sim-store.yaml", dir);
     snprintf(train_path, sizeof train_path, "%s/train.pcache", dir);
@@ -304,6 +686,12 @@ int cmd_demo(int argc, char **argv) {
     snprintf(test_path, sizeof test_path, "%s/test.pcache", dir);
     snprintf(lr_path, sizeof lr_path, "%s/lr.pm", dir);
     snprintf(ffm_path, sizeof ffm_path, "%s/ffm.pm", dir);
+    snprintf(live_dir, sizeof live_dir, "%s/live", dir);
+    snprintf(log_dir, sizeof log_dir, "%s/log", dir);
+    snprintf(log_uri, sizeof log_uri, "log:%s?fsync=batch:10", log_dir);
+    snprintf(next_train_path, sizeof next_train_path, "%s/next-train.pcache", dir);
+    snprintf(next_test_path, sizeof next_test_path, "%s/next-test.pcache", dir);
+    snprintf(next_lr_path, sizeof next_lr_path, "%s/lr-next.pm", dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "pronto demo: %s: cannot create: %s\n", dir, strerror(errno));
         return PR_EXIT_FAIL;
@@ -316,7 +704,7 @@ int cmd_demo(int argc, char **argv) {
     double t0 = pr_now();
     pr_metrics_report bayes;
     pr_status s = pr_metrics_new(&sc.bayes, &err);
-    if (s == PR_OK) s = simulate(data_dir, seed, days, rate, &sc, &err);
+    if (s == PR_OK) s = simulate(data_dir, live_dir, seed, days, rate, &sc, &err);
     if (s == PR_OK) s = pr_metrics_compute(sc.bayes, &bayes, &err);
     pr_metrics_free(sc.bayes);
     if (s != PR_OK) {
@@ -406,14 +794,70 @@ int cmd_demo(int argc, char **argv) {
     printf("  base rate %.4f; NE = log loss / entropy of the base rate; the gap to Bayes is\n"
            "  the headroom better features and models can still close.\n", bayes.base_rate);
 
-    printf("\n== 6. serve: start pronto serve with the FFM model and ask it to rank ads\n");
+    printf("\n== 6. serve the live day: pronto serve with the FFM model and the event log\n");
     fflush(stdout);
-    if (serve_one(data_dir, spec_path, ffm_path, &sc, &err) != PR_OK) {
+    uint64_t imported = 0;
+    t0 = pr_now();
+    if (import_history(data_dir, log_dir, &imported, &err) != PR_OK) {
+        fprintf(stderr, "pronto demo: log: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("   the log %s starts with the history (%llu events, %.1f s), as if this server\n"
+           "   had logged it from the first day\n",
+           log_dir, (unsigned long long)imported, pr_now() - t0);
+    if (serve_live(data_dir, spec_path, ffm_path, live_dir, log_uri, &sc, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
 
-    printf("\n== 7. the detailed report of `pronto eval --dataset %s %s`\n", ffm_path, test_path);
+    printf("\n== 7. close the loop: the next model from the server's own log\n");
+    fflush(stdout);
+    if (log_summary(log_uri, log_dir, &err) != PR_OK) {
+        fprintf(stderr, "pronto demo: log: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    char live_s[32], cut_s[32], split_s[4200];
+    snprintf(live_s, sizeof live_s, "%lld", (long long)(sc.live_ms / 1000));
+    int64_t cut_ms = sc.live_ms + 18 * 3600 * 1000LL;
+    snprintf(cut_s, sizeof cut_s, "%lld", (long long)(cut_ms / 1000));
+    printf("   training/serving skew: the feature rows the server logged for the live day\n"
+           "   against the point-in-time rebuild from the log (`pronto skew`):\n");
+    fflush(stdout);
+    char *skew_argv[] = {"skew", "--spec", spec_path, "--data", data_dir, "--events", log_uri,
+                         "--from", live_s, NULL};
+    int skew_rc = run_cmd(cmd_skew, skew_argv);
+    fflush(stdout);
+    if (skew_rc != 0 && skew_rc != 3) return PR_EXIT_FAIL;
+    printf("   the next model: build-dataset from the log (history + the first 18 h of the\n"
+           "   live day), FTRL-LR trained on it, both models tested on the last 6 h\n");
+    fflush(stdout);
+    snprintf(split_s, sizeof split_s, "%s=%s", cut_s, next_test_path);
+    char *bd_argv[] = {"build-dataset", "--spec", spec_path, "--data", data_dir, "--events",
+                       log_uri, "-o", next_train_path, "--split", split_s, NULL};
+    if (run_cmd(cmd_build_dataset, bd_argv) != 0) return PR_EXIT_FAIL;
+    char *next_argv[] = {"train", "--kind", "lr", "--dataset", "--spec", spec_path,
+                         "--threads", th, "--seed", sd, "-o", next_lr_path, next_train_path,
+                         NULL};
+    if (run_cmd(cmd_train, next_argv) != 0) return PR_EXIT_FAIL;
+    fflush(stdout);
+    pr_metrics_report cur6, next6;
+    if (evaluate(lr_path, next_test_path, &cur6, &err) != PR_OK ||
+        evaluate(next_lr_path, next_test_path, &next6, &err) != PR_OK) {
+        fprintf(stderr, "pronto demo: evaluate: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("  %-22s %9s %7s %8s %8s\n", "model (last 6 h)", "log loss", "NE", "AUC", "calib.");
+    char cur_name[64], next_name[64];
+    snprintf(cur_name, sizeof cur_name, "current (days 1-%.0f)", days - 2);
+    snprintf(next_name, sizeof next_name, "next (days 1-%.0f + 18h)", days);
+    row(cur_name, &cur6, NULL);
+    row(next_name, &next6, NULL);
+    printf("  the next model learned from 2 days and 18 hours more, the newest of them\n"
+           "  logged by the server itself: %s by %.2f%% log loss on hours it never saw.\n",
+           next6.log_loss < cur6.log_loss ? "better" : "worse",
+           100.0 * fabs(cur6.log_loss - next6.log_loss) / cur6.log_loss);
+
+    printf("\n== 8. the detailed report of `pronto eval --dataset %s %s`\n", ffm_path, test_path);
     pr_metrics_print(&ffm, stdout);
     printf("\ndone: data, spec, datasets and models are in %s/\n", dir);
     return PR_EXIT_OK;
