@@ -280,30 +280,14 @@ static pr_status rs_queue(rs_conn *k, int argc, const char **argv, const size_t 
  * connection stays usable); a lost connection fails with PR_ERR_IO. */
 static pr_status rs_exchange(rs_conn *k, size_t n, redisReply **last, const char *what,
                              pr_err *err) {
-    sigpipe_guard g;
-    pr_status st = PR_OK;
-    *last = NULL;
-    sigpipe_block(&g);
-    for (size_t i = 0; i < n; i++) {
-        void *p = NULL;
-        if (redisGetReply(k->c, &p) != REDIS_OK) {
-            int saved_errno = errno;
-            sigpipe_restore(&g, 1);
-            return rs_lost(k, saved_errno, what, err);
-        }
-        redisReply *rep = p;
-        if (rep->type == REDIS_REPLY_ERROR && st == PR_OK)
-            st = pr_err_set(err, PR_ERR_IO, "log '%s': %s: Redis replied: %.*s", k->cfg->name, what,
-                            (int)rep->len, rep->str);
-        if (i + 1 == n) *last = rep;
-        else freeReplyObject(rep);
-    }
-    sigpipe_restore(&g, 0);
-    if (st != PR_OK) {
-        freeReplyObject(*last);
-        *last = NULL;
-    }
-    return st;
+    char replied[256];
+    int saved_errno = 0;
+    if (pr__redis_read_replies(k->c, n, last, replied, sizeof replied, &saved_errno) != 0)
+        return rs_lost(k, saved_errno, what, err);
+    if (!*last)
+        return pr_err_set(err, PR_ERR_IO, "log '%s': %s: Redis replied: %s", k->cfg->name, what,
+                          replied);
+    return PR_OK;
 }
 
 /* One command, one reply. */

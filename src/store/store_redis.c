@@ -254,40 +254,14 @@ static void release_held(redis_store *r) {
  * connection stays usable). */
 static pr_status redis_exchange(redis_store *r, size_t n, redisReply **last, const char *what,
                                 pr_err *err) {
-    sigpipe_guard g;
-    pr_status st = PR_OK;
-    *last = NULL;
-    sigpipe_block(&g);
-    for (size_t i = 0; i < n; i++) {
-        void *p = NULL;
-        if (redisGetReply(r->c, &p) != REDIS_OK) {
-            int saved_errno = errno;
-            sigpipe_restore(&g, 1);
-            if (*last) freeReplyObject(*last);
-            *last = NULL;
-            return redis_lost(r, saved_errno, what, err);
-        }
-        redisReply *rep = p;
-        if (i + 1 == n) {
-            *last = rep;
-            break;
-        }
-        if (rep->type == REDIS_REPLY_ERROR && st == PR_OK)
-            st = pr_err_set(err, PR_ERR_IO, "store '%s': %s: Redis replied: %.*s", r->cfg.name, what,
-                            (int)rep->len, rep->str);
-        freeReplyObject(rep);
-    }
-    sigpipe_restore(&g, 0);
-    if (st != PR_OK) {
-        freeReplyObject(*last);
-        *last = NULL;
-    } else if ((*last)->type == REDIS_REPLY_ERROR) {
-        st = pr_err_set(err, PR_ERR_IO, "store '%s': %s: Redis replied: %.*s", r->cfg.name, what,
-                        (int)(*last)->len, (*last)->str);
-        freeReplyObject(*last);
-        *last = NULL;
-    }
-    return st;
+    char replied[256];
+    int saved_errno = 0;
+    if (pr__redis_read_replies(r->c, n, last, replied, sizeof replied, &saved_errno) != 0)
+        return redis_lost(r, saved_errno, what, err);
+    if (!*last)
+        return pr_err_set(err, PR_ERR_IO, "store '%s': %s: Redis replied: %s", r->cfg.name, what,
+                          replied);
+    return PR_OK;
 }
 
 /* Appends one command of argc arguments from r->argv. */

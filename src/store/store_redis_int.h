@@ -111,6 +111,14 @@ static inline void sigpipe_restore(sigpipe_guard *g, int failed) {
     pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
+/* Reads the n replies of what was appended to c, with SIGPIPE guarded.
+ * 0: *last is the last reply (owned by caller), or NULL when any reply was
+ * an error, whose text (the first one's) is then in errbuf. -1: the
+ * connection failed, *saved_errno is errno then and nothing is returned.
+ * (store_redis_io.c) */
+int pr__redis_read_replies(redisContext *c, size_t n, redisReply **last, char *errbuf,
+                           size_t errcap, int *saved_errno);
+
 /* hiredis' reason, with a timeout said as such. */
 static inline void context_reason(const redisContext *c, int saved_errno, int timeout_ms,
                                   char *buf, size_t cap) {
