@@ -180,6 +180,19 @@ check "gc --dry-run: the versions no alias or rollback needs" \
 "$P" registry gc "$R" --keep 0 > /dev/null
 check "gc removes them, keeps production's rollback target" \
     "[ ! -d $R/versions/v000005 ] && [ ! -d $R/versions/v000003 ] && [ -d $R/versions/v000001 ] && [ -d $R/versions/v000002 ]"
+# A pending request (what pronto retrain --every takes).
+"$P" registry request "$R" retrain --reason 'NE alert' --detail '{"ne":0.93}' > "$T/o"
+check "request: recorded" "[ $? -eq 0 ] && grep -q 'retrain requested' $T/o && grep -q 'NE alert' $R/requests/retrain"
+"$P" registry request "$R" retrain > /dev/null
+check "request again: merged (count 2, the newest reason)" "grep -q '\"count\":2' $R/requests/retrain && grep -q 'manual request' $R/requests/retrain"
+"$P" registry history "$R" --json > "$T/h"
+check "request: in the history" "[ \$(grep -c '\"op\":\"request\"' $T/h) -eq 2 ] && grep -q 'NE alert' $T/h"
+"$P" registry request "$R" 'Bad Word' 2> "$T/e"
+check "request: a bad name is a usage error naming it" "[ $? -eq 2 ] && grep -q 'Bad Word' $T/e"
+"$P" registry request "$R" retrain --detail '[1' 2> "$T/e"
+check "request: a bad --detail is a usage error" "[ $? -eq 2 ] && grep -q 'detail' $T/e"
+"$P" registry request "$R" 2> "$T/e"
+check "request: WHAT missing is a usage error" "[ $? -eq 2 ]"
 echo 'pronto-registry 2' > "$R/FORMAT"
 "$P" registry list "$R" 2> "$T/e"
 check "another format version: refused naming it" "[ $? -eq 1 ] && grep -q 'version 2' $T/e && grep -q '$R' $T/e"

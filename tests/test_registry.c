@@ -8,6 +8,8 @@
  * register/promote/rollback in a child process, repeated, after which the
  * registry opens, every alias names a version whose model file verifies,
  * the history parses, and the next write restores the lines the kill lost.
+ * Pending requests (pr_registry_request/take_request): durable, merged,
+ * taken by exactly one of four racing processes, whole after kill -9.
  * Children leave with _exit (the harness's atexit removes the folder).
  */
 #include <dirent.h>
@@ -502,11 +504,139 @@ TEST(kill9_at_random_points) {
                     "restored by the next writer\n", killed, leftovers, recovered);
 }
 
+/* Pending requests: recorded durably, merged, taken once. */
+TEST(requests) {
+    pr_err err;
+    pr_registry *r;
+    char dir[512], p[1200];
+    snprintf(dir, sizeof dir, "%s", test_path("req"));
+    ASSERT_OK(pr_registry_open(dir, PR_REGISTRY_CREATE, &r, &err));
+    char *json = NULL;
+    ASSERT_STATUS(pr_registry_take_request(r, "retrain", &json, &err), PR_ERR_NOTFOUND);
+    ASSERT_TRUE(json == NULL);
+    ASSERT_STATUS(pr_registry_request(r, "Retrain", "x", NULL, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "Retrain");
+    ASSERT_STATUS(pr_registry_request(r, "retrain/../x", "x", NULL, &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_registry_request(r, "", "x", NULL, &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_registry_request(r, "retrain", "x", "[1]", &err), PR_ERR_PARSE);
+    ASSERT_STATUS(pr_registry_take_request(r, "a b", &json, &err), PR_ERR_INVALID);
+    ASSERT_OK(pr_registry_request(r, "retrain", "alert: NE up 3%", "{\"ne\":0.93}", &err));
+    ASSERT_OK(pr_registry_request(r, "retrain", "POST /admin/retrain", "{\"by\":\"admin\"}", &err));
+    ASSERT_OK(pr_registry_request(r, "other", NULL, NULL, &err));
+    pr_registry_close(r);
+    /* Durable across handles; merged: the newest reason and detail, count 2. */
+    ASSERT_OK(pr_registry_open(dir, 0, &r, &err));
+    ASSERT_OK(pr_registry_take_request(r, "retrain", &json, &err));
+    json_t *j = json_loads(json, 0, NULL);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "what")), "retrain");
+    ASSERT_EQ_STR(json_string_value(json_object_get(j, "reason")), "POST /admin/retrain");
+    ASSERT_EQ_STR(json_string_value(json_object_get(json_object_get(j, "detail"), "by")), "admin");
+    ASSERT_EQ_INT(json_integer_value(json_object_get(j, "count")), 2);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(j, "pid")), getpid());
+    ASSERT_TRUE(json_number_value(json_object_get(j, "first_time")) <=
+                json_number_value(json_object_get(j, "time")));
+    ASSERT_TRUE(json_number_value(json_object_get(j, "time")) > 1.7e9);
+    json_decref(j);
+    free(json);
+    ASSERT_STATUS(pr_registry_take_request(r, "retrain", &json, &err), PR_ERR_NOTFOUND);
+    ASSERT_CONTAINS(err.msg, "retrain");
+    ASSERT_OK(pr_registry_take_request(r, "other", &json, &err)); /* independent */
+    free(json);
+    ASSERT_EQ_INT(history_count(r, "request"), 3);
+    /* A damaged request file is removed and reported by name. */
+    snprintf(p, sizeof p, "%s/requests/retrain", dir);
+    FILE *f = fopen(p, "wb");
+    fputs("{\"what\":", f);
+    fclose(f);
+    ASSERT_STATUS(pr_registry_take_request(r, "retrain", &json, &err), PR_ERR_PARSE);
+    ASSERT_CONTAINS(err.msg, "requests/retrain");
+    ASSERT_TRUE(access(p, F_OK) != 0);
+    /* ... and a request over a damaged one replaces it. */
+    f = fopen(p, "wb");
+    fputs("not json", f);
+    fclose(f);
+    ASSERT_OK(pr_registry_request(r, "retrain", "after damage", NULL, &err));
+    ASSERT_OK(pr_registry_take_request(r, "retrain", &json, &err));
+    ASSERT_CONTAINS(json, "after damage");
+    ASSERT_CONTAINS(json, "\"count\":1");
+    free(json);
+    /* Four processes race to take one request: exactly one gets it. */
+    for (int round = 0; round < 5; round++) {
+        ASSERT_OK(pr_registry_request(r, "retrain", "race", NULL, &err));
+        pid_t kids[4];
+        for (int k = 0; k < 4; k++) {
+            kids[k] = fork();
+            ASSERT_TRUE(kids[k] >= 0);
+            if (kids[k] == 0) {
+                pr_registry *c;
+                char *t = NULL;
+                pr_err e;
+                if (pr_registry_open(dir, 0, &c, &e) != PR_OK) _exit(3);
+                pr_status st = pr_registry_take_request(c, "retrain", &t, &e);
+                free(t);
+                pr_registry_close(c);
+                _exit(st == PR_OK ? 0 : st == PR_ERR_NOTFOUND ? 1 : 3);
+            }
+        }
+        int got = 0;
+        for (int k = 0; k < 4; k++) {
+            int st;
+            ASSERT_TRUE(waitpid(kids[k], &st, 0) == kids[k]);
+            ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) <= 1);
+            got += WEXITSTATUS(st) == 0;
+        }
+        ASSERT_EQ_INT(got, 1);
+    }
+    /* kill -9 while requesting and taking: the file is whole or absent,
+     * and the next write leaves no temporary. */
+    unsigned seed = (unsigned)time(NULL);
+    for (int t = 0; t < 15; t++) {
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+            pr_registry *c;
+            pr_err e;
+            if (pr_registry_open(dir, 0, &c, &e) != PR_OK) _exit(3);
+            for (;;) {
+                char *t2 = NULL;
+                (void)pr_registry_request(c, "retrain", "loop", "{\"n\":1}", &e);
+                if (pr_registry_take_request(c, "retrain", &t2, &e) == PR_OK) free(t2);
+                (void)pr_registry_request(c, "retrain", "loop", NULL, &e);
+            }
+        }
+        seed = seed * 1103515245u + 12345u;
+        struct timespec ts = {0, (long)((seed >> 8) % 20000) * 1000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int st;
+        ASSERT_TRUE(waitpid(pid, &st, 0) == pid);
+        if (access(p, F_OK) == 0) {
+            char *text = test_read_file(p, NULL);
+            json_t *o = json_loads(text, 0, NULL);
+            if (!o || !json_is_object(o)) TEST_FAIL("request file torn after a kill: %s", text);
+            json_decref(o);
+            free(text);
+        }
+        ASSERT_OK(pr_registry_request(r, "retrain", "after a kill", NULL, &err));
+        char q[1200];
+        snprintf(q, sizeof q, "%s/requests", dir);
+        DIR *d = opendir(q);
+        struct dirent *e;
+        while ((e = readdir(d))) ASSERT_TRUE(!strstr(e->d_name, ".tmp."));
+        closedir(d);
+        ASSERT_OK(pr_registry_take_request(r, "retrain", &json, &err));
+        free(json);
+    }
+    pr_registry_close(r);
+}
+
 int main(void) {
     RUN(round_trip);
     RUN(bad_directories);
     RUN(torn_history_line);
     RUN(concurrent_writers);
     RUN(kill9_at_random_points);
+    RUN(requests);
     TEST_MAIN_END();
 }

@@ -165,6 +165,27 @@ pr_status pr_registry_note(pr_registry *r, const char *op, const char *version,
  * out. OUT *text: malloc'd (free()), lines separated by '\n'. */
 pr_status pr_registry_history(pr_registry *r, char **text, size_t *len, pr_err *err);
 
+/* Records a pending request named what (a word: 1..32 of [a-z0-9_-],
+ * e.g. "retrain") that a scheduler takes with pr_registry_take_request:
+ * DIR/requests/WHAT, written under the lock by temporary, fsync, rename,
+ * so it survives a kill -9 once this returns. A second request before the
+ * first is taken is merged into it: the newest reason and detail win,
+ * "count" says how many were merged and "first_time" when the oldest was
+ * made. Appends a "request" line (what, reason, detail) to the history.
+ * reason may be NULL; detail_json: NULL or a JSON object (copied). */
+pr_status pr_registry_request(pr_registry *r, const char *what, const char *reason,
+                              const char *detail_json, pr_err *err);
+
+/* Takes the pending request named what: reads and removes it under the
+ * lock, so two takers never both get it. PR_ERR_NOTFOUND when there is
+ * none (cheap: one stat, no lock). A kill between the read and the
+ * removal leaves the request pending (it is taken again: at least once).
+ * A damaged request file (no writer leaves one) is removed and reported
+ * as PR_ERR_PARSE naming it. OUT *json: malloc'd (free()), an object with
+ * "what", "reason", "detail", "time", "first_time", "count", "pid",
+ * "host", "user". */
+pr_status pr_registry_take_request(pr_registry *r, const char *what, char **json, pr_err *err);
+
 /* Removes the versions no alias names, that are not the target a rollback
  * of some alias would return to, and not among the newest keep. dry_run:
  * only report. removed: OUT (may be NULL) malloc'd array of *n_removed ids

@@ -1,6 +1,6 @@
 /*
  * cmd_registry.c: `pronto registry init|list|show|register|promote|
- * rollback|diff|history|verify|gc DIR ...`, the model registry from the
+ * rollback|diff|history|verify|gc|request DIR ...`, the model registry from the
  * command line (registry.h, docs/registry.md). Thin: each subcommand parses
  * its flags, opens DIR (only `init` creates it) and calls the library.
  * Human-readable output by default; --json prints one JSON document (or,
@@ -34,6 +34,7 @@ static const char usage_text[] =
     "  history DIR                    every registration, alias move and decision\n"
     "  verify DIR [VERSION|ALIAS...]  check model files (default: every alias's target)\n"
     "  gc DIR                         remove versions no alias needs (--keep newest)\n"
+    "  request DIR WHAT               ask a scheduler for work (retrain) early\n"
     "\n"
     "`pronto registry <subcommand> --help` lists its flags; --json everywhere.";
 
@@ -345,6 +346,34 @@ static int sub_rollback(const char *sub, int argc, char **argv) {
     return PR_EXIT_OK;
 }
 
+static int sub_request(const char *sub, int argc, char **argv) {
+    static const char usage[] =
+        "DIR WHAT [--reason R] [--detail JSON]\n\n"
+        "Records a pending request WHAT (e.g. retrain) that a scheduler takes:\n"
+        "`pronto retrain --every` starts a cycle early when it finds one. A second\n"
+        "request before it is taken is merged into it (the newest reason wins).";
+    const char *reason = "manual request", *detail = NULL;
+    pr_flag flags[] = {
+        {"--reason", NULL, PR_FLAG_STRING, &reason, "R  why, default 'manual request'", 0},
+        {"--detail", NULL, PR_FLAG_STRING, &detail, "JSON  an object kept with it", 0},
+    };
+    PARSE(2, 2);
+    pr_registry *r;
+    int rc = open_reg(sub, pos[0], 0, &r);
+    if (rc) return rc;
+    pr_err err;
+    pr_err_clear(&err);
+    pr_status s = pr_registry_request(r, pos[1], reason, detail, &err);
+    pr_registry_close(r);
+    if (s == PR_ERR_INVALID || s == PR_ERR_PARSE) {
+        fprintf(stderr, "pronto registry %s: %s\n", sub, err.msg);
+        return PR_EXIT_USAGE;
+    }
+    if (s != PR_OK) return fail(sub, &err);
+    printf("%s requested\n", pos[1]);
+    return PR_EXIT_OK;
+}
+
 /* Adds {field: {a, b[, delta]}} to d when a and b differ. */
 static void diff_field(json_t *d, const char *field, json_t *a, json_t *b) {
     if (a && b && json_equal(a, b)) return;
@@ -566,7 +595,7 @@ int cmd_registry(int argc, char **argv) {
         {"init", sub_init},         {"list", sub_list},         {"show", sub_show},
         {"register", sub_register}, {"promote", sub_promote},   {"rollback", sub_rollback},
         {"diff", sub_diff},         {"history", sub_history},   {"verify", sub_verify},
-        {"gc", sub_gc},
+        {"gc", sub_gc},             {"request", sub_request},
     };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *out = argc < 2 ? stderr : stdout;
@@ -576,6 +605,6 @@ int cmd_registry(int argc, char **argv) {
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (!strcmp(argv[1], subs[i].name)) return subs[i].run(subs[i].name, argc - 1, argv + 1);
     fprintf(stderr, "pronto registry: unknown subcommand '%s' (init, list, show, register, "
-                    "promote, rollback, diff, history, verify, gc)\n", argv[1]);
+                    "promote, rollback, diff, history, verify, gc, request)\n", argv[1]);
     return PR_EXIT_USAGE;
 }

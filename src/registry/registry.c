@@ -14,6 +14,8 @@
  *   DIR/aliases/NAME        {"alias":..,"version":..,"time":..}, replaced
  *                           by rename (pr_atomic_*: NAME.tmp.PID first)
  *   DIR/history.jsonl       one JSON object a line, appended with fsync
+ *   DIR/requests/WHAT       a pending request ("retrain"), JSON, replaced
+ *                           by rename; made on demand, removed when taken
  *
  * Invariants, and why kill -9 cannot break them:
  *   - A name vNNNNNN under versions/ is a complete, durable version: it is
@@ -891,10 +893,10 @@ static pr_status cut_torn_tail(pr_registry *r, pr_err *err) {
 }
 
 /* Removes what killed writers left: versions/.tmp-*, versions/.gc-* and
- * aliases' temporaries (every writer holds the lock, so none is live). */
+ * aliases' and requests' temporaries (every writer holds the lock, so none is live). */
 static void remove_leftovers(pr_registry *r) {
-    static const char *const subs[] = {"versions", "aliases"};
-    for (int i = 0; i < 2; i++) {
+    static const char *const subs[] = {"versions", "aliases", "requests"};
+    for (int i = 0; i < 3; i++) {
         char p[PR_REGISTRY_PATH_MAX];
         if (pathf(r, p, NULL, "%s", subs[i]) != PR_OK) continue;
         DIR *d = opendir(p);
@@ -1268,6 +1270,147 @@ pr_status pr_registry_note(pr_registry *r, const char *op, const char *version,
     if (s == PR_OK) s = hist_append(r, op, version ? id : NULL, NULL, NULL, reason, x, err);
     else json_decref(x);
     wunlock(r, &h);
+    return s;
+}
+
+/* ---------------------------------------------------------------- requests
+ * DIR/requests/WHAT holds one pending request as a JSON object; the
+ * directory is made by the first request. */
+
+static int is_request_word(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 32) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_' &&
+            s[i] != '-')
+            return 0;
+    return 1;
+}
+
+static pr_status check_request_word(const pr_registry *r, const char *what, pr_err *err) {
+    if (!is_request_word(what))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "registry %s: bad request name '%s': 1..32 of a-z 0-9 _ -", r->dir,
+                          what ? what : "");
+    return PR_OK;
+}
+
+pr_status pr_registry_request(pr_registry *r, const char *what, const char *reason,
+                              const char *detail_json, pr_err *err) {
+    pr_status s = check_request_word(r, what, err);
+    if (s != PR_OK) return s;
+    json_t *detail;
+    if ((s = parse_object("a request's detail", detail_json, &detail, err)) != PR_OK) return s;
+    hist_state h;
+    if ((s = wlock(r, &h, err)) != PR_OK) {
+        json_decref(detail);
+        return s;
+    }
+    char dirp[PR_REGISTRY_PATH_MAX], p[PR_REGISTRY_PATH_MAX];
+    json_t *o = json_object(), *old = NULL;
+    struct stat st;
+    if ((s = pathf(r, dirp, err, "requests")) == PR_OK && stat(dirp, &st) != 0) {
+        if ((s = make_dir(dirp, err)) == PR_OK) s = fsync_path(r->dir, err);
+    }
+    if (s == PR_OK) s = pathf(r, p, err, "requests/%s", what);
+    if (s != PR_OK) goto done;
+    /* Merge with a pending one: count it, keep its first time. */
+    char *text = NULL;
+    size_t len;
+    if (access(p, F_OK) == 0 && read_text(p, &text, &len, NULL) == PR_OK) {
+        old = json_loads(text, 0, NULL);
+        free(text);
+        if (old && !json_is_object(old)) {
+            json_decref(old);
+            old = NULL;
+        }
+        if (!old) pr_log(PR_LOG_WARN, "registry %s: requests/%s was damaged; replaced", r->dir, what);
+    }
+    double t = now_s();
+    json_int_t count = 1;
+    json_t *first = old ? json_object_get(old, "first_time") : NULL;
+    if (old && json_is_integer(json_object_get(old, "count")) &&
+        json_integer_value(json_object_get(old, "count")) > 0 &&
+        json_integer_value(json_object_get(old, "count")) < ((json_int_t)1 << 52))
+        count = json_integer_value(json_object_get(old, "count")) + 1;
+    json_object_set_new(o, "what", json_string(what));
+    json_object_set_new(o, "reason", reason ? json_string(reason) : json_null());
+    json_object_set_new(o, "detail", detail ? json_incref(detail) : json_object());
+    json_object_set_new(o, "time", json_real(t));
+    json_object_set_new(o, "first_time", json_is_number(first) ? json_incref(first) : json_real(t));
+    json_object_set_new(o, "count", json_integer(count));
+    identity(o);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    if (!line) {
+        s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    s = replace_file(p, line, err);
+    free(line);
+    if (s == PR_OK) {
+        json_t *x = json_object();
+        json_object_set_new(x, "what", json_string(what));
+        json_object_set_new(x, "detail", detail ? json_incref(detail) : json_object());
+        if (count > 1) json_object_set_new(x, "merged", json_integer(count));
+        s = hist_append(r, "request", NULL, NULL, NULL, reason, x, err);
+    }
+done:
+    json_decref(o);
+    json_decref(old);
+    json_decref(detail);
+    wunlock(r, &h);
+    return s;
+}
+
+pr_status pr_registry_take_request(pr_registry *r, const char *what, char **json, pr_err *err) {
+    *json = NULL;
+    pr_status s = check_request_word(r, what, err);
+    if (s != PR_OK) return s;
+    char p[PR_REGISTRY_PATH_MAX], dirp[PR_REGISTRY_PATH_MAX];
+    if ((s = pathf(r, p, err, "requests/%s", what)) != PR_OK) return s;
+    if ((s = pathf(r, dirp, err, "requests")) != PR_OK) return s;
+    struct stat st;
+    if (stat(p, &st) != 0) /* the common case, without the lock */
+        return pr_err_set(err, PR_ERR_NOTFOUND, "registry %s: no pending '%s' request", r->dir,
+                          what);
+    if ((s = lock_take(r, err)) != PR_OK) return s;
+    char *text = NULL;
+    size_t len;
+    if (stat(p, &st) != 0) { /* another taker was first */
+        s = pr_err_set(err, PR_ERR_NOTFOUND, "registry %s: no pending '%s' request", r->dir,
+                       what);
+        goto done;
+    }
+    if ((s = read_text(p, &text, &len, err)) != PR_OK) goto done;
+    json_t *o = json_loads(text, 0, NULL);
+    if (!o || !json_is_object(o)) {
+        s = pr_err_set(err, PR_ERR_PARSE,
+                       "registry %s: requests/%s is not a JSON object (damaged; removed)", r->dir,
+                       what);
+    } else {
+        /* Hand back what the file says; the word is ours. */
+        json_object_set_new(o, "what", json_string(what));
+        if (!(*json = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15))))
+            s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    }
+    json_decref(o);
+    if (s == PR_OK || s == PR_ERR_PARSE) {
+        if (unlink(p) != 0) {
+            pr_status u = pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot remove", p);
+            if (s == PR_OK) s = u;
+        } else {
+            pr_err ignored;
+            pr_status u = fsync_path(dirp, s == PR_OK ? err : &ignored);
+            if (s == PR_OK) s = u;
+        }
+    }
+    if (s != PR_OK) {
+        free(*json);
+        *json = NULL;
+    }
+done:
+    free(text);
+    lock_drop(r);
     return s;
 }
 

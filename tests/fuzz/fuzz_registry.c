@@ -2,8 +2,9 @@
  * fuzz_registry.c: arbitrary bytes as the files a model registry reads
  * back (registry.h): the input, cut at "\n--\n" separators, becomes
  * history.jsonl, aliases/production and versions/v000001/meta.json of a
- * registry holding one real version; its first line is also parsed as a
- * registry: URI. Then every reader runs (list, aliases, resolve, get,
+ * registry holding one real version, then requests/retrain (a pending
+ * request: merged by a new request, then taken); its first line is also
+ * parsed as a registry: URI. Then every reader runs (list, aliases, resolve, get,
  * verify, history) and the writers that replay the history (note, which
  * reconciles it with the files; rollback; gc as a dry run). Must never
  * crash or leak; every failure must explain itself; after a write that
@@ -82,9 +83,9 @@ static void history_parses(pr_registry *r) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     setup();
-    const uint8_t *part[3] = {data, NULL, NULL};
-    size_t len[3] = {size, 0, 0};
-    for (int k = 1; k < 3; k++) { /* cut at "\n--\n" */
+    const uint8_t *part[4] = {data, NULL, NULL, NULL};
+    size_t len[4] = {size, 0, 0, 0};
+    for (int k = 1; k < 4; k++) { /* cut at "\n--\n" */
         const uint8_t *p = part[k - 1], *end = p + len[k - 1], *hit = NULL;
         for (const uint8_t *q = p; q + 4 <= end; q++)
             if (!memcmp(q, "\n--\n", 4)) {
@@ -111,6 +112,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         unlink(path);
     }
     if (part[2]) put("versions/v000001/meta.json", part[2], len[2]);
+    {
+        char path[256];
+        snprintf(path, sizeof path, "%s/r/requests", dir);
+        mkdir(path, 0755);
+        if (part[3]) put("requests/retrain", part[3], len[3]);
+        else {
+            snprintf(path, sizeof path, "%s/r/requests/retrain", dir);
+            unlink(path);
+        }
+    }
 
     char reg[128];
     snprintf(reg, sizeof reg, "%s/r", dir);
@@ -150,6 +161,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     err.msg[0] = '\0';
     if ((s = pr_registry_gc(r, 0, 1, &al, &n, &err)) == PR_OK) free(al);
     explained(s, &err);
+    /* A pending request as found: take it (a damaged one is removed), or
+     * merge a new one into it and take that, which must be an object. */
+    err.msg[0] = '\0';
+    s = (len[3] & 1) ? pr_registry_take_request(r, "retrain", &text, &err)
+                     : pr_registry_request(r, "retrain", "fuzz", "{\"x\":1}", &err);
+    explained(s, &err);
+    if (s == PR_OK && (len[3] & 1)) free(text);
+    if (s == PR_OK && !(len[3] & 1)) {
+        history_parses(r);
+        err.msg[0] = '\0';
+        if (pr_registry_take_request(r, "retrain", &text, &err) != PR_OK) abort();
+        json_t *j = json_loads(text, 0, NULL);
+        if (!json_is_object(j) || json_integer_value(json_object_get(j, "count")) < 1) abort();
+        json_decref(j);
+        free(text);
+    }
     pr_registry_close(r);
     return 0;
 }
