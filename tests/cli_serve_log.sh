@@ -140,16 +140,33 @@ dump
 check "still 3 events in the log" "[ \$(awk -F'\\t' '\$1 == 1' $T/dump.txt | wc -l) -eq 3 ]"
 
 # sampling: --log-features 0 logs no rows; the rate is a hash of request_id
+# the logger thread writes behind the answers: wait until it wrote N
+# prediction records, then until the feature rows queued right after the
+# last of them stop coming
+wait_logged() {
+    for _ in $(seq 1 100); do
+        [ "$(metric 'pronto_log_appended_total{type="prediction"}')" = "$1" ] && break
+        sleep 0.1
+    done
+    local a b
+    b=$(metric 'pronto_log_appended_total{type="features"}')
+    for _ in $(seq 1 20); do
+        sleep 0.2
+        a=$b
+        b=$(metric 'pronto_log_appended_total{type="features"}')
+        [ "$a" = "$b" ] && return 0
+    done
+}
 start c --log "log:$T/log2?fsync=off" --log-features 0.5
 for i in $(seq 1 40); do curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"request_id\":\"s$i\",$REQ}"; done
-sleep 0.3
+wait_logged 40
 nf=$(metric 'pronto_log_appended_total{type="features"}')
 check "--log-features 0.5: some requests' rows, not all (3 per sampled request)" \
     "[ $nf -gt 0 ] && [ $nf -lt 120 ] && [ \$((nf % 3)) -eq 0 ]"
 stop
 start c2 --log "log:$T/log3?fsync=off" --log-features 0.5
 for i in $(seq 1 40); do curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"request_id\":\"s$i\",$REQ}"; done
-sleep 0.3
+wait_logged 40
 check "the same request ids: the same sample" "[ \"\$(metric 'pronto_log_appended_total{type=\"features\"}')\" = $nf ]"
 stop
 

@@ -1505,6 +1505,39 @@ static pr_status rotate(dirlog *L, pr_err *err) {
     return PR_OK;
 }
 
+/* With L->mu held: waits until synced_end >= mine, as the policy says
+ * (always: an fdatasync of its own unless one in progress covers it;
+ * batch: the flusher's; off: none). A record is durable once synced_end passed its
+ * first byte, since synced_end always stands at a record's end: an
+ * appender passes its record's end, a dl_sync its start + 1. */
+static pr_status await_durable(dirlog *L, uint64_t mine, pr_err *err) {
+    if (L->policy == FSYNC_OFF || L->synced_end >= mine) return PR_OK;
+    if (L->broken) return pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+    if (L->policy == FSYNC_ALWAYS) {
+        while (L->syncing) pthread_cond_wait(&L->cv_done, &L->mu);
+        if (L->synced_end >= mine) return PR_OK;
+        uint64_t target = L->written_end;
+        if (fdatasync(L->fd) != 0) {
+            L->broken = 1;
+            snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s",
+                     strerror(errno));
+            return pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+        }
+        L->fsyncs++;
+        if (target > L->synced_end) L->synced_end = target;
+        return PR_OK;
+    }
+    L->unsynced++;
+    pthread_cond_signal(&L->cv_work);
+    while (L->synced_end < mine && !L->broken) pthread_cond_wait(&L->cv_done, &L->mu);
+    /* woken by the sync that covered us (flusher or rotation moved us to
+     * leaving), or by a failure: then count ourselves out here */
+    if (L->synced_end >= mine || L->leaving > 0) L->leaving--;
+    else L->unsynced--;
+    if (L->synced_end < mine) return pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
+    return PR_OK;
+}
+
 /* Appends; wait 0: returns once written, before the policy's fsync (the
  * caller calls dl_sync later). */
 static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, pr_log_pos *last,
@@ -1590,30 +1623,7 @@ static pr_status append_impl(void *impl, const pr_log_entry *recs, uint32_t n, p
     }
     L->written_end = a->base + a->size - SEG_HDR;
     L->appended += n;
-    if (!wait) {
-        /* dl_sync does the rest */
-    } else if (L->policy == FSYNC_ALWAYS) {
-        if (fdatasync(L->fd) != 0) {
-            L->broken = 1;
-            snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s",
-                     strerror(errno));
-            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
-            goto out;
-        }
-        L->fsyncs++;
-        L->synced_end = L->written_end;
-    } else if (L->policy == FSYNC_BATCH) {
-        uint64_t mine = L->written_end;
-        L->unsynced++;
-        pthread_cond_signal(&L->cv_work);
-        while (L->synced_end < mine && !L->broken) pthread_cond_wait(&L->cv_done, &L->mu);
-        /* woken by the sync that covered us (flusher or rotation moved us
-         * to leaving), or by a failure: then count ourselves out here */
-        if (L->synced_end >= mine || L->leaving > 0) L->leaving--;
-        else L->unsynced--;
-        if (L->synced_end < mine)
-            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
-    }
+    if (wait) st = await_durable(L, L->written_end, err);
 out:
     __atomic_fetch_sub(&L->inflight, 1, __ATOMIC_ACQ_REL);
     pthread_cond_signal(&L->cv_work); /* the flusher may be waiting for us */
@@ -1636,39 +1646,10 @@ static pr_status dl_append_nowait(void *impl, const pr_log_entry *recs, uint32_t
  * always at a record's end). Same bookkeeping as a waiting appender. */
 static pr_status dl_sync(void *impl, pr_log_pos pos, pr_err *err) {
     dirlog *L = impl;
-    uint64_t mine = pos.a + 1;
-    pr_status st = PR_OK;
     if (L->policy == FSYNC_OFF) return PR_OK;
     __atomic_fetch_add(&L->inflight, 1, __ATOMIC_ACQ_REL);
     pthread_mutex_lock(&L->mu);
-    if (L->synced_end >= mine) goto out;
-    if (L->broken) {
-        st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
-        goto out;
-    }
-    if (L->policy == FSYNC_ALWAYS) {
-        while (L->syncing) pthread_cond_wait(&L->cv_done, &L->mu);
-        if (L->synced_end >= mine) goto out;
-        uint64_t target = L->written_end;
-        if (fdatasync(L->fd) != 0) {
-            L->broken = 1;
-            snprintf(L->broken_msg, sizeof L->broken_msg, "fdatasync failed: %s",
-                     strerror(errno));
-            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
-            goto out;
-        }
-        L->fsyncs++;
-        if (target > L->synced_end) L->synced_end = target;
-    } else {
-        L->unsynced++;
-        pthread_cond_signal(&L->cv_work);
-        while (L->synced_end < mine && !L->broken) pthread_cond_wait(&L->cv_done, &L->mu);
-        if (L->synced_end >= mine || L->leaving > 0) L->leaving--;
-        else L->unsynced--;
-        if (L->synced_end < mine)
-            st = pr_err_set(err, PR_ERR_IO, "log %s: %s", L->dir, L->broken_msg);
-    }
-out:
+    pr_status st = await_durable(L, pos.a + 1, err);
     __atomic_fetch_sub(&L->inflight, 1, __ATOMIC_ACQ_REL);
     pthread_cond_signal(&L->cv_work);
     pthread_mutex_unlock(&L->mu);
