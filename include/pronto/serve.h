@@ -126,10 +126,40 @@ typedef struct pr_server_opts {
     uint32_t log_queue;         /* prediction and feature records waiting for
                                    the logger thread; more are dropped and
                                    counted, default 65536 */
+    const char *split;          /* NULL, or "ALIAS:WEIGHT[,ALIAS:WEIGHT...]"
+                                   with model_path "registry:DIR" (no @alias):
+                                   each request goes to one alias (an arm) by
+                                   a hash of its split_key value
+                                   (pr_server_split_parse; docs/api.md "A/B
+                                   split"); each arm follows its alias */
+    const char *split_key;      /* the request column hashed to choose an arm,
+                                   default "user_id"; requests without it
+                                   hash their request_id */
+    const char *shadow;         /* NULL, or an alias of the registry scored
+                                   after every answer off the request path:
+                                   logged and measured, never returned */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 
 void pr_server_opts_default(pr_server_opts *o);
+
+/* An A/B split: at most PR_SERVER_ARMS_MAX arms, each an alias and a
+ * weight; a request's share of an arm is weight / (sum of weights). */
+#define PR_SERVER_ARMS_MAX 16
+/* Room for an alias name with its NUL (PR_REGISTRY_ID_MAX). */
+#define PR_SERVER_ALIAS_MAX 72
+typedef struct pr_server_arm {
+    char alias[PR_SERVER_ALIAS_MAX];
+    uint32_t weight;            /* 1..10000 */
+} pr_server_arm;
+
+/* Parses a split "ALIAS:WEIGHT[,ALIAS:WEIGHT...]": 1..PR_SERVER_ARMS_MAX
+ * arms, alias names as the registry takes them (1..64 of [A-Za-z0-9_-]),
+ * no alias twice, integer weights
+ * >= 1 with a sum of at most 10000. arms: OUT, PR_SERVER_ARMS_MAX
+ * entries; *n: OUT, how many. PR_ERR_INVALID naming the arm at fault
+ * (arms untouched past it). */
+pr_status pr_server_split_parse(const char *text, pr_server_arm *arms, uint32_t *n, pr_err *err);
 
 /* Half the physical memory (at least 64 MiB; 8 GiB if unknown): a reload
  * holds the new file's bytes and the model parsed from them beside the

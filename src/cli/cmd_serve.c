@@ -26,6 +26,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
+#include "pronto/registry.h"
 #include "pronto/serve.h"
 
 static const char usage_text[] =
@@ -33,6 +34,7 @@ static const char usage_text[] =
     "       [--admin-token-file F] [--max-candidates N] [--max-body BYTES]\n"
     "       [--max-model-bytes B] [--max-event-skew DUR] [--max-event-age DUR]\n"
     "       [--log URI [--log-features RATE] [--log-queue N]]\n"
+    "       [--split ALIAS:W,ALIAS:W... [--split-key COL]] [--shadow ALIAS]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -44,7 +46,57 @@ static const char usage_text[] =
     "accepted event is appended to the event log before it is answered 200 (a\n"
     "log that cannot write: 503, retry), and every answered prediction is\n"
     "logged by a background thread (never waited for; dropped and counted\n"
-    "when the log is down or the queue full).";
+    "when the log is down or the queue full).\n"
+    "\n"
+    "With --model registry:DIR, --split production:90,candidate:10 sends each\n"
+    "request to one alias (an arm) by a hash of its user (--split-key, default\n"
+    "user_id; none: its request_id): the same user, the same arm. Each arm\n"
+    "follows its alias. --shadow ALIAS scores every answered request again\n"
+    "with that alias's model off the request path: logged and measured, never\n"
+    "returned. docs/api.md \"A/B split and shadow\".";
+
+/* --split's syntax, and that --split's and --shadow's aliases exist in the
+ * registry of --model: a usage error naming the flag (exit 2), or 0. */
+static int check_aliases(const char *cmd, const char *model, const char *split,
+                         const char *shadow) {
+    char dir[PR_REGISTRY_PATH_MAX], alias[PR_REGISTRY_ID_MAX], msg[PR_ERR_MSG_MAX + 64];
+    pr_server_arm arms[PR_SERVER_ARMS_MAX];
+    uint32_t n = 0;
+    pr_err err;
+    if (pr_registry_uri(model, dir, alias) != 1 || !dir[0])
+        return cli_usage_error(cmd, "--model: expected registry:DIR[@ALIAS]");
+    if (split && strlen(dir) < strlen(model + 9))
+        return cli_usage_error(cmd, "--split names the aliases: give --model registry:DIR "
+                                    "without @ALIAS");
+    if (split && pr_server_split_parse(split, arms, &n, &err) != PR_OK) {
+        snprintf(msg, sizeof msg, "--split %s: %s", split, err.msg);
+        return cli_usage_error(cmd, msg);
+    }
+    if (!split && shadow && !strcmp(shadow, alias)) {
+        snprintf(msg, sizeof msg, "--shadow %s: that alias is the one --model serves", shadow);
+        return cli_usage_error(cmd, msg);
+    }
+    pr_registry *reg = NULL;
+    if (pr_registry_open(dir, 0, &reg, &err) != PR_OK) return 0; /* said at start (exit 1) */
+    int rc = 0;
+    for (uint32_t i = 0; i <= n && !rc; i++) {
+        const char *a = i < n ? arms[i].alias : shadow;
+        if (!a) continue;
+        if (i == n && split)
+            for (uint32_t j = 0; j < n; j++)
+                if (!strcmp(arms[j].alias, a)) {
+                    snprintf(msg, sizeof msg, "--shadow %s: the alias is also an arm of --split", a);
+                    rc = cli_usage_error(cmd, msg);
+                }
+        if (!rc && pr_registry_resolve(reg, a, NULL, NULL, &err) != PR_OK) {
+            snprintf(msg, sizeof msg, "%s: alias '%s' not found in registry %s: %s",
+                     i < n ? "--split" : "--shadow", a, dir, err.msg);
+            rc = cli_usage_error(cmd, msg);
+        }
+    }
+    pr_registry_close(reg);
+    return rc;
+}
 
 int cmd_serve(int argc, char **argv) {
     const char *cmd = "serve";
@@ -64,6 +116,7 @@ int cmd_serve(int argc, char **argv) {
     const char *log_uri = NULL;
     double log_features = 0;
     unsigned long long log_queue = o.log_queue;
+    const char *split = NULL, *split_key = NULL, *shadow = NULL;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model,
          "FILE  the model to serve, or registry:DIR[@ALIAS] (default alias production): "
@@ -123,6 +176,16 @@ int cmd_serve(int argc, char **argv) {
         {"--log-queue", NULL, PR_FLAG_UINT, &log_queue,
          "N  prediction/feature records waiting to be logged; more are dropped and counted, "
          "default 65536", 0},
+        {"--split", NULL, PR_FLAG_STRING, &split,
+         "ALIAS:W,...  with --model registry:DIR: each request to one alias by a hash of its "
+         "--split-key value; integer weights 1..10000, sum at most 10000, shares W/sum; at most "
+         "16 arms", 0},
+        {"--split-key", NULL, PR_FLAG_STRING, &split_key,
+         "COLUMN  the request column hashed to choose the arm, default user_id (absent: the "
+         "request_id)", 0},
+        {"--shadow", NULL, PR_FLAG_STRING, &shadow,
+         "ALIAS  also score every answered request with this alias of the registry (after the "
+         "answer, on its own thread): logged and measured, never returned", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
     };
     char *pos[2];
@@ -165,6 +228,14 @@ int cmd_serve(int argc, char **argv) {
     if (log_features > 0 && !log_uri) return cli_usage_error(cmd, "--log-features needs --log");
     if (log_queue < 1 || log_queue > (1u << 24))
         return cli_usage_error(cmd, "--log-queue must be 1..16777216");
+    if ((split || shadow) && strncmp(model, "registry:", 9) != 0)
+        return cli_usage_error(cmd, split ? "--split needs --model registry:DIR"
+                                          : "--shadow needs --model registry:DIR");
+    if (split_key && !split) return cli_usage_error(cmd, "--split-key needs --split");
+    if (split || shadow) {
+        int u = check_aliases(cmd, model, split, shadow);
+        if (u) return u;
+    }
     if (token)
         return cli_usage_error(cmd, "--admin-token is refused: a token on the command line is "
                                     "visible to every user in ps; put it in a file and pass "
@@ -214,6 +285,9 @@ int cmd_serve(int argc, char **argv) {
     o.log_uri = log_uri;
     o.log_features = log_features;
     o.log_queue = (uint32_t)log_queue;
+    o.split = split;
+    o.split_key = split_key;
+    o.shadow = shadow;
     o.quiet = quiet;
 
     /* A flood of bad requests must not become a flood of log lines. */

@@ -146,7 +146,7 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     http_metrics(m, o);
     predict_metrics(m, o);
 
-    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    pr__model_ref *r = pr__holder_acquire(pr__main_holder(s));
     help(o, "pronto_model_info", "gauge", "the model being served (value 1)");
     pr__tb_printf(o,
                   "pronto_model_info{version=\"%s\",kind=\"%s\",fingerprint=\"%016llx\"} 1\n",
@@ -184,6 +184,7 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     counter(o, "pronto_store_puts_total", "rows written", c.puts);
     counter(o, "pronto_store_failures_total", "store calls that failed in the backend", c.failures);
     counter(o, "pronto_store_reconnects_total", "redis connections re-established", c.reconnects);
+    pr__arms_render(s, o);
     pr__jobs_render(s, o);
     pr__elog_render(s, o);
     gauge(o, "pronto_store_empty",

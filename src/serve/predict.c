@@ -111,10 +111,7 @@ void pr__workers_store_stats(pr_server *s, pr_store_counters *sum) {
     pthread_mutex_unlock(&s->workers_mu);
 }
 
-typedef struct scored {
-    double p;
-    uint32_t i;
-} scored;
+typedef pr__scored scored;
 
 static int by_p_desc(const void *a, const void *b) {
     const scored *x = a, *y = b;
@@ -166,8 +163,19 @@ static void put_ranked(pr__tb *out, const char *key, const pr__predict_req *q,
     pr__tb_puts(out, "]");
 }
 
-static void write_reply(pr_server *s, const pr__model_ref *m, const pr__predict_req *q,
-                        const scored *ranked, int degraded, uint64_t t0, pr__tb *out) {
+/* "arm":"…","registry_version":"…", with a registry. */
+static void put_arm(const pr_server *s, const pr__arm *a, const pr__model_ref *m, pr__tb *out) {
+    if (!s->reg) return;
+    pr__tb_puts(out, "\"arm\":");
+    pr__tb_json_str(out, a->alias, strlen(a->alias));
+    pr__tb_puts(out, ",\"registry_version\":");
+    pr__tb_json_str(out, m->reg_version, strlen(m->reg_version));
+    pr__tb_put(out, ",", 1);
+}
+
+static void write_reply(pr_server *s, const pr__arm *a, const pr__model_ref *m,
+                        const pr__predict_req *q, const scored *ranked, int degraded, uint64_t t0,
+                        pr__tb *out) {
     const char *key = s->req.names[s->req.cand_col];
     uint32_t k = q->top_k ? q->top_k : q->n;
     pr__tb_puts(out, "{\"request_id\":");
@@ -176,17 +184,21 @@ static void write_reply(pr_server *s, const pr__model_ref *m, const pr__predict_
     pr__tb_puts(out, ",\"model_version\":\"");
     pr__tb_puts(out, m->version);
     pr__tb_puts(out, "\",");
+    put_arm(s, a, m, out);
     put_ranked(out, key, q, ranked, k);
     if (degraded) pr__tb_puts(out, ",\"degraded\":true");
     pr__tb_printf(out, ",\"took_us\":%llu}\n", (unsigned long long)((now_ns() - t0) / 1000));
 }
 
 /* The head every record of a request shares: {"request_id":"…","ts":…,
- * "model_version":"…", (docs/log.md). */
-static void record_head(pr__tb *b, const pr__predict_req *q, int64_t ts, const char *version) {
+ * "model_version":"…", and with a registry "arm":"…","registry_version":"…",
+ * (docs/log.md). */
+static void record_head(const pr_server *s, pr__tb *b, const pr__predict_req *q, int64_t ts,
+                        const pr__arm *a, const pr__model_ref *m) {
     pr__tb_puts(b, "{\"request_id\":");
     pr__tb_json_str(b, q->request_id.ptr, q->request_id.len);
-    pr__tb_printf(b, ",\"ts\":%lld,\"model_version\":\"%s\",", (long long)ts, version);
+    pr__tb_printf(b, ",\"ts\":%lld,\"model_version\":\"%s\",", (long long)ts, m->version);
+    put_arm(s, a, m, b);
 }
 
 /* Hands b's bytes to the logger's queue (b is left empty). */
@@ -203,18 +215,20 @@ static void enqueue_tb(pr_server *s, uint32_t kind, int64_t ts, pr__tb *b) {
 /* The prediction record of an answered request, and with --log-features
  * (sampled by request_id) one features record per scored candidate: every
  * assembled column of the store's spec as pr_fs_row_text renders it, the
- * text build-dataset's CSV output holds. */
-static void log_request(pr_server *s, pr__worker *w, const pr__model_ref *m,
-                        const pr__predict_req *q, const scored *ranked, const pr_fs_row *rows,
-                        int64_t ts) {
+ * text build-dataset's CSV output holds. keep (may be NULL: the record is
+ * queued): OUT the prediction record without its closing brace, for the
+ * shadow to finish; 1 then, 0 if nothing is to be logged. */
+static int log_request(pr_server *s, pr__worker *w, const pr__arm *a, const pr__model_ref *m,
+                       const pr__predict_req *q, const scored *ranked, const pr_fs_row *rows,
+                       int64_t ts, pr__tb *keep) {
     if (!pr__elog_up(&s->elog)) { /* down: drop without building */
         pr__elog_enqueue(s, PR__LREC_PREDICTION, ts, NULL, 0);
-        return;
+        return 0;
     }
     const char *key = s->req.names[s->req.cand_col];
     pr__tb b;
     pr__tb_init(&b, PR_LOG_PAYLOAD_MAX);
-    record_head(&b, q, ts, m->version);
+    record_head(s, &b, q, ts, a, m);
     pr__tb_puts(&b, "\"request\":{");
     for (uint32_t c = 0; c < s->req.n_req; c++) {
         if (c) pr__tb_put(&b, ",", 1);
@@ -225,13 +239,17 @@ static void log_request(pr_server *s, pr__worker *w, const pr__model_ref *m,
     }
     pr__tb_puts(&b, "},");
     put_ranked(&b, key, q, ranked, q->n);
-    pr__tb_puts(&b, "}");
-    enqueue_tb(s, PR__LREC_PREDICTION, ts, &b);
-    if (!pr__elog_sampled(s, q->request_id)) return;
+    if (keep) {
+        *keep = b;
+    } else {
+        pr__tb_puts(&b, "}");
+        enqueue_tb(s, PR__LREC_PREDICTION, ts, &b);
+    }
+    if (!pr__elog_sampled(s, q->request_id)) return keep != NULL;
     const pr_fs *fs = w->fs ? w->fs : w->fs_cold;
     for (uint32_t i = 0; i < q->n; i++) {
         pr__tb_init(&b, PR_LOG_PAYLOAD_MAX);
-        record_head(&b, q, ts, m->version);
+        record_head(s, &b, q, ts, a, m);
         put_cand_key(&b, key, &q->ids[i]);
         pr__tb_puts(&b, ",\"row\":{");
         for (uint32_t c = 0; c < s->n_cols; c++) {
@@ -245,6 +263,7 @@ static void log_request(pr_server *s, pr__worker *w, const pr__model_ref *m,
         pr__tb_puts(&b, "}}");
         enqueue_tb(s, PR__LREC_FEATURES, ts, &b);
     }
+    return keep != NULL;
 }
 
 const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsigned *status,
@@ -260,7 +279,8 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         pr__json_error(out, err.msg[0] ? err.msg : "out of memory");
         return json;
     }
-    pr__model_ref *m = pr__holder_acquire(&s->holder);
+    pr__arm *a = NULL;
+    pr__model_ref *m = NULL;
     pr_arena_reset(&w->arena);
     pr__predict_req q;
     pr_status rc = pr__predict_parse(&s->req, body, len, s->o.max_candidates, &w->arena, &q, &err);
@@ -277,6 +297,11 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         }
         q.request_id = pr_bytes_of(id, pr__elog_request_id(s, id, 48));
     }
+    /* The arm (split.c), then its model: a request stays on the snapshot
+     * it took, whatever reloads happen meanwhile. */
+    a = &s->arms[pr__split_choose(s, &q)];
+    pr__metrics_add(&a->requests, 1);
+    m = pr__holder_acquire(&a->holder);
     t[1] = now_ns();
     pr_fs_row *rows = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *rows);
     pr_example *x = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *x);
@@ -310,22 +335,31 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
     }
     t[4] = now_ns();
     qsort(ranked, q.n, sizeof *ranked, by_p_desc);
-    write_reply(s, m, &q, ranked, degraded, t[0], out);
+    write_reply(s, a, m, &q, ranked, degraded, t[0], out);
     t[5] = now_ns();
     if (out->over) {
         *status = 500;
         pr__json_error(out, "the reply is larger than the server's limit");
+        pr__metrics_add(&a->errors, 1);
     } else {
         *status = 200;
         for (int k = 0; k < PR__STAGE_COUNT; k++)
             pr__metrics_add(&s->metrics.stage_ns[k], t[k + 1] - t[k]);
         pr__metrics_add(&s->metrics.candidates, q.n);
         if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
-        if (pr__elog_on(&s->elog)) log_request(s, w, m, &q, ranked, rows, ts);
+        pr__arm_observe(a, t[5] - t[0], ranked, q.n);
+        /* The answer is complete: what follows only queues work for other
+         * threads (the logger, the shadow). */
+        pr__tb rec;
+        memset(&rec, 0, sizeof rec);
+        int kept = pr__elog_on(&s->elog) &&
+                   log_request(s, w, a, m, &q, ranked, rows, ts, s->shadow ? &rec : NULL);
+        if (s->shadow) pr__shadow_submit(s, rows, q.n, ranked, ts, kept ? &rec : NULL);
     }
     pr__model_ref_release(m);
     return json;
 fail:
+    if (a) pr__metrics_add(&a->errors, 1);
     pr__json_error(out, err.msg[0] ? err.msg : pr_status_str(rc));
     pr__model_ref_release(m);
     return json;

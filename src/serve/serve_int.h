@@ -18,7 +18,12 @@
  *   sentinel.c     the checker thread that reads the store's materialize
  *                  sentinel once a second (a wiped store: degraded, not ready)
  *   follow.c       --model registry:DIR@ALIAS: the ticker that watches the
- *                  alias file and queues a reload when it moves
+ *                  alias files (one per arm) and queues a reload when one
+ *                  moves
+ *   split.c        --split: its text, and the arm of a request
+ *   arm.c          per-arm metrics
+ *   shadow.c       --shadow: the thread that scores answered requests with
+ *                  the shadow alias's model, off the request path
  *   evlog.c        --log: accepted events appended before their 200, the
  *                  prediction logger thread, reopen with backoff, the
  *                  duplicate-id seed read from the log's tail
@@ -40,7 +45,9 @@
  *               put may run while a reader still reads rows. lmdb: readers
  *               have their own snapshots and redis: readers their own
  *               connections, so they skip it;
- *   holder.mu   guards the current model pointer for a few instructions;
+ *   shadowq.mu  the shadow's queue, for a few instructions;
+ *   holder.mu   (one per arm) guards the arm's current model pointer for a
+ *               few instructions;
  *   workers_mu  the list of worker states;
  *   guard.mu    the connections' phases and deadlines (guard.c), taken with
  *               no other lock held; the reaper writes to a socket only
@@ -192,6 +199,82 @@ static inline void pr__metrics_add(uint64_t *c, uint64_t v) {
 /* The Prometheus text exposition of everything (server.c adds store and
  * model lines through the callbacks it owns). */
 void pr__metrics_render(const pr_server *s, pr__tb *out);
+
+/* ---------------------------------------------------------------- arms */
+
+#define PR__SPLIT_BUCKETS 10000u
+#define PR__SPLIT_SEED 0x70726f6e746f4142ull /* "prontoAB": never changes, or
+                                                 every user changes arm */
+
+/* One model served: an arm of the split, the only model, or the shadow.
+ * Every counter is bumped with relaxed atomic adds; p sums are in units
+ * of 1e-9 (PR__NANO). */
+#define PR__NANO 1e9
+typedef struct pr__arm {
+    char alias[PR_REGISTRY_ID_MAX];   /* "" for a plain model file */
+    char alias_path[PR_REGISTRY_PATH_MAX]; /* the alias file (registry) */
+    uint32_t weight;                  /* 0: the only arm, or the shadow */
+    uint32_t bound;                   /* its buckets end here (split.c) */
+    pr__holder holder;
+    int64_t seen_ino, seen_mtime_ns;  /* atomic: the alias file as last
+                                         resolved by a reload (attempted) */
+    uint64_t requests, errors;        /* predicts routed here, and not 200 */
+    uint64_t lat_bucket[PR__LAT_BUCKETS + 1], lat_sum_ns, lat_count;
+    uint64_t scores, score_sum;       /* candidates scored, sum of p (nano) */
+    uint64_t diff_sum;                /* shadow: sum |p - the answer's p| (nano) */
+    uint64_t dropped;                 /* shadow: not scored, queue full */
+} pr__arm;
+
+/* Sets each arm's bound from the weights (split.c). */
+void pr__split_bounds(pr__arm *arms, uint32_t n);
+/* A key's bucket, 0..PR__SPLIT_BUCKETS-1. */
+uint32_t pr__split_bucket(pr_bytes key);
+struct pr__predict_req;
+/* The arm of a parsed request (0 with one arm). */
+uint32_t pr__split_choose(const pr_server *s, const struct pr__predict_req *q);
+/* A scored candidate: its p and its index in the request. */
+typedef struct pr__scored {
+    double p;
+    uint32_t i;
+} pr__scored;
+/* Counts one request of arm a answered 200: its time, and the p it scored. */
+void pr__arm_observe(pr__arm *a, uint64_t ns, const pr__scored *ranked, uint32_t n);
+/* Counts one request the shadow scored: p[i] is its p of candidate i,
+ * ranked the answer's (shadow.c, on the shadow thread). */
+void pr__shadow_observe(pr__arm *a, uint64_t ns, const double *p, const pr__scored *ranked,
+                        uint32_t n);
+/* The arms' lines of /metrics (arm.c). */
+void pr__arms_render(pr_server *s, pr__tb *out);
+
+/* ---------------------------------------------------------------- shadow */
+
+/* A request to score with the shadow: its rows copied (the worker's arena
+ * is rewound by the next request), the answer's p, and its prediction
+ * record without the closing brace (shadow.c). */
+typedef struct pr__shadow_item pr__shadow_item;
+typedef struct pr__shadowq {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pr__shadow_item *head, *tail;
+    size_t n, bytes;           /* queued */
+    int stop, started, inited;
+    pthread_t th;
+    pr_arena arena;            /* the shadow thread's */
+} pr__shadowq;
+
+#define PR__SHADOW_QUEUE 4096              /* items queued at most */
+#define PR__SHADOW_QUEUE_BYTES ((size_t)64 << 20)
+
+/* Starts the shadow thread (nothing without --shadow). */
+pr_status pr__shadow_start(pr_server *s, pr_err *err);
+/* Scores what is queued, then stops the thread. Before the logger stops. */
+void pr__shadow_stop(pr_server *s);
+/* Queues one answered request (HTTP thread): rows[0..n) are copied,
+ * ranked[0..n) is the answer (rank order); rec (may be NULL: no log) the
+ * prediction record so far, taken (left empty). A full queue: counted as
+ * dropped, rec closed and queued for the log without a shadow. */
+void pr__shadow_submit(pr_server *s, const pr_fs_row *rows, uint32_t n, const pr__scored *ranked,
+                       int64_t ts, pr__tb *rec);
 
 /* ---------------------------------------------------------------- workers */
 
@@ -513,7 +596,7 @@ typedef struct pr__sentinel {
 struct pr_server {
     pr_server_opts o;          /* strings below are owned copies */
     char *model_path, *store_uri, *spec_path, *data_dir, *listen, *admin_token,
-         *candidate_key;
+         *candidate_key, *split_key;
     struct MHD_Daemon *mhd;
     uint16_t port;
     int is_redis, is_mem;
@@ -529,7 +612,6 @@ struct pr_server {
     pr__request_plan req;
     pthread_rwlock_t state_lock;
     pthread_mutex_t reload_mu;
-    pr__holder holder;
     uint64_t generation;       /* of the last successful load (reload_mu) */
     int64_t refused_mtime_ns, refused_size; /* the last refused file (polling) */
     pthread_mutex_t workers_mu;
@@ -544,27 +626,37 @@ struct pr_server {
     pr__sentinel sentinel;
     /* --model registry:DIR[@alias] (follow.c); reg NULL otherwise */
     pr_registry *reg;
-    char reg_alias[PR_REGISTRY_ID_MAX];
-    char reg_alias_path[PR_REGISTRY_PATH_MAX];
-    int64_t alias_seen_ino, alias_seen_mtime_ns; /* atomic: the alias file as
-                                  last resolved by a reload (attempted) */
     int follow_pending;        /* atomic: a poll is queued, not yet run */
     pr__ticker follow;         /* pr__follow_tick every PR__FOLLOW_MS */
+    /* The models served (arm.c): arms[0..n_arms) answer requests (one arm
+     * without --split: the model file, or the alias of --model), chosen by
+     * pr__split_choose; arms[n_arms] is the --shadow alias when shadow is
+     * set. Fixed at start but for each arm's holder, metrics and stamps. */
+    pr__arm arms[PR_SERVER_ARMS_MAX + 1];
+    uint32_t n_arms;
+    pr__arm *shadow;           /* &arms[n_arms] or NULL */
+    uint32_t split_col;        /* the --split-key request column, or UINT32_MAX */
+    pr__shadowq shadowq;       /* the shadow's queue and thread (shadow.c) */
 };
+
+/* The arm that serves reads of "the model" (GET /v1/model's top level,
+ * /readyz, pronto_model_*): the first. */
+static inline pr__holder *pr__main_holder(pr_server *s) { return &s->arms[0].holder; }
 
 /* ---------------------------------------------------------------- follow */
 
 #define PR__FOLLOW_MS 100 /* alias file polls (one stat each): a move is
                              served within 0.1 s plus the model's load */
-/* Opens the registry named by s->model_path ("registry:DIR[@alias]");
- * 0 when it is a plain path. */
+/* Opens the registry named by s->model_path ("registry:DIR[@alias]") and
+ * sets up the arms: the split's aliases (--split), or the one alias; then
+ * the shadow's. A plain path: one arm, no alias. */
 pr_status pr__follow_open(pr_server *s, pr_err *err);
-/* The model file to load now: the plain path, or the alias's target
+/* The model file arm a loads now: the plain path, or its alias's target
  * (path: PR_REGISTRY_PATH_MAX bytes; version: PR_REGISTRY_ID_MAX, "" for
  * a plain path). Registry: also records the alias file's stamp as seen. */
-pr_status pr__follow_resolve(pr_server *s, char *path, char *version, pr_err *err);
-/* 1 if the alias file differs from the one last resolved. */
-int pr__follow_changed(pr_server *s);
+pr_status pr__follow_resolve(pr_server *s, pr__arm *a, char *path, char *version, pr_err *err);
+/* 1 if arm a's alias file differs from the one last resolved. */
+int pr__follow_changed(pr_server *s, pr__arm *a);
 pr_status pr__follow_start(pr_server *s, pr_err *err);
 void pr__follow_stop(pr_server *s);
 

@@ -3,15 +3,17 @@
  * drain and shutdown, and the small handlers that describe the server
  * (GET /v1/model, GET /readyz, POST /admin/reload).
  *
- * Start order: store -> store spec (--spec, or the first model's own) ->
- * the assembled columns and the request plan -> the model, bound to those
+ * Start order: the registry and the arms (--split, --shadow) -> store ->
+ * store spec (--spec, or the first arm's model's own) -> the assembled
+ * columns and the request plan -> every arm's model, bound to those
  * columns -> materialize --data -> the ingester -> the event log (--log:
- * opened, duplicate ids seeded from its end, logger thread) -> the store sentinel
+ * opened, duplicate ids seeded from its end, logger thread) -> the shadow
+ * thread -> the store sentinel
  * checker (sentinel.c) -> HTTP. Everything a
  * request touches exists before the first connection is accepted.
  *
  * Ownership: the server owns copies of every option string, the store,
- * the store spec, the current model snapshot (through the holder), the
+ * the store spec, each arm's current model snapshot (through its holder), the
  * ingester and the worker states (freed after the HTTP threads stopped).
  */
 #include <stdio.h>
@@ -100,14 +102,54 @@ static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
                           o->log_features);
     if (o->log_features > 0 && !o->log_uri)
         return pr_err_set(err, PR_ERR_INVALID, "--log-features needs --log");
+    if (o->split) {
+        pr_server_arm arms[PR_SERVER_ARMS_MAX];
+        uint32_t n;
+        pr_status st = pr_server_split_parse(o->split, arms, &n, err);
+        if (st != PR_OK) {
+            char why[PR_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return pr_err_set(err, st, "split '%s': %s", o->split, why);
+        }
+    }
     return PR_OK;
 }
 
-/* Store spec, assembled columns, request plan; loads the first model. */
+/* Every arm's model (the shadow's too), bound to the store's columns;
+ * first (may be NULL): arm 0's, already loaded from version. */
+static pr_status load_arms(pr_server *s, pr__model_ref *first, const char *first_version,
+                           pr_err *err) {
+    for (uint32_t i = 0; i < s->n_arms + (s->shadow != NULL); i++) {
+        pr__arm *a = &s->arms[i];
+        pr__model_ref *r = i == 0 ? first : NULL;
+        char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
+        pr_status st = PR_OK;
+        if (r)
+            snprintf(version, sizeof version, "%s", first_version);
+        else if ((st = pr__follow_resolve(s, a, path, version, err)) == PR_OK)
+            st = pr__model_ref_load(path, s->col_names, s->n_cols, s->plan_fs, s->generation + 1,
+                                    s->o.max_model_bytes, &r, err);
+        if (st != PR_OK) {
+            if (a->alias[0] && (s->n_arms > 1 || s->shadow)) {
+                char why[PR_ERR_MSG_MAX];
+                snprintf(why, sizeof why, "%s", err->msg);
+                st = pr_err_set(err, st, "%s %s: %s", a == s->shadow ? "the shadow" : "arm",
+                                a->alias, why);
+            }
+            return st;
+        }
+        r->generation = ++s->generation;
+        snprintf(r->reg_version, sizeof r->reg_version, "%s", version);
+        pr__holder_swap(&a->holder, r);
+    }
+    return PR_OK;
+}
+
+/* Store spec, assembled columns, request plan; loads the arms' models. */
 static pr_status prepare_model(pr_server *s, pr_err *err) {
     pr__model_ref *first = NULL;
     char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
-    pr_status st = pr__follow_resolve(s, path, version, err);
+    pr_status st = pr__follow_resolve(s, &s->arms[0], path, version, err);
     if (st != PR_OK) return st;
     if (s->spec_path) {
         st = pr_spec_load(s->spec_path, &s->store_spec, err);
@@ -129,14 +171,19 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
     st = pr__request_plan_init(&s->req, s->col_names, pr_fs_n_request_columns(s->plan_fs),
                                s->candidate_key, err);
     if (st != PR_OK) goto fail;
-    if (!first)
-        st = pr__model_ref_load(path, s->col_names, s->n_cols, s->plan_fs, 1,
-                                s->o.max_model_bytes, &first, err);
-    if (st != PR_OK) goto fail;
-    snprintf(first->reg_version, sizeof first->reg_version, "%s", version);
-    s->generation = 1;
-    pr__holder_swap(&s->holder, first);
-    return PR_OK;
+    s->split_col = UINT32_MAX;
+    for (uint32_t c = 0; c < s->req.n_req; c++)
+        if (!strcmp(s->req.names[c], s->split_key)) s->split_col = c;
+    if (s->o.split && s->split_col == UINT32_MAX) {
+        st = pr_err_set(err, PR_ERR_SPEC,
+                        "the split key '%s' is not a request column of the store's spec "
+                        "(see --split-key)",
+                        s->split_key);
+        goto fail;
+    }
+    /* A model loaded for its spec is bound to its own columns, the store's
+     * when it is the store spec: kept as arm 0's. */
+    return load_arms(s, first, version, err);
 fail:
     pr__model_ref_release(first);
     return st;
@@ -180,6 +227,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     s->listen = strdup(o->listen ? o->listen : "127.0.0.1:8080");
     s->admin_token = dup_or_null(o->admin_token && o->admin_token[0] ? o->admin_token : NULL);
     s->candidate_key = strdup(o->candidate_key ? o->candidate_key : "ad_id");
+    s->split_key = strdup(o->split_key && o->split_key[0] ? o->split_key : "user_id");
     s->started_at = pr_unix_time();
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
@@ -194,10 +242,10 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&s->admin_mu, NULL);
     pthread_mutex_init(&s->reload_mu, NULL);
-    pthread_mutex_init(&s->holder.mu, NULL);
+    for (uint32_t i = 0; i <= PR_SERVER_ARMS_MAX; i++) pthread_mutex_init(&s->arms[i].holder.mu, NULL);
     pthread_mutex_init(&s->workers_mu, NULL);
     pthread_mutex_init(&s->ingest.mu, NULL);
-    if (!s->model_path || !s->store_uri || !s->listen || !s->candidate_key) {
+    if (!s->model_path || !s->store_uri || !s->listen || !s->candidate_key || !s->split_key) {
         st = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -220,6 +268,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     }
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
     if ((st = pr__elog_start(s, err)) != PR_OK) goto fail;
+    if ((st = pr__shadow_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__follow_start(s, err)) != PR_OK) goto fail;
@@ -234,17 +283,25 @@ fail:
 
 uint16_t pr_server_port(const pr_server *s) { return s->port; }
 
-/* Reloads; same_version: OUT (may be NULL): when given, a registry alias
- * that still names the version being served is not reloaded (versions
- * never change) and *same_version is set to 1. */
-static pr_status reload(pr_server *s, int *same_version, pr_err *err) {
+/* "arm ALIAS: " or "the shadow ALIAS: " before a message when the server
+ * has several models, else "". */
+static void arm_prefix(const pr_server *s, const pr__arm *a, char *buf, size_t cap) {
+    if (!a->alias[0] || (s->n_arms == 1 && !s->shadow)) buf[0] = '\0';
+    else snprintf(buf, cap, "%s %s: ", a == s->shadow ? "the shadow" : "arm", a->alias);
+}
+
+/* Reloads arm a; same_version: OUT (may be NULL): when given, a registry
+ * alias that still names the version being served is not reloaded
+ * (versions never change) and *same_version is set to 1. */
+static pr_status reload_arm(pr_server *s, pr__arm *a, int *same_version, pr_err *err) {
     pthread_mutex_lock(&s->reload_mu);
     pr__model_ref *r = NULL;
     int64_t mtime, size;
-    char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX];
-    pr_status st = pr__follow_resolve(s, path, version, err);
+    char path[PR_REGISTRY_PATH_MAX], version[PR_REGISTRY_ID_MAX], pre[PR_REGISTRY_ID_MAX + 16];
+    arm_prefix(s, a, pre, sizeof pre);
+    pr_status st = pr__follow_resolve(s, a, path, version, err);
     if (st == PR_OK && same_version && version[0]) {
-        pr__model_ref *cur = pr__holder_acquire(&s->holder);
+        pr__model_ref *cur = pr__holder_acquire(&a->holder);
         *same_version = !strcmp(cur->reg_version, version);
         pr__model_ref_release(cur);
         if (*same_version) {
@@ -263,8 +320,8 @@ static pr_status reload(pr_server *s, int *same_version, pr_err *err) {
          * when the requests still on it are done (bounded wait): freeing a
          * large model takes time, spent here on the reload thread rather
          * than by the last predict that used it. */
-        pr__model_ref *old = pr__holder_acquire(&s->holder);
-        pr__holder_swap(&s->holder, r);
+        pr__model_ref *old = pr__holder_acquire(&a->holder);
+        pr__holder_swap(&a->holder, r);
         for (int i = 0; old && i < 2000 && __atomic_load_n(&old->refs, __ATOMIC_ACQUIRE) > 1; i++) {
             struct timespec ts = {0, 500000};
             nanosleep(&ts, NULL);
@@ -272,12 +329,19 @@ static pr_status reload(pr_server *s, int *same_version, pr_err *err) {
         pr__model_ref_release(old);
         pr__metrics_add(&s->metrics.reloads_ok, 1);
         if (!s->o.quiet)
-            pr_log(PR_LOG_INFO, "serve: reloaded %s%s%s, version %s", s->model_path,
-                   version[0] ? " -> " : "", version, r->version);
+            pr_log(PR_LOG_INFO, "serve: %sreloaded %s%s%s%s%s, version %s", pre, s->model_path,
+                   a->alias[0] ? "@" : "", a->alias, version[0] ? " -> " : "", version, r->version);
     } else {
         pr__metrics_add(&s->metrics.reloads_refused, 1);
-        __atomic_store_n(&s->refused_mtime_ns, mtime, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->refused_size, size, __ATOMIC_RELAXED);
+        if (a == &s->arms[0]) {
+            __atomic_store_n(&s->refused_mtime_ns, mtime, __ATOMIC_RELAXED);
+            __atomic_store_n(&s->refused_size, size, __ATOMIC_RELAXED);
+        }
+        if (pre[0]) {
+            char why[PR_ERR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            pr_err_set(err, st, "%s%s", pre, why);
+        }
         if (!s->o.quiet)
             pr_log(PR_LOG_WARN, "serve: refused the new model, the old one keeps serving: %s",
                    err->msg);
@@ -286,20 +350,45 @@ static pr_status reload(pr_server *s, int *same_version, pr_err *err) {
     return st;
 }
 
-pr_status pr_server_reload(pr_server *s, pr_err *err) { return reload(s, NULL, err); }
+/* Every arm (the shadow too): the first failure in err; the other arms
+ * are reloaded all the same. */
+pr_status pr_server_reload(pr_server *s, pr_err *err) {
+    pr_status first = PR_OK;
+    for (uint32_t i = 0; i < s->n_arms + (s->shadow != NULL); i++) {
+        pr_err e;
+        pr_err_clear(&e);
+        pr_status st = reload_arm(s, &s->arms[i], NULL, &e);
+        if (st != PR_OK && first == PR_OK) {
+            first = st;
+            *err = e;
+        }
+    }
+    return first;
+}
 
 int pr_server_poll_model(pr_server *s, pr_err *err) {
-    if (s->reg) { /* the alias file, not a model file, says what changed */
+    if (s->reg) { /* the alias files, not the model files, say what changed */
         __atomic_store_n(&s->follow_pending, 0, __ATOMIC_RELEASE);
-        if (!pr__follow_changed(s)) return 0;
-        int same = 0;
-        reload(s, &same, err);
-        return !same;
+        int attempted = 0, failed = 0;
+        for (uint32_t i = 0; i < s->n_arms + (s->shadow != NULL); i++) {
+            pr__arm *a = &s->arms[i];
+            if (!pr__follow_changed(s, a)) continue;
+            int same = 0;
+            pr_err e;
+            pr_err_clear(&e);
+            pr_status st = reload_arm(s, a, &same, &e);
+            attempted |= !same;
+            if (st != PR_OK && !failed) {
+                failed = 1;
+                *err = e;
+            }
+        }
+        return attempted;
     }
     int64_t mtime, size;
     pr__file_stamp(s->model_path, &mtime, &size);
     if (mtime < 0) return 0;
-    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    pr__model_ref *r = pr__holder_acquire(pr__main_holder(s));
     int changed = r->file_mtime_ns != mtime || r->file_size != size;
     pr__model_ref_release(r);
     /* A refused file (by any reload) is not retried until it changes. */
@@ -340,6 +429,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
     if (pr__jobs_abort(s)) wait_in_flight(s, pr_now() + 0.1);
     pr__http_stop(s);
     pr__jobs_join(s, deadline);
+    pr__shadow_stop(s); /* scores what is queued, hands the records to the logger */
     if (!s->jobs_stuck) pr__elog_stop(s); /* the logger appends what is queued */
     pr__workers_free(s);
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: stopped (%lld requests cut short)", (long long)left);
@@ -362,13 +452,14 @@ void pr_server_free(pr_server *s) {
     pr__guard_free(s);
     pr__sentinel_stop(s);
     pr_registry_close(s->reg);
+    pr__shadow_stop(s);
     pr__elog_stop(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
     pr_arena_free(&s->ingest.apply_arena);
     pr__idset_free(&s->ingest.ids);
-    pr__holder_swap(&s->holder, NULL);
+    for (uint32_t i = 0; i <= PR_SERVER_ARMS_MAX; i++) pr__holder_swap(&s->arms[i].holder, NULL);
     pr__request_plan_free(&s->req);
     free(s->col_names);
     pr_fs_free(s->plan_fs);
@@ -377,7 +468,7 @@ void pr_server_free(pr_server *s) {
     pthread_rwlock_destroy(&s->state_lock);
     pthread_mutex_destroy(&s->admin_mu);
     pthread_mutex_destroy(&s->reload_mu);
-    pthread_mutex_destroy(&s->holder.mu);
+    for (uint32_t i = 0; i <= PR_SERVER_ARMS_MAX; i++) pthread_mutex_destroy(&s->arms[i].holder.mu);
     pthread_mutex_destroy(&s->workers_mu);
     pthread_mutex_destroy(&s->ingest.mu);
     free(s->model_path);
@@ -387,15 +478,49 @@ void pr_server_free(pr_server *s) {
     free(s->listen);
     free(s->admin_token);
     free(s->candidate_key);
+    free(s->split_key);
     free(s);
 }
 
 /* ---------------------------------------------------------------- handlers */
 
+/* {"arm":…,"weight":…,"registry_version":…,"version":…,…} of arm a. */
+static void put_arm(pr__tb *out, const pr__arm *a, const pr__model_ref *r) {
+    pr__tb_puts(out, "{\"arm\":");
+    pr__tb_json_str(out, a->alias, strlen(a->alias));
+    if (a->weight) pr__tb_printf(out, ",\"weight\":%u", a->weight);
+    pr__tb_puts(out, ",\"registry_version\":");
+    pr__tb_json_str(out, r->reg_version, strlen(r->reg_version));
+    pr__tb_printf(out,
+                  ",\"version\":\"%s\",\"kind\":\"%s\",\"fingerprint\":\"%016llx\","
+                  "\"loaded_at\":%lld,\"generation\":%llu}",
+                  r->version, r->kind, (unsigned long long)r->fingerprint, (long long)r->loaded_at,
+                  (unsigned long long)r->generation);
+}
+
+/* Every arm ("arms":[…], with the split's weights) and the shadow. */
+static void put_arms(pr_server *s, pr__tb *out) {
+    pr__tb_puts(out, ",\"arms\":[");
+    for (uint32_t i = 0; i < s->n_arms; i++) {
+        pr__model_ref *r = pr__holder_acquire(&s->arms[i].holder);
+        if (i) pr__tb_put(out, ",", 1);
+        put_arm(out, &s->arms[i], r);
+        pr__model_ref_release(r);
+    }
+    pr__tb_puts(out, "]");
+    if (s->shadow) {
+        pr__model_ref *r = pr__holder_acquire(&s->shadow->holder);
+        pr__tb_puts(out, ",\"shadow\":");
+        put_arm(out, s->shadow, r);
+        pr__model_ref_release(r);
+    }
+}
+
 /* Without the admin token the reply leaves out where the model lives and
- * what it was trained on (path, info). */
+ * what it was trained on (path, info). The top level describes the first
+ * arm; with a registry, "arms" lists each with its weight and version. */
 const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *out) {
-    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    pr__model_ref *r = pr__holder_acquire(pr__main_holder(s));
     const pr_model_params *p = pr_model_params_get(r->model);
     pr__tb_printf(out, "{\"kind\":\"%s\",\"version\":\"%s\",\"fingerprint\":\"%016llx\"", r->kind,
                   r->version, (unsigned long long)r->fingerprint);
@@ -405,7 +530,7 @@ const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *
     }
     if (s->reg) { /* which registry version, through which alias */
         pr__tb_puts(out, ",\"registry_alias\":");
-        pr__tb_json_str(out, s->reg_alias, strlen(s->reg_alias));
+        pr__tb_json_str(out, s->arms[0].alias, strlen(s->arms[0].alias));
         pr__tb_puts(out, ",\"registry_version\":");
         pr__tb_json_str(out, r->reg_version, strlen(r->reg_version));
     }
@@ -422,6 +547,11 @@ const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *
         pr__tb_json_str(out, s->req.names[c], strlen(s->req.names[c]));
     }
     pr__tb_puts(out, "]");
+    if (s->n_arms > 1) {
+        pr__tb_puts(out, ",\"split_key\":");
+        pr__tb_json_str(out, s->split_key, strlen(s->split_key));
+    }
+    if (s->reg) put_arms(s, out);
     const char *info = pr_model_info(r->model);
     if (admin) {
         pr__tb_puts(out, ",\"info\":");
@@ -461,7 +591,7 @@ const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb 
     if (!why && pr__store_empty(s))
         why = "the store has no materialize sentinel (__pronto/sentinel): it is empty or was "
               "wiped; run pronto materialize";
-    pr__model_ref *r = pr__holder_acquire(&s->holder);
+    pr__model_ref *r = pr__holder_acquire(pr__main_holder(s));
     if (why) {
         *status = 503;
         pr__tb_puts(out, "{\"ready\":false,\"reason\":");
@@ -491,10 +621,12 @@ const char *pr__handle_reload(pr_server *s, unsigned *status, pr__tb *out) {
         pr__json_error(out, msg);
         return "application/json";
     }
-    pr__model_ref *r = pr__holder_acquire(&s->holder);
-    pr__tb_printf(out, "{\"reloaded\":true,\"version\":\"%s\",\"generation\":%llu}\n", r->version,
+    pr__model_ref *r = pr__holder_acquire(pr__main_holder(s));
+    pr__tb_printf(out, "{\"reloaded\":true,\"version\":\"%s\",\"generation\":%llu", r->version,
                   (unsigned long long)r->generation);
     pr__model_ref_release(r);
+    if (s->reg) put_arms(s, out);
+    pr__tb_puts(out, "}\n");
     *status = 200;
     return "application/json";
 }
