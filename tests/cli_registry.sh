@@ -168,6 +168,84 @@ kill -TERM "$SPID"
 wait "$SPID"
 check "SIGTERM: exit 0" "[ $? -eq 0 ]"
 
+# A/B split and shadow (the long checks, 2000 users and moves under load,
+# are test_serve.c's): bad flags are usage errors naming the flag; a split
+# answers with the arm and its version and logs both; a shadow's scores
+# are in the prediction records (pronto log cat).
+bad() { "$P" serve --listen 127.0.0.1:0 --store mem: --data "$T/d" "$@" > /dev/null 2> "$T/e"; echo $?; }
+check "--split with a model file: usage error" \
+    "[ \$(bad --model $T/lr.pm --split production:1) -eq 2 ] && grep -q -- '--split needs --model registry:DIR' $T/e"
+check "--split naming a missing alias: usage error naming it" \
+    "[ \$(bad --model registry:$R --split production:90,nosuch:10) -eq 2 ] && grep -q -- \"--split: alias 'nosuch' not found\" $T/e"
+check "--split weight 0: usage error" \
+    "[ \$(bad --model registry:$R --split production:90,candidate:0) -eq 2 ] && grep -q -- '--split.*weight must be >= 1' $T/e"
+check "--split negative weight: usage error" \
+    "[ \$(bad --model registry:$R --split production:-1) -eq 2 ] && grep -q -- '--split.*weight must be >= 1' $T/e"
+check "--split duplicate arm: usage error" \
+    "[ \$(bad --model registry:$R --split production:1,production:2) -eq 2 ] && grep -q -- '--split.*named twice' $T/e"
+arms17=$(for i in $(seq 1 17); do printf 'a%d:1,' "$i"; done); arms17=${arms17%,}
+check "--split of 17 arms: usage error" \
+    "[ \$(bad --model registry:$R --split $arms17) -eq 2 ] && grep -q -- '--split.*more than 16 arms' $T/e"
+check "--split beside registry:DIR@ALIAS: usage error" \
+    "[ \$(bad --model registry:$R@production --split production:1) -eq 2 ] && grep -q -- '--split names the aliases' $T/e"
+check "--shadow naming a missing alias: usage error naming it" \
+    "[ \$(bad --model registry:$R --shadow nosuch) -eq 2 ] && grep -q -- \"--shadow: alias 'nosuch' not found\" $T/e"
+check "--shadow with a model file: usage error" \
+    "[ \$(bad --model $T/lr.pm --shadow candidate) -eq 2 ] && grep -q -- '--shadow needs --model registry:DIR' $T/e"
+check "--split-key without --split: usage error" \
+    "[ \$(bad --model registry:$R --split-key user_id) -eq 2 ] && grep -q -- '--split-key needs --split' $T/e"
+"$P" serve --help > "$T/o" 2>&1
+check "serve --help names --split, --split-key and --shadow" \
+    "grep -q -- '--split ALIAS:W' $T/o && grep -q -- '--split-key' $T/o && grep -q -- '--shadow ALIAS' $T/o"
+# serve one, waiting for its port into PORT
+serve_bg() {
+    rm -f "$T/s.out"
+    "$P" serve --listen 127.0.0.1:0 --store mem: --data "$T/d" "$@" > "$T/s.out" 2> "$T/s.err" &
+    SPID=$!
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/s.out")
+        [ -n "$PORT" ] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+}
+serve_bg --model "registry:$R" --split production:50,candidate:50 --log "log:$T/ablog?fsync=off"
+check "serve --split listens" "[ -n '$PORT' ]"
+: > "$T/ab"
+for u in $(seq 1 40); do
+    curl -s "localhost:$PORT/v1/predict" -d "{\"user_id\":$u,\"request_id\":\"u$u\",\"site_id\":3,\"ts\":1704069060000,\"candidates\":[{\"ad_id\":1},{\"ad_id\":2}]}" >> "$T/ab"
+    echo >> "$T/ab"
+done
+n_p=$(grep -c '"arm":"production","registry_version":"v000001"' "$T/ab")
+n_c=$(grep -c '"arm":"candidate","registry_version":"v000002"' "$T/ab")
+echo "split 50/50 of 40 users: $n_p production, $n_c candidate"
+check "each answer names its arm and version (both arms answered)" \
+    "[ $n_p -gt 0 ] && [ $n_c -gt 0 ] && [ $((n_p + n_c)) -eq 40 ]"
+curl -s "localhost:$PORT/metrics" > "$T/o"
+check "per-arm request counters" \
+    "grep -q 'pronto_predict_requests_total{arm=\"production\"} $n_p\$' $T/o && grep -q 'pronto_predict_requests_total{arm=\"candidate\"} $n_c\$' $T/o"
+curl -s "localhost:$PORT/v1/model" > "$T/o"
+check "GET /v1/model lists the arms with weights" \
+    "grep -q '\"arms\":\[{\"arm\":\"production\",\"weight\":50,\"registry_version\":\"v000001\"' $T/o"
+kill -TERM "$SPID"; wait "$SPID"
+"$P" log cat "log:$T/ablog" --type prediction > "$T/o"
+check "pronto log cat: each prediction record names the answer's arm and version" \
+    "[ \$(grep -c '\"arm\":\"production\",\"registry_version\":\"v000001\"' $T/o) -eq $n_p ] &&
+     [ \$(grep -c '\"arm\":\"candidate\",\"registry_version\":\"v000002\"' $T/o) -eq $n_c ]"
+serve_bg --model "registry:$R" --shadow candidate --log "log:$T/shlog?fsync=off"
+curl -s "localhost:$PORT/v1/predict" -d '{"user_id":5,"request_id":"sh1","site_id":3,"ts":1704069060000,"candidates":[{"ad_id":1},{"ad_id":2}]}' > "$T/a1"
+kill -TERM "$SPID"; wait "$SPID"
+serve_bg --model "registry:$R@candidate"
+curl -s "localhost:$PORT/v1/predict" -d '{"user_id":5,"request_id":"sh1","site_id":3,"ts":1704069060000,"candidates":[{"ad_id":1},{"ad_id":2}]}' > "$T/a2"
+kill -TERM "$SPID"; wait "$SPID"
+"$P" log cat "log:$T/shlog" --type prediction > "$T/o"
+# the candidate's p as it answered alone, in the order production ranked the ads
+want=$(for ad in $(grep -o '"ad_id":[0-9]*' "$T/a1" | cut -d: -f2); do
+           grep -o "\"ad_id\":$ad,\"p\":[0-9.e-]*" "$T/a2" | sed 's/.*"p"://'; done | paste -sd,)
+check "the shadow's p in the log = the shadow alias answering alone" \
+    "grep -q '\"arm\":\"production\".*\"shadow\":{\"arm\":\"candidate\",\"registry_version\":\"v000002\",\"model_version\":\"[0-9a-f]*\",\"p\":\[$want\]}' $T/o"
+
 # History and gc.
 "$P" registry history "$R" --json > "$T/h"
 check "history: one JSON line per registration, move and rollback" \

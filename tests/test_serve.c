@@ -54,6 +54,7 @@
 #include "pronto/fstore.h"
 #include "pronto/log.h"
 #include "pronto/model.h"
+#include "pronto/registry.h"
 #include "pronto/serve.h"
 #include "pronto/sim.h"
 #include "store_redis_server.h"
@@ -1887,6 +1888,466 @@ TEST(test_reserve_and_readyz_overloaded) {
     pr_server_free(s);
 }
 
+
+/* ---------------------------------------------------------------- A/B split, shadow */
+
+/* A registry in the test folder: v000001 = model a (production), v000002
+ * = model b (candidate, shadow). */
+static char ab_reg[512];
+static void ab_registry(void) {
+    pr_err err;
+    pr_registry *reg;
+    char id[PR_REGISTRY_ID_MAX];
+    snprintf(ab_reg, sizeof ab_reg, "%s", test_path("abreg"));
+    if (access(ab_reg, F_OK) == 0) return;
+    ASSERT_OK(pr_registry_open(ab_reg, PR_REGISTRY_CREATE, &reg, &err));
+    pr_registry_version_opts vo;
+    pr_registry_version_opts_default(&vo);
+    ASSERT_OK(pr_registry_register(reg, model_a, &vo, id, &err));
+    ASSERT_EQ_STR(id, "v000001");
+    ASSERT_OK(pr_registry_register(reg, model_b, &vo, id, &err));
+    ASSERT_EQ_STR(id, "v000002");
+    ASSERT_OK(pr_registry_set_alias(reg, "production", "v000001", "test", 0, &err));
+    ASSERT_OK(pr_registry_set_alias(reg, "candidate", "v000002", "test", 0, &err));
+    ASSERT_OK(pr_registry_set_alias(reg, "shadow", "v000002", "test", 0, &err));
+    pr_registry_close(reg);
+}
+
+/* A split server over the registry (split NULL: registry:DIR@alias). */
+static pr_server *ab_start(const char *alias, const char *split, const char *shadow,
+                           const char *log_uri) {
+    char uri[600];
+    snprintf(uri, sizeof uri, "registry:%s%s%s", ab_reg, alias ? "@" : "", alias ? alias : "");
+    pr_server_opts o;
+    base_opts(&o, uri);
+    o.data_dir = test_tmpdir();
+    o.split = split;
+    o.shadow = shadow;
+    o.log_uri = log_uri;
+    o.admin_token = "s3cret";
+    o.max_event_age_ms = EVENT_AGE_MS;
+    pr_server *s = NULL;
+    pr_err err;
+    ASSERT_OK(pr_server_start(&o, &s, &err));
+    return s;
+}
+
+/* A predict of two ads for user (NULL: none) with request_id rid. */
+static const char *ab_body(const char *user, const char *rid) {
+    static __thread char b[512];
+    snprintf(b, sizeof b,
+             "{%s%s%s\"site_id\":3,\"device\":\"mobile\",\"position\":1,\"ts\":%lld,"
+             "\"request_id\":\"%s\",\"candidates\":[{\"ad_id\":1},{\"ad_id\":7}]}",
+             user ? "\"user_id\":" : "", user ? user : "", user ? "," : "", (long long)t_req, rid);
+    return b;
+}
+
+/* The arm the documented formula gives: buckets xxh3(key, "prontoAB") mod
+ * 10000, production owning [0, 7000) of production:70,candidate:30. */
+static const char *ab_expected_arm(const char *key) {
+    uint64_t b = pr_hash64(key, strlen(key), 0x70726f6e746f4142ull) % 10000;
+    return b < 7000 ? "production" : "candidate";
+}
+
+static const char *jstr(json_t *o, const char *k) {
+    const char *v = json_string_value(json_object_get(o, k));
+    if (!v) TEST_FAIL("no string '%s'", k);
+    return v;
+}
+
+/* 2000 users, each asking twice: the same arm both times, the arm the
+ * formula gives, shares near 70/30 (binomial: 5 sigma is 102 users), the
+ * arm's version in each answer and in each prediction record, and per-arm
+ * metrics counting exactly what was sent. */
+TEST(test_split_sticky_and_counted) {
+    ab_registry();
+    char log_uri[600];
+    snprintf(log_uri, sizeof log_uri, "log:%s?fsync=off", test_path("ablog"));
+    pr_server *s = ab_start(NULL, "production:70,candidate:30", NULL, log_uri);
+    uint16_t port = pr_server_port(s);
+    char va[17], vb[17];
+    file_version(model_a, va);
+    file_version(model_b, vb);
+    enum { USERS = 2000 };
+    static char arm_of[USERS][16];
+    int fd = -1, n_cand = 0, n_prod = 0;
+    for (int round = 0; round < 2; round++)
+        for (int u = 0; u < USERS; u++) {
+            char user[16], rid[32];
+            snprintf(user, sizeof user, "%d", u);
+            snprintf(rid, sizeof rid, "r-%d-%d", u, round);
+            resp r;
+            ASSERT_TRUE(http(port, &fd, "POST", "/v1/predict", NULL, ab_body(user, rid), &r) == 0);
+            ASSERT_EQ_INT(r.status, 200);
+            json_t *j = parse_json(&r);
+            const char *arm = jstr(j, "arm");
+            if (round == 0) {
+                snprintf(arm_of[u], sizeof arm_of[u], "%s", arm);
+                ASSERT_EQ_STR(arm, ab_expected_arm(user));
+                if (!strcmp(arm, "candidate")) n_cand++;
+                else n_prod++;
+            } else {
+                ASSERT_EQ_STR(arm, arm_of[u]); /* sticky */
+            }
+            int cand = !strcmp(arm, "candidate");
+            ASSERT_EQ_STR(jstr(j, "registry_version"), cand ? "v000002" : "v000001");
+            ASSERT_EQ_STR(jstr(j, "model_version"), cand ? vb : va);
+            json_decref(j);
+            free(r.body);
+        }
+    /* without a user: the request_id decides, the same way */
+    int n_anon = 0;
+    for (int i = 0; i < 50; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "anon-%d", i);
+        resp r;
+        ASSERT_TRUE(http(port, &fd, "POST", "/v1/predict", NULL, ab_body(NULL, rid), &r) == 0);
+        ASSERT_EQ_INT(r.status, 200);
+        json_t *j = parse_json(&r);
+        ASSERT_EQ_STR(jstr(j, "arm"), ab_expected_arm(rid));
+        n_anon += !strcmp(jstr(j, "arm"), "candidate");
+        json_decref(j);
+        free(r.body);
+    }
+    if (fd >= 0) close(fd);
+    fprintf(stderr, "   2000 users: %d production, %d candidate; 50 anonymous: %d candidate\n",
+            n_prod, n_cand, n_anon);
+    ASSERT_TRUE(n_cand >= 600 - 102 && n_cand <= 600 + 102);
+    long long cand_req = 2LL * n_cand + n_anon, prod_req = 2LL * n_prod + (50 - n_anon);
+    ASSERT_EQ_INT(metric(port, "pronto_predict_requests_total{arm=\"candidate\"}"), cand_req);
+    ASSERT_EQ_INT(metric(port, "pronto_predict_requests_total{arm=\"production\"}"), prod_req);
+    ASSERT_EQ_INT(metric(port, "pronto_predict_errors_total{arm=\"candidate\"}"), 0);
+    ASSERT_EQ_INT(metric(port, "pronto_predict_scores_total{arm=\"candidate\"}"), 2 * cand_req);
+    ASSERT_EQ_INT(metric(port, "pronto_predict_duration_seconds_count{arm=\"production\"}"),
+                  prod_req);
+    ASSERT_TRUE(metric_value(port, "pronto_predict_score_mean{arm=\"candidate\"}") > 0);
+    /* GET /v1/model lists every arm with its version and weight */
+    resp r = call(port, "GET", "/v1/model", NULL, NULL);
+    ASSERT_CONTAINS(r.body, "\"arms\":[{\"arm\":\"production\",\"weight\":70,\"registry_version\":\"v000001\"");
+    ASSERT_CONTAINS(r.body, "{\"arm\":\"candidate\",\"weight\":30,\"registry_version\":\"v000002\"");
+    free(r.body);
+    pr_server_shutdown(s, 5); /* the logger appends what is queued */
+    pr_server_free(s);
+
+    /* the prediction log: each record names its request's arm and version */
+    pr_err err;
+    pr_event_log *log;
+    pr_log_reader *rd;
+    ASSERT_OK(pr_log_open(log_uri, PR_LOG_READ, &log, &err));
+    pr_log_start st = {.kind = PR_LOG_FROM_START};
+    ASSERT_OK(pr_log_reader_open(log, &st, &rd, &err));
+    pr_log_record rec;
+    int n_rec = 0;
+    while (pr_log_next(rd, &rec, &err) == PR_OK) {
+        if (rec.type != PR_LOG_TYPE_PREDICTION) continue;
+        json_error_t e;
+        json_t *j = json_loadb(rec.payload.ptr, rec.payload.len, 0, &e);
+        ASSERT_TRUE(j != NULL);
+        const char *rid = jstr(j, "request_id"), *arm = jstr(j, "arm");
+        int u;
+        if (sscanf(rid, "r-%d-", &u) == 1) ASSERT_EQ_STR(arm, arm_of[u]);
+        else ASSERT_EQ_STR(arm, ab_expected_arm(rid));
+        int cand = !strcmp(arm, "candidate");
+        ASSERT_EQ_STR(jstr(j, "registry_version"), cand ? "v000002" : "v000001");
+        ASSERT_EQ_STR(jstr(j, "model_version"), cand ? vb : va);
+        json_decref(j);
+        n_rec++;
+    }
+    pr_log_reader_close(rd);
+    pr_log_close(log);
+    ASSERT_EQ_INT(n_rec, 2 * USERS + 50);
+}
+
+typedef struct ab_loader {
+    uint16_t port;
+    int stop, id;                   /* stop: atomic */
+    uint64_t ok, failed;
+    uint64_t prod_other;            /* production answered by another version */
+    uint64_t cand_v2, cand_v3, cand_other;
+} ab_loader;
+
+static void *ab_load_loop(void *arg) {
+    ab_loader *l = arg;
+    int fd = -1;
+    for (unsigned i = 0; !__atomic_load_n(&l->stop, __ATOMIC_RELAXED); i++) {
+        char user[16], rid[32];
+        snprintf(user, sizeof user, "%u", i % 997);
+        snprintf(rid, sizeof rid, "load-%d-%u", l->id, i);
+        resp r;
+        if (http(l->port, &fd, "POST", "/v1/predict", NULL, ab_body(user, rid), &r) != 0 ||
+            r.status != 200) {
+            __atomic_add_fetch(&l->failed, 1, __ATOMIC_RELAXED);
+            free(r.body);
+            continue;
+        }
+        __atomic_add_fetch(&l->ok, 1, __ATOMIC_RELAXED);
+        int cand = strstr(r.body, "\"arm\":\"candidate\"") != NULL;
+        uint64_t *c = !cand ? (strstr(r.body, "\"registry_version\":\"v000001\"") ? NULL : &l->prod_other)
+                      : strstr(r.body, "\"registry_version\":\"v000002\"") ? &l->cand_v2
+                      : strstr(r.body, "\"registry_version\":\"v000003\"") ? &l->cand_v3
+                                                                        : &l->cand_other;
+        if (c) __atomic_add_fetch(c, 1, __ATOMIC_RELAXED);
+        free(r.body);
+    }
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+
+/* The candidate alias moves under load (the server follows it by itself):
+ * every request answered 200, production's answers never change version,
+ * the candidate arm's do; a version the store cannot satisfy leaves the
+ * candidate arm on its model. */
+TEST(test_split_arm_moves_under_load) {
+    ab_registry();
+    pr_server *s = ab_start(NULL, "production:50,candidate:50", NULL, NULL);
+    ab_loader l[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&l[i], 0, sizeof l[i]);
+        l[i].port = pr_server_port(s);
+        l[i].id = i;
+        ASSERT_TRUE(pthread_create(&th[i], NULL, ab_load_loop, &l[i]) == 0);
+    }
+    wait_for(&l[0].cand_v2, 100);
+    pr_err err;
+    pr_registry *reg;
+    char id[PR_REGISTRY_ID_MAX];
+    pr_registry_version_opts vo;
+    pr_registry_version_opts_default(&vo);
+    ASSERT_OK(pr_registry_open(ab_reg, 0, &reg, &err));
+    ASSERT_OK(pr_registry_register(reg, model_a, &vo, id, &err));
+    ASSERT_EQ_STR(id, "v000003");
+    ASSERT_OK(pr_registry_set_alias(reg, "candidate", "v000003", "test: move", 0, &err));
+    wait_for(&l[0].cand_v3, 100);
+    wait_for(&l[1].cand_v3, 100);
+    /* a version whose spec the store cannot satisfy (a 2 d window) */
+    char *text, other_spec[600], model_c[600];
+    size_t len;
+    ASSERT_OK(pr_read_file(spec_path, &text, &len, &err));
+    char *w = strstr(text, "window: 1d");
+    ASSERT_TRUE(w != NULL);
+    w[8] = '2';
+    snprintf(other_spec, sizeof other_spec, "%s", test_path("ab-spec-2d.yaml"));
+    test_write_file(other_spec, text);
+    free(text);
+    snprintf(model_c, sizeof model_c, "%s", test_path("ab-c.pm"));
+    train_model(other_spec, model_c, 3);
+    ASSERT_OK(pr_registry_register(reg, model_c, &vo, id, &err));
+    ASSERT_OK(pr_registry_set_alias(reg, "candidate", id, "test: refused", 1, &err));
+    for (int i = 0; i < 400 && metric(l[0].port, "pronto_model_reloads_total{result=\"refused\"}") < 1; i++)
+        usleep(5000);
+    ASSERT_EQ_INT(metric(l[0].port, "pronto_model_reloads_total{result=\"refused\"}"), 1);
+    uint64_t v3 = __atomic_load_n(&l[0].cand_v3, __ATOMIC_RELAXED);
+    wait_for(&l[0].cand_v3, v3 + 100); /* still v000003 */
+    /* and back: followed again */
+    ASSERT_OK(pr_registry_set_alias(reg, "candidate", "v000002", "test: back", 1, &err));
+    uint64_t v2 = __atomic_load_n(&l[0].cand_v2, __ATOMIC_RELAXED);
+    wait_for(&l[0].cand_v2, v2 + 100);
+    pr_registry_close(reg);
+    for (int i = 0; i < 2; i++) {
+        __atomic_store_n(&l[i].stop, 1, __ATOMIC_RELAXED);
+        pthread_join(th[i], NULL);
+    }
+    resp r = call(l[0].port, "GET", "/v1/model", NULL, NULL);
+    ASSERT_CONTAINS(r.body, "{\"arm\":\"production\",\"weight\":50,\"registry_version\":\"v000001\"");
+    ASSERT_CONTAINS(r.body, "{\"arm\":\"candidate\",\"weight\":50,\"registry_version\":\"v000002\"");
+    free(r.body);
+    for (int i = 0; i < 2; i++) {
+        fprintf(stderr, "   loader %d: %llu answered (candidate: %llu v2, %llu v3), %llu failed\n", i,
+                (unsigned long long)l[i].ok, (unsigned long long)l[i].cand_v2,
+                (unsigned long long)l[i].cand_v3, (unsigned long long)l[i].failed);
+        ASSERT_EQ_INT(l[i].failed, 0);
+        ASSERT_EQ_INT(l[i].prod_other, 0);
+        ASSERT_EQ_INT(l[i].cand_other, 0);
+    }
+    ASSERT_EQ_INT(metric(l[0].port, "pronto_model_reloads_total{result=\"ok\"}"), 2);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+}
+
+/* The answer's text without "took_us". */
+static void strip_took(char *body) {
+    char *t = strstr(body, ",\"took_us\":");
+    if (t) *t = '\0';
+}
+
+/* --shadow: the answers are those of the same server without it; the
+ * shadow's p in each prediction record are what the shadow's model alone
+ * answers for the same request; its metrics count every request. */
+TEST(test_shadow) {
+    ab_registry();
+    char log_uri[600];
+    snprintf(log_uri, sizeof log_uri, "log:%s?fsync=off", test_path("shadowlog"));
+    pr_server *with = ab_start(NULL, "production:50,candidate:50", "shadow", log_uri);
+    pr_server *without = ab_start(NULL, "production:50,candidate:50", NULL, NULL);
+    pr_server *alone = ab_start("shadow", NULL, NULL, NULL);
+    uint16_t pw = pr_server_port(with), po = pr_server_port(without), pa = pr_server_port(alone);
+    enum { N = 200 };
+    static char shadow_p[N][2][32]; /* the shadow alone: p of ad 1, ad 7 */
+    int fw = -1, fo = -1, fa = -1;
+    for (int u = 0; u < N; u++) {
+        char user[16], rid[32];
+        snprintf(user, sizeof user, "%d", u);
+        snprintf(rid, sizeof rid, "s-%d", u);
+        const char *b = ab_body(user, rid);
+        resp rw, ro, ra;
+        ASSERT_TRUE(http(pw, &fw, "POST", "/v1/predict", NULL, b, &rw) == 0);
+        ASSERT_TRUE(http(po, &fo, "POST", "/v1/predict", NULL, b, &ro) == 0);
+        ASSERT_TRUE(http(pa, &fa, "POST", "/v1/predict", NULL, b, &ra) == 0);
+        ASSERT_EQ_INT(rw.status, 200);
+        strip_took(rw.body);
+        strip_took(ro.body);
+        ASSERT_EQ_STR(rw.body, ro.body);
+        json_t *j = parse_json(&ra);
+        json_t *preds = json_object_get(j, "predictions");
+        for (size_t k = 0; k < json_array_size(preds); k++) {
+            json_t *e = json_array_get(preds, k);
+            int ad = (int)json_integer_value(json_object_get(e, "ad_id"));
+            /* the p as the answer wrote it (12 decimals) */
+            const char *q = strstr(ra.body, ad == 1 ? "{\"ad_id\":1,\"p\":" : "{\"ad_id\":7,\"p\":");
+            ASSERT_TRUE(q != NULL);
+            q += 15;
+            snprintf(shadow_p[u][ad == 1 ? 0 : 1], 32, "%.*s", (int)strcspn(q, "}"), q);
+        }
+        json_decref(j);
+        free(rw.body);
+        free(ro.body);
+        free(ra.body);
+    }
+    close(fw);
+    close(fo);
+    close(fa);
+    for (int i = 0; i < 400 && metric(pw, "pronto_shadow_requests_total{arm=\"shadow\"}") < N; i++)
+        usleep(5000);
+    ASSERT_EQ_INT(metric(pw, "pronto_shadow_requests_total{arm=\"shadow\"}"), N);
+    ASSERT_EQ_INT(metric(pw, "pronto_shadow_scores_total{arm=\"shadow\"}"), 2 * N);
+    ASSERT_EQ_INT(metric(pw, "pronto_shadow_errors_total{arm=\"shadow\"}"), 0);
+    ASSERT_EQ_INT(metric(pw, "pronto_shadow_dropped_total{arm=\"shadow\"}"), 0);
+    /* the shadow is model b, as is the candidate arm: no difference there,
+     * some on production's (model a) */
+    ASSERT_TRUE(metric_value(pw, "pronto_shadow_abs_diff_mean{arm=\"shadow\"}") > 0);
+    resp r = call(pw, "GET", "/v1/model", NULL, NULL);
+    ASSERT_CONTAINS(r.body, "\"shadow\":{\"arm\":\"shadow\",\"registry_version\":\"v000002\"");
+    free(r.body);
+    pr_server_shutdown(with, 5);
+    pr_server_free(with);
+    pr_server_free(without);
+    pr_server_free(alone);
+
+    pr_err err;
+    pr_event_log *log;
+    pr_log_reader *rd;
+    ASSERT_OK(pr_log_open(log_uri, PR_LOG_READ, &log, &err));
+    pr_log_start st = {.kind = PR_LOG_FROM_START};
+    ASSERT_OK(pr_log_reader_open(log, &st, &rd, &err));
+    pr_log_record rec;
+    int n_rec = 0, n_same = 0;
+    while (pr_log_next(rd, &rec, &err) == PR_OK) {
+        if (rec.type != PR_LOG_TYPE_PREDICTION) continue;
+        char *text = strndup(rec.payload.ptr, rec.payload.len);
+        json_error_t e;
+        json_t *j = json_loads(text, 0, &e);
+        ASSERT_TRUE(j != NULL);
+        int u;
+        ASSERT_TRUE(sscanf(jstr(j, "request_id"), "s-%d", &u) == 1 && u >= 0 && u < N);
+        json_t *sh = json_object_get(j, "shadow");
+        ASSERT_EQ_STR(jstr(sh, "arm"), "shadow");
+        ASSERT_EQ_STR(jstr(sh, "registry_version"), "v000002");
+        /* the shadow's p, in the answer's rank order, as text */
+        const char *ps = strstr(text, "\"shadow\":");
+        ps = strstr(ps, "\"p\":[") + 5;
+        json_t *preds = json_object_get(j, "predictions");
+        for (size_t k = 0; k < json_array_size(preds); k++) {
+            int ad = (int)json_integer_value(json_object_get(json_array_get(preds, k), "ad_id"));
+            size_t n = strcspn(ps, ",]");
+            char got[32];
+            snprintf(got, sizeof got, "%.*s", (int)n, ps);
+            ASSERT_EQ_STR(got, shadow_p[u][ad == 1 ? 0 : 1]);
+            ps += n + 1;
+        }
+        n_same += !strcmp(jstr(j, "arm"), "candidate");
+        json_decref(j);
+        free(text);
+        n_rec++;
+    }
+    pr_log_reader_close(rd);
+    pr_log_close(log);
+    ASSERT_EQ_INT(n_rec, N);
+    ASSERT_TRUE(n_same > 0 && n_same < N);
+}
+
+/* Refused at start: an arm or a shadow whose alias is missing, a split
+ * with a plain model file, a split naming an alias beside @ALIAS, a bad
+ * split, a split key the spec lacks. */
+TEST(test_split_refused) {
+    ab_registry();
+    char uri[600], at[600];
+    snprintf(uri, sizeof uri, "registry:%s", ab_reg);
+    snprintf(at, sizeof at, "registry:%s@production", ab_reg);
+    struct {
+        const char *model, *split, *key, *shadow, *msg;
+        pr_status st;
+    } cases[] = {
+        {uri, "production:90,nosuch:10", NULL, NULL, "arm nosuch:", PR_ERR_NOTFOUND},
+        {uri, NULL, NULL, "nosuch", "the shadow nosuch:", PR_ERR_NOTFOUND},
+        {model_a, "production:90,candidate:10", NULL, NULL, "needs the models from a registry",
+         PR_ERR_INVALID},
+        {model_a, NULL, NULL, "shadow", "needs the models from a registry", PR_ERR_INVALID},
+        {at, "production:90,candidate:10", NULL, NULL, "the split names the aliases",
+         PR_ERR_INVALID},
+        {uri, "production:90,candidate:0", NULL, NULL, "arm 2 (candidate): weight must be >= 1",
+         PR_ERR_INVALID},
+        {uri, "production:90,candidate:10", "nosuch", NULL, "split key 'nosuch'", PR_ERR_SPEC},
+        {uri, "production:90,candidate:10", NULL, "candidate", "also an arm", PR_ERR_INVALID},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pr_server_opts o;
+        base_opts(&o, cases[i].model);
+        o.split = cases[i].split;
+        o.split_key = cases[i].key;
+        o.shadow = cases[i].shadow;
+        pr_server *s = NULL;
+        pr_err err;
+        ASSERT_STATUS(pr_server_start(&o, &s, &err), cases[i].st);
+        ASSERT_CONTAINS(err.msg, cases[i].msg);
+        ASSERT_TRUE(s == NULL);
+    }
+}
+
+/* The split's text: what is taken and what is refused, with the reason. */
+TEST(test_split_parse) {
+    pr_server_arm arms[PR_SERVER_ARMS_MAX];
+    uint32_t n;
+    pr_err err;
+    ASSERT_OK(pr_server_split_parse("production:90,candidate:10", arms, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_STR(arms[1].alias, "candidate");
+    ASSERT_EQ_INT(arms[1].weight, 10);
+    ASSERT_OK(pr_server_split_parse("a:1", arms, &n, &err));
+    ASSERT_EQ_INT(n, 1);
+    ASSERT_OK(pr_server_split_parse("a-1:3,b_2:3,C:3", arms, &n, &err));
+    ASSERT_EQ_INT(n, 3);
+    const char *bad[][2] = {
+        {"", "empty split"},
+        {"a", "expected ':WEIGHT'"},
+        {"a:", "expected an integer weight"},
+        {"a:0", "weight must be >= 1"},
+        {"a:-5", "weight must be >= 1"},
+        {"a:1.5", "expected ',' or the end"},
+        {"a:1,", "arm 2: expected an alias name"},
+        {"a:1,a:2", "named twice"},
+        {"a:6000,b:5000", "sum to more than 10000"},
+        {"a:10001", "weight over 10000"},
+        {"a b:1", "expected ':WEIGHT'"},
+        {"a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1", "more than 16"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ASSERT_STATUS(pr_server_split_parse(bad[i][0], arms, &n, &err), PR_ERR_INVALID);
+        ASSERT_CONTAINS(err.msg, bad[i][1]);
+        ASSERT_EQ_INT(n, 0);
+    }
+}
+
 int main(void) {
     setup();
     RUN(test_predict_equals_in_process);
@@ -1909,5 +2370,10 @@ int main(void) {
     RUN(test_burst_closed_by_client_returns_to_baseline);
     RUN(test_body_memory_budget);
     RUN(test_reserve_and_readyz_overloaded);
+    RUN(test_split_parse);
+    RUN(test_split_refused);
+    RUN(test_split_sticky_and_counted);
+    RUN(test_split_arm_moves_under_load);
+    RUN(test_shadow);
     TEST_MAIN_END();
 }
