@@ -22,8 +22,15 @@
 #     its own, in this order and off again last: p50, p99 and the records
 #     appended and dropped, against the goal that p99 does not move beyond
 #     the noise between the two off runs.
+#   - shadow scoring (--shadow ALIAS): FTRL-LR served from a registry
+#     (production) on mem:, predict at c2 without a shadow, with an LR
+#     shadow, with an FFM shadow, and without again, each on a server of
+#     its own: p50, p99, the requests the shadow scored and dropped
+#     (against the goal that the shadow adds nothing to the answer beyond
+#     the copy of the rows, i.e. p99 within the noise between the two off
+#     runs), and the shadow's own time per request (its histogram's mean).
 # Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
-# default 2), CANDIDATES (default 100), RUNS ("stores log", default both),
+# default 2), CANDIDATES (default 100), RUNS ("stores log shadow", default all),
 # LOG_FSYNC, RT=1: the server and wrk under SCHED_RR (chrt -r 10; root) so
 # other jobs on a shared machine do not set the tail (the logger thread
 # stays time-sharing at nice +10, as the server's job threads do).
@@ -74,7 +81,7 @@ run_wrk() {
         END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
 }
 
-RUNS=" ${RUNS:-stores log} "
+RUNS=" ${RUNS:-stores log shadow} "
 LOG_FSYNC=${LOG_FSYNC:-always}
 if [[ $RUNS == *" stores "* ]]; then
 printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" model store load "req/s" "p50 us" "p99 us" "candidates/s"
@@ -128,6 +135,38 @@ if [[ $RUNS == *" log "* ]]; then
         app=$(( $(metric 'pronto_log_appended_total{type="prediction"}') + $(metric 'pronto_log_appended_total{type="features"}') ))
         drop=$(( $(metric 'pronto_log_dropped_total{type="prediction"}') + $(metric 'pronto_log_dropped_total{type="features"}') ))
         printf "%-26s %10s %9s %9s %12s %12s\n" "$run" "$rps" "$p50" "$p99" "$app" "$drop"
+        stop
+    done
+fi
+
+if [[ $RUNS == *" shadow "* ]]; then
+    echo
+    R=$W/registry-shadow
+    rm -rf "$R"
+    "$P" registry init "$R" > /dev/null
+    "$P" registry register "$R" "$W/lr.pm" --alias production > /dev/null
+    "$P" registry register "$R" "$W/lr.pm" --alias lr-shadow > /dev/null
+    "$P" registry register "$R" "$W/ffm.pm" --alias ffm-shadow > /dev/null
+    metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
+    printf "%-26s %10s %9s %9s %10s %9s %14s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "shadowed" "dropped" "shadow us/req"
+    for run in off lr-shadow ffm-shadow off; do
+        case $run in
+        off) flags=() ;;
+        *) flags=(--shadow "$run") ;;
+        esac
+        start --model "registry:$R" --store mem: --data "$W/data" "${flags[@]}"
+        run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
+        read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        sleep 0.5 # the shadow drains
+        if [ $run = off ]; then
+            printf "%-26s %10s %9s %9s %10s %9s %14s\n" "$run" "$rps" "$p50" "$p99" - - -
+        else
+            n=$(metric "pronto_shadow_requests_total{arm=\"$run\"}")
+            d=$(metric "pronto_shadow_dropped_total{arm=\"$run\"}")
+            t=$(metric "pronto_shadow_duration_seconds_sum{arm=\"$run\"}")
+            us=$(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.0f", n ? t / n * 1e6 : 0 }')
+            printf "%-26s %10s %9s %9s %10s %9s %14s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us"
+        fi
         stop
     done
 fi
