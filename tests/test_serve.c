@@ -2348,6 +2348,82 @@ TEST(test_split_parse) {
     }
 }
 
+/* POST /admin/retrain: a retrain request recorded in the registry the
+ * server serves from (taken back with pr_registry_take_request), merged
+ * when asked twice; 409 without a registry, 400 for a bad body, 401/403
+ * without the token. */
+TEST(test_admin_retrain) {
+    ab_registry();
+    const char *auth = "Authorization: Bearer s3cret\r\n";
+    pr_server *plain = start("mem:", 512);
+    resp r = call(pr_server_port(plain), "POST", "/admin/retrain", auth, "{\"reason\":\"x\"}");
+    ASSERT_EQ_INT(r.status, 409);
+    ASSERT_CONTAINS(r.body, "does not serve from a model registry");
+    free(r.body);
+    pr_server_free(plain);
+
+    pr_server *s = ab_start(NULL, "production:70,candidate:30", "shadow", NULL);
+    uint16_t port = pr_server_port(s);
+    r = call(port, "POST", "/admin/retrain", NULL, "{}");
+    ASSERT_EQ_INT(r.status, 401);
+    free(r.body);
+    r = call(port, "POST", "/admin/retrain", "Authorization: Bearer nope\r\n", "{}");
+    ASSERT_EQ_INT(r.status, 403);
+    free(r.body);
+    const char *bad[][2] = {
+        {"{\"reason\":5}", "'reason': expected a string"},
+        {"[1]", "request body: column 1"},
+        {"{\"reason\":\"x\",\"detail\":3}", "'detail': expected an object"},
+        {"{\"reason\":", "request body: column"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = call(port, "POST", "/admin/retrain", auth, bad[i][0]);
+        ASSERT_EQ_INT(r.status, 400);
+        ASSERT_CONTAINS(r.body, bad[i][1]);
+        json_decref(parse_json(&r));
+        free(r.body);
+    }
+    pr_err err;
+    pr_registry *reg;
+    char *json;
+    ASSERT_OK(pr_registry_open(ab_reg, 0, &reg, &err));
+    ASSERT_STATUS(pr_registry_take_request(reg, "retrain", &json, &err), PR_ERR_NOTFOUND);
+    r = call(port, "POST", "/admin/retrain", auth,
+             "{\"reason\":\"live NE up 2%\",\"detail\":{\"ne\":0.93}}");
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_CONTAINS(r.body, "\"requested\":true");
+    ASSERT_CONTAINS(r.body, "\"reason\":\"live NE up 2%\"");
+    free(r.body);
+    ASSERT_OK(pr_registry_take_request(reg, "retrain", &json, &err));
+    ASSERT_CONTAINS(json, "live NE up 2%");
+    ASSERT_CONTAINS(json, "pronto serve");
+    ASSERT_CONTAINS(json, "\"production\":\"v000001\"");
+    ASSERT_CONTAINS(json, "\"ne\":0.93");
+    free(json);
+    /* asked twice before it is taken: one request, counted twice */
+    r = call(port, "POST", "/admin/retrain", auth, NULL);
+    ASSERT_EQ_INT(r.status, 202);
+    ASSERT_CONTAINS(r.body, "\"reason\":null");
+    free(r.body);
+    r = call(port, "POST", "/admin/retrain", auth, "{\"reason\":\"again\"}");
+    ASSERT_EQ_INT(r.status, 202);
+    free(r.body);
+    ASSERT_OK(pr_registry_take_request(reg, "retrain", &json, &err));
+    json_error_t e;
+    json_t *j = json_loads(json, 0, &e);
+    ASSERT_TRUE(j != NULL);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(j, "count")), 2);
+    ASSERT_EQ_STR(jstr(j, "reason"), "again");
+    json_decref(j);
+    free(json);
+    ASSERT_STATUS(pr_registry_take_request(reg, "retrain", &json, &err), PR_ERR_NOTFOUND);
+    pr_registry_close(reg);
+    ASSERT_EQ_INT(metric(port, "pronto_http_requests_total{route=\"admin_retrain\",code=\"202\"}"), 3);
+    ASSERT_EQ_INT(metric(port, "pronto_http_requests_total{route=\"admin_retrain\",code=\"400\"}"), 4);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
+}
+
 int main(void) {
     setup();
     RUN(test_predict_equals_in_process);
@@ -2375,5 +2451,6 @@ int main(void) {
     RUN(test_split_sticky_and_counted);
     RUN(test_split_arm_moves_under_load);
     RUN(test_shadow);
+    RUN(test_admin_retrain);
     TEST_MAIN_END();
 }

@@ -70,7 +70,7 @@ static const route_def routes[] = {
     {"/v1/predict", "POST", PR__ROUTE_PREDICT}, {"/v1/events", "POST", PR__ROUTE_EVENTS},
     {"/v1/model", "GET", PR__ROUTE_MODEL},      {"/healthz", "GET", PR__ROUTE_HEALTHZ},
     {"/readyz", "GET", PR__ROUTE_READYZ},       {"/metrics", "GET", PR__ROUTE_METRICS},
-    {"/admin/reload", "POST", PR__ROUTE_RELOAD},
+    {"/admin/reload", "POST", PR__ROUTE_RELOAD}, {"/admin/retrain", "POST", PR__ROUTE_RETRAIN},
 };
 
 typedef struct req_ctx {
@@ -219,7 +219,9 @@ static enum MHD_Result run_job(pr_server *s, struct MHD_Connection *c, req_ctx *
 }
 
 static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_ctx *r) {
-    if (r->route == PR__ROUTE_EVENTS || r->route == PR__ROUTE_RELOAD) return run_job(s, c, r);
+    if (r->route == PR__ROUTE_EVENTS || r->route == PR__ROUTE_RELOAD ||
+        r->route == PR__ROUTE_RETRAIN)
+        return run_job(s, c, r);
     pr__tb out;
     pr__tb_init(&out, s->o.max_body + (16u << 20));
     unsigned status = 500;
@@ -335,11 +337,11 @@ static enum MHD_Result first_call(pr_server *s, struct MHD_Connection *c, req_ct
         r->err_status = MHD_HTTP_BAD_REQUEST;
         snprintf(r->err_msg, sizeof r->err_msg, "HTTP/1.1 request without a Host header");
     }
-    if (!r->err_status && (r->route == PR__ROUTE_RELOAD || r->route == PR__ROUTE_MODEL ||
-                           r->route == PR__ROUTE_READYZ)) {
+    if (!r->err_status && (r->route == PR__ROUTE_RELOAD || r->route == PR__ROUTE_RETRAIN ||
+                           r->route == PR__ROUTE_MODEL || r->route == PR__ROUTE_READYZ)) {
         unsigned st = admin_check(s, c, &msg);
         r->admin = st == 0;
-        if (st && r->route == PR__ROUTE_RELOAD) {
+        if (st && (r->route == PR__ROUTE_RELOAD || r->route == PR__ROUTE_RETRAIN)) {
             r->err_status = st;
             snprintf(r->err_msg, sizeof r->err_msg, "%s", msg);
         }

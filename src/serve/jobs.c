@@ -129,6 +129,7 @@ static void run(pr_server *s, pr__job_kind kind, const char *body, size_t len, u
     switch (kind) {
     case PR__JOB_EVENTS: *type = pr__handle_events(s, body ? body : "", len, status, out); break;
     case PR__JOB_RELOAD: *type = pr__handle_reload(s, status, out); break;
+    case PR__JOB_RETRAIN: *type = pr__handle_retrain(s, body ? body : "", len, status, out); break;
     case PR__JOB_LOG_REOPEN: pr__elog_reopen_job(s); *status = 200; break;
     case PR__JOB_SIGNAL_RELOAD:
     case PR__JOB_POLL: {
@@ -249,7 +250,9 @@ pr_status pr__jobs_start(pr_server *s, pr_err *err) {
 const char *pr__job_submit(pr_server *s, pr__route route, struct MHD_Connection *c,
                            pr__body *body, pr__job **out) {
     size_t len = body->len;
-    pr__job_kind kind = route == PR__ROUTE_EVENTS ? PR__JOB_EVENTS : PR__JOB_RELOAD;
+    pr__job_kind kind = route == PR__ROUTE_EVENTS    ? PR__JOB_EVENTS
+                        : route == PR__ROUTE_RETRAIN ? PR__JOB_RETRAIN
+                                                     : PR__JOB_RELOAD;
     pr__jobq *q = queue_of(s, kind);
     *out = NULL;
     lock(q);
@@ -263,7 +266,7 @@ const char *pr__job_submit(pr_server *s, pr__route route, struct MHD_Connection 
         return kind == PR__JOB_EVENTS
                    ? "busy: the event queue is full (--max-queued-jobs, --max-queued-bytes), "
                      "retry later"
-                   : "busy: reloads are already queued, retry later";
+                   : "busy: reloads or retrain requests are already queued, retry later";
     }
     q->n++; /* reserved: the job is not visible before the connection is suspended */
     q->bytes += len;

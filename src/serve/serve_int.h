@@ -24,6 +24,7 @@
  *   arm.c          per-arm metrics
  *   shadow.c       --shadow: the thread that scores answered requests with
  *                  the shadow alias's model, off the request path
+ *   retrain.c      POST /admin/retrain: a retrain request in the registry
  *   evlog.c        --log: accepted events appended before their 200, the
  *                  prediction logger thread, reopen with backoff, the
  *                  duplicate-id seed read from the log's tail
@@ -152,13 +153,14 @@ void pr__holder_swap(pr__holder *h, pr__model_ref *r);
 
 typedef enum {
     PR__ROUTE_PREDICT, PR__ROUTE_EVENTS, PR__ROUTE_MODEL, PR__ROUTE_HEALTHZ,
-    PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_OTHER,
+    PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_RETRAIN, PR__ROUTE_OTHER,
     PR__ROUTE_COUNT
 } pr__route;
 
 /* HTTP statuses counted by route (others fall in the last slot, "other"). */
-#define PR__STATUS_CODES(X) X(200) X(400) X(401) X(403) X(404) X(405) X(413) X(422) X(500) X(503)
-enum { PR__N_CODES = 11 };
+#define PR__STATUS_CODES(X) \
+    X(200) X(400) X(401) X(403) X(404) X(405) X(413) X(422) X(500) X(503) X(202) X(409)
+enum { PR__N_CODES = 13 };
 
 /* Latency histogram bucket bounds, microseconds (+Inf is implicit). */
 #define PR__LAT_BUCKETS 14
@@ -519,7 +521,8 @@ typedef enum {
     PR__JOB_RELOAD,            /* POST /admin/reload */
     PR__JOB_SIGNAL_RELOAD,     /* SIGHUP: no client waits */
     PR__JOB_POLL,              /* --poll-model: reload if the file changed */
-    PR__JOB_LOG_REOPEN         /* the event log is down: reopen it (events queue) */
+    PR__JOB_LOG_REOPEN,        /* the event log is down: reopen it (events queue) */
+    PR__JOB_RETRAIN            /* POST /admin/retrain (reload queue: the registry's thread) */
 } pr__job_kind;
 
 enum { PR__Q_EVENTS, PR__Q_RELOAD, PR__Q_COUNT };
@@ -671,6 +674,9 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
 const char *pr__handle_model(pr_server *s, int admin, unsigned *status, pr__tb *out);
 const char *pr__handle_readyz(pr_server *s, int admin, unsigned *status, pr__tb *out);
 const char *pr__handle_reload(pr_server *s, unsigned *status, pr__tb *out);
+/* POST /admin/retrain (retrain.c; on the reload thread). */
+const char *pr__handle_retrain(pr_server *s, const char *body, size_t len, unsigned *status,
+                               pr__tb *out);
 
 /* Worker states: freed at shutdown after the HTTP threads stopped. */
 void pr__workers_free(pr_server *s);
