@@ -148,7 +148,13 @@ if [[ $RUNS == *" shadow "* ]]; then
     "$P" registry register "$R" "$W/lr.pm" --alias lr-shadow > /dev/null
     "$P" registry register "$R" "$W/ffm.pm" --alias ffm-shadow > /dev/null
     metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
-    printf "%-26s %10s %9s %9s %10s %9s %14s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "shadowed" "dropped" "shadow us/req"
+    # means from the server's own timers: "answer" the arm's handler (parse to
+    # reply written), "http" the route (headers to reply queued: the answer
+    # plus, with a shadow, the copy of the rows and the queueing)
+    mean_us() { curl -s "localhost:$PORT/metrics" | awk -v s="$1_sum$2" -v c="$1_count$2" '
+        index($0, s " ") == 1 { t = $2 } index($0, c " ") == 1 { n = $2 }
+        END { printf "%.1f", n ? t / n * 1e6 : 0 }'; }
+    printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "shadowed" "dropped" "shadow us/req" "answer us" "http us"
     for run in off lr-shadow ffm-shadow off; do
         case $run in
         off) flags=() ;;
@@ -158,14 +164,15 @@ if [[ $RUNS == *" shadow "* ]]; then
         run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
         read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
         sleep 0.5 # the shadow drains
+        ans=$(mean_us pronto_predict_duration_seconds '{arm="production"}')
+        http=$(mean_us pronto_http_request_duration_seconds '{route="predict"}')
         if [ $run = off ]; then
-            printf "%-26s %10s %9s %9s %10s %9s %14s\n" "$run" "$rps" "$p50" "$p99" - - -
+            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "$run" "$rps" "$p50" "$p99" - - - "$ans" "$http"
         else
             n=$(metric "pronto_shadow_requests_total{arm=\"$run\"}")
             d=$(metric "pronto_shadow_dropped_total{arm=\"$run\"}")
-            t=$(metric "pronto_shadow_duration_seconds_sum{arm=\"$run\"}")
-            us=$(awk -v t="$t" -v n="$n" 'BEGIN { printf "%.0f", n ? t / n * 1e6 : 0 }')
-            printf "%-26s %10s %9s %9s %10s %9s %14s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us"
+            us=$(mean_us pronto_shadow_duration_seconds "{arm=\"$run\"}")
+            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us" "$ans" "$http"
         fi
         stop
     done
