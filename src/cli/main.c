@@ -30,6 +30,7 @@ static const command commands[] = {
     {"log", cmd_log, "the event log: stat, tail -f, verify, cat, compact, append"},
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
     {"registry", cmd_registry, "model registry: versions, aliases (production...), history, rollback, gc"},
+    {"plot", cmd_plot, "a line chart (SVG) of CSV columns, with marked times"},
 };
 
 static void usage(FILE *out) {
