@@ -310,6 +310,10 @@ static double time_step(double range, int max_ticks) {
 }
 
 static void fmt_time(double t, double step, char *buf, size_t n) {
+    if (!(fabs(t) < 1e14)) { /* beyond any calendar gmtime knows */
+        snprintf(buf, n, "%.4g", t);
+        return;
+    }
     time_t tt = (time_t)floor(t);
     struct tm tm;
     if (!gmtime_r(&tt, &tm)) {
