@@ -36,9 +36,10 @@ static int flag_seen(const pr_flag *flags, int n, const char *name) {
 int cmd_train(int argc, char **argv) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
     const char *init = NULL, *out = NULL, *cache = NULL;
-    long long threads = 0, passes = 0, early_stop = 2, k = -1;
+    long long threads = 0, passes = 0, early_stop = 2;
     unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
-    double neg = 1.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN, lambda = NAN;
+    double neg = 1.0;
+    cli_model_flags mf;
     int quiet = 0, team = 0, dataset = 0;
     const char *events_uri = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL;
     const char *window_s = NULL, *lateness_s = NULL;
@@ -65,19 +66,15 @@ int cmd_train(int argc, char **argv) {
         {"--lateness", NULL, PR_FLAG_STRING, &lateness_s, "D --events: allowed out-of-orderness (default 10m)", 0},
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
-        {"--alpha", NULL, PR_FLAG_DOUBLE, &alpha, "FTRL alpha (learning rate); default 0.1", 0},
-        {"--beta", NULL, PR_FLAG_DOUBLE, &beta, "FTRL beta; default 1", 0},
-        {"--l1", NULL, PR_FLAG_DOUBLE, &l1, "FTRL L1; default 1", 0},
-        {"--l2", NULL, PR_FLAG_DOUBLE, &l2, "FTRL L2; default 1", 0},
-        {"--k", NULL, PR_FLAG_INT, &k, "FFM/FM latent dimension; default 4 (ffm), 8 (fm)", 0},
-        {"--eta", NULL, PR_FLAG_DOUBLE, &eta, "FFM/FM AdaGrad learning rate; default 0.1 (ffm), 0.2 (fm)", 0},
-        {"--lambda", NULL, PR_FLAG_DOUBLE, &lambda, "FFM/FM L2; default 5e-5", 0},
         {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no summary on stdout", 0},
+        {0}, {0}, {0}, {0}, {0}, {0}, {0}, /* the model flags (common.c) */
     };
+    _Static_assert(CLI_MODEL_FLAGS_N == 7, "placeholders above");
     char *files[4096];
     int n_files = 0;
     const int n_flags = (int)(sizeof flags / sizeof flags[0]);
+    cli_model_flags_init(&mf, &flags[n_flags - CLI_MODEL_FLAGS_N]);
     int rc = pr_flags_parse("train", USAGE, flags, n_flags, argc, argv, files, 4096, &n_files);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (!out) return cli_usage_error("train", "-o MODEL is required");
@@ -174,13 +171,7 @@ int cmd_train(int argc, char **argv) {
         p.hash_bits = pr_featurizer_hash_bits(fz);
         p.n_fields = pr_featurizer_n_fields(fz);
         p.seed = seed;
-        if (!isnan(alpha)) p.alpha = (float)alpha;
-        if (!isnan(beta)) p.beta = (float)beta;
-        if (!isnan(l1)) p.l1 = (float)l1;
-        if (!isnan(l2)) p.l2 = (float)l2;
-        if (k >= 0) p.k = (uint32_t)k;
-        if (!isnan(eta)) p.eta = (float)eta;
-        if (!isnan(lambda)) p.lambda = (float)lambda;
+        cli_model_flags_apply(&mf, &p);
         p.neg_sample_rate = (float)neg;
         if (pr_model_params_check(&p, &err) != PR_OK) {
             fprintf(stderr, "pronto train: %s\n", err.msg);

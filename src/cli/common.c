@@ -1,4 +1,5 @@
 /* common.c: see common.h. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,31 @@ int cli_parse_time_ms(const char *cmd, const char *flag, const char *text, int64
     }
     *out = s * 1000;
     return 1;
+}
+
+void cli_model_flags_init(cli_model_flags *f, pr_flag *out) {
+    f->alpha = f->beta = f->l1 = f->l2 = f->eta = f->lambda = NAN;
+    f->k = -1;
+    const pr_flag t[CLI_MODEL_FLAGS_N] = {
+        {"--alpha", NULL, PR_FLAG_DOUBLE, &f->alpha, "FTRL alpha (learning rate); default 0.1", 0},
+        {"--beta", NULL, PR_FLAG_DOUBLE, &f->beta, "FTRL beta; default 1", 0},
+        {"--l1", NULL, PR_FLAG_DOUBLE, &f->l1, "FTRL L1; default 1", 0},
+        {"--l2", NULL, PR_FLAG_DOUBLE, &f->l2, "FTRL L2; default 1", 0},
+        {"--k", NULL, PR_FLAG_INT, &f->k, "FFM/FM latent dimension; default 4 (ffm), 8 (fm)", 0},
+        {"--eta", NULL, PR_FLAG_DOUBLE, &f->eta, "FFM/FM AdaGrad learning rate; default 0.1 (ffm), 0.2 (fm)", 0},
+        {"--lambda", NULL, PR_FLAG_DOUBLE, &f->lambda, "FFM/FM L2; default 5e-5", 0},
+    };
+    memcpy(out, t, sizeof t);
+}
+
+void cli_model_flags_apply(const cli_model_flags *f, pr_model_params *p) {
+    if (!isnan(f->alpha)) p->alpha = (float)f->alpha;
+    if (!isnan(f->beta)) p->beta = (float)f->beta;
+    if (!isnan(f->l1)) p->l1 = (float)f->l1;
+    if (!isnan(f->l2)) p->l2 = (float)f->l2;
+    if (f->k >= 0) p->k = (uint32_t)(f->k > 100000 ? 100000 : f->k);
+    if (!isnan(f->eta)) p->eta = (float)f->eta;
+    if (!isnan(f->lambda)) p->lambda = (float)f->lambda;
 }
 
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,

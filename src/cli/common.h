@@ -3,6 +3,7 @@
 #ifndef PRONTO_CLI_COMMON_H
 #define PRONTO_CLI_COMMON_H
 
+#include "cli/flags.h"
 #include "pronto/fstore.h"
 #include "pronto/train.h"
 
@@ -16,6 +17,18 @@ int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, i
  * seconds) in Unix ms. 1 on success; else prints "pronto CMD: FLAG: ..."
  * and returns 0. */
 int cli_parse_time_ms(const char *cmd, const char *flag, const char *text, int64_t *out);
+/* The model hyperparameter flags `train` and `retrain` share: --alpha,
+ * --beta, --l1, --l2, --k, --eta, --lambda. */
+typedef struct cli_model_flags {
+    double alpha, beta, l1, l2, eta, lambda; /* NaN: not given */
+    long long k;                             /* -1: not given */
+} cli_model_flags;
+#define CLI_MODEL_FLAGS_N 7
+/* Marks every value "not given" and fills out[0..CLI_MODEL_FLAGS_N) with
+ * the flag entries that write into f (f must outlive the parse). */
+void cli_model_flags_init(cli_model_flags *f, pr_flag *out);
+/* Copies the values given into p. */
+void cli_model_flags_apply(const cli_model_flags *f, pr_model_params *p);
 /* spec_path, or the shipped Criteo spec when spec_path is NULL and the format
  * is criteo (or unspecified). *spec owned by caller. */
 pr_status cli_load_spec(const char *spec_path, const char *format_s, pr_spec **spec,

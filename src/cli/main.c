@@ -31,6 +31,7 @@ static const command commands[] = {
     {"inspect", cmd_inspect, "print a model's metadata and heaviest weights"},
     {"registry", cmd_registry, "model registry: versions, aliases (production...), history, rollback, gc"},
     {"plot", cmd_plot, "a line chart (SVG) of CSV columns, with marked times"},
+    {"retrain", cmd_retrain, "continuous training: a retraining cycle through the gate, or --every D; rollback on probation"},
 };
 
 static void usage(FILE *out) {
