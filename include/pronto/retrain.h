@@ -122,7 +122,7 @@ typedef struct pr_retrain_result {
     pr_retrain_decision decision;
     char version[PR_REGISTRY_ID_MAX];    /* registered (or rolled back to) */
     char production[PR_REGISTRY_ID_MAX]; /* the alias's target before */
-    double seconds_build, seconds_train, seconds_evaluate, seconds_total;
+    double seconds_build, seconds_train, seconds_evaluate, seconds_register, seconds_total;
     char *json;
 } pr_retrain_result;
 

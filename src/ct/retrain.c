@@ -219,7 +219,7 @@ pr_status pr_retrain_cycle(pr_registry *reg, const pr_retrain_opts *o, pr_retrai
                            pr_err *err) {
     memset(res, 0, sizeof *res);
     res->decision = PR_RETRAIN_ERROR;
-    double t0 = pr_now(), t_mark;
+    double t0 = pr_now(), t_mark = t0;
     const char *alias = o->alias ? o->alias : "production";
     int64_t lag = o->label_lag_ms >= 0 ? o->label_lag_ms : (o->window_ms ? o->window_ms : 2 * HOUR_MS);
     int64_t hold_to = o->now_ms - lag, hold_from = hold_to - o->holdout_ms;
@@ -398,6 +398,7 @@ decided:;
     if (have_crep) json_object_set_new(metrics, "candidate", pr__ct_metrics_json(&crep));
     if (have_prep) json_object_set_new(metrics, "production", pr__ct_metrics_json(&prep));
     if (res->production[0]) json_object_set_new(metrics, "production_version", json_string(res->production));
+    t_mark = pr_now();
     if (res->decision != PR_RETRAIN_SKIPPED) {
         const char *texts[MAX_REASONS];
         uint32_t nt = 0;
@@ -428,6 +429,7 @@ decided:;
             if (s != PR_OK) goto done;
         }
     }
+    res->seconds_register = pr_now() - t_mark;
     s = PR_OK;
 done:;
     if (s != PR_OK) {
@@ -470,6 +472,7 @@ done:;
     json_object_set_new(sec, "build", json_real(res->seconds_build));
     json_object_set_new(sec, "train", json_real(res->seconds_train));
     json_object_set_new(sec, "evaluate", json_real(res->seconds_evaluate));
+    json_object_set_new(sec, "register", json_real(res->seconds_register));
     json_object_set_new(sec, "total", json_real(res->seconds_total));
     json_object_set_new(line, "seconds", sec);
     json_object_set_new(line, "trigger", o->trigger ? json_string(o->trigger) : json_null());
