@@ -265,6 +265,18 @@ typedef struct pr_fs_build_output {
     int64_t from_ms, to_ms;
 } pr_fs_build_output;
 
+/* One labeled impression as the builder emits it (opts.on_labeled), in the
+ * joiner's order: (ts, impression id) once its attribution window closed.
+ * Everything is borrowed for the callback. */
+typedef struct pr_fs_labeled {
+    uint64_t impression_id;
+    int64_t ts_ms;
+    int label;               /* 1: clicked within the window */
+    int output;              /* the output that takes it too, or -1 */
+    const pr_example *x;     /* featurized as build-dataset writes it (label
+                                set, weight 1, ts in s; no min_count filter) */
+} pr_fs_labeled;
+
 typedef struct pr_fs_build_opts {
     const char *data_dir;    /* source paths are relative to it (NULL: cwd) */
     const pr_fs_build_output *outputs;
@@ -295,6 +307,10 @@ typedef struct pr_fs_build_opts {
     pr_status (*on_event)(void *ctx, pr_bytes line, const pr_fs_event *ev, pr_fs *fs,
                           const pr_fs_row *row, pr_arena *arena, pr_err *err);
     void *on_event_ctx;
+    /* Called for every labeled impression as it is emitted, whatever the
+     * outputs' ranges (pronto learn). A non-OK return stops the build. */
+    pr_status (*on_labeled)(void *ctx, const pr_fs_labeled *l, pr_err *err);
+    void *on_labeled_ctx;
 } pr_fs_build_opts;
 
 typedef struct pr_fs_build_stats {
@@ -327,6 +343,49 @@ typedef struct pr_fs_build_stats {
  * row, or more than max_bad malformed event lines: file:line), NOMEM. */
 pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
                       pr_fs_build_stats *st, pr_err *err);
+
+/* The same replay pushed one event line at a time (pr_fs_build is a loop
+ * over its source feeding one; `pronto learn` feeds it a followed log):
+ *
+ *   pr_fs_builder *b;
+ *   pr_fs_builder_new(spec, &opts, &b, &err);    // opts.on_labeled = ...
+ *   for (each event line) pr_fs_builder_push(b, line, len, "log@17", &err);
+ *   pr_fs_builder_advance(b, &err);   // at a pause: process what was pushed
+ *   pr_fs_builder_flush(b, &err);     // end of stream: label what is pending
+ *   pr_fs_builder_close(b, PR_OK, &stats, &err);  // commits the outputs
+ *
+ * Lines are processed (and labeled impressions emitted, through on_labeled
+ * and into the outputs) in push order, up to 8 pushes after they came (the
+ * lookahead that prefetches rows) or at advance/flush: what is emitted, and
+ * in which order, depends only on the lines pushed, never on when advance
+ * ran. opts (copied; its pointers borrowed until close) as for
+ * pr_fs_build, except events_uri and tables_only, which only pr_fs_build
+ * reads. A malformed line is counted (stats.bad_lines), reported with
+ * `where` (copied; NULL: "event line N") and fatal past max_bad. After an
+ * error, only close. Not thread-safe: one thread per builder. */
+typedef struct pr_fs_builder pr_fs_builder;
+pr_status pr_fs_builder_new(const pr_spec *spec, const pr_fs_build_opts *opts,
+                            pr_fs_builder **out, pr_err *err);
+/* line: one event's JSON text (copied; a blank line counts as a line). */
+pr_status pr_fs_builder_push(pr_fs_builder *b, const char *line, size_t len, const char *where,
+                             pr_err *err);
+pr_status pr_fs_builder_advance(pr_fs_builder *b, pr_err *err);
+/* Advance, then the table rows left, then every pending impression is
+ * labeled with what the joiner has (pr_joiner_flush). No push after it. */
+pr_status pr_fs_builder_flush(pr_fs_builder *b, pr_err *err);
+/* The stats so far. */
+void pr_fs_builder_stats(const pr_fs_builder *b, pr_fs_build_stats *st);
+/* The featurizer (borrowed, the builder's life). */
+pr_featurizer *pr_fs_builder_featurizer(const pr_fs_builder *b);
+/* The joiner's watermark: 1 and *wm, or 0 before any event. */
+int pr_fs_builder_watermark(const pr_fs_builder *b, int64_t *wm);
+/* Frees b (NULL: returns rc). rc PR_OK after a flush commits the outputs;
+ * otherwise they are removed. st (may be NULL): the final stats. Returns
+ * rc, or the error of committing the outputs. */
+pr_status pr_fs_builder_close(pr_fs_builder *b, pr_status rc, pr_fs_build_stats *st,
+                              pr_err *err);
+/* Closes without committing (NULL: no-op). */
+void pr_fs_builder_free(pr_fs_builder *b);
 
 #ifdef __cplusplus
 }

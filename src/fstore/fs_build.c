@@ -73,6 +73,7 @@ typedef struct ahead_line {
     pr_err err;
     pr_fs_event ev;
     pr__fs_ahead pf;
+    const char *where;  /* pushed with a name for messages (in arena), or NULL */
 } ahead_line;
 
 typedef struct out_file {
@@ -90,7 +91,7 @@ typedef struct position {
     uint64_t at_ts;
 } position;
 
-typedef struct builder {
+struct pr_fs_builder {
     int materialize;          /* state into a store, through the overlay */
     position resume;          /* what the store held at the start */
     uint64_t resume_seen;     /* events at resume.ts_ms met so far */
@@ -114,14 +115,24 @@ typedef struct builder {
     pr_joiner *j;
     const pr_fs_build_opts *o;
     pr_fs_build_stats *st;
+    pr_fs_build_opts opts;    /* o points here (a copy of the caller's) */
+    pr_fs_build_stats stats;  /* st points here */
+    uint64_t head, tail;      /* lines [head, tail) pushed, not processed */
+    pr_progress *pg;          /* pr_fs_build's progress line, or NULL */
+    int flushed;              /* pr_fs_builder_flush ran */
+    double t0;
+    glob_t g;                 /* pr_fs_build: the event files */
+    int have_glob;
     out_file *out;
     pr_arena arena;     /* per event */
+    pr_arena emit_arena;/* per emitted impression (on_labeled) */
     ahead_line ahead[AHEAD];
     char *payload;      /* packing buffer */
     size_t payload_cap;
     pr__fs_updates tables;
     size_t next_update;
-} builder;
+};
+typedef struct pr_fs_builder builder;
 
 #define CSV_BUF (1u << 20)
 
@@ -186,15 +197,19 @@ static pr_status ensure_payload(builder *b, size_t n, pr_err *err) {
  *                 label (cache_encoded.h)
  *   12+E    C     the CSV text of the assembled columns, each after a
  *                 comma (id, ts and label come at output time)
+ *   12+E+C  12n   with on_labeled only: the n pr_features as they are in
+ *                 memory (handed to the callback at emission)
  */
 #define PAYLOAD_HEAD 12u
 
 /* texts: the columns' texts (logged rows), or NULL: row's. */
+/* k: the output, or -1 (no output takes it: only on_labeled sees it). */
 static pr_status pack(builder *b, int k, const pr_fs_row *row, const pr_bytes *given,
                       int64_t ts_ms, const pr_example *x, size_t *len, pr_err *err) {
-    out_file *of = &b->out[k];
+    static const out_file none;
+    const out_file *of = k >= 0 ? &b->out[k] : &none;
     size_t enc_max = of->cache ? pr__cache_encoded_max(x->n) : 0;
-    size_t csv_max = 0;
+    size_t csv_max = 0, raw = b->o->on_labeled ? (size_t)x->n * sizeof(pr_feature) : 0;
     pr_bytes *texts = NULL;
     uint32_t nc = pr_fs_n_columns(b->fs);
     if (of->csv) {
@@ -205,7 +220,7 @@ static pr_status pack(builder *b, int k, const pr_fs_row *row, const pr_bytes *g
             csv_max += texts[c].len * 2 + 3;
         }
     }
-    pr_status rc = ensure_payload(b, PAYLOAD_HEAD + enc_max + csv_max, err);
+    pr_status rc = ensure_payload(b, PAYLOAD_HEAD + enc_max + csv_max + raw, err);
     if (rc != PR_OK) return rc;
     size_t o = PAYLOAD_HEAD;
     uint32_t enc_len = 0;
@@ -225,6 +240,10 @@ static pr_status pack(builder *b, int k, const pr_fs_row *row, const pr_bytes *g
         o += csv_field(b->payload + o, texts[c]);
     }
     uint32_t n = x->n, csv_len = (uint32_t)(o - csv_start);
+    if (raw) {
+        memcpy(b->payload + o, x->f, raw);
+        o += raw;
+    }
     memcpy(b->payload, &n, 4);
     memcpy(b->payload + 4, &enc_len, 4);
     memcpy(b->payload + 8, &csv_len, 4);
@@ -234,12 +253,29 @@ static pr_status pack(builder *b, int k, const pr_fs_row *row, const pr_bytes *g
 
 static pr_status emit(builder *b, const pr_labeled *lab, pr_err *err) {
     int k = output_of(b->o, lab->ts_ms);
-    if (k < 0 || lab->payload.len < PAYLOAD_HEAD) return PR_OK;
+    if ((k < 0 && !b->o->on_labeled) || lab->payload.len < PAYLOAD_HEAD) return PR_OK;
     uint32_t n, enc_len, csv_len;
     memcpy(&n, lab->payload.ptr, 4);
     memcpy(&enc_len, lab->payload.ptr + 4, 4);
     memcpy(&csv_len, lab->payload.ptr + 8, 4);
     const char *enc = lab->payload.ptr + PAYLOAD_HEAD;
+    if (b->o->on_labeled) {
+        /* The features, copied out of the joiner's bytes (aligned). */
+        size_t raw = (size_t)n * sizeof(pr_feature);
+        if (PAYLOAD_HEAD + (size_t)enc_len + csv_len + raw > lab->payload.len)
+            return pr_err_set(err, PR_ERR_INVALID, "impression %llu: short payload",
+                              (unsigned long long)lab->impression_id);
+        pr_arena_reset(&b->emit_arena);
+        pr_feature *f = pr_arena_alloc(&b->emit_arena, raw ? raw : 1);
+        if (!f) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        if (raw) memcpy(f, enc + enc_len + csv_len, raw);
+        pr_example x = {.label = lab->label ? 1.0f : 0.0f, .weight = 1.0f,
+                        .ts = lab->ts_ms / 1000 - (lab->ts_ms % 1000 < 0), .n = n, .f = f};
+        pr_fs_labeled l = {lab->impression_id, lab->ts_ms, lab->label, k, &x};
+        pr_status rc = b->o->on_labeled(b->o->on_labeled_ctx, &l, err);
+        if (rc != PR_OK) return rc;
+        if (k < 0) return PR_OK;
+    }
     out_file *of = &b->out[k];
     pr_status rc = PR_OK;
     if (of->cache)
@@ -322,9 +358,11 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
                    ev->has_ts, {NULL, 0}};
     int imp = je.type == PR_EVENT_IMPRESSION && ev->has_ts;
     int k = imp ? output_of(b->o, ev->ts_ms) : -1;
+    /* on_labeled sees every impression, in an output's range or not. */
+    int want = k >= 0 || (imp && b->o->on_labeled);
     pr_fs_row row;
     const pr_fs_row *assembled = NULL;
-    if (imp && (k >= 0 || b->o->on_event) && !b->o->logged) {
+    if (imp && (want || b->o->on_event) && !b->o->logged) {
         rc = pr_fs_assemble(b->fs, ev->ts_ms, ev->cols, NULL, 0, NULL, 1,
                             &b->arena, &row, err);
         if (rc != PR_OK) return rc;
@@ -335,7 +373,7 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
         if (rc != PR_OK) return rc;
     }
     const pr_bytes *logged = NULL;
-    if (k >= 0 && b->o->logged) {
+    if (want && b->o->logged) {
         /* What serving saw, as the featurizer received it. */
         logged = pr_fs_logged_find(b->o->logged, b->cur_line.ptr, b->cur_line.len, &b->arena,
                                    NULL);
@@ -346,11 +384,11 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
             row.rec.n_cols = pr_fs_n_columns(b->fs);
             row.rec.cols = logged;
             assembled = &row;
-        } else {
+        } else if (k >= 0) {
             b->st->unlogged++;
         }
     }
-    if (k >= 0 && assembled) {
+    if (want && assembled) {
         pr_example x;
         rc = pr_featurizer_apply(b->fz, &assembled->rec, &b->arena, &x, err);
         if (rc != PR_OK) return rc;
@@ -358,7 +396,7 @@ static pr_status one_event(builder *b, const pr_fs_event *ev, pr_err *err) {
         rc = pack(b, k, assembled, logged, ev->ts_ms, &x, &len, err);
         if (rc != PR_OK) return rc;
         je.payload = pr_bytes_of(b->payload, len);
-        b->st->impressions++;
+        if (k >= 0) b->st->impressions++;
     }
     pr_joiner_stats before, after;
     pr_joiner_stats_get(b->j, &before);
@@ -547,18 +585,18 @@ static pr_status event_files(const pr_fs *fs, const pr_fs_build_opts *o,
     return PR_OK;
 }
 
-/* Reads the next line into slot l: parsed, blank, or malformed. PR_OK, or
- * PR_EOF / a read error (the slot is unused then). */
-static pr_status read_ahead(builder *b, ahead_line *l, pr_err *err) {
-    const char *line = NULL;
-    size_t len = 0;
-    pr_status rc = pr__evsrc_next(b->src, &line, &len, &l->loc, err);
-    if (rc != PR_OK && rc != PR_ERR_LIMIT) return rc;
+/* Fills slot l with a copy of line and its parse: parsed, blank, or
+ * malformed (rc, err). PR_OK, or PR_ERR_NOMEM. */
+static pr_status fill_slot(builder *b, ahead_line *l, const char *line, size_t len,
+                           const char *where, pr_err *err) {
     pr_arena_reset(&l->arena);
-    if (rc == PR_ERR_LIMIT) { /* over-long line: malformed */
-        l->rc = rc;
-        l->err = *err;
-        return PR_OK;
+    l->where = NULL;
+    if (where) {
+        size_t wl = strlen(where);
+        char *w = pr_arena_alloc(&l->arena, wl + 1);
+        if (!w) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        memcpy(w, where, wl + 1);
+        l->where = w;
     }
     size_t k = 0;
     while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
@@ -593,13 +631,18 @@ static pr_status log_done(builder *b, const ahead_line *l, pr_err *err) {
     return PR_OK;
 }
 
-static pr_status run_line(builder *b, ahead_line *l, pr_progress *pg, pr_err *err) {
+static pr_status run_line(builder *b, ahead_line *l, pr_err *err) {
     b->st->lines++;
     if (l->rc == PR_EOF) return log_done(b, l, err);
     if (l->rc != PR_OK) {
         *err = l->err;
         char where[PR_ERR_MSG_MAX];
-        pr__evsrc_where(b->src, &l->loc, where, sizeof where);
+        if (l->where)
+            snprintf(where, sizeof where, "%s", l->where);
+        else if (b->src)
+            pr__evsrc_where(b->src, &l->loc, where, sizeof where);
+        else
+            snprintf(where, sizeof where, "event line %llu", (unsigned long long)b->st->lines);
         if (++b->st->bad_lines <= REPORT_MAX)
             pr_log(PR_LOG_WARN, "%s: %s", where, err->msg);
         if (b->st->bad_lines > b->o->max_bad)
@@ -626,36 +669,94 @@ static pr_status run_line(builder *b, ahead_line *l, pr_progress *pg, pr_err *er
             if (rc != PR_OK) return rc;
         }
     }
-    if ((b->st->lines & 0xffff) == 0)
-        pr_progress_update(pg, b->st->impressions, NULL, 0);
+    if (b->pg && (b->st->lines & 0xffff) == 0)
+        pr_progress_update(b->pg, b->st->impressions, NULL, 0);
     return PR_OK;
 }
 
-static pr_status run_events(builder *b, pr_progress *pg, pr_err *err) {
-    pr_status rc = PR_OK;
-    /* Lines [head, tail) are read; the ring holds AHEAD of them. */
-    uint64_t head = 0, tail = 0;
-    pr_status read_rc = PR_OK;
-    pr_err read_err;
-    for (;;) {
-        while (read_rc == PR_OK && tail - head < AHEAD) {
-            read_rc = read_ahead(b, &b->ahead[tail % AHEAD], &read_err);
-            if (read_rc == PR_OK) tail++;
-        }
-        if (head == tail) break;
-        if (tail - head > AHEAD_ROWS) {
-            ahead_line *l = &b->ahead[(head + AHEAD_ROWS) % AHEAD];
-            if (l->rc == PR_OK) pr__fs_ahead_rows(b->fs, &l->ev, &l->pf);
-        }
-        rc = run_line(b, &b->ahead[head % AHEAD], pg, err);
-        head++;
-        if (rc != PR_OK) break;
+/* Processes the oldest line pushed, first prefetching the rows of the
+ * line AHEAD_ROWS after it. */
+static pr_status run_oldest(builder *b, pr_err *err) {
+    if (b->tail - b->head > AHEAD_ROWS) {
+        ahead_line *l = &b->ahead[(b->head + AHEAD_ROWS) % AHEAD];
+        if (l->rc == PR_OK) pr__fs_ahead_rows(b->fs, &l->ev, &l->pf);
     }
-    if (rc == PR_OK && read_rc != PR_EOF) {
-        rc = read_rc; /* a read error, after the lines before it */
-        *err = read_err;
-    }
+    pr_status rc = run_line(b, &b->ahead[b->head % AHEAD], err);
+    b->head++;
     return rc;
+}
+
+/* The slot the next line goes to; processes the oldest line when the ring
+ * is full (lines are processed AHEAD pushes after they came). */
+static pr_status next_slot(builder *b, ahead_line **out, pr_err *err) {
+    if (b->flushed)
+        return pr_err_set(err, PR_ERR_INVALID, "builder: a push after the flush");
+    if (b->tail - b->head == AHEAD) {
+        pr_status rc = run_oldest(b, err);
+        if (rc != PR_OK) return rc;
+    }
+    *out = &b->ahead[b->tail % AHEAD];
+    return PR_OK;
+}
+
+static pr_status push_loc(builder *b, const char *line, size_t len, const pr__evloc *loc,
+                          const char *where, pr_err *err) {
+    ahead_line *l = NULL;
+    pr_status rc = next_slot(b, &l, err);
+    if (rc != PR_OK) return rc;
+    if (loc) l->loc = *loc;
+    else memset(&l->loc, 0, sizeof l->loc);
+    rc = fill_slot(b, l, line, len, where, err);
+    if (rc == PR_OK) b->tail++;
+    return rc;
+}
+
+pr_status pr_fs_builder_push(pr_fs_builder *b, const char *line, size_t len, const char *where,
+                             pr_err *err) {
+    return push_loc(b, line, len, NULL, where, err);
+}
+
+pr_status pr_fs_builder_advance(pr_fs_builder *b, pr_err *err) {
+    while (b->head < b->tail) {
+        pr_status rc = run_oldest(b, err);
+        if (rc != PR_OK) return rc;
+    }
+    return PR_OK;
+}
+
+/* pr_fs_build's loop: every line of the source through the ring. */
+static pr_status run_events(builder *b, pr_err *err) {
+    for (;;) {
+        const char *line = NULL;
+        size_t len = 0;
+        pr__evloc loc;
+        pr_status rc = pr__evsrc_next(b->src, &line, &len, &loc, err);
+        if (rc == PR_EOF) break;
+        if (rc == PR_ERR_LIMIT) { /* over-long line: malformed, in its turn */
+            ahead_line *l = NULL;
+            pr_err limit = *err;
+            rc = next_slot(b, &l, err);
+            if (rc != PR_OK) return rc;
+            pr_arena_reset(&l->arena);
+            l->loc = loc;
+            l->where = NULL;
+            l->rc = PR_ERR_LIMIT;
+            l->err = limit;
+            b->tail++;
+            continue;
+        }
+        if (rc != PR_OK) {
+            /* a read error, after the lines before it */
+            pr_err read_err = *err;
+            rc = pr_fs_builder_advance(b, err);
+            if (rc != PR_OK) return rc;
+            *err = read_err;
+            return read_err.status;
+        }
+        rc = push_loc(b, line, len, &loc, NULL, err);
+        if (rc != PR_OK) return rc;
+    }
+    return pr_fs_builder_advance(b, err);
 }
 
 static pr_status open_outputs(builder *b, const pr_spec *spec, pr_err *err) {
@@ -706,95 +807,150 @@ static pr_status close_outputs(builder *b, pr_status rc, pr_err *err) {
     return rc;
 }
 
-pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
-                      pr_fs_build_stats *st, pr_err *err) {
-    builder b;
-    memset(&b, 0, sizeof b);
-    memset(st, 0, sizeof *st);
-    b.o = o;
-    b.st = st;
-    b.resume.ts_ms = b.pos.ts_ms = INT64_MIN;
-    double t0 = pr_now();
-    if (o->n_outputs > PR_FS_BUILD_MAX_OUTPUTS)
+pr_status pr_fs_builder_new(const pr_spec *spec, const pr_fs_build_opts *opts,
+                            pr_fs_builder **out, pr_err *err) {
+    *out = NULL;
+    if (opts->n_outputs > PR_FS_BUILD_MAX_OUTPUTS)
         return pr_err_set(err, PR_ERR_INVALID, "0..%u outputs, not %u",
-                          PR_FS_BUILD_MAX_OUTPUTS, o->n_outputs);
-    pr_arena_init(&b.arena, NULL, 0, 0);
-    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_init(&b.ahead[i].arena, NULL, 0, 0);
-    glob_t g;
-    memset(&g, 0, sizeof g);
-    int have_glob = 0;
-    pr_status rc = pr_fs_open(spec, o->store, &b.fs, err);
-    if (rc == PR_OK) rc = pr_featurizer_new(spec, &b.fz, err);
-    if (rc == PR_OK && pr_featurizer_needs_fit(b.fz))
+                          PR_FS_BUILD_MAX_OUTPUTS, opts->n_outputs);
+    builder *bp = calloc(1, sizeof *bp);
+    if (!bp) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    builder *b = bp;
+    b->opts = *opts;
+    b->o = &b->opts;
+    b->st = &b->stats;
+    const pr_fs_build_opts *o = b->o;
+    b->resume.ts_ms = b->pos.ts_ms = INT64_MIN;
+    b->t0 = pr_now();
+    pr_arena_init(&b->arena, NULL, 0, 0);
+    pr_arena_init(&b->emit_arena, NULL, 0, 0);
+    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_init(&b->ahead[i].arena, NULL, 0, 0);
+    pr_status rc = pr_fs_open(spec, o->store, &b->fs, err);
+    if (rc == PR_OK) rc = pr_featurizer_new(spec, &b->fz, err);
+    if (rc == PR_OK && pr_featurizer_needs_fit(b->fz))
         rc = pr_err_set(err, PR_ERR_SPEC,
                         "%s: quantile transforms are not supported by "
                         "build-dataset yet; use bins with edges",
                         spec->name);
     if (rc == PR_OK) {
         const char *names[PR_FS_MAX_COLUMNS];
-        uint32_t n = pr_fs_n_columns(b.fs);
+        uint32_t n = pr_fs_n_columns(b->fs);
         if (n > PR_FS_MAX_COLUMNS) n = PR_FS_MAX_COLUMNS;
-        for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(b.fs, c);
-        rc = pr_featurizer_bind(b.fz, names, n, err);
+        for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(b->fs, c);
+        rc = pr_featurizer_bind(b->fz, names, n, err);
     }
     pr_joiner_opts jo = pr_joiner_opts_default();
     if (o->window_ms) jo.window_ms = o->window_ms;
     if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
-    b.window_ms = jo.window_ms;
-    b.from_log = o->events_uri != NULL;
-    if (rc == PR_OK) rc = pr_joiner_new(&jo, &b.j, err);
-    if (rc == PR_OK) rc = pr__fs_read_tables(b.fs, o->data_dir, &b.tables, err);
-    int materialize = b.materialize = o->store && o->n_outputs == 0;
-    if (rc == PR_OK && materialize) rc = read_watermark(&b, o->store, err);
-    if (rc == PR_OK && materialize) rc = pr__fs_overlay_install(b.fs, err);
-    if (rc == PR_OK && !o->tables_only) {
-        rc = event_files(b.fs, o, &g, err);
-        have_glob = rc == PR_OK && !b.from_log;
+    b->window_ms = jo.window_ms;
+    b->from_log = o->events_uri != NULL;
+    if (rc == PR_OK) rc = pr_joiner_new(&jo, &b->j, err);
+    if (rc == PR_OK) rc = pr__fs_read_tables(b->fs, o->data_dir, &b->tables, err);
+    b->materialize = o->store && o->n_outputs == 0;
+    if (rc == PR_OK && b->materialize) rc = read_watermark(b, o->store, err);
+    if (rc == PR_OK && b->materialize) rc = pr__fs_overlay_install(b->fs, err);
+    b->out = calloc(o->n_outputs ? o->n_outputs : 1, sizeof *b->out);
+    if (rc == PR_OK && !b->out) rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    if (rc == PR_OK) rc = open_outputs(b, spec, err);
+    if (rc != PR_OK) {
+        pr_fs_builder_close(b, rc, NULL, err);
+        return rc;
+    }
+    *out = b;
+    return PR_OK;
+}
+
+pr_status pr_fs_builder_flush(pr_fs_builder *b, pr_err *err) {
+    if (b->flushed) return PR_OK;
+    pr_status rc = pr_fs_builder_advance(b, err);
+    b->flushed = 1;
+    /* Table rows after the last event still belong to the state. */
+    if (rc == PR_OK)
+        rc = apply_tables_until(b, b->o->until_ms ? b->o->until_ms : INT64_MAX, err);
+    if (rc == PR_OK) {
+        pr_joiner_flush(b->j);
+        rc = drain(b, err);
+    }
+    if (rc == PR_OK && b->materialize) rc = commit_state(b, 1, err);
+    return rc;
+}
+
+void pr_fs_builder_stats(const pr_fs_builder *b, pr_fs_build_stats *st) {
+    *st = b->stats;
+    if (b->j) pr_joiner_stats_get(b->j, &st->joiner);
+    if (b->fs) pr_fs_get_stats(b->fs, &st->fs);
+    st->seconds = pr_now() - b->t0;
+    if (b->src) st->other_records = pr__evsrc_skipped(b->src);
+}
+
+pr_featurizer *pr_fs_builder_featurizer(const pr_fs_builder *b) { return b->fz; }
+
+int pr_fs_builder_watermark(const pr_fs_builder *b, int64_t *wm) {
+    return b->j ? pr_joiner_watermark(b->j, wm) : 0;
+}
+
+pr_status pr_fs_builder_close(pr_fs_builder *b, pr_status rc, pr_fs_build_stats *st,
+                              pr_err *err) {
+    if (!b) return rc;
+    if (rc == PR_OK && !b->flushed)
+        rc = pr_err_set(err, PR_ERR_INVALID, "builder: closed before its flush");
+    if (b->out) rc = close_outputs(b, rc, err);
+    if (st) pr_fs_builder_stats(b, st);
+    pr__evsrc_close(b->src);
+    pr__replay_free(&b->track);
+    if (b->have_glob) globfree(&b->g);
+    free(b->out);
+    free(b->payload);
+    pr__fs_updates_free(&b->tables);
+    pr_arena_free(&b->arena);
+    pr_arena_free(&b->emit_arena);
+    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_free(&b->ahead[i].arena);
+    pr_joiner_free(b->j);
+    pr_featurizer_free(b->fz);
+    pr_fs_free(b->fs);
+    free(b);
+    return rc;
+}
+
+void pr_fs_builder_free(pr_fs_builder *b) {
+    if (!b) return;
+    pr_err e;
+    pr_err_clear(&e);
+    pr_fs_builder_close(b, PR_ERR_INVALID, NULL, &e);
+}
+
+/* The builder fed from its source: the spec's event files, or a log. */
+pr_status pr_fs_build(const pr_spec *spec, const pr_fs_build_opts *o,
+                      pr_fs_build_stats *st, pr_err *err) {
+    memset(st, 0, sizeof *st);
+    builder *b;
+    pr_status rc = pr_fs_builder_new(spec, o, &b, err);
+    if (rc != PR_OK) return rc;
+    if (!o->tables_only) {
+        rc = event_files(b->fs, b->o, &b->g, err);
+        b->have_glob = rc == PR_OK && !b->from_log;
     }
     if (rc == PR_OK && !o->tables_only) {
         /* A log replays from its start (the aggregates need the whole
          * history), or, materializing, after the store's restart point. */
         pr__evsrc_opts so = {.uri = o->events_uri, .from_ms = INT64_MIN};
-        if (!b.from_log) {
-            so.paths = (const char *const *)g.gl_pathv;
-            so.n_paths = (uint32_t)g.gl_pathc;
-        } else if (b.has_start) {
+        if (!b->from_log) {
+            so.paths = (const char *const *)b->g.gl_pathv;
+            so.n_paths = (uint32_t)b->g.gl_pathc;
+        } else if (b->has_start) {
             so.has_after = 1;
-            so.after = b.start;
+            so.after = b->start;
         }
-        pr__replay_init(&b.track, b.has_start, b.start);
-        rc = pr__evsrc_open(&so, &b.src, err);
+        pr__replay_init(&b->track, b->has_start, b->start);
+        rc = pr__evsrc_open(&so, &b->src, err);
     }
-    b.out = calloc(o->n_outputs ? o->n_outputs : 1, sizeof *b.out);
-    if (rc == PR_OK && !b.out) rc = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-    if (rc == PR_OK) rc = open_outputs(&b, spec, err);
     pr_progress pg;
     pr_progress_start(&pg, "build-dataset", 0);
-    if (rc == PR_OK && b.src) rc = run_events(&b, &pg, err);
+    b->pg = &pg;
+    if (rc == PR_OK && b->src) rc = run_events(b, err);
     pr_progress_end(&pg);
-    /* Table rows after the last event still belong to the state. */
-    if (rc == PR_OK)
-        rc = apply_tables_until(&b, o->until_ms ? o->until_ms : INT64_MAX, err);
-    if (rc == PR_OK) {
-        pr_joiner_flush(b.j);
-        rc = drain(&b, err);
-    }
-    if (rc == PR_OK && materialize) rc = commit_state(&b, 1, err);
-    if (b.out) rc = close_outputs(&b, rc, err);
-    if (b.j) pr_joiner_stats_get(b.j, &st->joiner);
-    if (b.fs) pr_fs_get_stats(b.fs, &st->fs);
-    st->seconds = pr_now() - t0;
-    if (b.src) st->other_records = pr__evsrc_skipped(b.src);
-    pr__evsrc_close(b.src);
-    pr__replay_free(&b.track);
-    if (have_glob) globfree(&g);
-    free(b.out);
-    free(b.payload);
-    pr__fs_updates_free(&b.tables);
-    pr_arena_free(&b.arena);
-    for (uint32_t i = 0; i < AHEAD; i++) pr_arena_free(&b.ahead[i].arena);
-    pr_joiner_free(b.j);
-    pr_featurizer_free(b.fz);
-    pr_fs_free(b.fs);
-    return rc;
+    b->pg = NULL;
+    if (rc == PR_OK) rc = pr_fs_builder_flush(b, err);
+    else b->flushed = 1;
+    return pr_fs_builder_close(b, rc, st, err);
 }
