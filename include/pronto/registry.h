@@ -193,6 +193,11 @@ pr_status pr_registry_take_request(pr_registry *r, const char *what, char **json
 pr_status pr_registry_gc(pr_registry *r, uint32_t keep, int dry_run,
                          pr_registry_alias **removed, size_t *n_removed, pr_err *err);
 
+/* Removes one version (what gc does to each it removes), with a reason
+ * for the history: PR_ERR_NOTFOUND if there is no such version,
+ * PR_ERR_INVALID if an alias names it or a rollback would return to it.
+ * (pronto learn --keep removes its own older versions this way.) */
+pr_status pr_registry_remove(pr_registry *r, const char *id, const char *reason, pr_err *err);
 /* Checks a "registry:DIR[@alias]" URI: 1 if uri starts with "registry:"
  * (then dir and alias are set: alias defaults to "production"), else 0.
  * dir: PR_REGISTRY_PATH_MAX bytes, alias PR_REGISTRY_ID_MAX; a too-long

@@ -29,5 +29,6 @@ int cmd_log(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
+int cmd_learn(int argc, char **argv);
 
 #endif

@@ -1466,6 +1466,46 @@ done:
     return s;
 }
 
+pr_status pr_registry_remove(pr_registry *r, const char *id, const char *reason, pr_err *err) {
+    if (!is_version_id(id))
+        return pr_err_set(err, PR_ERR_INVALID, "%s: '%s' is not a version id", r->dir, id);
+    hist_state h;
+    pr_status s = wlock(r, &h, err);
+    if (s != PR_OK) return s;
+    size_t n_al = 0;
+    pr_registry_alias *al = NULL;
+    char from[PR_REGISTRY_PATH_MAX], to[PR_REGISTRY_PATH_MAX];
+    struct stat sb;
+    if ((s = pathf(r, from, err, "versions/%s", id)) != PR_OK) goto done;
+    if (stat(from, &sb) != 0) {
+        s = pr_err_set(err, PR_ERR_NOTFOUND, "%s: no version %s", r->dir, id);
+        goto done;
+    }
+    if ((s = pr_registry_aliases(r, &al, &n_al, err)) != PR_OK) goto done;
+    for (size_t k = 0; k < n_al && s == PR_OK; k++)
+        if (!strcmp(al[k].version, id))
+            s = pr_err_set(err, PR_ERR_INVALID, "%s: alias %s names %s", r->dir, al[k].name, id);
+    for (size_t k = 0; k < h.n_alias && s == PR_OK; k++) {
+        const char *prev = alias_prev(&h.aliases[k]);
+        if (prev && !strcmp(prev, id))
+            s = pr_err_set(err, PR_ERR_INVALID, "%s: a rollback would return to %s", r->dir, id);
+    }
+    if (s != PR_OK) goto done;
+    if ((s = pathf(r, to, err, "versions/.gc-%s", id)) != PR_OK) goto done;
+    if (rename(from, to) != 0) {
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot remove", from);
+        goto done;
+    }
+    if ((s = pathf(r, from, err, "versions")) == PR_OK) s = fsync_path(from, err);
+    remove_tree(to);
+    if (s == PR_OK)
+        s = hist_append(r, "gc", id, NULL, NULL, reason ? reason : "removed", NULL, err);
+done:
+    free(al);
+    wunlock(r, &h);
+    return s;
+}
+
 int pr_registry_uri(const char *uri, char *dir, char *alias) {
     if (strncmp(uri, "registry:", 9) != 0) return 0;
     const char *d = uri + 9, *at = strrchr(d, '@');

@@ -1,0 +1,175 @@
+#!/bin/bash
+# cli_learn.sh: `pronto learn` (online learning) end to end on a simulated
+# stream put into a log:DIR. --until-end registers versions at the publish
+# times of event time with their metadata; progressive validation beats the
+# constant-CTR baseline; --scores has one line per labeled impression, the
+# same impressions and labels as build-dataset --events; kill -9 at random
+# points and restarts give the byte-identical final model and --scores file
+# of an uninterrupted run (no example learned twice or skipped); following
+# a log that grows; malformed events counted and skipped; a log renamed
+# away and back; SIGTERM; a finished learner; /metrics; bad flags.
+. "$(dirname "$0")/lib_cli.sh"
+TOOL=$(dirname "$P")/tool_log_append
+SPEC=${PRONTO_SRC:?}/specs/sim-store.yaml
+TRIALS=${LEARN_TRIALS:-10}
+
+"$P" simulate --users 400 --ads 80 --advertisers 10 --sites 30 --duration 3h --imp-rate 2 \
+    --seed 11 --rotate 0 -o "$T/sim" --quiet
+"$P" log append "log:$T/log" "$T"/sim/events-*.jsonl > /dev/null
+L="log:$T/log"
+check "log written" "[ -d $T/log ]"
+learn() { "$P" learn --spec "$SPEC" --data "$T/sim" --publish-every 10m -q "$@"; }
+
+# --until-end: versions at publish times, metadata, progressive validation
+learn --follow "$L" --registry "$T/r" --until-end --scores "$T/s.csv" --pv > "$T/o.jsonl" 2> "$T/o.err"
+check "learn --until-end: exit 0" "[ $? -eq 0 ] && grep -q '\"event\":\"end\"' $T/o.jsonl"
+npub=$(grep -c '"event":"publish"' "$T/o.jsonl")
+check "publishes every 10m of event time (>= 8 in 3h)" "[ $npub -ge 8 ]"
+check "publish times are multiples of 10m but the last" \
+    "[ \$(grep '\"trigger\":\"time\"' $T/o.jsonl | grep -o '\"publish_ts_ms\":[0-9]*' | cut -d: -f2 | awk '\$1 % 600000' | wc -l) -eq 0 ]"
+check "a version registered per publish" "[ \$(ls -d $T/r/versions/v* | wc -l) -eq $npub ]"
+"$P" registry show --json "$T/r" v000002 > "$T/v2.json"
+check "version metadata: parent, log position, examples, interval metrics" \
+    "grep -q '\"parent\": *\"v000001\"' $T/v2.json && grep -q '\"position\"' $T/v2.json && grep -q '\"examples\"' $T/v2.json && grep -q '\"pv_logloss\"' $T/v2.json"
+check "production promoted by the gate" "[ \$(grep -c '\"decision\":\"promoted\"' $T/o.jsonl) -ge 1 ] && [ -f $T/r/aliases/production ]"
+"$P" registry history "$T/r" > "$T/hist"
+check "every decision in the registry history" "[ \$(grep -c ' gate ' $T/hist) -eq $npub ]"
+ne=$(grep '"event":"end"' "$T/o.jsonl" | grep -o '"pv_ne":[0-9.]*' | cut -d: -f2)
+check "progressive NE finite and < 1 (better than the constant CTR): $ne" \
+    "awk -v n=\"$ne\" 'BEGIN{exit !(n > 0 && n < 1)}'"
+"$P" build-dataset --spec "$SPEC" --data "$T/sim" --events "$L" -o "$T/ds.csv" > /dev/null 2>&1
+tail -n +2 "$T/ds.csv" | cut -d, -f1-3 > "$T/ds.ids"
+cut -d, -f1-3 "$T/s.csv" > "$T/s.ids"
+check "--scores: one line per labeled impression, the ids and labels of build-dataset" \
+    "[ -s $T/s.ids ] && cmp -s $T/ds.ids $T/s.ids"
+check "--scores: p and --pv columns are probabilities" \
+    "awk -F, '\$4 <= 0 || \$4 >= 1 || \$5 <= 0 || \$5 >= 1 {bad=1} END{exit bad}' $T/s.csv"
+"$P" learn --spec "$SPEC" --data "$T/sim" -q --follow "$L" --registry "$T/r" --until-end \
+    --scores "$T/s.csv" --pv > "$T/again.jsonl" 2>&1
+check "a finished learner started again: nothing to do (exit 0)" \
+    "[ $? -eq 0 ] && grep -q '\"event\":\"finished\"' $T/again.jsonl && cmp -s $T/s.ids <(cut -d, -f1-3 $T/s.csv)"
+
+# the same without --scores/--pv, --keep 3: the learner's old versions go
+learn --follow "$L" --registry "$T/k" --until-end --keep 3 --no-promote > "$T/k.jsonl" 2>&1
+check "--keep 3: 3 versions left" "[ \$(ls -d $T/k/versions/v* | wc -l) -eq 3 ]"
+check "--no-promote: no alias" "[ ! -e $T/k/aliases/production ] && grep -q '\"decision\":\"registered\"' $T/k.jsonl"
+check "the same model with or without --scores" \
+    "cmp -s $T/k/versions/\$(ls $T/k/versions | tail -1)/model.pm $T/r/versions/\$(ls $T/r/versions | tail -1)/model.pm"
+
+# FFM, warm start from the last LR version refused (another kind needs no flags)
+learn --follow "$L" --registry "$T/f" --until-end --kind ffm --k 2 > "$T/f.jsonl" 2>&1
+check "--kind ffm learns and publishes" "grep -q '\"event\":\"end\"' $T/f.jsonl && [ -d $T/f/versions/v000001 ]"
+cp -r "$T/r" "$T/w"
+prod=$(grep -o '"version":"v[0-9]*"' "$T/w/aliases/production" | cut -d'"' -f4)
+learn --follow "$L" --registry "$T/w" --until-end --name warm --init "registry:$T/w@production" \
+    > "$T/w.jsonl" 2>&1
+check "--init registry:DIR@production: warm start, production ($prod) the first parent" \
+    "grep -q '\"event\":\"end\"' $T/w.jsonl && grep -m1 '\"event\":\"publish\"' $T/w.jsonl | grep -q \"\\\"parent\\\":\\\"$prod\\\"\""
+
+# kill -9 at random points, restarted until done: byte-identical results
+ref_model=$T/r/versions/$(ls "$T/r/versions" | tail -1)/model.pm
+for t in $(seq 1 "$TRIALS"); do
+    R=$T/kr$t
+    a=0
+    while :; do
+        a=$((a + 1))
+        "$P" learn --spec "$SPEC" --data "$T/sim" --publish-every 10m -q --follow "$L" \
+            --registry "$R" --until-end --scores "$R.csv" --pv > "$R.out" 2>> "$R.err" &
+        pid=$!
+        if [ $a -le 3 ]; then # then it runs to its end
+            sleep "$(( a / 2 )).$(( RANDOM % 10 ))$(( RANDOM % 10 ))"
+            kill -9 $pid 2> /dev/null
+        fi
+        wait $pid 2> /dev/null
+        grep -q '"event":"\(end\|finished\)"' "$R.out" && break
+        [ $a -gt 20 ] && break
+    done
+    v=$(grep -o '"version":"v[0-9]*"' "$R/learners/learn/checkpoint.json" | cut -d'"' -f4)
+    if cmp -s "$R/versions/$v/model.pm" "$ref_model" && cmp -s "$R.csv" "$T/s.csv"; then
+        ok "kill -9 trial $t ($a starts): the same final model and --scores"
+    else
+        fail "kill -9 trial $t ($a starts): the final model or --scores differ"
+        cp -r "$R"* /tmp/ 2> /dev/null
+    fi
+done
+
+# malformed events: counted, skipped, never fatal
+head -n 3000 "$T/sim/events-000000.jsonl" > "$T/p1.jsonl"
+tail -n +3001 "$T/sim/events-000000.jsonl" > "$T/p2.jsonl"
+"$TOOL" "log:$T/bad" "$T/p1.jsonl"
+printf '{"type":"impression","ts":oops}\nnot json at all\n{"type":"click","ts":"x"}\n' > "$T/garbage.jsonl"
+"$TOOL" "log:$T/bad" "$T/garbage.jsonl"
+"$TOOL" "log:$T/bad" "$T/p2.jsonl"
+learn --follow "log:$T/bad" --registry "$T/b" --until-end --scores "$T/b.csv" > "$T/b.jsonl" 2> "$T/b.err"
+check "malformed events: exit 0, 3 counted" \
+    "[ $? -eq 0 ] && grep -q '\"bad_events\":3' $T/b.jsonl"
+check "malformed events: named by log position" "grep -q \"log:$T/bad@[0-9]*\" $T/b.err"
+check "malformed events: the other examples all learned" "cmp -s $T/s.ids <(cut -d, -f1-3 $T/b.csv)"
+learn --follow "log:$T/bad" --registry "$T/b2" --until-end --max-bad 1 > /dev/null 2> "$T/b2.err"
+check "--max-bad 1: the second malformed event stops it (exit 1)" \
+    "[ $? -eq 1 ] && grep -q 'more than 1 malformed' $T/b2.err"
+
+# following: a log that grows while the learner runs; then SIGTERM
+"$TOOL" "log:$T/g" "$T/p1.jsonl"
+port=$(( 20000 + RANDOM % 30000 ))
+FOLLOW="--spec $SPEC --data $T/sim --window 10m --lateness 1m -q"
+# shellcheck disable=SC2086
+"$P" learn $FOLLOW --follow "log:$T/g" --registry "$T/gr" --scores "$T/g.csv" --metrics-port $port \
+    > "$T/g.jsonl" 2> "$T/g.err" &
+gpid=$!
+for i in $(seq 1 100); do grep -q '"event":"publish"' "$T/g.jsonl" 2> /dev/null && break; sleep 0.1; done
+check "following: publishes what the log holds" "grep -q '\"event\":\"publish\"' $T/g.jsonl"
+curl -s "http://127.0.0.1:$port/metrics" > "$T/metrics" 2> /dev/null
+check "--metrics-port: Prometheus text" \
+    "grep -q '^pronto_learn_examples_total [1-9]' $T/metrics && grep -q '^pronto_learn_pv_logloss 0\\.' $T/metrics && grep -q '^pronto_learn_published_total [1-9]' $T/metrics"
+n1=$(grep -c '"event":"publish"' "$T/g.jsonl")
+"$P" log append "log:$T/g" "$T/p2.jsonl" > /dev/null
+for i in $(seq 1 200); do
+    [ "$(grep -c '"event":"publish"' "$T/g.jsonl")" -ge $((n1 + 5)) ] && break; sleep 0.1
+done
+check "following: the appended events are learned and published" \
+    "[ \$(grep -c '\"event\":\"publish\"' $T/g.jsonl) -ge $((n1 + 5)) ]"
+kill -TERM $gpid
+wait $gpid
+check "SIGTERM: clean exit 0" "[ $? -eq 0 ] && grep -q '\"event\":\"stopped\"' $T/g.jsonl"
+
+# a vanishing log: renamed away, back, then grows
+"$TOOL" "log:$T/v" "$T/p1.jsonl"
+# shellcheck disable=SC2086
+"$P" learn $FOLLOW --follow "log:$T/v" --registry "$T/vr" > "$T/v.jsonl" 2> "$T/v.err" &
+vpid=$!
+for i in $(seq 1 100); do grep -q '"event":"publish"' "$T/v.jsonl" 2> /dev/null && break; sleep 0.1; done
+mv "$T/v" "$T/v.away"
+for i in $(seq 1 100); do grep -q 'retrying' "$T/v.err" 2> /dev/null && break; sleep 0.1; done
+check "vanished log: reported, retrying" "grep -q 'retrying' $T/v.err"
+check "vanished log: the learner waits (alive)" "kill -0 $vpid"
+mv "$T/v.away" "$T/v"
+n1=$(grep -c '"event":"publish"' "$T/v.jsonl")
+"$P" log append "log:$T/v" "$T/p2.jsonl" > /dev/null
+for i in $(seq 1 300); do
+    [ "$(grep -c '"event":"publish"' "$T/v.jsonl")" -ge $((n1 + 5)) ] && break; sleep 0.1
+done
+check "vanished log back: learning goes on" \
+    "[ \$(grep -c '\"event\":\"publish\"' $T/v.jsonl) -ge $((n1 + 5)) ]"
+kill -TERM $vpid
+wait $vpid
+check "vanished log: SIGTERM exit 0" "[ $? -eq 0 ]"
+
+# bad flags and inputs
+"$P" learn --registry "$T/x" --spec "$SPEC" > /dev/null 2>&1
+check "no --follow: exit 2" "[ $? -eq 2 ]"
+"$P" learn --follow "$L" --spec "$SPEC" > /dev/null 2>&1
+check "no --registry: exit 2" "[ $? -eq 2 ]"
+"$P" learn --follow "$L" --registry "$T/x" > /dev/null 2>&1
+check "no --spec: exit 2" "[ $? -eq 2 ]"
+for bad in "--keep 0" "--kind fm" "--publish-every xx" "--pv" "--tolerance -1" \
+           "--metrics-port 70000" "--alpha -1" "--init m.pm --alpha 0.2"; do
+    # shellcheck disable=SC2086
+    "$P" learn --follow "$L" --registry "$T/x" --spec "$SPEC" $bad > /dev/null 2>&1
+    check "learn $bad: exit 2" "[ $? -eq 2 ]"
+done
+"$P" learn --follow "log:$T/nope" --registry "$T/x" --spec "$SPEC" --data "$T/sim" --until-end > /dev/null 2> "$T/nope.err"
+check "a missing log with --until-end: exit 1, named" "[ $? -eq 1 ] && grep -q nope $T/nope.err"
+learn --follow "$L" --registry "$T/r" --until-end --bits 18 > /dev/null 2> "$T/fp.err"
+check "a checkpoint of another featurization: refused (exit 1)" "[ $? -eq 1 ] && grep -q 'another feature spec' $T/fp.err"
+finish
