@@ -102,6 +102,8 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
  * lists the JSON keys). */
 typedef struct pr_learn_ckpt {
     char version[72];          /* the registered version holding the model */
+    char snapshot[72];         /* the version --scores scores with (the last
+                                  promoted; "" = the initial model) */
     char kind[8];              /* "lr", "ffm" */
     uint64_t spec_fingerprint; /* of the featurizer */
     char pos[48];              /* the log position of the last record

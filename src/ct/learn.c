@@ -12,10 +12,12 @@
  *               the next publish boundary the learner publishes (what it
  *               learned so far) before the event is processed;
  *   on_labeled  every labeled impression in emission order: scored by the
- *               last published snapshot (the --scores p: what a server
- *               following the registry answered), by production when that
- *               is another model (the gate's reference), then by the model
- *               (progressive validation) which learns it at once.
+ *               snapshot, the learner's last promoted version (the --scores
+ *               p: what a server following the alias answered; with
+ *               --no-promote the last registered one; before any, the
+ *               initial model), by production when that is another model
+ *               (the gate's reference), then by the model (progressive
+ *               validation) which learns it at once.
  *
  * Both decisions depend only on the sequence of lines pushed, never on
  * when the builder ran (pr_fs_builder_advance at a pause in the log), so
@@ -36,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -68,7 +71,8 @@ typedef struct learner {
     pr_fs_builder *b;
     pr_featurizer *fz;          /* the builder's */
     pr_model *model;            /* learning */
-    pr_model *snap;             /* the last published (or initial) model */
+    pr_model *snap;             /* the last promoted (--no-promote: registered)
+                                   version's model, or the initial model */
     pr_model *prod;             /* production when it is not the learner's own */
     char prod_id[PR_REGISTRY_ID_MAX];
     pr_count_filter *counts;    /* min_count > 0 */
@@ -83,6 +87,9 @@ typedef struct learner {
     int64_t next_pub;           /* INT64_MIN: not set yet */
     uint64_t published;
     char last_version[PR_REGISTRY_ID_MAX];
+    char snap_id[PR_REGISTRY_ID_MAX];  /* the snapshot's version ("": initial) */
+    char orphan_id[PR_REGISTRY_ID_MAX];/* production at a restart: this learner's
+                                          version cut after its checkpoint */
     char init_parent[PR_REGISTRY_ID_MAX];
     char own[64][PR_REGISTRY_ID_MAX];
     uint32_t n_own;
@@ -103,6 +110,16 @@ typedef struct learner {
     pr_learn_metrics *metrics;
     int finishing;              /* the end-of-log flush is running */
 } learner;
+
+/* JSON-safe copy of a text we did not make (URI, name). */
+static void json_text(char *dst, size_t cap, const char *s) {
+    size_t o = 0;
+    for (; *s && o + 2 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        dst[o++] = c == '"' || c == '\\' || c < 0x20 ? '_' : (char)c;
+    }
+    dst[o] = '\0';
+}
 
 void pr_learn_opts_default(pr_learn_opts *o) {
     memset(o, 0, sizeof *o);
@@ -181,7 +198,10 @@ static pr_status update_filter(learner *l, pr_err *err) {
     return pr_model_set_filter(l->model, l->filter, err);
 }
 
-/* Production's version, "" when the alias is not set. */
+/* Production's version, "" when the alias is not set. A version this
+ * learner registered (and promoted) after its last checkpoint, before a
+ * kill, stands for the snapshot it replaced: the resumed run cuts the
+ * same model again and must gate it as the first run did. */
 static pr_status production_id(learner *l, char *id, pr_err *err) {
     id[0] = '\0';
     pr_status s = pr_registry_resolve(l->reg, l->o->alias, id, NULL, err);
@@ -190,7 +210,34 @@ static pr_status production_id(learner *l, char *id, pr_err *err) {
         pr_err_clear(err);
         return PR_OK;
     }
+    if (s == PR_OK && l->orphan_id[0] && !strcmp(id, l->orphan_id))
+        snprintf(id, PR_REGISTRY_ID_MAX, "%s", l->snap_id);
     return s;
+}
+
+/* At a restart: is production a version of this learner registered after
+ * the checkpoint (its data says this learner, this log, more examples)? */
+static pr_status find_orphan(learner *l, pr_err *err) {
+    char id[PR_REGISTRY_ID_MAX];
+    pr_status s = production_id(l, id, err);
+    if (s != PR_OK || !id[0] || !strcmp(id, l->snap_id)) return s;
+    char *meta = NULL;
+    if ((s = pr_registry_get(l->reg, id, &meta, err)) != PR_OK) return s;
+    json_error_t je;
+    json_t *o = json_loads(meta, 0, &je);
+    free(meta);
+    json_t *d = o ? json_object_get(o, "data") : NULL;
+    json_t *ln = json_object_get(d, "learner"), *lg = json_object_get(d, "log"),
+           *ex = json_object_get(d, "examples");
+    char name[200], uri[1024];
+    json_text(name, sizeof name, l->o->name);
+    json_text(uri, sizeof uri, l->o->uri);
+    if (json_is_string(ln) && !strcmp(json_string_value(ln), name) && json_is_string(lg) &&
+        !strcmp(json_string_value(lg), uri) && json_is_integer(ex) &&
+        (uint64_t)json_integer_value(ex) > l->skip_until)
+        snprintf(l->orphan_id, sizeof l->orphan_id, "%s", id);
+    json_decref(o);
+    return PR_OK;
 }
 
 /* Loads production for the gate when it is another model than the
@@ -199,7 +246,7 @@ static pr_status follow_production(learner *l, pr_err *err) {
     char id[PR_REGISTRY_ID_MAX];
     pr_status s = production_id(l, id, err);
     if (s != PR_OK) return s;
-    if (!id[0] || !strcmp(id, l->last_version)) {
+    if (!id[0] || !strcmp(id, l->snap_id)) {
         pr_model_free(l->prod);
         l->prod = NULL;
         l->prod_id[0] = '\0';
@@ -232,6 +279,7 @@ static pr_status write_ckpt(learner *l, int flushed, pr_err *err) {
     pr_learn_ckpt c;
     memset(&c, 0, sizeof c);
     snprintf(c.version, sizeof c.version, "%s", l->last_version);
+    snprintf(c.snapshot, sizeof c.snapshot, "%s", l->snap_id);
     snprintf(c.kind, sizeof c.kind, "%s", pr_model_kind_name(pr_model_params_get(l->model)->kind));
     c.spec_fingerprint = pr_featurizer_fingerprint(l->fz);
     pr_fs_build_stats st;
@@ -334,16 +382,6 @@ static pr_status scores_open(learner *l, uint64_t len, pr_err *err) {
 
 /* ---------------------------------------------------------------- publish */
 
-/* JSON-safe copy of a text we did not make (URI, name). */
-static void json_text(char *dst, size_t cap, const char *s) {
-    size_t o = 0;
-    for (; *s && o + 2 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        dst[o++] = c == '"' || c == '\\' || c < 0x20 ? '_' : (char)c;
-    }
-    dst[o] = '\0';
-}
-
 static void fmt_num(char *buf, size_t cap, double v) {
     if (isfinite(v)) snprintf(buf, cap, "%.6f", v);
     else snprintf(buf, cap, "null");
@@ -357,6 +395,7 @@ static void gc_own(learner *l) {
         pr_err_clear(&e);
         pr_status s = PR_ERR_INVALID;
         for (; i + l->o->keep < l->n_own; i++) {
+            if (!strcmp(l->own[i], l->snap_id)) continue; /* --scores needs it */
             s = pr_registry_remove(l->reg, l->own[i], "learner keeps its newest versions", &e);
             if (s == PR_OK || s == PR_ERR_NOTFOUND) break;
         }
@@ -382,7 +421,7 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     if ((s = production_id(l, prod, err)) != PR_OK) return s;
     double A = acc_ll(&l->pv), ref = NAN;
     const char *ref_what = "none";
-    if (prod[0] && !strcmp(prod, l->last_version)) {
+    if (prod[0] && !strcmp(prod, l->snap_id)) {
         ref = acc_ll(&l->pv_snap);
         ref_what = "own";
     } else if (prod[0] && l->prod && !strcmp(prod, l->prod_id)) {
@@ -489,6 +528,14 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     }
     snprintf(l->own[l->n_own++], sizeof l->own[0], "%s", id);
     l->published++;
+    if (promoted || o->no_promote) {
+        /* the new snapshot: what a server following the alias now answers */
+        pr_model *c;
+        if ((s = pr_model_clone(l->model, &c, err)) != PR_OK) return s;
+        pr_model_free(l->snap);
+        l->snap = c;
+        snprintf(l->snap_id, sizeof l->snap_id, "%s", id);
+    }
     if ((s = scores_sync(l, err)) != PR_OK) return s;
     if ((s = write_ckpt(l, l->finishing, err)) != PR_OK) return s;
     gc_own(l);
@@ -507,11 +554,6 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     }
     l->rep->published++;
     l->rep->promoted += promoted;
-    /* the new snapshot: what a server following the alias now answers */
-    pr_model *c;
-    if ((s = pr_model_clone(l->model, &c, err)) != PR_OK) return s;
-    pr_model_free(l->snap);
-    l->snap = c;
     memset(&l->pv, 0, sizeof l->pv);
     memset(&l->pv_snap, 0, sizeof l->pv_snap);
     memset(&l->pv_prod, 0, sizeof l->pv_prod);
@@ -744,7 +786,21 @@ static pr_status setup_model(learner *l, const pr_learn_ckpt *ck, int resumed, p
         l->filter = malloc(l->filter_words * sizeof *l->filter);
         if (!l->filter) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     }
-    return pr_model_clone(l->model, &l->snap, err);
+    if (resumed) snprintf(l->snap_id, sizeof l->snap_id, "%s", ck->snapshot);
+    if (!resumed || !strcmp(ck->snapshot, ck->version))
+        return pr_model_clone(l->model, &l->snap, err);
+    if (ck->snapshot[0]) { /* an older promoted version */
+        char path[PR_REGISTRY_PATH_MAX];
+        s = pr_registry_resolve(l->reg, ck->snapshot, NULL, path, err);
+        if (s == PR_OK) s = pr_model_load(path, &l->snap, err);
+        return s;
+    }
+    /* nothing promoted yet: the initial model, made again */
+    if (o->init) return load_model_uri(o->init, &l->snap, NULL, err);
+    pr_model_params p = o->params;
+    p.hash_bits = bits;
+    p.n_fields = pr_featurizer_n_fields(l->fz);
+    return pr_model_new(&p, &l->snap, err);
 }
 
 pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err) {
@@ -795,6 +851,7 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
                            (unsigned long long)pr_featurizer_fingerprint(l->fz));
     }
     if (s == PR_OK) s = setup_model(l, &ck, resumed, err);
+    if (s == PR_OK && !resumed) l->snap_id[0] = '\0';
     if (s == PR_OK && resumed) {
         const char *want = pr_model_kind_name(pr_model_params_get(l->model)->kind);
         if (strcmp(want, ck.kind))
@@ -842,6 +899,7 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
         goto out;
     }
     if (s == PR_OK) s = scores_open(l, resumed ? ck.scores_bytes : 0, err);
+    if (s == PR_OK) s = find_orphan(l, err); /* also a first run killed before its checkpoint */
     if (s == PR_OK) s = follow_production(l, err);
     if (s == PR_OK) s = pr_learn_metrics_start(o->metrics_port, &l->metrics, err);
     if (s == PR_OK) s = run_log(l, err);

@@ -4,7 +4,8 @@
  * overall progressive-validation sums continue bit for bit after a
  * restart; counts as integers (jansson reads them as json_int_t, 64-bit).
  *
- *   {"format":1,"version":"v000012","kind":"lr","spec_fingerprint":"<16 hex>",
+ *   {"format":1,"version":"v000012","snapshot":"v000011","kind":"lr",
+ *    "spec_fingerprint":"<16 hex>",
  *    "pos":"<log position>","examples":N,"scores_bytes":N,"clock_ms":T,
  *    "next_publish_ms":T|null,"published":N,"flushed":0|1,
  *    "ll_sum":X,"n":N,"positives":N,"own":["v000010","v000012"]}
@@ -80,6 +81,7 @@ pr_status pr_learn_ckpt_parse(const char *text, size_t len, const char *name,
         goto done;
     }
     if ((s = get_str(o, "version", name, out->version, sizeof out->version, 0, err)) ||
+        (s = get_str(o, "snapshot", name, out->snapshot, sizeof out->snapshot, 1, err)) ||
         (s = get_str(o, "kind", name, out->kind, sizeof out->kind, 0, err)) ||
         (s = get_str(o, "spec_fingerprint", name, fp, sizeof fp, 0, err)) ||
         (s = get_str(o, "pos", name, out->pos, sizeof out->pos, 1, err)) ||
@@ -137,8 +139,9 @@ char *pr_learn_ckpt_format(const pr_learn_ckpt *c) {
     snprintf(fp, sizeof fp, "%016" PRIx64, c->spec_fingerprint);
     json_t *own = json_array();
     for (uint32_t i = 0; own && i < c->n_own; i++) json_array_append_new(own, str(c->own[i]));
-    json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:I,s:i,s:o,s:I,s:I,s:o}",
-                          "format", FORMAT, "version", str(c->version), "kind", str(c->kind),
+    json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:I,s:i,s:o,s:I,s:I,s:o}",
+                          "format", FORMAT, "version", str(c->version),
+                          "snapshot", str(c->snapshot), "kind", str(c->kind),
                           "spec_fingerprint", str(fp), "pos", str(c->pos),
                           "examples", (json_int_t)c->examples,
                           "scores_bytes", (json_int_t)c->scores_bytes,
