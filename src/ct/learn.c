@@ -106,7 +106,6 @@ typedef struct learner {
     pr_log_pos pos;             /* last record read */
     pr_log_pos ring[POS_RING];  /* of the lines pushed, by push count */
     uint64_t pushed;
-    uint64_t bad_seen;
     pr_learn_metrics *metrics;
     int finishing;              /* the end-of-log flush is running */
 } learner;
@@ -564,6 +563,14 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
 
 /* ---------------------------------------------------------------- callbacks */
 
+static void metrics_now(learner *l) {
+    if (!l->metrics) return;
+    pr_fs_build_stats st;
+    pr_fs_builder_stats(l->b, &st);
+    pr_learn_metrics_examples(l->metrics, l->n, l->n ? l->ll_sum / (double)l->n : NAN,
+                              ne_of(l->ll_sum, l->n, l->positives), st.bad_lines);
+}
+
 static pr_status on_event(void *ctx, pr_bytes line, const pr_fs_event *ev, pr_fs *fs,
                           const pr_fs_row *row, pr_arena *arena, pr_err *err) {
     (void)line, (void)fs, (void)row, (void)arena;
@@ -578,7 +585,7 @@ static pr_status on_event(void *ctx, pr_bytes line, const pr_fs_event *ev, pr_fs
         return PR_OK;
     }
     if (l->clock_ms < l->next_pub) return PR_OK;
-    int64_t at = l->next_pub;
+    int64_t at = next - D; /* the latest boundary passed */
     l->next_pub = next;
     if (l->since_pub == 0 || l->emitted < l->skip_until) return PR_OK;
     return publish(l, at, "time", err);
@@ -625,9 +632,7 @@ static pr_status on_labeled(void *ctx, const pr_fs_labeled *lab, pr_err *err) {
             return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot write", l->o->scores_path);
         l->scores_bytes += (uint64_t)n;
     }
-    if ((l->n & 255) == 0)
-        pr_learn_metrics_examples(l->metrics, l->n, l->ll_sum / (double)l->n,
-                                  ne_of(l->ll_sum, l->n, l->positives), l->bad_seen);
+    if ((l->n & 255) == 0) metrics_now(l);
     if (l->o->publish_examples && l->since_pub >= l->o->publish_examples)
         return publish(l, l->clock_ms, "examples", err);
     return PR_OK;
@@ -711,6 +716,7 @@ static pr_status run_log(learner *l, pr_err *err) {
         s = pr_fs_builder_advance(l->b, err);
         if (s != PR_OK) return s;
         pr_learn_metrics_lag(l->metrics, l->clock_ms);
+        metrics_now(l);
         if (o->until_end) return PR_OK;
         if (pr_now() - idle_since > IDLE_REOPEN_S) {
             /* a log renamed away or recreated is noticed by reopening it */
