@@ -154,7 +154,7 @@ if [[ $RUNS == *" shadow "* ]]; then
     mean_us() { curl -s "localhost:$PORT/metrics" | awk -v s="$1_sum$2" -v c="$1_count$2" '
         index($0, s " ") == 1 { t = $2 } index($0, c " ") == 1 { n = $2 }
         END { printf "%.1f", n ? t / n * 1e6 : 0 }'; }
-    printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "shadowed" "dropped" "shadow us/req" "answer us" "http us"
+    printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s %8s\n" "lr mem: predict c2" "req/s" "p50 us" "p99 us" "shadowed" "dropped" "shadow us/req" "answer us" "http us" "handoff us"
     for run in off lr-shadow ffm-shadow off; do
         case $run in
         off) flags=() ;;
@@ -167,12 +167,14 @@ if [[ $RUNS == *" shadow "* ]]; then
         ans=$(mean_us pronto_predict_duration_seconds '{arm="production"}')
         http=$(mean_us pronto_http_request_duration_seconds '{route="predict"}')
         if [ $run = off ]; then
-            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "$run" "$rps" "$p50" "$p99" - - - "$ans" "$http"
+            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s %8s\n" "$run" "$rps" "$p50" "$p99" - - - "$ans" "$http" -
         else
             n=$(metric "pronto_shadow_requests_total{arm=\"$run\"}")
             d=$(metric "pronto_shadow_dropped_total{arm=\"$run\"}")
             us=$(mean_us pronto_shadow_duration_seconds "{arm=\"$run\"}")
-            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us" "$ans" "$http"
+            c=$(metric "pronto_shadow_handoff_seconds_total{arm=\"$run\"}")
+            cu=$(awk -v c="$c" -v n="$n" -v d="$d" 'BEGIN { printf "%.1f", n + d ? c / (n + d) * 1e6 : 0 }')
+            printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s %8s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us" "$ans" "$http" "$cu"
         fi
         stop
     done

@@ -2219,6 +2219,9 @@ TEST(test_shadow) {
     close(fa);
     for (int i = 0; i < 400 && metric(pw, "pronto_shadow_requests_total{arm=\"shadow\"}") < N; i++)
         usleep(5000);
+    fprintf(stderr, "   shadow: %lld scored, %lld dropped\n",
+            metric(pw, "pronto_shadow_requests_total{arm=\"shadow\"}"),
+            metric(pw, "pronto_shadow_dropped_total{arm=\"shadow\"}"));
     ASSERT_EQ_INT(metric(pw, "pronto_shadow_requests_total{arm=\"shadow\"}"), N);
     ASSERT_EQ_INT(metric(pw, "pronto_shadow_scores_total{arm=\"shadow\"}"), 2 * N);
     ASSERT_EQ_INT(metric(pw, "pronto_shadow_errors_total{arm=\"shadow\"}"), 0);

@@ -161,6 +161,11 @@ void pr__arms_render(pr_server *s, pr__tb *o) {
     help(o, "pronto_shadow_dropped_total", "counter",
          "answered requests not scored by the shadow: its queue was full");
     per_arm(o, "pronto_shadow_dropped_total", s->shadow, 1, f_dropped);
+    help(o, "pronto_shadow_handoff_seconds_total", "counter",
+         "time the HTTP threads spent handing requests to the shadow (copying the body before "
+         "parsing, queueing the request's arena after the answer was sent)");
+    pr__tb_printf(o, "pronto_shadow_handoff_seconds_total{arm=\"%s\"} %.9f\n", s->shadow->alias,
+                  (double)ld(&s->shadow->handoff_ns) / 1e9);
     help(o, "pronto_shadow_duration_seconds", "histogram",
          "the shadow's featurize and score of one request, on its own thread");
     histogram(o, "pronto_shadow_duration_seconds", s->shadow, 1);

@@ -416,6 +416,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     req_ctx *r = *con_cls;
     (void)toe;
     if (!r) return;
+    /* the answer is out: the shadow's copy of its rows costs it nothing */
+    if (r->route == PR__ROUTE_PREDICT && s->shadow) pr__predict_completed(s);
     pr__job_release(r->job);
     pr__guard_phase(s, r->conn ? r->conn : conn_of(c), PR__CONN_IDLE);
     pr__body_free(s, &r->body);

@@ -60,15 +60,73 @@ static void worker_connect(pr_server *s, pr__worker *w) {
     if (pr_fs_open(s->store_spec, store, &w->fs, &err) != PR_OK) w->fs = NULL;
 }
 
+/* A new arena of w (NULL: out of memory); the caller counted it in
+ * w->boxes. */
+static pr__arena_box *box_new(pr__worker *w) {
+    pr__arena_box *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->owner = w;
+    pr_arena_init(&b->arena, NULL, 0, 0);
+    return b;
+}
+
+static void box_free(pr__arena_box *b) {
+    if (!b) return;
+    pr_arena_free(&b->arena);
+    free(b);
+}
+
+/* An arena to replace the one lent: one given back, or a new one while
+ * fewer than PR__SHADOW_ARENAS are alive; NULL when none is to spare. */
+static pr__arena_box *box_take(pr__worker *w) {
+    pthread_mutex_lock(&w->lend_mu);
+    pr__arena_box *b = w->free;
+    int make = 0;
+    if (b) {
+        w->free = b->next;
+        w->n_free--;
+    } else if (w->boxes < PR__SHADOW_ARENAS) {
+        w->boxes++;
+        make = 1;
+    }
+    pthread_mutex_unlock(&w->lend_mu);
+    if (make && !(b = box_new(w))) {
+        pthread_mutex_lock(&w->lend_mu);
+        w->boxes--;
+        pthread_mutex_unlock(&w->lend_mu);
+    }
+    return b;
+}
+
+void pr__arena_box_return(pr__arena_box *b) {
+    pr__worker *w = b->owner;
+    pthread_mutex_lock(&w->lend_mu);
+    int keep = w->n_free < PR__SHADOW_ARENAS_KEEP;
+    if (keep) {
+        b->next = w->free;
+        w->free = b;
+        w->n_free++;
+    } else {
+        w->boxes--;
+    }
+    pthread_mutex_unlock(&w->lend_mu);
+    if (!keep) box_free(b); /* a burst is over: its memory goes */
+}
+
 static pr__worker *worker_get(pr_server *s, pr_err *err) {
     if (tls_server == s && tls_worker) return tls_worker;
     pr__worker *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    pr_arena_init(&w->arena, NULL, 0, 0);
-    if (pr_fs_open(s->store_spec, NULL, &w->fs_cold, err) != PR_OK) {
+    pthread_mutex_init(&w->lend_mu, NULL);
+    w->cur = box_new(w);
+    w->boxes = 1;
+    if (!w->cur || pr_fs_open(s->store_spec, NULL, &w->fs_cold, err) != PR_OK) {
+        box_free(w->cur);
+        pthread_mutex_destroy(&w->lend_mu);
         free(w);
         return NULL;
     }
+    w->arena = &w->cur->arena;
     w->last_connect = -1e9;
     worker_connect(s, w);
     pthread_mutex_lock(&s->workers_mu);
@@ -78,6 +136,35 @@ static pr__worker *worker_get(pr_server *s, pr_err *err) {
     tls_worker = w;
     tls_server = s;
     return w;
+}
+
+/* Hands the request answered last on w to the shadow: its arena goes
+ * with it, and w takes another (none to spare: not shadowed). */
+static void shadow_flush(pr_server *s, pr__worker *w) {
+    if (!w->sh_pending) return;
+    uint64_t t0 = pr__mono_ns();
+    w->sh_pending = 0;
+    pr__arena_box *next = box_take(w);
+    if (pr__shadow_submit(s, next ? w->cur : NULL, w->sh_rows, w->sh_n, w->sh_ranked, w->sh_ts,
+                          w->sh_has_rec ? &w->sh_rec : NULL)) {
+        w->cur = next;
+        w->arena = &next->arena;
+    } else if (next) {
+        pr__arena_box_return(next);
+    }
+    pr__tb_free(&w->sh_rec); /* taken or queued: empty by now */
+    memset(&w->sh_rec, 0, sizeof w->sh_rec);
+    pr__metrics_add(&s->shadow->handoff_ns, pr__mono_ns() - t0);
+}
+
+void pr__predict_completed(pr_server *s) {
+    if (tls_server == s && tls_worker) shadow_flush(s, tls_worker);
+}
+
+void pr__workers_flush_shadow(pr_server *s) {
+    pthread_mutex_lock(&s->workers_mu);
+    for (pr__worker *w = s->workers; w; w = w->next) shadow_flush(s, w);
+    pthread_mutex_unlock(&s->workers_mu);
 }
 
 void pr__workers_free(pr_server *s) {
@@ -90,7 +177,14 @@ void pr__workers_free(pr_server *s) {
         pr_fs_free(w->fs);
         pr_fs_free(w->fs_cold);
         pr_store_close(w->own_store);
-        pr_arena_free(&w->arena);
+        pr__tb_free(&w->sh_rec);
+        box_free(w->cur);
+        while (w->free) { /* the shadow gave every lent arena back (stopped first) */
+            pr__arena_box *b = w->free;
+            w->free = b->next;
+            box_free(b);
+        }
+        pthread_mutex_destroy(&w->lend_mu);
         free(w);
         w = next;
     }
@@ -129,7 +223,7 @@ static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q,
     if (w->fs) {
         if (s->is_mem) pthread_rwlock_rdlock(&s->state_lock);
         rc = pr_fs_assemble(w->fs, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
-                            &w->arena, rows, err);
+                            w->arena, rows, err);
         if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
     }
     if (rc != PR_ERR_IO) {
@@ -139,7 +233,7 @@ static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q,
     pr__metrics_add(&s->metrics.store_errors, 1);
     *degraded = 1;
     return pr_fs_assemble(w->fs_cold, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
-                          &w->arena, rows, err);
+                          w->arena, rows, err);
 }
 
 /* "KEY":ID, the candidate's key as it was sent (number or string). */
@@ -256,7 +350,7 @@ static int log_request(pr_server *s, pr__worker *w, const pr__arm *a, const pr__
             if (c) pr__tb_put(&b, ",", 1);
             pr__tb_json_str(&b, s->col_names[c], strlen(s->col_names[c]));
             pr__tb_put(&b, ":", 1);
-            pr_bytes t = pr_fs_row_text(fs, &rows[i], c, &w->arena);
+            pr_bytes t = pr_fs_row_text(fs, &rows[i], c, w->arena);
             if (t.len) pr__tb_json_str(&b, t.ptr, t.len);
             else pr__tb_puts(&b, "null");
         }
@@ -281,15 +375,31 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
     }
     pr__arm *a = NULL;
     pr__model_ref *m = NULL;
-    pr_arena_reset(&w->arena);
+    shadow_flush(s, w); /* the previous answer, before its arena is rewound */
+    pr_arena_reset(w->arena);
+    if (s->shadow) {
+        /* the rows point into the body: a copy in the arena, which the
+         * shadow may take (the body is freed with the request) */
+        uint64_t t0 = pr__mono_ns();
+        char *copy = pr_arena_alloc(w->arena, len + 1);
+        if (!copy) {
+            *status = 500;
+            pr__json_error(out, "out of memory");
+            return json;
+        }
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+        body = copy;
+        pr__metrics_add(&s->shadow->handoff_ns, pr__mono_ns() - t0);
+    }
     pr__predict_req q;
-    pr_status rc = pr__predict_parse(&s->req, body, len, s->o.max_candidates, &w->arena, &q, &err);
+    pr_status rc = pr__predict_parse(&s->req, body, len, s->o.max_candidates, w->arena, &q, &err);
     if (rc != PR_OK) {
         *status = rc == PR_ERR_NOMEM ? 500 : 400;
         goto fail;
     }
     if (!q.request_id.len) {
-        char *id = pr_arena_alloc(&w->arena, 48);
+        char *id = pr_arena_alloc(w->arena, 48);
         if (!id) {
             rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory");
             *status = 500;
@@ -303,9 +413,9 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
     pr__metrics_add(&a->requests, 1);
     m = pr__holder_acquire(&a->holder);
     t[1] = now_ns();
-    pr_fs_row *rows = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *rows);
-    pr_example *x = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *x);
-    scored *ranked = pr_arena_alloc(&w->arena, (size_t)q.n * sizeof *ranked);
+    pr_fs_row *rows = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *rows);
+    pr_example *x = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *x);
+    scored *ranked = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *ranked);
     if (!rows || !x || !ranked) {
         rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory for %u candidates", q.n);
         *status = 500;
@@ -321,7 +431,7 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
     t[2] = now_ns();
     const uint64_t *filter = pr_model_filter(m->model);
     for (uint32_t i = 0; i < q.n; i++) {
-        if ((rc = pr_featurizer_apply(m->fz, &rows[i].rec, &w->arena, &x[i], &err)) != PR_OK) {
+        if ((rc = pr_featurizer_apply(m->fz, &rows[i].rec, w->arena, &x[i], &err)) != PR_OK) {
             *status = 500;
             goto fail;
         }
@@ -349,12 +459,20 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
         pr__arm_observe(a, t[5] - t[0], ranked, q.n);
         /* The answer is complete: what follows only queues work for other
-         * threads (the logger, the shadow). */
+         * threads (the logger; the shadow, once the answer is sent). */
         pr__tb rec;
         memset(&rec, 0, sizeof rec);
         int kept = pr__elog_on(&s->elog) &&
                    log_request(s, w, a, m, &q, ranked, rows, ts, s->shadow ? &rec : NULL);
-        if (s->shadow) pr__shadow_submit(s, rows, q.n, ranked, ts, kept ? &rec : NULL);
+        if (s->shadow) {
+            w->sh_pending = 1;
+            w->sh_rows = rows;
+            w->sh_ranked = ranked;
+            w->sh_n = q.n;
+            w->sh_ts = ts;
+            w->sh_has_rec = kept;
+            w->sh_rec = rec;
+        }
     }
     pr__model_ref_release(m);
     return json;

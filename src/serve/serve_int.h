@@ -225,6 +225,7 @@ typedef struct pr__arm {
     uint64_t scores, score_sum;       /* candidates scored, sum of p (nano) */
     uint64_t diff_sum;                /* shadow: sum |p - the answer's p| (nano) */
     uint64_t dropped;                 /* shadow: not scored, queue full */
+    uint64_t handoff_ns;              /* shadow: HTTP threads' time handing requests over */
 } pr__arm;
 
 /* Sets each arm's bound from the weights (split.c). */
@@ -254,29 +255,35 @@ void pr__arms_render(pr_server *s, pr__tb *out);
  * is rewound by the next request), the answer's p, and its prediction
  * record without the closing brace (shadow.c). */
 typedef struct pr__shadow_item pr__shadow_item;
+typedef struct pr__arena_box pr__arena_box; /* predict.c */
 typedef struct pr__shadowq {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pr__shadow_item *head, *tail;
-    size_t n, bytes;           /* queued */
+    size_t n;                  /* queued */
+    size_t lent_bytes;         /* atomic: the queued requests' arena bytes */
     int stop, started, inited;
     pthread_t th;
     pr_arena arena;            /* the shadow thread's */
 } pr__shadowq;
 
 #define PR__SHADOW_QUEUE 4096              /* items queued at most */
-#define PR__SHADOW_QUEUE_BYTES ((size_t)64 << 20)
 
 /* Starts the shadow thread (nothing without --shadow). */
 pr_status pr__shadow_start(pr_server *s, pr_err *err);
 /* Scores what is queued, then stops the thread. Before the logger stops. */
 void pr__shadow_stop(pr_server *s);
-/* Queues one answered request (HTTP thread): rows[0..n) are copied,
- * ranked[0..n) is the answer (rank order); rec (may be NULL: no log) the
- * prediction record so far, taken (left empty). A full queue: counted as
- * dropped, rec closed and queued for the log without a shadow. */
-void pr__shadow_submit(pr_server *s, const pr_fs_row *rows, uint32_t n, const pr__scored *ranked,
-                       int64_t ts, pr__tb *rec);
+/* Queues one answered request (HTTP thread): box is the arena holding
+ * it (everything rows[0..n) and ranked[0..n), the answer in rank order,
+ * point to), rec (may be NULL: no log) the prediction record so far,
+ * taken (left empty). Returns 1 when queued: box is the shadow's until it
+ * gives it back (pr__arena_box_return). 0 when box is NULL (no arena to
+ * spare) or the queue is full: counted as dropped, rec closed and queued
+ * for the log without a shadow, box still the caller's. */
+int pr__shadow_submit(pr_server *s, pr__arena_box *box, const pr_fs_row *rows, uint32_t n,
+                      const pr__scored *ranked, int64_t ts, pr__tb *rec);
+/* The shadow gives a lent arena back to its worker (any thread). */
+void pr__arena_box_return(pr__arena_box *box);
 
 /* ---------------------------------------------------------------- workers */
 
@@ -325,6 +332,22 @@ pr_status pr__request_plan_init(pr__request_plan *rp, const char *const *names, 
                                 const char *candidate_key, pr_err *err);
 void pr__request_plan_free(pr__request_plan *rp);
 
+/* An arena a worker can lend, with the request in it, to the shadow
+ * thread, which gives it back when done (predict.c, shadow.c). */
+struct pr__arena_box {
+    struct pr__arena_box *next;   /* the owner's free list (lend_mu) */
+    struct pr__worker *owner;
+    pr_arena arena;
+};
+/* Arenas per worker: one in use, the others lent or free; a request
+ * finding none to spare is not shadowed (counted as dropped). A worker
+ * keeps at most PR__SHADOW_ARENAS_KEEP given back (more are freed), and
+ * the arenas lent by all workers hold at most PR__SHADOW_LENT_BYTES of
+ * requests. */
+#define PR__SHADOW_ARENAS 64
+#define PR__SHADOW_ARENAS_KEEP 8
+#define PR__SHADOW_LENT_BYTES ((size_t)64 << 20)
+
 /* One HTTP worker thread's state, created on its first predict request. */
 typedef struct pr__worker {
     struct pr__worker *next;   /* the server's list (workers_mu) */
@@ -333,8 +356,31 @@ typedef struct pr__worker {
     pr_fs *fs_cold;            /* an empty in-process state: defaults for
                                   every candidate when the store fails */
     double last_connect;       /* pr_now() of the last attempt to open fs */
-    pr_arena arena;
+    pr_arena *arena;           /* the request's: &cur->arena */
+    pr__arena_box *cur;        /* the arena in use (owned) */
+    pthread_mutex_t lend_mu;   /* free, n_free, boxes */
+    pr__arena_box *free;       /* arenas the shadow gave back */
+    uint32_t n_free;
+    uint32_t boxes;            /* arenas alive, at most PR__SHADOW_ARENAS */
+    /* --shadow: the last answered request, handed to the shadow once its
+     * answer is sent (pr__predict_completed) or at this worker's next
+     * predict, whichever is first: its rows, answer and body copy are in
+     * cur's arena, which goes with it (no copy) */
+    int sh_pending;
+    const pr_fs_row *sh_rows;
+    const pr__scored *sh_ranked;
+    uint32_t sh_n;
+    int64_t sh_ts;
+    int sh_has_rec;
+    pr__tb sh_rec;             /* its prediction record, without the '}' */
 } pr__worker;
+
+/* The request just answered on this thread is complete (its reply sent,
+ * libmicrohttpd's completion callback): its shadow work is queued now. */
+void pr__predict_completed(pr_server *s);
+/* Queues the shadow work every worker still holds (shutdown, after the
+ * HTTP threads stopped). */
+void pr__workers_flush_shadow(pr_server *s);
 
 /* ---------------------------------------------------------------- events */
 

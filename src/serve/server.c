@@ -428,6 +428,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
      * answers get a moment to go out. */
     if (pr__jobs_abort(s)) wait_in_flight(s, pr_now() + 0.1);
     pr__http_stop(s);
+    pr__workers_flush_shadow(s); /* answers whose completion was not seen */
     pr__jobs_join(s, deadline);
     pr__shadow_stop(s); /* scores what is queued, hands the records to the logger */
     if (!s->jobs_stuck) pr__elog_stop(s); /* the logger appends what is queued */
@@ -448,11 +449,11 @@ void pr_server_free(pr_server *s) {
         if (!s->o.quiet) pr_log(PR_LOG_WARN, "serve: not freeing the server: a job thread is busy");
         return;
     }
+    pr__shadow_stop(s); /* gives the workers' lent arenas back */
     pr__workers_free(s);
     pr__guard_free(s);
     pr__sentinel_stop(s);
     pr_registry_close(s->reg);
-    pr__shadow_stop(s);
     pr__elog_stop(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);

@@ -6,27 +6,34 @@
  * in the answer's rank order) and into the shadow's metrics (arm.c: mean
  * p, mean |shadow p - answered p|, time, errors, drops).
  *
- * The HTTP thread, once its reply is written, copies the request's
- * assembled rows (they live in its arena, rewound by its next request;
- * texts shared by consecutive candidates are copied once) and the answer
- * into one malloc'd item and queues it, with the prediction record built
- * so far (the shadow closes it and hands it to the logger). The shadow
- * thread runs at nice +10 (pr__lower_priority): on a busy machine the
- * HTTP threads get the cores, and the shadow falls behind. The queue is
- * bounded (PR__SHADOW_QUEUE items, PR__SHADOW_QUEUE_BYTES); past it an
- * answer is not shadowed: counted in pronto_shadow_dropped_total, its
- * record logged without a shadow. So the shadow never makes an answer
- * wait: its cost on the request path is the copy (docs/benchmarks.md).
+ * Nothing is copied. A worker's request lives in an arena (predict.c):
+ * the parsed body (with --shadow the body is first copied into it, as
+ * the rows point into it and libmicrohttpd frees the body with the
+ * request), the assembled rows, the answer. Once the answer is sent
+ * (libmicrohttpd's completion callback on the HTTP thread,
+ * pr__predict_completed; or that thread's next predict, if it comes
+ * first) the worker lends that whole arena to the shadow with the request
+ * in it, and goes on with another of its arenas (PR__SHADOW_ARENAS at
+ * most, holding PR__SHADOW_LENT_BYTES of requests in all; the shadow
+ * gives each back when done, and a worker keeps PR__SHADOW_ARENAS_KEEP
+ * of those, freeing the others). The shadow thread runs at
+ * nice +10 (pr__lower_priority): on a busy machine the HTTP threads get
+ * the cores, and the shadow falls behind. When a worker has no arena to
+ * spare or the queue is full (PR__SHADOW_QUEUE), the request is not
+ * shadowed: counted in pronto_shadow_dropped_total, its record logged
+ * without a shadow. So the shadow never makes an answer wait, and the
+ * HTTP thread pays the body copy and a queue push
+ * (pronto_shadow_handoff_seconds_total; docs/benchmarks.md).
  *
  * The shadow scores the rows the answer was computed from (the same
  * store read), with its own featurizer and filter: a shadow whose spec
  * differs from the arms' is fine as long as the store's spec satisfies it
  * (checked at every load, as for any model).
  *
- * Ownership: an item and everything it points to is one allocation, owned
- * by the queue from pr__shadow_submit on and freed by the shadow thread
- * (or at stop). The record's buffer moves into the item, then to the
- * logger's queue.
+ * Ownership: a lent arena belongs to the shadow from a successful
+ * pr__shadow_submit until it is given back (after scoring, or at stop);
+ * the item lives in it. The record's buffer moves into the item, then to
+ * the logger's queue.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +42,15 @@
 
 struct pr__shadow_item {
     pr__shadow_item *next;
-    int64_t ts;
+    pr__arena_box *box;        /* the request's arena, lent: the item lives in it */
+    size_t bytes;              /* its size, counted in lent_bytes */
+    const pr_fs_row *rows;     /* n rows, in box */
+    const pr__scored *ranked;  /* the answer, rank order, in box */
     uint32_t n;
-    size_t bytes;              /* the allocation's size */
-    pr_record *recs;           /* n rows, their cols/num/texts in this block */
-    pr__scored *ranked;        /* the answer, rank order */
+    int64_t ts;
     int has_rec;
     pr__tb rec;                /* the prediction record without its '}' */
 };
-
-static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* Hands a record to the logger, closed (over: dropped and counted). */
 static void enqueue_rec(pr_server *s, int64_t ts, pr__tb *b) {
@@ -58,104 +64,42 @@ static void enqueue_rec(pr_server *s, int64_t ts, pr__tb *b) {
     memset(b, 0, sizeof *b);
 }
 
-/* 1 if column c of row i has the same text as row i - 1 (copied once). */
-static int same_as_prev(const pr_fs_row *rows, uint32_t i, uint32_t c) {
-    return i > 0 && c < rows[i - 1].rec.n_cols && rows[i].rec.cols[c].ptr == rows[i - 1].rec.cols[c].ptr &&
-           rows[i].rec.cols[c].len == rows[i - 1].rec.cols[c].len;
-}
-
-/* The item for rows[0..n) and the answer, in one allocation; NULL when
- * out of memory. */
-static pr__shadow_item *item_new(const pr_fs_row *rows, uint32_t n, const pr__scored *ranked) {
-    size_t cells = 0, nums = 0, text = 0;
-    for (uint32_t i = 0; i < n; i++) {
-        cells += rows[i].rec.n_cols;
-        if (rows[i].rec.num) nums += rows[i].rec.n_cols;
-        for (uint32_t c = 0; c < rows[i].rec.n_cols; c++)
-            if (!same_as_prev(rows, i, c)) text += rows[i].rec.cols[c].len;
-    }
-    size_t size = align8(sizeof(pr__shadow_item)) + align8(n * sizeof(pr_record)) +
-                  align8(n * sizeof(pr__scored)) + align8(cells * sizeof(pr_bytes)) +
-                  align8(nums * sizeof(double)) + text;
-    char *block = malloc(size ? size : 1);
-    if (!block) return NULL;
-    pr__shadow_item *it = (pr__shadow_item *)block;
-    memset(it, 0, sizeof *it);
-    char *p = block + align8(sizeof *it);
-    it->recs = (pr_record *)p;
-    p += align8(n * sizeof(pr_record));
-    it->ranked = (pr__scored *)p;
-    p += align8(n * sizeof(pr__scored));
-    pr_bytes *cols = (pr_bytes *)p;
-    p += align8(cells * sizeof(pr_bytes));
-    double *num = (double *)p;
-    p += align8(nums * sizeof(double));
-    char *t = p;
-    memcpy(it->ranked, ranked, n * sizeof *ranked);
-    const pr_bytes *prev = NULL;
-    for (uint32_t i = 0; i < n; i++) {
-        const pr_record *src = &rows[i].rec;
-        pr_record *dst = &it->recs[i];
-        *dst = *src;
-        dst->cols = cols;
-        for (uint32_t c = 0; c < src->n_cols; c++) {
-            if (same_as_prev(rows, i, c)) {
-                cols[c] = prev[c];
-                continue;
-            }
-            cols[c].ptr = t;
-            cols[c].len = src->cols[c].len;
-            if (src->cols[c].len) memcpy(t, src->cols[c].ptr, src->cols[c].len);
-            t += src->cols[c].len;
-        }
-        if (src->num) {
-            memcpy(num, src->num, src->n_cols * sizeof *num);
-            dst->num = num;
-            num += src->n_cols;
-        }
-        prev = cols;
-        cols += src->n_cols;
-    }
-    it->n = n;
-    it->bytes = size;
-    return it;
-}
-
-void pr__shadow_submit(pr_server *s, const pr_fs_row *rows, uint32_t n, const pr__scored *ranked,
-                       int64_t ts, pr__tb *rec) {
+int pr__shadow_submit(pr_server *s, pr__arena_box *box, const pr_fs_row *rows, uint32_t n,
+                      const pr__scored *ranked, int64_t ts, pr__tb *rec) {
     pr__shadowq *q = &s->shadowq;
-    pthread_mutex_lock(&q->mu);
-    int room = !q->stop && q->n < PR__SHADOW_QUEUE && q->bytes < PR__SHADOW_QUEUE_BYTES;
-    pthread_mutex_unlock(&q->mu);
-    pr__shadow_item *it = room ? item_new(rows, n, ranked) : NULL;
+    size_t bytes = box ? box->arena.total : 0;
+    if (box && __atomic_add_fetch(&q->lent_bytes, bytes, __ATOMIC_RELAXED) > PR__SHADOW_LENT_BYTES) {
+        __atomic_sub_fetch(&q->lent_bytes, bytes, __ATOMIC_RELAXED);
+        box = NULL;
+    }
+    pr__shadow_item *it = box ? pr_arena_alloc(&box->arena, sizeof *it) : NULL;
+    if (box && !it) __atomic_sub_fetch(&q->lent_bytes, bytes, __ATOMIC_RELAXED);
     if (it) {
-        it->ts = ts;
+        memset(it, 0, sizeof *it);
+        *it = (pr__shadow_item){.box = box, .bytes = bytes, .rows = rows, .ranked = ranked,
+                                .n = n, .ts = ts};
         if (rec) {
             it->has_rec = 1;
             it->rec = *rec;
-            memset(rec, 0, sizeof *rec);
         }
         pthread_mutex_lock(&q->mu);
-        if (!q->stop && q->n < PR__SHADOW_QUEUE && q->bytes + it->bytes <= PR__SHADOW_QUEUE_BYTES) {
+        if (!q->stop && q->n < PR__SHADOW_QUEUE) {
             if (q->tail) q->tail->next = it;
             else q->head = it;
             q->tail = it;
             q->n++;
-            q->bytes += it->bytes;
             int wake = q->n == 1; /* the thread sleeps only on an empty queue */
             pthread_mutex_unlock(&q->mu);
             if (wake) pthread_cond_signal(&q->cv);
-            return;
+            if (rec) memset(rec, 0, sizeof *rec);
+            return 1;
         }
         pthread_mutex_unlock(&q->mu);
-        if (it->has_rec) {
-            *rec = it->rec;
-            memset(&it->rec, 0, sizeof it->rec);
-        }
-        free(it);
+        __atomic_sub_fetch(&q->lent_bytes, bytes, __ATOMIC_RELAXED);
     }
     pr__metrics_add(&s->shadow->dropped, 1);
     if (rec && rec->p) enqueue_rec(s, ts, rec);
+    return 0;
 }
 
 /* Scores one item with the shadow's current model; finishes its record. */
@@ -171,7 +115,7 @@ static void score(pr_server *s, pr__shadow_item *it) {
     pr_err err;
     for (uint32_t i = 0; ok && i < it->n; i++) {
         pr_example x;
-        if (pr_featurizer_apply(m->fz, &it->recs[i], &q->arena, &x, &err) != PR_OK) {
+        if (pr_featurizer_apply(m->fz, &it->rows[i].rec, &q->arena, &x, &err) != PR_OK) {
             ok = 0;
             break;
         }
@@ -211,11 +155,11 @@ static void *shadow_main(void *arg) {
         q->head = it->next;
         if (!q->head) q->tail = NULL;
         q->n--;
-        q->bytes -= it->bytes;
         pthread_mutex_unlock(&q->mu);
         score(s, it);
         pr__tb_free(&it->rec);
-        free(it);
+        __atomic_sub_fetch(&q->lent_bytes, it->bytes, __ATOMIC_RELAXED);
+        pr__arena_box_return(it->box); /* it lived there */
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
@@ -250,7 +194,8 @@ void pr__shadow_stop(pr_server *s) {
         pr__shadow_item *it = q->head;
         q->head = it->next;
         pr__tb_free(&it->rec);
-        free(it);
+        __atomic_sub_fetch(&q->lent_bytes, it->bytes, __ATOMIC_RELAXED);
+        pr__arena_box_return(it->box);
     }
     q->tail = NULL;
     pr_arena_free(&q->arena);
