@@ -13,8 +13,9 @@
 #   build       build-dataset --events of the same log to a CSV-less cache:
 #               the replay without learning (what a restart re-reads);
 #   follow      learn --follow on a log of one event while `pronto log append`
-#               writes the whole stream into it: from the start of the
-#               append to the last example learned (read from /metrics).
+#               writes the whole stream into it (--publish-every 0 and 5m):
+#               from the start of the append until 85% of the replay's
+#               examples are learned (read from /metrics, every 0.1 s).
 # Prints one line per measurement.
 set -eu
 P=${1:-${PRONTO_BIN:-build/pronto}}
@@ -43,27 +44,30 @@ t0=$(now)
 "$P" build-dataset --spec "$SPEC" --data "$W/sim" --events "log:$W/log" -o "$W/d.pcache" > /dev/null 2>&1
 t=$(echo "$(now) - $t0" | bc)
 echo "build-dataset --events (the replay without learning): ${t}s = $(echo "$n / $t" | bc) examples/s"
-rm -rf "$W/r" "$W/flog"
-port=$(( 20000 + RANDOM % 30000 ))
 head -n 1 "$W"/sim/events-000000.jsonl > "$W/first.jsonl"
 tail -n +2 "$W"/sim/events-000000.jsonl > "$W/rest.jsonl"
-"$P" log append "log:$W/flog?fsync=off" "$W/first.jsonl" > /dev/null 2>&1
-"$P" learn --follow "log:$W/flog" --registry "$W/r" --spec "$SPEC" --data "$W/sim" \
-    --publish-every 5m --metrics-port $port -q > "$W/fout.jsonl" &
-lp=$!
-sleep 1
 # every example but those the end-of-log flush labels (the replay's count
 # minus the last window) is learned while following
 want=$(( n * 85 / 100 ))
-t0=$(now)
-"$P" log append "log:$W/flog?fsync=off" "$W/rest.jsonl" > /dev/null 2>&1
-ta=$(echo "$(now) - $t0" | bc)
-got=0
-while [ "$got" -lt "$want" ] && [ "$(echo "$(now) - $t0 < 1200" | bc)" = 1 ]; do
-    sleep 0.2
-    got=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^pronto_learn_examples_total/{print $2}')
-    got=${got:-0}
+for every in 0 5m; do
+    rm -rf "$W/r" "$W/flog"
+    port=$(( 20000 + RANDOM % 30000 ))
+    "$P" log append "log:$W/flog?fsync=off" "$W/first.jsonl" > /dev/null 2>&1
+    sync
+    "$P" learn --follow "log:$W/flog" --registry "$W/r" --spec "$SPEC" --data "$W/sim" \
+        --publish-every $every --metrics-port $port -q > "$W/fout.jsonl" &
+    lp=$!
+    sleep 1
+    t0=$(now)
+    "$P" log append "log:$W/flog?fsync=off" "$W/rest.jsonl" > /dev/null 2>&1
+    ta=$(echo "$(now) - $t0" | bc)
+    got=0
+    while [ "$got" -lt "$want" ] && [ "$(echo "$(now) - $t0 < 1200" | bc)" = 1 ]; do
+        sleep 0.1
+        got=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^pronto_learn_examples_total/{print $2}')
+        got=${got:-0}
+    done
+    t=$(echo "$(now) - $t0" | bc)
+    kill -TERM $lp; wait $lp || true
+    echo "follow --publish-every $every (append took ${ta}s): $got examples in ${t}s = $(echo "$got / $t" | bc) examples/s"
 done
-t=$(echo "$(now) - $t0" | bc)
-kill -TERM $lp; wait $lp || true
-echo "follow (append took ${ta}s): $got examples in ${t}s = $(echo "$got / $t" | bc) examples/s"

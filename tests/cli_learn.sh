@@ -129,6 +129,9 @@ check "following: publishes what the log holds" "grep -q '\"event\":\"publish\"'
 curl -s "http://127.0.0.1:$port/metrics" > "$T/metrics" 2> /dev/null
 check "--metrics-port: Prometheus text" \
     "grep -q '^pronto_learn_examples_total [1-9]' $T/metrics && grep -q '^pronto_learn_pv_logloss 0\\.' $T/metrics && grep -q '^pronto_learn_published_total [1-9]' $T/metrics"
+"$P" learn $FOLLOW --follow "log:$T/g" --registry "$T/gr" > /dev/null 2> "$T/g2.err"
+check "a second learner of the same name: refused while the first runs (exit 1)" \
+    "[ $? -eq 1 ] && grep -q 'already running' $T/g2.err"
 n1=$(grep -c '"event":"publish"' "$T/g.jsonl")
 "$P" log append "log:$T/g" "$T/p2.jsonl" > /dev/null
 for i in $(seq 1 200); do

@@ -58,7 +58,7 @@ int cmd_learn(int argc, char **argv) {
         {"--tolerance", NULL, PR_FLAG_DOUBLE, &tolerance, "X gate: the interval's log loss may be worse than production's by X (default 0)", 0},
         {"--keep", NULL, PR_FLAG_UINT, &keep, "N keep the learner's newest N unaliased versions, remove older ones (1..48, default 20)", 0},
         {"--name", NULL, PR_FLAG_STRING, &name, "NAME the learner: its checkpoint is DIR/learners/NAME (default learn)", 0},
-        {"--scores", NULL, PR_FLAG_STRING, &scores, "FILE one line per labeled example: impression_id,ts_ms,label,p (p: the last published model's)", 0},
+        {"--scores", NULL, PR_FLAG_STRING, &scores, "FILE one line per labeled example: impression_id,ts_ms,label,p (p: the last promoted version's, what a server following --alias answered)", 0},
         {"--pv", NULL, PR_FLAG_BOOL, &pv, "--scores: a 5th column, the learning model's score before its update", 0},
         {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal, default) or ffm", 0},
         {"--init", NULL, PR_FLAG_STRING, &init, "MODEL|registry:DIR@ALIAS warm start from this model (a first start only)", 0},

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,7 @@ typedef struct learner {
     uint64_t pushed;
     pr_learn_metrics *metrics;
     int finishing;              /* the end-of-log flush is running */
+    int lock_fd;                /* flock on DIR/learners/NAME/LOCK, or -1 */
 } learner;
 
 /* JSON-safe copy of a text we did not make (URI, name). */
@@ -830,6 +832,7 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
     l->rep = rep;
     l->next_pub = INT64_MIN;
     l->clock_ms = INT64_MIN;
+    l->lock_fd = -1;
     pr_learn_ckpt ck;
     memset(&ck, 0, sizeof ck);
     int resumed = 0;
@@ -845,6 +848,21 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
             s = pr_err_set(err, PR_ERR_LIMIT, "%s: path too long", o->registry_dir);
     }
     if (s == PR_OK) s = mkdir_p(l->dir, err);
+    if (s == PR_OK) {
+        /* one learner per name: a second would interleave its versions and
+         * checkpoints with the first's (the lock goes with the process) */
+        char lock[PR_REGISTRY_PATH_MAX + 16];
+        snprintf(lock, sizeof lock, "%s/LOCK", l->dir);
+        l->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (l->lock_fd < 0)
+            s = pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", lock);
+        else if (flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0)
+            s = errno == EWOULDBLOCK
+                    ? pr_err_set(err, PR_ERR_INVALID,
+                                 "learner '%s' is already running on %s (%s is locked)",
+                                 o->name, o->registry_dir, lock)
+                    : pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot lock", lock);
+    }
     if (s == PR_OK) s = read_ckpt(l, &ck, &resumed, err);
     if (s == PR_OK) s = pr_fs_builder_new(o->spec, &bo, &l->b, err);
     if (s == PR_OK) {
@@ -939,6 +957,7 @@ out:
     free(l->xa);
     free(l->xs);
     pr_registry_close(l->reg);
+    if (l->lock_fd >= 0) close(l->lock_fd);
     free(l);
     return s;
 }
