@@ -159,7 +159,8 @@ pr_status pr_retrain_parse_range(const char *text, double *lo, double *hi, pr_er
  * version a rollback would return to ("" if none), and when it happened:
  * the cycle time ("at_ms") a retrain gate line after it recorded, else
  * the line's wall time. PR_ERR_NOTFOUND if the alias never moved.
- * Lines that do not parse are skipped. */
+ * Lines that do not parse, or name no version id ("v" and 6-12 digits),
+ * are skipped. */
 typedef struct pr_retrain_move {
     char op[16];
     char version[PR_REGISTRY_ID_MAX];

@@ -61,6 +61,15 @@ static int stack_push(id_stack *s, const char *id) {
     return 0;
 }
 
+/* "v" and 6..12 digits, as the registry names versions. */
+static int is_version_id(const char *s) {
+    size_t n = 0;
+    if (!s || s[0] != 'v') return 0;
+    for (const char *p = s + 1; *p; p++, n++)
+        if (*p < '0' || *p > '9') return 0;
+    return n >= 6 && n <= 12;
+}
+
 static void set_id(char *dst, const char *src) { snprintf(dst, PR_REGISTRY_ID_MAX, "%s", src ? src : ""); }
 
 pr_status pr_retrain_last_move(const char *history, size_t len, const char *alias,
@@ -83,7 +92,7 @@ pr_status pr_retrain_last_move(const char *history, size_t len, const char *alia
         const char *al = json_string_value(json_object_get(j, "alias"));
         const char *ver = json_string_value(json_object_get(j, "version"));
         double t = json_number_value(json_object_get(j, "time"));
-        if (!op || !al || !ver || strcmp(al, alias) || strlen(ver) >= PR_REGISTRY_ID_MAX) {
+        if (!op || !al || !is_version_id(ver) || strcmp(al, alias)) {
             json_decref(j);
             continue;
         }
