@@ -11,8 +11,8 @@
 # figures in the history. --every: several cycles, a failing one (the log
 # moved away for a while) reported and survived, a `registry request`
 # starting a cycle early, SIGTERM a clean exit. kill -9 at random points
-# of cycles: the registry verifies and production always names a
-# version that passed the gate. Bad flags: exit 2 with messages.
+# of cycles (RETRAIN_KILL_TRIALS, default 10): the registry verifies and
+# production always names a version that passed the gate. Bad flags: exit 2 with messages.
 . "$(dirname "$0")/lib_cli.sh"
 SPEC=${PRONTO_SRC:?}/specs/sim-store.yaml
 NOW=$(date +%s)
@@ -139,9 +139,10 @@ wait $EP
 check "SIGINT: exit 0" "[ $? -eq 0 ]"
 
 # kill -9 at random points of cycles.
-bad_after_kill=0 mid_run=0
-for i in 1 2 3 4 5 6 7 8 9 10; do
-    "$P" retrain $R --at $((S + 44 * 3600 + i * 600)) --min-gain -1 > /dev/null 2>&1 &
+bad_after_kill=0 mid_run=0 trials=${RETRAIN_KILL_TRIALS:-10} moved=0
+for i in $(seq 1 "$trials"); do
+    before=$(target)
+    "$P" retrain $R --at $((S + 44 * 3600 + (i % 12) * 600)) --min-gain -1 > /dev/null 2>&1 &
     KP=$!
     sleep $((RANDOM % 3)).$((RANDOM % 10))
     kill -9 $KP 2> /dev/null && mid_run=$((mid_run + 1))
@@ -150,8 +151,9 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
     now=$(target)
     st=$("$P" registry show "$T/reg" "$now" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['status'])")
     [ "$st" = registered ] || bad_after_kill=$((bad_after_kill + 1))
+    [ "$now" = "$before" ] || moved=$((moved + 1))
 done
-echo "kill -9: $mid_run of 10 kills landed mid-cycle"
+echo "kill -9: $mid_run of $trials kills landed mid-cycle; production moved in $moved trials"
 check "kill -9 trials: the registry verifies, production always a gated version" "[ $bad_after_kill -eq 0 ] && [ $mid_run -ge 1 ]"
 "$P" retrain $R --at $((S + 47 * 3600)) --min-gain -1 > "$T/o7"
 check "after the kills: a cycle runs, no work folder left" "[ \$(jf $T/o7 \"j['decision']\") = promoted ] && ! ls -d $T/reg.retrain-* 2> /dev/null"
