@@ -294,16 +294,19 @@ TEST(append_nowait_then_sync) {
         ASSERT_OK(pr_log_append_nowait(log, e, 2, &last, &err));
         pr_log_stats_get(log, &s1);
         ASSERT_EQ_INT(s1.appended, 2);
-        ASSERT_EQ_INT(s1.fsyncs, s0.fsyncs); /* written, not synced */
+        /* batch:5's flusher may sync on its own timer at any moment, so
+         * its counts are bounds; always and off are exact */
+        if (k != 1) ASSERT_EQ_INT(s1.fsyncs, s0.fsyncs); /* written, not synced */
         ASSERT_OK(pr_log_append_nowait(log, e + 2, 1, &last2, &err));
         ASSERT_TRUE(pr_log_pos_cmp(last, last2) < 0);
         ASSERT_OK(pr_log_sync(log, last, &err));
         pr_log_stats_get(log, &s2);
-        if (k < 2) ASSERT_EQ_INT(s2.fsyncs, s1.fsyncs + 1);
+        if (k == 0) ASSERT_EQ_INT(s2.fsyncs, s1.fsyncs + 1);
+        else if (k == 1) ASSERT_TRUE(s2.fsyncs >= s0.fsyncs + 1);
         else ASSERT_EQ_INT(s2.fsyncs, s1.fsyncs);
         ASSERT_OK(pr_log_sync(log, last2, &err)); /* covered by the same fsync */
         pr_log_stats_get(log, &s3);
-        ASSERT_EQ_INT(s3.fsyncs, s2.fsyncs);
+        if (k != 1) ASSERT_EQ_INT(s3.fsyncs, s2.fsyncs);
         ASSERT_EQ_INT(pr_log_append_nowait(log, e, 1, NULL, &err), PR_ERR_INVALID);
         pr_log_close(log);
         ASSERT_OK(pr_log_open(uri_of(d, NULL), PR_LOG_READ, &log, &err));
