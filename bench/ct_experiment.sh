@@ -187,10 +187,10 @@ if [ $have_learn -eq 1 ]; then
     timed online $P learn --follow "$LOG" --registry "$W/reg_online" --spec "$SPEC" --data "$W/sim" \
         --until-end --publish-every 5m --scores "$W/scores_online.csv" > "$W/learn_online.out" 2>&1
     log "(e) pronto learn warm-started from (a)'s model"
-    head -1 "$W/cpu_daily" > "$W/cpu_online_daily"
-    timed online_daily $P learn --follow "$LOG" --registry "$W/reg_online_daily" --spec "$SPEC" \
+    head -1 "$W/cpu_daily" > "$W/cpu_online_init"
+    timed online_init $P learn --follow "$LOG" --registry "$W/reg_online_init" --spec "$SPEC" \
         --data "$W/sim" --until-end --publish-every 5m --init "$W/model_a.pm" \
-        --scores "$W/scores_online_daily.csv" > "$W/learn_online_daily.out" 2>&1
+        --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
 else
     # stand-in for `pronto learn`: bench_ct_eval learn on the same examples,
     # each learned when the joiner would emit it (window + lateness after
@@ -198,7 +198,12 @@ else
     log "(d) online learning (stand-in: bench_ct_eval learn), a snapshot every 5 minutes"
     timed online $E learn --spec "$SPEC" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --score-from "$(ms $EVAL_FROM)" -o "$W/scores_online.csv" "$W/examples.csv"
-    log "(e) online learning from (a)'s model, restarted from each daily model"
+    log "(e) online learning warm-started from (a)'s model"
+    head -1 "$W/cpu_daily" > "$W/cpu_online_init"
+    timed online_init $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
+        --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
+        -o "$W/scores_online_init.csv" "$W/examples.csv"
+    log "(e') online learning from (a)'s model, restarted from each daily model"
     cp "$W/cpu_daily" "$W/cpu_online_daily"
     timed online_daily $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
@@ -214,7 +219,7 @@ for pol in frozen daily hourly; do
     $E score --schedule "$W/sched_$pol" -o "$W/scores_$pol.csv" "$W/examples.csv" 2>> "$W/score.txt"
     policies+=(--policy "$pol=$W/scores_$pol.csv")
 done
-for pol in online online_daily; do
+for pol in online online_init online_daily; do
     [ -f "$W/scores_$pol.csv" ] && policies+=(--policy "$pol=$W/scores_$pol.csv")
 done
 $E report --truth "$W/sim/truth.tsv" --from "$(ms $EVAL_FROM)" --to "$(ms $END)" --day0 "$(ms $START)" \
@@ -237,7 +242,7 @@ $P plot --x hour_ms --y "$ys" "${marks[@]}" --y-label "log loss - Bayes (nats)" 
     echo
     echo "| policy | runs | CPU s |"
     echo "|---|---|---|"
-    for pol in frozen daily hourly online online_daily; do
+    for pol in frozen daily hourly online online_init online_daily; do
         [ -f "$W/cpu_$pol" ] && echo "| $pol | $(wc -l < "$W/cpu_$pol") | $(cpu_sum $pol) |"
     done
     for pol in daily hourly; do
