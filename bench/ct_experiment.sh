@@ -185,12 +185,13 @@ hourly_pid=$!
 if [ $have_learn -eq 1 ]; then
     log "(d) pronto learn, a snapshot every 5 minutes"
     timed online $P learn --follow "$LOG" --registry "$W/reg_online" --spec "$SPEC" --data "$W/sim" \
-        --until-end --publish-every 5m --scores "$W/scores_online.csv" > "$W/learn_online.out" 2>&1
+        --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
+        --scores "$W/scores_online.csv" > "$W/learn_online.out" 2>&1
     log "(e) pronto learn warm-started from (a)'s model"
     head -1 "$W/cpu_daily" > "$W/cpu_online_init"
     timed online_init $P learn --follow "$LOG" --registry "$W/reg_online_init" --spec "$SPEC" \
-        --data "$W/sim" --until-end --publish-every 5m --init "$W/model_a.pm" \
-        --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
+        --data "$W/sim" --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
+        --init "$W/model_a.pm" --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
 else
     # stand-in for `pronto learn`: bench_ct_eval learn on the same examples,
     # each learned when the joiner would emit it (window + lateness after
@@ -198,17 +199,19 @@ else
     log "(d) online learning (stand-in: bench_ct_eval learn), a snapshot every 5 minutes"
     timed online $E learn --spec "$SPEC" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --score-from "$(ms $EVAL_FROM)" -o "$W/scores_online.csv" "$W/examples.csv"
-    log "(e) online learning warm-started from (a)'s model"
+    log "(e) online learning warm-started from (a)'s model (stand-in)"
     head -1 "$W/cpu_daily" > "$W/cpu_online_init"
     timed online_init $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
         -o "$W/scores_online_init.csv" "$W/examples.csv"
-    log "(e') online learning from (a)'s model, restarted from each daily model"
-    cp "$W/cpu_daily" "$W/cpu_online_daily"
-    timed online_daily $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
-        --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
-        --restart <(tail -n +2 "$W/sched_daily") -o "$W/scores_online_daily.csv" "$W/examples.csv"
 fi
+# (e') pronto learn warm-starts only at its first start; restarting the
+# learner from each new daily model is done by the stand-in
+log "(e') online learning from (a)'s model, restarted from each daily model (bench_ct_eval learn)"
+cp "$W/cpu_daily" "$W/cpu_online_daily"
+timed online_daily $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
+    --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
+    --restart <(tail -n +2 "$W/sched_daily") -o "$W/scores_online_daily.csv" "$W/examples.csv"
 log "waiting for (c)"
 wait $hourly_pid || { echo "hourly retraining failed: $W/hourly.out" >&2; exit 1; }
 
