@@ -64,7 +64,11 @@ DELAY_MS=660000
 # candidate right after a CTR shift, when the holdout and the window differ)
 GATE=(--min-gain 0 --calibration 0.5,2)
 [ -x "$P" ] && [ -x "$E" ] || { echo "build first: scripts/build $B" >&2; exit 2; }
-rm -rf "$W"
+# CT_REUSE=1 keeps WORK's world, log, examples and batch policies from an
+# earlier run of the same DAYS and IMP_RATE and redoes online learning and
+# the report (the learners are single passes; hourly retraining is not)
+REUSE=${CT_REUSE:-0}
+[ "$REUSE" = 1 ] && [ -f "$W/batch.done" ] || { REUSE=0; rm -rf "$W"; }
 mkdir -p "$W"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 ms() { echo $(( ($1) * 1000 )); }
@@ -73,7 +77,9 @@ timed() {
     local pol=$1; shift
     /usr/bin/time -f "%U %S" -a -o "$W/cpu_$pol" "$@"
 }
-cpu_sum() { [ -f "$W/cpu_$1" ] && awk '{s += $1 + $2} END {printf "%.1f", s}' "$W/cpu_$1" || echo 0; }
+# (time adds a "Command exited with non-zero status" line for a rejected cycle)
+cpu_sum() { awk '/^[0-9]/ {s += $1 + $2} END {printf "%.1f", s}' "$W/cpu_$1"; }
+cpu_runs() { grep -c '^[0-9]' "$W/cpu_$1"; }
 T0=$(date +%s)
 
 # ---- 1. the world and the log
@@ -89,15 +95,17 @@ for d in $DRIFTS; do
     marks+=(--mark "$t:$name")
     drift_args+=(--drift "$(ms $t):$name")
 done
+LOG="log:$W/log"
+EVAL_FROM=$((START + WARM_DAYS * 86400))
+END=$((START + DAYS * 86400))
+if [ "$REUSE" = 0 ]; then
 log "simulate ${DAYS}d at ${RATE} impressions/s: ${scen[*]}"
 $P simulate -o "$W/sim" --duration "${DAYS}d" --imp-rate "$RATE" --seed 1 \
     --users 20k --ads 2k --advertisers 100 --sites 500 --max-click-delay "$WINDOW" \
     --attribution-window "$WINDOW" "${scen[@]}" 2> "$W/simulate.txt"
 cat "$W/simulate.txt" >&2
 $P log append "log:$W/log?fsync=off" "$W"/sim/events-*.jsonl >&2
-LOG="log:$W/log"
-EVAL_FROM=$((START + WARM_DAYS * 86400))
-END=$((START + DAYS * 86400))
+fi
 
 # ---- 2. the batch policies: (a) and (b) share the registry of the daily cycles
 retrain() { # POLICY REGISTRY AT [flags...] -> one JSON line appended to WORK/decisions_POLICY
@@ -110,7 +118,7 @@ retrain() { # POLICY REGISTRY AT [flags...] -> one JSON line appended to WORK/de
 }
 production() { # REGISTRY -> path of the production model
     local v
-    v=$(grep -o '"version": *"v[0-9]*"' "$1/aliases/production" | grep -o 'v[0-9]*')
+    v=$(sed 's/.*"version": *"\(v[0-9]*\)".*/\1/' "$1/aliases/production")
     echo "$1/versions/$v/model.pm"
 }
 have_retrain=1
@@ -120,6 +128,10 @@ have_learn=1
 [ "${CT_STANDIN:-0}" = 1 ] && have_learn=0
 $P learn --help > /dev/null 2>&1 || have_learn=0
 
+if [ "$REUSE" = 1 ]; then
+    log "reusing the world, the log, the examples and (a), (b), (c) of $W"
+    have_retrain=$(cat "$W/batch.done")
+else
 log "(a)+(b) daily retraining, day $WARM_DAYS to $((DAYS - 1))"
 if [ $have_retrain -eq 1 ]; then
     $P registry init "$W/reg_daily" > /dev/null
@@ -144,10 +156,10 @@ else
     echo "$(ms $EVAL_FROM) $W/model_a.pm" > "$W/sched_frozen"
 fi
 # (a)'s training is the first daily cycle
-head -1 "$W/cpu_daily" > "$W/cpu_frozen"
+grep -m1 '^[0-9]' "$W/cpu_daily" > "$W/cpu_frozen"
 
 hourly() {
-    head -1 "$W/cpu_daily" > "$W/cpu_hourly"
+    grep -m1 '^[0-9]' "$W/cpu_daily" > "$W/cpu_hourly"
     echo "$(ms $EVAL_FROM) $W/model_a.pm" > "$W/sched_hourly"
     if [ $have_retrain -eq 1 ]; then
         $P registry init "$W/reg_hourly" > /dev/null
@@ -180,6 +192,8 @@ $P build-dataset --spec "$SPEC" --data "$W/sim" --events "$LOG" --window "$WINDO
 log "(c) hourly warm retraining (in the background)"
 hourly > "$W/hourly.out" 2>&1 &
 hourly_pid=$!
+fi
+rm -f "$W/cpu_online" "$W/cpu_online_init" "$W/cpu_online_daily"
 
 # ---- 3. online learning
 if [ $have_learn -eq 1 ]; then
@@ -188,7 +202,7 @@ if [ $have_learn -eq 1 ]; then
         --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
         --scores "$W/scores_online.csv" > "$W/learn_online.out" 2>&1
     log "(e) pronto learn warm-started from (a)'s model"
-    head -1 "$W/cpu_daily" > "$W/cpu_online_init"
+    grep -m1 '^[0-9]' "$W/cpu_daily" > "$W/cpu_online_init"
     timed online_init $P learn --follow "$LOG" --registry "$W/reg_online_init" --spec "$SPEC" \
         --data "$W/sim" --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
         --init "$W/model_a.pm" --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
@@ -200,7 +214,7 @@ else
     timed online $E learn --spec "$SPEC" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --score-from "$(ms $EVAL_FROM)" -o "$W/scores_online.csv" "$W/examples.csv"
     log "(e) online learning warm-started from (a)'s model (stand-in)"
-    head -1 "$W/cpu_daily" > "$W/cpu_online_init"
+    grep -m1 '^[0-9]' "$W/cpu_daily" > "$W/cpu_online_init"
     timed online_init $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
         --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
         -o "$W/scores_online_init.csv" "$W/examples.csv"
@@ -212,8 +226,11 @@ cp "$W/cpu_daily" "$W/cpu_online_daily"
 timed online_daily $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
     --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
     --restart <(tail -n +2 "$W/sched_daily") -o "$W/scores_online_daily.csv" "$W/examples.csv"
-log "waiting for (c)"
-wait $hourly_pid || { echo "hourly retraining failed: $W/hourly.out" >&2; exit 1; }
+if [ "$REUSE" = 0 ]; then
+    log "waiting for (c)"
+    wait $hourly_pid || { echo "hourly retraining failed: $W/hourly.out" >&2; exit 1; }
+    echo $have_retrain > "$W/batch.done"
+fi
 
 # ---- 4. scores of the batch policies, the report, the chart
 policies=()
@@ -246,7 +263,7 @@ $P plot --x hour_ms --y "$ys" "${marks[@]}" --y-label "log loss - Bayes (nats)" 
     echo "| policy | runs | CPU s |"
     echo "|---|---|---|"
     for pol in frozen daily hourly online online_init online_daily; do
-        [ -f "$W/cpu_$pol" ] && echo "| $pol | $(wc -l < "$W/cpu_$pol") | $(cpu_sum $pol) |"
+        [ -f "$W/cpu_$pol" ] && echo "| $pol | $(cpu_runs $pol) | $(cpu_sum $pol) |"
     done
     for pol in daily hourly; do
         [ -f "$W/decisions_$pol.jsonl" ] || continue
