@@ -22,8 +22,10 @@
  *       example is scored by the snapshot live at its time. Learning is
  *       done in batches at the publish boundaries (everything out by the
  *       boundary), so between two boundaries the learner's model is the
- *       published snapshot and scores with it directly. No count filter
- *       (a new feature is learned as it appears). --learn-from: examples
+ *       published snapshot and scores with it directly. Rare features are
+ *       admitted as pronto learn does: the spec's min_count counted online
+ *       (pr_count_filter_add_admit), the snapshot's filter = the counts'
+ *       bitmap or the model's own. --learn-from: examples
  *       before MS are not learned (the init model has seen them). --restart:
  *       at each schedule time (a publish boundary), the learner's model is
  *       replaced by that model (warm restarts from batch models), then
@@ -311,6 +313,19 @@ static int cmd_learn(int argc, char **argv) {
         die("%s", err.msg);
     }
     if (pr_featurizer_new(spec, &fz, &err) != PR_OK) die("%s", err.msg);
+    /* rare features as pronto learn admits them: the spec's min_count,
+     * counted online; a published snapshot's filter is the counts' bitmap
+     * or'ed with the model's own (the buckets a warm start knew) */
+    pr_count_filter *counts = NULL;
+    uint32_t bits = pr_featurizer_hash_bits(fz);
+    size_t words = (((size_t)1 << bits) + 63) / 64;
+    uint64_t *pubfilter = NULL;
+    if (pr_spec_min_count(spec) > 0) {
+        if (pr_count_filter_new(bits, pr_spec_min_count(spec), &counts, &err) != PR_OK)
+            die("%s", err.msg);
+        pubfilter = calloc(words, sizeof *pubfilter);
+        if (!pubfilter) die("out of memory");
+    }
     if (!model) {
         pr_model_params p;
         pr_model_params_default(&p, PR_MODEL_KIND_LR);
@@ -341,6 +356,8 @@ static int cmd_learn(int argc, char **argv) {
                     pr_arena_reset(&arena);
                     if (pr_featurizer_apply(fz, &rb.rec, &arena, &x, &err) != PR_OK)
                         die("%s", err.msg);
+                    if (counts) pr_count_filter_add_admit(counts, fz, pr_model_filter(model), &x);
+                    else pr_featurizer_apply_filter(fz, pr_model_filter(model), &x);
                     pr_model_update(model, &x);
                     learned++;
                 }
@@ -353,12 +370,18 @@ static int cmd_learn(int argc, char **argv) {
                 next_rs++;
                 restarts++;
             }
+            if (counts) {
+                const uint64_t *c = pr_count_filter_bitmap(counts);
+                const uint64_t *old = pr_model_filter(model);
+                for (size_t i = 0; i < words; i++) pubfilter[i] = c[i] | (old ? old[i] : 0);
+            }
             publishes++;
             next_pub += publish;
         }
         if (ra.ts >= score_from) {
             pr_arena_reset(&arena);
             if (pr_featurizer_apply(fz, &ra.rec, &arena, &x, &err) != PR_OK) die("%s", err.msg);
+            pr_featurizer_apply_filter(fz, counts ? pubfilter : pr_model_filter(model), &x);
             double p = pr_model_predict(model, &x);
             fprintf(out, "%.*s,%lld,%d,%.9g\n", (int)ra.rec.cols[ra.id_col].len,
                     ra.rec.cols[ra.id_col].ptr, (long long)ra.ts, ra.rec.label > 0.5f ? 1 : 0, p);
@@ -371,6 +394,8 @@ static int cmd_learn(int argc, char **argv) {
             (unsigned long long)learned, (unsigned long long)scored,
             (unsigned long long)publishes, (unsigned long long)restarts);
     pr_arena_free(&arena);
+    pr_count_filter_free(counts);
+    free(pubfilter);
     pr_model_free(model);
     pr_featurizer_free(fz);
     pr_spec_free(spec);

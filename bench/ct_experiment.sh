@@ -193,10 +193,14 @@ log "(c) hourly warm retraining (in the background)"
 hourly > "$W/hourly.out" 2>&1 &
 hourly_pid=$!
 fi
-rm -f "$W/cpu_online" "$W/cpu_online_init" "$W/cpu_online_daily"
-
 # ---- 3. online learning
-if [ $have_learn -eq 1 ]; then
+# CT_KEEP_ONLINE=1 (with CT_REUSE=1): keep (d) and (e) as an earlier run (or
+# the same commands run by hand) left them: scores_online*.csv, cpu_online*
+if [ "${CT_KEEP_ONLINE:-0}" = 1 ] && [ -f "$W/scores_online.csv" ] && [ -f "$W/scores_online_init.csv" ]; then
+    log "(d), (e): kept from $W"
+    have_learn=$(cat "$W/learn.kind" 2>/dev/null || echo "$have_learn")
+elif [ $have_learn -eq 1 ]; then
+    rm -f "$W/cpu_online" "$W/cpu_online_init"
     log "(d) pronto learn, a snapshot every 5 minutes"
     timed online $P learn --follow "$LOG" --registry "$W/reg_online" --spec "$SPEC" --data "$W/sim" \
         --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
@@ -206,7 +210,10 @@ if [ $have_learn -eq 1 ]; then
     timed online_init $P learn --follow "$LOG" --registry "$W/reg_online_init" --spec "$SPEC" \
         --data "$W/sim" --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
         --init "$W/model_a.pm" --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
+    echo 1 > "$W/learn.kind"
 else
+    rm -f "$W/cpu_online" "$W/cpu_online_init"
+    echo 0 > "$W/learn.kind"
     # stand-in for `pronto learn`: bench_ct_eval learn on the same examples,
     # each learned when the joiner would emit it (window + lateness after
     # the impression), a snapshot published every 5 simulated minutes
@@ -222,7 +229,7 @@ fi
 # (e') pronto learn warm-starts only at its first start; restarting the
 # learner from each new daily model is done by the stand-in
 log "(e') online learning from (a)'s model, restarted from each daily model (bench_ct_eval learn)"
-cp "$W/cpu_daily" "$W/cpu_online_daily"
+grep '^[0-9]' "$W/cpu_daily" > "$W/cpu_online_daily"
 timed online_daily $E learn --init "$W/model_a.pm" --delay-ms "$DELAY_MS" --publish-ms 300000 \
     --learn-from "$(ms $((EVAL_FROM - 3600)))" --score-from "$(ms $EVAL_FROM)" \
     --restart <(tail -n +2 "$W/sched_daily") -o "$W/scores_online_daily.csv" "$W/examples.csv"
