@@ -21,11 +21,21 @@
 #    (c) hourly  from (a)'s model, a `pronto retrain --policy warm` cycle
 #                every hour (the newest matured hour), each promoted model
 #                serving the next hour;
-#    (d) online  `pronto learn` over the whole log from scratch, publishing a
-#                snapshot every 5 simulated minutes; --scores gives for each
-#                labeled impression the answer of the snapshot live at its time;
-#    (e) online+daily  `pronto learn` warm-started (--init) from (a)'s model
-#                (see LEARN_E below for what it does exactly).
+#    (d) online  online learning over the whole log from scratch, publishing a
+#                snapshot every 5 simulated minutes; each labeled impression
+#                scored by the snapshot live at its time (`pronto learn
+#                --scores`, or the stand-in below);
+#    (e) online_init  the same, warm-started from (a)'s model;
+#    (e') online_daily  (e), and at every midnight the learner's model is
+#                replaced by that night's daily production model (always the
+#                stand-in: pronto learn's --init applies at a first start).
+#    Stand-ins: without `pronto retrain` (or with CT_STANDIN=1), `pronto
+#    train --events` for (a)/(b) and `pronto train --init` on hourly slices
+#    for (c); without `pronto learn` (or with CT_STANDIN=1 or learn), `bench_ct_eval
+#    learn` (the same FTRL-LR, featurizer and min_count admission, each
+#    example learned 11 minutes after its impression, when the joiner emits
+#    it). CT_REUSE=1 [CT_KEEP_ONLINE=1]: redo only (d), (e), (e') and the
+#    report in an earlier run's WORK.
 # 3. Every impression from day 4 on is scored by the model live at its time:
 #    the batch policies' examples built once (`pronto build-dataset --events
 #    --csv`) and scored by bench_ct_eval with the schedule of promoted
@@ -125,7 +135,7 @@ have_retrain=1
 [ "${CT_STANDIN:-0}" = 1 ] && have_retrain=0
 $P retrain --help > /dev/null 2>&1 || have_retrain=0
 have_learn=1
-[ "${CT_STANDIN:-0}" = 1 ] && have_learn=0
+[ "${CT_STANDIN:-0}" = 1 ] || [ "${CT_STANDIN:-0}" = learn ] && have_learn=0
 $P learn --help > /dev/null 2>&1 || have_learn=0
 
 if [ "$REUSE" = 1 ]; then
