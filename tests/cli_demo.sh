@@ -27,7 +27,20 @@ check "the server answered 200 and stopped cleanly" "grep -q 'HTTP 200' $T/out &
 check "the live day was sent, nothing refused" "grep -qE '[1-9][0-9]* applied, 0 refused;' $T/out"
 check "the log has predictions and feature rows" "grep -qE '[1-9][0-9]* predictions,\$' $T/out && grep -qE '^ +[1-9][0-9]* feature rows' $T/out"
 check "no skew between logged and rebuilt rows" "grep -qE '^rows with a difference: 0 of [1-9][0-9]* ' $T/out"
-check "the next model was trained from the log" "[ -s $T/d/lr-next.pm ] && grep -q '^  next (days 1-3 + 18h)' $T/out"
+check "production registered, the server followed the registry" \
+    "grep -q 'production -> v000001' $T/out && grep -q 'model registry:$T/d/registry' $T/out"
+check "a retrain cycle decided, its reasons listed" \
+    "grep -qE '^   the gate: (promoted|rejected|skipped)$' $T/out && grep -q '^     - ' $T/out"
+if grep -q '^   the gate: promoted$' "$T/out"; then
+    check "promoted: the running server answered with v000002, no request failed" \
+        "grep -qE 'production -> v000002: the running server answered' $T/out && grep -qE '[0-9]+ requests meanwhile, 0 failed' $T/out"
+    check "the registry names v000002 production" \
+        "[ \"\$($P registry show $T/d/registry production --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])')\" = v000002 ]"
+else
+    check "not promoted: production stays v000001" "grep -q 'production stays v000001' $T/out"
+fi
+check "the gate decision is in the registry history" \
+    "$P registry history $T/d/registry | grep -qE '^[^ ]+ +gate '"
 check "the log verifies" "$P log verify log:$T/d/log > /dev/null"
 "$P" demo --days 2 > /dev/null 2>&1
 check "--days 2 refused with exit 2" "[ $? -eq 2 ]"

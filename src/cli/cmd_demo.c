@@ -9,16 +9,18 @@
  *   1-5 train, day 6 validation, day 7 test) -> train FTRL-LR and FFM
  *   (early stopping on day 6) through `pronto train --dataset` (the real
  *   command, in process) -> evaluate both on day 7 next to the
- *   Bayes-optimal predictor -> the event log DIR/log gets the history's
- *   events -> start the HTTP server (pr_server, what `pronto serve` runs)
- *   on a loopback port with that log, over an in-process store filled from
- *   the history, and send it the live day over keep-alive HTTP: each
- *   impression's predict request (logging its feature row), then the
- *   events; one more predict request for a slate of ads, print the ranked
- *   answer, stop the server cleanly -> from the server's log: `pronto
- *   skew` (logged rows vs point-in-time rebuild), build-dataset and train
- *   the next FTRL-LR, and compare it with the current one on the live
- *   day's last 6 hours.
+ *   Bayes-optimal predictor -> a model registry DIR/registry whose
+ *   production alias names the FFM model; the event log DIR/log gets the
+ *   history's events -> start the HTTP server (pr_server, what `pronto
+ *   serve --model registry:DIR` runs) on a loopback port with that log,
+ *   over an in-process store filled from the history, and send it the live
+ *   day over keep-alive HTTP: each sampled impression's predict request
+ *   (logging its feature row), then the events; one more predict request
+ *   for a slate of ads, print the ranked answer -> from the server's log:
+ *   `pronto skew` (logged rows vs point-in-time rebuild), and one `pronto
+ *   retrain` cycle (warm start from production, the gate on the newest
+ *   matured hours, promotion); the running server follows the move and
+ *   answers with the new version -> stop the server cleanly.
  *
  * Everything goes into a work folder (--dir, default ./pronto-demo) that
  * the user can look into afterwards: the spec, the data, the models.
@@ -43,6 +45,8 @@
 #include "cli/flags.h"
 #include "pronto/fstore.h"
 #include "pronto/log.h"
+#include "pronto/registry.h"
+#include "pronto/retrain.h"
 #include "pronto/serve.h"
 #include "pronto/sim.h"
 #include "pronto/train.h"
@@ -517,17 +521,30 @@ static pr_status import_history(const char *data_dir, const char *log_dir, uint6
     return s;
 }
 
+/* The sample predict request: the last history impression's user and
+ * context, the ads of the last N_CANDIDATES impressions as candidates. */
+static void sample_request(const sim_ctx *sc, char *req, size_t cap) {
+    size_t o = (size_t)snprintf(req, cap,
+                                "{\"user_id\":%s,\"context\":{\"site_id\":%s,\"device\":\"%s\","
+                                "\"position\":%s},\"ts\":%lld,\"candidates\":[",
+                                sc->req[0], sc->req[1], sc->req[2], sc->req[3],
+                                (long long)sc->end_ms);
+    for (uint32_t i = 0; i < sc->n_ads && o < cap - 64; i++)
+        o += (size_t)snprintf(req + o, cap - o, "%s{\"ad_id\":%s}", i ? "," : "", sc->ads[i]);
+    snprintf(req + o, cap - o, "]}");
+}
+
 /* Step 6: the online path and its log. `pronto serve`'s server starts in
  * process on a free loopback port with the event log on, materializes the
  * history into its in-process store, and is sent the live day over real
  * HTTP (replay_live); then it answers one predict request for a slate of
  * ads, and drains and stops. */
-static pr_status serve_live(const char *data_dir, const char *spec_path, const char *model_path,
+static pr_status serve_live(const char *data_dir, const char *spec_path, const char *model_uri,
                             const char *live_dir, const char *log_uri, const sim_ctx *sc,
-                            pr_err *err) {
+                            pr_server **out, pr_err *err) {
     pr_server_opts o;
     pr_server_opts_default(&o);
-    o.model_path = model_path;
+    o.model_path = model_uri;
     o.spec_path = spec_path;
     o.store_uri = "mem:";
     o.data_dir = data_dir;
@@ -542,8 +559,9 @@ static pr_status serve_live(const char *data_dir, const char *spec_path, const c
     pr_status s = pr_server_start(&o, &srv, err);
     if (s != PR_OK) return s;
     uint16_t port = pr_server_port(srv);
-    printf("   pronto serve listening on 127.0.0.1:%u (model %s, store mem: filled from the\n"
-           "   history in %.1f s, event log %s)\n", port, model_path, pr_now() - t0, log_uri);
+    printf("   pronto serve listening on 127.0.0.1:%u (model %s, store mem: filled\n"
+           "   from the history in %.1f s, event log %s)\n", port, model_uri, pr_now() - t0,
+           log_uri);
     fflush(stdout);
     replay_stats rs;
     uint64_t every = sc->live_impressions / 10000 + 1;
@@ -563,15 +581,7 @@ static pr_status serve_live(const char *data_dir, const char *spec_path, const c
            (unsigned long long)rs.events_refused, (unsigned long long)rs.predicts,
            every == 1 ? "impression" : "sampled impression", rs.p50_us, rs.p99_us);
     char req[2048], buf[16384];
-    size_t o2 = (size_t)snprintf(req, sizeof req,
-                                 "{\"user_id\":%s,\"context\":{\"site_id\":%s,\"device\":\"%s\","
-                                 "\"position\":%s},\"ts\":%lld,\"candidates\":[",
-                                 sc->req[0], sc->req[1], sc->req[2], sc->req[3],
-                                 (long long)sc->end_ms);
-    for (uint32_t i = 0; i < sc->n_ads && o2 < sizeof req - 64; i++)
-        o2 += (size_t)snprintf(req + o2, sizeof req - o2, "%s{\"ad_id\":%s}", i ? "," : "",
-                               sc->ads[i]);
-    snprintf(req + o2, sizeof req - o2, "]}");
+    sample_request(sc, req, sizeof req);
     printf("   POST /v1/predict %.100s...\n", req);
     const char *body = NULL;
     int status = -1;
@@ -608,10 +618,13 @@ static pr_status serve_live(const char *data_dir, const char *spec_path, const c
         const char *m = status == 200 ? strstr(body, "\npronto_candidates_scored_total ") : NULL;
         if (m) printf("   GET /metrics: %.*s\n", (int)strcspn(m + 1, "\n"), m + 1);
     }
-    uint32_t cut = pr_server_shutdown(srv, 5.0);
-    pr_server_free(srv);
-    if (s == PR_OK) printf("   server stopped (%u requests cut short)\n", cut);
-    return s;
+    if (s != PR_OK) {
+        pr_server_shutdown(srv, 5.0);
+        pr_server_free(srv);
+        return s;
+    }
+    *out = srv;
+    return PR_OK;
 }
 
 /* Step 7 (a): what the log holds, by record type. */
@@ -637,6 +650,133 @@ static pr_status log_summary(const char *uri, const char *dir, pr_err *err) {
                (double)st.bytes / (1 << 20), (unsigned long long)by_type[PR_LOG_TYPE_EVENT],
                (unsigned long long)by_type[PR_LOG_TYPE_PREDICTION],
                (unsigned long long)by_type[PR_LOG_TYPE_FEATURES], dir);
+    return s;
+}
+
+/* Step 6 (a): a fresh model registry DIR/registry whose production alias
+ * names the FFM model (what `pronto registry register --alias production`
+ * does); the server follows that alias. */
+static pr_status registry_setup(const char *reg_dir, const char *model_path,
+                                const pr_metrics_report *m, double days, char *id, pr_err *err) {
+    nftw(reg_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); /* a previous run's */
+    pr_registry *reg = NULL;
+    pr_status s = pr_registry_open(reg_dir, PR_REGISTRY_CREATE, &reg, err);
+    if (s != PR_OK) return s;
+    char metrics[256], data[128], reason[96];
+    snprintf(metrics, sizeof metrics,
+             "{\"test_log_loss\":%.6f,\"test_ne\":%.6f,\"test_auc\":%.6f}", m->log_loss, m->ne,
+             m->auc);
+    snprintf(data, sizeof data, "{\"train\":\"days 1-%.0f\",\"test\":\"day %.0f\"}", days - 2,
+             days);
+    snprintf(reason, sizeof reason, "pronto demo: FFM trained on days 1-%.0f", days - 2);
+    const char *reasons[] = {reason};
+    pr_registry_version_opts v;
+    pr_registry_version_opts_default(&v);
+    v.metrics_json = metrics;
+    v.data_json = data;
+    v.command = "pronto demo";
+    v.reasons = reasons;
+    v.n_reasons = 1;
+    s = pr_registry_register(reg, model_path, &v, id, err);
+    if (s == PR_OK) s = pr_registry_set_alias(reg, "production", id, reason, 0, err);
+    pr_registry_close(reg);
+    return s;
+}
+
+static double jnum(json_t *o, const char *k) {
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+/* Step 7 (c): one cycle of `pronto retrain` (in process) at the end of
+ * the live day, on the server's own log: production warm-started on the
+ * newest days, both models scored on the newest matured hours, the gate,
+ * and on a pass the alias moves. The server, still running, follows it:
+ * the sample request is sent until another version answers it. */
+static pr_status retrain_cycle(pr_server *srv, const char *reg_dir, const char *log_uri,
+                               const char *spec_path, const char *data_dir, const sim_ctx *sc,
+                               int threads, pr_err *err) {
+    pr_registry *reg = NULL;
+    pr_status s = pr_registry_open(reg_dir, 0, &reg, err);
+    if (s != PR_OK) return s;
+    pr_retrain_opts o;
+    pr_retrain_opts_default(&o);
+    o.events_uri = log_uri;
+    o.spec_path = spec_path;
+    o.data_dir = data_dir;
+    o.command = "pronto demo";
+    o.trigger = "demo: the end of the live day";
+    o.now_ms = sc->live_ms + 86400 * 1000LL;
+    o.train_window_ms = 3 * 86400 * 1000LL;
+    o.holdout_ms = 6 * 3600 * 1000LL;
+    o.policy = PR_RETRAIN_POLICY_WARM;
+    o.passes = 1;
+    o.threads = threads;
+    pr_retrain_result res;
+    memset(&res, 0, sizeof res);
+    double t0 = pr_now();
+    s = pr_retrain_cycle(reg, &o, &res, err);
+    double promoted_at = pr_now();
+    pr_registry_close(reg);
+    if (s != PR_OK) {
+        pr_retrain_result_free(&res);
+        return s;
+    }
+    json_error_t je;
+    json_t *d = json_loads(res.json ? res.json : "{}", 0, &je);
+    json_t *cand = json_object_get(d, "candidate"), *prod = json_object_get(d, "production_metrics");
+    printf("   pronto retrain --at <end of the live day> --policy warm --train-window 3d\n"
+           "   --holdout 6h (the 2 h label lag before it), %.1f s:\n", pr_now() - t0);
+    printf("  %-30s %9s %7s %8s %8s\n", "model (holdout: hours 16-22)", "log loss", "NE", "AUC",
+           "calib.");
+    char name[PR_REGISTRY_ID_MAX + 16];
+    snprintf(name, sizeof name, "production %s", res.production);
+    if (prod)
+        printf("  %-30s %9.5f %7.4f %8.5f %8.4f\n", name, jnum(prod, "log_loss"), jnum(prod, "ne"),
+               jnum(prod, "auc"), jnum(prod, "calibration"));
+    snprintf(name, sizeof name, "candidate %s", res.version[0] ? res.version : "(none)");
+    if (cand)
+        printf("  %-30s %9.5f %7.4f %8.5f %8.4f\n", name, jnum(cand, "log_loss"), jnum(cand, "ne"),
+               jnum(cand, "auc"), jnum(cand, "calibration"));
+    printf("   the gate: %s\n", pr_retrain_decision_name(res.decision));
+    json_t *reasons = json_object_get(d, "reasons");
+    for (size_t i = 0; i < json_array_size(reasons); i++)
+        printf("     - %s\n", json_string_value(json_array_get(reasons, i)));
+    json_decref(d);
+    printf("   (the decision is also a line of `pronto registry history %s`)\n", reg_dir);
+    if (res.decision == PR_RETRAIN_PROMOTED) {
+        /* the server stats the alias every 100 ms and reloads in the
+         * background; requests keep being answered meanwhile */
+        char req[2048], buf[16384];
+        sample_request(sc, req, sizeof req);
+        uint16_t port = pr_server_port(srv);
+        int seen = 0;
+        uint64_t answered = 0, failed = 0;
+        while (!seen && pr_now() - promoted_at < 120.0) {
+            const char *body = NULL;
+            int status = http_call(port, "POST", "/v1/predict", req, buf, sizeof buf, &body);
+            if (status != 200) {
+                failed++;
+                continue;
+            }
+            answered++;
+            json_t *ans = json_loads(body, 0, &je);
+            const char *v = json_string_value(json_object_get(ans, "registry_version"));
+            seen = v && !strcmp(v, res.version);
+            json_decref(ans);
+        }
+        if (seen)
+            printf("   production -> %s: the running server answered with it %.2f s after the\n"
+                   "   move (%llu requests meanwhile, %llu failed)\n",
+                   res.version, pr_now() - promoted_at, (unsigned long long)answered,
+                   (unsigned long long)failed);
+        else
+            s = pr_err_set(err, PR_ERR_IO, "the server did not follow production to %s in 120 s",
+                           res.version);
+    } else {
+        printf("   production stays %s; the server keeps serving it\n", res.production);
+    }
+    pr_retrain_result_free(&res);
     return s;
 }
 
@@ -678,7 +818,7 @@ int cmd_demo(int argc, char **argv) {
     pr_err_clear(&err);
     char data_dir[4096], spec_path[4096], train_path[4096], valid_path[4096], test_path[4096];
     char lr_path[4096], ffm_path[4096], live_dir[4096], log_dir[4096], log_uri[4200];
-    char next_train_path[4096], next_test_path[4096], next_lr_path[4096];
+    char reg_dir[4096], reg_uri[4200];
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
     snprintf(spec_path, sizeof spec_path, "%s/sim-store.yaml", dir);
     snprintf(train_path, sizeof train_path, "%s/train.pcache", dir);
@@ -689,9 +829,8 @@ int cmd_demo(int argc, char **argv) {
     snprintf(live_dir, sizeof live_dir, "%s/live", dir);
     snprintf(log_dir, sizeof log_dir, "%s/log", dir);
     snprintf(log_uri, sizeof log_uri, "log:%s?fsync=batch:10", log_dir);
-    snprintf(next_train_path, sizeof next_train_path, "%s/next-train.pcache", dir);
-    snprintf(next_test_path, sizeof next_test_path, "%s/next-test.pcache", dir);
-    snprintf(next_lr_path, sizeof next_lr_path, "%s/lr-next.pm", dir);
+    snprintf(reg_dir, sizeof reg_dir, "%s/registry", dir);
+    snprintf(reg_uri, sizeof reg_uri, "registry:%s", reg_dir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "pronto demo: %s: cannot create: %s\n", dir, strerror(errno));
         return PR_EXIT_FAIL;
@@ -794,7 +933,8 @@ int cmd_demo(int argc, char **argv) {
     printf("  base rate %.4f; NE = log loss / entropy of the base rate; the gap to Bayes is\n"
            "  the headroom better features and models can still close.\n", bayes.base_rate);
 
-    printf("\n== 6. serve the live day: pronto serve with the FFM model and the event log\n");
+    printf("\n== 6. serve the live day: pronto serve following the registry's production\n"
+           "   alias (the FFM model), with the event log\n");
     fflush(stdout);
     uint64_t imported = 0;
     t0 = pr_now();
@@ -805,21 +945,29 @@ int cmd_demo(int argc, char **argv) {
     printf("   the log %s starts with the history (%llu events, %.1f s), as if this server\n"
            "   had logged it from the first day\n",
            log_dir, (unsigned long long)imported, pr_now() - t0);
-    if (serve_live(data_dir, spec_path, ffm_path, live_dir, log_uri, &sc, &err) != PR_OK) {
+    char first_id[PR_REGISTRY_ID_MAX];
+    if (registry_setup(reg_dir, ffm_path, &ffm, days, first_id, &err) != PR_OK) {
+        fprintf(stderr, "pronto demo: registry: %s\n", err.msg);
+        return PR_EXIT_FAIL;
+    }
+    printf("   the model registry %s: %s (the FFM model) registered, production -> %s\n",
+           reg_dir, first_id, first_id);
+    pr_server *srv = NULL;
+    if (serve_live(data_dir, spec_path, reg_uri, live_dir, log_uri, &sc, &srv, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }
 
-    printf("\n== 7. close the loop: the next model from the server's own log\n");
+    printf("\n== 7. close the loop: skew check and the next model from the server's own log,\n"
+           "   through the gate, while the server keeps serving\n");
     fflush(stdout);
+    int exit_code = PR_EXIT_FAIL;
+    char live_s[32];
+    snprintf(live_s, sizeof live_s, "%lld", (long long)(sc.live_ms / 1000));
     if (log_summary(log_uri, log_dir, &err) != PR_OK) {
         fprintf(stderr, "pronto demo: log: %s\n", err.msg);
-        return PR_EXIT_FAIL;
+        goto stop;
     }
-    char live_s[32], cut_s[32], split_s[4200];
-    snprintf(live_s, sizeof live_s, "%lld", (long long)(sc.live_ms / 1000));
-    int64_t cut_ms = sc.live_ms + 18 * 3600 * 1000LL;
-    snprintf(cut_s, sizeof cut_s, "%lld", (long long)(cut_ms / 1000));
     printf("   training/serving skew: the feature rows the server logged for the live day\n"
            "   against the point-in-time rebuild from the log (`pronto skew`):\n");
     fflush(stdout);
@@ -827,35 +975,18 @@ int cmd_demo(int argc, char **argv) {
                          "--from", live_s, NULL};
     int skew_rc = run_cmd(cmd_skew, skew_argv);
     fflush(stdout);
-    if (skew_rc != 0 && skew_rc != 3) return PR_EXIT_FAIL;
-    printf("   the next model: build-dataset from the log (history + the first 18 h of the\n"
-           "   live day), FTRL-LR trained on it, both models tested on the last 6 h\n");
-    fflush(stdout);
-    snprintf(split_s, sizeof split_s, "%s=%s", cut_s, next_test_path);
-    char *bd_argv[] = {"build-dataset", "--spec", spec_path, "--data", data_dir, "--events",
-                       log_uri, "-o", next_train_path, "--split", split_s, NULL};
-    if (run_cmd(cmd_build_dataset, bd_argv) != 0) return PR_EXIT_FAIL;
-    char *next_argv[] = {"train", "--kind", "lr", "--dataset", "--spec", spec_path,
-                         "--threads", th, "--seed", sd, "-o", next_lr_path, next_train_path,
-                         NULL};
-    if (run_cmd(cmd_train, next_argv) != 0) return PR_EXIT_FAIL;
-    fflush(stdout);
-    pr_metrics_report cur6, next6;
-    if (evaluate(lr_path, next_test_path, &cur6, &err) != PR_OK ||
-        evaluate(next_lr_path, next_test_path, &next6, &err) != PR_OK) {
-        fprintf(stderr, "pronto demo: evaluate: %s\n", err.msg);
-        return PR_EXIT_FAIL;
+    if (skew_rc != 0 && skew_rc != 3) goto stop;
+    if (retrain_cycle(srv, reg_dir, log_uri, spec_path, data_dir, &sc, (int)threads, &err) !=
+        PR_OK) {
+        fprintf(stderr, "pronto demo: retrain: %s\n", err.msg);
+        goto stop;
     }
-    printf("  %-22s %9s %7s %8s %8s\n", "model (last 6 h)", "log loss", "NE", "AUC", "calib.");
-    char cur_name[64], next_name[64];
-    snprintf(cur_name, sizeof cur_name, "current (days 1-%.0f)", days - 2);
-    snprintf(next_name, sizeof next_name, "next (days 1-%.0f + 18h)", days);
-    row(cur_name, &cur6, NULL);
-    row(next_name, &next6, NULL);
-    printf("  the next model learned from 2 days and 18 hours more, the newest of them\n"
-           "  logged by the server itself: %s by %.2f%% log loss on hours it never saw.\n",
-           next6.log_loss < cur6.log_loss ? "better" : "worse",
-           100.0 * fabs(cur6.log_loss - next6.log_loss) / cur6.log_loss);
+    exit_code = PR_EXIT_OK;
+stop:;
+    uint32_t cut = pr_server_shutdown(srv, 5.0);
+    pr_server_free(srv);
+    printf("   server stopped (%u requests cut short)\n", cut);
+    if (exit_code != PR_EXIT_OK) return exit_code;
 
     printf("\n== 8. the detailed report of `pronto eval --dataset %s %s`\n", ffm_path, test_path);
     pr_metrics_print(&ffm, stdout);
