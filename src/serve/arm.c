@@ -11,6 +11,7 @@
  * only after 1.8e10 candidates.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -90,34 +91,35 @@ static void histogram(pr__tb *o, const char *name, const pr__arm *arms, uint32_t
     }
 }
 
+/* PREFIX_WHAT_sum (a counter) and PREFIX_WHAT_mean (per scored
+ * candidate) of the nano-unit sum at offset `field` of each arm. */
+static void sum_and_mean(pr__tb *o, const char *prefix, const char *what, size_t field,
+                         const char *help_sum, const char *help_mean, const pr__arm *arms,
+                         uint32_t n) {
+    char name[96];
+    snprintf(name, sizeof name, "%s_%s_sum", prefix, what);
+    help(o, name, "counter", help_sum);
+    for (uint32_t i = 0; i < n; i++)
+        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias,
+                      (double)ld((const uint64_t *)((const char *)&arms[i] + field)) / PR__NANO);
+    snprintf(name, sizeof name, "%s_%s_mean", prefix, what);
+    help(o, name, "gauge", help_mean);
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t k = ld(&arms[i].scores);
+        double sum = (double)ld((const uint64_t *)((const char *)&arms[i] + field)) / PR__NANO;
+        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias, k ? sum / (double)k : 0.0);
+    }
+}
+
 /* _score_sum, _score_mean (and the shadow's _abs_diff_*) of arms[0..n). */
 static void scores(pr__tb *o, const char *prefix, const pr__arm *arms, uint32_t n, int diff) {
-    char name[96];
-    snprintf(name, sizeof name, "%s_score_sum", prefix);
-    help(o, name, "counter", "sum of the p scored (every candidate)");
-    for (uint32_t i = 0; i < n; i++)
-        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias,
-                      (double)ld(&arms[i].score_sum) / PR__NANO);
-    snprintf(name, sizeof name, "%s_score_mean", prefix);
-    help(o, name, "gauge", "mean p scored since start (score_sum / scores_total)");
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t k = ld(&arms[i].scores);
-        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias,
-                      k ? (double)ld(&arms[i].score_sum) / PR__NANO / (double)k : 0.0);
-    }
-    if (!diff) return;
-    snprintf(name, sizeof name, "%s_abs_diff_sum", prefix);
-    help(o, name, "counter", "sum over candidates of |shadow p - answered p|");
-    for (uint32_t i = 0; i < n; i++)
-        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias,
-                      (double)ld(&arms[i].diff_sum) / PR__NANO);
-    snprintf(name, sizeof name, "%s_abs_diff_mean", prefix);
-    help(o, name, "gauge", "mean |shadow p - answered p| since start");
-    for (uint32_t i = 0; i < n; i++) {
-        uint64_t k = ld(&arms[i].scores);
-        pr__tb_printf(o, "%s{arm=\"%s\"} %.9f\n", name, arms[i].alias,
-                      k ? (double)ld(&arms[i].diff_sum) / PR__NANO / (double)k : 0.0);
-    }
+    sum_and_mean(o, prefix, "score", offsetof(pr__arm, score_sum),
+                 "sum of the p scored (every candidate)",
+                 "mean p scored since start (score_sum / scores_total)", arms, n);
+    if (diff)
+        sum_and_mean(o, prefix, "abs_diff", offsetof(pr__arm, diff_sum),
+                     "sum over candidates of |shadow p - answered p|",
+                     "mean |shadow p - answered p| since start", arms, n);
 }
 
 /* pronto_arm_info / pronto_shadow_info{arm,registry_version,version[,weight]} 1 */
