@@ -205,7 +205,7 @@ typedef struct bad_case {
 static const bad_case bad_cases[] = {
     {V1 "fields:\n" CAT_A "colour: red\n", PR_ERR_SPEC,
      "spec.yaml:4:1: unknown key 'colour' (expected version, hash_bits, seed, "
-     "min_count, input, fields, crosses, request, entities, sources, aggregates)"},
+     "min_count, input, fields, crosses, request, entities, sources, aggregates, monitors)"},
     {V1 "fields:\n" CAT_A "  - name: b\n    type: numeric\n    transform: logg\n",
      PR_ERR_SPEC,
      "spec.yaml:6:16: fields[1].transform: unknown transform 'logg' (expected "

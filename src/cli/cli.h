@@ -30,5 +30,8 @@ int cmd_registry(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
+/* `pronto monitor check-rules` (cmd_monitor_rules.c). */
+int cmd_monitor_check_rules(const char *sub, int argc, char **argv);
 
 #endif

@@ -34,6 +34,10 @@
  *                         by spec_store_parse.c (format in spec_store.h).
  *                         With a request section, every field's column
  *                         must be one of the columns they assemble.
+ *   monitors:             optional alert rules, read by the alert parser
+ *                         (src/monitor/alert_yaml.c), skipped here: the
+ *                         canonical spec, and so its fingerprint, leave
+ *                         them out.
  *
  * Design: libyaml's document API loads the whole tree (specs are small;
  * input is capped at 1 MiB), then a schema-driven walk reads only known
@@ -455,11 +459,12 @@ enum {
     TK_ENTITIES,
     TK_SOURCES,
     TK_AGGREGATES,
+    TK_MONITORS,
     TK_COUNT
 };
 static const char *const top_keys[TK_COUNT] = {
     "version", "hash_bits", "seed", "min_count", "input", "fields",
-    "crosses", "request", "entities", "sources", "aggregates"};
+    "crosses", "request", "entities", "sources", "aggregates", "monitors"};
 
 static pr_status read_spec(pr__yaml_ctx *ps, yaml_node_t *root, pr_spec *s) {
     yaml_node_t *v[TK_COUNT];

@@ -1,0 +1,261 @@
+/*
+ * alert_rules.c: the rule set outside its YAML parser: the built-in
+ * defaults, the words for ops/severities/states, the condition test, and
+ * the canonical text (pr_alert_rules_to_yaml), which spells every key out
+ * so `pronto monitor check-rules` shows what a file really means and the
+ * fuzz target can check that it parses back to the same rules.
+ *
+ * The defaults (docs/monitoring.md "Alerts" says why each number):
+ *
+ *   name               metric         window op        threshold   for  min_n  severity
+ *   drift_psi          psi            5m     >=        0.2         10m  1000   warning
+ *   drift_js           js             5m     >=        0.1         10m  1000   warning
+ *   drift_wasserstein  wasserstein    5m     >=        0.1         10m  1000   warning
+ *   missing_rate       missing_delta  1m     >=        5 (points)  2m   200    critical
+ *   calibration        calibration    1h     outside   [0.9, 1.1]  10m  20000  critical, retrain
+ *
+ * every one with field, arm and version "*" and stale twice the window.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "monitor/alert_int.h"
+
+int64_t pr__alert_window_ms(const char *w, size_t len) {
+    if (len == 2 && memcmp(w, "1m", 2) == 0) return 60000;
+    if (len == 2 && memcmp(w, "5m", 2) == 0) return 300000;
+    if (len == 2 && memcmp(w, "1h", 2) == 0) return 3600000;
+    return 0;
+}
+
+int pr__alert_name_ok(const char *s, size_t len) {
+    if (len == 0 || len >= PR_ALERT_NAME_MAX) return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int64_t pr__alert_default_stale(int64_t window_ms) { return 2 * window_ms; }
+
+int pr__alert_holds(const pr_alert_rule *r, double v) {
+    if (isnan(v)) return 0;
+    switch (r->op) {
+    case PR_ALERT_OP_GT: return v > r->threshold;
+    case PR_ALERT_OP_GE: return v >= r->threshold;
+    case PR_ALERT_OP_LT: return v < r->threshold;
+    case PR_ALERT_OP_LE: return v <= r->threshold;
+    case PR_ALERT_OP_OUTSIDE: return v < r->threshold || v > r->threshold_hi;
+    }
+    return 0;
+}
+
+int pr__alert_copy(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) return 0;
+    memcpy(dst, src, n + 1);
+    return 1;
+}
+
+const char *pr_alert_op_str(pr_alert_op op) {
+    switch (op) {
+    case PR_ALERT_OP_GT: return ">";
+    case PR_ALERT_OP_GE: return ">=";
+    case PR_ALERT_OP_LT: return "<";
+    case PR_ALERT_OP_LE: return "<=";
+    case PR_ALERT_OP_OUTSIDE: return "outside";
+    }
+    return "?";
+}
+
+const char *pr_alert_severity_str(pr_alert_severity s) {
+    switch (s) {
+    case PR_ALERT_SEVERITY_INFO: return "info";
+    case PR_ALERT_SEVERITY_WARNING: return "warning";
+    case PR_ALERT_SEVERITY_CRITICAL: return "critical";
+    }
+    return "?";
+}
+
+const char *pr_alert_state_str(pr_alert_state s) {
+    switch (s) {
+    case PR_ALERT_STATE_OK: return "ok";
+    case PR_ALERT_STATE_PENDING: return "pending";
+    case PR_ALERT_STATE_FIRING: return "firing";
+    }
+    return "?";
+}
+
+static void set_default(pr_alert_rule *r, const char *name, const char *metric,
+                        const char *window, pr_alert_op op, double lo, double hi,
+                        int64_t for_ms, uint64_t min_n, pr_alert_severity sev, int retrain) {
+    memset(r, 0, sizeof *r);
+    pr__alert_copy(r->name, sizeof r->name, name);
+    pr__alert_copy(r->metric, sizeof r->metric, metric);
+    pr__alert_copy(r->field, sizeof r->field, "*");
+    pr__alert_copy(r->arm, sizeof r->arm, "*");
+    pr__alert_copy(r->version, sizeof r->version, "*");
+    pr__alert_copy(r->window, sizeof r->window, window);
+    r->op = op;
+    r->threshold = lo;
+    r->threshold_hi = hi;
+    r->for_ms = for_ms;
+    r->stale_ms = pr__alert_default_stale(pr__alert_window_ms(window, strlen(window)));
+    r->min_n = min_n;
+    r->severity = sev;
+    r->retrain = retrain;
+}
+
+pr_status pr_alert_rules_default(pr_alert_rules **out, pr_err *err) {
+    enum { N = 5 };
+    pr_alert_rules *r = calloc(1, sizeof *r);
+    if (r) r->rules = calloc(N, sizeof *r->rules);
+    if (!r || !r->rules) {
+        pr_alert_rules_free(r);
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    }
+    const int64_t min = 60000;
+    set_default(&r->rules[0], "drift_psi", "psi", "5m", PR_ALERT_OP_GE, 0.2, 0.2, 10 * min,
+                1000, PR_ALERT_SEVERITY_WARNING, 0);
+    set_default(&r->rules[1], "drift_js", "js", "5m", PR_ALERT_OP_GE, 0.1, 0.1, 10 * min,
+                1000, PR_ALERT_SEVERITY_WARNING, 0);
+    set_default(&r->rules[2], "drift_wasserstein", "wasserstein", "5m", PR_ALERT_OP_GE, 0.1,
+                0.1, 10 * min, 1000, PR_ALERT_SEVERITY_WARNING, 0);
+    set_default(&r->rules[3], "missing_rate", "missing_delta", "1m", PR_ALERT_OP_GE, 5, 5,
+                2 * min, 200, PR_ALERT_SEVERITY_CRITICAL, 0);
+    set_default(&r->rules[4], "calibration", "calibration", "1h", PR_ALERT_OP_OUTSIDE, 0.9,
+                1.1, 10 * min, 20000, PR_ALERT_SEVERITY_CRITICAL, 1);
+    r->n = N;
+    *out = r;
+    return PR_OK;
+}
+
+void pr_alert_rules_free(pr_alert_rules *r) {
+    if (!r) return;
+    free(r->rules);
+    free(r);
+}
+
+/* ---------------------------------------------------------------- to_yaml */
+
+typedef struct text {
+    char *p;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...) {
+    if (t->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if (t->p && t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        while (cap < t->len + (size_t)n + 1) cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q) {
+            t->failed = 1;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+}
+
+/* A double-quoted YAML string (labels hold no control bytes). */
+static void put_str(text *t, const char *s) {
+    put(t, "\"");
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            put(t, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            put(t, "\\x%02x", (unsigned)(unsigned char)*s);
+        else
+            put(t, "%c", *s);
+    }
+    put(t, "\"");
+}
+
+/* The shortest %g text that reads back as x exactly. */
+static void put_num(text *t, double x) {
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    put(t, "%s", buf);
+}
+
+/* A duration in its largest exact unit ("10m", "90s", "0s"). */
+static void put_duration(text *t, int64_t ms) {
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}};
+    if (ms == 0) {
+        put(t, "0s");
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms % units[i].ms == 0) {
+            put(t, "%lld%s", (long long)(ms / units[i].ms), units[i].unit);
+            return;
+        }
+    put(t, "%lldms", (long long)ms);
+}
+
+pr_status pr_alert_rules_to_yaml(const pr_alert_rules *r, char **out, size_t *len,
+                                 pr_err *err) {
+    text t = {0};
+    put(&t, "defaults: false\nrules:%s\n", r->n ? "" : " []");
+    for (size_t i = 0; i < r->n; i++) {
+        const pr_alert_rule *u = &r->rules[i];
+        put(&t, "  - name: %s\n    metric: ", u->name);
+        put_str(&t, u->metric);
+        put(&t, "\n    field: ");
+        put_str(&t, u->field);
+        put(&t, "\n    arm: ");
+        put_str(&t, u->arm);
+        put(&t, "\n    version: ");
+        put_str(&t, u->version);
+        put(&t, "\n    window: %s\n    op: \"%s\"\n", u->window, pr_alert_op_str(u->op));
+        put(&t, "    threshold: %s", u->op == PR_ALERT_OP_OUTSIDE ? "[" : "");
+        put_num(&t, u->threshold);
+        if (u->op == PR_ALERT_OP_OUTSIDE) {
+            put(&t, ", ");
+            put_num(&t, u->threshold_hi);
+            put(&t, "]");
+        }
+        put(&t, "\n");
+        put(&t, "    for: ");
+        put_duration(&t, u->for_ms);
+        put(&t, "\n    stale: ");
+        put_duration(&t, u->stale_ms);
+        put(&t, "\n    min_n: %llu\n    severity: %s\n    retrain: %s\n",
+            (unsigned long long)u->min_n, pr_alert_severity_str(u->severity),
+            u->retrain ? "true" : "false");
+    }
+    if (t.failed || !t.p) {
+        free(t.p);
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    }
+    *out = t.p;
+    if (len) *len = t.len;
+    return PR_OK;
+}
