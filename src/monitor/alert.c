@@ -441,7 +441,7 @@ size_t pr_alerts_active(pr_alerts *a, pr_alert_active *out, size_t cap) {
         pr_log(PR_LOG_ERROR, "alerts: out of memory listing %zu active alerts", total);
         return 0;
     }
-    qsort(all, k, sizeof *all, active_cmp);
+    if (k) qsort(all, k, sizeof *all, active_cmp);
     if (k) memcpy(out, all, (k < cap ? k : cap) * sizeof *all);
     free(all);
     return total;

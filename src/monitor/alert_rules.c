@@ -178,16 +178,35 @@ static void put(text *t, const char *fmt, ...) {
     }
 }
 
-/* A double-quoted YAML string (labels hold no control bytes). */
-static void put_str(text *t, const char *s) {
+/* A double-quoted YAML string. Labels come from libyaml (valid UTF-8, no
+ * C0 controls); every non-ASCII character is written as a \u or \U
+ * escape, since some (U+0085, U+2028, U+2029) are line breaks that a
+ * double-quoted scalar would fold into a space. */
+static void put_str(text *t, const char *str) {
+    const unsigned char *s = (const unsigned char *)str;
     put(t, "\"");
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            put(t, "\\%c", *s);
-        else if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            put(t, "\\x%02x", (unsigned)(unsigned char)*s);
+    while (*s) {
+        unsigned c = *s;
+        size_t extra = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+        if (c < 0x80) {
+            if (c == '"' || c == '\\')
+                put(t, "\\%c", c);
+            else if (c < 0x20 || c == 0x7f)
+                put(t, "\\x%02x", c);
+            else
+                put(t, "%c", c);
+            s++;
+            continue;
+        }
+        uint32_t cp = extra == 3 ? c & 0x07 : extra == 2 ? c & 0x0f : c & 0x1f;
+        size_t k = 1;
+        for (; k <= extra && (s[k] & 0xc0) == 0x80; k++) cp = cp << 6 | (s[k] & 0x3f);
+        if (extra == 0 || k <= extra) cp = 0xfffd; /* not UTF-8: cannot come from libyaml */
+        if (cp > 0xffff)
+            put(t, "\\U%08x", (unsigned)cp);
         else
-            put(t, "%c", *s);
+            put(t, "\\u%04x", (unsigned)cp);
+        s += k;
     }
     put(t, "\"");
 }
