@@ -556,6 +556,8 @@ TEST(errors_name_line_col_and_field) {
         {"rules: {a: 1}\n", "monitors.yaml:1:8: rules: expected a sequence of rules"},
         {"alerts: []\n", "monitors.yaml:1:1: unknown key 'alerts' (expected defaults, rules)"},
         {"", "monitors.yaml:1:1: empty document"},
+        {"rules:\n  - {name: a, metric: m, window: 1m, op: gt, threshold: 1}\n---\nrules: []\n",
+         "monitors.yaml:3:1: a rules file is one YAML document; found another"},
         {"- 1\n", "monitors.yaml:1:1: expected a mapping, got a sequence"},
         {"monitors: 3\n", "monitors.yaml:1:11: monitors: expected a mapping, got a scalar"},
         {"rules:\n  - {name: a, metric: \"\", window: 1m, op: gt, threshold: 1}\n",

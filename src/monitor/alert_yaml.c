@@ -318,6 +318,20 @@ pr_status pr_alert_rules_parse(const char *yaml, size_t len, const char *name,
     yaml_node_t *block = find_monitors(&ps, root);
     rc = read_block(&ps, block ? block : root, block ? "monitors" : "", r);
     if (rc != PR_OK) goto fail;
+    /* a second document would be ignored silently: refuse it */
+    yaml_document_t extra;
+    if (!yaml_parser_load(&yp, &extra)) {
+        rc = pr__yaml_syntax_error(&ps, &yp);
+        goto fail;
+    }
+    int more = yaml_document_get_root_node(&extra) != NULL;
+    unsigned long extra_line = (unsigned long)extra.start_mark.line + 1;
+    yaml_document_delete(&extra);
+    if (more) {
+        rc = pr_err_set(err, PR_ERR_SPEC, "%s:%lu:1: a rules file is one YAML document; found another",
+                        ps.name, extra_line);
+        goto fail;
+    }
     yaml_document_delete(&doc);
     yaml_parser_delete(&yp);
     *out = r;
