@@ -31,8 +31,11 @@
  * Threads: a pr_alerts has its own lock; eval, active and stats may be
  * called from any thread (evals are serialized). The transition callback
  * runs on the evaluating thread, after the lock is released, in the order
- * of the transitions; it must not call pr_alerts_eval. A pr_webhook may be
- * posted to from any number of threads; its own thread does the HTTP.
+ * of the transitions; it must not call pr_alerts_eval. An eval in which a
+ * retrain rule goes firing writes a registry request (the registry's lock,
+ * an fsync): call eval from a housekeeping thread, never a request path.
+ * A pr_webhook may be posted to from any number of threads; its own
+ * thread does the HTTP.
  */
 #ifndef PRONTO_ALERT_H
 #define PRONTO_ALERT_H
