@@ -178,6 +178,14 @@ pr_status pr_model_set_info(pr_model *m, const char *info_json, pr_err *err);
 const char *pr_model_spec(const pr_model *m);
 const uint64_t *pr_model_filter(const pr_model *m);
 const char *pr_model_info(const pr_model *m);
+/* The reference profile section (pronto/profile.h decodes it:
+ * pr_profile_of_model), kept as opaque bytes so that a profile the reader
+ * cannot decode never stops a model from loading. The setter copies len
+ * bytes (NULL clears); the getter returns NULL for files without one and
+ * sets *len (len may be NULL). */
+pr_status pr_model_set_profile_bytes(pr_model *m, const void *bytes, size_t len,
+                                     pr_err *err);
+const void *pr_model_profile_bytes(const pr_model *m, size_t *len);
 
 /* Effective weight of a bucket, for `pronto inspect`: LR the weight w_i;
  * FFM/FM the linear weight if nonzero, else the L2 norm of the bucket's

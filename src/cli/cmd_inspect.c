@@ -8,6 +8,11 @@
  * values (tokens) whose weights are heaviest are listed with their weight
  * and how often they occur. Without --data, the per-field rare-bucket weight
  * and the heaviest buckets overall are shown.
+ *
+ * --profile prints the reference profile training stored in the model
+ * (pronto/profile.h) instead: rows, base rate, time span, the prediction
+ * histogram's summary and one line per input column; with --json, the
+ * whole profile (every bin) as one JSON object.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
+#include "pronto/profile.h"
 #include "pronto/train.h"
 
 #define TOP_MAX 50
@@ -119,11 +125,45 @@ static pr_status inspect_one(void *vctx, pr_example *x, const pr_record *rec,
     return PR_OK;
 }
 
+static int inspect_profile(const char *path, int json) {
+    pr_err err;
+    pr_err_clear(&err);
+    pr_model *model = NULL;
+    pr_profile *prof = NULL;
+    char *text = NULL;
+    if (pr_model_load(path, &model, &err) != PR_OK ||
+        pr_profile_of_model(model, &prof, &err) != PR_OK) {
+        fprintf(stderr, "pronto inspect: %s\n", err.msg);
+        pr_model_free(model);
+        return PR_EXIT_FAIL;
+    }
+    int code = PR_EXIT_OK;
+    if (!prof) {
+        fprintf(stderr, "pronto inspect: %s: no reference profile (trained before profiles "
+                "existed); drift monitoring is off for it\n", path);
+        code = PR_EXIT_FAIL;
+    } else if (pr_profile_render(prof, json, &text, &err) != PR_OK) {
+        fprintf(stderr, "pronto inspect: %s\n", err.msg);
+        code = PR_EXIT_FAIL;
+    } else {
+        size_t len = strlen(text);
+        fputs(text, stdout);
+        if (len && text[len - 1] != '\n') fputc('\n', stdout);
+    }
+    free(text);
+    pr_profile_free(prof);
+    pr_model_free(model);
+    return code;
+}
+
 int cmd_inspect(int argc, char **argv) {
     const char *data = NULL, *format_s = NULL;
     long long top = 5;
     unsigned long long max_rows = 200000;
+    int profile = 0, json = 0;
     pr_flag flags[] = {
+        {"--profile", NULL, PR_FLAG_BOOL, &profile, "print the reference profile of the training data", 0},
+        {"--json", NULL, PR_FLAG_BOOL, &json, "with --profile: the whole profile as JSON", 0},
         {"--data", NULL, PR_FLAG_STRING, &data, "FILE show the heaviest values of each field in FILE", 0},
         {"--format", NULL, PR_FLAG_STRING, &format_s, "format of --data; default: the spec's, else criteo", 0},
         {"--top", NULL, PR_FLAG_INT, &top, "N weights per field; default 5", 0},
@@ -131,9 +171,13 @@ int cmd_inspect(int argc, char **argv) {
     };
     char *pos[2];
     int n_pos = 0;
-    int rc = pr_flags_parse("inspect", "MODEL [--data FILE]", flags, 4, argc, argv, pos, 2, &n_pos);
+    int rc = pr_flags_parse("inspect", "MODEL [--data FILE] | --profile [--json] MODEL", flags,
+                            (int)(sizeof flags / sizeof flags[0]), argc, argv, pos, 2, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos != 1) return cli_usage_error("inspect", "expected one MODEL");
+    if (json && !profile) return cli_usage_error("inspect", "--json goes with --profile");
+    if (profile && data) return cli_usage_error("inspect", "--profile and --data exclude each other");
+    if (profile) return inspect_profile(pos[0], json);
     if (top < 1 || top > TOP_MAX) return cli_usage_error("inspect", "--top must be in 1..50");
     if (max_rows < 1) return cli_usage_error("inspect", "--rows must be >= 1");
 

@@ -170,7 +170,8 @@ pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err) {
     }
     if ((src->spec && (rc = pr_model_set_spec(m, src->spec, err)) != PR_OK) ||
         (src->info && (rc = pr_model_set_info(m, src->info, err)) != PR_OK) ||
-        (rc = pr_model_set_filter(m, src->filter, err)) != PR_OK) {
+        (rc = pr_model_set_filter(m, src->filter, err)) != PR_OK ||
+        (rc = pr_model_set_profile_bytes(m, src->profile, src->profile_len, err)) != PR_OK) {
         pr_model_free(m);
         return rc;
     }
@@ -251,6 +252,25 @@ pr_status pr_model_set_filter(pr_model *m, const uint64_t *bitmap,
     return PR_OK;
 }
 
+pr_status pr_model_set_profile_bytes(pr_model *m, const void *bytes, size_t len,
+                                     pr_err *err) {
+    uint8_t *copy = NULL;
+    if (bytes) {
+        copy = malloc(len ? len : 1);
+        if (!copy) return pr_err_set(err, PR_ERR_NOMEM, "model profile: out of memory");
+        memcpy(copy, bytes, len);
+    }
+    free(m->profile);
+    m->profile = copy;
+    m->profile_len = copy ? len : 0;
+    return PR_OK;
+}
+
+const void *pr_model_profile_bytes(const pr_model *m, size_t *len) {
+    if (len) *len = m->profile_len;
+    return m->profile;
+}
+
 const char *pr_model_spec(const pr_model *m) { return m->spec; }
 const uint64_t *pr_model_filter(const pr_model *m) { return m->filter; }
 const char *pr_model_info(const pr_model *m) { return m->info; }
@@ -261,5 +281,6 @@ void pr_model_free(pr_model *m) {
     free(m->spec);
     free(m->info);
     free(m->filter);
+    free(m->profile);
     free(m);
 }

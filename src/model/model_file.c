@@ -33,6 +33,10 @@
  *   4     filter   admitted-bucket bitmap, ceil(2^hash_bits / 64) u64 words
  *   5     weights  the model's state floats (weights and optimizer state)
  *   6     weights_sparse  the same floats, all-zero pages left out (below)
+ *   7     profile  the reference profile of the training data, opaque here
+ *                  (layout: src/monitor/profile_codec.c); kept as bytes and
+ *                  decoded by pr_profile_of_model, so a profile this
+ *                  reader cannot decode never stops the model loading
  *
  * A file holds exactly one of weights and weights_sparse. The writer picks
  * weights_sparse when at least 1/8 of the pages are all zero (an FFM
@@ -114,7 +118,8 @@ enum {
     SEC_INFO = 3,
     SEC_FILTER = 4,
     SEC_WEIGHTS = 5,
-    SEC_WEIGHTS_SPARSE = 6
+    SEC_WEIGHTS_SPARSE = 6,
+    SEC_PROFILE = 7
 };
 
 #define SPARSE_HEAD 16u
@@ -132,6 +137,7 @@ static const char *section_name(uint32_t type) {
     case SEC_FILTER: return "filter";
     case SEC_WEIGHTS: return "weights";
     case SEC_WEIGHTS_SPARSE: return "weights_sparse";
+    case SEC_PROFILE: return "profile";
     }
     return "an unknown section";
 }
@@ -378,20 +384,21 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
      * section is as small and needs no bitmap. */
     int sparse = (plan.n_pages - plan.stored_pages) * 8 >= plan.n_pages;
 
-    uint32_t types[5];
-    uint64_t lens[5];
+    uint32_t types[6];
+    uint64_t lens[6];
     uint32_t n = 0;
     types[n] = SEC_PARAMS, lens[n++] = PARAMS_BYTES;
     if (m->spec) types[n] = SEC_SPEC, lens[n++] = strlen(m->spec);
     if (m->info) types[n] = SEC_INFO, lens[n++] = strlen(m->info);
     if (m->filter)
         types[n] = SEC_FILTER, lens[n++] = pr__model_filter_bytes(m->params.hash_bits);
+    if (m->profile) types[n] = SEC_PROFILE, lens[n++] = m->profile_len;
     if (sparse)
         types[n] = SEC_WEIGHTS_SPARSE, lens[n++] = sparse_bytes(&plan);
     else
         types[n] = SEC_WEIGHTS, lens[n++] = weight_bytes;
 
-    uint8_t head[HEAD_FIXED + DIR_ENTRY * 5 + 8];
+    uint8_t head[HEAD_FIXED + DIR_ENTRY * 6 + 8];
     uint64_t hlen = HEAD_FIXED + (uint64_t)DIR_ENTRY * n;
     uint64_t off = hlen + 8, total = off + 8;
     for (uint32_t i = 0; i < n; i++) total += lens[i];
@@ -427,6 +434,7 @@ pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
             break;
         case SEC_SPEC: rc = wr(&w, m->spec, (size_t)lens[i]); break;
         case SEC_INFO: rc = wr(&w, m->info, (size_t)lens[i]); break;
+        case SEC_PROFILE: rc = wr(&w, m->profile, (size_t)lens[i]); break;
         case SEC_FILTER:
             /* 64-bit words, little-endian: as floats, a word is two u32s
              * low half first, which on a little-endian host is memory order. */
@@ -710,6 +718,8 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
     pr_model_params p;
     char *spec = NULL, *info = NULL;
     uint64_t *filter = NULL;
+    uint8_t *profile = NULL;
+    uint64_t profile_len = 0;
     int have_params = 0, have_weights = 0;
     pr_status rc;
 
@@ -801,6 +811,7 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
         int dup = (e->type == SEC_PARAMS && have_params) ||
                   (e->type == SEC_SPEC && spec) || (e->type == SEC_INFO && info) ||
                   (e->type == SEC_FILTER && filter) ||
+                  (e->type == SEC_PROFILE && profile) ||
                   ((e->type == SEC_WEIGHTS || e->type == SEC_WEIGHTS_SPARSE) &&
                    have_weights);
         if (dup) {
@@ -858,6 +869,16 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
             for (uint64_t j = 0; j < want / 8; j++)
                 filter[j] = get64((const uint8_t *)&filter[j]);
 #endif
+        } else if (e->type == SEC_PROFILE) {
+            /* bounded by the file's length, checked above */
+            profile = malloc(e->len ? (size_t)e->len : 1);
+            if (!profile) {
+                rc = pr_err_set(err, PR_ERR_NOMEM, "%s: out of memory", s->name);
+                goto fail;
+            }
+            rc = src_read(s, profile, e->len, err);
+            if (rc != PR_OK) goto fail;
+            profile_len = e->len;
         } else if (e->type == SEC_WEIGHTS) {
             const pr__model_ops *ops = p.kind == PR_MODEL_KIND_LR ? &pr__model_lr_ops
                                      : p.kind == PR_MODEL_KIND_FFM ? &pr__model_ffm_ops
@@ -909,6 +930,8 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
     m->spec = spec;
     m->info = info;
     m->filter = filter;
+    m->profile = profile;
+    m->profile_len = (size_t)profile_len;
     *out = m;
     return PR_OK;
 fail:
@@ -916,6 +939,7 @@ fail:
     free(spec);
     free(info);
     free(filter);
+    free(profile);
     return rc;
 }
 

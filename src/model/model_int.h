@@ -73,6 +73,8 @@ struct pr_model {
     char *spec;                 /* owned, may be NULL */
     char *info;                 /* owned, may be NULL */
     uint64_t *filter;           /* owned, 2^hash_bits bits, may be NULL */
+    uint8_t *profile;           /* owned, the profile section's bytes, may be NULL */
+    size_t profile_len;
 };
 
 /* Creates the model shell and impl (model.c). init as in ops->create. */

@@ -61,6 +61,11 @@ typedef struct stream_ctx {
     int done;
     double shared_ll_sum, shared_ll_w;
     uint64_t learned;
+    /* the reference profile (NULL: none) and the progressive scores */
+    pr_profile_builder *prof;
+    const char *prof_file;
+    pr_scores *scores;           /* under lock when threaded */
+    double recal;                /* ln(neg_sample_rate) */
 } stream_ctx;
 
 static double update_one(pr_model *m, pr_example *x, pr_example *next) {
@@ -123,10 +128,12 @@ static void batch_seal(batch *b, uint64_t seed) {
 }
 
 /* Learns a sealed batch; adds its log loss to *ll / *w. */
-static void batch_learn(pr_model *m, batch *b, double *ll, double *w) {
+static void batch_learn(pr_model *m, batch *b, double *ll, double *w,
+                        pr_scores *sc, double recal) {
     for (uint32_t i = 0; i < b->n; i++) {
         pr_example *x = &b->ex[i];
         double z = update_one(m, x, i + 1 < b->n ? &b->ex[i + 1] : NULL);
+        pr_scores_add_logit(sc, z + recal);
         *ll += x->weight * pr__logloss_of_logit(z, x->label);
         *w += x->weight;
     }
@@ -149,9 +156,13 @@ static void *learner(void *arg) {
         pthread_mutex_unlock(&c->lock);
 
         double ll = 0, w = 0;
-        batch_learn(c->model, b, &ll, &w);
+        pr_scores *sc = calloc(1, sizeof *sc);
+        pr_scores dummy;
+        batch_learn(c->model, b, &ll, &w, sc ? sc : &dummy, c->recal);
 
         pthread_mutex_lock(&c->lock);
+        if (sc) pr_scores_merge(c->scores, sc);
+        free(sc);
         c->shared_ll_sum += ll;
         c->shared_ll_w += w;
         c->learned += b->n;
@@ -170,7 +181,7 @@ static pr_status hand_over(stream_ctx *c, pr_err *err) {
     batch *b = c->cur;
     batch_seal(b, c->o->seed * 0x9e3779b97f4a7c15ULL + c->n_batches++);
     if (!c->threaded) {
-        batch_learn(c->model, b, &c->ll_sum, &c->ll_w);
+        batch_learn(c->model, b, &c->ll_sum, &c->ll_w, c->scores, c->recal);
         c->rep->example_passes += b->n;
         b->n = 0;
         b->n_feat = 0;
@@ -207,6 +218,12 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
         if (!rep->ts_min || x->ts < rep->ts_min) rep->ts_min = x->ts;
         if (x->ts > rep->ts_max) rep->ts_max = x->ts;
     }
+    if (c->prof) {
+        if (rec->file != c->prof_file &&
+            pr_profile_builder_bind_featurizer(c->prof, c->fz) == PR_OK)
+            c->prof_file = rec->file;
+        pr_profile_builder_add(c->prof, rec);
+    }
     if (c->o->neg_sample_rate < 1.0f && x->label < 0.5f) {
         double u = (double)(pr_splitmix64(&c->rng) >> 11) * 0x1.0p-53;
         if (u >= c->o->neg_sample_rate) {
@@ -222,9 +239,13 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
 
 pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
                            const pr_input *in, const pr_train_opts *o,
-                           pr_count_filter *counts, pr_train_report *rep, pr_err *err) {
+                           pr_count_filter *counts, pr_profile_builder *prof,
+                           pr_scores *scores, pr_train_report *rep, pr_err *err) {
     stream_ctx c;
     memset(&c, 0, sizeof c);
+    c.prof = prof;
+    c.scores = scores;
+    c.recal = log((double)o->neg_sample_rate);
     c.model = model;
     c.fz = fz;
     c.counts = counts;

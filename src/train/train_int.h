@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "pronto/cache.h"
+#include "pronto/profile.h"
 #include "pronto/train.h"
 
 /* Log loss of a logit z for label y, computed stably:
@@ -27,6 +28,7 @@ pr_status pr__open_dataset(const char *path, const pr_featurizer *fz,
 
 pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
                            const pr_input *in, const pr_train_opts *o,
-                           pr_count_filter *counts, pr_train_report *rep, pr_err *err);
+                           pr_count_filter *counts, pr_profile_builder *prof,
+                           pr_scores *scores, pr_train_report *rep, pr_err *err);
 
 #endif

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "pronto/cache.h"
+#include "pronto/profile.h"
 #include "train/train_int.h"
 
 void pr_train_opts_default(pr_train_opts *o) {
@@ -92,6 +93,9 @@ typedef struct prepare_ctx {
     uint64_t rng;
     pr_progress prog;
     uint64_t total_bytes;
+    pr_profile_builder *prof;  /* NULL: no profile */
+    const pr_featurizer *fz;
+    const char *prof_file;     /* the file prof is bound for */
 } prepare_ctx;
 
 static pr_status prepare_one(void *vctx, pr_example *x,
@@ -105,6 +109,12 @@ static pr_status prepare_one(void *vctx, pr_example *x,
     if (x->ts) {
         if (!rep->ts_min || x->ts < rep->ts_min) rep->ts_min = x->ts;
         if (x->ts > rep->ts_max) rep->ts_max = x->ts;
+    }
+    if (c->prof) {
+        if (rec->file != c->prof_file &&
+            pr_profile_builder_bind_featurizer(c->prof, c->fz) == PR_OK)
+            c->prof_file = rec->file;
+        pr_profile_builder_add(c->prof, rec);
     }
     if (c->neg_rate < 1.0f && x->label < 0.5f) {
         double u = (double)(pr_splitmix64(&c->rng) >> 11) * 0x1.0p-53;
@@ -124,9 +134,12 @@ static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
                                const pr_input *in, const pr_train_opts *o,
                                const char *path, uint64_t fingerprint,
                                pr_count_filter *counts, const char *label,
-                               pr_train_report *rep, pr_err *err) {
+                               pr_profile_builder *prof, pr_train_report *rep,
+                               pr_err *err) {
     prepare_ctx c;
     memset(&c, 0, sizeof c);
+    c.prof = prof;
+    c.fz = fz;
     c.counts = counts;
     c.rep = rep;
     c.neg_rate = o->neg_sample_rate;
@@ -188,6 +201,7 @@ typedef struct learn_shared {
     uint32_t *perm;
     uint32_t perm_cap;
     atomic_int gate;             /* 1 once every thread was started (or failed) */
+    double recal;                /* ln(neg_sample_rate): logit -> served p */
 } learn_shared;
 
 typedef struct learn_thread {
@@ -196,6 +210,7 @@ typedef struct learn_thread {
     pthread_t tid;
     double ll_sum, ll_w;
     uint64_t examples;
+    pr_scores scores;            /* this pass's progressive scores */
 } learn_thread;
 
 static void set_status(learn_shared *sh, pr_status s, const pr_err *err) {
@@ -252,6 +267,7 @@ static void *learn_team_worker(void *arg) {
             if (i + 1 < blk->n)
                 pr_model_team_prefetch(sh->team, ith, &blk->ex[sh->perm[i + 1]]);
             double z = pr_model_update_team(sh->team, ith, x);
+            if (ith == 0) pr_scores_add_logit(&t->scores, z + sh->recal);
             if (ith == 0 && sh->progressive) {
                 t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
                 t->ll_w += x->weight;
@@ -307,6 +323,7 @@ static void *learn_worker(void *arg) {
                 pr_model_prefetch(sh->model, next);
             }
             double z = pr_model_update(sh->model, x);
+            pr_scores_add_logit(&t->scores, z + sh->recal);
             if (sh->progressive) {
                 t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
                 t->ll_w += x->weight;
@@ -327,7 +344,7 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
                             const pr_featurizer *fz, const uint64_t *filter,
                             const pr_train_opts *o, int pass,
                             pr_train_report *rep, double *progressive_ll,
-                            pr_err *err) {
+                            pr_scores *scores, pr_err *err) {
     uint32_t nb = pr_cache_n_blocks(cache);
     uint32_t *order = malloc((nb ? nb : 1) * sizeof *order);
     learn_thread *th = calloc((size_t)o->threads, sizeof *th);
@@ -353,6 +370,7 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
     sh.seed = o->seed;
     sh.pass = pass;
     sh.progressive = pass == 1;
+    sh.recal = log((double)pr_model_params_get(model)->neg_sample_rate);
     pthread_mutex_init(&sh.err_lock, NULL);
     char what[64];
     snprintf(what, sizeof what, "train pass %d/%d", pass, o->passes);
@@ -398,6 +416,7 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
         ll += th[i].ll_sum;
         w += th[i].ll_w;
         rep->example_passes += th[i].examples;
+        pr_scores_merge(scores, &th[i].scores);
     }
     if (progressive_ll) *progressive_ll = w > 0 ? ll / w : NAN;
     pr_status s = sh.status;
@@ -411,7 +430,8 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
 /* Validation metrics of model over a cache. */
 static pr_status evaluate_cache(const pr_model *model, const pr_cache *cache,
                                 const pr_featurizer *fz, const uint64_t *filter,
-                                pr_metrics_report *rep, pr_err *err) {
+                                pr_metrics_report *rep, pr_scores *scores,
+                                pr_err *err) {
     pr_metrics *m = NULL;
     pr_status s = pr_metrics_new(&m, err);
     if (s != PR_OK) return s;
@@ -422,7 +442,9 @@ static pr_status evaluate_cache(const pr_model *model, const pr_cache *cache,
         for (uint32_t i = 0; s == PR_OK && i < blk.n; i++) {
             pr_example *x = &blk.ex[i];
             pr_featurizer_apply_filter(fz, filter, x);
-            s = pr_metrics_add(m, pr_model_predict(model, x), x->label, x->weight);
+            double p = pr_model_predict(model, x);
+            pr_scores_add(scores, p);
+            s = pr_metrics_add(m, p, x->label, x->weight);
         }
     }
     pr_cache_block_free(&blk);
@@ -502,6 +524,9 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     pr_metrics_report best_valid;
     int have_valid = 0;
     pr_model *best = NULL;     /* the best pass so far, when not the last */
+    pr_profile_builder *prof = NULL;
+    pr_scores *scores = calloc(3, sizeof *scores); /* pass, validation, best validation */
+    char score_source[64] = "";
     memset(rep, 0, sizeof *rep);
     rep->valid_logloss = rep->valid_auc = rep->train_logloss = NAN;
 
@@ -517,6 +542,14 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
 
     const char *yaml = pr_featurizer_spec_yaml(fz);
     s = pr_spec_parse(yaml, strlen(yaml), "spec", &spec, err);
+    if (s != PR_OK) goto done;
+    /* the reference profile (pronto/profile.h): the raw columns as the
+     * readers hand them over; an example cache has none to give */
+    if (!scores) {
+        s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    s = pr_profile_builder_new(spec, &prof, err);
     if (s != PR_OK) goto done;
 
     double t0 = pr_now();
@@ -537,7 +570,8 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     }
     if (o->passes == 1 && !o->valid_path && !o->cache_path && !o->dataset) {
         /* one pass and nothing to keep: learn straight from the input */
-        s = pr__learn_stream(model, fz, spec, in, o, counts, rep, err);
+        s = pr__learn_stream(model, fz, spec, in, o, counts, prof, &scores[0], rep, err);
+        snprintf(score_source, sizeof score_source, "progressive (pass 1)");
         rep->streamed = 1;
         if (s != PR_OK) goto done;
         if (rep->rows_read == rep->rows_dropped) {
@@ -584,7 +618,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
             cache_path = tmp_cache;
         }
         s = prepare_cache(fz, spec, in, o, cache_path, fp, counts, "featurize",
-                          rep, err);
+                          prof, rep, err);
         if (s != PR_OK) goto done;
         s = pr_cache_open(cache_path, &cache, err);
         if (s != PR_OK) goto done;
@@ -614,7 +648,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         pr_train_report vrep;
         memset(&vrep, 0, sizeof vrep);
         s = prepare_cache(fz, spec, &vin, &vo, tmp_vcache, 0, NULL, "featurize validation",
-                          &vrep, err);
+                          NULL, &vrep, err);
         if (s != PR_OK) goto done;
         rep->rows_bad += vrep.rows_bad;
         s = pr_cache_open(tmp_vcache, &vcache, err);
@@ -632,8 +666,10 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     int since_best = 0;
     for (int pass = 1; pass <= o->passes; pass++) {
         double pll = NAN;
-        s = learn_pass(model, cache, fz, filter, o, pass, rep, &pll, err);
+        memset(&scores[0], 0, sizeof scores[0]);
+        s = learn_pass(model, cache, fz, filter, o, pass, rep, &pll, &scores[0], err);
         if (s != PR_OK) goto done;
+        snprintf(score_source, sizeof score_source, "progressive (pass %d)", pass);
         rep->passes_run = pass;
         if (pass == 1) rep->train_logloss = pll;
         if (!vcache) {
@@ -641,13 +677,15 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
             continue;
         }
         pr_metrics_report vr;
-        s = evaluate_cache(model, vcache, fz, filter, &vr, err);
+        memset(&scores[1], 0, sizeof scores[1]);
+        s = evaluate_cache(model, vcache, fz, filter, &vr, &scores[1], err);
         if (s != PR_OK) goto done;
         pr_log(PR_LOG_INFO, "pass %d: validation logloss %.5f auc %.5f", pass,
                vr.log_loss, vr.auc);
         if (!have_valid || vr.log_loss < best_valid.log_loss) {
             best_valid = vr;
             have_valid = 1;
+            scores[2] = scores[1];
             rep->best_pass = pass;
             since_best = 0;
             pr_model_free(best);
@@ -671,6 +709,16 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         rep->valid_auc = best_valid.auc;
     }
 save:;
+    if (have_valid) snprintf(score_source, sizeof score_source, "validation (pass %d)",
+                             rep->best_pass);
+    pr_profile_builder_set_scores(prof, have_valid ? &scores[2] : &scores[0], score_source);
+    pr_profile *profile = NULL;
+    double tp = pr_now();
+    s = pr_profile_builder_finish(prof, &profile, err);
+    if (s == PR_OK) s = pr_profile_attach(model, profile, err);
+    pr_profile_free(profile);
+    if (s != PR_OK) goto done;
+    pr_log(PR_LOG_DEBUG, "profile finished in %.3f s", pr_now() - tp);
     char *info = build_info(model, in, o, rep, have_valid ? &best_valid : NULL);
     s = pr_model_set_info(model, info ? info : "{}", err);
     free(info);
@@ -687,5 +735,7 @@ done:
     pr_model_free(best);
     pr_count_filter_free(counts);
     pr_spec_free(spec);
+    pr_profile_builder_free(prof);
+    free(scores);
     return s;
 }
