@@ -10,7 +10,7 @@
  *   numeric      the first PR__SAMPLE finite values are kept; at the first
  *                value past that (or at finish) the quantile edges are cut
  *                from them, the kept values are counted, and every later
- *                value is counted directly (O(log bins)). Memory: 128 KB
+ *                value is counted directly (O(log bins)). Memory: 64 KB
  *                per numeric column while building.
  *   categorical  Misra-Gries heavy hitters over the value hashes
  *                (PR__MG_CAP counters; a count is under by at most
@@ -23,16 +23,16 @@
 
 #include "pronto/profile.h"
 
-#define PR__SAMPLE 16384u            /* numeric values kept to cut edges */
+#define PR__SAMPLE 8192u             /* numeric values kept to cut edges */
 #define PR__TARGET_BINS 32u          /* quantile bins wanted */
 #define PR__MG_CAP 512u              /* Misra-Gries counters */
 #define PR__MG_SLOTS 1024u
 #define PR__BLOOM_BUILD_LOG2 17u     /* 16 KB per column while building */
-#define PR__ROWS_PER_LEVEL 16384u    /* row sampling (profile.c) */
+#define PR__ROWS_PER_LEVEL 4096u     /* row sampling (profile.c) */
 #define PR__BLOOM_K 3u               /* bits per value, all in one word */
 #define PR__BLOOM_MIN_LOG2 9u        /* 64 bytes */
-#define PR__BLOOM_MAX_LOG2 17u       /* 16 KB per column stored */
-#define PR__BLOOM_BUDGET_LOG2 21u    /* 256 KB for all columns stored */
+#define PR__BLOOM_MAX_LOG2 16u       /* 8 KB per column stored */
+#define PR__BLOOM_BUDGET_LOG2 20u    /* 128 KB for all columns stored */
 #define PR__MOMENT_CLAMP 1e150       /* moments take values clamped to this */
 #define PR__COLUMN_NAME_MAX 256u     /* column name bytes */
 #define PR__MAX_COLUMNS 1024u
