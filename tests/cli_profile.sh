@@ -63,10 +63,17 @@ awk -v rows=3000 -v seed=1 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/train.tsv
 awk -v rows=1000 -v seed=2 -f "$PRONTO_SRC/tests/gen_criteo.awk" > "$T/valid.tsv"
 "$P" train --kind lr --passes 2 --cache "$T/c.pcache" -o "$T/lr.pm" "$T/train.tsv" > /dev/null 2>&1
 "$P" inspect --profile "$T/lr.pm" > "$T/lr.txt"
+"$P" inspect --profile --json "$T/lr.pm" > "$T/lr.json"
 check "criteo: 3000 rows" 'grep -q "reference profile: 3000 rows" "$T/lr.txt"'
 check "criteo: last pass's progressive scores" 'grep -q "^prediction (progressive (pass 2)): n 3000," "$T/lr.txt"'
 check "criteo: 39 columns" '[ "$(grep -Ec "^  [IC][0-9]+ " "$T/lr.txt")" -eq 39 ]'
 check "criteo: I1 numeric, C1 categorical" 'grep -Eq "^  I1 +num" "$T/lr.txt" && grep -Eq "^  C1 +cat" "$T/lr.txt"'
+# the same cache reused: no columns, but rows, labels and scores
+"$P" train --kind lr --passes 2 --cache "$T/c.pcache" -o "$T/lr2.pm" "$T/train.tsv" > /dev/null 2>&1
+"$P" inspect --profile --json "$T/lr2.pm" > "$T/lr2.json"
+check "reused cache: rows and clicks from the cache" \
+    '[ "$(json_get "$T/lr2.json" rows)" = 3000 ] && [ "$(json_get "$T/lr.json" clicks)" = "$(json_get "$T/lr2.json" clicks)" ]'
+check "reused cache: no column values" 'grep -q "\"n\": 0," "$T/lr2.json"'
 "$P" train --kind lr --passes 2 --valid "$T/valid.tsv" -o "$T/lrv.pm" "$T/train.tsv" > /dev/null 2>&1
 "$P" inspect --profile "$T/lrv.pm" > "$T/lrv.txt"
 check "with --valid: validation scores of the kept pass" \

@@ -162,16 +162,20 @@ static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
     return pr_cache_writer_close(c.w, err);
 }
 
-/* Re-counts features from an existing cache (when it is reused). */
+/* Re-counts features from an existing cache (when it is reused or given
+ * with --dataset), and gives the profile the examples' labels and times
+ * (a cache has no raw columns to profile). counts may be NULL. */
 static pr_status count_cache(const pr_cache *cache, pr_count_filter *counts,
-                             pr_err *err) {
+                             pr_profile_builder *prof, pr_err *err) {
     pr_cache_block blk;
     pr_cache_block_init(&blk);
     pr_status s = PR_OK;
     for (uint32_t b = 0; b < pr_cache_n_blocks(cache) && s == PR_OK; b++) {
         s = pr_cache_read_block(cache, b, &blk, err);
-        for (uint32_t i = 0; s == PR_OK && i < blk.n; i++)
-            pr_count_filter_add(counts, &blk.ex[i]);
+        for (uint32_t i = 0; s == PR_OK && i < blk.n; i++) {
+            if (counts) pr_count_filter_add(counts, &blk.ex[i]);
+            pr_profile_builder_add_label(prof, blk.ex[i].label, 1, blk.ex[i].ts);
+        }
     }
     pr_cache_block_free(&blk);
     return s;
@@ -606,7 +610,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     }
     if (cache) {
         rep->rows_read = pr_cache_n_examples(cache);
-        if (counts) s = count_cache(cache, counts, err);
+        s = count_cache(cache, counts, prof, err);
         if (s != PR_OK) goto done;
     } else {
         if (!cache_path) {
