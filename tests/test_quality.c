@@ -98,7 +98,7 @@ TEST(hand_computed_window) {
     ASSERT_NEAR(w.auc, 0.75, 0);       /* 3 of 4 (click, no click) pairs ordered */
     ASSERT_NEAR(w.auc_err, 0, 0);      /* all four in different bins */
     size_t n = pr_quality_snapshot(q, s, 64);
-    ASSERT_EQ_INT(n, 7); /* only the 1m window is closed yet */
+    ASSERT_EQ_INT(n, 8); /* only the 1m window is closed yet */
     ASSERT_NEAR(find_sample(s, n, "auc", "1m", ""), 0.75, 0);
     ASSERT_NEAR(find_sample(s, n, "n_labeled", "1m", ""), 4, 0);
     ASSERT_NEAR(find_sample(s, n, "logloss", "1m", ""), ll, 1e-12);
@@ -112,7 +112,7 @@ TEST(hand_computed_window) {
     ASSERT_NEAR(w5.logloss, ll, 1e-12);
     pr_quality_flush(q);
     n = pr_quality_snapshot(q, s, 64);
-    ASSERT_EQ_INT(n, 21);
+    ASSERT_EQ_INT(n, 24);
     ASSERT_NEAR(find_sample(s, n, "calibration", "1h", ""), 0.5, 1e-12);
     pr_quality_free(q);
 }
@@ -142,8 +142,8 @@ TEST(ties_and_undefined) {
     ASSERT_NEAR(w.logloss, -log(0.75), 1e-12);
     pr_quality_sample s[64];
     size_t n = pr_quality_snapshot(q, s, 64);
-    /* 1m: the newest (no click): n_labeled logloss ctr mean_p; 5m, 1h: all 7 */
-    ASSERT_EQ_INT(n, 4 + 7 + 7);
+    /* 1m: the newest (no click): n_labeled logloss ctr mean_p; 5m, 1h: all 8 */
+    ASSERT_EQ_INT(n, 4 + 8 + 8);
     ASSERT_TRUE(isnan(find_sample(s, 4, "ne", "1m", "a")));
     pr_quality_free(q);
 }
@@ -207,14 +207,14 @@ TEST(series_apart) {
     }
     pr_quality_sample s[128];
     size_t n = pr_quality_snapshot(q, s, 128);
-    ASSERT_EQ_INT(n, 3 * 3 * 7);
+    ASSERT_EQ_INT(n, 3 * 3 * 8);
     int cand = 0;
     for (size_t i = 0; i < n; i++)
         if (!strcmp(s[i].arm, "candidate")) {
             ASSERT_EQ_STR(s[i].version, "v2");
             cand++;
         }
-    ASSERT_EQ_INT(cand, 21);
+    ASSERT_EQ_INT(cand, 24);
     ASSERT_EQ_INT(pr_quality_snapshot(q, s, 5), n); /* the count, whatever the room */
     pr_quality_free(q);
 }
@@ -310,6 +310,46 @@ TEST(bounded_under_flood) {
     pr_quality_free(q);
 }
 
+/* All series slots taken: a new version is not measured until one has
+ * been idle for PR_QUALITY_SERIES_IDLE_MS of event time. */
+TEST(series_slots_recycled) {
+    pr_quality_opts o = pr_quality_opts_default();
+    o.max_series = 1;
+    o.window_ms = 1000;
+    o.lateness_ms = 0;
+    o.hold_ms = 0;
+    pr_quality *q;
+    ASSERT_OK(pr_quality_new(&o, &q, &err));
+    const char *ver[3] = {"v1", "v2", "v3"};
+    int64_t at[3] = {T0, T0 + 1000, T0 + 1000 + PR_QUALITY_SERIES_IDLE_MS + 1};
+    for (int i = 0; i < 3; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "r%d", i);
+        uint64_t key = pr_quality_key(pr_quality_request_hash(pr_bytes_of(id, strlen(id))),
+                                      pr_bytes_of("1", 1));
+        double p = 0.5;
+        pr_quality_pred pd = {at[i], ver[i], "", 1, &key, &p};
+        pr_quality_add_prediction(q, &pd);
+        char extra[64];
+        snprintf(extra, sizeof extra, "\"request_id\":\"%s\",\"ad_id\":1", id);
+        event(q, "impression", i + 1, i + 1, at[i] + 1, extra);
+    }
+    pr_quality_flush(q);
+    pr_quality_stats st;
+    pr_quality_stats_get(q, &st);
+    ASSERT_EQ_INT(st.matched, 3);
+    ASSERT_EQ_INT(st.series_overflow, 2); /* v2: v1 not idle yet; v1's impression,
+                                             labeled after its slot went to v3 */
+    pr_quality_window w = get_window(q, 60000, (at[2] + 1) / 60000 * 60000, "v3", "");
+    ASSERT_EQ_INT(w.n, 1);
+    pr_quality_window *all;
+    size_t n;
+    ASSERT_OK(pr_quality_windows(q, 60000, &all, &n, &err));
+    ASSERT_EQ_INT(n, 1); /* v1's windows went with its slot */
+    free(all);
+    pr_quality_free(q);
+}
+
 TEST(bad_input) {
     pr_quality *q = make(1000, 0, 0);
     const char *bad[] = {"", "[", "{\"type\":", "{\"request_id\":\"r\"}",
@@ -343,6 +383,7 @@ int main(void) {
     RUN(series_apart);
     RUN(impression_before_prediction);
     RUN(bounded_under_flood);
+    RUN(series_slots_recycled);
     RUN(bad_input);
     TEST_MAIN_END();
 }

@@ -53,8 +53,9 @@
  *                undefined (NaN) when r is 0 or 1 (H = 0)
  *   calibration  mean p / r; NaN when r = 0
  *   auc          from a histogram of p per class, PR_QUALITY_AUC_BINS bins
- *                uniform in logit(p) over [-10, 10] (end bins take the
- *                rest): pairs in different bins are ordered exactly, a
+ *                uniform in logit(p) over [-10, 10] (0.0195 wide, 2% in
+ *                odds; end bins take the rest): pairs in different bins
+ *                are ordered exactly, a
  *                positive and a negative in the same bin count 1/2, so
  *                |auc - exact AUC| <= auc_err = (1/2) sum_b pos_b neg_b / (P N),
  *                computed and reported with it (0 when no bin holds both;
@@ -64,8 +65,11 @@
  * Memory: max_pending predictions (32 bytes each plus 8 in the index),
  * max_held waiting impressions, the joiner's (one window + lateness of
  * impressions, 24 bytes of payload each), and per series at most
- * PR_QUALITY_KEEP_1M + _5M + _1H windows of about 4.2 KB; max_series
- * series. Nothing grows with the stream's length.
+ * PR_QUALITY_KEEP_1M + _5M + _1H windows of about 8.2 KB (2.6 MB); max_series
+ * series. Nothing grows with the stream's length. A series that saw no
+ * prediction and no labeled impression for PR_QUALITY_SERIES_IDLE_MS of
+ * event time (an old model version) gives its slot to a new one; its
+ * impressions labeled later are counted in series_overflow.
  *
  * Thread safety: a pr_quality is used by one thread at a time (every
  * function, the snapshot included); the server serializes with a mutex.
@@ -84,11 +88,12 @@
 extern "C" {
 #endif
 
-#define PR_QUALITY_AUC_BINS 512
+#define PR_QUALITY_AUC_BINS 1024
 #define PR_QUALITY_KEEP_1M 120  /* 2 h of 1 min windows per series */
 #define PR_QUALITY_KEEP_5M 144  /* 12 h of 5 min windows */
 #define PR_QUALITY_KEEP_1H 48   /* 48 h of 1 h windows */
 #define PR_QUALITY_NAME_MAX 72  /* a version or arm name, NUL included */
+#define PR_QUALITY_SERIES_IDLE_MS (48 * 3600 * 1000LL)
 
 typedef struct pr_quality_opts {
     int64_t window_ms;       /* attribution window (default 2 h, as pronto join) */
@@ -101,8 +106,9 @@ typedef struct pr_quality_opts {
     uint32_t max_pending;    /* predictions remembered (default 1048576) */
     uint32_t max_held;       /* impressions waiting for their prediction
                                 (default 65536) */
-    uint32_t max_series;     /* (version, arm) pairs (default 32; more are
-                                counted in series_overflow and not measured) */
+    uint32_t max_series;     /* (version, arm) pairs (default 32; more, while
+                                none is idle, are counted in series_overflow
+                                and not measured) */
     const char *candidate_key; /* the impression's column naming the candidate
                                   (default "ad_id"; copied) */
 } pr_quality_opts;
@@ -141,7 +147,8 @@ typedef struct pr_quality_stats {
     uint64_t labeled;          /* labeled impressions out of the joiner */
     uint64_t matched;          /* ... with a prediction: counted in windows */
     uint64_t unmatched;        /* ... without one */
-    uint64_t series_overflow;  /* labeled, their series beyond max_series */
+    uint64_t series_overflow;  /* labeled, their series beyond max_series (or
+                                  its slot since given to another) */
     uint64_t too_late;         /* joiner: events older than its watermark */
     uint64_t duplicates;       /* joiner: duplicate event ids */
     uint64_t unattributed_clicks; /* joiner: clicks outside any window */
@@ -161,7 +168,8 @@ typedef struct pr_quality_window {
 
 /* A sample for alert rules and /v1/monitor (fits alert.h's
  * pr_metric_sample): metric is "logloss", "ne", "calibration", "auc",
- * "n_labeled", "ctr" or "mean_p"; field ""; window "1m", "5m", "1h";
+ * "n_labeled", "ctr", "mean_p" or "auc_err" (the AUC's error bound);
+ * field ""; window "1m", "5m", "1h";
  * n the labeled impressions behind value. start_ms: the window's start. */
 typedef struct pr_quality_sample {
     const char *metric, *field, *arm, *version, *window; /* static or owned by q */

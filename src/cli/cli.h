@@ -33,5 +33,7 @@ int cmd_learn(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
 /* `pronto monitor check-rules` (cmd_monitor_rules.c). */
 int cmd_monitor_check_rules(const char *sub, int argc, char **argv);
+/* `pronto monitor quality` (cmd_monitor_quality.c). */
+int cmd_monitor_quality(const char *sub, int argc, char **argv);
 
 #endif

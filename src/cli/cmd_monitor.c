@@ -15,6 +15,8 @@ typedef struct monitor_sub {
 
 static const monitor_sub subs[] = {
     {"check-rules", cmd_monitor_check_rules, "validate alert rules and print them"},
+    {"quality", cmd_monitor_quality,
+     "log loss, NE, calibration, AUC per window, model version and arm, from a log"},
 };
 
 int cmd_monitor(int argc, char **argv) {

@@ -35,6 +35,7 @@ static const char usage_text[] =
     "       [--max-model-bytes B] [--max-event-skew DUR] [--max-event-age DUR]\n"
     "       [--log URI [--log-features RATE] [--log-queue N]]\n"
     "       [--split ALIAS:W,ALIAS:W... [--split-key COL]] [--shadow ALIAS]\n"
+    "       [--quality on|off] [--quality-window DUR] [--quality-lateness DUR]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -54,7 +55,14 @@ static const char usage_text[] =
     "user_id; none: its request_id): the same user, the same arm. Each arm\n"
     "follows its alias. --shadow ALIAS scores every answered request again\n"
     "with that alias's model off the request path: logged and measured, never\n"
-    "returned. docs/api.md \"A/B split and shadow\".";
+    "returned. docs/api.md \"A/B split and shadow\".\n"
+    "\n"
+    "Live quality (--quality on, the default): every answer's candidates and p\n"
+    "are matched, on a thread of its own, to the posted impressions carrying\n"
+    "the request's request_id and candidate key, and those to their clicks within\n"
+    "--quality-window; /metrics shows log loss, NE, calibration and AUC of the\n"
+    "latest closed 1m, 5m and 1h windows per arm and model version\n"
+    "(docs/monitoring.md \"Live quality\"; offline: pronto monitor quality).";
 
 /* --split's syntax, and that --split's and --shadow's aliases exist in the
  * registry of --model: a usage error naming the flag (exit 2), or 0. */
@@ -118,6 +126,8 @@ int cmd_serve(int argc, char **argv) {
     double log_features = 0;
     unsigned long long log_queue = o.log_queue;
     const char *split = NULL, *split_key = NULL, *shadow = NULL;
+    const char *quality_s = "on", *qwin_s = NULL, *qlate_s = NULL;
+    unsigned long long quality_queue = o.quality_queue, quality_pending = o.quality_pending;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model,
          "FILE  the model to serve, or registry:DIR[@ALIAS] (default alias production): "
@@ -187,6 +197,20 @@ int cmd_serve(int argc, char **argv) {
         {"--shadow", NULL, PR_FLAG_STRING, &shadow,
          "ALIAS  also score every answered request with this alias of the registry (after the "
          "answer, on its own thread): logged and measured, never returned", 0},
+        {"--quality", NULL, PR_FLAG_STRING, &quality_s,
+         "on|off  live quality from outcomes: predictions joined to posted impressions and "
+         "clicks, pronto_quality{metric,window,arm,version} in /metrics; default on", 0},
+        {"--quality-window", NULL, PR_FLAG_STRING, &qwin_s,
+         "DUR  its attribution window: a click counts within DUR of its impression, which "
+         "counts once DUR has passed in event time; default 2h", 0},
+        {"--quality-lateness", NULL, PR_FLAG_STRING, &qlate_s,
+         "DUR  how far out of order posted events may come, default 10m", 0},
+        {"--quality-queue", NULL, PR_FLAG_UINT, &quality_queue,
+         "N  answers and event batches waiting for the quality thread; more are dropped and "
+         "counted, default 65536", 0},
+        {"--quality-pending", NULL, PR_FLAG_UINT, &quality_pending,
+         "N  candidate predictions remembered until their impression (40 bytes each; the "
+         "oldest are dropped and counted), default 1048576", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
     };
     char *pos[2];
@@ -290,6 +314,20 @@ int cmd_serve(int argc, char **argv) {
     o.split_key = split_key;
     o.shadow = shadow;
     o.quiet = quiet;
+    if (!strcmp(quality_s, "on")) o.quality = 1;
+    else if (!strcmp(quality_s, "off")) o.quality = 0;
+    else return cli_usage_error(cmd, "--quality: expected on or off");
+    if (qwin_s && !cli_parse_duration_ms(cmd, "--quality-window", qwin_s, &o.quality_window_ms))
+        return PR_EXIT_USAGE;
+    if (qlate_s &&
+        !cli_parse_duration_ms(cmd, "--quality-lateness", qlate_s, &o.quality_lateness_ms))
+        return PR_EXIT_USAGE;
+    if (quality_queue < 1 || quality_queue > (1u << 24))
+        return cli_usage_error(cmd, "--quality-queue must be 1..16777216");
+    if (quality_pending < 1 || quality_pending > (1u << 30))
+        return cli_usage_error(cmd, "--quality-pending must be 1..1073741824");
+    o.quality_queue = (uint32_t)quality_queue;
+    o.quality_pending = (uint32_t)quality_pending;
 
     /* A flood of bad requests must not become a flood of log lines. */
     pr_log_set_rate_limit(1);

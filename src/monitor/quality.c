@@ -198,7 +198,7 @@ static void drain(pr_quality *q) {
             continue;
         }
         q->st.matched++;
-        if (pay.series == UINT32_MAX) {
+        if (pay.series == UINT32_MAX || q->series[pay.series].gen != pay.gen) {
             q->st.series_overflow++;
             continue;
         }
@@ -260,13 +260,15 @@ void pr_quality_add_prediction(pr_quality *q, const pr_quality_pred *pd) {
     if (q->flushed) return;
     q->st.predictions++;
     q->st.candidates += pd->n;
-    uint32_t s = pr__quality_series(q, pd->version ? pd->version : "", pd->arm ? pd->arm : "");
     advance_clock(q, pd->ts_ms);
+    uint32_t s = pr__quality_series(q, pd->version ? pd->version : "", pd->arm ? pd->arm : "");
+    uint32_t gen = s != UINT32_MAX ? q->series[s].gen : 0;
+    if (s != UINT32_MAX && q->series[s].last_ts < q->clock) q->series[s].last_ts = q->clock;
     for (uint32_t i = 0; i < pd->n; i++) {
         uint64_t key = pd->keys[i] ? pd->keys[i] : 1;
         uint32_t h = q->held_n ? pr__qmap_get(&q->hmap, key) : UINT32_MAX;
         if (h != UINT32_MAX) { /* its impression came first and waits */
-            q->held[h].pay = (pr__qpay){pd->p[i], s, 1};
+            q->held[h].pay = (pr__qpay){pd->p[i], s, gen, 1};
             pr__qmap_del(&q->hmap, key);
             continue;
         }
@@ -276,7 +278,7 @@ void pr_quality_add_prediction(pr_quality *q, const pr_quality_pred *pd) {
         }
         if (q->p_n == q->o.max_pending) pred_pop(q, 1);
         uint32_t slot = (q->p_head + q->p_n) % q->o.max_pending;
-        q->preds[slot] = (pr__qpred){key, pd->ts_ms, pd->p[i], s};
+        q->preds[slot] = (pr__qpred){key, pd->ts_ms, pd->p[i], s, gen};
         q->p_n++;
         q->st.pending++;
         pr__qmap_put(&q->pmap, key, slot);
@@ -295,7 +297,7 @@ void pr__quality_event(pr_quality *q, const pr_event *ev, pr_bytes req, pr_bytes
         q->have_evmax = 1;
         advance_clock(q, ev->ts_ms);
     }
-    pr__qpay pay = {0, UINT32_MAX, 0};
+    pr__qpay pay = {0, UINT32_MAX, 0, 0};
     if (ev->type != PR_EVENT_IMPRESSION || !ev->has_ts || !ev->has_event_id ||
         !ev->has_impression_id) {
         push(q, ev, &pay);
@@ -314,7 +316,7 @@ void pr__quality_event(pr_quality *q, const pr_event *ev, pr_bytes req, pr_bytes
     uint32_t slot = pr__qmap_get(&q->pmap, key);
     if (slot != UINT32_MAX) {
         pr__qpred *p = &q->preds[slot];
-        pay = (pr__qpay){p->p, p->series, 1};
+        pay = (pr__qpay){p->p, p->series, p->gen, 1};
         pr__qmap_del(&q->pmap, key);
         p->key = 0;
         q->st.pending--;

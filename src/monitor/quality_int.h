@@ -53,6 +53,9 @@ typedef struct pr__qring {
 typedef struct pr__qseries {
     char version[PR_QUALITY_NAME_MAX];
     char arm[PR_QUALITY_NAME_MAX];
+    int64_t last_ts;           /* clock at its last prediction or count */
+    uint32_t gen;              /* bumped when the slot is given to another
+                                  series: references of older gens are stale */
     pr__qring ring[PR__QG_N];
 } pr__qseries;
 
@@ -66,13 +69,14 @@ typedef struct pr__qpred {
     uint64_t key;   /* 0: consumed */
     int64_t ts;
     double p;
-    uint32_t series;
+    uint32_t series, gen;
 } pr__qpred;
 
 /* What the joiner carries with an impression (its payload, copied). */
 typedef struct pr__qpay {
     double p;
     uint32_t series;  /* UINT32_MAX: over max_series */
+    uint32_t gen;     /* the series slot's gen when predicted */
     uint32_t matched; /* has a prediction */
 } pr__qpay;
 

@@ -9,7 +9,8 @@
  * memory reused) when the ring is full. A window holds n, clicks, the sums
  * of p and of the log loss, and a histogram of p per label for the AUC
  * (PR_QUALITY_AUC_BINS bins uniform in logit(p) over [-10, 10]; bounds in
- * quality.h).
+ * quality.h). A series idle for PR_QUALITY_SERIES_IDLE_MS of event time
+ * gives its slot (and its window memory) to a new one when all are taken.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -40,10 +41,21 @@ uint32_t pr__quality_series(pr_quality *q, const char *version, const char *arm)
     for (uint32_t i = 0; i < q->n_series; i++)
         if (!strcmp(q->series[i].version, v) && !strcmp(q->series[i].arm, a))
             return q->last_series = i;
-    if (q->n_series == q->o.max_series) return UINT32_MAX;
-    pr__qseries *s = &q->series[q->n_series];
+    uint32_t i = q->n_series;
+    if (i == q->o.max_series) { /* the longest idle one, if idle long enough */
+        for (uint32_t k = 0; k < q->n_series; k++)
+            if (q->series[k].last_ts < q->clock - PR_QUALITY_SERIES_IDLE_MS &&
+                (i == q->n_series || q->series[k].last_ts < q->series[i].last_ts))
+                i = k;
+        if (i == q->n_series) return UINT32_MAX;
+        for (int g = 0; g < PR__QG_N; g++) q->series[i].ring[g].head = q->series[i].ring[g].n = 0;
+        q->series[i].gen++;
+    }
+    pr__qseries *s = &q->series[i];
     memcpy(s->version, v, sizeof v);
     memcpy(s->arm, a, sizeof a);
+    s->last_ts = q->clock;
+    if (i < q->n_series) return q->last_series = i;
     for (int g = 0; g < PR__QG_N; g++) {
         s->ring[g].w = calloc(qg_keep[g], sizeof *s->ring[g].w);
         if (!s->ring[g].w) {
@@ -110,6 +122,7 @@ void pr__quality_count(pr_quality *q, uint32_t s, int64_t ts, double p, int labe
     if (!(pc == pc)) pc = 0.5; /* NaN: never from a model; counted as 0.5 */
     double ll = label ? -log(pc) : -log1p(-pc);
     uint32_t bin = p_bin(p);
+    if (q->series[s].last_ts < q->clock) q->series[s].last_ts = q->clock;
     for (int g = 0; g < PR__QG_N; g++) {
         pr__qwin *w = window_at(q, &q->series[s].ring[g], floor_to(ts, pr__qg_len[g]));
         if (!w) continue;
@@ -214,6 +227,7 @@ size_t pr_quality_snapshot(const pr_quality *q, pr_quality_sample *out, size_t c
                 sample(out, cap, &k, "auc", &w, wn, w.auc);
                 sample(out, cap, &k, "ctr", &w, wn, w.ctr);
                 sample(out, cap, &k, "mean_p", &w, wn, w.mean_p);
+                sample(out, cap, &k, "auc_err", &w, wn, w.auc_err);
                 break;
             }
         }

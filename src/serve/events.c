@@ -36,6 +36,8 @@
  * but maybe not on disk: 503, the ids remembered, and the log's reopen
  * writes again those events it does not find (evlog.c).
  *
+ * Accepted events then go to the live-quality thread too (quality.c).
+ *
  * One writer: the ingest mutex serializes batches (one pr_fs, two arenas:
  * the batch's parses and one event's update, and for redis one connection
  * of its own); with the mem: store each
@@ -426,6 +428,19 @@ static void ingest_lines(pr_server *s, const char *body, size_t len, batch *b) {
     }
 }
 
+/* The accepted events (what the log holds) to the quality thread, under
+ * ingest mu so batches reach it in log order. */
+static void to_quality(pr_server *s, const batch *b) {
+    pr_bytes *t = malloc(b->n_acc * sizeof *t);
+    if (!t) {
+        pr__metrics_add(&s->qual.dropped[1], 1); /* as a full queue would */
+        return;
+    }
+    for (size_t i = 0; i < b->n_acc; i++) t[i] = b->acc[i].text;
+    pr__quality_events(s, t, b->n_acc);
+    free(t);
+}
+
 static void batch_free(batch *b) {
     pr__tb_free(&b->errors);
     free(b->acc);
@@ -467,6 +482,7 @@ const char *pr__handle_events(pr_server *s, const char *body, size_t len, unsign
     if (rc == PR_OK && lrc == PR_OK) apply_all(s, &b);
     if (logging && lrc == PR_OK)
         src = pr__elog_sync_events(s, recs, (uint32_t)b.n_acc, pos, &lerr);
+    if (rc == PR_OK && lrc == PR_OK && b.n_acc && pr__quality_on(s)) to_quality(s, &b);
     pthread_mutex_unlock(&s->ingest.mu);
     free(recs);
     if (lrc == PR_ERR_LIMIT) { /* too many events for one append: the client's to split */

@@ -188,6 +188,7 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     pr__arms_render(s, o);
     pr__jobs_render(s, o);
     pr__elog_render(s, o);
+    pr__quality_render(s, o);
     gauge(o, "pronto_store_empty",
           "1 while the store lacks its materialize sentinel (empty or wiped)",
           (double)pr__store_empty(s));

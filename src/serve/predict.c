@@ -16,6 +16,9 @@
  *   score      pr_model_predict
  *   serialize  sort by p (ties: request order), top_k, JSON
  *
+ * Then (not timed in the stages) the answer is queued for the logger and
+ * the quality thread (quality.c), and for the shadow once sent.
+ *
  * Store failures (redis down): the request is answered from the cold
  * state (every entity absent: attributes missing, aggregates at their
  * defaults), marked "degraded": true and counted; the worker's redis
@@ -458,6 +461,7 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         pr__metrics_add(&s->metrics.candidates, q.n);
         if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
         pr__arm_observe(a, t[5] - t[0], ranked, q.n);
+        if (pr__quality_on(s)) pr__quality_predicted(s, a, m, &q, ranked, ts);
         /* The answer is complete: what follows only queues work for other
          * threads (the logger; the shadow, once the answer is sent). */
         pr__tb rec;

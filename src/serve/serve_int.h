@@ -28,6 +28,8 @@
  *   evlog.c        --log: accepted events appended before their 200, the
  *                  prediction logger thread, reopen with backoff, the
  *                  duplicate-id seed read from the log's tail
+ *   quality.c      --quality: live quality from outcomes on its own thread
+ *                  (pronto/quality.h), fed through a bounded queue
  *
  * Locks, in the order they may be taken:
  *   jobq.mu     a job queue's state, never held across a job's run or a
@@ -47,6 +49,8 @@
  *               have their own snapshots and redis: readers their own
  *               connections, so they skip it;
  *   shadowq.mu  the shadow's queue, for a few instructions;
+ *   qual.qmu    the quality queue, for a few instructions; qual.mu the
+ *               accumulator (its thread, a scrape): never both at once;
  *   holder.mu   (one per arm) guards the arm's current model pointer for a
  *               few instructions;
  *   workers_mu  the list of worker states;
@@ -66,6 +70,7 @@
 #include "pronto/fstore.h"
 #include "pronto/log.h"
 #include "pronto/model.h"
+#include "pronto/quality.h"
 #include "pronto/registry.h"
 #include "pronto/serve.h"
 #include "pronto/store.h"
@@ -560,6 +565,43 @@ int pr__elog_sampled(const pr_server *s, pr_bytes request_id);
 /* The log's lines of /metrics, and the readyz word ("up", "down"). */
 void pr__elog_render(pr_server *s, pr__tb *out);
 
+/* ---------------------------------------------------------------- quality */
+
+typedef struct pr__qitem pr__qitem; /* quality.c */
+/* Live quality (quality.c); all zero with --quality off. */
+typedef struct pr__qual {
+    int on;                    /* atomic: the thread runs, items are taken */
+    pthread_mutex_t mu;        /* q */
+    pr_quality *q;
+    pthread_mutex_t qmu;       /* the queue */
+    pthread_cond_t qcv;        /* stop */
+    pr__qitem *head, *tail;
+    size_t q_n, q_bytes, q_max_n;
+    int stop, started, inited;
+    pthread_t th;
+    uint64_t dropped[2];       /* atomic: predictions, event batches */
+} pr__qual;
+
+pr_status pr__quality_start(pr_server *s, pr_err *err);
+/* Applies what is queued, stops the thread, frees. After the HTTP and job
+ * threads stopped. Idempotent. */
+void pr__quality_stop(pr_server *s);
+static inline int pr__quality_on(const pr_server *s);
+struct pr__predict_req;
+/* Queues an answered request for the quality thread (HTTP thread): never
+ * blocks; a full queue drops it (counted). */
+void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *m,
+                           const struct pr__predict_req *q, const pr__scored *ranked, int64_t ts);
+/* Queues a batch's accepted events (events thread, ingest mu held, so in
+ * log order): texts copied. */
+void pr__quality_events(pr_server *s, const pr_bytes *texts, size_t n);
+/* The latest closed windows as samples (pr_quality_snapshot) under the
+ * accumulator's lock: any thread. 0 with --quality off. Strings stay valid
+ * until the server is freed. */
+size_t pr__quality_snapshot(pr_server *s, pr_quality_sample *out, size_t cap);
+/* The quality lines of /metrics. */
+void pr__quality_render(pr_server *s, pr__tb *out);
+
 /* ---------------------------------------------------------------- jobs */
 
 typedef enum {
@@ -686,7 +728,12 @@ struct pr_server {
     pr__arm *shadow;           /* &arms[n_arms] or NULL */
     uint32_t split_col;        /* the --split-key request column, or UINT32_MAX */
     pr__shadowq shadowq;       /* the shadow's queue and thread (shadow.c) */
+    pr__qual qual;             /* --quality (quality.c) */
 };
+
+static inline int pr__quality_on(const pr_server *s) {
+    return __atomic_load_n(&s->qual.on, __ATOMIC_RELAXED);
+}
 
 /* The arm that serves reads of "the model" (GET /v1/model's top level,
  * /readyz, pronto_model_*): the first. */

@@ -45,6 +45,11 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->log_uri = NULL;
     o->log_features = 0;
     o->log_queue = 65536;
+    o->quality = 1;
+    o->quality_window_ms = 2 * 3600 * 1000LL;
+    o->quality_lateness_ms = 10 * 60 * 1000LL;
+    o->quality_queue = 65536;
+    o->quality_pending = 1u << 20;
 }
 
 uint64_t pr_server_default_max_model_bytes(void) {
@@ -269,6 +274,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     if ((st = open_ingest(s, err)) != PR_OK) goto fail;
     if ((st = pr__elog_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__shadow_start(s, err)) != PR_OK) goto fail;
+    if ((st = pr__quality_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__follow_start(s, err)) != PR_OK) goto fail;
@@ -432,6 +438,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
     pr__jobs_join(s, deadline);
     pr__shadow_stop(s); /* scores what is queued, hands the records to the logger */
     if (!s->jobs_stuck) pr__elog_stop(s); /* the logger appends what is queued */
+    if (!s->jobs_stuck) pr__quality_stop(s);
     pr__workers_free(s);
     if (!s->o.quiet) pr_log(PR_LOG_INFO, "serve: stopped (%lld requests cut short)", (long long)left);
     return left > 0 ? (uint32_t)left : 0;
@@ -455,6 +462,7 @@ void pr_server_free(pr_server *s) {
     pr__sentinel_stop(s);
     pr_registry_close(s->reg);
     pr__elog_stop(s);
+    pr__quality_stop(s);
     pr_fs_free(s->ingest.fs);
     pr_store_close(s->ingest.own_store);
     pr_arena_free(&s->ingest.arena);
