@@ -29,8 +29,14 @@
 #     (against the goal that the shadow adds nothing to the answer beyond
 #     the copy of the rows, i.e. p99 within the noise between the two off
 #     runs), and the shadow's own time per request (its histogram's mean).
+#   - live quality (--quality on|off): FTRL-LR on mem:, off, on, off, on,
+#     each on a server of its own, predict at c2 (latency) and c16
+#     (throughput): req/s, p50, p99, and with quality on the answers the
+#     quality thread took and dropped, against the goal of throughput >= 90%
+#     of off and p99 within +50 us.
 # Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
-# default 2), CANDIDATES (default 100), RUNS ("stores log shadow", default all),
+# default 2), CANDIDATES (default 100), RUNS ("stores log shadow quality",
+# default all),
 # LOG_FSYNC, RT=1: the server and wrk under SCHED_RR (chrt -r 10; root) so
 # other jobs on a shared machine do not set the tail (the logger thread
 # stays time-sharing at nice +10, as the server's job threads do).
@@ -81,7 +87,7 @@ run_wrk() {
         END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
 }
 
-RUNS=" ${RUNS:-stores log shadow} "
+RUNS=" ${RUNS:-stores log shadow quality} "
 LOG_FSYNC=${LOG_FSYNC:-always}
 if [[ $RUNS == *" stores "* ]]; then
 printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" model store load "req/s" "p50 us" "p99 us" "candidates/s"
@@ -176,6 +182,28 @@ if [[ $RUNS == *" shadow "* ]]; then
             cu=$(awk -v c="$c" -v n="$n" -v d="$d" 'BEGIN { printf "%.1f", n + d ? c / (n + d) * 1e6 : 0 }')
             printf "%-26s %10s %9s %9s %10s %9s %14s %10s %9s %8s\n" "$run" "$rps" "$p50" "$p99" "$n" "$d" "$us" "$ans" "$http" "$cu"
         fi
+        stop
+    done
+fi
+
+if [[ $RUNS == *" quality "* ]]; then
+    echo
+    metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
+    printf "%-22s %10s %9s %9s %10s %9s %9s %10s %9s\n" "lr mem: quality" "c2 req/s" "p50 us" "p99 us" \
+        "c16 req/s" "p50 us" "p99 us" "taken" "dropped"
+    for run in off on off on; do
+        start --model "$W/lr.pm" --store mem: --data "$W/data" --quality "$run"
+        run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
+        read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        read -r rps16 p50_16 p99_16 < <(run_wrk -t1 -c16 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        sleep 0.5 # the quality thread drains
+        if [ "$run" = on ]; then
+            n=$(metric pronto_quality_predictions_total)
+            d=$(metric 'pronto_quality_dropped_total{kind="prediction"}')
+        else
+            n=-; d=-
+        fi
+        printf "%-22s %10s %9s %9s %10s %9s %9s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$rps16" "$p50_16" "$p99_16" "$n" "$d"
         stop
     done
 fi
