@@ -29,11 +29,12 @@
 #     (against the goal that the shadow adds nothing to the answer beyond
 #     the copy of the rows, i.e. p99 within the noise between the two off
 #     runs), and the shadow's own time per request (its histogram's mean).
-#   - live quality (--quality on|off): FTRL-LR on mem:, off, on, off, on,
-#     each on a server of its own, predict at c2 (latency) and c16
-#     (throughput): req/s, p50, p99, and with quality on the answers the
-#     quality thread took and dropped, against the goal of throughput >= 90%
-#     of off and p99 within +50 us.
+#   - live quality (--quality on|off): FTRL-LR on mem:, off and on in turn
+#     (QUALITY_RUNS, default "off on off on off on"), each on a server of
+#     its own, predict at c2 (latency) and c16 (throughput): req/s, p50,
+#     p99, the server's own mean time per predict, and with quality on the
+#     answers the quality thread took and dropped, against the goal of
+#     throughput >= 90% of off and p99 within +50 us.
 # Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
 # default 2), CANDIDATES (default 100), RUNS ("stores log shadow quality",
 # default all),
@@ -189,13 +190,19 @@ fi
 if [[ $RUNS == *" quality "* ]]; then
     echo
     metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
-    printf "%-22s %10s %9s %9s %10s %9s %9s %10s %9s\n" "lr mem: quality" "c2 req/s" "p50 us" "p99 us" \
-        "c16 req/s" "p50 us" "p99 us" "taken" "dropped"
-    for run in off on off on; do
+    # "http us": the server's own mean time per predict (headers to reply
+    # queued: with quality on, the hashing and the queue push included)
+    mean_us() { curl -s "localhost:$PORT/metrics" | awk -v s="$1_sum$2" -v c="$1_count$2" '
+        index($0, s " ") == 1 { t = $2 } index($0, c " ") == 1 { n = $2 }
+        END { printf "%.1f", n ? t / n * 1e6 : 0 }'; }
+    printf "%-22s %10s %9s %9s %10s %9s %9s %9s %10s %9s\n" "lr mem: quality" "c2 req/s" "p50 us" "p99 us" \
+        "c16 req/s" "p50 us" "p99 us" "http us" "taken" "dropped"
+    for run in ${QUALITY_RUNS:-off on off on off on}; do
         start --model "$W/lr.pm" --store mem: --data "$W/data" --quality "$run"
         run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
         read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
         read -r rps16 p50_16 p99_16 < <(run_wrk -t1 -c16 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        http=$(mean_us pronto_http_request_duration_seconds '{route="predict"}')
         sleep 0.5 # the quality thread drains
         if [ "$run" = on ]; then
             n=$(metric pronto_quality_predictions_total)
@@ -203,7 +210,7 @@ if [[ $RUNS == *" quality "* ]]; then
         else
             n=-; d=-
         fi
-        printf "%-22s %10s %9s %9s %10s %9s %9s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$rps16" "$p50_16" "$p99_16" "$n" "$d"
+        printf "%-22s %10s %9s %9s %10s %9s %9s %9s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$rps16" "$p50_16" "$p99_16" "$http" "$n" "$d"
         stop
     done
 fi

@@ -46,12 +46,11 @@ check "serve starts with quality on" "[ -n '$PORT' ]"
 
 : > "$T/answers"
 for i in $(seq 0 19); do
-    curl -s "localhost:$PORT/v1/predict" -d "{\"user_id\":$((i * 7)),\"site_id\":3,\"device\":\"mobile\",\"position\":1,\"ts\":$((B + i * 1000)),\"request_id\":\"q$i\",\"candidates\":[{\"ad_id\":$((i % 50 + 1))},{\"ad_id\":$((i % 50 + 2))},{\"ad_id\":\"$((i % 50 + 3))\"},{\"ad_id\":$((i % 50 + 4))}],\"top_k\":2}" >> "$T/answers"
+    curl -s "localhost:$PORT/v1/predict" -d "{\"user_id\":$((i * 7)),\"site_id\":3,\"device\":\"mobile\",\"position\":1,\"ts\":$((B + i * 1000)),\"request_id\":\"q$i\",\"candidates\":[{\"ad_id\":$((i % 50 + 1))},{\"ad_id\":$((i % 50 + 2))},{\"ad_id\":\"$((i % 50 + 3))\"},{\"ad_id\":$((i % 50 + 4))}]}" >> "$T/answers"
 done
 check "20 answers" "[ \$(grep -c '\"request_id\":\"q' $T/answers) -eq 20 ]"
 
-# impressions of every candidate of each request (top_k only cuts the
-# answer: all four were scored), then clicks: (i + k) % 3 == 0 clicked
+# impressions of every candidate of each request, then clicks: (i + k) % 3 == 0 clicked
 # after 5 s; k == 3 of even i clicked 50 s later (in the window), of odd i
 # 61 s later (outside it: unattributed)
 python3 - "$T" "$B" <<'EOF'

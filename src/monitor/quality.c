@@ -44,19 +44,13 @@ uint64_t pr_quality_key(uint64_t request_hash, pr_bytes candidate_key) {
 int pr__qmap_init(pr__qmap *m, size_t cap) {
     size_t n = 16;
     while (n < 2 * cap) n *= 2;
-    m->keys = calloc(n, sizeof *m->keys);
-    m->vals = malloc(n * sizeof *m->vals);
+    m->s = calloc(n, sizeof *m->s);
     m->mask = n - 1;
-    if (!m->keys || !m->vals) {
-        pr__qmap_free(m);
-        return -1;
-    }
-    return 0;
+    return m->s ? 0 : -1;
 }
 
 void pr__qmap_free(pr__qmap *m) {
-    free(m->keys);
-    free(m->vals);
+    free(m->s);
     memset(m, 0, sizeof *m);
 }
 
@@ -64,24 +58,28 @@ static size_t qslot(uint64_t key, size_t mask) {
     return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;
 }
 
+void pr__qmap_prefetch(const pr__qmap *m, uint64_t key) {
+    __builtin_prefetch(&m->s[qslot(key, m->mask)]);
+}
+
 uint32_t pr__qmap_get(const pr__qmap *m, uint64_t key) {
     for (size_t i = qslot(key, m->mask);; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) return m->vals[i];
-        if (!m->keys[i]) return UINT32_MAX;
+        if (m->s[i].key == key) return m->s[i].val;
+        if (!m->s[i].key) return UINT32_MAX;
     }
 }
 
 void pr__qmap_put(pr__qmap *m, uint64_t key, uint32_t val) {
     size_t i = qslot(key, m->mask);
-    while (m->keys[i]) i = (i + 1) & m->mask;
-    m->keys[i] = key;
-    m->vals[i] = val;
+    while (m->s[i].key) i = (i + 1) & m->mask;
+    m->s[i].key = key;
+    m->s[i].val = val;
 }
 
 void pr__qmap_del(pr__qmap *m, uint64_t key) {
     size_t i = qslot(key, m->mask);
-    while (m->keys[i] != key) {
-        if (!m->keys[i]) return;
+    while (m->s[i].key != key) {
+        if (!m->s[i].key) return;
         i = (i + 1) & m->mask;
     }
     /* backward shift: move later members of the run into the hole when
@@ -89,15 +87,14 @@ void pr__qmap_del(pr__qmap *m, uint64_t key) {
     size_t j = i;
     for (;;) {
         j = (j + 1) & m->mask;
-        if (!m->keys[j]) break;
-        size_t h = qslot(m->keys[j], m->mask);
+        if (!m->s[j].key) break;
+        size_t h = qslot(m->s[j].key, m->mask);
         if (((j - h) & m->mask) >= ((j - i) & m->mask)) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
+            m->s[i] = m->s[j];
             i = j;
         }
     }
-    m->keys[i] = 0;
+    m->s[i].key = 0;
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -264,6 +261,14 @@ void pr_quality_add_prediction(pr_quality *q, const pr_quality_pred *pd) {
     uint32_t s = pr__quality_series(q, pd->version ? pd->version : "", pd->arm ? pd->arm : "");
     uint32_t gen = s != UINT32_MAX ? q->series[s].gen : 0;
     if (s != UINT32_MAX && q->series[s].last_ts < q->clock) q->series[s].last_ts = q->clock;
+    /* the slots this request touches, fetched together: its keys' and,
+     * when the ring is full, those of the predictions it evicts */
+    for (uint32_t i = 0; i < pd->n; i++) pr__qmap_prefetch(&q->pmap, pd->keys[i]);
+    if (q->p_n + pd->n > q->o.max_pending)
+        for (uint32_t i = 0, k = q->p_head; i < pd->n && i < q->p_n; i++) {
+            if (q->preds[k].key) pr__qmap_prefetch(&q->pmap, q->preds[k].key);
+            k = k + 1 == q->o.max_pending ? 0 : k + 1;
+        }
     for (uint32_t i = 0; i < pd->n; i++) {
         uint64_t key = pd->keys[i] ? pd->keys[i] : 1;
         uint32_t h = q->held_n ? pr__qmap_get(&q->hmap, key) : UINT32_MAX;

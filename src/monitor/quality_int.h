@@ -19,9 +19,12 @@
 
 /* Open addressing, key 0 = empty, linear probing, backward-shift deletion
  * (no tombstones). Sized at twice its cap so probes stay short. */
+typedef struct pr__qslot {
+    uint64_t key;
+    uint32_t val;
+} pr__qslot;              /* key and value side by side: one cache miss */
 typedef struct pr__qmap {
-    uint64_t *keys;
-    uint32_t *vals;
+    pr__qslot *s;
     size_t mask;
 } pr__qmap;
 
@@ -32,6 +35,8 @@ uint32_t pr__qmap_get(const pr__qmap *m, uint64_t key);
 /* key must be absent. */
 void pr__qmap_put(pr__qmap *m, uint64_t key, uint32_t val);
 void pr__qmap_del(pr__qmap *m, uint64_t key);
+/* Brings key's home slot toward the cache (before a batch of lookups). */
+void pr__qmap_prefetch(const pr__qmap *m, uint64_t key);
 
 /* ---------------------------------------------------------------- windows */
 

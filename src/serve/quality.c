@@ -4,9 +4,10 @@
  * closed windows in /metrics (pronto_quality{metric,window,arm,version})
  * and as samples for alert rules and /v1/monitor (pr__quality_snapshot).
  *
- * Hot path: a predict answered 200 builds one item (the candidates' keys,
- * hashed from request_id and candidate key text, their p as the answer
- * writes it, the model's version and arm) and appends it to a queue under
+ * Hot path: a predict answered 200 builds one item (the answered
+ * candidates' keys, top_k of them when the request set it: no other can be
+ * shown; hashed from request_id and candidate key text, their p as the
+ * answer writes it, the model's version and arm) and appends it to a queue under
  * qmu, a few instructions; a full queue (--quality-queue items or 64 MiB)
  * drops it and counts (pronto_quality_dropped_total). Nothing waits for
  * the accumulator and nothing is signalled: the thread polls the queue
@@ -76,7 +77,9 @@ static double as_written(double p) {
 
 void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *m,
                            const pr__predict_req *q, const pr__scored *ranked, int64_t ts) {
-    size_t bytes = sizeof(pr__qitem) + (size_t)q->n * (sizeof(uint64_t) + sizeof(double));
+    /* only what the answer holds (top_k): no other candidate can be shown */
+    uint32_t k = q->top_k && q->top_k < q->n ? q->top_k : q->n;
+    size_t bytes = sizeof(pr__qitem) + (size_t)k * (sizeof(uint64_t) + sizeof(double));
     pr__qitem *it = malloc(bytes);
     if (!it) {
         pr__metrics_add(&s->qual.dropped[QI_PRED], 1);
@@ -84,15 +87,15 @@ void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *
     }
     memset(it, 0, sizeof *it);
     it->kind = QI_PRED;
-    it->n = q->n;
+    it->n = k;
     it->bytes = bytes;
     it->ts = ts;
     copy_name(it->version, m->reg_version[0] ? m->reg_version : m->version);
     copy_name(it->arm, s->reg ? a->alias : "");
     it->keys = (uint64_t *)(it + 1);
-    it->p = (double *)(it->keys + q->n);
+    it->p = (double *)(it->keys + k);
     uint64_t rh = pr_quality_request_hash(q->request_id);
-    for (uint32_t r = 0; r < q->n; r++) {
+    for (uint32_t r = 0; r < k; r++) {
         const pr_json_value *id = &q->ids[ranked[r].i];
         it->keys[r] = pr_quality_key(rh, id->text);
         it->p[r] = as_written(ranked[r].p);
