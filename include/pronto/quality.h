@@ -62,7 +62,7 @@
  *                equal p values are ties in the exact AUC too). NaN
  *                without clicks or without non-clicks.
  *
- * Memory: max_pending predictions (32 bytes each plus 8 in the index),
+ * Memory: max_pending predictions (32 bytes each plus 32 in the index),
  * max_held waiting impressions, the joiner's (one window + lateness of
  * impressions, 24 bytes of payload each), and per series at most
  * PR_QUALITY_KEEP_1M + _5M + _1H windows of about 8.2 KB (2.6 MB); max_series

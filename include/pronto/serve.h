@@ -147,7 +147,7 @@ typedef struct pr_server_opts {
                                    for its thread (at most 64 MiB); more are
                                    dropped and counted, default 65536 */
     uint32_t quality_pending;   /* candidate predictions remembered until their
-                                   impression, default 1048576 (40 bytes each) */
+                                   impression, default 1048576 (64 bytes each) */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 

@@ -209,7 +209,7 @@ int cmd_serve(int argc, char **argv) {
          "N  answers and event batches waiting for the quality thread; more are dropped and "
          "counted, default 65536", 0},
         {"--quality-pending", NULL, PR_FLAG_UINT, &quality_pending,
-         "N  candidate predictions remembered until their impression (40 bytes each; the "
+         "N  candidate predictions remembered until their impression (64 bytes each; the "
          "oldest are dropped and counted), default 1048576", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
     };
