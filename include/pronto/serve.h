@@ -138,9 +138,10 @@ typedef struct pr_server_opts {
     const char *shadow;         /* NULL, or an alias of the registry scored
                                    after every answer off the request path:
                                    logged and measured, never returned */
-    int quality;                /* 1 (default): live quality from outcomes
-                                   (quality.h) on a thread of its own,
-                                   pronto_quality in /metrics; 0: off */
+    int quality;                /* 1: live quality from outcomes (quality.h)
+                                   on a thread of its own, pronto_quality in
+                                   /metrics; 0 (the library's default; the
+                                   pronto serve command's is on): off */
     int64_t quality_window_ms;  /* its attribution window, default 2 h */
     int64_t quality_lateness_ms; /* its allowed event lateness, default 10 min */
     uint32_t quality_queue;     /* predict answers and event batches waiting

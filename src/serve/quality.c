@@ -10,8 +10,9 @@
  * answer writes it, the model's version and arm) and appends it to a queue under
  * qmu, a few instructions; a full queue (--quality-queue items or 64 MiB)
  * drops it and counts (pronto_quality_dropped_total). Nothing waits for
- * the accumulator and nothing is signalled: the thread polls the queue
- * every 10 ms, takes all of it, and applies it under mu. Accepted event
+ * the accumulator and nothing is signalled: the thread (nice +15, below
+ * the shadow and job threads) polls the queue every 10 ms, takes all of
+ * it, and applies it under mu. Accepted event
  * batches (POST /v1/events, after they are applied and logged) are queued
  * the same way by the events thread, in the order they reach the log.
  *
@@ -20,7 +21,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "serve/serve_int.h"
 
@@ -147,6 +151,9 @@ static void *quality_main(void *arg) {
     pr_server *s = arg;
     pr__qual *ql = &s->qual;
     pr__lower_priority();
+    /* below the shadow and the job threads (nice +10): the figures can wait
+     * 10 ms more, a shadow that falls behind drops requests */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 15);
     for (;;) {
         pthread_mutex_lock(&ql->qmu);
         if (!ql->head && !ql->stop) {

@@ -45,7 +45,7 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->log_uri = NULL;
     o->log_features = 0;
     o->log_queue = 65536;
-    o->quality = 1;
+    o->quality = 0; /* the library's default; pronto serve turns it on */
     o->quality_window_ms = 2 * 3600 * 1000LL;
     o->quality_lateness_ms = 10 * 60 * 1000LL;
     o->quality_queue = 65536;
