@@ -5,7 +5,10 @@
 # constant-CTR baseline; --scores has one line per labeled impression, the
 # same impressions and labels as build-dataset --events; kill -9 at random
 # points and restarts give the byte-identical final model and --scores file
-# of an uninterrupted run (no example learned twice or skipped); following
+# of an uninterrupted run (no example learned twice or skipped), the
+# registry verifying after every kill; --learn-from (events before it only
+# warm the feature store: counts, --scores, the model is the init until
+# then; a kill trial with it); following
 # a log that grows; malformed events counted and skipped; a log renamed
 # away and back; SIGTERM; a finished learner; /metrics; bad flags.
 . "$(dirname "$0")/lib_cli.sh"
@@ -66,39 +69,87 @@ learn --follow "$L" --registry "$T/w" --until-end --name warm --init "registry:$
 check "--init registry:DIR@production: warm start, production ($prod) the first parent" \
     "grep -q '\"event\":\"end\"' $T/w.jsonl && grep -m1 '\"event\":\"publish\"' $T/w.jsonl | grep -q \"\\\"parent\\\":\\\"$prod\\\"\""
 
+# --learn-from T with --init: impressions before T only warm the feature
+# store and the joiner (not scored, not learned); the model is the init
+# until T
+TF=$((1704067200000 + 90 * 60 * 1000)) # 01:30 of the simulated 3 h
+INIT=$T/r/versions/v000001/model.pm
+learn --follow "$L" --registry "$T/lf" --until-end --init "$INIT" --learn-from 2024-01-01T01:30:00Z \
+    --scores "$T/lf.csv" --pv > "$T/lf.jsonl" 2> "$T/lf.err"
+check "--learn-from: exit 0" "[ $? -eq 0 ] && grep -q '\"event\":\"end\"' $T/lf.jsonl"
+n_before=$(awk -F, -v t=$TF '$2 < t' "$T/ds.ids" | wc -l)
+n_after=$(awk -F, -v t=$TF '$2 >= t' "$T/ds.ids" | wc -l)
+check "--learn-from: $n_before examples before T not learned, $n_after learned" \
+    "[ $n_before -gt 0 ] && [ $n_after -gt 0 ] && grep -q '\"learned\":$n_after,\"skipped\":0,\"before\":$n_before,' $T/lf.jsonl"
+check "--learn-from: --scores holds the impressions from T on, those of build-dataset" \
+    "cmp -s <(awk -F, -v t=$TF '\$2 >= t' $T/ds.ids) <(cut -d, -f1-3 $T/lf.csv)"
+check "--learn-from: nothing published before T" \
+    "[ \$(grep '\"event\":\"publish\"' $T/lf.jsonl | grep -o '\"publish_ts_ms\":[0-9]*' | cut -d: -f2 | awk -v t=$TF '\$1 < t' | wc -l) -eq 0 ] && grep -q '\"event\":\"publish\"' $T/lf.jsonl"
+check "--learn-from: the model at T is the init (first example: learner's p = the init's p)" \
+    "head -1 $T/lf.csv | awk -F, '{exit !(\$4 == \$5)}'"
+learn --follow "$L" --registry "$T/nolf" --until-end --init "$INIT" --scores "$T/nolf.csv" --pv \
+    > /dev/null 2>&1
+first=$(head -1 "$T/lf.csv" | cut -d, -f1)
+check "without --learn-from the same impression is scored by a model that has learned" \
+    "grep \"^$first,\" $T/nolf.csv | awk -F, '{exit !(\$4 != \$5)}'"
+learn --follow "$L" --registry "$T/lf" --until-end --init "$INIT" --learn-from 2024-01-01T02:00:00Z \
+    > /dev/null 2> "$T/lf2.err"
+check "a checkpoint of another --learn-from: refused (exit 1)" \
+    "[ $? -eq 1 ] && grep -q 'learn-from' $T/lf2.err"
+"$P" learn --follow "$L" --registry "$T/x" --spec "$SPEC" --learn-from yesterday > /dev/null 2>&1
+check "--learn-from yesterday: exit 2" "[ $? -eq 2 ]"
+
 # kill -9 at random points, restarted until done: byte-identical results
-# (on the first 6000 events, a 10m window: more publishes, shorter runs)
+# (on the first 6000 events, a 10m window: more publishes, shorter runs).
+# After every kill the registry verifies: every version's model file, the
+# aliases (a publish links the learner's own file into the version).
 head -n 6000 "$T/sim/events-000000.jsonl" > "$T/k1.jsonl"
 "$P" log append "log:$T/klog" "$T/k1.jsonl" > /dev/null
 KL="--spec $SPEC --data $T/sim --window 10m --lateness 1m --publish-every 5m -q --follow log:$T/klog"
-# shellcheck disable=SC2086
-"$P" learn $KL --registry "$T/kref" --until-end --scores "$T/kref.csv" --pv > "$T/kref.out" 2>&1
-check "kill trials: reference run publishes (>= 6)" "[ \$(grep -c '\"event\":\"publish\"' $T/kref.out) -ge 6 ]"
-ref_model=$T/kref/versions/$(ls "$T/kref/versions" | tail -1)/model.pm
-for t in $(seq 1 "$TRIALS"); do
-    R=$T/kr$t
-    a=0
-    while :; do
-        a=$((a + 1))
-        # shellcheck disable=SC2086
-        "$P" learn $KL --registry "$R" --until-end --scores "$R.csv" --pv > "$R.out" 2>> "$R.err" &
-        pid=$!
-        if [ $a -le 3 ]; then # then it runs to its end
-            sleep "0.$(( RANDOM % 10 ))$(( RANDOM % 10 ))"
-            kill -9 $pid 2> /dev/null
+# kill_trials NAME N [learn flags...]: N trials against a reference run
+kill_trials() {
+    local name=$1 n=$2
+    shift 2
+    local t0 dur
+    t0=$(date +%s%N)
+    # shellcheck disable=SC2086
+    "$P" learn $KL "$@" --registry "$T/${name}ref" --until-end --scores "$T/${name}ref.csv" --pv \
+        > "$T/${name}ref.out" 2>&1
+    dur=$(( ($(date +%s%N) - t0) / 1000000 ))
+    check "kill trials $name: reference run publishes (>= 6), ${dur} ms" \
+        "[ \$(grep -c '\"event\":\"publish\"' $T/${name}ref.out) -ge 6 ]"
+    local ref_model=$T/${name}ref/versions/$(ls "$T/${name}ref/versions" | tail -1)/model.pm
+    for t in $(seq 1 "$n"); do
+        local R=$T/$name$t a=0 bad=0
+        while :; do
+            a=$((a + 1))
+            # shellcheck disable=SC2086
+            "$P" learn $KL "$@" --registry "$R" --until-end --scores "$R.csv" --pv > "$R.out" 2>> "$R.err" &
+            local pid=$!
+            if [ $a -le 3 ]; then # then it runs to its end
+                # a random instant within 1.2 x the reference's duration
+                sleep "$(awk -v d=$dur -v r=$RANDOM 'BEGIN{printf "%.3f", d * 1.2 * r / 32768 / 1000}')"
+                kill -9 $pid 2> /dev/null
+            fi
+            wait $pid 2> /dev/null
+            if [ -f "$R/FORMAT" ] && ! "$P" registry verify "$R" --all > /dev/null 2>> "$R.err"; then
+                bad=1
+            fi
+            grep -q '"event":"\(end\|finished\)"' "$R.out" && break
+            [ $a -gt 20 ] && break
+        done
+        local v
+        v=$(grep -o '"version":"v[0-9]*"' "$R/learners/learn/checkpoint.json" | cut -d'"' -f4)
+        if [ $bad -eq 0 ] && cmp -s "$R/versions/$v/model.pm" "$ref_model" && cmp -s "$R.csv" "$T/${name}ref.csv"; then
+            ok "kill -9 trial $name $t ($a starts): the registry verified after every kill, the same final model and --scores"
+        else
+            fail "kill -9 trial $name $t ($a starts): a version did not verify ($bad) or the final model or --scores differ"
+            cp -r "$R"* /tmp/ 2> /dev/null
         fi
-        wait $pid 2> /dev/null
-        grep -q '"event":"\(end\|finished\)"' "$R.out" && break
-        [ $a -gt 20 ] && break
     done
-    v=$(grep -o '"version":"v[0-9]*"' "$R/learners/learn/checkpoint.json" | cut -d'"' -f4)
-    if cmp -s "$R/versions/$v/model.pm" "$ref_model" && cmp -s "$R.csv" "$T/kref.csv"; then
-        ok "kill -9 trial $t ($a starts): the same final model and --scores"
-    else
-        fail "kill -9 trial $t ($a starts): the final model or --scores differ"
-        cp -r "$R"* /tmp/ 2> /dev/null
-    fi
-done
+}
+kill_trials kr "$TRIALS"
+kill_trials kf 3 --init "$INIT" --learn-from 2024-01-01T00:10:00Z
 
 # malformed events: counted, skipped, never fatal
 head -n 3000 "$T/sim/events-000000.jsonl" > "$T/p1.jsonl"

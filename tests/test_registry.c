@@ -10,6 +10,9 @@
  * the history parses, and the next write restores the lines the kill lost.
  * Pending requests (pr_registry_request/take_request): durable, merged,
  * taken by exactly one of four racing processes, whole after kill -9.
+ * A model registered as just saved (opts.saved) is hard-linked, copied
+ * across filesystems; a handle's remembered history follows a registry
+ * made again under the same name.
  * Children leave with _exit (the harness's atexit removes the folder).
  */
 #include <dirent.h>
@@ -504,6 +507,80 @@ TEST(kill9_at_random_points) {
                     "restored by the next writer\n", killed, leftovers, recovered);
 }
 
+/* A model this process just saved (opts.saved) is hard-linked into the
+ * version, described as a copy would be, and verifies; from another
+ * filesystem it is copied. A handle's remembered history is dropped when
+ * the history file is another one (the registry made again). */
+TEST(saved_link_and_history_cache) {
+    pr_err err;
+    pr_registry *r;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", test_path("link"));
+    ASSERT_OK(pr_registry_open(dir, PR_REGISTRY_CREATE, &r, &err));
+    make_model(test_path("l.pm"), 1, 12);
+    pr_model *m;
+    ASSERT_OK(pr_model_load(test_path("l.pm"), &m, &err));
+    char saved[600];
+    snprintf(saved, sizeof saved, "%s/learners", dir); /* on the registry's filesystem */
+    ASSERT_TRUE(mkdir(saved, 0777) == 0);
+    snprintf(saved, sizeof saved, "%s/learners/publish.pm", dir);
+    ASSERT_OK(pr_model_save(m, saved, &err));
+    pr_registry_version_opts o;
+    pr_registry_version_opts_default(&o);
+    char a[PR_REGISTRY_ID_MAX], b[PR_REGISTRY_ID_MAX], path[PR_REGISTRY_PATH_MAX];
+    ASSERT_OK(pr_registry_register(r, saved, &o, a, &err)); /* a copy */
+    o.saved = m;
+    ASSERT_OK(pr_registry_register(r, saved, &o, b, &err)); /* a link */
+    struct stat src, ver;
+    ASSERT_OK(pr_registry_resolve(r, b, NULL, path, &err));
+    ASSERT_TRUE(stat(saved, &src) == 0 && stat(path, &ver) == 0);
+    ASSERT_TRUE(src.st_ino == ver.st_ino && ver.st_nlink == 2);
+    ASSERT_OK(pr_registry_resolve(r, a, NULL, path, &err));
+    ASSERT_TRUE(stat(path, &ver) == 0 && ver.st_ino != src.st_ino && ver.st_nlink == 1);
+    ASSERT_OK(pr_registry_verify(r, b, &err));
+    json_t *ma = meta_of(r, a), *mb = meta_of(r, b);
+    ASSERT_TRUE(json_equal(json_object_get(ma, "model"), json_object_get(mb, "model")));
+    json_decref(ma);
+    json_decref(mb);
+    /* saving again replaces the learner's name, never the version's bytes */
+    ASSERT_OK(pr_model_set_info(m, "{\"again\":1}", &err));
+    ASSERT_OK(pr_model_save(m, saved, &err));
+    ASSERT_OK(pr_registry_verify(r, b, &err));
+    ASSERT_OK(pr_registry_resolve(r, b, NULL, path, &err));
+    ASSERT_TRUE(stat(path, &ver) == 0 && ver.st_ino == src.st_ino && ver.st_nlink == 1);
+    /* a file on another filesystem (tmpfs) is copied */
+    char shm[128];
+    snprintf(shm, sizeof shm, "/dev/shm/pronto-test-registry-%ld.pm", (long)getpid());
+    if (pr_model_save(m, shm, &err) == PR_OK) {
+        char c[PR_REGISTRY_ID_MAX];
+        ASSERT_OK(pr_registry_register(r, shm, &o, c, &err));
+        ASSERT_OK(pr_registry_resolve(r, c, NULL, path, &err));
+        ASSERT_TRUE(stat(path, &ver) == 0 && ver.st_nlink == 1);
+        ASSERT_OK(pr_registry_verify(r, c, &err));
+        unlink(shm);
+    }
+    pr_model_free(m);
+    int before = history_count(r, "register");
+    /* the registry made again under the same name, by another handle: r's
+     * remembered history is another file's */
+    char old[600];
+    snprintf(old, sizeof old, "%s.old", dir);
+    ASSERT_TRUE(rename(dir, old) == 0);
+    pr_registry *r2;
+    ASSERT_OK(pr_registry_open(dir, PR_REGISTRY_CREATE, &r2, &err));
+    o.saved = NULL;
+    char x[PR_REGISTRY_ID_MAX];
+    for (int i = 0; i < before + 1; i++) ASSERT_OK(pr_registry_register(r2, test_path("l.pm"), &o, x, &err));
+    ASSERT_OK(pr_registry_register(r, test_path("l.pm"), &o, x, &err));
+    char want[PR_REGISTRY_ID_MAX];
+    snprintf(want, sizeof want, "v%06d", before + 2);
+    ASSERT_EQ_STR(x, want);
+    ASSERT_EQ_INT(history_count(r, "register"), before + 2);
+    ASSERT_EQ_INT(check_consistent(dir), (size_t)(before + 2));
+    pr_registry_close(r2);
+    pr_registry_close(r);
+}
+
 /* Pending requests: recorded durably, merged, taken once. */
 TEST(requests) {
     pr_err err;
@@ -637,6 +714,7 @@ int main(void) {
     RUN(torn_history_line);
     RUN(concurrent_writers);
     RUN(kill9_at_random_points);
+    RUN(saved_link_and_history_cache);
     RUN(requests);
     TEST_MAIN_END();
 }

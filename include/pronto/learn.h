@@ -50,6 +50,14 @@ typedef struct pr_learn_opts {
                                    the featurizer's, set by the run) */
     const char *init;           /* NULL, a model file, or registry:DIR@ALIAS:
                                    warm start (ignored when resuming) */
+    int64_t learn_from_ms;      /* INT64_MIN (the default): learn every
+                                   example; else an impression stamped
+                                   before it goes through the builder (the
+                                   feature store, the joiner) but is neither
+                                   scored nor learned nor counted for
+                                   min_count: a warm start from a model
+                                   trained up to it (pronto learn
+                                   --learn-from) */
     int64_t publish_every_ms;   /* event time between publishes (0: never) */
     uint64_t publish_examples;  /* examples between publishes (0: never) */
     const char *alias;          /* promoted alias ("production") */
@@ -79,6 +87,7 @@ typedef struct pr_learn_report {
                                resume) */
     uint64_t learned;       /* learned by this run */
     uint64_t skipped;       /* replayed without learning (resume) */
+    uint64_t before;        /* emitted before learn_from_ms, not learned */
     uint64_t published;     /* versions registered by this run */
     uint64_t promoted;
     double pv_logloss;      /* overall progressive validation (all runs) */
@@ -114,6 +123,8 @@ typedef struct pr_learn_ckpt {
     int64_t next_publish_ms;   /* the next time boundary (INT64_MIN: none) */
     uint64_t published;        /* versions published so far */
     int flushed;               /* 1: written after the end-of-log flush */
+    int64_t learn_from_ms;     /* the run's learn_from_ms (INT64_MIN: none;
+                                  "learn_from_ms", absent or null) */
     double ll_sum;             /* overall progressive-validation sums */
     uint64_t n, positives;
     char own[64][72];          /* the learner's versions not yet gc'd, old first */

@@ -79,13 +79,23 @@ typedef struct pr_registry_version_opts {
     int rejected;              /* 1: registered as rejected (gate failed) */
     const char *const *reasons; /* n_reasons texts: why (rejected or not) */
     uint32_t n_reasons;
+    const struct pr_model *saved; /* NULL, or the model this process just wrote
+                                  to model_path with pr_model_save (checksummed
+                                  as written, fsynced, renamed into place): the
+                                  version is described from it, the file's
+                                  header, length and checksum field are checked
+                                  but its bytes are not read through again, and
+                                  it is hard-linked into the version (copied
+                                  when on another filesystem). The file must
+                                  never be written in place afterwards
+                                  (pr_model_save replaces by rename). */
 } pr_registry_version_opts;
 
 void pr_registry_version_opts_default(pr_registry_version_opts *o);
 
 /* Copies the model file at model_path into a new version (after loading
- * it completely: checksum, params, spec) and appends a "register" line to
- * the history. id: OUT, the new version's id ("v000001", ...), at least
+ * it completely: checksum, params, spec; o->saved: links it, see above)
+ * and appends a "register" line to the history. id: OUT, the new version's id ("v000001", ...), at least
  * PR_REGISTRY_ID_MAX bytes. Nothing is visible until the version is
  * complete and durable. */
 pr_status pr_registry_register(pr_registry *r, const char *model_path,

@@ -20,7 +20,8 @@ static const char *USAGE =
     "--follow URI --registry DIR --spec SPEC.yaml [--data DIR] [--until-end]\n"
     "       [--publish-every D] [--publish-examples N] [--alias A] [--no-promote]\n"
     "       [--tolerance X] [--keep N] [--name NAME] [--scores FILE [--pv]]\n"
-    "       [--kind lr|ffm] [--init MODEL|registry:DIR@ALIAS] [--metrics-port P]";
+    "       [--kind lr|ffm] [--init MODEL|registry:DIR@ALIAS [--learn-from TIME]]\n"
+    "       [--metrics-port P]";
 
 static volatile sig_atomic_t stop_flag;
 static void on_stop(int sig) {
@@ -37,7 +38,7 @@ static int flag_seen(const pr_flag *flags, int n, const char *name) {
 int cmd_learn(int argc, char **argv) {
     const char *uri = NULL, *reg = NULL, *spec_path = NULL, *data_dir = NULL;
     const char *window_s = NULL, *lateness_s = NULL, *every_s = NULL, *alias = "production";
-    const char *name = "learn", *scores = NULL, *init = NULL, *kind_s = "lr";
+    const char *name = "learn", *scores = NULL, *init = NULL, *kind_s = "lr", *from_s = NULL;
     unsigned long long every_n = 0, keep = 20, seed = 1, bits = 0, max_bad = 0;
     long long k = -1, port = 0;
     double tolerance = 0.0, alpha = NAN, beta = NAN, l1 = NAN, l2 = NAN, eta = NAN,
@@ -62,6 +63,7 @@ int cmd_learn(int argc, char **argv) {
         {"--pv", NULL, PR_FLAG_BOOL, &pv, "--scores: a 5th column, the learning model's score before its update", 0},
         {"--kind", NULL, PR_FLAG_STRING, &kind_s, "lr (FTRL-Proximal, default) or ffm", 0},
         {"--init", NULL, PR_FLAG_STRING, &init, "MODEL|registry:DIR@ALIAS warm start from this model (a first start only)", 0},
+        {"--learn-from", NULL, PR_FLAG_STRING, &from_s, "TIME learn only impressions stamped at or after TIME (ISO-8601 or Unix s); earlier events only warm the feature store and the joiner, and get no --scores line: with --init, a model trained up to TIME", 0},
         {"--alpha", NULL, PR_FLAG_DOUBLE, &alpha, "FTRL alpha; default 0.1", 0},
         {"--beta", NULL, PR_FLAG_DOUBLE, &beta, "FTRL beta; default 1", 0},
         {"--l1", NULL, PR_FLAG_DOUBLE, &l1, "FTRL L1; default 1", 0},
@@ -118,6 +120,8 @@ int cmd_learn(int argc, char **argv) {
     o.metrics_port = (int)port;
     if (flag_seen(flags, n_flags, "--max-bad")) o.max_bad = max_bad;
     if (pv && !scores) return cli_usage_error("learn", "--pv needs --scores FILE");
+    if (from_s && !cli_parse_time_ms("learn", "--learn-from", from_s, &o.learn_from_ms))
+        return PR_EXIT_USAGE;
     pr_model_kind kind;
     if (pr_model_kind_parse(kind_s, &kind) != PR_OK || kind == PR_MODEL_KIND_FM)
         return cli_usage_error("learn", "--kind must be lr or ffm");
@@ -183,12 +187,13 @@ int cmd_learn(int argc, char **argv) {
     if (isfinite(rep.pv_ne)) snprintf(ne, sizeof ne, "%.6f", rep.pv_ne);
     else snprintf(ne, sizeof ne, "null");
     printf("{\"event\":\"%s\",\"events\":%llu,\"bad_events\":%llu,\"examples\":%llu,"
-           "\"learned\":%llu,\"skipped\":%llu,\"published\":%llu,\"promoted\":%llu,"
+           "\"learned\":%llu,\"skipped\":%llu,\"before\":%llu,\"published\":%llu,\"promoted\":%llu,"
            "\"pv_logloss\":%s,\"pv_ne\":%s,\"seconds\":%.3f,\"resumed\":%s}\n",
            rep.finished ? "finished" : stop_flag ? "stopped" : "end",
            (unsigned long long)rep.events, (unsigned long long)rep.bad_events,
            (unsigned long long)rep.examples, (unsigned long long)rep.learned,
-           (unsigned long long)rep.skipped, (unsigned long long)rep.published,
+           (unsigned long long)rep.skipped, (unsigned long long)rep.before,
+           (unsigned long long)rep.published,
            (unsigned long long)rep.promoted, ll, ne, rep.seconds,
            rep.resumed ? "true" : "false");
     if (!quiet)

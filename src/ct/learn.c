@@ -130,6 +130,7 @@ void pr_learn_opts_default(pr_learn_opts *o) {
     o->keep = 20;
     o->name = "learn";
     o->max_bad = UINT64_MAX;
+    o->learn_from_ms = INT64_MIN;
 }
 
 /* Normalized entropy of a log-loss sum over n examples with pos clicks:
@@ -293,6 +294,7 @@ static pr_status write_ckpt(learner *l, int flushed, pr_err *err) {
     c.next_publish_ms = l->next_pub;
     c.published = l->published;
     c.flushed = flushed;
+    c.learn_from_ms = l->o->learn_from_ms;
     c.ll_sum = l->ll_sum;
     c.n = l->n;
     c.positives = l->positives;
@@ -499,6 +501,7 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     v.reasons = reasons;
     v.n_reasons = 1;
     v.rejected = !pass && !o->no_promote;
+    v.saved = l->model; /* written once: the registry links publish.pm */
     char id[PR_REGISTRY_ID_MAX];
     if ((s = pr_registry_register(l->reg, tmp, &v, id, err)) != PR_OK) return s;
     unlink(tmp);
@@ -530,11 +533,18 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     snprintf(l->own[l->n_own++], sizeof l->own[0], "%s", id);
     l->published++;
     if (promoted || o->no_promote) {
-        /* the new snapshot: what a server following the alias now answers */
-        pr_model *c;
-        if ((s = pr_model_clone(l->model, &c, err)) != PR_OK) return s;
-        pr_model_free(l->snap);
-        l->snap = c;
+        /* the new snapshot: what a server following the alias now answers
+         * (copied into the old one's memory: an LR table; an FFM's clone
+         * copies only its touched rows) */
+        pr_err e;
+        pr_err_clear(&e);
+        if (pr_model_params_get(l->model)->kind != PR_MODEL_KIND_LR ||
+            pr_model_copy(l->snap, l->model, &e) != PR_OK) {
+            pr_model *c;
+            if ((s = pr_model_clone(l->model, &c, err)) != PR_OK) return s;
+            pr_model_free(l->snap);
+            l->snap = c;
+        }
         snprintf(l->snap_id, sizeof l->snap_id, "%s", id);
     }
     if ((s = scores_sync(l, err)) != PR_OK) return s;
@@ -596,7 +606,13 @@ static pr_status on_event(void *ctx, pr_bytes line, const pr_fs_event *ev, pr_fs
 static pr_status on_labeled(void *ctx, const pr_fs_labeled *lab, pr_err *err) {
     learner *l = ctx;
     const pr_example *x = lab->x;
-    if (l->emitted++ < l->skip_until) {
+    uint64_t idx = l->emitted++;
+    if (lab->ts_ms < l->o->learn_from_ms) {
+        /* before --learn-from: the init model was trained on it */
+        l->rep->before++;
+        return PR_OK;
+    }
+    if (idx < l->skip_until) {
         /* learned before the restart: only the counts are rebuilt */
         if (l->counts) pr_count_filter_add(l->counts, x);
         l->rep->skipped++;
@@ -881,6 +897,14 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
         if (strcmp(want, ck.kind))
             s = pr_err_set(err, PR_ERR_FORMAT, "%s: kind %s, its version %s is %s",
                            l->ckpt_path, ck.kind, ck.version, want);
+        else if (ck.learn_from_ms != o->learn_from_ms)
+            s = pr_err_set(err, PR_ERR_INVALID,
+                           "%s: written with --learn-from %s%lld, this run has %s%lld (the "
+                           "examples learned would differ); use another --name",
+                           l->ckpt_path, ck.learn_from_ms == INT64_MIN ? "(none) " : "",
+                           ck.learn_from_ms == INT64_MIN ? 0LL : (long long)ck.learn_from_ms,
+                           o->learn_from_ms == INT64_MIN ? "(none) " : "",
+                           o->learn_from_ms == INT64_MIN ? 0LL : (long long)o->learn_from_ms);
         rep->resumed = 1;
         l->skip_until = ck.examples;
         l->next_pub = ck.next_publish_ms;

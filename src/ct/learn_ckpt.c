@@ -8,6 +8,7 @@
  *    "spec_fingerprint":"<16 hex>",
  *    "pos":"<log position>","examples":N,"scores_bytes":N,"clock_ms":T,
  *    "next_publish_ms":T|null,"published":N,"flushed":0|1,
+ *    "learn_from_ms":T|null (optional: absent = null),
  *    "ll_sum":X,"n":N,"positives":N,"own":["v000010","v000012"]}
  *
  * Writing it (tmp, fsync, rename) is learn.c's; this file only converts.
@@ -95,6 +96,10 @@ pr_status pr_learn_ckpt_parse(const char *text, size_t len, const char *name,
         (s = get_u64(o, "positives", name, &out->positives, err)))
         goto done;
     out->flushed = flushed != 0;
+    out->learn_from_ms = INT64_MIN;
+    if (json_object_get(o, "learn_from_ms") &&
+        (s = get_i64(o, "learn_from_ms", name, 1, &out->learn_from_ms, err)) != PR_OK)
+        goto done;
     char *end = NULL;
     out->spec_fingerprint = strtoull(fp, &end, 16);
     if (strlen(fp) != 16 || !end || *end) {
@@ -139,7 +144,7 @@ char *pr_learn_ckpt_format(const pr_learn_ckpt *c) {
     snprintf(fp, sizeof fp, "%016" PRIx64, c->spec_fingerprint);
     json_t *own = json_array();
     for (uint32_t i = 0; own && i < c->n_own; i++) json_array_append_new(own, str(c->own[i]));
-    json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:I,s:i,s:o,s:I,s:I,s:o}",
+    json_t *o = json_pack("{s:i,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:o,s:I,s:i,s:o,s:o,s:I,s:I,s:o}",
                           "format", FORMAT, "version", str(c->version),
                           "snapshot", str(c->snapshot), "kind", str(c->kind),
                           "spec_fingerprint", str(fp), "pos", str(c->pos),
@@ -150,6 +155,9 @@ char *pr_learn_ckpt_format(const pr_learn_ckpt *c) {
                           c->next_publish_ms == INT64_MIN ? json_null()
                                                           : json_integer(c->next_publish_ms),
                           "published", (json_int_t)c->published, "flushed", c->flushed ? 1 : 0,
+                          "learn_from_ms",
+                          c->learn_from_ms == INT64_MIN ? json_null()
+                                                        : json_integer(c->learn_from_ms),
                           "ll_sum", json_real(c->ll_sum), "n", (json_int_t)c->n,
                           "positives", (json_int_t)c->positives, "own", own);
     if (!o) return NULL;

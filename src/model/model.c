@@ -179,6 +179,33 @@ pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err) {
     return PR_OK;
 }
 
+static int same_params(const pr_model_params *a, const pr_model_params *b) {
+    return a->kind == b->kind && a->hash_bits == b->hash_bits && a->n_fields == b->n_fields &&
+           a->alpha == b->alpha && a->beta == b->beta && a->l1 == b->l1 && a->l2 == b->l2 &&
+           a->k == b->k && a->eta == b->eta && a->lambda == b->lambda &&
+           a->normalize == b->normalize && a->seed == b->seed &&
+           a->neg_sample_rate == b->neg_sample_rate;
+}
+
+pr_status pr_model_copy(pr_model *dst, const pr_model *src, pr_err *err) {
+    if (dst == src) return PR_OK;
+    if (!same_params(&dst->params, &src->params))
+        return pr_err_set(err, PR_ERR_INVALID, "model copy: the two models' params differ");
+    pr__model_block a[PR__MODEL_MAX_BLOCKS], b[PR__MODEL_MAX_BLOCKS];
+    int na = src->ops->blocks(src->impl, a);
+    int nb = dst->ops->blocks(dst->impl, b);
+    for (int i = 0; i < na && i < nb; i++) memcpy(b[i].ptr, a[i].ptr, a[i].n * sizeof(float));
+    pr_status rc;
+    if ((rc = pr_model_set_spec(dst, src->spec, err)) != PR_OK ||
+        (rc = pr_model_set_info(dst, src->info, err)) != PR_OK)
+        return rc;
+    if (src->filter && dst->filter) {
+        memcpy(dst->filter, src->filter, (size_t)pr__model_filter_bytes(src->params.hash_bits));
+        return PR_OK;
+    }
+    return pr_model_set_filter(dst, src->filter, err);
+}
+
 const pr_model_params *pr_model_params_get(const pr_model *m) {
     return &m->params;
 }

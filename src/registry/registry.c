@@ -7,8 +7,10 @@
  *
  *   DIR/FORMAT              "pronto-registry 1\n", written last at creation
  *   DIR/LOCK                empty; writers hold flock(LOCK_EX) on it
- *   DIR/versions/vNNNNNN/   model.pm (the model file as registered) and
- *                           meta.json (the metadata); immutable
+ *   DIR/versions/vNNNNNN/   model.pm (the model file as registered: a copy,
+ *                           or a hard link to a file its writer had just
+ *                           saved and fsynced, opts.saved) and meta.json
+ *                           (the metadata); immutable
  *   DIR/versions/.tmp-*     a version being written (or left by a kill)
  *   DIR/versions/.gc-*      a version being removed by gc
  *   DIR/aliases/NAME        {"alias":..,"version":..,"time":..}, replaced
@@ -70,9 +72,13 @@
 #define MAX_TEXT_BYTES ((uint64_t)1 << 30) /* history, metadata */
 #define ID_DIGITS 6
 
+struct hist_cache;
+static void hist_cache_free(struct hist_cache *c);
+
 struct pr_registry {
     char *dir;
     int lock_fd; /* -1 unless a write holds the lock */
+    struct hist_cache *hist; /* the history's state as last read (hist_load) */
 };
 
 /* ---------------------------------------------------------------- paths */
@@ -448,6 +454,7 @@ fail:
 void pr_registry_close(pr_registry *r) {
     if (!r) return;
     lock_drop(r);
+    hist_cache_free(r->hist);
     free(r->dir);
     free(r);
 }
@@ -710,6 +717,22 @@ static void hist_free(hist_state *h) {
     memset(h, 0, sizeof *h);
 }
 
+/* What a handle remembers of the history between writes (hist_load). */
+typedef struct hist_cache {
+    hist_state h;           /* the state after the first `off` bytes */
+    uint64_t off, lines;    /* bytes and lines folded in (complete lines) */
+    dev_t dev;
+    ino_t ino;
+    unsigned char tail[64]; /* the tail_n bytes before off */
+    size_t tail_n;
+} hist_cache;
+
+static void hist_cache_free(struct hist_cache *c) {
+    if (!c) return;
+    hist_free(&c->h);
+    free(c);
+}
+
 static alias_hist *hist_alias(hist_state *h, const char *name, int create) {
     for (size_t i = 0; i < h->n_alias; i++)
         if (!strcmp(h->aliases[i].name, name)) return &h->aliases[i];
@@ -745,23 +768,21 @@ static const char *alias_prev(const alias_hist *a) {
 }
 
 static int hist_registered(const hist_state *h, const char *id) {
-    for (size_t i = 0; i < h->n_reg; i++)
-        if (!strcmp(h->registered[i], id)) return 1;
+    for (size_t i = h->n_reg; i > 0; i--) /* the versions on disk are mostly recent */
+        if (!strcmp(h->registered[i - 1], id)) return 1;
     return 0;
 }
 
-static pr_status hist_load(pr_registry *r, hist_state *h, pr_err *err) {
-    char *text;
-    size_t len;
-    memset(h, 0, sizeof *h);
-    pr_status s = read_history(r, &text, &len, err);
-    if (s != PR_OK) return s;
-    size_t line = 0;
+/* Folds the complete lines of text[0, len) into h; *line: the number of
+ * the line before text, advanced. */
+static pr_status hist_parse(pr_registry *r, hist_state *h, const char *text, size_t len,
+                            uint64_t *line, pr_err *err) {
+    pr_status s = PR_OK;
     /* memchr, not strchr: a NUL byte inside a line must not end the walk
      * (that line then fails to parse, and says so). */
-    for (char *p = text, *nl; s == PR_OK && (nl = memchr(p, '\n', len - (size_t)(p - text)));
-         p = nl + 1) {
-        line++;
+    for (const char *p = text, *nl;
+         s == PR_OK && (nl = memchr(p, '\n', len - (size_t)(p - text))); p = nl + 1) {
+        ++*line;
         if (nl == p) continue;
         json_error_t je;
         json_t *j = json_loadb(p, (size_t)(nl - p), 0, &je);
@@ -770,8 +791,8 @@ static pr_status hist_load(pr_registry *r, hist_state *h, pr_err *err) {
         const char *al = json_string_value(json_object_get(j, "alias"));
         if (!j || !json_is_object(j) || !op) {
             s = pr_err_set(err, PR_ERR_PARSE,
-                           "registry %s: " HISTORY_FILE ":%zu: not a history line (a JSON object "
-                           "with \"op\")", r->dir, line);
+                           "registry %s: " HISTORY_FILE ":%llu: not a history line (a JSON "
+                           "object with \"op\")", r->dir, (unsigned long long)*line);
         } else {
             if (ver && is_version_id(ver) && id_number(ver) > h->max_id) h->max_id = id_number(ver);
             if (ver && is_version_id(ver) && !strcmp(op, "register") &&
@@ -793,8 +814,109 @@ static pr_status hist_load(pr_registry *r, hist_state *h, pr_err *err) {
         }
         json_decref(j);
     }
+    return s;
+}
+
+static int hist_copy(hist_state *dst, const hist_state *src) {
+    memset(dst, 0, sizeof *dst);
+    dst->max_id = src->max_id;
+    for (size_t i = 0; i < src->n_reg; i++)
+        if (push_id(&dst->registered, &dst->n_reg, &dst->cap_reg, src->registered[i])) goto fail;
+    for (size_t i = 0; i < src->n_alias; i++) {
+        alias_hist *a = hist_alias(dst, src->aliases[i].name, 1);
+        if (!a) goto fail;
+        for (size_t k = 0; k < src->aliases[i].n; k++)
+            if (push_id(&a->stack, &a->n, &a->cap, src->aliases[i].stack[k])) goto fail;
+    }
+    return 0;
+fail:
+    hist_free(dst);
+    return -1;
+}
+
+/* The history's state as of its last complete line. The handle keeps the
+ * state of the lines it has read (a long-running writer such as pronto
+ * learn takes the lock thousands of times) and reads only what was
+ * appended since: the history is append-only (a torn last line, which is
+ * never read, is the only thing ever cut), and the same file (device,
+ * inode) still holding the same bytes before that point (the 64 before it
+ * compared) says nothing else happened; otherwise it is read again from
+ * the start. */
+static pr_status hist_load(pr_registry *r, hist_state *h, pr_err *err) {
+    memset(h, 0, sizeof *h);
+    hist_cache *c = r->hist;
+    if (!c && !(c = r->hist = calloc(1, sizeof *c)))
+        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    char p[PR_REGISTRY_PATH_MAX];
+    pr_status s = pathf(r, p, err, HISTORY_FILE);
+    if (s != PR_OK) return s;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", p);
+    struct stat st;
+    char *text = NULL;
+    if (fstat(fd, &st) != 0) {
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: stat", p);
+        goto done;
+    }
+    unsigned char tail[sizeof c->tail];
+    int same = c->off && st.st_dev == c->dev && st.st_ino == c->ino &&
+               (uint64_t)st.st_size >= c->off &&
+               pread(fd, tail, c->tail_n, (off_t)(c->off - c->tail_n)) == (ssize_t)c->tail_n &&
+               !memcmp(tail, c->tail, c->tail_n);
+    if (!same) {
+        hist_free(&c->h);
+        c->off = c->lines = 0;
+    }
+    uint64_t want = (uint64_t)st.st_size - c->off;
+    if ((uint64_t)st.st_size > MAX_TEXT_BYTES) {
+        s = pr_err_set(err, PR_ERR_LIMIT, "%s: larger than %llu bytes", p,
+                       (unsigned long long)MAX_TEXT_BYTES);
+        goto done;
+    }
+    if (!(text = malloc(want ? want : 1))) {
+        s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t got = 0;
+    while (got < want) {
+        ssize_t n = pread(fd, text + got, want - got, (off_t)(c->off + got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            s = pr_err_errno(err, PR_ERR_IO, errno, "%s: read", p);
+            goto done;
+        }
+        if (n == 0) break; /* cut meanwhile: what was read is parsed */
+        got += (uint64_t)n;
+    }
+    while (got && text[got - 1] != '\n') got--; /* a torn last line is not read */
+    uint64_t line = c->lines;
+    if ((s = hist_parse(r, &c->h, text, got, &line, err)) != PR_OK) {
+        hist_free(&c->h);
+        c->off = c->lines = 0;
+        goto done;
+    }
+    if (got) {
+        uint64_t end = c->off + got;
+        size_t keep = got >= sizeof c->tail ? sizeof c->tail : (size_t)got;
+        if (keep < sizeof c->tail && c->off) { /* the rest from before */
+            size_t old = sizeof c->tail - keep;
+            if (old > c->tail_n) old = c->tail_n;
+            memmove(c->tail, c->tail + c->tail_n - old, old);
+            memcpy(c->tail + old, text + got - keep, keep);
+            c->tail_n = old + keep;
+        } else {
+            memcpy(c->tail, text + got - keep, keep);
+            c->tail_n = keep;
+        }
+        c->off = end;
+        c->lines = line;
+        c->dev = st.st_dev;
+        c->ino = st.st_ino;
+    }
+    if (hist_copy(h, &c->h)) s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+done:
     free(text);
-    if (s != PR_OK) hist_free(h);
+    close(fd);
     return s;
 }
 
@@ -987,12 +1109,11 @@ static void wunlock(pr_registry *r, hist_state *h) {
     lock_drop(r);
 }
 
-/* Loads the model in buf (verifying it) and describes it into meta. */
-static pr_status describe_model(const char *path, const char *buf, size_t len, json_t *model,
-                                pr_err *err) {
-    pr_model *m = NULL;
-    pr_status s = pr_model_load_mem(buf, len, path, &m, err);
-    if (s != PR_OK) return s;
+/* Describes model m, whose file at path is len bytes with the given
+ * trailing checksum, into meta's "model" object. */
+static pr_status describe_loaded(const char *path, const pr_model *m, uint64_t checksum,
+                                 uint64_t len, json_t *model, pr_err *err) {
+    pr_status s = PR_OK;
     const pr_model_params *p = pr_model_params_get(m);
     json_object_set_new(model, "kind", json_string(pr_model_kind_name(p->kind)));
     json_object_set_new(model, "hash_bits", json_integer(p->hash_bits));
@@ -1024,11 +1145,69 @@ static pr_status describe_model(const char *path, const char *buf, size_t len, j
     const char *info = pr_model_info(m);
     json_t *ij = info ? json_loads(info, 0, NULL) : NULL;
     if (ij) json_object_set_new(model, "train_info", ij);
-    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)le64((const unsigned char *)buf + len - 8));
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)checksum);
     json_object_set_new(model, "checksum", json_string(hex));
     json_object_set_new(model, "bytes", json_integer((json_int_t)len));
     json_object_set_new(model, "file", json_string(MODEL_FILE));
+    return s;
+}
+
+/* Loads the model in buf (verifying it) and describes it into meta. */
+static pr_status describe_model(const char *path, const char *buf, size_t len, json_t *model,
+                                pr_err *err) {
+    pr_model *m = NULL;
+    pr_status s = pr_model_load_mem(buf, len, path, &m, err);
+    if (s == PR_OK)
+        s = describe_loaded(path, m, le64((const unsigned char *)buf + len - 8), len, model, err);
     pr_model_free(m);
+    return s;
+}
+
+/* A file this process just saved from m (pr_registry_version_opts.saved):
+ * its header's magic and length against its size, and its checksum field,
+ * read without reading the body through (pr_model_save checksummed the
+ * bytes as it wrote them and fsynced the file). */
+static pr_status describe_saved(const char *path, const pr_model *m, json_t *model,
+                                uint64_t *len, uint64_t *checksum, pr_err *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot open", path);
+    struct stat st;
+    unsigned char head[32], tail[8];
+    pr_status s = PR_OK;
+    if (fstat(fd, &st) != 0)
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: stat", path);
+    else if (!S_ISREG(st.st_mode) || st.st_size < 48 || pread(fd, head, 32, 0) != 32 ||
+             memcmp(head, "PRONTOMD", 8) != 0)
+        s = pr_err_set(err, PR_ERR_FORMAT, "%s: not a pronto model file", path);
+    else if (le64(head + 24) != (uint64_t)st.st_size)
+        s = pr_err_set(err, PR_ERR_TRUNCATED, "%s: %llu bytes, its header says %llu", path,
+                       (unsigned long long)st.st_size, (unsigned long long)le64(head + 24));
+    else if (pread(fd, tail, 8, st.st_size - 8) != 8)
+        s = pr_err_errno(err, PR_ERR_IO, errno, "%s: read", path);
+    close(fd);
+    if (s != PR_OK) return s;
+    *len = (uint64_t)st.st_size;
+    *checksum = le64(tail);
+    return describe_loaded(path, m, *checksum, *len, model, err);
+}
+
+/* dst := a copy of the saved file at src (another filesystem than the
+ * registry's), its checksum compared with what describe_saved read. */
+static pr_status copy_saved(const char *src, const char *dst, uint64_t len, uint64_t checksum,
+                            pr_err *err) {
+    char *buf = NULL;
+    size_t n = 0;
+    pr_status s = pr_read_regular_file(src, MAX_MODEL_BYTES, &buf, &n, NULL, err);
+    if (s != PR_OK) return s;
+    pr_checksum *c = pr_checksum_new();
+    if (!c) s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    if (s == PR_OK && n == len) pr_checksum_update(c, buf, n - 8);
+    if (s == PR_OK && (n != len || le64((const unsigned char *)buf + n - 8) != checksum ||
+                       pr_checksum_digest(c) != checksum))
+        s = pr_err_set(err, PR_ERR_CHECKSUM, "%s: changed while it was registered", src);
+    if (s == PR_OK) s = write_new_file(dst, buf, n, err);
+    pr_checksum_free(c);
+    free(buf);
     return s;
 }
 
@@ -1063,9 +1242,14 @@ pr_status pr_registry_register(pr_registry *r, const char *model_path,
     tmp[0] = '\0';
     pr_status s = parse_object("the data description", o->data_json, &data, err);
     if (s == PR_OK) s = parse_object("the metrics", o->metrics_json, &metrics, err);
-    /* Read once: the bytes verified are the bytes copied. */
-    if (s == PR_OK) s = pr_read_regular_file(model_path, MAX_MODEL_BYTES, &buf, &len, NULL, err);
-    if (s == PR_OK) s = describe_model(model_path, buf, len, model, err);
+    uint64_t saved_len = 0, saved_sum = 0;
+    if (s == PR_OK && o->saved) {
+        s = describe_saved(model_path, o->saved, model, &saved_len, &saved_sum, err);
+    } else if (s == PR_OK) {
+        /* Read once: the bytes verified are the bytes copied. */
+        s = pr_read_regular_file(model_path, MAX_MODEL_BYTES, &buf, &len, NULL, err);
+        if (s == PR_OK) s = describe_model(model_path, buf, len, model, err);
+    }
     if (s != PR_OK) goto done;
     if ((s = wlock(r, &h, err)) != PR_OK) goto done;
     locked = 1;
@@ -1106,8 +1290,18 @@ pr_status pr_registry_register(pr_registry *r, const char *model_path,
     if ((s = pathf(r, tmp, err, "versions/.tmp-%s-%ld", id, (long)getpid())) == PR_OK &&
         mkdir(tmp, 0755) != 0)
         s = pr_err_errno(err, PR_ERR_IO, errno, "%s: cannot create", tmp);
-    if (s == PR_OK && (size_t)snprintf(p, sizeof p, "%s/" MODEL_FILE, tmp) < sizeof p)
-        s = write_new_file(p, buf, len, err);
+    if (s == PR_OK && (size_t)snprintf(p, sizeof p, "%s/" MODEL_FILE, tmp) < sizeof p) {
+        int e = 0;
+        if (!o->saved)
+            s = write_new_file(p, buf, len, err);
+        else if (link(model_path, p) != 0 && (e = errno) != 0) {
+            /* another filesystem, or one without hard links: a copy */
+            if (e == EXDEV || e == EPERM || e == EMLINK || e == ENOTSUP)
+                s = copy_saved(model_path, p, saved_len, saved_sum, err);
+            else
+                s = pr_err_errno(err, PR_ERR_IO, e, "%s: cannot link to %s", model_path, p);
+        }
+    }
     if (s == PR_OK && (size_t)snprintf(p, sizeof p, "%s/" META_FILE, tmp) < sizeof p) {
         size_t tl = strlen(text);
         text[tl] = '\n'; /* json_dumps's NUL becomes the final newline */

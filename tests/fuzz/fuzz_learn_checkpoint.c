@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (pr_learn_ckpt_parse(text, strlen(text), "again", &d, &err) != PR_OK) abort();
     if (strcmp(c.version, d.version) || strcmp(c.pos, d.pos) || c.examples != d.examples ||
         c.n != d.n || c.ll_sum != d.ll_sum || c.n_own != d.n_own ||
-        c.next_publish_ms != d.next_publish_ms || c.flushed != d.flushed)
+        c.next_publish_ms != d.next_publish_ms || c.flushed != d.flushed ||
+        c.learn_from_ms != d.learn_from_ms)
         abort();
     free(text);
     return 0;
