@@ -25,7 +25,10 @@
 #                snapshot every 5 simulated minutes; each labeled impression
 #                scored by the snapshot live at its time (`pronto learn
 #                --scores`, or the stand-in below);
-#    (e) online_init  the same, warm-started from (a)'s model;
+#    (e) online_init  the same, warm-started from (a)'s model and learning
+#                only the impressions from the hour before day WARM_DAYS+1 on
+#                (`pronto learn --init --learn-from`: the earlier events only
+#                warm the feature store);
 #    (e') online_daily  (e), and at every midnight the learner's model is
 #                replaced by that night's daily production model (always the
 #                stand-in: pronto learn's --init applies at a first start).
@@ -34,8 +37,10 @@
 #    for (c); without `pronto learn` (or with CT_STANDIN=1 or learn), `bench_ct_eval
 #    learn` (the same FTRL-LR, featurizer and min_count admission, each
 #    example learned 11 minutes after its impression, when the joiner emits
-#    it). CT_REUSE=1 [CT_KEEP_ONLINE=1]: redo only (d), (e), (e') and the
-#    report in an earlier run's WORK.
+#    it), for comparison. CT_REUSE=1 [CT_KEEP_ONLINE=1]: redo only (d), (e),
+#    (e') and the report in an earlier run's WORK. CT_LEARN_REGISTRY=DIR:
+#    the learners' registries under DIR (default WORK; /dev/shm keeps the
+#    4032 publishes of each off the disk).
 # 3. Every impression from day 4 on is scored by the model live at its time:
 #    the batch policies' examples built once (`pronto build-dataset --events
 #    --csv`) and scored by bench_ct_eval with the schedule of promoted
@@ -211,15 +216,18 @@ if [ "${CT_KEEP_ONLINE:-0}" = 1 ] && [ -f "$W/scores_online.csv" ] && [ -f "$W/s
     have_learn=$(cat "$W/learn.kind" 2>/dev/null || echo "$have_learn")
 elif [ $have_learn -eq 1 ]; then
     rm -f "$W/cpu_online" "$W/cpu_online_init"
+    LR=${CT_LEARN_REGISTRY:-$W}
+    rm -rf "$LR/reg_online" "$LR/reg_online_init"
     log "(d) pronto learn, a snapshot every 5 minutes"
-    timed online $P learn --follow "$LOG" --registry "$W/reg_online" --spec "$SPEC" --data "$W/sim" \
+    timed online $P learn --follow "$LOG" --registry "$LR/reg_online" --spec "$SPEC" --data "$W/sim" \
         --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
         --scores "$W/scores_online.csv" > "$W/learn_online.out" 2>&1
-    log "(e) pronto learn warm-started from (a)'s model"
+    log "(e) pronto learn warm-started from (a)'s model, learning from the hour before day $((WARM_DAYS + 1))"
     grep -m1 '^[0-9]' "$W/cpu_daily" > "$W/cpu_online_init"
-    timed online_init $P learn --follow "$LOG" --registry "$W/reg_online_init" --spec "$SPEC" \
+    timed online_init $P learn --follow "$LOG" --registry "$LR/reg_online_init" --spec "$SPEC" \
         --data "$W/sim" --window "$WINDOW" --lateness "$LATENESS" --until-end --publish-every 5m \
-        --init "$W/model_a.pm" --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
+        --init "$W/model_a.pm" --learn-from $((EVAL_FROM - 3600)) \
+        --scores "$W/scores_online_init.csv" > "$W/learn_online_init.out" 2>&1
     echo 1 > "$W/learn.kind"
 else
     rm -f "$W/cpu_online" "$W/cpu_online_init"
