@@ -106,18 +106,19 @@ check "--learn-from yesterday: exit 2" "[ $? -eq 2 ]"
 head -n 6000 "$T/sim/events-000000.jsonl" > "$T/k1.jsonl"
 "$P" log append "log:$T/klog" "$T/k1.jsonl" > /dev/null
 KL="--spec $SPEC --data $T/sim --window 10m --lateness 1m --publish-every 5m -q --follow log:$T/klog"
-# kill_trials NAME N [learn flags...]: N trials against a reference run
+# kill_trials NAME N MIN [learn flags...]: N trials against a reference run
+# that publishes at least MIN versions
 kill_trials() {
-    local name=$1 n=$2
-    shift 2
+    local name=$1 n=$2 min=$3
+    shift 3
     local t0 dur
     t0=$(date +%s%N)
     # shellcheck disable=SC2086
     "$P" learn $KL "$@" --registry "$T/${name}ref" --until-end --scores "$T/${name}ref.csv" --pv \
         > "$T/${name}ref.out" 2>&1
     dur=$(( ($(date +%s%N) - t0) / 1000000 ))
-    check "kill trials $name: reference run publishes (>= 6), ${dur} ms" \
-        "[ \$(grep -c '\"event\":\"publish\"' $T/${name}ref.out) -ge 6 ]"
+    check "kill trials $name: reference run publishes (>= $min), ${dur} ms" \
+        "[ \$(grep -c '\"event\":\"publish\"' $T/${name}ref.out) -ge $min ]"
     local ref_model=$T/${name}ref/versions/$(ls "$T/${name}ref/versions" | tail -1)/model.pm
     for t in $(seq 1 "$n"); do
         local R=$T/$name$t a=0 bad=0
@@ -148,8 +149,8 @@ kill_trials() {
         fi
     done
 }
-kill_trials kr "$TRIALS"
-kill_trials kf 3 --init "$INIT" --learn-from 2024-01-01T00:10:00Z
+kill_trials kr "$TRIALS" 6
+kill_trials kf 3 4 --init "$INIT" --learn-from 2024-01-01T00:10:00Z
 
 # malformed events: counted, skipped, never fatal
 head -n 3000 "$T/sim/events-000000.jsonl" > "$T/p1.jsonl"
