@@ -212,7 +212,7 @@ pr_status pr_model_load_mem(const void *data, size_t len, const char *name,
  * early stopping to keep the best pass in memory. Not safe while another
  * thread updates src. OUT *out: owned by caller, free with pr_model_free. */
 pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err);
-/* dst := src (weights, optimizer state, spec, info, filter) in dst's own
+/* dst := src (weights, optimizer state, spec, info, filter, profile) in dst's own
  * memory, for a snapshot taken again and again without allocating. Both
  * must have the same params (PR_ERR_INVALID otherwise: clone instead).
  * Copies the whole state, an FFM table's untouched rows included. */

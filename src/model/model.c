@@ -197,7 +197,8 @@ pr_status pr_model_copy(pr_model *dst, const pr_model *src, pr_err *err) {
     for (int i = 0; i < na && i < nb; i++) memcpy(b[i].ptr, a[i].ptr, a[i].n * sizeof(float));
     pr_status rc;
     if ((rc = pr_model_set_spec(dst, src->spec, err)) != PR_OK ||
-        (rc = pr_model_set_info(dst, src->info, err)) != PR_OK)
+        (rc = pr_model_set_info(dst, src->info, err)) != PR_OK ||
+        (rc = pr_model_set_profile_bytes(dst, src->profile, src->profile_len, err)) != PR_OK)
         return rc;
     if (src->filter && dst->filter) {
         memcpy(dst->filter, src->filter, (size_t)pr__model_filter_bytes(src->params.hash_bits));
