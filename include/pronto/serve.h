@@ -149,6 +149,14 @@ typedef struct pr_server_opts {
                                    dropped and counted, default 65536 */
     uint32_t quality_pending;   /* candidate predictions remembered until their
                                    impression, default 1048576 (64 bytes each) */
+    int monitor;                /* 1 (default): drift against each model's
+                                   reference profile and alerts, on a thread
+                                   of its own (GET /v1/monitor, pronto_drift
+                                   and pronto_alert in /metrics); 0: off */
+    const char *monitors_path;  /* alert rules (monitors.yaml, alert.h);
+                                   NULL: the built-in defaults */
+    const char *alert_webhook;  /* NULL, or an http(s) URL every alert
+                                   transition is POSTed to (JSON) */
     int quiet;                  /* 1: no log lines on stderr */
 } pr_server_opts;
 

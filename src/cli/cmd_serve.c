@@ -36,6 +36,7 @@ static const char usage_text[] =
     "       [--log URI [--log-features RATE] [--log-queue N]]\n"
     "       [--split ALIAS:W,ALIAS:W... [--split-key COL]] [--shadow ALIAS]\n"
     "       [--quality on|off] [--quality-window DUR] [--quality-lateness DUR]\n"
+    "       [--monitor on|off] [--monitors FILE] [--alert-webhook URL]\n"
     "\n"
     "Serves predictions over HTTP: POST /v1/predict ranks a request's candidates\n"
     "with features from the online store (mem:, lmdb:DIR, redis:HOST:PORT) and\n"
@@ -62,7 +63,16 @@ static const char usage_text[] =
     "the request's request_id and candidate key, and those to their clicks within\n"
     "--quality-window; /metrics shows log loss, NE, calibration and AUC of the\n"
     "latest closed 1m, 5m and 1h windows per arm and model version\n"
-    "(docs/monitoring.md \"Live quality\"; offline: pronto monitor quality).";
+    "(docs/monitoring.md \"Live quality\"; offline: pronto monitor quality).\n"
+    "\n"
+    "Drift and alerts (--monitor on, the default): each arm's answered candidates\n"
+    "(a few rows per request) and predictions are sketched per worker against the\n"
+    "model's reference profile, per 1-minute window of event time (the request's\n"
+    "ts, else the server's clock), rolled up to 5m and 1h; drift per field and\n"
+    "the quality figures go through the alert rules (--monitors FILE, else the\n"
+    "defaults) once per minute; transitions are POSTed to --alert-webhook URL, and\n"
+    "retrain: true rules write a retrain request into registry:DIR. GET\n"
+    "/v1/monitor and /metrics show it (docs/monitoring.md \"In the server\").";
 
 /* --split's syntax, and that --split's and --shadow's aliases exist in the
  * registry of --model: a usage error naming the flag (exit 2), or 0. */
@@ -127,6 +137,7 @@ int cmd_serve(int argc, char **argv) {
     unsigned long long log_queue = o.log_queue;
     const char *split = NULL, *split_key = NULL, *shadow = NULL;
     const char *quality_s = "on", *qwin_s = NULL, *qlate_s = NULL;
+    const char *monitor_s = "on", *monitors = NULL, *webhook = NULL;
     unsigned long long quality_queue = o.quality_queue, quality_pending = o.quality_pending;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model,
@@ -211,6 +222,16 @@ int cmd_serve(int argc, char **argv) {
         {"--quality-pending", NULL, PR_FLAG_UINT, &quality_pending,
          "N  candidate predictions remembered until their impression (64 bytes each; the "
          "oldest are dropped and counted), default 1048576", 0},
+        {"--monitor", NULL, PR_FLAG_STRING, &monitor_s,
+         "on|off  drift against each model's reference profile and alert rules, evaluated "
+         "per minute of event time; GET /v1/monitor, pronto_drift and pronto_alert in "
+         "/metrics; default on", 0},
+        {"--monitors", NULL, PR_FLAG_STRING, &monitors,
+         "FILE  alert rules (monitors.yaml, or a spec with a monitors: block); default: the "
+         "built-in rules (docs/monitoring.md \"Alerts\")", 0},
+        {"--alert-webhook", NULL, PR_FLAG_STRING, &webhook,
+         "URL  POST every alert transition there as JSON (http:// or https://; queued, "
+         "retried, never blocks serving)", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no log lines", 0},
     };
     char *pos[2];
@@ -327,6 +348,16 @@ int cmd_serve(int argc, char **argv) {
     if (quality_pending < 1 || quality_pending > (1u << 30))
         return cli_usage_error(cmd, "--quality-pending must be 1..1073741824");
     o.quality_queue = (uint32_t)quality_queue;
+    if (!strcmp(monitor_s, "on")) o.monitor = 1;
+    else if (!strcmp(monitor_s, "off")) o.monitor = 0;
+    else return cli_usage_error(cmd, "--monitor: expected on or off");
+    if (webhook && strncmp(webhook, "http://", 7) && strncmp(webhook, "https://", 8))
+        return cli_usage_error(cmd, "--alert-webhook: expected an http:// or https:// URL");
+    if (!o.monitor && (monitors || webhook))
+        return cli_usage_error(cmd, monitors ? "--monitors needs --monitor on"
+                                             : "--alert-webhook needs --monitor on");
+    o.monitors_path = monitors;
+    o.alert_webhook = webhook;
     o.quality_pending = (uint32_t)quality_pending;
 
     /* A flood of bad requests must not become a flood of log lines. */

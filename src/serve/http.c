@@ -71,6 +71,7 @@ static const route_def routes[] = {
     {"/v1/model", "GET", PR__ROUTE_MODEL},      {"/healthz", "GET", PR__ROUTE_HEALTHZ},
     {"/readyz", "GET", PR__ROUTE_READYZ},       {"/metrics", "GET", PR__ROUTE_METRICS},
     {"/admin/reload", "POST", PR__ROUTE_RELOAD}, {"/admin/retrain", "POST", PR__ROUTE_RETRAIN},
+    {"/v1/monitor", "GET", PR__ROUTE_MONITOR},
 };
 
 typedef struct req_ctx {
@@ -232,6 +233,7 @@ static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_c
     case PR__ROUTE_PREDICT: type = pr__handle_predict(s, body, len, &status, &out); break;
     case PR__ROUTE_MODEL: type = pr__handle_model(s, r->admin, &status, &out); break;
     case PR__ROUTE_READYZ: type = pr__handle_readyz(s, r->admin, &status, &out); break;
+    case PR__ROUTE_MONITOR: type = pr__handle_monitor(s, &status, &out); break;
     case PR__ROUTE_HEALTHZ:
         status = 200;
         pr__tb_puts(&out, "{\"status\":\"ok\"}\n");

@@ -17,7 +17,7 @@ const double pr__lat_bounds_us[PR__LAT_BUCKETS] = {25,   50,   100,  200,   300,
 
 static const char *const route_names[PR__ROUTE_COUNT] = {
     "predict", "events", "model", "healthz", "readyz", "metrics", "admin_reload", "admin_retrain",
-    "other"};
+    "monitor", "other"};
 
 #define PR__CODE_VALUE(c) c,
 static const unsigned codes[PR__N_CODES - 1] = {PR__STATUS_CODES(PR__CODE_VALUE)};
@@ -189,6 +189,7 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     pr__jobs_render(s, o);
     pr__elog_render(s, o);
     pr__quality_render(s, o);
+    pr__monitor_render(s, o);
     gauge(o, "pronto_store_empty",
           "1 while the store lacks its materialize sentinel (empty or wiped)",
           (double)pr__store_empty(s));

@@ -36,6 +36,7 @@ void pr__file_stamp(const char *path, int64_t *mtime_ns, int64_t *size) {
 
 static void ref_free(pr__model_ref *r) {
     if (!r) return;
+    pr_profile_free(r->profile);
     pr_featurizer_free(r->fz);
     pr_spec_free(r->spec);
     pr_model_free(r->model);
@@ -77,6 +78,19 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
         goto fail;
     }
     if ((s = pr_spec_parse(y, strlen(y), path, &r->spec, err)) != PR_OK) goto fail;
+    /* The reference profile for drift (monitor.c): a file without one
+     * (written before profiles existed) or with a bad one still serves,
+     * with drift off and the reason shown. */
+    pr_err perr;
+    pr_err_clear(&perr);
+    if (pr_profile_of_model(r->model, &r->profile, &perr) != PR_OK) {
+        r->profile = NULL;
+        snprintf(r->profile_why, sizeof r->profile_why, "the model's profile is unreadable: %.80s",
+                 perr.msg);
+    } else if (!r->profile) {
+        snprintf(r->profile_why, sizeof r->profile_why,
+                 "the model file has no reference profile (written before profiles existed)");
+    }
     if ((s = pr_featurizer_new(r->spec, &r->fz, err)) != PR_OK) goto fail;
     if (pr_featurizer_needs_fit(r->fz)) {
         s = pr_err_set(err, PR_ERR_SPEC, "%s: the embedded spec has unfitted quantile fields",

@@ -17,7 +17,8 @@
  *   serialize  sort by p (ties: request order), top_k, JSON
  *
  * Then (not timed in the stages) the answer is queued for the logger and
- * the quality thread (quality.c), and for the shadow once sent.
+ * the quality thread (quality.c), counted in the worker's live profile
+ * (monitor.c: no lock), and handed to the shadow once sent.
  *
  * Store failures (redis down): the request is answered from the cold
  * state (every entity absent: attributes missing, aggregates at their
@@ -181,6 +182,7 @@ void pr__workers_free(pr_server *s) {
         pr_fs_free(w->fs_cold);
         pr_store_close(w->own_store);
         pr__tb_free(&w->sh_rec);
+        pr__monitor_worker_free(w->mon);
         box_free(w->cur);
         while (w->free) { /* the shadow gave every lent arena back (stopped first) */
             pr__arena_box *b = w->free;
@@ -462,6 +464,7 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
         if (degraded) pr__metrics_add(&s->metrics.degraded, 1);
         pr__arm_observe(a, t[5] - t[0], ranked, q.n);
         if (pr__quality_on(s)) pr__quality_predicted(s, a, m, &q, ranked, ts);
+        pr__monitor_observe(s, w, a, m, &q, rows, ranked, ts, t[5] - t[0]);
         /* The answer is complete: what follows only queues work for other
          * threads (the logger; the shadow, once the answer is sent). */
         pr__tb rec;

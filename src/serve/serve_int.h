@@ -30,6 +30,9 @@
  *                  duplicate-id seed read from the log's tail
  *   quality.c      --quality: live quality from outcomes on its own thread
  *                  (pronto/quality.h), fed through a bounded queue
+ *   monitor.c      live profiles per worker (no lock), event-time windows,
+ *                  drift and alerts on the monitor thread (monitor_int.h)
+ *   monitor_out.c  GET /v1/monitor and the monitor's /metrics lines
  *
  * Locks, in the order they may be taken:
  *   jobq.mu     a job queue's state, never held across a job's run or a
@@ -70,6 +73,7 @@
 #include "pronto/fstore.h"
 #include "pronto/log.h"
 #include "pronto/model.h"
+#include "pronto/profile.h"
 #include "pronto/quality.h"
 #include "pronto/registry.h"
 #include "pronto/serve.h"
@@ -125,6 +129,9 @@ typedef struct pr__model_ref {
     int64_t file_mtime_ns;     /* of the file as read, for polling */
     int64_t file_size;
     char reg_version[PR_REGISTRY_ID_MAX]; /* registry: the version id, else "" */
+    pr_profile *profile;       /* the reference profile, NULL: the file has
+                                  none (drift off for it) or it is bad */
+    char profile_why[120];     /* profile NULL: why, for /v1/monitor */
 } pr__model_ref;
 
 /* Reads, verifies and prepares the model at path; its featurizer binds to
@@ -158,7 +165,8 @@ void pr__holder_swap(pr__holder *h, pr__model_ref *r);
 
 typedef enum {
     PR__ROUTE_PREDICT, PR__ROUTE_EVENTS, PR__ROUTE_MODEL, PR__ROUTE_HEALTHZ,
-    PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_RETRAIN, PR__ROUTE_OTHER,
+    PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_RETRAIN, PR__ROUTE_MONITOR,
+    PR__ROUTE_OTHER,
     PR__ROUTE_COUNT
 } pr__route;
 
@@ -378,6 +386,7 @@ typedef struct pr__worker {
     int64_t sh_ts;
     int sh_has_rec;
     pr__tb sh_rec;             /* its prediction record, without the '}' */
+    struct pr__mon_w *mon;     /* the live profiles (monitor.c); NULL: off */
 } pr__worker;
 
 /* The request just answered on this thread is complete (its reply sent,
@@ -602,6 +611,30 @@ size_t pr__quality_snapshot(pr_server *s, pr_quality_sample *out, size_t cap);
 /* The quality lines of /metrics. */
 void pr__quality_render(pr_server *s, pr__tb *out);
 
+/* ---------------------------------------------------------------- monitor */
+
+typedef struct pr__mon pr__mon;
+/* Loads the rules (s->o.monitors_path, or the defaults), starts the
+ * webhook sender and the monitor thread. Nothing with monitor off. After
+ * the arms are loaded. */
+pr_status pr__monitor_start(pr_server *s, pr_err *err);
+/* Stops the thread, releases the models it holds, frees the alerts and the
+ * webhook (after the HTTP threads stopped: the workers' parts go with
+ * pr__monitor_worker_free). Idempotent. */
+void pr__monitor_stop(pr_server *s);
+/* A worker's part, freed with the worker (after the monitor stopped). */
+void pr__monitor_worker_free(struct pr__mon_w *mw);
+/* One predict answered 200 on worker w (HTTP thread, no lock): arm a's
+ * model m scored rows[0..q->n) into ranked; ts its event time (the
+ * request's ts, else the server's clock); ns the time it took. */
+void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr__model_ref *m,
+                         const struct pr__predict_req *q, const pr_fs_row *rows,
+                         const pr__scored *ranked, int64_t ts, uint64_t ns);
+/* GET /v1/monitor (monitor_out.c). */
+const char *pr__handle_monitor(pr_server *s, unsigned *status, pr__tb *out);
+/* The monitor's lines of /metrics (monitor_out.c). */
+void pr__monitor_render(pr_server *s, pr__tb *out);
+
 /* ---------------------------------------------------------------- jobs */
 
 typedef enum {
@@ -729,6 +762,7 @@ struct pr_server {
     uint32_t split_col;        /* the --split-key request column, or UINT32_MAX */
     pr__shadowq shadowq;       /* the shadow's queue and thread (shadow.c) */
     pr__qual qual;             /* --quality (quality.c) */
+    struct pr__mon *mon;       /* drift and alerts (monitor.c); NULL: off */
 };
 
 static inline int pr__quality_on(const pr_server *s) {

@@ -50,6 +50,7 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->quality_lateness_ms = 10 * 60 * 1000LL;
     o->quality_queue = 65536;
     o->quality_pending = 1u << 20;
+    o->monitor = 1;
 }
 
 uint64_t pr_server_default_max_model_bytes(void) {
@@ -275,6 +276,7 @@ pr_status pr_server_start(const pr_server_opts *o, pr_server **out, pr_err *err)
     if ((st = pr__elog_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__shadow_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__quality_start(s, err)) != PR_OK) goto fail;
+    if ((st = pr__monitor_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__jobs_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__sentinel_start(s, err)) != PR_OK) goto fail;
     if ((st = pr__follow_start(s, err)) != PR_OK) goto fail;
@@ -436,6 +438,7 @@ uint32_t pr_server_shutdown(pr_server *s, double drain_s) {
     pr__http_stop(s);
     pr__workers_flush_shadow(s); /* answers whose completion was not seen */
     pr__jobs_join(s, deadline);
+    pr__monitor_stop(s); /* before quality (it reads its windows) and the workers */
     pr__shadow_stop(s); /* scores what is queued, hands the records to the logger */
     if (!s->jobs_stuck) pr__elog_stop(s); /* the logger appends what is queued */
     if (!s->jobs_stuck) pr__quality_stop(s);
@@ -457,6 +460,7 @@ void pr_server_free(pr_server *s) {
         return;
     }
     pr__shadow_stop(s); /* gives the workers' lent arenas back */
+    pr__monitor_stop(s); /* before the workers: it reads their parts */
     pr__workers_free(s);
     pr__guard_free(s);
     pr__sentinel_stop(s);
