@@ -35,9 +35,15 @@
 #     p99, the server's own mean time per predict, and with quality on the
 #     answers the quality thread took and dropped, against the goal of
 #     throughput >= 90% of off and p99 within +50 us.
+#   - drift monitoring (--monitor on|off): FTRL-LR on mem:, off and on in
+#     turn (MONITOR_RUNS, default "off on off on off on"), each on a server
+#     of its own (live quality off in both, so only the monitor differs),
+#     predict at c2 and c16: req/s, p50, p99, the server's own mean time per
+#     predict, and with the monitor on the rows profiled and the requests
+#     it dropped, against the same goal.
 # Environment: DURATION (wrk seconds, default 5), THREADS (server threads,
-# default 2), CANDIDATES (default 100), RUNS ("stores log shadow quality",
-# default all),
+# default 2), CANDIDATES (default 100), RUNS ("stores log shadow quality
+# monitor", default all),
 # LOG_FSYNC, RT=1: the server and wrk under SCHED_RR (chrt -r 10; root) so
 # other jobs on a shared machine do not set the tail (the logger thread
 # stays time-sharing at nice +10, as the server's job threads do).
@@ -88,7 +94,7 @@ run_wrk() {
         END { printf "%.0f %.0f %.0f\n", rps, p50, p99 }'
 }
 
-RUNS=" ${RUNS:-stores log shadow quality} "
+RUNS=" ${RUNS:-stores log shadow quality monitor} "
 LOG_FSYNC=${LOG_FSYNC:-always}
 if [[ $RUNS == *" stores "* ]]; then
 printf "%-5s %-5s %-12s %10s %9s %9s %14s\n" model store load "req/s" "p50 us" "p99 us" "candidates/s"
@@ -211,6 +217,31 @@ if [[ $RUNS == *" quality "* ]]; then
             n=-; d=-
         fi
         printf "%-22s %10s %9s %9s %10s %9s %9s %9s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$rps16" "$p50_16" "$p99_16" "$http" "$n" "$d"
+        stop
+    done
+fi
+
+if [[ $RUNS == *" monitor "* ]]; then
+    echo
+    metric() { curl -s "localhost:$PORT/metrics" | awk -v k="$1" 'index($0, k " ") == 1 { v = $2 } END { print v + 0 }'; }
+    mean_us() { curl -s "localhost:$PORT/metrics" | awk -v s="$1_sum$2" -v c="$1_count$2" '
+        index($0, s " ") == 1 { t = $2 } index($0, c " ") == 1 { n = $2 }
+        END { printf "%.1f", n ? t / n * 1e6 : 0 }'; }
+    printf "%-22s %10s %9s %9s %10s %9s %9s %9s %10s %9s\n" "lr mem: monitor" "c2 req/s" "p50 us" "p99 us" \
+        "c16 req/s" "p50 us" "p99 us" "http us" "drift" "dropped"
+    for run in ${MONITOR_RUNS:-off on off on off on}; do
+        start --model "$W/lr.pm" --store mem: --data "$W/data" --quality off --monitor "$run"
+        run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
+        read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        read -r rps16 p50_16 p99_16 < <(run_wrk -t1 -c16 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
+        http=$(mean_us pronto_http_request_duration_seconds '{route="predict"}')
+        if [ "$run" = on ]; then
+            dr=$(curl -s "localhost:$PORT/metrics" | sed -n 's/^pronto_monitor_info{.*drift="\([a-z]*\)"} 1$/\1/p' | head -1)
+            d=$(curl -s "localhost:$PORT/metrics" | awk '/^pronto_monitor_dropped_requests_total/ { n += $2 } END { print n + 0 }')
+        else
+            dr=-; d=-
+        fi
+        printf "%-22s %10s %9s %9s %10s %9s %9s %9s %10s %9s\n" "$run" "$rps" "$p50" "$p99" "$rps16" "$p50_16" "$p99_16" "$http" "$dr" "$d"
         stop
     done
 fi

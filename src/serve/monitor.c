@@ -26,9 +26,10 @@
  * minutes close (requests_per_s 0). A minute closes once the clock is past
  * its end by PR__MON_GRACE_MS; rows of a closed minute come too late
  * (counted); rows more than PR__MON_OPEN minutes ahead of the clock are
- * dropped (counted) unless nothing else came in that tick, in which case
- * the clock jumps to them (a replay that skipped time) - one bogus ts far
- * in the future cannot drag the clock along.
+ * dropped (counted) unless nothing else came in two ticks in a row, in
+ * which case the clock jumps to them (a replay that skipped time), and a
+ * ts past the server's clock by more than --max-event-skew never counts:
+ * a lone request with a wrong ts cannot drag the clock along.
  *
  * Windows: every closed minute is kept (PR__MON_KEEP of them); the 5m and
  * 1h figures are the merge of the minutes in the 5 or 60 minutes ending
@@ -160,6 +161,9 @@ void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr
     pr__mon_w *mw = worker_part(s, w);
     uint32_t ai = (uint32_t)(a - s->arms);
     if (!mw || ai >= mw->n_arms) return;
+    /* a ts further ahead of the server's clock than an event may be
+     * (--max-event-skew) never counts: it would drag the clock along */
+    int far = q->has_ts && ts > pr__now_ms() + s->o.max_event_skew_ms;
     uint64_t e;
     for (;;) {
         e = __atomic_load_n(&M->epoch, __ATOMIC_SEQ_CST);
@@ -167,6 +171,10 @@ void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr
         if (__atomic_load_n(&M->epoch, __ATOMIC_SEQ_CST) == e) break;
     }
     pr__mon_half *h = &mw->half[e & 1][ai];
+    if (far) {
+        h->dropped[PR__MON_DROP_AHEAD]++;
+        goto out;
+    }
     int64_t minute = floor_div(ts, PR__MON_MINUTE);
     pr__mon_slot *sl = NULL, *fr = NULL;
     for (int k = 0; k < PR__MON_SLOTS; k++) {
@@ -578,8 +586,16 @@ static void mon_tick(pr_server *s) {
         M->has_clock = 1;
         M->closed_ms = first;
         M->clock_ms = first;
-    } else if (ahead && !in_range) { /* time jumped (a replay): follow it */
-        advance_to(M, ahead_min - (PR__MON_OPEN / 2) * PR__MON_MINUTE);
+    } else if (ahead && !in_range) {
+        /* only requests far ahead, a second tick in a row: time jumped (a
+         * replay skipped a quiet stretch): follow it. One tick is not
+         * enough: a lone request with a wrong ts would move the clock. */
+        if (++M->ahead_ticks >= 2) {
+            advance_to(M, ahead_min - (PR__MON_OPEN / 2) * PR__MON_MINUTE);
+            M->ahead_ticks = 0;
+        }
+    } else if (in_range) {
+        M->ahead_ticks = 0;
     }
     pr__mon_sums tick;
     sums_clear(&tick);

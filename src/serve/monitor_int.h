@@ -151,6 +151,7 @@ struct pr__mon {
     int64_t clock_ms;          /* event time: request ts, or the server's */
     int64_t closed_ms;         /* minutes before this are closed */
     int replay;                /* the last requests carried ts */
+    int ahead_ticks;           /* ticks in a row with only far-ahead requests */
     int64_t pub_clock_ms, pub_closed_ms;
     int pub_replay, pub_has_clock;
     uint64_t dropped[PR__MON_NDROP]; /* atomic (merged at harvest) */

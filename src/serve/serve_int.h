@@ -54,6 +54,10 @@
  *   shadowq.mu  the shadow's queue, for a few instructions;
  *   qual.qmu    the quality queue, for a few instructions; qual.mu the
  *               accumulator (its thread, a scrape): never both at once;
+ *   mon.mu      the monitor's published figures (monitor.c), for copies;
+ *               the monitor thread takes workers_mu, holder.mu, qual.mu
+ *               and the alerts' own lock one at a time, never under mon.mu;
+ *               the HTTP workers take none of them to record a request;
  *   holder.mu   (one per arm) guards the arm's current model pointer for a
  *               few instructions;
  *   workers_mu  the list of worker states;
