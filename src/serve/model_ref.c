@@ -36,7 +36,7 @@ void pr__file_stamp(const char *path, int64_t *mtime_ns, int64_t *size) {
 
 static void ref_free(pr__model_ref *r) {
     if (!r) return;
-    pr_profile_free(r->profile);
+    pr__profile_ref_release(r->profile);
     pr_featurizer_free(r->fz);
     pr_spec_free(r->spec);
     pr_model_free(r->model);
@@ -83,13 +83,19 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
      * with drift off and the reason shown. */
     pr_err perr;
     pr_err_clear(&perr);
-    if (pr_profile_of_model(r->model, &r->profile, &perr) != PR_OK) {
-        r->profile = NULL;
+    pr_profile *prof = NULL;
+    if (pr_profile_of_model(r->model, &prof, &perr) != PR_OK) {
         snprintf(r->profile_why, sizeof r->profile_why, "the model's profile is unreadable: %.80s",
                  perr.msg);
-    } else if (!r->profile) {
+    } else if (!prof) {
         snprintf(r->profile_why, sizeof r->profile_why,
                  "the model file has no reference profile (written before profiles existed)");
+    } else if (!(r->profile = calloc(1, sizeof *r->profile))) {
+        pr_profile_free(prof);
+        snprintf(r->profile_why, sizeof r->profile_why, "out of memory for the profile");
+    } else {
+        r->profile->refs = 1;
+        r->profile->p = prof;
     }
     if ((s = pr_featurizer_new(r->spec, &r->fz, err)) != PR_OK) goto fail;
     if (pr_featurizer_needs_fit(r->fz)) {
@@ -136,6 +142,13 @@ fail:
     free(buf);
     ref_free(r);
     return s;
+}
+
+void pr__profile_ref_release(pr__profile_ref *r) {
+    if (r && __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pr_profile_free(r->p);
+        free(r);
+    }
 }
 
 void pr__model_ref_release(pr__model_ref *r) {

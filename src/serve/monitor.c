@@ -140,15 +140,14 @@ static uint64_t next_rand(uint64_t *x) { /* xorshift64 */
 static int slot_live(pr_server *s, pr__mon_slot *sl, const pr__model_ref *m) {
     pr_err err;
     pr_live *l = NULL;
-    if (pr_live_new(m->profile, &l, &err) != PR_OK) return -1;
+    if (pr_live_new(m->profile->p, &l, &err) != PR_OK) return -1;
     if (pr_live_bind(l, s->col_names, s->n_cols, &err) != PR_OK) {
         pr_live_free(l);
         return -1;
     }
-    pr__model_ref *held = (pr__model_ref *)m; /* a reference, not a change */
-    __atomic_add_fetch(&held->refs, 1, __ATOMIC_RELAXED);
+    pr__profile_ref_retain(m->profile);
     sl->live = l;
-    sl->ref = held;
+    sl->pref = m->profile;
     sl->gen = m->generation;
     return 0;
 }
@@ -235,7 +234,7 @@ void pr__monitor_worker_free(pr__mon_w *mw) {
             for (int k = 0; k < PR__MON_SLOTS; k++) {
                 pr__mon_slot *sl = &mw->half[h][a].slot[k];
                 pr_live_free(sl->live);
-                pr__model_ref_release(sl->ref);
+                pr__profile_ref_release(sl->pref);
             }
         free(mw->half[h]);
     }
@@ -251,10 +250,10 @@ static void acc_free(pr__mon_acc *c) {
     sums_clear(&c->sums);
 }
 
-/* Monitors arm ma on model r (taking the caller's reference): every window
- * starts over on r's reference profile. Monitor thread (or start). */
-static void arm_switch(pr__mon *M, pr__mon_arm *ma, pr__model_ref *r) {
-    pr__model_ref *old = ma->ref;
+/* Monitors arm ma on model r (borrowed for the call): every window starts
+ * over on r's reference profile. Monitor thread (or start). */
+static void arm_switch(pr__mon *M, pr__mon_arm *ma, const pr__model_ref *r) {
+    pr__profile_ref *old = ma->pref;
     pthread_mutex_lock(&M->mu);
     for (int i = 0; i < PR__MON_OPEN; i++) acc_free(&ma->open[i]);
     for (int i = 0; i < PR__MON_KEEP; i++) acc_free(&ma->kept[i]);
@@ -264,11 +263,13 @@ static void arm_switch(pr__mon *M, pr__mon_arm *ma, pr__model_ref *r) {
         free(ma->res[w].fd);
         memset(&ma->res[w], 0, sizeof ma->res[w]);
     }
-    ma->ref = r;
     ma->gen = r->generation;
-    ma->prof = r->profile;
-    ma->n_cols = r->profile ? pr_profile_n_columns(r->profile) : 0;
+    ma->pref = r->profile;
+    if (ma->pref) pr__profile_ref_retain(ma->pref);
+    ma->prof = r->profile ? r->profile->p : NULL;
+    ma->n_cols = ma->prof ? pr_profile_n_columns(ma->prof) : 0;
     snprintf(ma->version, sizeof ma->version, "%s", r->reg_version[0] ? r->reg_version : r->version);
+    snprintf(ma->model_version, sizeof ma->model_version, "%s", r->version);
     snprintf(ma->why_off, sizeof ma->why_off, "%s", r->profile ? "" : r->profile_why);
     if (ma->prof)
         for (int w = 0; w < PR__MON_NWIN; w++)
@@ -277,7 +278,7 @@ static void arm_switch(pr__mon *M, pr__mon_arm *ma, pr__model_ref *r) {
                 snprintf(ma->why_off, sizeof ma->why_off, "out of memory");
             }
     pthread_mutex_unlock(&M->mu);
-    pr__model_ref_release(old); /* the monitor thread: may free a model */
+    pr__profile_ref_release(old);
 }
 
 /* ---------------------------------------------------------------- windows */
@@ -511,8 +512,8 @@ static void slot_prune(const pr__mon_arm *ma, pr__mon_slot *sl) {
     if (sl->live && sl->gen != ma->gen) {
         pr_live_free(sl->live);
         sl->live = NULL;
-        pr__model_ref_release(sl->ref);
-        sl->ref = NULL;
+        pr__profile_ref_release(sl->pref);
+        sl->pref = NULL;
         sl->gen = 0;
     }
 }
@@ -548,7 +549,7 @@ static void mon_tick(pr_server *s) {
     for (uint32_t a = 0; a < M->n_arms; a++) {
         pr__model_ref *r = pr__holder_acquire(&M->arm[a].arm->holder);
         if (r && r->generation != M->arm[a].gen) arm_switch(M, &M->arm[a], r);
-        else pr__model_ref_release(r);
+        pr__model_ref_release(r);
     }
     pr__mon_w **mws;
     size_t n = worker_parts(s, &mws);
@@ -690,6 +691,7 @@ pr_status pr__monitor_start(pr_server *s, pr_err *err) {
         if (r && !r->profile && !s->o.quiet)
             pr_log(PR_LOG_WARN, "serve: drift is off%s%s: %s", s->arms[a].alias[0] ? " for arm " : "",
                    s->arms[a].alias, r->profile_why);
+        pr__model_ref_release(r);
     }
     return pr__ticker_start(&M->tick, PR__MON_TICK_MS, mon_tick, s, "monitor", err);
 }
@@ -707,7 +709,7 @@ void pr__monitor_stop(pr_server *s) {
         for (int i = 0; i < PR__MON_KEEP; i++) acc_free(&ma->kept[i]);
         pr_live_free(ma->roll);
         for (int w = 0; w < PR__MON_NWIN; w++) free(ma->res[w].fd);
-        pr__model_ref_release(ma->ref);
+        pr__profile_ref_release(ma->pref);
     }
     pthread_mutex_destroy(&M->mu);
     s->mon = NULL;

@@ -19,10 +19,11 @@
  *                                          at the minute) -> samples + quality
  *                                          -> pr_alerts_eval(window end)
  *
- * Ownership: a slot's live and the model reference it was made for (the
- * profile belongs to the model snapshot) are created by the worker the
- * first time it needs them and released only by the monitor thread (a
- * released reference may free a whole model: never on an HTTP thread).
+ * Ownership: a slot's live and a reference to the profile it was made
+ * from (pr__profile_ref, counted apart from the model: the monitor never
+ * holds a model, so a reload's wait for the old one is not prolonged) are
+ * created by the worker the first time it needs them and released only by
+ * the monitor thread.
  */
 #ifndef PRONTO_SERVE_MONITOR_INT_H
 #define PRONTO_SERVE_MONITOR_INT_H
@@ -69,7 +70,7 @@ typedef struct pr__mon_slot {
     int64_t minute;            /* ts / 60000, or PR__MON_EMPTY */
     pr__mon_sums sums;
     uint64_t gen;              /* live was made for this model generation */
-    pr__model_ref *ref;        /* held: the profile live borrows */
+    pr__profile_ref *pref;     /* held: the profile live borrows */
     pr_live *live;             /* NULL: not made yet, or no profile */
 } pr__mon_slot;
 
@@ -125,8 +126,9 @@ typedef struct pr__mon_point {
 typedef struct pr__mon_arm {
     pr__arm *arm;
     uint64_t gen;              /* the model generation monitored (0: none yet) */
-    pr__model_ref *ref;        /* held */
-    const pr_profile *prof;    /* ref's profile, NULL: drift off */
+    pr__profile_ref *pref;     /* held: the model's profile, NULL: drift off */
+    const pr_profile *prof;    /* pref->p */
+    char model_version[17];    /* the file's hash */
     uint32_t n_cols;           /* prof's columns */
     char version[PR_REGISTRY_ID_MAX]; /* registry version, else the file's */
     char why_off[160];         /* drift off: why */

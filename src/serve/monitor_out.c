@@ -136,7 +136,7 @@ static void put_arm(pr__tb *o, const pr_server *s, const pr__mon_arm *ma,
     pr__tb_puts(o, ",\"version\":");
     jstr(o, ma->version);
     pr__tb_printf(o, ",\"model_version\":\"%s\",\"generation\":%llu",
-                  ma->ref ? ma->ref->version : "", (unsigned long long)ma->gen);
+                  ma->model_version, (unsigned long long)ma->gen);
     pr__tb_printf(o, ",\"drift\":%s,\"drift_off_reason\":", ma->prof ? "true" : "false");
     if (ma->prof) pr__tb_puts(o, "null");
     else jstr(o, ma->why_off);

@@ -133,10 +133,24 @@ typedef struct pr__model_ref {
     int64_t file_mtime_ns;     /* of the file as read, for polling */
     int64_t file_size;
     char reg_version[PR_REGISTRY_ID_MAX]; /* registry: the version id, else "" */
-    pr_profile *profile;       /* the reference profile, NULL: the file has
+    struct pr__profile_ref *profile; /* the reference profile, NULL: the file has
                                   none (drift off for it) or it is bad */
     char profile_why[120];     /* profile NULL: why, for /v1/monitor */
 } pr__model_ref;
+
+/* A model's reference profile, counted apart from the model: the
+ * monitor's live sets borrow it (monitor.c) and may outlive the snapshot,
+ * without holding the model itself (a reload waits for the old model's
+ * references to drop, and frees it on its own thread). */
+typedef struct pr__profile_ref {
+    uint32_t refs;             /* atomic */
+    pr_profile *p;
+} pr__profile_ref;
+static inline void pr__profile_ref_retain(pr__profile_ref *r) {
+    __atomic_add_fetch(&r->refs, 1, __ATOMIC_RELAXED);
+}
+/* Frees it with its last reference. Accepts NULL. */
+void pr__profile_ref_release(pr__profile_ref *r);
 
 /* Reads, verifies and prepares the model at path; its featurizer binds to
  * the assembled columns names[0..n) of the store's plan store_plan (a
