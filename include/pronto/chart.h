@@ -24,6 +24,13 @@
  * Strings passed in are copied. A point whose y is not finite is a gap: the
  * series' line stops there and starts again at the next finite point. Lines
  * join points in the order they were added.
+ *
+ * Bar charts: pr_chart_set_categories() turns the x axis into labelled
+ * slots 0..n-1; each series then draws one bar per point (x = the slot),
+ * the series side by side in a slot, the y axis from 0. Horizontal lines
+ * (pr_chart_add_hline: a threshold) work on either kind. Several charts
+ * on one HTML page need distinct ids (pr_chart_set_id) as the SVG's clip
+ * path is referenced by id.
  */
 #ifndef PRONTO_CHART_H
 #define PRONTO_CHART_H
@@ -43,6 +50,8 @@ extern "C" {
 #define PR_CHART_MAX_POINTS 10000000u /* over all series */
 #define PR_CHART_MAX_TEXT 1024        /* bytes in a title, label or name */
 #define PR_CHART_MAX_ABS 1e100        /* |x| beyond: refused; |y| beyond: a gap */
+#define PR_CHART_MAX_CATEGORIES 1024  /* slots of a bar chart */
+#define PR_CHART_MAX_ID 32            /* bytes of an id prefix */
 
 typedef enum {
     PR_CHART_X_NUMBER = 0, /* plain numbers */
@@ -72,6 +81,19 @@ pr_status pr_chart_add_series(pr_chart *c, const char *name, uint32_t *index, pr
 pr_status pr_chart_add_point(pr_chart *c, uint32_t series, double x, double y, pr_err *err);
 /* A vertical line at x (as a point's x) labelled label (copied, may be NULL). */
 pr_status pr_chart_add_marker(pr_chart *c, double x, const char *label, pr_err *err);
+
+/* A horizontal line at y (finite, |y| <= PR_CHART_MAX_ABS) labelled label
+ * (copied, may be NULL); counts against PR_CHART_MAX_MARKERS. */
+pr_status pr_chart_add_hline(pr_chart *c, double y, const char *label, pr_err *err);
+/* Makes c a bar chart of n slots labelled labels[0..n) (copied; n 1..
+ * PR_CHART_MAX_CATEGORIES). A point's x must then be a slot index: x
+ * rounded is the slot, points outside 0..n-1 are not drawn. Vertical
+ * markers are not drawn on a bar chart. */
+pr_status pr_chart_set_categories(pr_chart *c, const char *const *labels, uint32_t n,
+                                  pr_err *err);
+/* The prefix of the ids inside the SVG (default "pr"): 1..PR_CHART_MAX_ID
+ * bytes of [A-Za-z0-9_-] (PR_ERR_INVALID otherwise). */
+pr_status pr_chart_set_id(pr_chart *c, const char *id, pr_err *err);
 
 pr_chart_x_kind pr_chart_get_x_kind(const pr_chart *c);
 uint32_t pr_chart_n_series(const pr_chart *c);

@@ -35,5 +35,7 @@ int cmd_monitor(int argc, char **argv);
 int cmd_monitor_check_rules(const char *sub, int argc, char **argv);
 /* `pronto monitor quality` (cmd_monitor_quality.c). */
 int cmd_monitor_quality(const char *sub, int argc, char **argv);
+/* `pronto monitor report` (cmd_monitor_report.c). */
+int cmd_monitor_report(const char *sub, int argc, char **argv);
 
 #endif

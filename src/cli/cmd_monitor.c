@@ -17,6 +17,8 @@ static const monitor_sub subs[] = {
     {"check-rules", cmd_monitor_check_rules, "validate alert rules and print them"},
     {"quality", cmd_monitor_quality,
      "log loss, NE, calibration, AUC per window, model version and arm, from a log"},
+    {"report", cmd_monitor_report,
+     "reference vs current data: one HTML page (drift per field, distributions, quality)"},
 };
 
 int cmd_monitor(int argc, char **argv) {

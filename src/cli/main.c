@@ -32,7 +32,7 @@ static const command commands[] = {
     {"registry", cmd_registry, "model registry: versions, aliases (production...), history, rollback, gc"},
     {"plot", cmd_plot, "a line chart (SVG) of CSV columns, with marked times"},
     {"retrain", cmd_retrain, "continuous training: a retraining cycle through the gate, or --every D; rollback on probation"},
-    {"monitor", cmd_monitor, "monitoring: quality (live model quality from a log), check-rules (alert rules)"},
+    {"monitor", cmd_monitor, "monitoring: quality (live model quality from a log), check-rules (alert rules), report (drift report as HTML)"},
     {"learn", cmd_learn, "online learning from an event log: progressive validation, publish to a registry"},
 };
 

@@ -13,6 +13,12 @@
  * and style sheets can select: path.series (data-series = the index),
  * line.marker, text.marker-label, g.legend.
  *
+ * A bar chart (categories set) keeps the same layout: the x axis has one
+ * slot per category, labelled (rotated when they do not fit side by side),
+ * each series a rect.bar per point in its own column of the slot; the y
+ * axis includes 0. Horizontal lines (line.hline, text.hline-label) are
+ * drawn on both kinds. Ids (the clip path) carry the chart's id prefix.
+ *
  * Text goes through put_text(): XML-escaped (& < > " '), valid UTF-8
  * copied, any other byte and C0 controls written as '?', so the document
  * is well-formed whatever the input.
@@ -41,6 +47,11 @@ typedef struct marker {
 
 struct pr_chart {
     char *title, *x_label, *y_label;
+    char id[PR_CHART_MAX_ID + 1];
+    char **cats;                  /* bar chart: n_cats labels, else NULL */
+    uint32_t n_cats;
+    marker h[PR_CHART_MAX_MARKERS]; /* horizontal lines: x holds the y */
+    uint32_t n_hlines;
     pr_chart_x_kind x_kind;
     unsigned width, height;
     series s[PR_CHART_MAX_SERIES];
@@ -76,6 +87,7 @@ pr_status pr_chart_new(pr_chart **out, pr_err *err) {
     if (!*out) return pr_err_set(err, PR_ERR_NOMEM, "chart: out of memory");
     (*out)->width = 960;
     (*out)->height = 540;
+    memcpy((*out)->id, "pr", 3);
     return PR_OK;
 }
 
@@ -90,6 +102,9 @@ void pr_chart_free(pr_chart *c) {
         free(c->s[i].y);
     }
     for (uint32_t i = 0; i < c->n_markers; i++) free(c->m[i].label);
+    for (uint32_t i = 0; i < c->n_hlines; i++) free(c->h[i].label);
+    for (uint32_t i = 0; i < c->n_cats; i++) free(c->cats[i]);
+    free(c->cats);
     free(c);
 }
 
@@ -173,6 +188,58 @@ pr_status pr_chart_add_marker(pr_chart *c, double x, const char *label, pr_err *
     if (st != PR_OK) return st;
     m->x = x;
     c->n_markers++;
+    return PR_OK;
+}
+
+pr_status pr_chart_add_hline(pr_chart *c, double y, const char *label, pr_err *err) {
+    if (!(fabs(y) <= PR_CHART_MAX_ABS))
+        return pr_err_set(err, PR_ERR_INVALID,
+                          "chart: a horizontal line's y must be finite and within +-1e100");
+    if (c->n_hlines >= PR_CHART_MAX_MARKERS)
+        return pr_err_set(err, PR_ERR_LIMIT, "chart: more than %d horizontal lines",
+                          PR_CHART_MAX_MARKERS);
+    marker *m = &c->h[c->n_hlines];
+    m->label = NULL;
+    pr_status st = copy_text("a line label", label, &m->label, err);
+    if (st != PR_OK) return st;
+    m->x = y;
+    c->n_hlines++;
+    return PR_OK;
+}
+
+pr_status pr_chart_set_categories(pr_chart *c, const char *const *labels, uint32_t n,
+                                  pr_err *err) {
+    if (n == 0 || n > PR_CHART_MAX_CATEGORIES)
+        return pr_err_set(err, PR_ERR_INVALID, "chart: %u categories, expected 1..%d", n,
+                          PR_CHART_MAX_CATEGORIES);
+    char **cats = calloc(n, sizeof *cats);
+    if (!cats) return pr_err_set(err, PR_ERR_NOMEM, "chart: out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        pr_status st = copy_text("a category", labels[i] ? labels[i] : "", &cats[i], err);
+        if (st != PR_OK) {
+            for (uint32_t k = 0; k < i; k++) free(cats[k]);
+            free(cats);
+            return st;
+        }
+    }
+    for (uint32_t i = 0; i < c->n_cats; i++) free(c->cats[i]);
+    free(c->cats);
+    c->cats = cats;
+    c->n_cats = n;
+    return PR_OK;
+}
+
+pr_status pr_chart_set_id(pr_chart *c, const char *id, pr_err *err) {
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > PR_CHART_MAX_ID)
+        return pr_err_set(err, PR_ERR_INVALID, "chart: an id is 1..%d bytes", PR_CHART_MAX_ID);
+    for (size_t i = 0; i < n; i++) {
+        char ch = id[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return pr_err_set(err, PR_ERR_INVALID, "chart: an id is made of [A-Za-z0-9_-]");
+    }
+    memcpy(c->id, id, n + 1);
     return PR_OK;
 }
 
@@ -362,6 +429,23 @@ static void fix_range(double *lo, double *hi) {
     }
 }
 
+#define CAT_CHARS 20 /* category label characters shown */
+
+/* label cut to CAT_CHARS characters (UTF-8 aware) plus "..." */
+static void cut_label(const char *s, char *out, size_t cap) {
+    size_t i = 0, chars = 0, n = strlen(s);
+    while (i < n && chars < CAT_CHARS) {
+        size_t len = utf8_len((const unsigned char *)s + i, n - i);
+        if (len == 0) len = 1;
+        i += len;
+        chars++;
+    }
+    if (i > cap - 4) i = cap - 4;
+    memcpy(out, s, i);
+    if (i < n) memcpy(out + i, "...", 4);
+    else out[i] = 0;
+}
+
 static double text_width(const char *s, double font) {
     return s ? (double)strlen(s) * font * 0.6 : 0;
 }
@@ -380,9 +464,20 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
             if (y < f.y0) f.y0 = y;
             if (y > f.y1) f.y1 = y;
         }
-    for (uint32_t i = 0; i < c->n_markers; i++) {
+    int bars = c->n_cats > 0;
+    for (uint32_t i = 0; i < c->n_markers && !bars; i++) {
         if (c->m[i].x < f.x0) f.x0 = c->m[i].x;
         if (c->m[i].x > f.x1) f.x1 = c->m[i].x;
+    }
+    for (uint32_t i = 0; i < c->n_hlines; i++) {
+        if (c->h[i].x < f.y0) f.y0 = c->h[i].x;
+        if (c->h[i].x > f.y1) f.y1 = c->h[i].x;
+    }
+    if (bars) {
+        f.x0 = -0.5;
+        f.x1 = (double)c->n_cats - 0.5;
+        if (!(f.y0 <= 0)) f.y0 = 0;
+        if (!(f.y1 >= 0)) f.y1 = 0;
     }
     fix_range(&f.x0, &f.x1);
     fix_range(&f.y0, &f.y1);
@@ -406,10 +501,23 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
         }
         lx += w;
     }
+    /* bar chart: category labels (cut at CAT_CHARS) rotated when they do
+     * not fit side by side */
+    double cat_w = 0, cat_extra = 0;
+    int rotate = 0;
+    for (uint32_t i = 0; i < c->n_cats; i++) {
+        size_t n = strlen(c->cats[i]);
+        double w = (double)(n > CAT_CHARS ? CAT_CHARS + 1 : n) * 11 * 0.6;
+        if (w > cat_w) cat_w = w;
+    }
+    if (bars && cat_w + 4 > (W - 110) / c->n_cats) {
+        rotate = 1;
+        cat_extra = cat_w * 0.71;
+    }
     f.left = 70;
     f.right = W - 40;
     f.top = c->title ? 56 : 28;
-    f.bottom = H - 46 - (c->x_label ? 16 : 0) - legend_rows * 20;
+    f.bottom = H - 46 - (c->x_label ? 16 : 0) - legend_rows * 20 - cat_extra;
     if (f.bottom - f.top < 40) f.bottom = f.top + 40;
 
     sbuf b = {0};
@@ -443,7 +551,7 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
     if (c->x_kind == PR_CHART_X_TIME) xstep = time_step(f.x1 - f.x0, 8);
     else xstep = nice_step((f.x1 - f.x0) / 8);
     double xfirst = ceil(f.x0 / xstep) * xstep;
-    for (int k = 0; k <= 200; k++) {
+    for (int k = 0; k <= 200 && !bars; k++) {
         double x = xfirst + k * xstep;
         if (x > f.x1 + xstep * 1e-9) break;
         double p = px(&f, x);
@@ -468,7 +576,24 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
         sb_printf(&b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", f.left - 6,
                   py(&f, v) + 4, num);
     }
-    for (int k = 0; k <= 200; k++) {
+    for (uint32_t k = 0; k < c->n_cats; k++) {
+        double x = px(&f, k), y = f.bottom + 14;
+        char cut[CAT_CHARS * 4 + 8];
+        cut_label(c->cats[k], cut, sizeof cut);
+        if (rotate)
+            sb_printf(&b,
+                      "<text class=\"category\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
+                      "font-size=\"11\" transform=\"rotate(-45 %.1f %.1f)\">",
+                      x + 3, y, x + 3, y);
+        else
+            sb_printf(&b,
+                      "<text class=\"category\" x=\"%.1f\" y=\"%.1f\" "
+                      "text-anchor=\"middle\" font-size=\"11\">",
+                      x, y);
+        put_text(&b, cut);
+        sb_put(&b, "</text>\n", 8);
+    }
+    for (int k = 0; k <= 200 && !bars; k++) {
         double x = xfirst + k * xstep;
         if (x > f.x1 + xstep * 1e-9) break;
         if (c->x_kind == PR_CHART_X_TIME) fmt_time(x, xstep, num, sizeof num);
@@ -479,7 +604,7 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
     sb_put(&b, "</g>\n", 5);
     if (c->x_label) {
         sb_printf(&b, "<text class=\"x-label\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
-                  (f.left + f.right) / 2, f.bottom + 34);
+                  (f.left + f.right) / 2, f.bottom + 34 + cat_extra);
         put_text(&b, c->x_label);
         sb_put(&b, "</text>\n", 8);
     }
@@ -494,7 +619,7 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
     }
 
     /* markers: dashed lines, labels staggered on three heights */
-    for (uint32_t i = 0; i < c->n_markers; i++) {
+    for (uint32_t i = 0; i < c->n_markers && !bars; i++) {
         double x = px(&f, c->m[i].x);
         sb_printf(&b,
                   "<line class=\"marker\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
@@ -513,16 +638,39 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
 
     /* series, clipped to the plot area */
     sb_printf(&b,
-              "<clipPath id=\"plot\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+              "<clipPath id=\"%s-plot\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
               "height=\"%.1f\"/></clipPath>\n",
-              f.left, f.top - 2, f.right - f.left, f.bottom - f.top + 4);
-    for (uint32_t i = 0; i < c->n_series; i++) {
+              c->id, f.left, f.top - 2, f.right - f.left, f.bottom - f.top + 4);
+    double slot = (f.right - f.left) / (f.x1 - f.x0);
+    double bar_w = c->n_series ? slot * 0.8 / c->n_series : 0;
+    for (uint32_t i = 0; i < c->n_series && bars; i++) {
+        const series *s = &c->s[i];
+        sb_printf(&b, "<g class=\"bars\" data-series=\"%u\" fill=\"%s\">\n", i,
+                  palette[i % N_PALETTE]);
+        for (uint64_t j = 0; j < s->n; j++) {
+            double k = round(s->x[j]);
+            if (!isfinite(s->y[j]) || k < 0 || k >= c->n_cats) continue;
+            double x = px(&f, k) - slot * 0.4 + bar_w * i;
+            double y0 = py(&f, 0), y1 = py(&f, s->y[j]);
+            double top = y1 < y0 ? y1 : y0, h = fabs(y0 - y1);
+            sb_printf(&b,
+                      "<rect class=\"bar\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                      "height=\"%.1f\"><title>",
+                      x, top, bar_w > 1 ? bar_w - 0.5 : bar_w, h);
+            put_text(&b, s->name);
+            sb_put(&b, " ", 1);
+            put_text(&b, c->cats[(uint32_t)k]);
+            sb_printf(&b, ": %.4g</title></rect>\n", s->y[j]);
+        }
+        sb_put(&b, "</g>\n", 5);
+    }
+    for (uint32_t i = 0; i < c->n_series && !bars; i++) {
         const series *s = &c->s[i];
         sb_printf(&b,
-                  "<path class=\"series\" data-series=\"%u\" clip-path=\"url(#plot)\" "
+                  "<path class=\"series\" data-series=\"%u\" clip-path=\"url(#%s-plot)\" "
                   "fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" "
                   "stroke-linejoin=\"round\" stroke-linecap=\"round\" d=\"",
-                  i, palette[i % N_PALETTE]);
+                  i, c->id, palette[i % N_PALETTE]);
         int pen_down = 0;
         for (uint64_t j = 0; j < s->n; j++) {
             if (!isfinite(s->y[j])) {
@@ -538,6 +686,24 @@ pr_status pr_chart_render_svg(const pr_chart *c, char **svg, size_t *len, pr_err
         sb_put(&b, "\"><title>", 9);
         put_text(&b, s->name);
         sb_put(&b, "</title></path>\n", 16);
+    }
+
+    /* horizontal lines: dashed, labelled at the right end (staggered in
+     * thirds of the width, as lines may be close) */
+    for (uint32_t i = 0; i < c->n_hlines; i++) {
+        double y = py(&f, c->h[i].x);
+        sb_printf(&b,
+                  "<line class=\"hline\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+                  "stroke=\"#d62728\" stroke-width=\"1.2\" stroke-dasharray=\"5 3\"/>\n",
+                  f.left, y, f.right, y);
+        if (c->h[i].label) {
+            sb_printf(&b,
+                      "<text class=\"hline-label\" x=\"%.1f\" y=\"%.1f\" "
+                      "text-anchor=\"end\" fill=\"#d62728\">",
+                      f.right - 2 - (i % 3) * (f.right - f.left) / 3, y - 4);
+            put_text(&b, c->h[i].label);
+            sb_put(&b, "</text>\n", 8);
+        }
     }
 
     /* legend */
