@@ -159,9 +159,32 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     pr_report_field *fields = NULL;
     pr_format format = PR_FORMAT_CSV;
 
-    if (model_path) {
+    /* the reference profile first: a model without one fails here */
+    if (ref_is_model) {
+        pr_model *rm = NULL;
+        if (pr_model_load(ref_path, &rm, &err) != PR_OK) goto fail;
+        pr_status s = pr_profile_of_model(rm, &ref, &err);
+        if (s == PR_OK && !ref)
+            s = pr_err_set(&err, PR_ERR_FORMAT,
+                           "%s: the model has no reference profile (written before profiles "
+                           "existed); retrain it with this pronto, or give its training data "
+                           "as --reference",
+                           ref_path);
+        if (s == PR_OK && !strcmp(model_path, ref_path)) {
+            model = rm; /* the same model scores: its spec reads the data */
+            rm = NULL;
+            const char *y = pr_model_spec(model);
+            if (!y) s = pr_err_set(&err, PR_ERR_FORMAT, "%s: model has no embedded feature spec",
+                                   ref_path);
+            if (s == PR_OK) s = pr_spec_parse(y, strlen(y), ref_path, &spec, &err);
+            if (s == PR_OK) s = pr_featurizer_new(spec, &fz, &err);
+        }
+        pr_model_free(rm);
+        if (s != PR_OK) goto fail;
+    }
+    if (!model && model_path) {
         if (cli_open_model(model_path, &model, &spec, &fz, &err) != PR_OK) goto fail;
-    } else {
+    } else if (!model) {
         if (cli_load_spec(spec_path, format_s, &spec, &err) != PR_OK) goto fail;
         if (pr_featurizer_new(spec, &fz, &err) != PR_OK) goto fail;
     }
@@ -170,24 +193,7 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
         exit_code = PR_EXIT_USAGE;
         goto done;
     }
-
-    /* the reference profile */
-    if (ref_is_model) {
-        pr_model *rm = model;
-        if (strcmp(model_path, ref_path) != 0 && pr_model_load(ref_path, &rm, &err) != PR_OK)
-            goto fail;
-        pr_status s = pr_profile_of_model(rm, &ref, &err);
-        if (rm != model) pr_model_free(rm);
-        if (s != PR_OK) goto fail;
-        if (!ref) {
-            pr_err_set(&err, PR_ERR_FORMAT,
-                       "%s: the model has no reference profile (written before profiles "
-                       "existed); retrain it with this pronto, or give its training data as "
-                       "--reference",
-                       ref_path);
-            goto fail;
-        }
-    } else {
+    if (!ref) {
         const char *paths[1] = {ref_path};
         pr_input in = {format, paths, 1};
         if (pr_profile_build_from_file(spec, model, &in, skip_bad, &ref, &err) != PR_OK)
