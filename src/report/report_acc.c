@@ -6,11 +6,11 @@
  *
  * Time slots: PR_REPORT_SLOTS slots of res seconds from base. The first
  * timestamped row centres the array on itself at 1 min; a row outside it
- * coarsens the slots to the next step of the ladder (1 min, 5 min, 15 min,
- * 1 h, 3 h, 6 h, 12 h, 1 d, 7 d, then doubling: each an integer multiple
- * of the one before, so a slot folds whole into a coarser one), re-centred
- * on the rows seen, until the row fits. The occupied span is at most
- * PR_REPORT_SLOTS * res / 2 before a fold, so the folded slots always fit.
+ * coarsens the slots to the first step of the ladder (1 min, 5 min, 15
+ * min, 1 h, 3 h, 6 h, 12 h, 1 d, 7 d, then doubling: each an integer
+ * multiple of the one before, so a slot folds whole into a coarser one)
+ * at which the rows seen, that row included, span less than half the
+ * array, re-centred on them: every folded slot and the row fit.
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,9 +68,9 @@ static void slot_add(pr__slot *s, const pr__slot *t) {
     s->sum_ll += t->sum_ll;
 }
 
-/* Coarsens the slots once, re-centred on [q_min, q_max]. */
-static void coarsen(pr_report_acc *a) {
-    int64_t res = next_res(a->res);
+/* Folds the slots into slots of res (a multiple of the current one),
+ * centred on [q_min, q_max], which must span less than half of them. */
+static void coarsen(pr_report_acc *a, int64_t res) {
     int64_t mid = a->q_min + (a->q_max - a->q_min) / 2;
     int64_t base = (floor_div(mid, res) - PR_REPORT_SLOTS / 2) * res;
     pr__slot *t = a->scratch;
@@ -93,12 +93,17 @@ static void add_timed(pr_report_acc *a, int64_t ts, const pr__slot *one) {
     }
     if (ts < a->q_min) a->q_min = ts;
     if (ts > a->q_max) a->q_max = ts;
-    int64_t i;
-    for (;;) {
+    int64_t i = floor_div(ts - a->base, a->res);
+    if (i < 0 || i >= PR_REPORT_SLOTS) {
+        /* the coarsest step whose half-array covers every row seen */
+        int64_t res = next_res(a->res);
+        while ((a->q_max - a->q_min) / (PR_REPORT_SLOTS / 2 - 2) >= res) {
+            if (res > (int64_t)1 << 50) return; /* beyond any calendar */
+            res = next_res(res);
+        }
+        coarsen(a, res);
         i = floor_div(ts - a->base, a->res);
-        if (i >= 0 && i < PR_REPORT_SLOTS) break;
-        if (a->res > (int64_t)1 << 50) return; /* beyond any calendar */
-        coarsen(a);
+        if (i < 0 || i >= PR_REPORT_SLOTS) return; /* cannot happen (see the top) */
     }
     slot_add(&a->slots[i], one);
 }
