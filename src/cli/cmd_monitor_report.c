@@ -39,7 +39,9 @@ static const char report_usage[] =
     "statistic per field worst first, each field's distribution (reference bins:\n"
     "numeric quantile bins, categorical top values + rest + unseen, missing) side\n"
     "by side, the prediction histogram, and with a model and labeled current rows\n"
-    "the reliability diagram and log loss / calibration over time.\n"
+    "the reliability diagram and log loss / calibration over time. Categorical\n"
+    "distributions are compared with rest and unseen as one bin (the unseen share\n"
+    "is shown on its own: a long tail always brings new values).\n"
     "REF is a model file (its reference profile, written by pronto train) or a\n"
     "data file (profiled here). FILE is a data file. With a model (REF, or\n"
     "--model) its spec reads the data and it scores the current rows (and a\n"
@@ -47,6 +49,7 @@ static const char report_usage[] =
     "--json writes the same figures as JSON. Exit 0 when written (drift or not;\n"
     "an empty current file gives a page that says so), 1 when an input cannot be\n"
     "read or the reference model has no profile, 2 on usage errors.\n"
+    "Log windows (log:DIR) as either side are not supported yet.\n"
     "docs/monitoring.md \"Report\".";
 
 static int is_model_file(const char *path) {
