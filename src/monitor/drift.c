@@ -4,7 +4,13 @@
  *
  * Both sketches share one shape, so the distributions compared are the
  * bin shares of present values: numeric bins (underflow, the reference's
- * quantile bins, overflow) or categorical bins (top values, rest, unseen).
+ * quantile bins, overflow) or categorical bins (top values, then "rest"
+ * and "unseen" compared as one bin: values outside the top). Unseen is
+ * folded into rest because the reference's membership filter holds only
+ * its profiled sample, so a long tail always brings values it never had:
+ * an (always empty) reference unseen bin would make PSI and JS flag every
+ * high-cardinality field of a stationary stream. The unseen share is
+ * reported on its own (unseen_share).
  * Missing and non-finite values are left out of the distributions and
  * reported as missing_delta instead. No statistic is ever NaN: what the
  * data cannot support is left unset (pr_drift.has).
@@ -62,6 +68,16 @@ static double abs_linear(double a, double b) {
     return (a * a + b * b) / (2 * (fabs(a) + fabs(b)));
 }
 
+/* Bin i's count as the distributions see it (categorical: unseen folded
+ * into rest, the unseen bin itself empty). */
+static uint64_t bin_count(const pr_sketch *sk, uint32_t i) {
+    const pr_sketch_shape *sh = sk->shape;
+    if (sh->kind != PR_SKETCH_CATEGORICAL || sh->n_bins < sh->n_top + 2) return sk->counts[i];
+    if (i == sh->n_top) return sk->counts[i] + sk->counts[i + 1];
+    if (i == sh->n_top + 1) return 0;
+    return sk->counts[i];
+}
+
 pr_status pr_drift_compute(const pr_sketch *ref, const pr_sketch *live,
                            pr_drift *out, pr_err *err) {
     memset(out, 0, sizeof *out);
@@ -90,8 +106,9 @@ pr_status pr_drift_compute(const pr_sketch *ref, const pr_sketch *live,
     uint32_t nonempty = 0;
     double N = (double)R + (double)L;
     for (uint32_t i = 0; i < nb; i++) {
-        double e = (double)ref->counts[i] / (double)R;
-        double a = (double)live->counts[i] / (double)L;
+        uint64_t rc = bin_count(ref, i), lc = bin_count(live, i);
+        double e = (double)rc / (double)R;
+        double a = (double)lc / (double)L;
         double e1 = e > PR_DRIFT_PSI_EPS ? e : PR_DRIFT_PSI_EPS;
         double a1 = a > PR_DRIFT_PSI_EPS ? a : PR_DRIFT_PSI_EPS;
         psi += (a1 - e1) * log(a1 / e1);
@@ -101,11 +118,11 @@ pr_status pr_drift_compute(const pr_sketch *ref, const pr_sketch *live,
         ce += e;
         ca += a;
         if (fabs(ca - ce) > ks) ks = fabs(ca - ce);
-        double tot = (double)ref->counts[i] + (double)live->counts[i];
+        double tot = (double)rc + (double)lc;
         if (tot > 0) {
             nonempty++;
             double er = (double)R * tot / N, el = (double)L * tot / N;
-            double dr = (double)ref->counts[i] - er, dl = (double)live->counts[i] - el;
+            double dr = (double)rc - er, dl = (double)lc - el;
             chi2 += dr * dr / er + dl * dl / el;
         }
     }

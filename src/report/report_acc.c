@@ -241,31 +241,6 @@ static double field_score(const pr_drift *d, const pr_report_thresholds *th) {
     return isfinite(s) ? s : 0;
 }
 
-/* The drift of cur against ref; for a categorical sketch the
- * distributions compare "rest" and "unseen" as one bin (values outside the
- * top), and the unseen share is reported on its own: a long tail always
- * brings values the reference (a sample) never had, and an empty unseen
- * bin in the reference would make PSI and JS flag every high-cardinality
- * field of a stationary stream. */
-static pr_status fold_compute(const pr_sketch *ref, const pr_sketch *cur, pr_drift *d,
-                              pr_err *err) {
-    pr_status s = pr_drift_compute(ref, cur, d, err);
-    const pr_sketch_shape *sh = ref->shape;
-    if (s != PR_OK || sh->kind != PR_SKETCH_CATEGORICAL || cur->shape != sh) return s;
-    pr_sketch r2 = *ref, c2 = *cur;
-    r2.counts[sh->n_top] += r2.counts[sh->n_top + 1];
-    r2.counts[sh->n_top + 1] = 0;
-    c2.counts[sh->n_top] += c2.counts[sh->n_top + 1];
-    c2.counts[sh->n_top + 1] = 0;
-    pr_drift folded;
-    s = pr_drift_compute(&r2, &c2, &folded, err);
-    if (s != PR_OK) return s;
-    folded.has = (folded.has & ~(uint32_t)PR_DRIFT_UNSEEN_SHARE) | (d->has & PR_DRIFT_UNSEEN_SHARE);
-    folded.unseen_share = d->unseen_share;
-    *d = folded;
-    return PR_OK;
-}
-
 static int by_score(const void *x, const void *y) {
     const pr_report_field *a = x, *b = y;
     if (a->score != b->score) return a->score > b->score ? -1 : 1;
@@ -288,7 +263,7 @@ pr_status pr_report_fields(const pr_report *r, pr_report_field **out, uint32_t *
         pr_report_field *x = &f[k];
         x->column = c < nc ? c : PR_REPORT_PREDICTION;
         x->name = c < nc ? pr_profile_column_name(r->ref, c) : "prediction";
-        pr_status s = fold_compute(ref, cur, &x->d, err);
+        pr_status s = pr_drift_compute(ref, cur, &x->d, err);
         if (s != PR_OK) {
             free(f);
             return s;
