@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "report/report_int.h"
+#include "base/utf8.h"
 
 static int reserve(pr__rbuf *b, size_t more) {
     if (b->failed) return 0;
@@ -46,27 +47,6 @@ void pr__rb_printf(pr__rbuf *b, const char *fmt, ...) {
     pr__rb_put(b, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-    if (cp == 0xFFFE || cp == 0xFFFF) return 0;
-    return len;
-}
-
 void pr__rb_html(pr__rbuf *b, const char *text) {
     const unsigned char *s = (const unsigned char *)(text ? text : "");
     size_t n = strlen((const char *)s);
@@ -79,7 +59,7 @@ void pr__rb_html(pr__rbuf *b, const char *text) {
             i++;
             continue;
         }
-        size_t len = c < 0x20 || c == 0x7f ? 0 : utf8_len(s + i, n - i);
+        size_t len = c < 0x20 || c == 0x7f ? 0 : pr__utf8_xml_len(s + i, n - i);
         if (len == 0) {
             pr__rb_put(b, "?", 1);
             i++;
@@ -104,7 +84,7 @@ void pr__rb_json(pr__rbuf *b, const char *text) {
             pr__rb_printf(b, "\\u%04x", c);
             i++;
         } else {
-            size_t len = utf8_len(s + i, n - i);
+            size_t len = pr__utf8_xml_len(s + i, n - i);
             if (len == 0) {
                 pr__rb_put(b, "?", 1);
                 i++;

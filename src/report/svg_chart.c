@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "pronto/chart.h"
+#include "base/utf8.h"
 
 #define SVG_MAX_BYTES ((size_t)512 << 20)
 
@@ -301,28 +302,6 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     sb_put(b, tmp, (size_t)n);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, cp = c & 0x07;
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;                                  /* overlong or out of range */
-    if (cp >= 0xD800 && cp <= 0xDFFF) return 0;   /* surrogates */
-    if (cp == 0xFFFE || cp == 0xFFFF) return 0;   /* not XML characters */
-    return len;
-}
-
 /* Text content or attribute value, escaped. */
 static void put_text(sbuf *b, const char *text) {
     const unsigned char *s = (const unsigned char *)(text ? text : "");
@@ -342,7 +321,7 @@ static void put_text(sbuf *b, const char *text) {
             i++;
             continue;
         }
-        size_t len = utf8_len(s + i, n - i);
+        size_t len = pr__utf8_xml_len(s + i, n - i);
         if (len == 0) {
             sb_put(b, "?", 1);
             i++;
@@ -435,7 +414,7 @@ static void fix_range(double *lo, double *hi) {
 static void cut_label(const char *s, char *out, size_t cap) {
     size_t i = 0, chars = 0, n = strlen(s);
     while (i < n && chars < CAT_CHARS) {
-        size_t len = utf8_len((const unsigned char *)s + i, n - i);
+        size_t len = pr__utf8_xml_len((const unsigned char *)s + i, n - i);
         if (len == 0) len = 1;
         i += len;
         chars++;
