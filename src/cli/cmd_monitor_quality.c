@@ -19,7 +19,7 @@
 
 static const char quality_usage[] =
     "--log URI [--window 1m|5m|1h] [--json] [--attribution D] [--lateness D]\n"
-    "       [--hold D] [--candidate-key COL] [--from T] [--to T]\n"
+    "       [--hold D] [--candidate-key COL] [--pending N] [--from T] [--to T]\n"
     "\n"
     "Live model quality from outcomes, over an event log a server wrote\n"
     "(pronto serve --log URI): each prediction record's candidates are matched to\n"
@@ -112,6 +112,7 @@ int cmd_monitor_quality(const char *sub, int argc, char **argv) {
     const char *uri = NULL, *window_s = "5m", *attr_s = NULL, *late_s = NULL, *hold_s = NULL,
                *cand = "ad_id", *from_s = NULL, *to_s = NULL;
     int json = 0;
+    unsigned long long pending = 1u << 20;
     pr_flag flags[] = {
         {"--log", NULL, PR_FLAG_STRING, &uri,
          "URI  the event log (log:DIR, redis-stream:...) a server wrote with --log", 0},
@@ -127,6 +128,10 @@ int cmd_monitor_quality(const char *sub, int argc, char **argv) {
          0},
         {"--candidate-key", NULL, PR_FLAG_STRING, &cand,
          "COL  the candidate key column (default ad_id, as serve --candidate-key)", 0},
+        {"--pending", NULL, PR_FLAG_UINT, &pending,
+         "N  candidate predictions remembered until their impression (64 bytes each), default "
+         "1048576; a record holds every scored candidate, not only the answered top_k",
+         0},
         {"--from", NULL, PR_FLAG_STRING, &from_s, "T  records with time >= T (ISO-8601 or Unix s)",
          0},
         {"--to", NULL, PR_FLAG_STRING, &to_s, "T  records with time < T", 0},
@@ -152,6 +157,8 @@ int cmd_monitor_quality(const char *sub, int argc, char **argv) {
     if (hold_s && !cli_parse_duration_ms(cmd, "--hold", hold_s, &o.hold_ms)) return PR_EXIT_USAGE;
     if (o.hold_ms > o.lateness_ms) return cli_usage_error(cmd, "--hold must not exceed --lateness");
     o.candidate_key = cand;
+    if (pending < 1 || pending > (1u << 30)) return cli_usage_error(cmd, "--pending must be 1..2^30");
+    o.max_pending = (uint32_t)pending;
     int64_t from_ms = 0, to_ms = 0;
     if (from_s && !cli_parse_time_ms(cmd, "--from", from_s, &from_ms)) return PR_EXIT_USAGE;
     if (to_s && !cli_parse_time_ms(cmd, "--to", to_s, &to_ms)) return PR_EXIT_USAGE;
