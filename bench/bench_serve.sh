@@ -37,8 +37,9 @@
 #     throughput >= 90% of off and p99 within +50 us.
 #   - drift monitoring (--monitor on|off): FTRL-LR (trained from the demo's
 #     rows as CSV, so its profile has every column) on mem:, off and on in
-#     turn (MONITOR_RUNS, default "off on off on off on"), each on a server
-#     of its own (live quality off in both, so only the monitor differs),
+#     turn, and both with live quality ("all": the whole monitoring cost)
+#     (MONITOR_RUNS, default "off on all off on all"), each on a server of
+#     its own (live quality off in off and on, so only the monitor differs),
 #     predict at c2 and c16: req/s, p50, p99, the server's own mean time per
 #     predict, and with the monitor on the rows profiled and the requests
 #     it dropped, against the same goal.
@@ -236,13 +237,18 @@ if [[ $RUNS == *" monitor "* ]]; then
         "$P" build-dataset --spec "$W/sim-store.yaml" --data "$W/data" -o "$W/rows.csv" > /dev/null 2>&1
         "$P" train --format csv --spec "$W/sim-store.yaml" -o "$W/lr_profiled.pm" "$W/rows.csv" > /dev/null
     fi
-    for run in ${MONITOR_RUNS:-off on off on off on}; do
-        start --model "$W/lr_profiled.pm" --store mem: --data "$W/data" --quality off --monitor "$run"
+    for run in ${MONITOR_RUNS:-off on all off on all}; do
+        # "all": drift monitoring and live quality together (the whole
+        # monitoring cost); "on": the drift monitor alone
+        case $run in
+        all) start --model "$W/lr_profiled.pm" --store mem: --data "$W/data" --quality on --monitor on ;;
+        *) start --model "$W/lr_profiled.pm" --store mem: --data "$W/data" --quality off --monitor "$run" ;;
+        esac
         run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT" > /dev/null # warm up
         read -r rps p50 p99 < <(run_wrk -t1 -c2 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
         read -r rps16 p50_16 p99_16 < <(run_wrk -t1 -c16 -s "$HERE/serve_predict.lua" "http://127.0.0.1:$PORT")
         http=$(mean_us pronto_http_request_duration_seconds '{route="predict"}')
-        if [ "$run" = on ]; then
+        if [ "$run" != off ]; then
             dr=$(curl -s "localhost:$PORT/metrics" | sed -n 's/^pronto_monitor_info{.*drift="\([a-z]*\)"} 1$/\1/p' | head -1)
             d=$(curl -s "localhost:$PORT/metrics" | awk '/^pronto_monitor_dropped_requests_total/ { n += $2 } END { print n + 0 }')
         else
