@@ -1127,6 +1127,70 @@ TEST(clone_is_deep_and_independent) {
     }
 }
 
+/* The FFM table's touched map (model_int.h): a lazily filled table's
+ * never-touched pages are neither read nor copied by clone, copy and save
+ * (on a kernel without the shared zero page reading them commits them), and
+ * the results are the same as a full copy's. */
+static uint64_t touched_pages(const pr_model *m) {
+    pr__model_block b[PR__MODEL_MAX_BLOCKS];
+    int nb = pr__model_blocks(m, b);
+    uint64_t n = 0;
+    for (int i = 0; i < nb; i++)
+        for (uint64_t p = 0; p < pr__model_pages(b[i].n); p++)
+            n += b[i].touched ? pr__model_page_touched(&b[i], p) : 0;
+    return n;
+}
+
+static void learn_rows(pr_model *m, uint32_t first, uint32_t count, int n) {
+    pr_feature f[6];
+    for (int i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < 6; j++)
+            f[j] = (pr_feature){first + (uint32_t)(rnd() % count), j, 1.0f};
+        pr_example x = ex_of(f, 6, (float)(rnd() & 1));
+        pr_model_update(m, &x);
+    }
+}
+
+TEST(ffm_scans_skip_untouched_pages) {
+    pr_err err;
+    /* 2^16 rows of 7 * 2 * 4 floats: 3584 pages, an mmap'd table */
+    pr_model_params p = ffm_params(16, 6, 4);
+    pr_model *m = new_model(&p);
+    ASSERT_TRUE(touched_pages(m) == 0);
+    learn_rows(m, 0, 64, 300);               /* rows 0..63: pages 0..3 */
+    uint64_t t = touched_pages(m);
+    ASSERT_TRUE(t >= 1 && t <= 4);
+    pr_model *c = NULL;
+    ASSERT_OK(pr_model_clone(m, &c, &err));
+    ASSERT_TRUE(touched_pages(c) == t);
+    /* the clone learns far rows; copying m back zeroes them (their pages
+     * stay marked) and the clone then scores like m everywhere */
+    learn_rows(c, 60000, 64, 300);
+    ASSERT_TRUE(touched_pages(c) > t);
+    ASSERT_OK(pr_model_copy(c, m, &err));
+    pr_feature g[6];
+    for (uint32_t j = 0; j < 6; j++) g[j] = (pr_feature){60000 + j, j, 1.0f};
+    pr_example far2 = ex_of(g, 6, 1.0f);
+    pr_model *fresh = NULL;
+    ASSERT_OK(pr_model_clone(m, &fresh, &err));
+    ASSERT_TRUE(pr_model_logit(c, &far2) == pr_model_logit(fresh, &far2));
+    for (uint32_t j = 0; j < 6; j++) g[j] = (pr_feature){(uint32_t)j * 7, j, 1.0f};
+    pr_example near = ex_of(g, 6, 1.0f);
+    ASSERT_TRUE(pr_model_logit(c, &near) == pr_model_logit(m, &near));
+    /* save and load: only touched pages stored, and marked after loading */
+    pr_model *l = clone_model(m, "touched.pm");
+    struct stat st;
+    ASSERT_TRUE(stat(test_path("touched.pm"), &st) == 0);
+    ASSERT_TRUE((uint64_t)st.st_size < (t + 2) * 4096 + 4096);
+    ASSERT_TRUE(touched_pages(l) == touched_pages(m));
+    ASSERT_TRUE(pr_model_logit(l, &near) == pr_model_logit(m, &near));
+    ASSERT_TRUE(pr_model_n_nonzero(l) == pr_model_n_nonzero(m));
+    pr_model_free(l);
+    pr_model_free(fresh);
+    pr_model_free(c);
+    pr_model_free(m);
+}
+
 static void *hog_worker(void *p) {
     hog_arg *a = p;
     uint64_t s = a->seed;
@@ -1350,6 +1414,7 @@ int main(void) {
     RUN(save_failure_leaves_existing_file_intact);
     RUN(hogwild_updates_from_two_threads_stay_finite);
     RUN(clone_is_deep_and_independent);
+    RUN(ffm_scans_skip_untouched_pages);
     RUN(ffm_team_matches_one_thread);
     RUN(team_is_ffm_only_and_checks_its_size);
     TEST_MAIN_END();

@@ -155,19 +155,47 @@ pr_status pr_model_new(const pr_model_params *p, pr_model **out, pr_err *err) {
     return pr__model_create(p, 1, out, err);
 }
 
+/* dst's blocks become src's (same kind and params). Only pages src may
+ * have written are read and copied (pr__model_block.touched); a page dst
+ * had written and src never did is zeroed. dst's maps end up as src's (a
+ * zeroed page stays marked: it was committed). */
+static void copy_blocks(const pr__model_block *d, const pr__model_block *s, int n) {
+    for (int i = 0; i < n; i++) {
+        if (!s[i].touched) {
+            memcpy(d[i].ptr, s[i].ptr, s[i].n * sizeof(float));
+            pr__model_touch(d[i].touched, 0, s[i].n);
+            continue;
+        }
+        uint64_t np = pr__model_pages(s[i].n);
+        for (uint64_t p = 0; p < np; p++) {
+            uint64_t at = p * PR__MODEL_PAGE_FLOATS;
+            uint64_t take = s[i].n - at < PR__MODEL_PAGE_FLOATS ? s[i].n - at : PR__MODEL_PAGE_FLOATS;
+            if (pr__model_page_touched(&s[i], p)) {
+                memcpy(d[i].ptr + at, s[i].ptr + at, take * sizeof(float));
+                pr__model_touch(d[i].touched, at, take);
+            } else if (pr__model_page_touched(&d[i], p)) {
+                memset(d[i].ptr + at, 0, take * sizeof(float));
+            }
+        }
+    }
+}
+
 pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err) {
     pr_model *m = NULL;
+    /* Not pre-faulted: the copy commits only the pages src has written
+     * (a lazily filled FFM table: what the data touched, not 1.3 GB). */
+    int was = pr__model_mem_lazy(1);
     pr_status rc = pr__model_create(&src->params, 0, &m, err);
+    pr__model_mem_lazy(was);
     if (rc != PR_OK) return rc;
-    if (m->ops->copy_state) {
-        m->ops->copy_state(m->impl, src->impl);
-    } else {
-        pr__model_block a[PR__MODEL_MAX_BLOCKS], b[PR__MODEL_MAX_BLOCKS];
-        /* blocks() only hands out pointers; src's state is not modified */
-        int na = src->ops->blocks(src->impl, a);
-        int nb = m->ops->blocks(m->impl, b);
-        for (int i = 0; i < na && i < nb; i++) memcpy(b[i].ptr, a[i].ptr, a[i].n * sizeof(float));
-    }
+    pr__model_block a[PR__MODEL_MAX_BLOCKS], b[PR__MODEL_MAX_BLOCKS];
+    int na = pr__model_blocks(src, a);
+    int nb = pr__model_blocks(m, b);
+    /* a fresh impl made with init=0 marks every page as written: clear
+     * the maps, the copy marks what it fills */
+    for (int i = 0; i < nb; i++)
+        if (b[i].touched) memset(b[i].touched, 0, (pr__model_pages(b[i].n) + 63) / 64 * 8);
+    copy_blocks(b, a, na < nb ? na : nb);
     if ((src->spec && (rc = pr_model_set_spec(m, src->spec, err)) != PR_OK) ||
         (src->info && (rc = pr_model_set_info(m, src->info, err)) != PR_OK) ||
         (rc = pr_model_set_filter(m, src->filter, err)) != PR_OK ||
@@ -192,9 +220,9 @@ pr_status pr_model_copy(pr_model *dst, const pr_model *src, pr_err *err) {
     if (!same_params(&dst->params, &src->params))
         return pr_err_set(err, PR_ERR_INVALID, "model copy: the two models' params differ");
     pr__model_block a[PR__MODEL_MAX_BLOCKS], b[PR__MODEL_MAX_BLOCKS];
-    int na = src->ops->blocks(src->impl, a);
-    int nb = dst->ops->blocks(dst->impl, b);
-    for (int i = 0; i < na && i < nb; i++) memcpy(b[i].ptr, a[i].ptr, a[i].n * sizeof(float));
+    int na = pr__model_blocks(src, a);
+    int nb = pr__model_blocks(dst, b);
+    copy_blocks(b, a, na < nb ? na : nb);
     pr_status rc;
     if ((rc = pr_model_set_spec(dst, src->spec, err)) != PR_OK ||
         (rc = pr_model_set_info(dst, src->info, err)) != PR_OK ||

@@ -79,6 +79,7 @@ void pr__ffm_init_row(const ffm_model *m, uint64_t idx, float *row) {
     float *lin = row + m->lin_off;
     for (uint32_t d = 0; d < kpad; d++) lin[kpad + d] = 1.0f;
     lin[0] = 0.0f;
+    pr__model_touch(m->touched, idx * m->row_floats, m->row_floats);
     __atomic_store_n((pr__ffm_ready_word *)&lin[1], PR__FFM_READY_BITS,
                      __ATOMIC_RELEASE);
 }
@@ -100,8 +101,15 @@ static pr_status ffm_create(const pr_model_params *p, int init, void **out,
     m->kern = pr__ffm_simd();
     if (!m->kern) m->kern = &pr__ffm_scalar;
     uint64_t bytes = m->n_buckets * m->row_floats * sizeof(float);
-    m->table = bytes <= SIZE_MAX ? pr__model_alloc_zero((size_t)bytes, !init) : NULL;
+    uint64_t words = (pr__model_pages(m->n_buckets * m->row_floats) + 63) / 64;
+    /* init=0: the loader fills the table, every page may hold data until
+     * it says which (model_file.c) */
+    m->touched = malloc((size_t)words * 8);
+    if (m->touched) memset(m->touched, init ? 0 : 0xff, (size_t)words * 8);
+    m->table = bytes <= SIZE_MAX && m->touched
+                   ? pr__model_alloc_zero((size_t)bytes, !init) : NULL;
     if (!m->table) {
+        free(m->touched);
         free(m);
         return pr_err_set(err, PR_ERR_NOMEM,
                           "ffm model: cannot allocate %llu bytes of weights "
@@ -125,6 +133,7 @@ static void ffm_destroy(void *impl) {
     ffm_model *m = impl;
     pr__model_free_zero(m->table,
                         (size_t)(m->n_buckets * m->row_floats * sizeof(float)));
+    free(m->touched);
     free(m);
 }
 
@@ -269,8 +278,13 @@ static uint64_t ffm_n_nonzero(const void *impl) {
     const ffm_model *m = impl;
     const uint64_t lin = (uint64_t)m->n_fields * 2 * m->kpad;
     uint64_t n = 0;
-    for (uint64_t i = 0; i < m->n_buckets; i++)
-        n += m->table[i * m->row_floats + lin + m->kpad] > 1.0f;
+    pr__model_block b = {m->table, m->n_buckets * m->row_floats, m->touched};
+    for (uint64_t i = 0; i < m->n_buckets; i++) {
+        uint64_t at = i * m->row_floats + lin + m->kpad;
+        /* never read a page no row was initialized in (model_int.h) */
+        if (pr__model_page_touched(&b, at / PR__MODEL_PAGE_FLOATS))
+            n += m->table[at] > 1.0f;
+    }
     return n;
 }
 
@@ -280,28 +294,11 @@ static int ffm_blocks(void *impl, pr__model_block *out) {
     out[0].n = 4;
     out[1].ptr = m->table;
     out[1].n = m->n_buckets * m->row_floats;
+    out[1].touched = m->touched;
     return 2;
 }
 
-/* Copies only the rows training has touched (the others are zero pages in
- * both), so snapshotting a mostly empty 1.3 GB table costs what the data
- * uses, not its full size. dst was created with init=0 (all zero). */
-static void ffm_copy_state(void *dst_impl, const void *src_impl) {
-    ffm_model *d = dst_impl;
-    const ffm_model *s = src_impl;
-    memcpy(d->bias, s->bias, sizeof d->bias);
-    const uint64_t flag = s->lin_off + 1;
-    for (uint64_t i = 0; i < s->n_buckets; i++) {
-        const float *row = s->table + i * s->row_floats;
-        uint32_t w;
-        memcpy(&w, &row[flag], sizeof w);
-        if (w == PR__FFM_READY_BITS)
-            memcpy(d->table + i * d->row_floats, row, s->row_floats * sizeof(float));
-    }
-}
-
 const pr__model_ops pr__model_ffm_ops = {
-    .copy_state = ffm_copy_state,
     .state_floats = ffm_state_floats,
     .create = ffm_create,
     .logit = ffm_logit,

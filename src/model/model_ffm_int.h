@@ -19,6 +19,10 @@ typedef struct ffm_model {
     int normalize;
     const pr__ffm_kernels *kern;
     float bias[4];             /* [0] weight, [1] accumulator, [2..3] unused */
+    /* Pages of table a row was initialized in (pr__model_block.touched):
+     * set by pr__ffm_init_row, so scans (save, clone, n_nonzero) skip the
+     * pages no example reached without reading them. */
+    uint64_t *touched;
 } ffm_model;
 
 /* Lane 1 of a row's linear slot (otherwise padding) marks the row as

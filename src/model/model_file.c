@@ -88,8 +88,10 @@
  * so its cost follows the stored pages, not the table. Saving writes
  * through pr_atomic_* (temporary, fsync, rename); the header carries the
  * section lengths, so the writer first scans the blocks for all-zero
- * pages (word-wise OR with early exit; a never-touched page of a lazily
- * filled table reads as the shared zero page, allocating nothing).
+ * pages (word-wise OR with early exit), skipping unread the pages a
+ * block's touched map says nothing wrote (a lazily filled FFM table's:
+ * reading a never-touched page commits it on kernels without the shared
+ * zero page, docs/memory.md).
  *
  * Ownership: load returns a model owned by the caller; load_mem borrows
  * the buffer for the call only.
@@ -124,6 +126,7 @@ enum {
 
 #define SPARSE_HEAD 16u
 #define PAGE_FLOATS 1024u               /* what the writer uses */
+_Static_assert(PAGE_FLOATS == PR__MODEL_PAGE_FLOATS, "the writer's pages are the touched map's");
 /* The reader accepts pages up to 64 KiB (the largest common memory page).
  * A page bit stands for P floats, so this caps the table a sparse file can
  * ask for at 2^19 times the file's size (2^15 with the writer's pages). */
@@ -261,9 +264,13 @@ static int plan_pages(const pr__model_block *blocks, int nb, page_plan *plan) {
     if (!plan->bitmap) return 0;
     uint64_t page = 0;
     for (int b = 0; b < nb; b++) {
+        uint64_t first = page;  /* the block's first page */
         for (uint64_t at = 0; at < blocks[b].n; at += PAGE_FLOATS, page++) {
             uint64_t take = blocks[b].n - at < PAGE_FLOATS ? blocks[b].n - at : PAGE_FLOATS;
-            if (all_zero(blocks[b].ptr + at, take)) continue;
+            /* a page nothing wrote is zero: not even read (model_int.h) */
+            if (!pr__model_page_touched(&blocks[b], page - first) ||
+                all_zero(blocks[b].ptr + at, take))
+                continue;
             plan->bitmap[page / 64] |= (uint64_t)1 << (page % 64);
             plan->stored_pages++;
             plan->stored_floats += take;
@@ -370,7 +377,7 @@ static pr_status write_sparse(writer *w, const pr__model_block *blocks, int nb,
 
 pr_status pr_model_save(const pr_model *m, const char *path, pr_err *err) {
     pr__model_block blocks[PR__MODEL_MAX_BLOCKS];
-    int nb = m->ops->blocks(m->impl, blocks);
+    int nb = pr__model_blocks(m, blocks);
     uint64_t weight_bytes = 0;
     for (int i = 0; i < nb; i++) weight_bytes += blocks[i].n * 4;
     writer w = {NULL, NULL, err};
@@ -662,7 +669,7 @@ static pr_status load_sparse(source *s, const dir_entry *e,
     pr__model_mem_lazy(was);
     if (rc != PR_OK) return rc;
     pr__model_block blocks[PR__MODEL_MAX_BLOCKS];
-    int nb = m->ops->blocks(m->impl, blocks);
+    int nb = pr__model_blocks(m, blocks);
     n_pages = 0;
     for (int b = 0; b < nb; b++) n_pages += pages_of(blocks[b].n, page);
     uint64_t words = bitmap_words(n_pages);
@@ -684,10 +691,15 @@ static pr_status load_sparse(source *s, const dir_entry *e,
     uint64_t stored = 0, stored_floats = 0, g = 0;
     for (int b = 0; b < nb; b++) {
         uint64_t np = pages_of(blocks[b].n, page);
+        /* the table's map (model_int.h): the pages read below, no others */
+        if (blocks[b].touched)
+            memset(blocks[b].touched, 0, (size_t)(pr__model_pages(blocks[b].n) + 63) / 64 * 8);
         for (uint64_t i = 0; i < np; i++, g++) {
             if (!page_bit(bitmap, g)) continue;
             stored++;
-            stored_floats += i + 1 < np ? page : blocks[b].n - i * page;
+            uint64_t take = i + 1 < np ? page : blocks[b].n - i * page;
+            stored_floats += take;
+            pr__model_touch(blocks[b].touched, i * page, take);
         }
     }
     if (body - words * 8 != stored_floats * 4) {
@@ -894,7 +906,7 @@ static pr_status load_source(source *s, pr_model **out, pr_err *err) {
             rc = pr__model_create(&p, 0, &m, err);
             if (rc != PR_OK) goto fail;
             pr__model_block blocks[PR__MODEL_MAX_BLOCKS];
-            int nb = m->ops->blocks(m->impl, blocks);
+            int nb = pr__model_blocks(m, blocks);
             for (int b = 0; b < nb && rc == PR_OK; b++)
                 rc = src_read_floats(s, blocks[b].ptr, blocks[b].n, err);
             if (rc != PR_OK) goto fail;

@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pronto/model.h"
 
@@ -27,7 +28,37 @@
 typedef struct pr__model_block {
     float *ptr;        /* borrowed from the impl */
     uint64_t n;        /* number of floats */
+    /* Optional (NULL: every page may hold data), borrowed from the impl:
+     * bit i set = page i (PR__MODEL_PAGE_FLOATS floats from ptr) may hold
+     * a nonzero bit; a clear bit is a page nothing ever wrote. Code outside
+     * the kind that fills pages (the loader, clone, copy) sets their bits;
+     * code that scans the block (save, clone, copy) skips clear pages
+     * without reading them: on a kernel without the shared zero page (this
+     * project's VM, docs/memory.md) merely reading a never-touched page
+     * commits it, so one scan of a lazily filled FFM table cost its full
+     * 1.3 GB. */
+    uint64_t *touched;
 } pr__model_block;
+
+/* The page size of pr__model_block.touched: 4 KiB, the memory page (and
+ * the model file's sparse page). */
+#define PR__MODEL_PAGE_FLOATS 1024u
+static inline uint64_t pr__model_pages(uint64_t n_floats) {
+    return (n_floats + PR__MODEL_PAGE_FLOATS - 1) / PR__MODEL_PAGE_FLOATS;
+}
+static inline int pr__model_page_touched(const pr__model_block *b, uint64_t page) {
+    return !b->touched || (int)(b->touched[page / 64] >> (page % 64) & 1);
+}
+/* Marks the pages holding floats [from, from + n) of the block (atomic:
+ * Hogwild threads initialize rows concurrently). */
+static inline void pr__model_touch(uint64_t *touched, uint64_t from, uint64_t n) {
+    if (!touched || n == 0) return;
+    for (uint64_t p = from / PR__MODEL_PAGE_FLOATS; p <= (from + n - 1) / PR__MODEL_PAGE_FLOATS; p++) {
+        uint64_t bit = (uint64_t)1 << (p % 64);
+        if (!(__atomic_load_n(&touched[p / 64], __ATOMIC_RELAXED) & bit))
+            __atomic_fetch_or(&touched[p / 64], bit, __ATOMIC_RELAXED);
+    }
+}
 
 #define PR__MODEL_MAX_BLOCKS 4
 
@@ -47,9 +78,6 @@ typedef struct pr__model_ops {
     uint64_t (*n_nonzero)(const void *impl);
     /* Fills out[] (PR__MODEL_MAX_BLOCKS slots), returns the count. */
     int (*blocks)(void *impl, pr__model_block *out);
-    /* Optional: copies all state of src into dst, a fresh impl made with
-     * init=0 from the same params. NULL: pr_model_clone copies blocks. */
-    void (*copy_state)(void *dst, const void *src);
     void (*destroy)(void *impl);
     /* Optional team update (model.h, pr_model_team_*); all NULL for kinds
      * that only train Hogwild. team_new allocates the kind's team state for
@@ -76,6 +104,13 @@ struct pr_model {
     uint8_t *profile;           /* owned, the profile section's bytes, may be NULL */
     size_t profile_len;
 };
+
+/* The model's state blocks (out: PR__MODEL_MAX_BLOCKS slots, touched
+ * NULL unless the kind keeps a map); returns the count. */
+static inline int pr__model_blocks(const pr_model *m, pr__model_block *out) {
+    memset(out, 0, sizeof(pr__model_block) * PR__MODEL_MAX_BLOCKS);
+    return m->ops->blocks(m->impl, out);
+}
 
 /* Creates the model shell and impl (model.c). init as in ops->create. */
 pr_status pr__model_create(const pr_model_params *p, int init, pr_model **out,
