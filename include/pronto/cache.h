@@ -121,6 +121,8 @@ typedef struct pr_cache_block {
     void *priv_raw;          /* decompression buffer */
     uint64_t priv_raw_cap;
     void *priv_dctx;         /* zstd decompression context, made on demand */
+    void *priv_io;           /* the block's stored bytes, read from the file */
+    uint64_t priv_io_cap;
 } pr_cache_block;
 
 void pr_cache_block_init(pr_cache_block *blk);

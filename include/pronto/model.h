@@ -97,6 +97,12 @@ void pr_model_params_default(pr_model_params *p, pr_model_kind kind);
  * with a message naming the parameter, e.g. "model param alpha: must be
  * > 0 and finite, got -1". */
 pr_status pr_model_params_check(const pr_model_params *p, pr_err *err);
+/* Bytes of trainable state (weights and optimizer state) a model with
+ * these params holds once every bucket is touched: LR 16 * 2^bits, FFM
+ * 2^bits * (n_fields + 1) * 2 * kpad * 4 (kpad = k rounded up to 4), FM
+ * 2^bits * 16 * kpad; plus 16 bytes of bias. Memory is taken lazily, so a
+ * model uses less until the data reaches every bucket. */
+uint64_t pr_model_state_bytes(const pr_model_params *p);
 
 typedef struct pr_model pr_model;
 

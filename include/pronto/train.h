@@ -52,6 +52,10 @@ typedef struct pr_train_opts {
                                   example cache written by `pronto
                                   build-dataset` with this spec, trained
                                   from as is */
+    uint64_t max_memory;       /* bytes; 0 = no limit: pr_train refuses
+                                  (PR_ERR_INVALID) a run whose
+                                  pr_train_memory_estimate exceeds it,
+                                  before reading anything */
     int team;                  /* models with a team update (FFM): 1 = all
                                   threads learn each example together
                                   (race-free, reproducible; spins, so only
@@ -79,6 +83,43 @@ typedef struct pr_train_report {
     double valid_logloss;      /* best pass, NaN if no validation file */
     double valid_auc;
 } pr_train_report;
+
+/* The stated peak RSS of a training run (docs/memory.md), in bytes, from
+ * its configuration alone: an upper bound that holds whatever the number
+ * of rows. The table terms assume every bucket touched (what a large
+ * input reaches; memory is taken lazily, so small inputs use less). */
+typedef struct pr_train_memory {
+    uint64_t model;    /* the model's state: pr_model_state_bytes */
+    uint64_t best;     /* early stopping's copy of the best pass (--valid,
+                          passes > 1): the state again plus its filter */
+    uint64_t filter;   /* rare features (min_count > 1): 2^bits counters
+                          of 1 byte and three bitmaps of 2^bits bits */
+    uint64_t threads;  /* per learner thread: a decoded cache block, or the
+                          streaming batches (16384 examples each); --team
+                          adds a 2^bits-bit map per thread */
+    uint64_t valid;    /* validation metrics, 32 bytes per validation row,
+                          rows bounded by the file's size (32 bytes a row
+                          at least; a .zst/.gz/.xz file counts 8 times; an
+                          example cache's own count) */
+    uint64_t base;     /* the process: code and libraries, reader,
+                          featurizer, reference profile, cache window */
+    uint64_t total;    /* the sum */
+} pr_train_memory;
+
+/* Fills *m for training a model with params p (kind, hash_bits,
+ * n_fields, k) under options o, the spec's rare-feature threshold being
+ * min_count. Reads nothing but the validation file's size. */
+void pr_train_memory_estimate(const pr_model_params *p, uint32_t min_count,
+                              const pr_train_opts *o, pr_train_memory *m);
+
+/* Writes "1.37 GiB (model 1.25 GiB, best-pass copy 0 B, ...)" into buf. */
+void pr_train_memory_format(const pr_train_memory *m, char *buf, size_t cap);
+
+/* PR_OK when max is 0 or m->total <= max; else PR_ERR_INVALID with a
+ * message naming --max-memory, the estimate and its parts, and what to
+ * lower. */
+pr_status pr_train_memory_check(const pr_train_memory *m, const pr_model_params *p,
+                                uint64_t max, pr_err *err);
 
 /* An input description shared by train, predict and eval. */
 typedef struct pr_input {

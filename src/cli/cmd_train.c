@@ -23,7 +23,8 @@
 
 static const char *USAGE =
     "[--kind lr|ffm|fm] [--format F] [--spec SPEC.yaml] [--threads N] [--passes N]\n"
-    "       [--valid FILE] [--seed S] [--init MODEL] -o MODEL FILE...\n"
+    "       [--valid FILE] [--seed S] [--init MODEL] [--max-memory SIZE] -o MODEL FILE...\n"
+    "       --estimate [--kind K] [--spec SPEC.yaml] [--bits B] [--k K] [--threads N] [--passes N] [--valid FILE]\n"
     "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache\n"
     "       --events URI --spec SPEC.yaml [--data DIR] [--from T] [--to T] -o MODEL";
 
@@ -40,7 +41,8 @@ int cmd_train(int argc, char **argv) {
     unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
     double neg = 1.0;
     cli_model_flags mf;
-    int quiet = 0, team = 0, dataset = 0;
+    int quiet = 0, team = 0, dataset = 0, estimate = 0;
+    const char *max_memory_s = NULL;
     const char *events_uri = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL;
     const char *window_s = NULL, *lateness_s = NULL;
     pr_flag flags[] = {
@@ -67,6 +69,8 @@ int cmd_train(int argc, char **argv) {
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
         {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
+        {"--max-memory", NULL, PR_FLAG_STRING, &max_memory_s, "SIZE refuse to start (exit 2) when the estimated peak RSS exceeds SIZE (4G, 1500M; docs/memory.md)", 0},
+        {"--estimate", NULL, PR_FLAG_BOOL, &estimate, "print the estimated peak RSS and its parts for this configuration and exit (no input needed)", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no summary on stdout", 0},
         {0}, {0}, {0}, {0}, {0}, {0}, {0}, /* the model flags (common.c) */
     };
@@ -77,7 +81,11 @@ int cmd_train(int argc, char **argv) {
     cli_model_flags_init(&mf, &flags[n_flags - CLI_MODEL_FLAGS_N]);
     int rc = pr_flags_parse("train", USAGE, flags, n_flags, argc, argv, files, 4096, &n_files);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
-    if (!out) return cli_usage_error("train", "-o MODEL is required");
+    uint64_t max_memory = 0;
+    if (max_memory_s && !cli_parse_size("train", "--max-memory", max_memory_s, &max_memory))
+        return PR_EXIT_USAGE;
+    if (estimate && events_uri) return cli_usage_error("train", "--estimate does not build --events");
+    if (!out && !estimate) return cli_usage_error("train", "-o MODEL is required");
     char events_cache[4200] = "";
     if (events_uri) {
         if (n_files) return cli_usage_error("train", "--events and input FILEs exclude each other");
@@ -112,7 +120,7 @@ int cmd_train(int argc, char **argv) {
         n_files = 1;
         dataset = 1;
     }
-    if (n_files == 0) return cli_usage_error("train", "no input FILE given");
+    if (n_files == 0 && !estimate) return cli_usage_error("train", "no input FILE given");
     /* 0 stands for "not given" below: given, it is refused, not taken
      * for the default. */
     if (flag_seen(flags, n_flags, "--threads") && (threads < 1 || threads > 256))
@@ -161,9 +169,6 @@ int cmd_train(int argc, char **argv) {
     }
     if (pr_featurizer_new(spec, &fz, &err) != PR_OK) goto fail;
     pr_input in = {format, (const char *const *)files, (uint32_t)n_files};
-    if (!init && !dataset && pr_featurizer_needs_fit(fz) &&
-        cli_fit_featurizer(fz, spec, &in, &err) != PR_OK)
-        goto fail;
 
     if (!model) {
         pr_model_params p;
@@ -194,6 +199,35 @@ int cmd_train(int argc, char **argv) {
     o.out_path = out;
     o.team = team;
     o.dataset = dataset;
+    o.max_memory = max_memory;
+
+    /* the stated peak RSS (docs/memory.md), before any input is read */
+    pr_train_memory mem;
+    pr_train_memory_estimate(pr_model_params_get(model), pr_spec_min_count(spec), &o, &mem);
+    char mem_text[400];
+    pr_train_memory_format(&mem, mem_text, sizeof mem_text);
+    if (estimate) {
+        printf("estimated peak RSS of this run: %s\n", mem_text);
+        printf("  %-22s %llu bytes\n  %-22s %llu\n  %-22s %llu\n  %-22s %llu\n"
+               "  %-22s %llu\n  %-22s %llu\n  %-22s %llu\n",
+               "total", (unsigned long long)mem.total, "model", (unsigned long long)mem.model,
+               "best-pass copy", (unsigned long long)mem.best,
+               "rare-feature filter", (unsigned long long)mem.filter,
+               "thread buffers", (unsigned long long)mem.threads,
+               "validation", (unsigned long long)mem.valid, "process", (unsigned long long)mem.base);
+        exit_code = PR_EXIT_OK;
+        goto done;
+    }
+    if (pr_train_memory_check(&mem, pr_model_params_get(model), max_memory, &err) != PR_OK) {
+        fprintf(stderr, "pronto train: %s\n", err.msg);
+        exit_code = PR_EXIT_USAGE;
+        goto done;
+    }
+    if (!quiet) pr_log(PR_LOG_INFO, "estimated peak RSS %s", mem_text);
+    if (!init && !dataset && pr_featurizer_needs_fit(fz) &&
+        cli_fit_featurizer(fz, spec, &in, &err) != PR_OK)
+        goto fail;
+
     pr_train_report rep;
     if (pr_train(&model, fz, &in, &o, &rep, &err) != PR_OK) goto fail;
 

@@ -1,4 +1,5 @@
 /* common.c: see common.h. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,31 @@ int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, i
         return 0;
     }
     *out = (int64_t)(sec * 1000.0 + 0.5);
+    return 1;
+}
+
+int cli_parse_size(const char *cmd, const char *flag, const char *text, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    double mul = 1;
+    if (end && end != text) {
+        switch (*end) {
+        case 'k': case 'K': mul = 1024.0; end++; break;
+        case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+        case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+        case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+        default: break;
+        }
+        if (mul > 1 && *end == 'i') end++;
+        if (*end == 'B' || (mul > 1 && *end == 'b')) end++;
+    }
+    if (!end || end == text || *end || errno || !(v > 0) || v * mul >= 1.8e19) {
+        fprintf(stderr, "pronto %s: %s: expected a size such as 4G, 1500M or 2GiB "
+                "(binary units), got '%s'\n", cmd, flag, text);
+        return 0;
+    }
+    *out = (uint64_t)(v * mul);
     return 1;
 }
 

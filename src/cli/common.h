@@ -13,6 +13,10 @@ int cli_usage_error(const char *cmd, const char *msg);
  * in ms. 1 on success; else prints "pronto CMD: FLAG: expected a
  * duration ..." and returns 0. */
 int cli_parse_duration_ms(const char *cmd, const char *flag, const char *text, int64_t *out);
+/* A byte count: a number with an optional binary suffix (K, M, G, T; KiB,
+ * MB...: all 1024-based). 1 on success; else prints "pronto CMD: FLAG:
+ * expected a size ..." and returns 0. */
+int cli_parse_size(const char *cmd, const char *flag, const char *text, uint64_t *out);
 /* A time flag (ISO-8601 "2024-01-06", "2024-01-06T12:00:00Z", or Unix
  * seconds) in Unix ms. 1 on success; else prints "pronto CMD: FLAG: ..."
  * and returns 0. */

@@ -151,6 +151,11 @@ fail:
     return rc;
 }
 
+uint64_t pr_model_state_bytes(const pr_model_params *p) {
+    const pr__model_ops *ops = ops_of(p->kind);
+    return ops ? ops->state_floats(p) * sizeof(float) : 0;
+}
+
 pr_status pr_model_new(const pr_model_params *p, pr_model **out, pr_err *err) {
     return pr__model_create(p, 1, out, err);
 }

@@ -547,6 +547,11 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     const char *yaml = pr_featurizer_spec_yaml(fz);
     s = pr_spec_parse(yaml, strlen(yaml), "spec", &spec, err);
     if (s != PR_OK) goto done;
+    if (o->max_memory) {  /* before anything is read (memory.c) */
+        pr_train_memory mem;
+        pr_train_memory_estimate(mp, pr_spec_min_count(spec), o, &mem);
+        if ((s = pr_train_memory_check(&mem, mp, o->max_memory, err)) != PR_OK) goto done;
+    }
     /* the reference profile (pronto/profile.h): the raw columns as the
      * readers hand them over; an example cache has none to give */
     if (!scores) {
