@@ -72,7 +72,11 @@ static const char usage_text[] =
     "the quality figures go through the alert rules (--monitors FILE, else the\n"
     "defaults) once per minute; transitions are POSTed to --alert-webhook URL, and\n"
     "retrain: true rules write a retrain request into registry:DIR. GET\n"
-    "/v1/monitor and /metrics show it (docs/monitoring.md \"In the server\").";
+    "/v1/monitor and /metrics show it (docs/monitoring.md \"In the server\"), and\n"
+    "GET /dashboard is a page for people: traffic, latency, prediction mean vs\n"
+    "observed CTR, calibration and NE over the last 2 hours, the top drifted\n"
+    "fields, alert states, versions and arms, polling /v1/monitor every 5 s\n"
+    "(docs/monitoring.md \"Dashboard\").";
 
 /* --split's syntax, and that --split's and --shadow's aliases exist in the
  * registry of --model: a usage error naming the flag (exit 2), or 0. */
@@ -224,8 +228,8 @@ int cmd_serve(int argc, char **argv) {
          "oldest are dropped and counted), default 1048576", 0},
         {"--monitor", NULL, PR_FLAG_STRING, &monitor_s,
          "on|off  drift against each model's reference profile and alert rules, evaluated "
-         "per minute of event time; GET /v1/monitor, pronto_drift and pronto_alert in "
-         "/metrics; default on", 0},
+         "per minute of event time; GET /v1/monitor, GET /dashboard, pronto_drift and "
+         "pronto_alert in /metrics; default on", 0},
         {"--monitors", NULL, PR_FLAG_STRING, &monitors,
          "FILE  alert rules (monitors.yaml, or a spec with a monitors: block); default: the "
          "built-in rules (docs/monitoring.md \"Alerts\")", 0},

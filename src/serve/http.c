@@ -71,7 +71,7 @@ static const route_def routes[] = {
     {"/v1/model", "GET", PR__ROUTE_MODEL},      {"/healthz", "GET", PR__ROUTE_HEALTHZ},
     {"/readyz", "GET", PR__ROUTE_READYZ},       {"/metrics", "GET", PR__ROUTE_METRICS},
     {"/admin/reload", "POST", PR__ROUTE_RELOAD}, {"/admin/retrain", "POST", PR__ROUTE_RETRAIN},
-    {"/v1/monitor", "GET", PR__ROUTE_MONITOR},
+    {"/v1/monitor", "GET", PR__ROUTE_MONITOR}, {"/dashboard", "GET", PR__ROUTE_DASHBOARD},
 };
 
 typedef struct req_ctx {
@@ -86,6 +86,7 @@ typedef struct req_ctx {
     int admin;             /* came with the right bearer token */
     int retry_after;       /* seconds, sent with a 503 when > 0 */
     pr__job *job;          /* events, reload: the work queued (jobs.c) */
+    char csp[256];         /* a Content-Security-Policy to send ("": none) */
     unsigned err_status;   /* an error found at the first call, answered */
     char err_msg[512];     /* at the last one (keep-alive stays possible) */
 } req_ctx;
@@ -112,6 +113,12 @@ static enum MHD_Result reply(pr_server *s, struct MHD_Connection *c, req_ctx *r,
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED && r->def)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
                                 strcmp(r->def->method, "GET") ? r->def->method : "GET, HEAD");
+    if (r->csp[0] && status == MHD_HTTP_OK) { /* the dashboard: a page, not data */
+        MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    }
     if (status == MHD_HTTP_UNAUTHORIZED)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->retry_after > 0) {
@@ -234,6 +241,9 @@ static enum MHD_Result run_handler(pr_server *s, struct MHD_Connection *c, req_c
     case PR__ROUTE_MODEL: type = pr__handle_model(s, r->admin, &status, &out); break;
     case PR__ROUTE_READYZ: type = pr__handle_readyz(s, r->admin, &status, &out); break;
     case PR__ROUTE_MONITOR: type = pr__handle_monitor(s, &status, &out); break;
+    case PR__ROUTE_DASHBOARD:
+        type = pr__handle_dashboard(s, &status, &out, r->csp, sizeof r->csp);
+        break;
     case PR__ROUTE_HEALTHZ:
         status = 200;
         pr__tb_puts(&out, "{\"status\":\"ok\"}\n");

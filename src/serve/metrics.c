@@ -17,7 +17,7 @@ const double pr__lat_bounds_us[PR__LAT_BUCKETS] = {25,   50,   100,  200,   300,
 
 static const char *const route_names[PR__ROUTE_COUNT] = {
     "predict", "events", "model", "healthz", "readyz", "metrics", "admin_reload", "admin_retrain",
-    "monitor", "other"};
+    "monitor", "dashboard", "other"};
 
 #define PR__CODE_VALUE(c) c,
 static const unsigned codes[PR__N_CODES - 1] = {PR__STATUS_CODES(PR__CODE_VALUE)};

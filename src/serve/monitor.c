@@ -381,16 +381,7 @@ static void close_arm_minute(pr__mon *M, pr__mon_arm *ma, int64_t start, samples
     if (o->live) pr_live_reset(o->live);
     ma->rows_total += k->sums.rows;
     publish(M, ma, PR__MON_W1M, start, end, &k->sums, ma->prof ? k->live : NULL, S);
-    pthread_mutex_lock(&M->mu);
-    pr__mon_point *pt = &ma->hist[ma->hist_n % PR__MON_KEEP];
-    pt->start_ms = start;
-    pt->rps = ma->res[PR__MON_W1M].rps;
-    pt->p50_us = ma->res[PR__MON_W1M].p50_us;
-    pt->p99_us = ma->res[PR__MON_W1M].p99_us;
-    pt->pred_mean = ma->res[PR__MON_W1M].pred_mean;
-    pt->requests = k->sums.requests;
-    ma->hist_n++;
-    pthread_mutex_unlock(&M->mu);
+    pr__mon_hist_push(M, ma);
     for (int w = PR__MON_W5M; w < PR__MON_NWIN; w++) {
         int64_t from = end - pr__mon_win_ms[w];
         pr__mon_sums u;
@@ -633,6 +624,7 @@ static void mon_tick(pr_server *s) {
 
 static void on_transition(void *ctx, const pr_alert_transition *t) {
     pr__mon *M = ctx;
+    pr__mon_note_transition(M, t);
     if (M->webhook) pr_webhook_on_transition(M->webhook, t);
     if (!M->s->o.quiet) {
         char sum[256];

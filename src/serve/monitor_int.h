@@ -37,6 +37,9 @@
                                      made on first use: a live server uses 1-2) */
 #define PR__MON_OPEN 16           /* open 1m windows per arm (minutes ahead) */
 #define PR__MON_KEEP 60           /* closed 1m windows kept: the 1h roll-up */
+#define PR__MON_HIST 120          /* 1m points kept per arm for /v1/monitor's
+                                     history (the dashboard's charts) */
+#define PR__MON_TRANS 32          /* the latest alert transitions kept */
 #define PR__MON_GRACE_MS 5000     /* a minute closes once the clock is past
                                      its end by this much (event time) */
 #define PR__MON_ROWS 8            /* candidate rows profiled per request */
@@ -114,12 +117,26 @@ typedef struct pr__mon_res {
     pr__mon_fd *fd;            /* n_cols + 1, sorted worst first */
 } pr__mon_res;
 
-/* A 1m window kept for the dashboard's series. */
+/* A closed 1m window's figures kept for the dashboard's series (written
+ * by pr__mon_hist_push, monitor_out.c). */
 typedef struct pr__mon_point {
     int64_t start_ms;
     double rps, p50_us, p99_us, pred_mean;
-    uint64_t requests;
+    uint64_t requests, rows;
+    double drift_top;          /* the worst field's score, NaN: no drift figure */
+    char drift_field[64];      /* its name (cut at a UTF-8 boundary) */
+    char version[PR_REGISTRY_ID_MAX]; /* the version the arm served then */
 } pr__mon_point;
+
+/* An alert transition kept for /v1/monitor (pr__mon_note_transition). */
+typedef struct pr__mon_trans {
+    char name[PR_ALERT_NAME_MAX];
+    char field[PR_ALERT_LABEL_MAX], arm[PR_ALERT_LABEL_MAX], version[PR_ALERT_LABEL_MAX];
+    pr_alert_state from, to;
+    double value;
+    int64_t at_ms;
+    int stale;
+} pr__mon_trans;
 
 /* The monitor's view of one arm. Everything but `res`, `hist` and the
  * strings is the monitor thread's alone; those are written under mon.mu. */
@@ -136,7 +153,7 @@ typedef struct pr__mon_arm {
     pr__mon_acc kept[PR__MON_KEEP];   /* closed, by minute % PR__MON_KEEP */
     pr_live *roll;             /* scratch for the 5m and 1h roll-ups */
     pr__mon_res res[PR__MON_NWIN];
-    pr__mon_point hist[PR__MON_KEEP]; /* ring, newest at hist_n - 1 */
+    pr__mon_point hist[PR__MON_HIST]; /* ring, newest at hist_n - 1 */
     uint32_t hist_n;
     uint64_t rows_total, late_rows;
 } pr__mon_arm;
@@ -162,7 +179,15 @@ struct pr__mon {
     pr_webhook *webhook;
     char rules_from[PR_ERR_MSG_MAX]; /* "defaults", or the file */
     size_t n_rules;
+    pr__mon_trans trans[PR__MON_TRANS]; /* ring under mu, newest at n_trans - 1 */
+    uint64_t n_trans;
 };
+
+/* Appends arm ma's 1m window just published (res[PR__MON_W1M]) to its
+ * history; takes mu. Monitor thread. */
+void pr__mon_hist_push(pr__mon *M, pr__mon_arm *ma);
+/* Keeps an alert transition for /v1/monitor; takes mu. */
+void pr__mon_note_transition(pr__mon *M, const pr_alert_transition *t);
 
 /* p50 / p99 (µs) of a latency histogram, interpolated in its bucket. */
 double pr__mon_lat_quantile(const uint64_t *lat, double q);

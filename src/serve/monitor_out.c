@@ -3,9 +3,11 @@
  * document: the clock, per arm its model version, whether drift is on,
  * the latest closed 1m / 5m / 1h windows with traffic, latency,
  * prediction mean, observed CTR and quality from quality.c, drift per
- * field sorted worst first, a short per-minute history, and the alert
- * instances) and its /metrics lines (pronto_drift, pronto_alert, the
- * webhook's counters). Shapes and names: docs/api.md.
+ * field sorted worst first, per arm the last PR__MON_HIST closed minutes
+ * and live quality's closed 1m windows (the dashboard's charts), the
+ * rules, the alert instances and the latest transitions) and its /metrics
+ * lines (pronto_drift, pronto_alert, the webhook's counters). Shapes and
+ * names: docs/api.md.
  *
  * Everything is copied under mon.mu (the monitor thread publishes under
  * it once per closed minute); quality samples and alert instances are
@@ -64,6 +66,51 @@ static const pr_quality_sample *quality_find(const pr_quality_sample *q, size_t 
             !strcmp(q[i].version, version) && !strcmp(q[i].window, window))
             return &q[i];
     return NULL;
+}
+
+/* Copies src into dst[cap], cut at a UTF-8 character boundary. */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) {
+        n = cap - 1;
+        while (n && ((unsigned char)src[n] & 0xC0) == 0x80) n--; /* a continuation byte */
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void pr__mon_hist_push(pr__mon *M, pr__mon_arm *ma) {
+    const pr__mon_res *r = &ma->res[PR__MON_W1M];
+    pthread_mutex_lock(&M->mu);
+    pr__mon_point *pt = &ma->hist[ma->hist_n % PR__MON_HIST];
+    pt->start_ms = r->start_ms;
+    pt->rps = r->rps;
+    pt->p50_us = r->p50_us;
+    pt->p99_us = r->p99_us;
+    pt->pred_mean = r->pred_mean;
+    pt->requests = r->sums.requests;
+    pt->rows = r->sums.rows;
+    pt->drift_top = r->n_fd ? r->fd[0].score : NAN; /* fd sorted worst first */
+    copy_cut(pt->drift_field, sizeof pt->drift_field, r->n_fd ? r->fd[0].field : "");
+    copy_cut(pt->version, sizeof pt->version, ma->version);
+    ma->hist_n++;
+    pthread_mutex_unlock(&M->mu);
+}
+
+void pr__mon_note_transition(pr__mon *M, const pr_alert_transition *t) {
+    pthread_mutex_lock(&M->mu);
+    pr__mon_trans *x = &M->trans[M->n_trans % PR__MON_TRANS];
+    copy_cut(x->name, sizeof x->name, t->rule->name);
+    copy_cut(x->field, sizeof x->field, t->field);
+    copy_cut(x->arm, sizeof x->arm, t->arm);
+    copy_cut(x->version, sizeof x->version, t->version);
+    x->from = t->from;
+    x->to = t->to;
+    x->value = t->value;
+    x->at_ms = t->at_ms;
+    x->stale = t->stale;
+    M->n_trans++;
+    pthread_mutex_unlock(&M->mu);
 }
 
 static void put_drift(pr__tb *o, const pr__mon_fd *f) {
@@ -128,8 +175,44 @@ static void put_window(pr__tb *o, const pr_server *s, const pr__mon_arm *ma, int
     pr__tb_puts(o, "]}");
 }
 
+/* The arm's live-quality series (one per version), closed 1m windows
+ * oldest first: "quality_history":[{"version","points":[...]}]. */
+static void put_quality_history(pr__tb *o, const pr_server *s, const pr__mon_arm *ma,
+                                const pr__qhist *qh, size_t nh) {
+    const char *arm = arm_label(s, ma);
+    pr__tb_puts(o, ",\"quality_history\":[");
+    int series = 0;
+    for (size_t i = 0; i < nh;) {
+        size_t j = i; /* [i, j): one series (windows come by series, then start) */
+        while (j < nh && !strcmp(qh[j].version, qh[i].version) && !strcmp(qh[j].arm, qh[i].arm))
+            j++;
+        if (!strcmp(qh[i].arm, arm)) {
+            pr__tb_puts(o, series++ ? ",{\"version\":" : "{\"version\":");
+            jstr(o, qh[i].version);
+            pr__tb_puts(o, ",\"points\":[");
+            for (size_t k = i; k < j; k++) {
+                const pr_quality_window *w = &qh[k].w;
+                pr__tb_printf(o, "%s{\"start_ms\":%lld,\"n_labeled\":%llu,\"clicks\":%llu",
+                              k > i ? "," : "", (long long)w->start_ms, (unsigned long long)w->n,
+                              (unsigned long long)w->clicks);
+                jnum(o, "ctr", w->ctr);
+                jnum(o, "mean_p", w->mean_p);
+                jnum(o, "logloss", w->logloss);
+                jnum(o, "ne", w->ne);
+                jnum(o, "calibration", w->calibration);
+                jnum(o, "auc", w->auc);
+                pr__tb_puts(o, "}");
+            }
+            pr__tb_puts(o, "]}");
+        }
+        i = j;
+    }
+    pr__tb_puts(o, "]");
+}
+
 static void put_arm(pr__tb *o, const pr_server *s, const pr__mon_arm *ma,
-                    const pr_quality_sample *q, size_t nq) {
+                    const pr_quality_sample *q, size_t nq,
+                    const pr__qhist *qh, size_t nh) {
     pr__tb_puts(o, "{\"arm\":");
     jstr(o, arm_label(s, ma));
     if (ma->arm->weight) pr__tb_printf(o, ",\"weight\":%u", ma->arm->weight);
@@ -146,18 +229,78 @@ static void put_arm(pr__tb *o, const pr_server *s, const pr__mon_arm *ma,
         put_window(o, s, ma, w, q, nq);
     }
     pr__tb_puts(o, "},\"history\":[");
-    uint32_t n = ma->hist_n < PR__MON_KEEP ? ma->hist_n : PR__MON_KEEP;
+    uint32_t n = ma->hist_n < PR__MON_HIST ? ma->hist_n : PR__MON_HIST;
     for (uint32_t i = 0; i < n; i++) {
-        const pr__mon_point *p = &ma->hist[(ma->hist_n - n + i) % PR__MON_KEEP];
-        pr__tb_printf(o, "%s{\"start_ms\":%lld,\"requests\":%llu", i ? "," : "",
-                      (long long)p->start_ms, (unsigned long long)p->requests);
+        const pr__mon_point *p = &ma->hist[(ma->hist_n - n + i) % PR__MON_HIST];
+        pr__tb_printf(o, "%s{\"start_ms\":%lld,\"version\":", i ? "," : "",
+                      (long long)p->start_ms);
+        jstr(o, p->version);
+        pr__tb_printf(o, ",\"requests\":%llu", (unsigned long long)p->requests);
         jnum(o, "requests_per_s", p->rps);
         jnum(o, "latency_p50_us", p->p50_us);
         jnum(o, "latency_p99_us", p->p99_us);
         jnum(o, "prediction_mean", p->pred_mean);
+        pr__tb_printf(o, ",\"rows_profiled\":%llu", (unsigned long long)p->rows);
+        jnum(o, "drift_top_score", p->drift_top);
+        pr__tb_puts(o, ",\"drift_top_field\":");
+        if (isfinite(p->drift_top)) jstr(o, p->drift_field);
+        else pr__tb_puts(o, "null");
         pr__tb_puts(o, "}");
     }
-    pr__tb_puts(o, "]}");
+    pr__tb_puts(o, "]");
+    put_quality_history(o, s, ma, qh, nh);
+    pr__tb_puts(o, "}");
+}
+
+/* ,"list":[the rules, in order] */
+static void put_rules(pr__tb *o, pr__mon *M) {
+    const pr_alert_rules *rs = M->alerts ? pr_alerts_rules(M->alerts) : NULL;
+    pr__tb_puts(o, ",\"list\":[");
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        const pr_alert_rule *r = &rs->rules[i];
+        pr__tb_puts(o, i ? ",{\"name\":" : "{\"name\":");
+        jstr(o, r->name);
+        pr__tb_puts(o, ",\"metric\":");
+        jstr(o, r->metric);
+        pr__tb_puts(o, ",\"field\":");
+        jstr(o, r->field);
+        pr__tb_puts(o, ",\"arm\":");
+        jstr(o, r->arm);
+        pr__tb_puts(o, ",\"version\":");
+        jstr(o, r->version);
+        pr__tb_puts(o, ",\"window\":");
+        jstr(o, r->window);
+        pr__tb_printf(o, ",\"op\":\"%s\"", pr_alert_op_str(r->op));
+        jnum(o, "threshold", r->threshold);
+        if (r->op == PR_ALERT_OP_OUTSIDE) jnum(o, "threshold_hi", r->threshold_hi);
+        pr__tb_printf(o, ",\"for_ms\":%lld,\"min_n\":%llu,\"severity\":\"%s\"}",
+                      (long long)r->for_ms, (unsigned long long)r->min_n,
+                      pr_alert_severity_str(r->severity));
+    }
+    pr__tb_puts(o, "]");
+}
+
+/* ,"transitions":[the latest PR__MON_TRANS, oldest first]; under mu. */
+static void put_transitions(pr__tb *o, const pr__mon *M) {
+    uint64_t n = M->n_trans < PR__MON_TRANS ? M->n_trans : PR__MON_TRANS;
+    pr__tb_puts(o, ",\"transitions\":[");
+    for (uint64_t i = 0; i < n; i++) {
+        const pr__mon_trans *t = &M->trans[(M->n_trans - n + i) % PR__MON_TRANS];
+        pr__tb_puts(o, i ? ",{\"name\":" : "{\"name\":");
+        jstr(o, t->name);
+        pr__tb_puts(o, ",\"field\":");
+        jstr(o, t->field);
+        pr__tb_puts(o, ",\"arm\":");
+        jstr(o, t->arm);
+        pr__tb_puts(o, ",\"version\":");
+        jstr(o, t->version);
+        pr__tb_printf(o, ",\"from\":\"%s\",\"to\":\"%s\"", pr_alert_state_str(t->from),
+                      pr_alert_state_str(t->to));
+        jnum(o, "value", t->value);
+        pr__tb_printf(o, ",\"at_ms\":%lld,\"stale\":%s}", (long long)t->at_ms,
+                      t->stale ? "true" : "false");
+    }
+    pr__tb_puts(o, "]");
 }
 
 #define ACTIVE_MAX 1000 /* alert instances listed at most (the count is exact) */
@@ -221,9 +364,13 @@ const char *pr__handle_monitor(pr_server *s, unsigned *status, pr__tb *o) {
     }
     pr_quality_sample *q = NULL;
     size_t nq = quality_copy(s, &q);
+    pr__qhist *qh = NULL;
+    size_t nh = pr__quality_history(s, &qh);
     pr__tb_puts(o, "{\"monitor\":\"on\",\"rules\":{\"from\":");
     jstr(o, M->rules_from);
-    pr__tb_printf(o, ",\"n\":%zu}", M->n_rules);
+    pr__tb_printf(o, ",\"n\":%zu", M->n_rules);
+    put_rules(o, M);
+    pr__tb_puts(o, "}");
     pthread_mutex_lock(&M->mu);
     pr__tb_puts(o, ",\"clock\":{\"source\":");
     if (!M->pub_has_clock) pr__tb_puts(o, "null,\"event_time_ms\":null,\"closed_until_ms\":null");
@@ -235,10 +382,12 @@ const char *pr__handle_monitor(pr_server *s, unsigned *status, pr__tb *o) {
                   (unsigned long long)M->windows_closed);
     for (uint32_t a = 0; a < M->n_arms; a++) {
         if (a) pr__tb_put(o, ",", 1);
-        put_arm(o, s, &M->arm[a], q, nq);
+        put_arm(o, s, &M->arm[a], q, nq, qh, nh);
     }
+    pr__tb_puts(o, "]");
+    put_transitions(o, M);
     pthread_mutex_unlock(&M->mu);
-    pr__tb_puts(o, "],\"dropped\":{");
+    pr__tb_puts(o, ",\"dropped\":{");
     for (int r = 0; r < PR__MON_NDROP; r++)
         pr__tb_printf(o, "%s\"%s\":%llu", r ? "," : "", pr__mon_drop_names[r],
                       (unsigned long long)__atomic_load_n(&M->dropped[r], __ATOMIC_RELAXED));
@@ -246,6 +395,7 @@ const char *pr__handle_monitor(pr_server *s, unsigned *status, pr__tb *o) {
     put_alerts(o, M);
     pr__tb_puts(o, "}\n");
     free(q);
+    free(qh);
     return "application/json";
 }
 

@@ -244,6 +244,30 @@ size_t pr__quality_snapshot(pr_server *s, pr_quality_sample *out, size_t cap) {
     return n;
 }
 
+size_t pr__quality_history(pr_server *s, pr__qhist **out) {
+    pr__qual *ql = &s->qual;
+    *out = NULL;
+    if (!__atomic_load_n(&ql->on, __ATOMIC_ACQUIRE)) return 0;
+    pr_quality_window *w = NULL;
+    size_t n = 0, k = 0;
+    pr_err err;
+    pthread_mutex_lock(&ql->mu);
+    if (pr_quality_windows(ql->q, 60000, &w, &n, &err) == PR_OK && n &&
+        (*out = malloc(n * sizeof **out)))
+        for (size_t i = 0; i < n; i++) {
+            if (!w[i].closed) continue;
+            pr__qhist *h = &(*out)[k++];
+            copy_name(h->version, w[i].version);
+            copy_name(h->arm, w[i].arm);
+            h->w = w[i];
+            h->w.version = h->version;
+            h->w.arm = h->arm;
+        }
+    pthread_mutex_unlock(&ql->mu);
+    free(w);
+    return k;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 /* A label value: names come from the model file or the registry (hex, ids),

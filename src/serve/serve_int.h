@@ -184,7 +184,7 @@ void pr__holder_swap(pr__holder *h, pr__model_ref *r);
 typedef enum {
     PR__ROUTE_PREDICT, PR__ROUTE_EVENTS, PR__ROUTE_MODEL, PR__ROUTE_HEALTHZ,
     PR__ROUTE_READYZ, PR__ROUTE_METRICS, PR__ROUTE_RELOAD, PR__ROUTE_RETRAIN, PR__ROUTE_MONITOR,
-    PR__ROUTE_OTHER,
+    PR__ROUTE_DASHBOARD, PR__ROUTE_OTHER,
     PR__ROUTE_COUNT
 } pr__route;
 
@@ -628,6 +628,15 @@ void pr__quality_events(pr_server *s, const pr_bytes *texts, size_t n);
 size_t pr__quality_snapshot(pr_server *s, pr_quality_sample *out, size_t cap);
 /* The quality lines of /metrics. */
 void pr__quality_render(pr_server *s, pr__tb *out);
+/* A closed 1m window of live quality with its series' names copied. */
+typedef struct pr__qhist {
+    char version[PR_QUALITY_NAME_MAX], arm[PR_QUALITY_NAME_MAX];
+    pr_quality_window w;       /* w.version, w.arm point at the copies */
+} pr__qhist;
+/* The closed 1m windows of every series (at most PR_QUALITY_KEEP_1M each),
+ * by series then start, copied under the accumulator's lock: any thread.
+ * *out malloc'd (free()); 0 with --quality off or no memory. */
+size_t pr__quality_history(pr_server *s, pr__qhist **out);
 
 /* ---------------------------------------------------------------- monitor */
 
@@ -652,6 +661,10 @@ void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr
 const char *pr__handle_monitor(pr_server *s, unsigned *status, pr__tb *out);
 /* The monitor's lines of /metrics (monitor_out.c). */
 void pr__monitor_render(pr_server *s, pr__tb *out);
+/* GET /dashboard (dashboard.c): the page, its Content-Security-Policy
+ * (a fresh nonce) into csp[cap]. */
+const char *pr__handle_dashboard(pr_server *s, unsigned *status, pr__tb *out, char *csp,
+                                 size_t cap);
 
 /* ---------------------------------------------------------------- jobs */
 
