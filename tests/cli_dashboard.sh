@@ -17,8 +17,11 @@
 #     error; its screenshot is not blank;
 #   - a single model without a profile and no traffic: the page renders
 #     its empty states (drift off and why, no labeled outcomes yet).
-# Chromium's console goes to stderr (--enable-logging=stderr: "CONSOLE"
-# lines); a page that logs an error first proves the capture works.
+# One Chromium loads the three pages over the DevTools protocol
+# (tests/lib_chromium.py: 8 s of virtual time per page, two polls; its
+# console messages, exceptions and log entries such as CSP refusals
+# collected); a probe page that logs an error and throws, loaded first,
+# shows the capture works.
 . "$(dirname "$0")/lib_cli.sh"
 SRC=${PRONTO_SRC:?}
 STRIP=$(dirname "$P")/tool_model_strip_profile
@@ -90,23 +93,6 @@ start() { # start NAME FLAGS...: sets PORT (the server's pid joins SPIDS)
         sleep 0.05
     done
 }
-# browse NAME URL [SCREENSHOT.png]: the DOM after 8 s of virtual time (two
-# polls) into $T/NAME.dom, Chromium's log (console messages) into $T/NAME.log
-browse() {
-    local shot=()
-    [ -n "${3:-}" ] && shot=(--window-size=1100,1500 --force-device-scale-factor=0.4 --screenshot="$3")
-    timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --no-first-run \
-        --user-data-dir="$T/chromium-$1" --enable-logging=stderr --v=0 \
-        --virtual-time-budget=8000 "${shot[@]}" --dump-dom "$2" > "$T/$1.dom" 2> "$T/$1.log"
-}
-console() { grep -a 'CONSOLE' "$T/$1.log"; } # console messages of run $1
-
-# --- the capture works: a page that logs an error and throws (in the background)
-printf '<!DOCTYPE html><title>x</title><script>console.error("probe-error"); nosuch();</script>\n' \
-    > "$T/probe.html"
-browse probe "file://$T/probe.html" &
-PROBE=$!
-
 # --- a model without a profile, no traffic: the empty states
 start off --model "$T/old.pm"
 OPORT=$PORT
@@ -135,8 +121,6 @@ check "POST /dashboard: 405, Allow: GET, HEAD" \
     "curl -s -D - -o /dev/null -X POST localhost:$OPORT/dashboard -d x | tr -d '\\r' | grep -q '^Allow: GET, HEAD$'"
 check "/metrics counts the route" \
     "curl -s localhost:$OPORT/metrics | grep -q '^pronto_http_requests_total{route=\"dashboard\",code=\"200\"} 3$'"
-browse off "http://127.0.0.1:$OPORT/dashboard" &
-OFFC=$!
 
 # --- two arms in event time
 start ab --model "registry:$R" --split production:60,b:40 --monitors "$T/mon.yaml" \
@@ -211,7 +195,12 @@ sys.exit(not (p[\"arm\"] == \"production\" and b[\"arm\"] == \"b\" and not b[\"d
                 == [(\"missing_position\", \"pending\", $B + 9 * $MIN), (\"missing_position\", \"firing\", $B + 11 * $MIN)]))
 ' $T/m.json"
 
-browse ab "http://127.0.0.1:$PORT/dashboard" "$T/shot.png"
+printf '<!DOCTYPE html><title>x</title><script>console.error("probe-error"); nosuch();</script>\n' \
+    > "$T/probe.html"
+timeout 150 python3 "$SRC/tests/lib_chromium.py" "$CHROMIUM" "$T" "probe=file://$T/probe.html" \
+    "off=http://127.0.0.1:$OPORT/dashboard" "ab=http://127.0.0.1:$PORT/dashboard@shot"
+check "chromium: the pages loaded" \
+    "[ -s $T/probe.dom ] && [ -s $T/off.dom ] && [ -s $T/ab.dom ] && [ -s $T/ab.png ]"
 mon > "$T/m2.json"
 # the figures the page shows, from the dumped DOM
 python3 - "$T/ab.dom" "$T/m2.json" > "$T/ab.facts" <<'EOF'
@@ -255,7 +244,7 @@ cat "$T/ab.facts"
 fact() { sed -n "s/^$1 //p" "$T/ab.facts"; }
 check "chromium: the page rendered twice (two polls), no script error" \
     "[ \"\$(fact errors)\" = 0 ] && [ \"\$(fact rendered)\" -ge 2 ]"
-check "chromium: nothing logged to the console" "! console ab"
+check "chromium: nothing logged to the console" "[ -f $T/ab.console ] && [ ! -s $T/ab.console ]"
 for c in rps lat pred cal ne; do
     check "chromium: chart $c drawn with the server's $(fact want-$c) points" \
         "[[ \"\$(fact c-$c)\" == \"drawn \$(fact want-$c) \"* ]] && [ \$(fact want-$c) -ge 5 ]"
@@ -274,7 +263,7 @@ check "chromium: arm b says drift off and why" \
     "[[ \"\$(fact drift-off-b)\" == 'drift off: the model file has no reference profile'* ]]"
 check "chromium: arm b has no labeled outcomes yet" \
     "[[ \"\$(fact notices)\" == *'no labeled outcomes yet (arm b)'* ]]"
-python3 - "$T/shot.png" > "$T/shot.txt" <<'EOF'
+python3 - "$T/ab.png" > "$T/shot.txt" <<'EOF'
 # decodes the PNG (8-bit, non-interlaced) with zlib and struct only:
 # distinct colours and the share of pixels unlike the most common one
 import struct, sys, zlib
@@ -328,15 +317,13 @@ echo "screenshot: $(cat "$T/shot.txt")"
 check "screenshot: not blank (many colours, a fifth of the pixels off the background)" \
     "s=\$(cat $T/shot.txt); c=\${s#*colors=}; c=\${c%% *}; f=\${s#*share=}; [ \"\${c:-0}\" -ge 100 ] && python3 -c 'import sys; sys.exit(not float(sys.argv[1]) >= 0.2)' \"\${f:-0}\""
 
-# --- the empty states (the run started above)
-wait $OFFC
+# --- the empty states
 check "chromium (no profile): no console message, no script error, rendered" \
-    "! console off && grep -q 'data-errors=\"0\"' $T/off.dom && grep -q 'data-rendered=\"[1-9]' $T/off.dom"
+    "[ -f $T/off.console ] && [ ! -s $T/off.console ] && grep -q 'data-errors=\"0\"' $T/off.dom && grep -q 'data-rendered=\"[1-9]' $T/off.dom"
 check "chromium (no profile): drift off and why, no labeled outcomes yet, empty charts" \
     "grep -q 'id=\"drift-off-0\">drift off: the model file has no reference profile' $T/off.dom && grep -q '<div class=\"notice\">no labeled outcomes yet: ' $T/off.dom && [ \$(grep -o 'data-state=\"empty\"' $T/off.dom | wc -l) -eq 6 ]"
-wait $PROBE
 check "the console capture works (a page that logs and throws is caught)" \
-    "console probe | grep -q probe-error && console probe | grep -q 'Uncaught ReferenceError'"
+    "grep -q '^console.error: probe-error$' $T/probe.console && grep -q '^exception: ReferenceError: nosuch' $T/probe.console"
 for p in $SPIDS; do kill -TERM "$p"; wait "$p"; done
 SPIDS=""
 check "servers stop cleanly" "grep -q 'stopped (0 requests cut short)' $T/ab.err && grep -q 'stopped' $T/off.err"
