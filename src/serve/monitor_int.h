@@ -162,7 +162,7 @@ struct pr__mon {
     pr_server *s;
     uint64_t epoch;            /* atomic, seq_cst */
     pr__ticker tick;
-    pthread_mutex_t mu;        /* res, hist, the clock's copy, versions */
+    pthread_mutex_t mu;        /* res, hist, trans, the clock's copy, versions */
     uint32_t n_arms;
     pr__mon_arm arm[PR_SERVER_ARMS_MAX];
     /* the clock (monitor thread; copied under mu for readers) */
