@@ -183,6 +183,9 @@ void pr_count_filter_add(pr_count_filter *c, const pr_example *x);
  * b%64 of word b/64), computed from the counts at this call. Owned by the
  * filter, valid until the next call or pr_count_filter_free. */
 const uint64_t *pr_count_filter_bitmap(pr_count_filter *c);
+/* The 2^hash_bits saturating counters themselves (pronto train --mpi sums
+ * them across ranks before the bitmap is taken). */
+uint8_t *pr_count_filter_counts(pr_count_filter *c);
 /* Online admission, for single-pass streaming training: counts x's features
  * like pr_count_filter_add, then maps each feature whose bucket has still
  * been seen fewer than min_count times (this occurrence included) to its

@@ -223,6 +223,54 @@ pr_status pr_model_clone(const pr_model *src, pr_model **out, pr_err *err);
  * must have the same params (PR_ERR_INVALID otherwise: clone instead).
  * Copies the whole state, an FFM table's untouched rows included. */
 pr_status pr_model_copy(pr_model *dst, const pr_model *src, pr_err *err);
+
+/* Merging replicas (data-parallel training, `pronto train --mpi`): R copies
+ * of one model, trained on different data since they were last equal, are
+ * made equal again. Each replica packs its state into a float vector, the
+ * vectors are summed element-wise across replicas (MPI_Allreduce), and each
+ * replica unpacks the sum; every replica then holds the same merged model.
+ * The vector is cut into units (one per hash bucket, plus the bias last) of
+ * unit_floats floats; only units some replica changed need exchanging (a
+ * unit no replica touched is equal everywhere and stays as it is), in
+ * chunks of units.
+ *
+ * Modes (docs/distributed.md has the measurements behind the default, avg):
+ *   PR_MERGE_AVG       every replica's state averaged (LR: z and n; FFM:
+ *                      weights and AdaGrad accumulators)
+ *   PR_MERGE_SUM       LR: FTRL's z and n each move by the sum of the
+ *                      replicas' changes since the last merge (overshoots:
+ *                      diverges at 4 replicas; kept for comparison)
+ *   PR_MERGE_WEIGHTED  LR: weights averaged with each replica's squared-
+ *                      gradient mass on the coordinate since the last
+ *                      merge as its weight, n summed, z solved from both
+ * FFM always averages its rows (a row only over the replicas that have
+ * initialized it); the mode applies to LR. FM is not supported. */
+typedef enum pr_merge_mode {
+    PR_MERGE_SUM = 0,
+    PR_MERGE_AVG = 1,
+    PR_MERGE_WEIGHTED = 2
+} pr_merge_mode;
+typedef struct pr_model_merge pr_model_merge;
+
+/* Parses "sum" / "avg" / "weighted". PR_ERR_INVALID otherwise. */
+pr_status pr_merge_mode_parse(const char *s, pr_merge_mode *out);
+const char *pr_merge_mode_name(pr_merge_mode m);
+/* m is borrowed and must outlive the merge; its state now is the common
+ * starting point (every replica must start equal). PR_ERR_UNSUPPORTED for
+ * FM. OUT *out: free with pr_model_merge_free. */
+pr_status pr_model_merge_new(pr_model *m, pr_merge_mode mode, uint32_t replicas,
+                             pr_model_merge **out, pr_err *err);
+uint64_t pr_model_merge_units(const pr_model_merge *g);
+uint32_t pr_model_merge_unit_floats(const pr_model_merge *g);
+/* Units unit[0..n) (the same list on every replica) into buf (n *
+ * unit_floats floats). No update may run on the model between a pack and
+ * the unpack of the same units. */
+void pr_model_merge_pack(pr_model_merge *g, const uint64_t *unit, uint64_t n, float *buf);
+/* The element-wise sum over the replicas of what pack gave, for the same
+ * units, into the model (and the new starting point). */
+void pr_model_merge_unpack(pr_model_merge *g, const uint64_t *unit, uint64_t n,
+                           const float *sum);
+void pr_model_merge_free(pr_model_merge *g);
 void pr_model_free(pr_model *m);
 
 #ifdef __cplusplus

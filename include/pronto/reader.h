@@ -101,6 +101,11 @@ typedef struct pr_reader_opts {
                                  libsvm/libffm: a row whose first token is a feature;
                                  csv: an empty label, or no label column at all;
                                  jsonl: a missing or null label key. */
+    uint32_t shard_count;     /* > 1: read only the rows whose number (0-based, counting
+                                 non-empty lines after any header) is shard_index
+                                 modulo shard_count; the others are skipped unparsed
+                                 (pronto train --mpi's line sharding). 0/1: all rows */
+    uint32_t shard_index;
 } pr_reader_opts;
 
 /* Zeroes *o and sets the format; label_col stays NULL (= "label"). */

@@ -61,6 +61,15 @@ typedef struct pr_train_opts {
                                   (race-free, reproducible; spins, so only
                                   for otherwise idle cores), 0 = Hogwild
                                   (the default) */
+    int mpi;                   /* 1: data-parallel over the MPI job started
+                                  by pr_mpi_init (docs/distributed.md): each
+                                  rank trains on its shard of the inputs and
+                                  the ranks merge their models; rank 0
+                                  validates and writes out_path */
+    uint64_t sync_every;       /* mpi: merge about every N examples per rank
+                                  (at cache block boundaries) besides the end
+                                  of each pass; 0 = at pass ends only */
+    pr_merge_mode merge;       /* mpi: how replicas are merged (model.h) */
 } pr_train_opts;
 
 void pr_train_opts_default(pr_train_opts *o);
@@ -82,6 +91,14 @@ typedef struct pr_train_report {
     double train_logloss;      /* progressive validation, pass 1 */
     double valid_logloss;      /* best pass, NaN if no validation file */
     double valid_auc;
+    /* mpi: rows, examples and log losses above are over all ranks */
+    int ranks;                 /* 0 without mpi */
+    uint64_t syncs;            /* merges done */
+    uint64_t sync_bytes;       /* bytes each rank hands MPI_Allreduce per merge
+                                  (mean): touched-bucket bitmap + packed units */
+    double sync_seconds;       /* rank 0's time in merges: pack, exchange, unpack */
+    double wait_seconds;       /* of which waiting for slower ranks (a barrier) */
+    double mpi_seconds;        /* of which inside MPI_Allreduce, after the barrier */
 } pr_train_report;
 
 /* The stated peak RSS of a training run (docs/memory.md), in bytes, from
@@ -136,6 +153,17 @@ typedef struct pr_input {
 pr_status pr_train(pr_model **model, pr_featurizer *fz, const pr_input *in,
                    const pr_train_opts *o, pr_train_report *report,
                    pr_err *err);
+
+/* MPI (src/train/dist.c). pr_mpi_built: 1 when this build has MPI. The
+ * others are for a `pronto train --mpi` process: pr_mpi_init once before
+ * pr_train with opts.mpi (PR_ERR_UNSUPPORTED without MPI), then
+ * pr_mpi_finalize after success, or pr_mpi_abort(code), which ends every
+ * rank of the job (one failing rank must not leave the others waiting in
+ * a collective). */
+int pr_mpi_built(void);
+pr_status pr_mpi_init(int *argc, char ***argv, int *rank, int *size, pr_err *err);
+void pr_mpi_finalize(void);
+void pr_mpi_abort(int code) __attribute__((noreturn));
 
 /* Most input columns a spec may read. */
 #define PR_MAX_INPUT_COLUMNS 1024

@@ -8,6 +8,11 @@
  * `build-dataset --events URI` builds them (pr_fs_build, the whole log
  * replayed, --from/--to bounding the examples) into a temporary example
  * cache beside -o, which is then trained on as with --dataset and removed.
+ *
+ * --mpi (launched by mpirun, docs/distributed.md): MPI is initialised once
+ * the flags are checked; every rank runs this same command on its shard,
+ * only rank 0 prints the summary and writes -o. Any failure after MPI is
+ * up ends the whole job through pr_mpi_abort, so no rank is left waiting.
  */
 #include <math.h>
 #include <stdio.h>
@@ -26,7 +31,8 @@ static const char *USAGE =
     "       [--valid FILE] [--seed S] [--init MODEL] [--max-memory SIZE] -o MODEL FILE...\n"
     "       --estimate [--kind K] [--spec SPEC.yaml] [--bits B] [--k K] [--threads N] [--passes N] [--valid FILE]\n"
     "       --dataset --spec SPEC.yaml [--valid VALID.pcache] -o MODEL TRAIN.pcache\n"
-    "       --events URI --spec SPEC.yaml [--data DIR] [--from T] [--to T] -o MODEL";
+    "       --events URI --spec SPEC.yaml [--data DIR] [--from T] [--to T] -o MODEL\n"
+    "       mpirun -np N pronto train --mpi [--sync-every N] [--merge M] [flags] -o MODEL FILE...";
 
 static int flag_seen(const pr_flag *flags, int n, const char *name) {
     for (int i = 0; i < n; i++)
@@ -34,15 +40,19 @@ static int flag_seen(const pr_flag *flags, int n, const char *name) {
     return 0;
 }
 
-int cmd_train(int argc, char **argv) {
+/* *mpi_rank is set (>= 0) once MPI is up: the caller must then finalize
+ * or abort. */
+static int train_run(int argc, char **argv, int *mpi_rank) {
     const char *kind_s = "lr", *format_s = NULL, *spec_path = NULL, *valid = NULL;
     const char *init = NULL, *out = NULL, *cache = NULL;
     long long threads = 0, passes = 0, early_stop = 2;
     unsigned long long seed = 1, skip_bad = 0, bits = 0, min_count = 0;
     double neg = 1.0;
     cli_model_flags mf;
-    int quiet = 0, team = 0, dataset = 0, estimate = 0;
+    int quiet = 0, team = 0, dataset = 0, estimate = 0, mpi = 0;
     const char *max_memory_s = NULL;
+    unsigned long long sync_every = 1000000;
+    const char *merge_s = "avg";
     const char *events_uri = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL;
     const char *window_s = NULL, *lateness_s = NULL;
     pr_flag flags[] = {
@@ -71,6 +81,9 @@ int cmd_train(int argc, char **argv) {
         {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
         {"--max-memory", NULL, PR_FLAG_STRING, &max_memory_s, "SIZE refuse to start (exit 2) when the estimated peak RSS exceeds SIZE (4G, 1500M; docs/memory.md)", 0},
         {"--estimate", NULL, PR_FLAG_BOOL, &estimate, "print the estimated peak RSS and its parts for this configuration and exit (no input needed)", 0},
+        {"--mpi", NULL, PR_FLAG_BOOL, &mpi, "data-parallel over the ranks of `mpirun -np N pronto train --mpi ...`: each rank learns its shard (files round-robin if at least N files, else row i of each file to rank i mod N), the ranks merge their models, rank 0 validates and writes -o (docs/distributed.md)", 0},
+        {"--sync-every", NULL, PR_FLAG_UINT, &sync_every, "N --mpi: merge the ranks' models every N examples per rank and at the end of each pass (0: pass ends only); default 1000000", 0},
+        {"--merge", NULL, PR_FLAG_STRING, &merge_s, "avg|weighted|sum --mpi: how LR models are merged: avg (default) averages FTRL's z and n; weighted averages weights by each rank's squared-gradient mass; sum adds the ranks' z and n changes (diverges at 4 ranks, kept for comparison); FFM always averages (docs/distributed.md)", 0},
         {"--quiet", "-q", PR_FLAG_BOOL, &quiet, "no summary on stdout", 0},
         {0}, {0}, {0}, {0}, {0}, {0}, {0}, /* the model flags (common.c) */
     };
@@ -86,6 +99,16 @@ int cmd_train(int argc, char **argv) {
         return PR_EXIT_USAGE;
     if (estimate && events_uri) return cli_usage_error("train", "--estimate does not build --events");
     if (!out && !estimate) return cli_usage_error("train", "-o MODEL is required");
+    pr_merge_mode merge = PR_MERGE_AVG;
+    if (pr_merge_mode_parse(merge_s, &merge) != PR_OK)
+        return cli_usage_error("train", "--merge must be sum, avg or weighted");
+    if (!mpi && (flag_seen(flags, n_flags, "--sync-every") || flag_seen(flags, n_flags, "--merge")))
+        return cli_usage_error("train", "--sync-every and --merge go with --mpi");
+    if (mpi && (events_uri || dataset || cache))
+        return cli_usage_error("train", "--mpi: --events, --dataset and --cache are not supported");
+    if (mpi && !pr_mpi_built())
+        return cli_usage_error("train", "--mpi: this pronto was built without MPI "
+                                        "(install libopenmpi-dev and rebuild)");
     char events_cache[4200] = "";
     if (events_uri) {
         if (n_files) return cli_usage_error("train", "--events and input FILEs exclude each other");
@@ -126,6 +149,15 @@ int cmd_train(int argc, char **argv) {
     if (flag_seen(flags, n_flags, "--threads") && (threads < 1 || threads > 256))
         return cli_usage_error("train", "--threads must be in 1..256");
     if (threads == 0) threads = sysconf(_SC_NPROCESSORS_ONLN) > 0 ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    if (mpi && !flag_seen(flags, n_flags, "--threads")) {
+        /* the cores shared among this machine's ranks (Open MPI says how many) */
+        const char *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+        long local = ls ? strtol(ls, NULL, 10) : 1;
+        threads = local > 1 ? threads / local : threads;
+        if (threads < 1) threads = 1;
+    }
+    if (mpi && !init && !strcmp(kind_s, "fm"))
+        return cli_usage_error("train", "--mpi trains lr and ffm models, not fm");
     if (flag_seen(flags, n_flags, "--passes") && (passes < 1 || passes > 1000))
         return cli_usage_error("train", "--passes must be in 1..1000");
     if (early_stop < 0) return cli_usage_error("train", "--early-stop must be >= 0");
@@ -133,6 +165,17 @@ int cmd_train(int argc, char **argv) {
 
     pr_err err;
     pr_err_clear(&err);
+    int mpi_size = 0;
+    if (mpi) {
+        if (pr_mpi_init(&argc, &argv, mpi_rank, &mpi_size, &err) != PR_OK) {
+            fprintf(stderr, "pronto train: %s\n", err.msg);
+            return PR_EXIT_FAIL;
+        }
+        if (*mpi_rank != 0) {
+            quiet = 1; /* rank 0 speaks for the job; the others only fail loudly */
+            pr_log_set_level(PR_LOG_WARN);
+        }
+    }
     pr_model *model = NULL;
     pr_featurizer *fz = NULL;
     pr_spec *spec = NULL;
@@ -200,6 +243,9 @@ int cmd_train(int argc, char **argv) {
     o.team = team;
     o.dataset = dataset;
     o.max_memory = max_memory;
+    o.mpi = mpi;
+    o.sync_every = sync_every;
+    o.merge = merge;
 
     /* the stated peak RSS (docs/memory.md), before any input is read */
     pr_train_memory mem;
@@ -248,6 +294,13 @@ int cmd_train(int argc, char **argv) {
             printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)\n",
                    rep.learn_seconds, rep.passes_run, learn_rate, o.threads);
         }
+        if (mpi)
+            printf("  mpi         %d ranks, %llu merges (%s) of %.2f MB each; %.2f s in merges "
+                   "(%.1f%% of learn): %.2f s waiting for ranks, %.2f s in MPI_Allreduce\n",
+                   rep.ranks, (unsigned long long)rep.syncs, pr_merge_mode_name(merge),
+                   (double)rep.sync_bytes / 1e6, rep.sync_seconds,
+                   rep.learn_seconds > 0 ? 100.0 * rep.sync_seconds / rep.learn_seconds : 0,
+                   rep.wait_seconds, rep.mpi_seconds);
         if (isfinite(rep.train_logloss))
             printf("  progressive log loss (pass 1)  %.5f\n", rep.train_logloss);
         if (valid)
@@ -259,11 +312,22 @@ int cmd_train(int argc, char **argv) {
     exit_code = PR_EXIT_OK;
     goto done;
 fail:
-    fprintf(stderr, "pronto train: %s\n", err.msg);
+    if (*mpi_rank >= 0) fprintf(stderr, "pronto train: rank %d: %s\n", *mpi_rank, err.msg);
+    else fprintf(stderr, "pronto train: %s\n", err.msg);
 done:
     if (events_cache[0]) unlink(events_cache);
     pr_featurizer_free(fz);
     pr_spec_free(spec);
     pr_model_free(model);
     return exit_code;
+}
+
+int cmd_train(int argc, char **argv) {
+    int mpi_rank = -1;
+    int rc = train_run(argc, argv, &mpi_rank);
+    if (mpi_rank >= 0) {
+        if (rc != PR_EXIT_OK) pr_mpi_abort(rc); /* ends every rank of the job */
+        pr_mpi_finalize();
+    }
+    return rc;
 }

@@ -125,6 +125,9 @@ static pr_status reader_new(const char *name, const pr_reader_opts *opts,
     if (!ops)
         return pr_err_set(err, PR_ERR_INVALID, "%s: unknown input format %d",
                           name, (int)opts->format);
+    if (opts->shard_count > 1 && opts->shard_index >= opts->shard_count)
+        return pr_err_set(err, PR_ERR_INVALID, "%s: shard %u of %u does not exist",
+                          name, opts->shard_index, opts->shard_count);
     pr_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->name = strdup(name))) {
         free(r);
@@ -132,6 +135,8 @@ static pr_status reader_new(const char *name, const pr_reader_opts *opts,
     }
     r->ops = ops;
     r->label_optional = opts->label_optional;
+    r->shard_count = opts->shard_count > 1 ? opts->shard_count : 0;
+    r->shard_index = opts->shard_index;
     r->src.fd = -1;
     *out = r;
     return PR_OK;
@@ -200,7 +205,8 @@ pr_status pr_reader_next(pr_reader *r, pr_record *rec, pr_err *err) {
         do {
             st = pr__linesrc_next(&r->src, &line, &len, err);
             if (st != PR_OK) return st;
-        } while (len == 0); /* empty lines are skipped in every format */
+        } while (len == 0 || /* empty lines are skipped in every format */
+                 (r->shard_count && r->shard_row++ % r->shard_count != r->shard_index));
         reset_record(r, rec);
         st = r->ops->parse(r, line, len, rec, err);
     } while (st == PR_EOF); /* the format saw a blank line */

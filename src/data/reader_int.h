@@ -110,6 +110,10 @@ struct pr_reader {
     size_t feats_cap;
 
     void *fmt; /* format state (owned, freed by ops->fini) */
+
+    /* Line sharding (pr_reader_opts.shard_*): rows counted so far. */
+    uint32_t shard_count, shard_index;
+    uint64_t shard_row;
 };
 
 extern const pr__format_ops pr__format_criteo;

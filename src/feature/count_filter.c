@@ -74,6 +74,8 @@ void pr_count_filter_add_admit(pr_count_filter *c, const pr_featurizer *f,
     }
 }
 
+uint8_t *pr_count_filter_counts(pr_count_filter *c) { return c->counts; }
+
 const uint64_t *pr_count_filter_bitmap(pr_count_filter *c) {
     size_t buckets = (size_t)1 << c->hash_bits;
     memset(c->bitmap, 0, (buckets + 63) / 64 * sizeof *c->bitmap);

@@ -224,6 +224,18 @@ void pr__ffm_grad(const pr_model *m, const pr_example *x, float *latent,
                   float *lin, float *bias);
 
 /* ------------------------------------------------------------ LR internals */
+/* FTRL-Proximal's closed-form weight from z and s = sqrt(n) (model_lr_ftrl.c
+ * keeps it cached beside z and s; model_merge.c recomputes it after a merge).
+ * Branch-free: under L1 about half the weights sit near the threshold, so
+ * a branch on |z| <= l1 would be mispredicted often. When beta = l2 = 0
+ * and n = 0 the division is 0/0 but then z = 0 too and the select drops
+ * it. */
+static inline float pr__ftrl_weight(float z, float s, float inv_alpha, float beta,
+                                    float l1, float l2) {
+    float denom = (beta + s) * inv_alpha + l2;
+    float w = (copysignf(l1, z) - z) / denom;
+    return fabsf(z) > l1 ? w : 0.0f;
+}
 /* Logit computed from z and n alone (the weights recomputed on the fly),
  * the alternative to the stored w: bench_model compares the two. */
 double pr__lr_logit_lazy(const pr_model *m, const pr_example *x);

@@ -70,16 +70,7 @@ static void lr_destroy(void *impl) {
     free(m);
 }
 
-/* Branch-free: under L1 about half the weights sit near the threshold, so
- * a branch on |z| <= l1 would be mispredicted often. When beta = l2 = 0
- * and n = 0 the division is 0/0 but then z = 0 too and the select drops
- * it. */
-static inline float ftrl_weight(float z, float s, float inv_alpha, float beta,
-                                float l1, float l2) {
-    float denom = (beta + s) * inv_alpha + l2;
-    float w = (copysignf(l1, z) - z) / denom;
-    return fabsf(z) > l1 ? w : 0.0f;
-}
+#define ftrl_weight pr__ftrl_weight
 
 /* One FTRL step for a slot with gradient g (Algorithm 1's inner loop). */
 static inline void ftrl_step(lr_slot *st, float g, float inv_alpha, float beta,

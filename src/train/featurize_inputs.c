@@ -41,6 +41,16 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
                               int label_optional, uint64_t skip_bad,
                               uint64_t *bad, pr_example_fn fn, void *ctx,
                               pr_err *err) {
+    return pr__featurize_shard(fz, spec, filter, in, 0, 0, label_optional, skip_bad,
+                               bad, fn, ctx, err);
+}
+
+pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
+                              const uint64_t *filter, const pr_input *in,
+                              uint32_t shard_count, uint32_t shard_index,
+                              int label_optional, uint64_t skip_bad,
+                              uint64_t *bad, pr_example_fn fn, void *ctx,
+                              pr_err *err) {
     pr_status s = PR_OK;
     pr_arena arena;
     pr_arena_init(&arena, NULL, 0, 0);
@@ -50,6 +60,8 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
         const char *cols[PR_MAX_INPUT_COLUMNS];
         pr_reader_opts_from_spec(&ro, in->format, spec, label_optional, cols,
                                  PR_MAX_INPUT_COLUMNS);
+        ro.shard_count = shard_count;
+        ro.shard_index = shard_index;
         pr_reader *r = NULL;
         s = pr_reader_open(in->paths[i], &ro, &r, err);
         if (s != PR_OK) break;

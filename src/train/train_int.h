@@ -31,4 +31,51 @@ pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *sp
                            pr_count_filter *counts, pr_profile_builder *prof,
                            pr_scores *scores, pr_train_report *rep, pr_err *err);
 
+/* pr_featurize_inputs reading only the rows i with i mod shard_count ==
+ * shard_index of each file (shard_count 0: every row; pr_reader_opts). */
+pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
+                              const uint64_t *filter, const pr_input *in,
+                              uint32_t shard_count, uint32_t shard_index,
+                              int label_optional, uint64_t skip_bad,
+                              uint64_t *bad, pr_example_fn fn, void *ctx,
+                              pr_err *err);
+
+/* dist.c: the MPI side of `pronto train --mpi`, for trainer.c. Every call
+ * is collective (all ranks, same order); each returns PR_ERR_IO with MPI's
+ * message when MPI reports an error (the caller then aborts the job). */
+typedef struct pr__dist {
+    int rank, size;
+    pr_model_merge *merge;     /* owned */
+    float *buf;                /* one chunk of packed units, owned */
+    uint64_t chunk_units;
+    /* Sparse exchange: the learners set touched[bucket] = 1 for every
+     * feature they learn from (plain racy stores of 1: a lost one is
+     * impossible, every writer writes the same value); a merge exchanges
+     * the union of the ranks' touched buckets (and the bias), then clears. */
+    uint8_t *touched;          /* 2^hash_bits bytes, owned */
+    uint32_t mask;             /* 2^hash_bits - 1 */
+    uint64_t *bits;            /* the union as a bitmap, owned */
+    uint64_t *list;            /* the union as units, owned */
+    uint64_t bytes_total;      /* exchanged by this rank, all merges */
+    double wait_seconds;       /* in the barrier before each merge: waiting
+                                  for slower ranks, not exchanging */
+    pr_train_report *rep;      /* syncs, bytes and seconds added here */
+} pr__dist;
+
+/* rank and size of the job started by pr_mpi_init. */
+pr_status pr__dist_open(pr__dist *d, pr_train_report *rep, pr_err *err);
+/* The merge of model m (its state now is the common start). */
+pr_status pr__dist_bind(pr__dist *d, pr_model *m, pr_merge_mode mode, pr_err *err);
+void pr__dist_close(pr__dist *d);
+/* Element-wise sums / maxima over the ranks, in place. */
+pr_status pr__dist_sum_u64(uint64_t *v, int n, pr_err *err);
+pr_status pr__dist_max_u64(uint64_t *v, int n, pr_err *err);
+pr_status pr__dist_sum_f64(double *v, int n, pr_err *err);
+/* Saturating sum of the count filter's 8-bit counters. */
+pr_status pr__dist_sum_counts(uint8_t *counts, uint64_t n, pr_err *err);
+/* Rank 0's v[0..n) to every rank. */
+pr_status pr__dist_bcast_int(int *v, int n, pr_err *err);
+/* Merges the bound model across the ranks (threads must be idle). */
+pr_status pr__dist_merge(pr__dist *d, pr_err *err);
+
 #endif

@@ -129,15 +129,21 @@ static pr_status prepare_one(void *vctx, pr_example *x,
     return pr_cache_writer_add(c->w, x, err);
 }
 
-/* Featurizes the inputs into a cache at path; counts features into counts. */
+/* Featurizes the inputs into a cache at path; counts features into counts.
+ * shard (may be NULL): {count, index}, with --mpi only (pr__featurize_shard). */
 static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
                                const pr_input *in, const pr_train_opts *o,
                                const char *path, uint64_t fingerprint,
                                pr_count_filter *counts, const char *label,
-                               pr_profile_builder *prof, pr_train_report *rep,
-                               pr_err *err) {
+                               pr_profile_builder *prof, const uint32_t *shard,
+                               pr_train_report *rep, pr_err *err) {
     prepare_ctx c;
     memset(&c, 0, sizeof c);
+    uint32_t shard_count = 0, shard_index = 0;
+    if (o->mpi && shard) {
+        shard_count = shard[0];
+        shard_index = shard[1];
+    }
     c.prof = prof;
     c.fz = fz;
     c.counts = counts;
@@ -151,8 +157,8 @@ static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
     pr_progress_start(&c.prog, label, 0);
     uint64_t bad = 0;
     /* the cache holds unfiltered features: the filter is applied per pass */
-    s = pr_featurize_inputs(fz, spec, NULL, in, 0, o->skip_bad, &bad,
-                            prepare_one, &c, err);
+    s = pr__featurize_shard(fz, spec, NULL, in, shard_count, shard_index, 0, o->skip_bad,
+                            &bad, prepare_one, &c, err);
     pr_progress_end(&c.prog);
     rep->rows_bad += bad;
     if (s != PR_OK) {
@@ -190,6 +196,9 @@ typedef struct learn_shared {
     const uint64_t *filter;
     const uint32_t *order;       /* block visiting order for this pass */
     uint32_t n_blocks;
+    uint32_t begin, end;         /* this segment's positions in order */
+    uint8_t *touched;            /* --mpi: buckets learned from (pr__dist) */
+    uint32_t tmask;
     atomic_uint next;            /* next position in order */
     atomic_ullong done;          /* examples learned this pass */
     uint64_t seed;
@@ -256,7 +265,7 @@ static void *learn_team_worker(void *arg) {
     const int ith = t->ith;
     while (!atomic_load_explicit(&sh->gate, memory_order_acquire)) sched_yield();
     if (sh->status != PR_OK) return NULL;
-    for (uint32_t pos = 0; pos < sh->n_blocks; pos++) {
+    for (uint32_t pos = sh->begin; pos < sh->end; pos++) {
         if (ith == 0) {
             pr_err err;
             pr_status s = sh->status == PR_OK
@@ -271,6 +280,8 @@ static void *learn_team_worker(void *arg) {
             if (i + 1 < blk->n)
                 pr_model_team_prefetch(sh->team, ith, &blk->ex[sh->perm[i + 1]]);
             double z = pr_model_update_team(sh->team, ith, x);
+            if (ith == 0 && sh->touched)
+                for (uint32_t k = 0; k < x->n; k++) sh->touched[x->f[k].index & sh->tmask] = 1;
             if (ith == 0) pr_scores_add_logit(&t->scores, z + sh->recal);
             if (ith == 0 && sh->progressive) {
                 t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
@@ -297,7 +308,7 @@ static void *learn_worker(void *arg) {
     uint32_t perm_cap = 0;
     for (;;) {
         uint32_t pos = atomic_fetch_add(&sh->next, 1);
-        if (pos >= sh->n_blocks || sh->status != PR_OK) break;
+        if (pos >= sh->end || sh->status != PR_OK) break;
         uint32_t b = sh->order[pos];
         pr_err err;
         pr_status s = pr_cache_read_block(sh->cache, b, &blk, &err);
@@ -327,6 +338,8 @@ static void *learn_worker(void *arg) {
                 pr_model_prefetch(sh->model, next);
             }
             double z = pr_model_update(sh->model, x);
+            if (sh->touched)
+                for (uint32_t k = 0; k < x->n; k++) sh->touched[x->f[k].index & sh->tmask] = 1;
             pr_scores_add_logit(&t->scores, z + sh->recal);
             if (sh->progressive) {
                 t->ll_sum += x->weight * pr__logloss_of_logit(z, x->label);
@@ -344,11 +357,54 @@ static void *learn_worker(void *arg) {
     return NULL;
 }
 
+/* Runs the learners over positions [begin, end) of sh->order: inline with
+ * one thread, else o->threads threads started here and joined. */
+static void run_segment(learn_shared *sh, learn_thread *th, const pr_train_opts *o,
+                        const pr_model *model, uint32_t begin, uint32_t end) {
+    sh->begin = begin;
+    sh->end = end;
+    atomic_store(&sh->next, begin);
+    atomic_store(&sh->gate, 0);
+    /* Several threads on a model with a team update: team mode (see
+     * learn_team_worker); otherwise Hogwild. */
+    void *(*worker)(void *) = learn_worker;
+    if (o->threads > 1 && o->team && pr_model_supports_team(model)) {
+        sh->status = pr_model_team_new(sh->model, o->threads, &sh->team, &sh->err);
+        worker = learn_team_worker;
+    }
+    int started = 0;
+    for (int i = 0; i < o->threads && sh->status == PR_OK; i++) {
+        th[i].sh = sh;
+        th[i].ith = i;
+        if (o->threads == 1) {
+            learn_worker(&th[i]);
+            started = 1;
+            break;
+        }
+        if (pthread_create(&th[i].tid, NULL, worker, &th[i]) != 0) {
+            sh->status = pr_err_errno(&sh->err, PR_ERR_NOMEM, errno, "cannot start a thread");
+            break;
+        }
+        started++;
+    }
+    /* open the gate: a team starts only complete (else it would wait for
+     * a thread that never came); on failure its threads see the status */
+    atomic_store_explicit(&sh->gate, 1, memory_order_release);
+    if (o->threads > 1)
+        for (int i = 0; i < started; i++) pthread_join(th[i].tid, NULL);
+    pr_model_team_free(sh->team);
+    sh->team = NULL;
+}
+
+/* One pass. With dist (--mpi), the pass is cut into `segments` runs of
+ * consecutive positions of the block order, and the ranks merge their
+ * models after each (the last merge ends the pass): every rank runs the
+ * same number of segments, whatever its shard's size. */
 static pr_status learn_pass(pr_model *model, const pr_cache *cache,
                             const pr_featurizer *fz, const uint64_t *filter,
-                            const pr_train_opts *o, int pass,
-                            pr_train_report *rep, double *progressive_ll,
-                            pr_scores *scores, pr_err *err) {
+                            const pr_train_opts *o, int pass, pr__dist *dist,
+                            uint32_t segments, pr_train_report *rep,
+                            double ll_out[2], pr_scores *scores, pr_err *err) {
     uint32_t nb = pr_cache_n_blocks(cache);
     uint32_t *order = malloc((nb ? nb : 1) * sizeof *order);
     learn_thread *th = calloc((size_t)o->threads, sizeof *th);
@@ -382,36 +438,21 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
     pr_cache_block_init(&sh.blk);
     pr_progress_start(&prog, what, pr_cache_n_examples(cache));
     sh.prog = &prog;
+    if (dist) {
+        sh.touched = dist->touched;
+        sh.tmask = dist->mask;
+    }
 
-    /* Several threads on a model with a team update: team mode (see
-     * learn_team_worker); otherwise Hogwild. */
-    void *(*worker)(void *) = learn_worker;
-    if (o->threads > 1 && o->team && pr_model_supports_team(model)) {
-        sh.status = pr_model_team_new(model, o->threads, &sh.team, &sh.err);
-        worker = learn_team_worker;
+    if (!dist || segments < 1) segments = 1;
+    for (uint32_t k = 0; k < segments && sh.status == PR_OK; k++) {
+        uint32_t b0 = (uint32_t)((uint64_t)nb * k / segments);
+        uint32_t b1 = (uint32_t)((uint64_t)nb * (k + 1) / segments);
+        run_segment(&sh, th, o, model, b0, b1);
+        /* a failed rank aborts the job (cmd_train), so the others never
+         * wait here for it */
+        if (sh.status == PR_OK && dist) sh.status = pr__dist_merge(dist, &sh.err);
     }
-    int started = 0;
-    for (int i = 0; i < o->threads && sh.status == PR_OK; i++) {
-        th[i].sh = &sh;
-        th[i].ith = i;
-        if (o->threads == 1) {
-            learn_worker(&th[i]);
-            started = 1;
-            break;
-        }
-        if (pthread_create(&th[i].tid, NULL, worker, &th[i]) != 0) {
-            sh.status = pr_err_errno(&sh.err, PR_ERR_NOMEM, errno, "cannot start a thread");
-            break;
-        }
-        started++;
-    }
-    /* open the gate: a team starts only complete (else it would wait for
-     * a thread that never came); on failure its threads see the status */
-    atomic_store_explicit(&sh.gate, 1, memory_order_release);
-    if (o->threads > 1)
-        for (int i = 0; i < started; i++) pthread_join(th[i].tid, NULL);
     pr_progress_end(&prog);
-    pr_model_team_free(sh.team);
     pr_cache_block_free(&sh.blk);
     free(sh.perm);
 
@@ -422,7 +463,8 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
         rep->example_passes += th[i].examples;
         pr_scores_merge(scores, &th[i].scores);
     }
-    if (progressive_ll) *progressive_ll = w > 0 ? ll / w : NAN;
+    ll_out[0] = ll;
+    ll_out[1] = w;
     pr_status s = sh.status;
     if (s != PR_OK && err) *err = sh.err;
     pthread_mutex_destroy(&sh.err_lock);
@@ -477,6 +519,14 @@ static char *build_info(const pr_model *model, const pr_input *in,
     json_object_set_new(root, "best_pass", json_integer(rep->best_pass));
     json_object_set_new(root, "threads", json_integer(o->threads));
     json_object_set_new(root, "seed", json_integer((json_int_t)o->seed));
+    if (rep->ranks) {
+        json_t *d = json_object();
+        json_object_set_new(d, "ranks", json_integer(rep->ranks));
+        json_object_set_new(d, "sync_every", json_integer((json_int_t)o->sync_every));
+        json_object_set_new(d, "merge", json_string(pr_merge_mode_name(o->merge)));
+        json_object_set_new(d, "syncs", json_integer((json_int_t)rep->syncs));
+        json_object_set_new(root, "mpi", d);
+    }
     json_object_set_new(root, "trained_at", json_integer(pr_unix_time()));
     json_object_set_new(root, "train_seconds",
                         json_real(rep->prepare_seconds + rep->learn_seconds));
@@ -524,6 +574,11 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     pr_count_filter *counts = NULL;
     pr_cache *cache = NULL, *vcache = NULL;
     uint64_t *filter = NULL;
+    pr__dist dist, *dp = NULL;     /* dp: --mpi */
+    const char **my_paths = NULL;  /* --mpi: this rank's files */
+    uint32_t segments = 1;
+    uint32_t shard[2] = {0, 0};    /* --mpi line sharding: {ranks, rank} */
+    memset(&dist, 0, sizeof dist);
     char *tmp_cache = NULL, *tmp_vcache = NULL;
     pr_metrics_report best_valid;
     int have_valid = 0;
@@ -543,6 +598,36 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         return pr_err_set(err, PR_ERR_INVALID,
                           "model has 2^%u buckets but the spec hashes into 2^%u",
                           mp->hash_bits, pr_featurizer_hash_bits(fz));
+
+    /* --mpi: this rank's shard of the inputs (docs/distributed.md): the
+     * files round-robin when there are at least as many files as ranks,
+     * else row i of every file goes to rank i mod size */
+    pr_input local = *in;
+    if (o->mpi) {
+        if (o->dataset || o->cache_path) {
+            s = pr_err_set(err, PR_ERR_INVALID,
+                           "--mpi: --dataset, --events and --cache are not supported "
+                           "(each rank featurizes its shard into a temporary cache)");
+            goto done;
+        }
+        if ((s = pr__dist_open(&dist, rep, err)) != PR_OK) goto done;
+        dp = &dist;
+        rep->ranks = dist.size;
+        if (dist.size > 1 && in->n_paths >= (uint32_t)dist.size) {
+            my_paths = calloc(in->n_paths, sizeof *my_paths);
+            if (!my_paths) {
+                s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            local.n_paths = 0;
+            for (uint32_t i = (uint32_t)dist.rank; i < in->n_paths; i += (uint32_t)dist.size)
+                my_paths[local.n_paths++] = in->paths[i];
+            local.paths = my_paths;
+        } else if (dist.size > 1) {
+            shard[0] = (uint32_t)dist.size;
+            shard[1] = (uint32_t)dist.rank;
+        }
+    }
 
     const char *yaml = pr_featurizer_spec_yaml(fz);
     s = pr_spec_parse(yaml, strlen(yaml), "spec", &spec, err);
@@ -577,7 +662,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
                        o->neg_sample_rate < 1 ? "; --neg-sample does not apply" : "");
         goto done;
     }
-    if (o->passes == 1 && !o->valid_path && !o->cache_path && !o->dataset) {
+    if (o->passes == 1 && !o->valid_path && !o->cache_path && !o->dataset && !dp) {
         /* one pass and nothing to keep: learn straight from the input */
         s = pr__learn_stream(model, fz, spec, in, o, counts, prof, &scores[0], rep, err);
         snprintf(score_source, sizeof score_source, "progressive (pass 1)");
@@ -626,8 +711,8 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
             snprintf(tmp_cache, n, "%s/pronto-train-%ld.pcache", dir ? dir : "/tmp", (long)getpid());
             cache_path = tmp_cache;
         }
-        s = prepare_cache(fz, spec, in, o, cache_path, fp, counts, "featurize",
-                          prof, rep, err);
+        s = prepare_cache(fz, spec, &local, o, cache_path, fp, counts, "featurize",
+                          prof, shard, rep, err);
         if (s != PR_OK) goto done;
         s = pr_cache_open(cache_path, &cache, err);
         if (s != PR_OK) goto done;
@@ -635,7 +720,31 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
          * that no exit, crash or Ctrl-C can leave it behind. */
         if (tmp_cache) unlink(tmp_cache);
     }
-    if (pr_cache_n_examples(cache) == 0) {
+    if (dp) {
+        /* the report counts every rank's rows; the filter, every rank's
+         * features; every rank runs as many segments per pass as the
+         * largest shard needs */
+        uint64_t v[5] = {rep->rows_read, rep->rows_bad, rep->rows_dropped,
+                         pr_cache_n_examples(cache), 0};
+        uint64_t mx = pr_cache_n_examples(cache);
+        if ((s = pr__dist_sum_u64(v, 4, err)) != PR_OK ||
+            (s = pr__dist_max_u64(&mx, 1, err)) != PR_OK)
+            goto done;
+        rep->rows_read = v[0];
+        rep->rows_bad = v[1];
+        rep->rows_dropped = v[2];
+        if (v[3] == 0) {
+            s = pr_err_set(err, PR_ERR_INVALID, "no training examples in the input");
+            goto done;
+        }
+        if (o->sync_every) {
+            uint64_t k = (mx + o->sync_every - 1) / o->sync_every;
+            segments = k < 1 ? 1 : k > UINT32_MAX ? UINT32_MAX : (uint32_t)k;
+        }
+        if (counts && (s = pr__dist_sum_counts(pr_count_filter_counts(counts),
+                                               (uint64_t)1 << hash_bits, err)) != PR_OK)
+            goto done;
+    } else if (pr_cache_n_examples(cache) == 0) {
         s = pr_err_set(err, PR_ERR_INVALID, "no training examples in the input");
         goto done;
     }
@@ -645,7 +754,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     if (o->valid_path && o->dataset) {
         s = pr__open_dataset(o->valid_path, fz, &vcache, err);
         if (s != PR_OK) goto done;
-    } else if (o->valid_path) {
+    } else if (o->valid_path && (!dp || dp->rank == 0)) { /* --mpi: rank 0 validates */
         pr_input vin = {in->format, &o->valid_path, 1};
         pr_train_opts vo = *o;
         vo.neg_sample_rate = 1.0f;
@@ -657,7 +766,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         pr_train_report vrep;
         memset(&vrep, 0, sizeof vrep);
         s = prepare_cache(fz, spec, &vin, &vo, tmp_vcache, 0, NULL, "featurize validation",
-                          NULL, &vrep, err);
+                          NULL, NULL, &vrep, err);
         if (s != PR_OK) goto done;
         rep->rows_bad += vrep.rows_bad;
         s = pr_cache_open(tmp_vcache, &vcache, err);
@@ -669,43 +778,56 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     if ((s = pr_model_set_spec(model, yaml, err)) != PR_OK ||
         (s = pr_model_set_filter(model, filter, err)) != PR_OK)
         goto done;
+    /* every rank starts from the same model: fresh from the same params
+     * and seed, or the same --init file */
+    if (dp && (s = pr__dist_bind(dp, model, o->merge, err)) != PR_OK) goto done;
 
     /* Phase 2: passes. */
     t0 = pr_now();
     int since_best = 0;
     for (int pass = 1; pass <= o->passes; pass++) {
-        double pll = NAN;
+        double pll = NAN, llw[2] = {0, 0};
         memset(&scores[0], 0, sizeof scores[0]);
-        s = learn_pass(model, cache, fz, filter, o, pass, rep, &pll, &scores[0], err);
+        s = learn_pass(model, cache, fz, filter, o, pass, dp, segments, rep, llw,
+                       &scores[0], err);
+        if (s == PR_OK && dp && pass == 1) s = pr__dist_sum_f64(llw, 2, err);
+        pll = llw[1] > 0 ? llw[0] / llw[1] : NAN;
         if (s != PR_OK) goto done;
         snprintf(score_source, sizeof score_source, "progressive (pass %d)", pass);
         rep->passes_run = pass;
         if (pass == 1) rep->train_logloss = pll;
-        if (!vcache) {
+        if (!o->valid_path) {
             rep->best_pass = pass;
             continue;
         }
-        pr_metrics_report vr;
-        memset(&scores[1], 0, sizeof scores[1]);
-        s = evaluate_cache(model, vcache, fz, filter, &vr, &scores[1], err);
-        if (s != PR_OK) goto done;
-        pr_log(PR_LOG_INFO, "pass %d: validation logloss %.5f auc %.5f", pass,
-               vr.log_loss, vr.auc);
-        if (!have_valid || vr.log_loss < best_valid.log_loss) {
-            best_valid = vr;
-            have_valid = 1;
-            scores[2] = scores[1];
-            rep->best_pass = pass;
-            since_best = 0;
-            pr_model_free(best);
-            best = NULL;
-            /* keep this pass in memory in case later passes overfit */
-            if (pass < o->passes && (s = pr_model_clone(model, &best, err)) != PR_OK) goto done;
-        } else if (o->early_stop > 0 && ++since_best >= o->early_stop) {
-            break;
+        int stop = 0;  /* --mpi: rank 0 decides, every rank follows */
+        if (vcache) {
+            pr_metrics_report vr;
+            memset(&scores[1], 0, sizeof scores[1]);
+            s = evaluate_cache(model, vcache, fz, filter, &vr, &scores[1], err);
+            if (s != PR_OK) goto done;
+            pr_log(PR_LOG_INFO, "pass %d: validation logloss %.5f auc %.5f", pass,
+                   vr.log_loss, vr.auc);
+            if (!have_valid || vr.log_loss < best_valid.log_loss) {
+                best_valid = vr;
+                have_valid = 1;
+                scores[2] = scores[1];
+                rep->best_pass = pass;
+                since_best = 0;
+                pr_model_free(best);
+                best = NULL;
+                /* keep this pass in memory in case later passes overfit */
+                if (pass < o->passes && (s = pr_model_clone(model, &best, err)) != PR_OK) goto done;
+            } else if (o->early_stop > 0 && ++since_best >= o->early_stop) {
+                stop = 1;
+            }
         }
+        if (dp && (s = pr__dist_bcast_int(&stop, 1, err)) != PR_OK) goto done;
+        if (stop) break;
     }
     rep->learn_seconds = pr_now() - t0;
+    if (dp && (s = pr__dist_sum_u64(&rep->example_passes, 1, err)) != PR_OK) goto done;
+    if (dp && dp->rank != 0) goto done; /* rank 0 alone writes the model */
 
     if (have_valid && rep->best_pass != rep->passes_run) {
         /* a later pass was worse: go back to the best one */
@@ -742,6 +864,8 @@ done:
     free(tmp_vcache);
     free(filter);
     pr_model_free(best);
+    pr__dist_close(&dist);
+    free(my_paths);
     pr_count_filter_free(counts);
     pr_spec_free(spec);
     pr_profile_builder_free(prof);
