@@ -820,6 +820,43 @@ TEST(open_errors) {
     pr_reader_free(NULL);
 }
 
+/* Line sharding (train --mpi): shards 0..2 of 3 of a CSV file read every
+ * data row exactly once, row i in shard i mod 3, the header in each, empty
+ * lines not counted; shard_index >= shard_count is refused. */
+TEST(shards_partition_rows) {
+    const char *csv = "label,a\n1,r0\n0,r1\n\n1,r2\n0,r3\n1,r4\n0,r5\n1,r6\n";
+    char seen[8] = {0};
+    pr_err err;
+    for (uint32_t k = 0; k < 3; k++) {
+        pr_reader_opts o;
+        pr_reader_opts_init(&o, PR_FORMAT_CSV);
+        o.shard_count = 3;
+        o.shard_index = k;
+        pr_reader *r = NULL;
+        ASSERT_OK(pr_reader_open_mem(csv, strlen(csv), "s.csv", &o, &r, &err));
+        ASSERT_EQ_INT(pr_reader_n_columns(r), 1);
+        pr_record rec;
+        pr_status st;
+        while ((st = pr_reader_next(r, &rec, &err)) == PR_OK) {
+            ASSERT_EQ_INT(rec.n_cols, 1);
+            int row = rec.cols[0].ptr[1] - '0';
+            ASSERT_EQ_INT(row % 3, (int)k);
+            ASSERT_EQ_INT(seen[row], 0);
+            seen[row] = 1;
+        }
+        ASSERT_EQ_INT(st, PR_EOF);
+        pr_reader_free(r);
+    }
+    for (int i = 0; i < 7; i++) ASSERT_EQ_INT(seen[i], 1);
+    pr_reader_opts o;
+    pr_reader_opts_init(&o, PR_FORMAT_CRITEO);
+    o.shard_count = 2;
+    o.shard_index = 2;
+    pr_reader *r = NULL;
+    ASSERT_STATUS(pr_reader_open_mem("", 0, "m", &o, &r, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "shard 2 of 2");
+}
+
 /* Rows of about 700 KB in a 2 MiB buffer: each refill leaves a partial line
  * that must be carried over; one 1.5 MiB line in the middle is refused. */
 TEST(long_lines_cross_buffers) {
@@ -1011,6 +1048,7 @@ int main(void) {
     RUN(zstd_equals_plain);
     RUN(zstd_errors);
     RUN(open_errors);
+    RUN(shards_partition_rows);
     RUN(long_lines_cross_buffers);
     RUN(tiny_buffers_match);
     RUN(stdin_in_child);
