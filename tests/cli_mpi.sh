@@ -3,8 +3,9 @@
 # only when pronto is built with MPI): the merged model of one pass over two
 # shards scores within 0.5% log loss of the single-process model on the same
 # data (files round-robin, 2 ranks; lines i mod 3, 3 ranks oversubscribed);
-# the same seed and rank count give the same model file (info section aside:
-# it holds the training time); validation and early stopping on rank 0; FFM;
+# learner threads in ranks; the same seed and rank count give the same
+# model file (info section aside: it holds the training time); validation
+# and early stopping on rank 0; FFM;
 # a rank killed with kill -9 mid-run fails the job with mpirun's message
 # naming it, and the previous model file stays byte-identical; usage errors.
 . "$(dirname "$0")/lib_cli.sh"
@@ -46,6 +47,12 @@ $MPI -np 3 "$P" train --mpi --kind lr --threads 1 --seed 5 --sync-every 2000 \
 check "np 3 exits 0" "[ $? -eq 0 ]"
 m3=$(ll "$T/m3.pm")
 check "np 3 log loss $m3 within 0.5% of one process's $single" "within $m3 $single"
+
+# --- learner threads inside each rank (Hogwild, as without MPI)
+$MPI -np 2 "$P" train --mpi --kind lr --threads 2 --seed 5 -q -o "$T/t2.pm" "$T/a.tsv" "$T/b.tsv" 2> "$T/t2.err"
+check "np 2 with 2 threads a rank exits 0" "[ $? -eq 0 ]"
+t2=$(ll "$T/t2.pm")
+check "np 2 x 2 threads log loss $t2 within 0.5% of one process's $single" "within $t2 $single"
 
 # --- same seed and rank count: the same model file (info blanked)
 $MPI -np 2 "$P" train --mpi --kind lr --threads 1 --seed 5 --sync-every 3000 \
