@@ -216,7 +216,14 @@ static void ffm_pack(pr_model_merge *g, const uint64_t *unit, uint64_t n, float 
             dst[f->lin_off + 1] = 1.0f; /* every replica has a bias */
             continue;
         }
-        memcpy(dst, f->table + u * rf, rf * sizeof *dst);
+        /* a row is initialized with all its pages marked (model_ffm.c):
+         * an unmarked first page means zeros, and is not read (reading
+         * an untouched page commits it on some kernels, docs/memory.md) */
+        pr__model_block b = {f->table, f->n_buckets * rf, f->touched};
+        if (!pr__model_page_touched(&b, u * rf / PR__MODEL_PAGE_FLOATS))
+            memset(dst, 0, rf * sizeof *dst);
+        else
+            memcpy(dst, f->table + u * rf, rf * sizeof *dst);
     }
 }
 
@@ -234,6 +241,7 @@ static void ffm_unpack(pr_model_merge *g, const uint64_t *unit, uint64_t n, cons
             continue;
         }
         float *row = f->table + u * rf;
+        pr__model_touch(f->touched, u * rf, rf); /* save and clone read it */
         for (uint64_t d = 0; d < rf; d++) row[d] = src[d] * inv;
         uint32_t bits = PR__FFM_READY_BITS;
         memcpy(&row[flag], &bits, sizeof bits);
