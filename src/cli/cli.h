@@ -6,12 +6,32 @@
 #ifndef PRONTO_CLI_H
 #define PRONTO_CLI_H
 
+#include <stddef.h>
+
 /* Exit codes, documented in `pronto --help`. */
 enum {
     PR_EXIT_OK = 0,
     PR_EXIT_FAIL = 1,    /* the work failed: bad input data, I/O error */
     PR_EXIT_USAGE = 2,   /* bad flags or arguments */
 };
+
+/* The command table (main.c): the commands `pronto help` lists, in its
+ * order. Man pages (packaging/man.sh) and the bash completion
+ * (completion.c) are generated from it and from each command's --help. */
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+    /* The i-th subcommand's name, NULL past the last; NULL for a command
+     * without subcommands. */
+    const char *(*sub)(size_t i);
+} cli_command;
+const cli_command *cli_commands(size_t *n);
+
+/* `pronto --version [--json]` (version.c). */
+int cli_version(int argc, char **argv);
+/* `pronto completion bash|list` (completion.c). */
+int cli_completion(int argc, char **argv);
 
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
@@ -31,6 +51,10 @@ int cmd_plot(int argc, char **argv);
 int cmd_retrain(int argc, char **argv);
 int cmd_learn(int argc, char **argv);
 int cmd_monitor(int argc, char **argv);
+/* The subcommands of log, registry and monitor, for cli_command.sub. */
+const char *cmd_log_sub(size_t i);
+const char *cmd_registry_sub(size_t i);
+const char *cmd_monitor_sub(size_t i);
 /* `pronto monitor check-rules` (cmd_monitor_rules.c). */
 int cmd_monitor_check_rules(const char *sub, int argc, char **argv);
 /* `pronto monitor quality` (cmd_monitor_quality.c). */

@@ -563,6 +563,12 @@ static int run_append(const char *cmd, const char *uri, uint32_t type, char **fi
 
 /* ---------------------------------------------------------------- main */
 
+static const char *const log_subs[] = {"stat", "tail", "verify", "cat", "compact", "append"};
+
+const char *cmd_log_sub(size_t i) {
+    return i < sizeof log_subs / sizeof *log_subs ? log_subs[i] : NULL;
+}
+
 int cmd_log(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: pronto log %s\n", usage_text);
@@ -573,9 +579,8 @@ int cmd_log(int argc, char **argv) {
         return PR_EXIT_OK;
     }
     const char *sub = argv[1];
-    static const char *const subs[] = {"stat", "tail", "verify", "cat", "compact", "append"};
     int known = 0;
-    for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) known |= !strcmp(sub, subs[i]);
+    for (size_t i = 0; cmd_log_sub(i); i++) known |= !strcmp(sub, cmd_log_sub(i));
     if (!known) {
         fprintf(stderr,
                 "pronto log: unknown subcommand '%s' (stat, tail, verify, cat, compact, "

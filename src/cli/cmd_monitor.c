@@ -21,6 +21,10 @@ static const monitor_sub subs[] = {
      "reference vs current data: one HTML page (drift per field, distributions, quality)"},
 };
 
+const char *cmd_monitor_sub(size_t i) {
+    return i < sizeof subs / sizeof subs[0] ? subs[i].name : NULL;
+}
+
 int cmd_monitor(int argc, char **argv) {
     size_t n = sizeof subs / sizeof subs[0];
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {

@@ -590,13 +590,18 @@ typedef struct sub_entry {
     int (*run)(const char *sub, int argc, char **argv);
 } sub_entry;
 
+static const sub_entry subs[] = {
+    {"init", sub_init},         {"list", sub_list},         {"show", sub_show},
+    {"register", sub_register}, {"promote", sub_promote},   {"rollback", sub_rollback},
+    {"diff", sub_diff},         {"history", sub_history},   {"verify", sub_verify},
+    {"gc", sub_gc},             {"request", sub_request},
+};
+
+const char *cmd_registry_sub(size_t i) {
+    return i < sizeof subs / sizeof subs[0] ? subs[i].name : NULL;
+}
+
 int cmd_registry(int argc, char **argv) {
-    static const sub_entry subs[] = {
-        {"init", sub_init},         {"list", sub_list},         {"show", sub_show},
-        {"register", sub_register}, {"promote", sub_promote},   {"rollback", sub_rollback},
-        {"diff", sub_diff},         {"history", sub_history},   {"verify", sub_verify},
-        {"gc", sub_gc},             {"request", sub_request},
-    };
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         FILE *out = argc < 2 ? stderr : stdout;
         fprintf(out, "usage: pronto registry %s\n", usage_text);

@@ -7,8 +7,21 @@
 
 #include "cli/flags.h"
 
+static int listing;
+
+void pr_flags_set_listing(int on) { listing = on; }
+
 void pr_flags_help(const char *cmd, const char *usage, const pr_flag *flags,
                    int n_flags) {
+    if (listing) {
+        printf("#pronto-flags\n");
+        for (int i = 0; i < n_flags; i++) {
+            printf("%s\n", flags[i].name);
+            if (flags[i].alias) printf("%s\n", flags[i].alias);
+        }
+        printf("--help\n");
+        return;
+    }
     printf("usage: pronto %s %s\n\n", cmd, usage);
     for (int i = 0; i < n_flags; i++) {
         char left[64];

@@ -34,5 +34,10 @@ int pr_flags_parse(const char *cmd, const char *usage, pr_flag *flags,
                    int pos_cap, int *n_pos);
 void pr_flags_help(const char *cmd, const char *usage, const pr_flag *flags,
                    int n_flags);
+/* For the completion generator (completion.c): while on, pr_flags_help
+ * prints "#pronto-flags" and then each flag's name and alias, one a line,
+ * instead of the help, so the table that parses the flags is the one the
+ * completion offers. */
+void pr_flags_set_listing(int on);
 
 #endif
