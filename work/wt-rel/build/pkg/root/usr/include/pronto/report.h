@@ -1,0 +1,123 @@
+/*
+ * pronto/report.h: the drift report of `pronto monitor report`: a
+ * reference profile (pronto/profile.h) against current data, as one
+ * self-contained HTML page (inline SVG and CSS, no script, no network) and
+ * as JSON with the same figures. docs/monitoring.md "Report".
+ *
+ *   pr_report_acc *acc;                       // the current side
+ *   pr_report_acc_new(ref, &acc, &err);       // sketches shaped like ref
+ *   pr_report_acc_bind(acc, names, n, &err);  // reader columns -> profile
+ *   pr_report_acc_add(acc, &rec, p);          // per row; p NaN: no model
+ *   pr_report r;
+ *   pr_report_init(&r, ref, acc);             // then name the sides
+ *   r.ref_side.name = "model.bin"; r.cur_side.name = "today.tsv";
+ *   pr_report_render(&r, PR_REPORT_HTML, &html, &len, &err);  free(html);
+ *   pr_report_acc_free(acc);
+ *
+ * What a row adds (pr_report_acc_add): its columns to live sketches of the
+ * reference's shape (same bins, same top values), so every drift
+ * statistic compares like with like; its label and ts to the side's
+ * counts; with a prediction p, p to the prediction sketch, and with a
+ * label also (p, y) to a reliability histogram (512 bins of logit(p), cut
+ * into at most PR_REPORT_REL_BINS groups of equal rows at the end) and to
+ * quality-over-time slots (coarsened through 1 min, 5 min, 15 min, 1 h, 3
+ * h, 6 h, 12 h, 1 d, 7 d... so that at most PR_REPORT_SLOTS cover the
+ * span; shown as at most PR_REPORT_BUCKETS buckets). Memory is fixed:
+ * about 280 KB plus the live sketches.
+ *
+ * A field is "drifted" when any of its effect sizes reaches its threshold
+ * (defaults: the alert rules' defaults, docs/monitoring.md "Alerts"): PSI
+ * >= 0.2, JS distance >= 0.1, normalized Wasserstein >= 0.1, missing rate
+ * +5 points. Its score is the largest value / threshold ratio; fields are
+ * listed by score, worst first. KS and the chi-square p-value are shown,
+ * not judged (on large samples they flag every tiny shift).
+ *
+ * Threads: an accumulator is used by one thread at a time; rendering only
+ * reads. Strings in pr_report are borrowed and must outlive rendering.
+ */
+#ifndef PRONTO_REPORT_H
+#define PRONTO_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pronto/base.h"
+#include "pronto/example.h"
+#include "pronto/profile.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PR_REPORT_REL_BINS 15   /* reliability diagram points, at most */
+#define PR_REPORT_SLOTS 4096    /* time slots kept while accumulating */
+#define PR_REPORT_BUCKETS 60    /* quality-over-time buckets shown, at most */
+
+typedef struct pr_report_acc pr_report_acc;
+
+/* An accumulator for current data shaped like ref (borrowed: must outlive
+ * it). OUT *out: owned by caller, free with pr_report_acc_free. */
+pr_status pr_report_acc_new(const pr_profile *ref, pr_report_acc **out, pr_err *err);
+/* Maps record columns (names borrowed for the call) to profile columns;
+ * call again when the columns change (a new file). */
+pr_status pr_report_acc_bind(pr_report_acc *a, const char *const *names, uint32_t n,
+                             pr_err *err);
+/* One row (rec borrowed for the call); p: the model's probability for it,
+ * NaN when there is no model. */
+void pr_report_acc_add(pr_report_acc *a, const pr_record *rec, double p);
+uint64_t pr_report_acc_rows(const pr_report_acc *a);
+void pr_report_acc_free(pr_report_acc *a);
+
+/* One side of the comparison, as the summary shows it. */
+typedef struct pr_report_side {
+    const char *kind;       /* "model", "data" (borrowed) */
+    const char *name;       /* what was read: paths (borrowed) */
+    uint64_t rows, labeled, clicks;
+    int64_t ts_min, ts_max; /* Unix s; both 0: no time column */
+    double mean_p;          /* mean prediction; NaN: none */
+} pr_report_side;
+
+typedef struct pr_report_thresholds {
+    double psi, js, wasserstein, missing_delta;
+} pr_report_thresholds;
+
+typedef struct pr_report {
+    const pr_profile *ref;  /* borrowed */
+    const pr_report_acc *cur; /* borrowed */
+    pr_report_side ref_side, cur_side; /* filled by pr_report_init */
+    pr_report_thresholds th;           /* defaults set by pr_report_init */
+    const char *model;      /* the model scoring the current data, or NULL */
+    const char *title;      /* page title (borrowed); default set by init */
+    int64_t generated;      /* Unix s shown as the report's time; 0: none */
+} pr_report;
+
+/* Fills r from ref and cur (summaries, default thresholds). */
+void pr_report_init(pr_report *r, const pr_profile *ref, const pr_report_acc *cur);
+
+/* One field's verdict. */
+typedef struct pr_report_field {
+    uint32_t column;        /* profile column; PR_REPORT_PREDICTION: the prediction */
+    const char *name;       /* borrowed from the profile */
+    pr_drift d;
+    double score;           /* largest value / threshold; 0 with no figures */
+    int drifted;            /* score >= 1 */
+} pr_report_field;
+#define PR_REPORT_PREDICTION 0xffffffffu
+
+/* The fields (and the prediction when both sides have one), worst first.
+ * OUT *out malloc'd (free()), *n its length. */
+pr_status pr_report_fields(const pr_report *r, pr_report_field **out, uint32_t *n,
+                           pr_err *err);
+
+typedef enum { PR_REPORT_HTML = 0, PR_REPORT_JSON = 1 } pr_report_format;
+
+/* The page or the JSON document. OUT *out: malloc'd, NUL-terminated (free());
+ * *len its length. Every user text (field names, categories, file names)
+ * is escaped for HTML or JSON. */
+pr_status pr_report_render(const pr_report *r, pr_report_format fmt, char **out, size_t *len,
+                           pr_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
