@@ -14,13 +14,13 @@ source "$(dirname "$0")/lib_cli.sh"
 B=${PRONTO_BUILD:?}
 S=${PRONTO_SRC:?}
 if [ "$(id -u)" != 0 ]; then echo "skipped: dpkg -i needs root"; exit 77; fi
+# one package test at a time on this machine (other worktrees' suites)
+exec 9> /tmp/pronto-pkg-deb.lock
+flock 9
 if dpkg-query -W -f='${Status}' pronto 2>/dev/null | grep -q "installed"; then
     echo "skipped: a pronto package is already installed on this machine; not replacing it"
     exit 77
 fi
-# one package test at a time on this machine (other worktrees' suites)
-exec 9> /tmp/pronto-pkg-deb.lock
-flock 9
 installed=0
 trap 'if [ $installed = 1 ]; then dpkg -P pronto >/dev/null 2>&1; fi; rm -rf "$T"' EXIT
 
