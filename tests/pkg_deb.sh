@@ -66,10 +66,15 @@ check "dpkg -i installs it" '[ $rc = 0 ] && dpkg-query -W -f="\${Status}" pronto
 check "/usr/bin/pronto --version: pronto $version, the build's commit" \
     '[ "$(/usr/bin/pronto --version | head -1)" = "pronto $version" ] &&
      [ "$(/usr/bin/pronto --version | grep ^commit)" = "$("$P" --version | grep ^commit)" ]'
-check "man -w pronto-train: the installed page" \
-    '[ "$(man -w pronto-train)" = /usr/share/man/man1/pronto-train.1.gz ]'
-check "man pronto-serve renders, with --monitors" \
-    'MANPAGER=cat MANWIDTH=100 man pronto-serve 2>/dev/null | grep -q -- "--monitors"'
+if grep -rqs '^path-exclude.*/usr/share/man' /etc/dpkg/dpkg.cfg.d/; then
+    # a slim image: dpkg drops every package's man pages on install
+    echo "note: this machine's dpkg excludes /usr/share/man (/etc/dpkg/dpkg.cfg.d): man -w not checked"
+else
+    check "man -w pronto-train: the installed page" \
+        '[ "$(man -w pronto-train)" = /usr/share/man/man1/pronto-train.1.gz ]'
+    check "man pronto-serve renders, with --monitors" \
+        'MANPAGER=cat MANWIDTH=100 man pronto-serve 2>/dev/null | grep -q -- "--monitors"'
+fi
 check "installed completion: pronto tr<TAB> -> train, pronto serve --mon<TAB> -> --monitor --monitors" \
     '[ "$(bash -c "source /usr/share/bash-completion/completions/pronto
                    COMP_WORDS=(pronto tr); COMP_CWORD=1; _pronto; echo \${COMPREPLY[*]}
