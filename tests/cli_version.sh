@@ -1,8 +1,9 @@
 #!/bin/bash
 # cli_version.sh: `pronto --version [--json]` (src/cli/version.c) and the
 # commit stamp (cmake/git_commit.cmake): the version is CMakeLists.txt's
-# project(VERSION), the commit this checkout's `git describe`, the build type
-# the build folder's, the FFM kernels AVX2+FMA exactly when this CPU has both;
+# project(VERSION), the commit the one the build stamped (a commit of this
+# checkout), the build type the build folder's, the FFM kernels AVX2+FMA exactly
+# when this CPU has both;
 # the stamp says "unknown" outside a git checkout (a source tarball) and is
 # rewritten only when it changes.
 source "$(dirname "$0")/lib_cli.sh"
@@ -14,13 +15,15 @@ check "--version exits 0, nothing on stderr" '[ $? -eq 0 ] && [ ! -s "$T/err" ]'
 want_v=$(sed -nE 's/^project\(pronto VERSION ([0-9.]+).*/\1/p' "$S/CMakeLists.txt")
 check "first line: pronto $want_v (project(VERSION) in CMakeLists.txt)" \
     '[ "$(head -1 "$T/v")" = "pronto $want_v" ]'
+# The commit the build stamped (a commit made since then is not this
+# binary's); the stamp itself is checked against git below.
+want_c=$(sed -n 's/^#define PRONTO_GIT_COMMIT "\(.*\)"$/\1/p' "$B/generated/git_commit.h")
+check "commit: $want_c (the build's stamp: git describe of the source, or unknown)" \
+    '[ -n "$want_c" ] && grep -qx "commit:   $want_c" "$T/v"'
 if [ -e "$S/.git" ] && command -v git >/dev/null; then
-    want_c=$(git -C "$S" describe --always --dirty --abbrev=12)
-else
-    want_c=unknown
+    check "the stamp names a commit of this checkout" \
+        'git -C "$S" cat-file -e "$(git -C "$S" rev-parse -q --verify "${want_c%-dirty}^{commit}")"'
 fi
-check "commit: $want_c (git describe of the source)" \
-    'grep -qx "commit:   $want_c" "$T/v"'
 bt=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$B/CMakeCache.txt")
 san=$(sed -n 's/^PRONTO_SANITIZE:BOOL=//p' "$B/CMakeCache.txt")
 case $san in ON) want_b="$bt, ASan+UBSan" ;; *) want_b="$bt" ;; esac
