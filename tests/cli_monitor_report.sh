@@ -73,6 +73,17 @@ check "shifted: JSON names price first, the others pass" '[ $? -eq 0 ] || { cat 
 check "shifted: HTML verdict names price" \
     'grep -q "id=\"verdict\">Drift in 1 of 4: <b>price</b>" "$T/shift.html"'
 
+# a monitors file judges drift as the server's alerts would: price's PSI
+# and Wasserstein above this file's thresholds, nothing drifts
+printf 'rules:\n  - {name: p, metric: psi, window: 5m, op: ">=", threshold: 100}\n  - {name: w, metric: wasserstein, window: 5m, op: ">=", threshold: 100}\n' > "$T/mon.yaml"
+$P monitor report --reference "$T/ref.csv" --current "$T/shift.csv" --spec "$T/spec.yaml" \
+    -o "$T/mon.html" --json "$T/mon.json" --monitors "$T/mon.yaml" 2> "$T/err"
+check "--monitors: its thresholds judge (0 drifted, js not judged)" \
+    '[ $? -eq 0 ] && grep -q "0 of 4 drifted" "$T/err" && grep -q "\"thresholds\":{\"psi\":100,\"js\":null" "$T/mon.json"'
+$P monitor report --reference "$T/ref.csv" --current "$T/shift.csv" --spec "$T/spec.yaml" \
+    -o "$T/mon.html" --monitors "$T/nope.yaml" 2> "$T/err"
+check "--monitors: a missing file fails naming it" '[ $? -eq 1 ] && grep -q "nope.yaml" "$T/err"'
+
 # identical distributions, no model / the same model on both sides
 $P monitor report --reference "$T/ref.csv" --current "$T/same.csv" --spec "$T/spec.yaml" \
     -o "$T/same.html" --json "$T/same.json" 2> "$T/err"

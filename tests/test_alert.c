@@ -423,6 +423,33 @@ TEST(transition_json_and_summary) {
 
 /* ------------------------------------------------------------ rules file */
 
+TEST(drift_thresholds_come_from_the_rules) {
+    /* the built-in rules: the report's and the server's defaults */
+    ASSERT_NEAR(pr_alert_rules_threshold(NULL, "psi", NULL), 0.2, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(NULL, "js", "C1"), 0.1, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(NULL, "wasserstein", NULL), 0.1, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(NULL, "missing_delta", NULL), 5, 0);
+    ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "unseen_share", NULL)));
+    ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "calibration", NULL))); /* outside */
+    ASSERT_EQ_INT(pr_alert_rules_builtin()->n, 5);
+    /* a file: per field, the smallest; "<" rules and other metrics ignored */
+    pr_alert_rules *r = parse_ok("rules:\n"
+                                 "  - {name: a, metric: psi, window: 5m, op: \">=\", threshold: 0.4}\n"
+                                 "  - {name: b, metric: psi, field: C7, window: 1h, op: \">\", "
+                                 "threshold: 0.25}\n"
+                                 "  - {name: c, metric: psi, field: C8, window: 1h, op: \">=\", "
+                                 "threshold: 0.9}\n"
+                                 "  - {name: d, metric: js, window: 5m, op: \"<\", threshold: 0.05}\n"
+                                 "  - {name: e, metric: js, window: 5m, op: \">=\", threshold: 0}\n");
+    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", NULL), 0.4, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C1"), 0.4, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C7"), 0.25, 0);
+    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C8"), 0.4, 0); /* the "*" rule is lower */
+    ASSERT_TRUE(isnan(pr_alert_rules_threshold(r, "js", "C1")));     /* "<" and 0: no ratio */
+    ASSERT_TRUE(isnan(pr_alert_rules_threshold(r, "missing_delta", NULL)));
+    pr_alert_rules_free(r);
+}
+
 TEST(defaults_and_overrides) {
     pr_err err;
     pr_alert_rules *d = NULL;
@@ -671,6 +698,7 @@ int main(void) {
     RUN(instance_limit_is_counted);
     RUN(transition_json_and_summary);
     RUN(defaults_and_overrides);
+    RUN(drift_thresholds_come_from_the_rules);
     RUN(spec_with_monitors_block);
     RUN(canonical_text_is_a_fixed_point);
     RUN(errors_name_line_col_and_field);

@@ -102,6 +102,28 @@ TEST(shifted_column_first) {
         ASSERT_TRUE(f[i].score <= f[i - 1].score);
     }
     free(f);
+    /* a rules file judges instead: only psi, 1000 for every field but y
+     * (1e-9): y leads with psi / 1e-9, the rest score psi / 1000 */
+    const char *yaml = "rules:\n"
+                       "  - {name: a, metric: psi, window: 5m, op: \">=\", threshold: 1000}\n"
+                       "  - {name: b, metric: psi, field: y, window: 5m, op: \">=\", "
+                       "threshold: 1e-9}\n";
+    pr_alert_rules *rules = NULL;
+    ASSERT_OK(pr_alert_rules_parse(yaml, strlen(yaml), "m.yaml", &rules, &err));
+    pr_report_set_rules(&rep, rules);
+    ASSERT_NEAR(rep.th.psi, 1000, 0);
+    ASSERT_TRUE(isnan(rep.th.js) && isnan(rep.th.missing_delta));
+    ASSERT_OK(pr_report_fields(&rep, &f, &nf, &err));
+    ASSERT_TRUE(!strcmp(f[0].name, "y") && f[0].drifted);
+    ASSERT_NEAR(f[0].score, f[0].d.psi / 1e-9, 1e-9 * f[0].score);
+    for (uint32_t i = 1; i < nf; i++) {
+        ASSERT_TRUE(!f[i].drifted);
+        ASSERT_NEAR(f[i].score, (f[i].d.has & PR_DRIFT_PSI) ? f[i].d.psi / 1000 : 0, 1e-15);
+    }
+    free(f);
+    pr_report_set_rules(&rep, NULL);
+    ASSERT_NEAR(rep.th.js, 0.1, 0);
+    pr_alert_rules_free(rules);
     pr__rel_point rel[PR_REPORT_REL_BINS];
     uint32_t nr = pr__report_reliability(a, rel);
     ASSERT_TRUE(nr >= 3 && nr <= PR_REPORT_REL_BINS);

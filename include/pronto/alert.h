@@ -135,8 +135,18 @@ pr_status pr_alert_rules_load(const char *path, pr_alert_rules **out, pr_err *er
 /* The built-in defaults (what `defaults: true` adds and what applies when
  * no file is given). OUT *out: as parse. */
 pr_status pr_alert_rules_default(pr_alert_rules **out, pr_err *err);
+/* The built-in defaults themselves (static, never freed). */
+const pr_alert_rules *pr_alert_rules_builtin(void);
 /* Accepts NULL. */
 void pr_alert_rules_free(pr_alert_rules *r);
+/* The level at which r calls a value of metric "drifted" for field: the
+ * smallest positive threshold of the rules on metric with op ">=" or ">"
+ * whose field is "*" or equals field (field NULL: "*" rules only), any
+ * window, arm, version; NaN when no such rule (the metric is not judged).
+ * r NULL: the built-in rules. The report's verdicts and the server's
+ * worst-first drift order come from here, so a monitors file changes them
+ * too. */
+double pr_alert_rules_threshold(const pr_alert_rules *r, const char *metric, const char *field);
 /* The rules as a monitors document that parses back to the same rules
  * (every key spelled out). OUT *text: malloc'd, NUL-terminated (free()). */
 pr_status pr_alert_rules_to_yaml(const pr_alert_rules *r, char **text, size_t *len,

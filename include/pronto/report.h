@@ -25,10 +25,11 @@
  * span; shown as at most PR_REPORT_BUCKETS buckets). Memory is fixed:
  * about 280 KB plus the live sketches.
  *
- * A field is "drifted" when any of its effect sizes reaches its threshold
- * (defaults: the alert rules' defaults, docs/monitoring.md "Alerts"): PSI
- * >= 0.2, JS distance >= 0.1, normalized Wasserstein >= 0.1, missing rate
- * +5 points. Its score is the largest value / threshold ratio; fields are
+ * A field is "drifted" when any of its effect sizes reaches its threshold,
+ * the one the alert rules set for it (pr_alert_rules_threshold; without a
+ * rules file the built-in rules, docs/monitoring.md "Alerts"): PSI >= 0.2,
+ * JS distance >= 0.1, normalized Wasserstein >= 0.1, missing rate +5
+ * points; a statistic no rule judges is not judged. Its score is the largest value / threshold ratio; fields are
  * listed by score, worst first. KS and the chi-square p-value are shown,
  * not judged (on large samples they flag every tiny shift).
  *
@@ -41,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pronto/alert.h"
 #include "pronto/base.h"
 #include "pronto/example.h"
 #include "pronto/profile.h"
@@ -77,6 +79,8 @@ typedef struct pr_report_side {
     double mean_p;          /* mean prediction; NaN: none */
 } pr_report_side;
 
+/* The rules' thresholds for fields without a rule of their own (NaN: not
+ * judged), as the page's headings show them. */
 typedef struct pr_report_thresholds {
     double psi, js, wasserstein, missing_delta;
 } pr_report_thresholds;
@@ -85,14 +89,18 @@ typedef struct pr_report {
     const pr_profile *ref;  /* borrowed */
     const pr_report_acc *cur; /* borrowed */
     pr_report_side ref_side, cur_side; /* filled by pr_report_init */
-    pr_report_thresholds th;           /* defaults set by pr_report_init */
+    const pr_alert_rules *rules;       /* borrowed; NULL: the built-in rules */
+    pr_report_thresholds th;           /* set by pr_report_init / _set_rules */
     const char *model;      /* the model scoring the current data, or NULL */
     const char *title;      /* page title (borrowed); default set by init */
     int64_t generated;      /* Unix s shown as the report's time; 0: none */
 } pr_report;
 
-/* Fills r from ref and cur (summaries, default thresholds). */
+/* Fills r from ref and cur (summaries, the built-in rules' thresholds). */
 void pr_report_init(pr_report *r, const pr_profile *ref, const pr_report_acc *cur);
+/* Judges drift by rules (borrowed, must outlive r; NULL: built-in): sets
+ * r->rules and r->th. */
+void pr_report_set_rules(pr_report *r, const pr_alert_rules *rules);
 
 /* One field's verdict. */
 typedef struct pr_report_field {

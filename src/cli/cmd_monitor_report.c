@@ -30,12 +30,14 @@
 
 static const char report_usage[] =
     "--reference REF --current FILE -o OUT.html [--json OUT.json] [--model MODEL]\n"
-    "       [--spec SPEC] [--format F] [--skip-bad N] [--title TEXT]\n"
+    "       [--spec SPEC] [--format F] [--skip-bad N] [--title TEXT] [--monitors FILE]\n"
     "\n"
     "Compares current data with a reference and writes one self-contained HTML\n"
     "page (inline SVG and CSS; no script, no network): a summary naming the\n"
-    "fields that drifted at the default thresholds (PSI >= 0.2, JS distance >= 0.1,\n"
-    "normalized Wasserstein >= 0.1, missing rate +5 points), every drift\n"
+    "fields that drifted at the alert rules' thresholds (default: PSI >= 0.2, JS\n"
+    "distance >= 0.1, normalized Wasserstein >= 0.1, missing rate +5 points;\n"
+    "--monitors FILE: the thresholds of that rules file, as pronto serve\n"
+    "--monitors would alert on them), every drift\n"
     "statistic per field worst first, each field's distribution (reference bins:\n"
     "numeric quantile bins, categorical top values + rest + unseen, missing) side\n"
     "by side, the prediction histogram, and with a model and labeled current rows\n"
@@ -117,6 +119,7 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     (void)sub;
     const char *ref_path = NULL, *cur_path = NULL, *out_path = NULL, *json_path = NULL;
     const char *model_path = NULL, *spec_path = NULL, *format_s = NULL, *title = NULL;
+    const char *monitors_path = NULL;
     unsigned long long skip_bad = 0;
     pr_flag flags[] = {
         {"--reference", NULL, PR_FLAG_STRING, &ref_path,
@@ -131,6 +134,8 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
         {"--format", NULL, PR_FLAG_STRING, &format_s, "F input format (default: the spec's)", 0},
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows per side", 0},
         {"--title", NULL, PR_FLAG_STRING, &title, "TEXT the page's title", 0},
+        {"--monitors", NULL, PR_FLAG_STRING, &monitors_path,
+         "FILE alert rules whose thresholds judge drift (default: the built-in rules)", 0},
     };
     char *pos[8];
     int n_pos = 0;
@@ -161,7 +166,9 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     char *html = NULL, *json = NULL;
     pr_report_field *fields = NULL;
     pr_format format = PR_FORMAT_CSV;
+    pr_alert_rules *rules = NULL;
 
+    if (monitors_path && pr_alert_rules_load(monitors_path, &rules, &err) != PR_OK) goto fail;
     /* the reference profile first: a model without one fails here */
     if (ref_is_model) {
         pr_model *rm = NULL;
@@ -214,6 +221,7 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
 
     pr_report r;
     pr_report_init(&r, ref, acc);
+    if (rules) pr_report_set_rules(&r, rules);
     r.ref_side.kind = ref_is_model ? "model" : "data";
     r.ref_side.name = ref_path;
     r.cur_side.name = cur_path;
@@ -247,6 +255,7 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
 fail:
     fprintf(stderr, "pronto %s: %s\n", cmd, err.msg);
 done:
+    pr_alert_rules_free(rules);
     free(fields);
     free(html);
     free(json);

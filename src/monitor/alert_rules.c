@@ -92,48 +92,59 @@ const char *pr_alert_state_str(pr_alert_state s) {
     return "?";
 }
 
-static void set_default(pr_alert_rule *r, const char *name, const char *metric,
-                        const char *window, pr_alert_op op, double lo, double hi,
-                        int64_t for_ms, uint64_t min_n, pr_alert_severity sev, int retrain) {
-    memset(r, 0, sizeof *r);
-    pr__alert_copy(r->name, sizeof r->name, name);
-    pr__alert_copy(r->metric, sizeof r->metric, metric);
-    pr__alert_copy(r->field, sizeof r->field, "*");
-    pr__alert_copy(r->arm, sizeof r->arm, "*");
-    pr__alert_copy(r->version, sizeof r->version, "*");
-    pr__alert_copy(r->window, sizeof r->window, window);
-    r->op = op;
-    r->threshold = lo;
-    r->threshold_hi = hi;
-    r->for_ms = for_ms;
-    r->stale_ms = pr__alert_default_stale(pr__alert_window_ms(window, strlen(window)));
-    r->min_n = min_n;
-    r->severity = sev;
-    r->retrain = retrain;
+#define MIN_MS 60000
+#define RULE(NAME, METRIC, WIN, WIN_MS, OP, LO, HI, FOR_MIN, MIN_N, SEV, RETRAIN)            \
+    {.name = NAME, .metric = METRIC, .field = "*", .arm = "*", .version = "*", .window = WIN, \
+     .op = OP, .threshold = LO, .threshold_hi = HI, .for_ms = (FOR_MIN) * MIN_MS,              \
+     .stale_ms = 2 * (WIN_MS), .min_n = MIN_N, .severity = SEV, .retrain = RETRAIN}
+
+/* The one table of built-in rules: the alerts' defaults, and the drift
+ * thresholds the report and the server's worst-first order use when no
+ * rules file is given (pr_alert_rules_threshold). */
+static const pr_alert_rule builtin[] = {
+    RULE("drift_psi", "psi", "5m", 5 * MIN_MS, PR_ALERT_OP_GE, 0.2, 0.2, 10, 1000,
+         PR_ALERT_SEVERITY_WARNING, 0),
+    RULE("drift_js", "js", "5m", 5 * MIN_MS, PR_ALERT_OP_GE, 0.1, 0.1, 10, 1000,
+         PR_ALERT_SEVERITY_WARNING, 0),
+    RULE("drift_wasserstein", "wasserstein", "5m", 5 * MIN_MS, PR_ALERT_OP_GE, 0.1, 0.1, 10,
+         1000, PR_ALERT_SEVERITY_WARNING, 0),
+    RULE("missing_rate", "missing_delta", "1m", MIN_MS, PR_ALERT_OP_GE, 5, 5, 2, 200,
+         PR_ALERT_SEVERITY_CRITICAL, 0),
+    RULE("calibration", "calibration", "1h", 60 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1, 10,
+         20000, PR_ALERT_SEVERITY_CRITICAL, 1),
+};
+#define N_BUILTIN (sizeof builtin / sizeof builtin[0])
+
+const pr_alert_rules *pr_alert_rules_builtin(void) {
+    static const pr_alert_rules set = {(pr_alert_rule *)builtin, N_BUILTIN};
+    return &set;
 }
 
 pr_status pr_alert_rules_default(pr_alert_rules **out, pr_err *err) {
-    enum { N = 5 };
     pr_alert_rules *r = calloc(1, sizeof *r);
-    if (r) r->rules = calloc(N, sizeof *r->rules);
+    if (r) r->rules = calloc(N_BUILTIN, sizeof *r->rules);
     if (!r || !r->rules) {
         pr_alert_rules_free(r);
         return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     }
-    const int64_t min = 60000;
-    set_default(&r->rules[0], "drift_psi", "psi", "5m", PR_ALERT_OP_GE, 0.2, 0.2, 10 * min,
-                1000, PR_ALERT_SEVERITY_WARNING, 0);
-    set_default(&r->rules[1], "drift_js", "js", "5m", PR_ALERT_OP_GE, 0.1, 0.1, 10 * min,
-                1000, PR_ALERT_SEVERITY_WARNING, 0);
-    set_default(&r->rules[2], "drift_wasserstein", "wasserstein", "5m", PR_ALERT_OP_GE, 0.1,
-                0.1, 10 * min, 1000, PR_ALERT_SEVERITY_WARNING, 0);
-    set_default(&r->rules[3], "missing_rate", "missing_delta", "1m", PR_ALERT_OP_GE, 5, 5,
-                2 * min, 200, PR_ALERT_SEVERITY_CRITICAL, 0);
-    set_default(&r->rules[4], "calibration", "calibration", "1h", PR_ALERT_OP_OUTSIDE, 0.9,
-                1.1, 10 * min, 20000, PR_ALERT_SEVERITY_CRITICAL, 1);
-    r->n = N;
+    memcpy(r->rules, builtin, sizeof builtin);
+    r->n = N_BUILTIN;
     *out = r;
     return PR_OK;
+}
+
+double pr_alert_rules_threshold(const pr_alert_rules *r, const char *metric, const char *field) {
+    double th = NAN;
+    if (!r) r = pr_alert_rules_builtin();
+    for (size_t i = 0; i < r->n; i++) {
+        const pr_alert_rule *u = &r->rules[i];
+        if ((u->op != PR_ALERT_OP_GE && u->op != PR_ALERT_OP_GT) || strcmp(u->metric, metric))
+            continue;
+        if (strcmp(u->field, "*") && (!field || strcmp(u->field, field))) continue;
+        if (!(u->threshold > 0)) continue; /* no ratio to score by */
+        if (isnan(th) || u->threshold < th) th = u->threshold;
+    }
+    return th;
 }
 
 void pr_alert_rules_free(pr_alert_rules *r) {

@@ -223,22 +223,39 @@ void pr_report_init(pr_report *r, const pr_profile *ref, const pr_report_acc *cu
     r->cur_side.ts_min = cur->with_ts ? cur->ts_min : 0;
     r->cur_side.ts_max = cur->with_ts ? cur->ts_max : 0;
     r->cur_side.mean_p = cur->scored ? cur->sum_p / (double)cur->scored : NAN;
-    r->th.psi = 0.2;
-    r->th.js = 0.1;
-    r->th.wasserstein = 0.1;
-    r->th.missing_delta = 5;
+    pr_report_set_rules(r, NULL);
     r->title = "pronto drift report";
 }
 
-static double field_score(const pr_drift *d, const pr_report_thresholds *th) {
-    double s = 0;
-    if ((d->has & PR_DRIFT_PSI) && d->psi / th->psi > s) s = d->psi / th->psi;
-    if ((d->has & PR_DRIFT_JS) && d->js / th->js > s) s = d->js / th->js;
-    if ((d->has & PR_DRIFT_WASSERSTEIN) && d->wasserstein / th->wasserstein > s)
-        s = d->wasserstein / th->wasserstein;
-    if ((d->has & PR_DRIFT_MISSING_DELTA) && d->missing_delta / th->missing_delta > s)
-        s = d->missing_delta / th->missing_delta;
-    return isfinite(s) ? s : 0;
+void pr_report_set_rules(pr_report *r, const pr_alert_rules *rules) {
+    r->rules = rules;
+    r->th.psi = pr_alert_rules_threshold(rules, "psi", NULL);
+    r->th.js = pr_alert_rules_threshold(rules, "js", NULL);
+    r->th.wasserstein = pr_alert_rules_threshold(rules, "wasserstein", NULL);
+    r->th.missing_delta = pr_alert_rules_threshold(rules, "missing_delta", NULL);
+}
+
+/* value / threshold of one statistic (0 when unset or not judged). */
+static double ratio(const pr_drift *d, unsigned bit, double v, const pr_alert_rules *rules,
+                    const char *metric, const char *field) {
+    if (!(d->has & bit)) return 0;
+    double th = pr_alert_rules_threshold(rules, metric, field);
+    double x = v / th;
+    return isfinite(x) ? x : 0;
+}
+
+/* The largest value / threshold over the statistics the rules judge for
+ * field: the order of the page, and >= 1 is "drifted". */
+static double field_score(const pr_drift *d, const pr_alert_rules *rules, const char *field) {
+    double s = 0, x;
+    if ((x = ratio(d, PR_DRIFT_PSI, d->psi, rules, "psi", field)) > s) s = x;
+    if ((x = ratio(d, PR_DRIFT_JS, d->js, rules, "js", field)) > s) s = x;
+    if ((x = ratio(d, PR_DRIFT_WASSERSTEIN, d->wasserstein, rules, "wasserstein", field)) > s)
+        s = x;
+    if ((x = ratio(d, PR_DRIFT_MISSING_DELTA, d->missing_delta, rules, "missing_delta", field)) >
+        s)
+        s = x;
+    return s;
 }
 
 static int by_score(const void *x, const void *y) {
@@ -268,7 +285,7 @@ pr_status pr_report_fields(const pr_report *r, pr_report_field **out, uint32_t *
             free(f);
             return s;
         }
-        x->score = field_score(&x->d, &r->th);
+        x->score = field_score(&x->d, r->rules, x->name);
         x->drifted = x->score >= 1;
         k++;
     }

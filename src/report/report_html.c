@@ -112,6 +112,13 @@ static void side_row(pr__rbuf *b, const char *label, const pr_report_side *s) {
     pr__rb_str(b, "</td></tr>\n");
 }
 
+/* "&ge; 0.2", or "not judged" when no rule sets the threshold. */
+static const char *th_text(char *buf, size_t cap, double th) {
+    if (isnan(th)) snprintf(buf, cap, "not judged");
+    else snprintf(buf, cap, "&ge; %g", th);
+    return buf;
+}
+
 static void summary(pr__rbuf *b, const pr_report *r, const pr_report_field *f, uint32_t nf) {
     pr__rb_str(b, "<section id=\"summary\"><h2>Summary</h2>\n<table class=\"sides\">"
                   "<tr><th class=\"name\">side</th><th class=\"name\">source</th><th>rows</th>"
@@ -147,11 +154,14 @@ static void summary(pr__rbuf *b, const pr_report *r, const pr_report_field *f, u
         }
         pr__rb_str(b, ".</p>\n");
     }
-    pr__rb_printf(b, "<p class=\"meta\">Thresholds (effect sizes, as the default alert rules): "
-                     "PSI &ge; %g, Jensen&ndash;Shannon distance &ge; %g, normalized "
-                     "Wasserstein &ge; %g, missing rate &ge; +%g points. KS and the "
+    char t1[32], t2[32], t3[32], t4[32];
+    pr__rb_printf(b, "<p class=\"meta\">Thresholds (effect sizes, as the %s alert rules): "
+                     "PSI %s, Jensen&ndash;Shannon distance %s, normalized "
+                     "Wasserstein %s, missing rate %s points. KS and the "
                      "chi-square p-value are shown, not judged.</p>\n",
-                  r->th.psi, r->th.js, r->th.wasserstein, r->th.missing_delta);
+                  r->rules ? "given" : "default", th_text(t1, sizeof t1, r->th.psi),
+                  th_text(t2, sizeof t2, r->th.js), th_text(t3, sizeof t3, r->th.wasserstein),
+                  th_text(t4, sizeof t4, r->th.missing_delta));
     pr__rb_str(b, "</section>\n");
 }
 
@@ -169,6 +179,7 @@ static void cell(pr__rbuf *b, const pr_drift *d, uint32_t bit, double v, double 
 
 static pr_status drift_section(pr__rbuf *b, const pr_report *r, const pr_report_field *f,
                                uint32_t nf, pr_err *err) {
+    char t1[32], t2[32], t3[32], t4[32];
     pr__rb_str(b, "<section id=\"drift\"><h2>Drift by field (worst first)</h2>\n");
     if (nf > 0 && r->cur_side.rows > 0) {
         uint32_t n = nf < DRIFT_CHART_FIELDS ? nf : DRIFT_CHART_FIELDS;
@@ -198,20 +209,28 @@ static pr_status drift_section(pr__rbuf *b, const pr_report *r, const pr_report_
         }
         char lab[80];
         snprintf(lab, sizeof lab, "PSI threshold %g", r->th.psi);
-        if (s == PR_OK) s = pr_chart_add_hline(c, r->th.psi, lab, err);
-        snprintf(lab, sizeof lab, "JS, Wasserstein threshold %g", r->th.js);
-        if (s == PR_OK) s = pr_chart_add_hline(c, r->th.js, lab, err);
+        if (s == PR_OK && isfinite(r->th.psi)) s = pr_chart_add_hline(c, r->th.psi, lab, err);
+        if (r->th.wasserstein == r->th.js)
+            snprintf(lab, sizeof lab, "JS, Wasserstein threshold %g", r->th.js);
+        else
+            snprintf(lab, sizeof lab, "JS threshold %g", r->th.js);
+        if (s == PR_OK && isfinite(r->th.js)) s = pr_chart_add_hline(c, r->th.js, lab, err);
+        snprintf(lab, sizeof lab, "Wasserstein threshold %g", r->th.wasserstein);
+        if (s == PR_OK && isfinite(r->th.wasserstein) && r->th.wasserstein != r->th.js)
+            s = pr_chart_add_hline(c, r->th.wasserstein, lab, err);
         if (s == PR_OK) s = put_chart(b, c, NULL, err);
         pr_chart_free(c);
         if (s != PR_OK) return s;
     }
     pr__rb_printf(b,
                   "<table class=\"drift\"><tr><th class=\"name\">field</th><th>kind</th>"
-                  "<th>score</th><th>PSI (&ge;%g)</th><th>JS (&ge;%g)</th>"
-                  "<th>Wasserstein (&ge;%g)</th><th>KS</th><th>chi&sup2; p</th>"
-                  "<th>missing &Delta; pts (&ge;%g)</th><th>unseen share</th>"
+                  "<th>score</th><th>PSI (%s)</th><th>JS (%s)</th>"
+                  "<th>Wasserstein (%s)</th><th>KS</th><th>chi&sup2; p</th>"
+                  "<th>missing &Delta; pts (%s)</th><th>unseen share</th>"
                   "<th>mean shift</th><th>rows</th></tr>\n",
-                  r->th.psi, r->th.js, r->th.wasserstein, r->th.missing_delta);
+                  th_text(t1, sizeof t1, r->th.psi), th_text(t2, sizeof t2, r->th.js),
+                  th_text(t3, sizeof t3, r->th.wasserstein),
+                  th_text(t4, sizeof t4, r->th.missing_delta));
     for (uint32_t i = 0; i < nf; i++) {
         const pr_drift *d = &f[i].d;
         const pr_sketch *ref = f[i].column == PR_REPORT_PREDICTION
@@ -223,12 +242,15 @@ static pr_status drift_section(pr__rbuf *b, const pr_report *r, const pr_report_
         fmt_num(num, sizeof num, f[i].score);
         pr__rb_printf(b, "</td><td>%s</td><td>%s</td>",
                       ref->shape->kind == PR_SKETCH_NUMERIC ? "numeric" : "categorical", num);
-        cell(b, d, PR_DRIFT_PSI, d->psi, r->th.psi);
-        cell(b, d, PR_DRIFT_JS, d->js, r->th.js);
-        cell(b, d, PR_DRIFT_WASSERSTEIN, d->wasserstein, r->th.wasserstein);
+        const char *fn = f[i].name;
+        cell(b, d, PR_DRIFT_PSI, d->psi, pr_alert_rules_threshold(r->rules, "psi", fn));
+        cell(b, d, PR_DRIFT_JS, d->js, pr_alert_rules_threshold(r->rules, "js", fn));
+        cell(b, d, PR_DRIFT_WASSERSTEIN, d->wasserstein,
+             pr_alert_rules_threshold(r->rules, "wasserstein", fn));
         cell(b, d, PR_DRIFT_KS, d->ks, 0);
         cell(b, d, PR_DRIFT_CHI2_P, d->chi2_p, 0);
-        cell(b, d, PR_DRIFT_MISSING_DELTA, d->missing_delta, r->th.missing_delta);
+        cell(b, d, PR_DRIFT_MISSING_DELTA, d->missing_delta,
+             pr_alert_rules_threshold(r->rules, "missing_delta", fn));
         cell(b, d, PR_DRIFT_UNSEEN_SHARE, d->unseen_share, 0);
         cell(b, d, PR_DRIFT_MEAN_SHIFT, d->mean_shift, 0);
         pr__rb_printf(b, "<td>%llu</td></tr>\n", (unsigned long long)d->n);

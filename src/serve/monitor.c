@@ -300,14 +300,31 @@ static void sample_add(samples *S, const char *metric, const char *field, const 
     S->v[S->n++] = (pr_metric_sample){metric, field, arm, version, window, value, n};
 }
 
-static double drift_score(const pr_drift *d) {
-    double x = 0;
-    if (d->has & PR_DRIFT_PSI) x = fmax(x, d->psi / 0.2);
-    if (d->has & PR_DRIFT_JS) x = fmax(x, d->js / 0.1);
-    if (d->has & PR_DRIFT_WASSERSTEIN) x = fmax(x, d->wasserstein / 0.1);
-    if (d->has & PR_DRIFT_MISSING_DELTA) x = fmax(x, fabs(d->missing_delta) / 5);
-    if (d->has & PR_DRIFT_UNSEEN_SHARE) x = fmax(x, d->unseen_share / 0.1);
+/* value / threshold of one statistic, the threshold the alert rules set
+ * for the field (0 when the statistic is unset or no rule judges it). */
+static double ratio(const pr_drift *d, unsigned bit, double v, const pr_alert_rules *rules,
+                    const char *metric, const char *field) {
+    if (!(d->has & bit)) return 0;
+    double x = v / pr_alert_rules_threshold(rules, metric, field);
     return isfinite(x) ? x : 0;
+}
+
+/* The worst-first order of /v1/monitor: the largest value / threshold over
+ * the statistics the rules judge (a monitors file changes it). */
+static double drift_score(const pr_drift *d, const pr_alert_rules *rules, const char *field) {
+    static const struct {
+        unsigned bit;
+        const char *metric;
+    } st[] = {{PR_DRIFT_PSI, "psi"},
+              {PR_DRIFT_JS, "js"},
+              {PR_DRIFT_WASSERSTEIN, "wasserstein"},
+              {PR_DRIFT_MISSING_DELTA, "missing_delta"},
+              {PR_DRIFT_UNSEEN_SHARE, "unseen_share"}};
+    const double v[] = {d->psi, d->js, d->wasserstein, d->missing_delta, d->unseen_share};
+    double x = 0;
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        x = fmax(x, ratio(d, st[i].bit, v[i], rules, st[i].metric, field));
+    return x;
 }
 
 static int by_score_desc(const void *x, const void *y) {
@@ -343,7 +360,8 @@ static void publish(pr__mon *M, pr__mon_arm *ma, int w, int64_t start, int64_t e
             const pr_sketch *live = c < ma->n_cols ? pr_live_column(l, c) : pr_live_prediction(l);
             if (pr_drift_compute(ref, live, &f->d, &err) != PR_OK || !f->d.has) continue;
             f->field = c < ma->n_cols ? pr_profile_column_name(ma->prof, c) : "prediction";
-            f->score = drift_score(&f->d);
+            f->score = drift_score(&f->d, M->alerts ? pr_alerts_rules(M->alerts) : NULL,
+                                   f->field);
             r->n_fd++;
         }
         qsort(r->fd, r->n_fd, sizeof *r->fd, by_score_desc);
