@@ -9,9 +9,9 @@ SRC=${PRONTO_SRC:?}
 
 "$P" monitor check-rules > "$T/def.txt"; rc=$?
 check "defaults: exit 0" "[ $rc -eq 0 ]"
-check "defaults: five rules" "grep -q '^5 rules ok' $T/def.txt"
-check "defaults: calibration outside [0.9, 1.1], retrain" \
-    "grep -q '^calibration .*outside \[0.9, 1.1\].*critical yes' $T/def.txt"
+check "defaults: six rules" "grep -q '^6 rules ok' $T/def.txt"
+check "defaults: calibration (bound) outside [0.9, 1.1], retrain; traffic" \
+    "grep -q '^calibration  *calibration_bound .*outside \[0.9, 1.1\].*critical yes' $T/def.txt && grep -q '^traffic  *traffic_ratio .*outside \[0.5, 2\].*info' $T/def.txt"
 
 cat > "$T/monitors.yaml" <<'Y'
 defaults: true
@@ -35,7 +35,7 @@ rules:
 Y
 "$P" monitor check-rules "$T/monitors.yaml" > "$T/m.txt"; rc=$?
 check "file: exit 0" "[ $rc -eq 0 ]"
-check "file: 6 rules" "grep -q '^6 rules ok' $T/m.txt"
+check "file: 7 rules" "grep -q '^7 rules ok' $T/m.txt"
 check "file: override shown" "grep -q '^drift_psi .* 1h .*>= 0.25 .*30m' $T/m.txt"
 "$P" monitor check-rules --yaml "$T/monitors.yaml" > "$T/c1.yaml"
 "$P" monitor check-rules --yaml "$T/c1.yaml" > "$T/c2.yaml"
@@ -45,7 +45,7 @@ check "--yaml is a fixed point" "cmp -s $T/c1.yaml $T/c2.yaml && [ -s $T/c1.yaml
 cp "$SRC/specs/sim-store.yaml" "$T/spec.yaml"
 printf 'monitors:\n  defaults: true\n  rules:\n    - {name: device_missing, metric: missing_delta, field: device, window: 1m, op: ">=", threshold: 2, for: 1m}\n' >> "$T/spec.yaml"
 "$P" monitor check-rules "$T/spec.yaml" > "$T/s.txt"; rc=$?
-check "spec block: 6 rules" "[ $rc -eq 0 ] && grep -q '^device_missing ' $T/s.txt && grep -q '^6 rules ok' $T/s.txt"
+check "spec block: 7 rules" "[ $rc -eq 0 ] && grep -q '^device_missing ' $T/s.txt && grep -q '^7 rules ok' $T/s.txt"
 "$P" simulate -o "$T/d" --duration 20m --users 100 --ads 30 --advertisers 10 --sites 20 \
     --imp-rate 2 --quiet
 "$P" build-dataset --spec "$T/spec.yaml" --data "$T/d" -o "$T/train.pcache" > /dev/null 2>&1

@@ -431,7 +431,7 @@ TEST(drift_thresholds_come_from_the_rules) {
     ASSERT_NEAR(pr_alert_rules_threshold(NULL, "missing_delta", NULL), 5, 0);
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "unseen_share", NULL)));
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "calibration", NULL))); /* outside */
-    ASSERT_EQ_INT(pr_alert_rules_builtin()->n, 5);
+    ASSERT_EQ_INT(pr_alert_rules_builtin()->n, 6);
     /* a file: per field, the smallest; "<" rules and other metrics ignored */
     pr_alert_rules *r = parse_ok("rules:\n"
                                  "  - {name: a, metric: psi, window: 5m, op: \">=\", threshold: 0.4}\n"
@@ -454,10 +454,10 @@ TEST(defaults_and_overrides) {
     pr_err err;
     pr_alert_rules *d = NULL;
     ASSERT_OK(pr_alert_rules_default(&d, &err));
-    ASSERT_EQ_INT(d->n, 5);
+    ASSERT_EQ_INT(d->n, 6);
     const char *names[] = {"drift_psi", "drift_js", "drift_wasserstein", "missing_rate",
-                           "calibration"};
-    for (int i = 0; i < 5; i++) ASSERT_EQ_STR(d->rules[i].name, names[i]);
+                           "calibration", "traffic"};
+    for (int i = 0; i < 6; i++) ASSERT_EQ_STR(d->rules[i].name, names[i]);
     ASSERT_NEAR(d->rules[0].threshold, 0.2, 0);
     ASSERT_NEAR(d->rules[1].threshold, 0.1, 0);
     ASSERT_NEAR(d->rules[2].threshold, 0.1, 0);
@@ -466,22 +466,27 @@ TEST(defaults_and_overrides) {
     ASSERT_NEAR(d->rules[4].threshold, 0.9, 0);
     ASSERT_NEAR(d->rules[4].threshold_hi, 1.1, 0);
     ASSERT_EQ_INT(d->rules[4].retrain, 1);
+    ASSERT_EQ_STR(d->rules[4].metric, "calibration_bound");
+    ASSERT_EQ_STR(d->rules[5].metric, "traffic_ratio");
+    ASSERT_EQ_INT(d->rules[5].op, PR_ALERT_OP_OUTSIDE);
+    ASSERT_NEAR(d->rules[5].threshold_hi, 2, 0);
+    ASSERT_EQ_INT(d->rules[5].severity, PR_ALERT_SEVERITY_INFO);
     pr_alert_rules_free(d);
 
     pr_alert_rules *r = parse_ok("defaults: true\nrules:\n"
                                  "  - {name: drift_psi, metric: psi, window: 1h, op: \">=\", "
                                  "threshold: 0.3}\n"
-                                 "  - {name: traffic, metric: requests_per_s, field: \"\", "
+                                 "  - {name: traffic_low, metric: requests_per_s, field: \"\", "
                                  "window: 1m, op: \"<\", threshold: 1, severity: info}\n");
-    ASSERT_EQ_INT(r->n, 6);
+    ASSERT_EQ_INT(r->n, 7);
     ASSERT_EQ_STR(r->rules[0].name, "drift_psi"); /* replaced in place */
     ASSERT_NEAR(r->rules[0].threshold, 0.3, 0);
     ASSERT_EQ_STR(r->rules[0].window, "1h");
-    ASSERT_EQ_STR(r->rules[5].name, "traffic");
-    ASSERT_EQ_INT(r->rules[5].severity, PR_ALERT_SEVERITY_INFO);
+    ASSERT_EQ_STR(r->rules[6].name, "traffic_low");
+    ASSERT_EQ_INT(r->rules[6].severity, PR_ALERT_SEVERITY_INFO);
     pr_alert_rules_free(r);
     r = parse_ok("defaults: true\nrules: []\n");
-    ASSERT_EQ_INT(r->n, 5);
+    ASSERT_EQ_INT(r->n, 6);
     pr_alert_rules_free(r);
 }
 

@@ -379,6 +379,86 @@ TEST(builder_profile) {
     pr_profile_free(p);
 }
 
+/* A categorical column of n rows: "a" every 8th row, "b" every 8th from
+ * the 4th (each 1/8 of the rows), the others distinct ("u<i>"). */
+static pr_profile *build_tail(int n) {
+    pr_err err;
+    pr_spec *spec = spec_new();
+    pr_profile_builder *b = NULL;
+    ASSERT_OK(pr_profile_builder_new(spec, &b, &err));
+    const char *names[2] = {"c", "x"};
+    ASSERT_OK(pr_profile_builder_bind(b, names, 2));
+    for (int i = 0; i < n; i++) {
+        char c[16];
+        if (i % 8 == 0) snprintf(c, sizeof c, "a");
+        else if (i % 8 == 4) snprintf(c, sizeof c, "b");
+        else snprintf(c, sizeof c, "u%d", i);
+        pr_bytes cols[2] = {{c, strlen(c)}, {"1", 1}};
+        pr_record r;
+        memset(&r, 0, sizeof r);
+        r.n_cols = 2;
+        r.cols = cols;
+        pr_profile_builder_add(b, &r);
+    }
+    pr_profile *p = NULL;
+    ASSERT_OK(pr_profile_builder_finish(b, &p, &err));
+    pr_profile_builder_free(b);
+    pr_spec_free(spec);
+    return p;
+}
+
+TEST(top_counts_are_exact) {
+    /* 8000 rows (no thinning), 6000 distinct values in the tail: Misra-
+     * Gries with 512 counters would have counted "a" and "b" up to
+     * 8000/513 = 15 low each and moved that to "rest" (a bias the JS
+     * distance of every window then carries); exact counters: 1000, 1000,
+     * and 62 singletons of the tail, rest = 8000 - 2000 - 62 */
+    pr_profile *p = build_tail(8000);
+    const pr_sketch *c = pr_profile_column(p, 0);
+    ASSERT_EQ_INT(c->n, 8000);
+    ASSERT_EQ_INT(c->shape->n_top, 64);
+    ASSERT_TRUE(!strcmp(c->shape->top_value[0], "a") || !strcmp(c->shape->top_value[0], "b"));
+    ASSERT_EQ_INT(c->counts[0], 1000);
+    ASSERT_EQ_INT(c->counts[1], 1000);
+    for (int t = 2; t < 64; t++) ASSERT_EQ_INT(c->counts[t], 1);
+    ASSERT_EQ_INT(c->counts[64], 8000 - 2000 - 62);
+    ASSERT_EQ_INT(c->counts[65], 0);
+    /* a live window of the same stream: JS exactly 0 on the folded bins */
+    pr_err err;
+    pr_live *l = NULL;
+    ASSERT_OK(pr_live_new(p, &l, &err));
+    const char *names[2] = {"c", "x"};
+    ASSERT_OK(pr_live_bind(l, names, 2, &err));
+    for (int i = 0; i < 8000; i++) {
+        char v[16];
+        if (i % 8 == 0) snprintf(v, sizeof v, "a");
+        else if (i % 8 == 4) snprintf(v, sizeof v, "b");
+        else snprintf(v, sizeof v, "w%d", i); /* other tail values: rest */
+        live_row(l, v, "1");
+    }
+    pr_drift d;
+    ASSERT_OK(pr_drift_compute(c, pr_live_column(l, 0), &d, &err));
+    /* live: a 1/8, b 1/8, the reference's 62 singletons 0, rest 3/4; the
+     * reference: a 1/8, b 1/8, 62 of 1/8000, rest 5938/8000 */
+    double e1 = 1.0 / 8000, er = 5938.0 / 8000, ar = 0.75, mr = (er + ar) / 2, js2 = 0;
+    js2 += 0.5 * 62 * e1 * log2(e1 / (e1 / 2));
+    js2 += 0.5 * ar * log2(ar / mr) + 0.5 * er * log2(er / mr);
+    ASSERT_NEAR(d.js, sqrt(js2), 1e-9);
+    pr_live_free(l);
+    pr_profile_free(p);
+    /* 40000 rows: thinned four times; the counts stay a consistent sample
+     * (top + rest = present) and the shares right */
+    p = build_tail(40000);
+    c = pr_profile_column(p, 0);
+    uint64_t sum = 0;
+    for (uint32_t t = 0; t < c->shape->n_bins; t++) sum += c->counts[t];
+    ASSERT_EQ_INT(sum, c->n - c->n_missing);
+    ASSERT_TRUE(c->n < 8200);
+    ASSERT_NEAR((double)c->counts[0] / (double)c->n, 0.125, 0.015);
+    ASSERT_NEAR((double)c->counts[1] / (double)c->n, 0.125, 0.015);
+    pr_profile_free(p);
+}
+
 TEST(sampling_keeps_shares) {
     /* 300k rows: the builder thins several times; shares stay right and
      * the counts stay consistent (the decoder checks that) */
@@ -401,6 +481,45 @@ TEST(sampling_keeps_shares) {
     ASSERT_OK(pr_profile_decode(bytes, len, "t", &q, &err));
     free(bytes);
     pr_profile_free(q);
+    pr_profile_free(p);
+}
+
+TEST(hourly_rows_and_expected_traffic) {
+    /* build_reference: ts 1700000000 + i s, i < 5000: 1700000000 is 22:13:20
+     * UTC, so 2800 rows in hour 22 (2800 s of the span) and 2200 in hour 23
+     * (2200 s): one row per second each */
+    pr_err err;
+    pr_profile *p = build_reference(5000, 0, 0);
+    pr_profile_summary s;
+    pr_profile_summary_get(p, &s);
+    for (int k = 0; k < 24; k++)
+        ASSERT_EQ_INT(s.hour_rows[k], k == 22 ? 2800 : k == 23 ? 2200 : 0);
+    ASSERT_NEAR(pr_profile_expected_rows(p, 1700003000000LL, 1700003060000LL), 60, 1e-9);
+    ASSERT_NEAR(pr_profile_expected_rows(p, 1700002700000LL, 1700002900000LL), 200, 1e-9);
+    /* 2 days later, same hours: the same rate */
+    ASSERT_NEAR(pr_profile_expected_rows(p, 1700175800000LL, 1700176100000LL), 300, 1e-9);
+    /* an hour of the day the reference never saw: not known */
+    ASSERT_TRUE(isnan(pr_profile_expected_rows(p, 1700010000000LL, 1700010060000LL)));
+    /* round trip; a layout-1 profile (no hourly rows) still decodes */
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    ASSERT_OK(pr_profile_encode(p, &bytes, &len, &err));
+    pr_profile *q = NULL;
+    ASSERT_OK(pr_profile_decode(bytes, len, "t", &q, &err));
+    pr_profile_summary_get(q, &s);
+    ASSERT_EQ_INT(s.hour_rows[23], 2200);
+    pr_profile_free(q);
+    bytes[4] = 1;
+    ASSERT_OK(pr_profile_decode(bytes, len - 192, "t", &q, &err));
+    pr_profile_summary_get(q, &s);
+    ASSERT_EQ_INT(s.hour_rows[22], 0);
+    ASSERT_TRUE(isnan(pr_profile_expected_rows(q, 1700003000000LL, 1700003060000LL)));
+    pr_profile_free(q);
+    /* hourly rows adding up to more than rows: refused */
+    bytes[4] = 2;
+    bytes[len - 192] = 0xff;
+    ASSERT_STATUS(pr_profile_decode(bytes, len, "t", &q, &err), PR_ERR_FORMAT);
+    free(bytes);
     pr_profile_free(p);
 }
 
@@ -439,10 +558,10 @@ TEST(codec_round_trip_and_damage) {
     pr_profile_free(q);
     q = NULL;
     /* a newer layout: a version error, naming the layout */
-    again[4] = 2;
+    again[4] = 3;
     ASSERT_STATUS(pr_profile_decode(again, len, "t", &q, &err), PR_ERR_VERSION);
-    ASSERT_CONTAINS(err.msg, "layout 2");
-    again[4] = 1;
+    ASSERT_CONTAINS(err.msg, "layout 3");
+    again[4] = 2;
     uint8_t *longer = malloc(len + 1);
     memcpy(longer, bytes, len);
     longer[len] = 0;
@@ -499,6 +618,8 @@ int main(void) {
     RUN(drift_hand_computed_chi2);
     RUN(builder_profile);
     RUN(sampling_keeps_shares);
+    RUN(top_counts_are_exact);
+    RUN(hourly_rows_and_expected_traffic);
     RUN(codec_round_trip_and_damage);
     TEST_MAIN_END();
 }

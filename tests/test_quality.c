@@ -119,6 +119,64 @@ TEST(hand_computed_window) {
 
 /* Ties: equal p in both classes count one half; AUC 0.5, bound 0.5. No
  * click: NE, calibration, AUC undefined and left out of the snapshot. */
+TEST(sliding_windows_and_calibration_bound) {
+    /* minute 0: p 0.1 0.2 0.3 0.4, the 0.2 and 0.4 clicked; minute 1: p
+     * 0.6 (clicked) and 0.05 */
+    pr_quality *q = make(60000, 0, 0);
+    pred_json(q, "{\"request_id\":\"r1\",\"ts\":1704067200000,\"model_version\":\"abc\","
+                 "\"request\":{},\"predictions\":[{\"ad_id\":4,\"p\":0.4},"
+                 "{\"ad_id\":3,\"p\":0.3},{\"ad_id\":2,\"p\":0.2},{\"ad_id\":1,\"p\":0.1}]}");
+    for (int c = 1; c <= 4; c++) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "\"request_id\":\"r1\",\"ad_id\":%d", c);
+        event(q, "impression", c, 100 + c, T0 + 1000 + c, extra);
+    }
+    event(q, "click", 10, 102, T0 + 5000, NULL);
+    event(q, "click", 11, 104, T0 + 30000, NULL);
+    pred_json(q, "{\"request_id\":\"r2\",\"ts\":1704067261000,\"model_version\":\"abc\","
+                 "\"request\":{},\"predictions\":[{\"ad_id\":5,\"p\":0.6},"
+                 "{\"ad_id\":6,\"p\":0.05}]}");
+    event(q, "impression", 5, 105, T0 + 61000, "\"request_id\":\"r2\",\"ad_id\":5");
+    event(q, "impression", 6, 106, T0 + 61001, "\"request_id\":\"r2\",\"ad_id\":6");
+    event(q, "click", 12, 105, T0 + 62000, NULL);
+    event(q, "click", 13, 999, T0 + 150000, NULL); /* wm: minute 0 closed, minute 1 not */
+    pr_quality_sample s[64];
+    /* until T0 + 2 min: minute 1 is not closed yet, only minute 0 counts */
+    size_t n = pr_quality_sliding(q, T0 + 120000, s, 64);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "5m", ""), 4, 0);
+    ASSERT_NEAR(find_sample(s, n, "calibration", "5m", ""), 0.5, 1e-12);
+    /* clicks 2, sum p 1, sd sqrt(0.7): 2 - 2 sd < 1, so 1 */
+    ASSERT_NEAR(find_sample(s, n, "calibration_bound", "5m", ""), 1, 0);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "1h", ""), 4, 0);
+    /* until T0 + 1 min: minute 0 ends there, and counts; a ms earlier none */
+    ASSERT_EQ_INT(pr_quality_sliding(q, T0 + 59999, s, 64), 0);
+    n = pr_quality_sliding(q, T0 + 60000, s, 64);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "5m", ""), 4, 0);
+    event(q, "click", 14, 999, T0 + 180000, NULL); /* minute 1 closed */
+    n = pr_quality_sliding(q, T0 + 120000, s, 64);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "5m", ""), 6, 0);
+    ASSERT_NEAR(find_sample(s, n, "calibration", "5m", ""), 1.65 / 3, 1e-12);
+    ASSERT_NEAR(find_sample(s, n, "auc", "5m", ""), 8.0 / 9, 1e-12);
+    double ll = -(log(0.9) + log(0.2) + log(0.7) + log(0.4) + log(0.6) + log(0.95)) / 6;
+    ASSERT_NEAR(find_sample(s, n, "logloss", "1h", ""), ll, 1e-12);
+    /* clicks 3 > sum p 1.65 by less than 2 sd (sd = sqrt(0.9875)): 1 */
+    ASSERT_NEAR(find_sample(s, n, "calibration_bound", "5m", ""), 1, 0);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].window, "5m")) ASSERT_EQ_INT(s[i].start_ms, T0 + 120000 - 300000);
+    /* a window starting before until - 5 min is not in the 5m sum */
+    n = pr_quality_sliding(q, T0 + 60000 + 300000, s, 64);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "5m", ""), 2, 0);
+    ASSERT_NEAR(find_sample(s, n, "n_labeled", "1h", ""), 6, 0);
+    pr_quality_free(q);
+    /* the bound by hand: sum p 100, sum p(1-p) 64 (sd 8), z 2 */
+    ASSERT_NEAR(pr_quality_calibration_bound(100, 64, 150, 2), 100.0 / 134, 1e-15);
+    ASSERT_NEAR(pr_quality_calibration_bound(100, 64, 70, 2), 100.0 / 86, 1e-15);
+    ASSERT_NEAR(pr_quality_calibration_bound(100, 64, 95, 2), 1, 0);
+    ASSERT_NEAR(pr_quality_calibration_bound(100, 64, 110, 2), 1, 0);
+    ASSERT_TRUE(isnan(pr_quality_calibration_bound(1, 0, 0, 2)));
+    ASSERT_TRUE(isnan(pr_quality_calibration_bound(0, 0, 5, 2)));
+}
+
 TEST(ties_and_undefined) {
     pr_quality *q = make(1000, 0, 0);
     pred_json(q, "{\"request_id\":7,\"ts\":1704067200000,\"model_version\":\"m\",\"arm\":\"a\","
@@ -379,6 +437,7 @@ TEST(bad_input) {
 int main(void) {
     RUN(hand_computed_window);
     RUN(ties_and_undefined);
+    RUN(sliding_windows_and_calibration_bound);
     RUN(attribution_window_rule);
     RUN(series_apart);
     RUN(impression_before_prediction);

@@ -145,8 +145,16 @@ typedef struct pr_profile_summary {
     uint64_t labeled, clicks;   /* rows with a label, of which positive */
     double base_rate;           /* clicks / labeled, NaN when labeled = 0 */
     int64_t ts_min, ts_max;     /* time span (Unix s); 0 when no ts column */
+    uint64_t hour_rows[24];     /* rows per UTC hour of day (every row with a
+                                   ts); all 0: not known (profile layout 1) */
 } pr_profile_summary;
 void pr_profile_summary_get(const pr_profile *p, pr_profile_summary *out);
+/* The rows the reference would hold in [start_ms, end_ms) at its own
+ * rate for those hours of the day: per UTC hour of day, hour_rows over the
+ * seconds of the time span in that hour of day, times the window's
+ * seconds in it. NaN when the profile has no time span or hourly counts.
+ * What traffic is compared with (the server's traffic_ratio). */
+double pr_profile_expected_rows(const pr_profile *p, int64_t start_ms, int64_t end_ms);
 /* Accepts NULL. */
 void pr_profile_free(pr_profile *p);
 

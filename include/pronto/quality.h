@@ -214,6 +214,22 @@ pr_status pr_quality_windows(const pr_quality *q, int64_t len_ms, pr_quality_win
  * whose value is undefined left out) in out[0..cap); returns how many
  * there are (more than cap: call again with a larger out). */
 size_t pr_quality_snapshot(const pr_quality *q, pr_quality_sample *out, size_t cap);
+/* Sliding windows for alerting, recomputed at every call: per series, the
+ * sum of its closed 1 min windows inside [until_ms - len, until_ms), len
+ * 5 min and 1 h, as samples of window "5m" and "1h" (start_ms until_ms -
+ * len; those with no labeled impression left out): the figures of the
+ * snapshot plus "calibration_bound". A caller at event time `now` passes
+ * until_ms = now - attribution window - lateness: the minutes whose labels
+ * are final by then, whatever the accumulator's thread has taken since. */
+size_t pr_quality_sliding(const pr_quality *q, int64_t until_ms, pr_quality_sample *out,
+                          size_t cap);
+/* Calibration (sum_p / clicks) moved toward 1 by z standard deviations of
+ * the click count (sd = sqrt(sum_pq), sum_pq = sum of p (1 - p)); 1 when
+ * the interval clicks +- z sd holds sum_p. Outside a band like [0.9, 1.1]
+ * only when the miscalibration is both that large and significant at z.
+ * NaN when sum_p is 0 (or no click and z sd = 0). */
+double pr_quality_calibration_bound(double sum_p, double sum_pq, double clicks, double z);
+#define PR_QUALITY_BOUND_Z 2.0
 
 #ifdef __cplusplus
 }

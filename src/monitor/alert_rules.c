@@ -12,7 +12,8 @@
  *   drift_js           js             5m     >=        0.1         10m  1000   warning
  *   drift_wasserstein  wasserstein    5m     >=        0.1         10m  1000   warning
  *   missing_rate       missing_delta  1m     >=        5 (points)  2m   200    critical
- *   calibration        calibration    1h     outside   [0.9, 1.1]  10m  20000  critical, retrain
+ *   calibration        calibration_bound 5m  outside   [0.9, 1.1]  5m   1000   critical, retrain
+ *   traffic            traffic_ratio  5m     outside   [0.5, 2]    10m  100    info
  *
  * every one with field, arm and version "*" and stale twice the window.
  */
@@ -110,8 +111,10 @@ static const pr_alert_rule builtin[] = {
          1000, PR_ALERT_SEVERITY_WARNING, 0),
     RULE("missing_rate", "missing_delta", "1m", MIN_MS, PR_ALERT_OP_GE, 5, 5, 2, 200,
          PR_ALERT_SEVERITY_CRITICAL, 0),
-    RULE("calibration", "calibration", "1h", 60 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1, 10,
-         20000, PR_ALERT_SEVERITY_CRITICAL, 1),
+    RULE("calibration", "calibration_bound", "5m", 5 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1, 5,
+         1000, PR_ALERT_SEVERITY_CRITICAL, 1),
+    RULE("traffic", "traffic_ratio", "5m", 5 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.5, 2, 10, 100,
+         PR_ALERT_SEVERITY_INFO, 0),
 };
 #define N_BUILTIN (sizeof builtin / sizeof builtin[0])
 

@@ -12,9 +12,12 @@
  *                from them, the kept values are counted, and every later
  *                value is counted directly (O(log bins)). Memory: 64 KB
  *                per numeric column while building.
- *   categorical  Misra-Gries heavy hitters over the value hashes
- *                (PR__MG_CAP counters; a count is under by at most
- *                n / (PR__MG_CAP + 1)) for the top values, and a Bloom
+ *   categorical  a counter per distinct value of the profiled sample
+ *                (grown from PR__MG_CAP up to PR__MG_CAP_MAX, more than
+ *                the sample's 2 * PR__ROWS_PER_LEVEL + 1 rows: the top
+ *                values' counts are exact sample counts); past that
+ *                (cannot happen while the sample is bounded) Misra-Gries
+ *                decrements keep it bounded, and a Bloom
  *                filter of 2^PR__BLOOM_BUILD_LOG2 bits over every value,
  *                folded down (OR of halves) to the stored size at finish.
  */
@@ -25,8 +28,8 @@
 
 #define PR__SAMPLE 8192u             /* numeric values kept to cut edges */
 #define PR__TARGET_BINS 32u          /* quantile bins wanted */
-#define PR__MG_CAP 512u              /* Misra-Gries counters */
-#define PR__MG_SLOTS 1024u
+#define PR__MG_CAP 512u              /* value counters at first */
+#define PR__MG_CAP_MAX 8704u         /* at most (> 2 * PR__ROWS_PER_LEVEL + 1) */
 #define PR__BLOOM_BUILD_LOG2 17u     /* 16 KB per column while building */
 #define PR__ROWS_PER_LEVEL 4096u     /* row sampling (profile.c) */
 #define PR__BLOOM_K 3u               /* bits per value, all in one word */

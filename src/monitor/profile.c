@@ -58,10 +58,13 @@ typedef struct col_builder {
     double *sample;
     uint32_t n_sample;
     int fixed;
-    /* categorical: Misra-Gries counters and the full-size filter */
+    /* categorical: value counters (exact over the sample; Misra-Gries
+     * past PR__MG_CAP_MAX) and the full-size filter */
     mg_entry *mg;
-    uint32_t mg_n;
-    mg_slot *mg_slot;         /* PR__MG_SLOTS */
+    uint32_t mg_n, mg_cap;    /* entries used, allocated */
+    mg_slot *mg_slot;         /* mg_nslots: a power of two >= 2 * mg_cap */
+    uint32_t mg_nslots;
+    int mg_inexact;           /* 1 once a Misra-Gries decrement happened */
     uint64_t *bloom;
 } col_builder;
 
@@ -129,8 +132,10 @@ pr_status pr_profile_builder_new(const pr_spec *spec, pr_profile_builder **out,
         if (c->kind == PR_SKETCH_NUMERIC) {
             if (!(c->sample = malloc(PR__SAMPLE * sizeof *c->sample))) goto nomem;
         } else {
+            c->mg_cap = PR__MG_CAP;
+            c->mg_nslots = 2 * PR__MG_CAP;
             c->mg = malloc(PR__MG_CAP * sizeof *c->mg);
-            c->mg_slot = calloc(PR__MG_SLOTS, sizeof *c->mg_slot);
+            c->mg_slot = calloc(2 * PR__MG_CAP, sizeof *c->mg_slot);
             c->bloom = calloc(((size_t)1 << PR__BLOOM_BUILD_LOG2) / 64, 8);
             if (!c->mg || !c->mg_slot || !c->bloom) goto nomem;
         }
@@ -217,11 +222,14 @@ static void numeric_add(col_builder *c, const pr_bytes *v, double num) {
     pr_sketch_add_number(&c->sk, x);
 }
 
+static uint32_t mg_slots(const col_builder *c) { return c->mg_nslots; }
+
 static void mg_reindex(col_builder *c) {
-    memset(c->mg_slot, 0, PR__MG_SLOTS * sizeof *c->mg_slot);
+    uint32_t mask = mg_slots(c) - 1;
+    memset(c->mg_slot, 0, mg_slots(c) * sizeof *c->mg_slot);
     for (uint32_t e = 0; e < c->mg_n; e++) {
-        uint32_t i = (uint32_t)c->mg[e].hash & (PR__MG_SLOTS - 1);
-        while (c->mg_slot[i].idx) i = (i + 1) & (PR__MG_SLOTS - 1);
+        uint32_t i = (uint32_t)c->mg[e].hash & mask;
+        while (c->mg_slot[i].idx) i = (i + 1) & mask;
         c->mg_slot[i].hash = c->mg[e].hash;
         c->mg_slot[i].count = c->mg[e].count;
         c->mg_slot[i].idx = e + 1;
@@ -230,8 +238,28 @@ static void mg_reindex(col_builder *c) {
 
 /* Copies the slots' counts into the entries. */
 static void mg_sync(col_builder *c) {
-    for (uint32_t i = 0; i < PR__MG_SLOTS; i++)
+    for (uint32_t i = 0; i < mg_slots(c); i++)
         if (c->mg_slot[i].idx) c->mg[c->mg_slot[i].idx - 1].count = c->mg_slot[i].count;
+}
+
+/* Doubles the counters (up to PR__MG_CAP_MAX); 0 when it cannot. */
+static int mg_grow(col_builder *c) {
+    if (c->mg_cap >= PR__MG_CAP_MAX) return 0;
+    uint32_t cap = 2 * c->mg_cap > PR__MG_CAP_MAX ? PR__MG_CAP_MAX : 2 * c->mg_cap;
+    uint32_t slots = c->mg_nslots;
+    while (slots < 2 * cap) slots *= 2;
+    mg_entry *e = realloc(c->mg, cap * sizeof *e);
+    if (!e) return 0;
+    c->mg = e;
+    mg_slot *t = calloc(slots, sizeof *t);
+    if (!t) return 0;
+    mg_sync(c);
+    free(c->mg_slot);
+    c->mg_slot = t;
+    c->mg_nslots = slots;
+    c->mg_cap = cap;
+    mg_reindex(c);
+    return 1;
 }
 
 static void categorical_add(col_builder *c, const pr_bytes *v) {
@@ -241,15 +269,20 @@ static void categorical_add(col_builder *c, const pr_bytes *v) {
     }
     c->sk.n++;
     uint64_t h = pr_sketch_hash(v->ptr, v->len);
-    uint32_t i = (uint32_t)h & (PR__MG_SLOTS - 1);
-    for (; c->mg_slot[i].idx; i = (i + 1) & (PR__MG_SLOTS - 1)) {
+    uint32_t mask = mg_slots(c) - 1, i = (uint32_t)h & mask;
+    for (; c->mg_slot[i].idx; i = (i + 1) & mask) {
         if (c->mg_slot[i].hash == h) {
             c->mg_slot[i].count++;   /* counted, so already in the filter */
             return;
         }
     }
     c->bloom[pr__bloom_word(h, PR__BLOOM_BUILD_LOG2)] |= pr__bloom_bits(h);
-    if (c->mg_n < PR__MG_CAP) {
+    if (c->mg_n == c->mg_cap && mg_grow(c)) { /* the newcomer's slot moved */
+        mask = mg_slots(c) - 1;
+        for (i = (uint32_t)h & mask; c->mg_slot[i].idx; i = (i + 1) & mask) {
+        }
+    }
+    if (c->mg_n < c->mg_cap) {
         mg_entry *e = &c->mg[c->mg_n++];
         e->hash = h;
         e->count = 1;
@@ -260,13 +293,25 @@ static void categorical_add(col_builder *c, const pr_bytes *v) {
         c->mg_slot[i].idx = c->mg_n;
         return;
     }
-    /* full: every counter (and the newcomer's) goes down by one */
+    /* full at PR__MG_CAP_MAX (the sample outgrew its bound): Misra-Gries,
+     * every counter (and the newcomer's) goes down by one */
     mg_sync(c);
+    c->mg_inexact = 1;
     uint32_t k = 0;
     for (uint32_t e = 0; e < c->mg_n; e++)
         if (--c->mg[e].count > 0) c->mg[k++] = c->mg[e];
     c->mg_n = k;
     mg_reindex(c);
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+static int hour_of_day(int64_t t) {
+    int64_t h = floor_div(t, 3600) % 24;
+    return (int)(h < 0 ? h + 24 : h);
 }
 
 void pr_profile_builder_add_label(pr_profile_builder *b, float label,
@@ -279,6 +324,7 @@ void pr_profile_builder_add_label(pr_profile_builder *b, float label,
     if (ts) {
         if (!b->sum.ts_min || ts < b->sum.ts_min) b->sum.ts_min = ts;
         if (ts > b->sum.ts_max) b->sum.ts_max = ts;
+        b->sum.hour_rows[hour_of_day(ts)]++;
     }
 }
 
@@ -308,16 +354,18 @@ static void next_level(pr_profile_builder *b) {
             c->sk.m2 = c->sk.n_finite ? c->sk.m2 * (double)nf / (double)c->sk.n_finite : 0;
             c->sk.n_finite = nf;
         } else {
-            uint64_t present = 0;
+            uint64_t present = 0, sum = 0;
             uint32_t k = 0;
             mg_sync(c);
             for (uint32_t e = 0; e < c->mg_n; e++) {
                 c->mg[e].count = thin(c->mg[e].count, &b->rng);
+                sum += c->mg[e].count;
                 if (c->mg[e].count > 0) c->mg[k++] = c->mg[e];
             }
             c->mg_n = k;
             mg_reindex(c);
-            present = thin(c->sk.n - c->sk.n_missing, &b->rng);
+            /* exact counters: the present count is their sum, thinned alike */
+            present = c->mg_inexact ? thin(c->sk.n - c->sk.n_missing, &b->rng) : sum;
             c->sk.n_missing = thin(c->sk.n_missing, &b->rng);
             c->sk.n = present + c->sk.n_missing;
         }
@@ -378,7 +426,8 @@ static void categorical_fix(col_builder *c, uint32_t max_log2, pr_sketch_shape *
     }
     sh->n_top = nt;
     sh->n_bins = nt + 2;
-    /* Misra-Gries counts are lower bounds; thinning rounds each count on
+    /* exact counters sum to the present count; after Misra-Gries
+     * decrements they are lower bounds, and thinning rounds each count on
      * its own, so the top may exceed the present count by a few */
     if (top > present) {
         present = top;
@@ -468,6 +517,41 @@ const pr_sketch *pr_profile_prediction(const pr_profile *p) {
 }
 const char *pr_profile_score_source(const pr_profile *p) { return p->score_source; }
 void pr_profile_summary_get(const pr_profile *p, pr_profile_summary *out) { *out = p->sum; }
+
+/* Adds the seconds of [a, b) to sec[hour of day]. */
+static void spread(int64_t a, int64_t b, double *sec) {
+    int64_t days = (b - a) / 86400;
+    if (days > 0) {
+        for (int k = 0; k < 24; k++) sec[k] += (double)days * 3600;
+        a += days * 86400;
+    }
+    while (a < b) { /* less than a day: at most 25 pieces */
+        int64_t next = (floor_div(a, 3600) + 1) * 3600;
+        if (next > b) next = b;
+        sec[hour_of_day(a)] += (double)(next - a);
+        a = next;
+    }
+}
+
+double pr_profile_expected_rows(const pr_profile *p, int64_t start_ms, int64_t end_ms) {
+    const pr_profile_summary *s = &p->sum;
+    uint64_t total = 0;
+    for (int k = 0; k < 24; k++) total += s->hour_rows[k];
+    if (!total || !s->ts_min || s->ts_max < s->ts_min || end_ms <= start_ms) return NAN;
+    double ref[24] = {0}, win[24] = {0};
+    spread(s->ts_min, s->ts_max + 1, ref); /* the span, its last second included */
+    /* the window in seconds (its edges to the second, rounded down) */
+    int64_t a = floor_div(start_ms, 1000), b = floor_div(end_ms, 1000);
+    if (b - a > 400 * 86400) return NAN;
+    spread(a, b, win);
+    double e = 0;
+    for (int k = 0; k < 24; k++)
+        if (win[k] > 0) {
+            if (!(ref[k] > 0)) return NAN; /* an hour the reference never saw */
+            e += (double)s->hour_rows[k] / ref[k] * win[k];
+        }
+    return e;
+}
 
 pr_status pr_profile_of_model(const pr_model *m, pr_profile **out, pr_err *err) {
     size_t len = 0;

@@ -5,7 +5,7 @@
  *
  *   OFFSET  SIZE  DESCRIPTION
  *   0       4     magic "PRPF"
- *   4       4     layout version (u32), 1
+ *   4       4     layout version (u32), 2 (1: no hourly rows; still read)
  *   8       4     n_columns (u32), 0..1024
  *   12      4     reserved, 0
  *   16      8     rows (u64)
@@ -17,6 +17,8 @@
  *   58      S     score source text
  *   58+S    ...   the prediction sketch, then per column: u16 name length
  *                 (1..256), the name (no NUL), its sketch
+ *   then    192   (layout 2) rows per UTC hour of day, 24 x u64; their sum
+ *                 <= rows
  *
  * A sketch:
  *   1   kind (u8): 1 numeric, 2 categorical
@@ -31,7 +33,8 @@
  *                2^F / 8 bytes of filter (u64 words); n_finite = 0
  *   always: n = sum of counts + n_missing + n_nonfinite (no overflow)
  *
- * The payload ends exactly after the last sketch. Decoding checks every
+ * The payload ends exactly after the last sketch (layout 1) or the hourly
+ * rows (layout 2). Decoding checks every
  * bound before reading, so any input gives a profile or an error.
  */
 #include <math.h>
@@ -42,7 +45,7 @@
 #include "monitor/monitor_int.h"
 
 #define MAGIC "PRPF"
-#define LAYOUT_VERSION 1u
+#define LAYOUT_VERSION 2u
 #define SOURCE_MAX 256u
 
 /* ---------------------------------------------------------------- encode */
@@ -150,6 +153,7 @@ pr_status pr_profile_encode(const pr_profile *p, uint8_t **out, size_t *len,
         put(&b, p->names[i], nl);
         put_sketch(&b, &p->sketches[i]);
     }
+    for (int k = 0; k < 24; k++) put_u64(&b, p->sum.hour_rows[k]);
     if (b.failed) {
         free(b.p);
         return pr_err_set(err, PR_ERR_NOMEM, "profile: out of memory");
@@ -371,6 +375,14 @@ pr_status pr_profile_decode(const void *data, size_t len, const char *name,
             break;
         }
         get_sketch(&b, &p->shapes[i], &p->sketches[i]);
+    }
+    if (b.rc == PR_OK && version >= 2) {
+        uint64_t sum = 0;
+        for (int k = 0; k < 24 && b.rc == PR_OK; k++) {
+            p->sum.hour_rows[k] = get_u64(&b);
+            sum += p->sum.hour_rows[k] > p->sum.rows ? p->sum.rows + 1 : p->sum.hour_rows[k];
+        }
+        if (b.rc == PR_OK && sum > p->sum.rows) bad(&b, "hourly rows add up to more than rows");
     }
     if (b.rc == PR_OK && b.pos != b.len) bad(&b, "unexpected bytes after the last sketch");
     if (b.rc != PR_OK) {

@@ -46,6 +46,7 @@ typedef struct pr__qwin {
     int64_t start;
     uint64_t n, clicks;
     double sum_p, sum_ll;
+    double sum_pq;             /* sum of p (1 - p): the variance of the clicks */
     uint32_t hist[2][PR_QUALITY_AUC_BINS]; /* [label][bin of p] */
 } pr__qwin;
 

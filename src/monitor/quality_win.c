@@ -130,11 +130,20 @@ void pr__quality_count(pr_quality *q, uint32_t s, int64_t ts, double p, int labe
         w->clicks += label != 0;
         w->sum_p += p;
         w->sum_ll += ll;
+        w->sum_pq += pc * (1 - pc);
         w->hist[label != 0][bin]++;
     }
 }
 
 /* ---------------------------------------------------------------- figures */
+
+double pr_quality_calibration_bound(double sum_p, double sum_pq, double clicks, double z) {
+    if (!(sum_p > 0)) return NAN;
+    double sd = sqrt(sum_pq > 0 ? sum_pq : 0), c = clicks;
+    if (c > sum_p) c = fmax(sum_p, c - z * sd);
+    else if (c < sum_p) c = fmin(sum_p, c + z * sd);
+    return c > 0 ? sum_p / c : NAN;
+}
 
 static void figures(const pr_quality *q, const pr__qseries *s, int g, const pr__qwin *w,
                     pr_quality_window *out) {
@@ -208,6 +217,55 @@ static void sample(pr_quality_sample *out, size_t cap, size_t *k, const char *me
     if (*k < cap)
         out[*k] = (pr_quality_sample){metric, "", w->arm, w->version, win, v, w->n, w->start_ms};
     (*k)++;
+}
+
+size_t pr_quality_sliding(const pr_quality *q, int64_t until_ms, pr_quality_sample *out,
+                          size_t cap) {
+    static const int64_t lens[2] = {300000, 3600000};
+    static const char *const names[2] = {"5m", "1h"};
+    size_t k = 0;
+    pr__qwin *sum = malloc(sizeof *sum);
+    if (!sum) return 0;
+    for (uint32_t i = 0; i < q->n_series; i++) {
+        const pr__qseries *se = &q->series[i];
+        const pr__qring *r = &se->ring[PR__QG_1M];
+        for (int L = 0; L < 2; L++) {
+            memset(sum, 0, sizeof *sum);
+            sum->start = until_ms - lens[L];
+            for (uint32_t j = 0; j < r->n; j++) {
+                const pr__qwin *w = r->w[(r->head + j) % r->cap];
+                pr_quality_window f;
+                if (w->start < sum->start || w->start + 60000 > until_ms) continue;
+                figures(q, se, PR__QG_1M, w, &f);
+                if (!f.closed) continue;
+                sum->n += w->n;
+                sum->clicks += w->clicks;
+                sum->sum_p += w->sum_p;
+                sum->sum_ll += w->sum_ll;
+                sum->sum_pq += w->sum_pq;
+                for (int y = 0; y < 2; y++)
+                    for (uint32_t b = 0; b < PR_QUALITY_AUC_BINS; b++) sum->hist[y][b] += w->hist[y][b];
+            }
+            if (!sum->n) continue;
+            pr_quality_window w;
+            figures(q, se, PR__QG_1M, sum, &w);
+            w.len_ms = lens[L];
+            const char *wn = names[L];
+            sample(out, cap, &k, "n_labeled", &w, wn, (double)w.n);
+            sample(out, cap, &k, "logloss", &w, wn, w.logloss);
+            sample(out, cap, &k, "ne", &w, wn, w.ne);
+            sample(out, cap, &k, "calibration", &w, wn, w.calibration);
+            sample(out, cap, &k, "calibration_bound", &w, wn,
+                   pr_quality_calibration_bound(sum->sum_p, sum->sum_pq, (double)sum->clicks,
+                                                PR_QUALITY_BOUND_Z));
+            sample(out, cap, &k, "auc", &w, wn, w.auc);
+            sample(out, cap, &k, "ctr", &w, wn, w.ctr);
+            sample(out, cap, &k, "mean_p", &w, wn, w.mean_p);
+            sample(out, cap, &k, "auc_err", &w, wn, w.auc_err);
+        }
+    }
+    free(sum);
+    return k;
 }
 
 size_t pr_quality_snapshot(const pr_quality *q, pr_quality_sample *out, size_t cap) {

@@ -369,6 +369,12 @@ static void publish(pr__mon *M, pr__mon_arm *ma, int w, int64_t start, int64_t e
     pthread_mutex_unlock(&M->mu);
     /* the monitor thread is the only writer: reading r without mu is safe */
     sample_add(S, "requests_per_s", "", arm, ma->version, win, r->rps, u->requests);
+    if (ma->prof) { /* answered candidates against the reference's rows at these hours */
+        double e = pr_profile_expected_rows(ma->prof, start, end);
+        if (e > 0)
+            sample_add(S, "traffic_ratio", "", arm, ma->version, win, (double)u->scores / e,
+                       u->requests);
+    }
     for (uint32_t i = 0; i < r->n_fd; i++) {
         const char *names[PR_DRIFT_N_STATS];
         double v[PR_DRIFT_N_STATS];
@@ -426,21 +432,29 @@ static void close_arm_minute(pr__mon *M, pr__mon_arm *ma, int64_t start, samples
     }
 }
 
-/* The latest quality windows as samples (quality.c's thread computes them
- * from joined outcomes, in impression time). */
-static void quality_samples(pr__mon *M, samples *S, pr_quality_sample **buf, size_t *cap) {
-    size_t n = pr__quality_snapshot(M->s, *buf, *cap);
-    if (n > *cap) {
-        pr_quality_sample *b = realloc(*buf, n * sizeof *b);
-        if (!b) return;
-        *buf = b;
-        *cap = n;
-        n = pr__quality_snapshot(M->s, *buf, *cap);
-        if (n > *cap) n = *cap;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const pr_quality_sample *q = &(*buf)[i];
-        sample_add(S, q->metric, q->field, q->arm, q->version, q->window, q->value, q->n);
+/* Quality samples for the rules at event time now: the latest closed 1m
+ * window, and 5m and 1h windows sliding over the 1m ones whose labels are
+ * final by now (quality.c's thread computes them from joined outcomes, in
+ * impression time). */
+static void quality_samples(pr__mon *M, int64_t now, samples *S, pr_quality_sample **buf,
+                            size_t *cap) {
+    for (int sliding = 0; sliding < 2; sliding++) {
+        size_t n = sliding ? pr__quality_sliding(M->s, now, *buf, *cap)
+                           : pr__quality_snapshot(M->s, *buf, *cap);
+        if (n > *cap) {
+            pr_quality_sample *b = realloc(*buf, n * sizeof *b);
+            if (!b) return;
+            *buf = b;
+            *cap = n;
+            n = sliding ? pr__quality_sliding(M->s, now, *buf, *cap)
+                        : pr__quality_snapshot(M->s, *buf, *cap);
+            if (n > *cap) n = *cap;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const pr_quality_sample *q = &(*buf)[i];
+            if (!sliding && strcmp(q->window, "1m")) continue;
+            sample_add(S, q->metric, q->field, q->arm, q->version, q->window, q->value, q->n);
+        }
     }
 }
 
@@ -452,7 +466,7 @@ static void close_minute(pr__mon *M) {
     for (uint32_t a = 0; a < M->n_arms; a++) close_arm_minute(M, &M->arm[a], start, &S);
     pr_quality_sample *qb = NULL;
     size_t qcap = 0;
-    quality_samples(M, &S, &qb, &qcap);
+    quality_samples(M, start + PR__MON_MINUTE, &S, &qb, &qcap);
     M->closed_ms = start + PR__MON_MINUTE;
     __atomic_add_fetch(&M->windows_closed, 1, __ATOMIC_RELAXED);
     if (M->alerts) {

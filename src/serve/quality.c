@@ -268,6 +268,16 @@ size_t pr__quality_history(pr_server *s, pr__qhist **out) {
     return k;
 }
 
+size_t pr__quality_sliding(pr_server *s, int64_t now_ms, pr_quality_sample *out, size_t cap) {
+    pr__qual *ql = &s->qual;
+    if (!__atomic_load_n(&ql->on, __ATOMIC_ACQUIRE)) return 0;
+    int64_t until = now_ms - s->o.quality_window_ms - s->o.quality_lateness_ms;
+    pthread_mutex_lock(&ql->mu);
+    size_t n = pr_quality_sliding(ql->q, until, out, cap);
+    pthread_mutex_unlock(&ql->mu);
+    return n;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 /* A label value: names come from the model file or the registry (hex, ids),
