@@ -55,14 +55,15 @@ seed: 0
 input: {format: csv, label: label, timestamp: ts}
 request:
   timestamp: ts
-  columns: [user_id, ad_id, site_id, device, position, hour]
+  columns: [user_id, ad_id, site_id, device, position]
+  time: [hour_of_day]
 fields:
   - {name: user_id, type: categorical}
   - {name: ad_id, type: categorical}
   - {name: site_id, type: categorical}
   - {name: device, type: categorical}
   - {name: position, type: categorical}
-  - {name: hour, type: categorical}
+  - {name: hour, column: hour_of_day, type: categorical}
 crosses:
   - [position, device]
   - [hour, device]
@@ -122,6 +123,9 @@ for c in $CASES; do
             ${SC:+--scenario "$SC"} --quiet
         # day 1: four rows of five train, the fifth validates (every hour of
         # the day in both: the reference's prediction histogram is the day's)
+        # the joined rows' `hour` is the UTC hour: what the server derives
+        # from a request's ts as hour_of_day
+        sed -i '1s/,hour,/,hour_of_day,/' "$D/joined.csv"
         awk -F, -v b=$(( START + 24 * H )) 'NR == 1 || ($2 < b && NR % 5 != 0)' \
             "$D/joined.csv" > "$D/train.csv"
         awk -F, -v b=$(( START + 24 * H )) 'NR == 1 || ($2 < b && NR % 5 == 0)' \

@@ -9,7 +9,7 @@ SRC=${PRONTO_SRC:?}
 
 "$P" monitor check-rules > "$T/def.txt"; rc=$?
 check "defaults: exit 0" "[ $rc -eq 0 ]"
-check "defaults: six rules" "grep -q '^6 rules ok' $T/def.txt"
+check "defaults: nine rules" "grep -q '^9 rules ok' $T/def.txt"
 check "defaults: calibration (bound) outside [0.9, 1.1], retrain; traffic" \
     "grep -q '^calibration  *calibration_bound .*outside \[0.9, 1.1\].*critical yes' $T/def.txt && grep -q '^traffic  *traffic_ratio .*outside \[0.5, 2\].*info' $T/def.txt"
 
@@ -35,7 +35,7 @@ rules:
 Y
 "$P" monitor check-rules "$T/monitors.yaml" > "$T/m.txt"; rc=$?
 check "file: exit 0" "[ $rc -eq 0 ]"
-check "file: 7 rules" "grep -q '^7 rules ok' $T/m.txt"
+check "file: 10 rules" "grep -q '^10 rules ok' $T/m.txt"
 check "file: override shown" "grep -q '^drift_psi .* 1h .*>= 0.25 .*30m' $T/m.txt"
 "$P" monitor check-rules --yaml "$T/monitors.yaml" > "$T/c1.yaml"
 "$P" monitor check-rules --yaml "$T/c1.yaml" > "$T/c2.yaml"
@@ -45,7 +45,7 @@ check "--yaml is a fixed point" "cmp -s $T/c1.yaml $T/c2.yaml && [ -s $T/c1.yaml
 cp "$SRC/specs/sim-store.yaml" "$T/spec.yaml"
 printf 'monitors:\n  defaults: true\n  rules:\n    - {name: device_missing, metric: missing_delta, field: device, window: 1m, op: ">=", threshold: 2, for: 1m}\n' >> "$T/spec.yaml"
 "$P" monitor check-rules "$T/spec.yaml" > "$T/s.txt"; rc=$?
-check "spec block: 7 rules" "[ $rc -eq 0 ] && grep -q '^device_missing ' $T/s.txt && grep -q '^7 rules ok' $T/s.txt"
+check "spec block: 10 rules" "[ $rc -eq 0 ] && grep -q '^device_missing ' $T/s.txt && grep -q '^10 rules ok' $T/s.txt"
 "$P" simulate -o "$T/d" --duration 20m --users 100 --ads 30 --advertisers 10 --sites 20 \
     --imp-rate 2 --quiet
 "$P" build-dataset --spec "$T/spec.yaml" --data "$T/d" -o "$T/train.pcache" > /dev/null 2>&1
@@ -56,7 +56,7 @@ printf 'rules:\n  - name: r\n    metric: psi\n    window: 10m\n    op: gt\n    t
 "$P" monitor check-rules "$T/bad.yaml" > /dev/null 2> "$T/err"; rc=$?
 check "bad window: exit 1" "[ $rc -eq 1 ]"
 check "bad window: file:line:col and field" \
-    "grep -qF '$T/bad.yaml:4:13: rules[0].window: expected 1m, 5m or 1h' $T/err"
+    "grep -qF '$T/bad.yaml:4:13: rules[0].window: expected 1m, 5m, 15m or 1h' $T/err"
 printf 'rules:\n  - name: r\n    metric: psi\n    window: 5m\n    op: >=\n    threshold: 1\n' > "$T/bad2.yaml"
 "$P" monitor check-rules "$T/bad2.yaml" > /dev/null 2> "$T/err2"; rc=$?
 check "unquoted >=: syntax error with line:col" \

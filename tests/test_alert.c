@@ -431,8 +431,10 @@ TEST(drift_thresholds_come_from_the_rules) {
     ASSERT_NEAR(pr_alert_rules_threshold(NULL, "missing_delta", NULL), 5, 0);
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "unseen_share", NULL)));
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(NULL, "calibration", NULL))); /* outside */
-    ASSERT_EQ_INT(pr_alert_rules_builtin()->n, 6);
-    /* a file: per field, the smallest; "<" rules and other metrics ignored */
+    ASSERT_EQ_INT(pr_alert_rules_builtin()->n, 9);
+    ASSERT_NEAR(pr_alert_rules_threshold(NULL, "psi", "prediction"), 0.5, 0);
+    /* a file: the rules naming the field, else the "*" ones, the smallest;
+     * "<" rules and other metrics ignored */
     pr_alert_rules *r = parse_ok("rules:\n"
                                  "  - {name: a, metric: psi, window: 5m, op: \">=\", threshold: 0.4}\n"
                                  "  - {name: b, metric: psi, field: C7, window: 1h, op: \">\", "
@@ -444,33 +446,57 @@ TEST(drift_thresholds_come_from_the_rules) {
     ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", NULL), 0.4, 0);
     ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C1"), 0.4, 0);
     ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C7"), 0.25, 0);
-    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C8"), 0.4, 0); /* the "*" rule is lower */
+    ASSERT_NEAR(pr_alert_rules_threshold(r, "psi", "C8"), 0.9, 0); /* its own rule, not "*" */
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(r, "js", "C1")));     /* "<" and 0: no ratio */
     ASSERT_TRUE(isnan(pr_alert_rules_threshold(r, "missing_delta", NULL)));
     pr_alert_rules_free(r);
+}
+
+TEST(a_field_with_its_own_rule_leaves_the_wildcard) {
+    /* psi >= 0.2 for "*", >= 0.5 for prediction: a prediction psi of 0.3
+     * does not count for the "*" rule; C1's does */
+    seen s = {0};
+    pr_alerts *a = alerts_for("rules:\n"
+                              "  - {name: any, metric: psi, window: 5m, op: \">=\", threshold: 0.2}\n"
+                              "  - {name: pred, metric: psi, field: prediction, window: 5m, op: "
+                              "\">=\", threshold: 0.5}\n",
+                              &s);
+    pr_metric_sample v[2] = {sample("psi", "prediction", 0.3, 5000), sample("psi", "C1", 0.3, 5000)};
+    ASSERT_EQ_INT(pr_alerts_eval(a, 10 * MIN, v, 2), 1);
+    ASSERT_EQ_STR(s.name[0], "any");
+    ASSERT_EQ_STR(s.field[0], "C1");
+    v[0].value = 0.6;
+    ASSERT_EQ_INT(pr_alerts_eval(a, 11 * MIN, v, 2), 1);
+    ASSERT_EQ_STR(s.name[1], "pred");
+    ASSERT_EQ_STR(s.field[1], "prediction");
+    pr_alerts_free(a);
 }
 
 TEST(defaults_and_overrides) {
     pr_err err;
     pr_alert_rules *d = NULL;
     ASSERT_OK(pr_alert_rules_default(&d, &err));
-    ASSERT_EQ_INT(d->n, 6);
-    const char *names[] = {"drift_psi", "drift_js", "drift_wasserstein", "missing_rate",
-                           "calibration", "traffic"};
-    for (int i = 0; i < 6; i++) ASSERT_EQ_STR(d->rules[i].name, names[i]);
+    ASSERT_EQ_INT(d->n, 9);
+    const char *names[] = {"drift_psi",      "drift_js",      "drift_wasserstein",
+                           "missing_rate",   "prediction_psi", "prediction_js",
+                           "prediction_wasserstein", "calibration", "traffic"};
+    for (int i = 0; i < 9; i++) ASSERT_EQ_STR(d->rules[i].name, names[i]);
+    ASSERT_EQ_STR(d->rules[4].field, "prediction");
+    ASSERT_NEAR(d->rules[4].threshold, 0.5, 0);
     ASSERT_NEAR(d->rules[0].threshold, 0.2, 0);
     ASSERT_NEAR(d->rules[1].threshold, 0.1, 0);
     ASSERT_NEAR(d->rules[2].threshold, 0.1, 0);
     ASSERT_NEAR(d->rules[3].threshold, 5, 0);
-    ASSERT_EQ_INT(d->rules[4].op, PR_ALERT_OP_OUTSIDE);
-    ASSERT_NEAR(d->rules[4].threshold, 0.9, 0);
-    ASSERT_NEAR(d->rules[4].threshold_hi, 1.1, 0);
-    ASSERT_EQ_INT(d->rules[4].retrain, 1);
-    ASSERT_EQ_STR(d->rules[4].metric, "calibration_bound");
-    ASSERT_EQ_STR(d->rules[5].metric, "traffic_ratio");
-    ASSERT_EQ_INT(d->rules[5].op, PR_ALERT_OP_OUTSIDE);
-    ASSERT_NEAR(d->rules[5].threshold_hi, 2, 0);
-    ASSERT_EQ_INT(d->rules[5].severity, PR_ALERT_SEVERITY_INFO);
+    ASSERT_EQ_INT(d->rules[7].op, PR_ALERT_OP_OUTSIDE);
+    ASSERT_NEAR(d->rules[7].threshold, 0.9, 0);
+    ASSERT_NEAR(d->rules[7].threshold_hi, 1.1, 0);
+    ASSERT_EQ_INT(d->rules[7].retrain, 1);
+    ASSERT_EQ_STR(d->rules[7].metric, "calibration_bound");
+    ASSERT_EQ_STR(d->rules[7].window, "15m");
+    ASSERT_EQ_STR(d->rules[8].metric, "traffic_ratio");
+    ASSERT_EQ_INT(d->rules[8].op, PR_ALERT_OP_OUTSIDE);
+    ASSERT_NEAR(d->rules[8].threshold_hi, 2, 0);
+    ASSERT_EQ_INT(d->rules[8].severity, PR_ALERT_SEVERITY_INFO);
     pr_alert_rules_free(d);
 
     pr_alert_rules *r = parse_ok("defaults: true\nrules:\n"
@@ -478,15 +504,15 @@ TEST(defaults_and_overrides) {
                                  "threshold: 0.3}\n"
                                  "  - {name: traffic_low, metric: requests_per_s, field: \"\", "
                                  "window: 1m, op: \"<\", threshold: 1, severity: info}\n");
-    ASSERT_EQ_INT(r->n, 7);
+    ASSERT_EQ_INT(r->n, 10);
     ASSERT_EQ_STR(r->rules[0].name, "drift_psi"); /* replaced in place */
     ASSERT_NEAR(r->rules[0].threshold, 0.3, 0);
     ASSERT_EQ_STR(r->rules[0].window, "1h");
-    ASSERT_EQ_STR(r->rules[6].name, "traffic_low");
-    ASSERT_EQ_INT(r->rules[6].severity, PR_ALERT_SEVERITY_INFO);
+    ASSERT_EQ_STR(r->rules[9].name, "traffic_low");
+    ASSERT_EQ_INT(r->rules[9].severity, PR_ALERT_SEVERITY_INFO);
     pr_alert_rules_free(r);
     r = parse_ok("defaults: true\nrules: []\n");
-    ASSERT_EQ_INT(r->n, 6);
+    ASSERT_EQ_INT(r->n, 9);
     pr_alert_rules_free(r);
 }
 
@@ -518,7 +544,7 @@ TEST(spec_with_monitors_block) {
     const char *bad = "version: 1\nfields:\n  - {name: C1, type: categorical}\nmonitors:\n"
                       "  rules:\n    - {name: x, metric: js, window: 2m, op: gt, threshold: 1}\n";
     ASSERT_STATUS(pr_alert_rules_parse(bad, strlen(bad), "spec.yaml", &r, &err), PR_ERR_SPEC);
-    ASSERT_EQ_STR(err.msg, "spec.yaml:6:37: monitors.rules[0].window: expected 1m, 5m or 1h");
+    ASSERT_EQ_STR(err.msg, "spec.yaml:6:37: monitors.rules[0].window: expected 1m, 5m, 15m or 1h");
 }
 
 TEST(canonical_text_is_a_fixed_point) {
@@ -617,7 +643,7 @@ TEST(load_names_the_file) {
     test_write_file(path, "rules:\n  - {name: a, metric: m, window: 7m, op: gt, threshold: 1}\n");
     ASSERT_STATUS(pr_alert_rules_load(path, &r, &err), PR_ERR_SPEC);
     char want[600];
-    snprintf(want, sizeof want, "%s:2:34: rules[0].window: expected 1m, 5m or 1h", path);
+    snprintf(want, sizeof want, "%s:2:34: rules[0].window: expected 1m, 5m, 15m or 1h", path);
     ASSERT_EQ_STR(err.msg, want);
     ASSERT_TRUE(pr_alert_rules_load(test_path("nope.yaml"), &r, &err) != PR_OK);
     ASSERT_CONTAINS(err.msg, "nope.yaml");
@@ -704,6 +730,7 @@ int main(void) {
     RUN(transition_json_and_summary);
     RUN(defaults_and_overrides);
     RUN(drift_thresholds_come_from_the_rules);
+    RUN(a_field_with_its_own_rule_leaves_the_wildcard);
     RUN(spec_with_monitors_block);
     RUN(canonical_text_is_a_fixed_point);
     RUN(errors_name_line_col_and_field);

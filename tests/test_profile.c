@@ -523,6 +523,37 @@ TEST(hourly_rows_and_expected_traffic) {
     pr_profile_free(p);
 }
 
+TEST(time_columns_not_profiled) {
+    /* hour_of_day comes from the request's timestamp: a window of minutes
+     * always sees one hour of the day, so it is not profiled */
+    const char *y = "version: 1\nhash_bits: 10\nrequest:\n  timestamp: ts\n"
+                    "  columns: [c]\n  time: [hour_of_day]\nfields:\n"
+                    "  - {name: c, type: categorical}\n"
+                    "  - {name: hour, column: hour_of_day, type: categorical}\n";
+    pr_err err;
+    pr_spec *spec = NULL;
+    ASSERT_OK(pr_spec_parse(y, strlen(y), "spec", &spec, &err));
+    ASSERT_EQ_INT(pr_spec_n_input_columns(spec), 2);
+    pr_profile_builder *b = NULL;
+    ASSERT_OK(pr_profile_builder_new(spec, &b, &err));
+    const char *names[2] = {"c", "hour_of_day"};
+    ASSERT_OK(pr_profile_builder_bind(b, names, 2));
+    pr_bytes cols[2] = {{"x", 1}, {"7", 1}};
+    pr_record r;
+    memset(&r, 0, sizeof r);
+    r.n_cols = 2;
+    r.cols = cols;
+    pr_profile_builder_add(b, &r);
+    pr_profile *p = NULL;
+    ASSERT_OK(pr_profile_builder_finish(b, &p, &err));
+    ASSERT_EQ_INT(pr_profile_n_columns(p), 1);
+    ASSERT_EQ_STR(pr_profile_column_name(p, 0), "c");
+    ASSERT_EQ_INT(pr_profile_find_column(p, "hour_of_day"), -1);
+    pr_profile_free(p);
+    pr_profile_builder_free(b);
+    pr_spec_free(spec);
+}
+
 TEST(codec_round_trip_and_damage) {
     pr_err err;
     pr_profile *p = build_reference(5000, 0, 1);
@@ -620,6 +651,7 @@ int main(void) {
     RUN(sampling_keeps_shares);
     RUN(top_counts_are_exact);
     RUN(hourly_rows_and_expected_traffic);
+    RUN(time_columns_not_profiled);
     RUN(codec_round_trip_and_damage);
     TEST_MAIN_END();
 }

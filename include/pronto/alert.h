@@ -53,7 +53,8 @@ extern "C" {
  * Strings are borrowed for the call; "" where a label does not apply.
  * metric: psi, js, ks, wasserstein, chi2_p, missing_delta, unseen_share,
  * mean_shift, logloss, ne, calibration, auc, n_labeled, requests_per_s.
- * window: "1m", "5m" or "1h". n: the observations behind value. */
+ * window: "1m", "5m", "15m" (live quality's sliding windows only) or
+ * "1h". n: the observations behind value. */
 typedef struct pr_metric_sample {
     const char *metric;
     const char *field;
@@ -102,7 +103,7 @@ typedef struct pr_alert_rule {
     char field[PR_ALERT_LABEL_MAX];    /* default "*" */
     char arm[PR_ALERT_LABEL_MAX];      /* default "*" */
     char version[PR_ALERT_LABEL_MAX];  /* default "*" */
-    char window[PR_ALERT_WINDOW_MAX];  /* "1m", "5m", "1h" */
+    char window[PR_ALERT_WINDOW_MAX];  /* "1m", "5m", "15m", "1h" */
     pr_alert_op op;
     double threshold;     /* the bound; OUTSIDE: the low end */
     double threshold_hi;  /* OUTSIDE: the high end (>= threshold) */

@@ -216,7 +216,7 @@ pr_status pr_quality_windows(const pr_quality *q, int64_t len_ms, pr_quality_win
 size_t pr_quality_snapshot(const pr_quality *q, pr_quality_sample *out, size_t cap);
 /* Sliding windows for alerting, recomputed at every call: per series, the
  * sum of its closed 1 min windows inside [until_ms - len, until_ms), len
- * 5 min and 1 h, as samples of window "5m" and "1h" (start_ms until_ms -
+ * 5 min, 15 min and 1 h, as samples of window "5m", "15m" and "1h" (start_ms until_ms -
  * len; those with no labeled impression left out): the figures of the
  * snapshot plus "calibration_bound". A caller at event time `now` passes
  * until_ms = now - attribution window - lateness: the minutes whose labels
@@ -229,7 +229,7 @@ size_t pr_quality_sliding(const pr_quality *q, int64_t until_ms, pr_quality_samp
  * only when the miscalibration is both that large and significant at z.
  * NaN when sum_p is 0 (or no click and z sd = 0). */
 double pr_quality_calibration_bound(double sum_p, double sum_pq, double clicks, double z);
-#define PR_QUALITY_BOUND_Z 2.0
+#define PR_QUALITY_BOUND_Z 3.0
 
 #ifdef __cplusplus
 }

@@ -216,6 +216,14 @@ static int label_matches(const char *rule_label, const char *label) {
 
 static const char *or_empty(const char *s) { return s ? s : ""; }
 
+/* A rule naming field f exactly on metric: the "*" rules of that metric
+ * leave f to it (a field with a threshold of its own, e.g. prediction). */
+static int field_has_own_rule(const pr_alert_rules *r, const char *metric, const char *f) {
+    for (size_t i = 0; i < r->n; i++)
+        if (!strcmp(r->rules[i].field, f) && !strcmp(r->rules[i].metric, metric)) return 1;
+    return 0;
+}
+
 static void match_sample(pr_alerts *a, const pr_metric_sample *s) {
     if (!s->metric || !s->window) return;
     const char *f = or_empty(s->field), *arm = or_empty(s->arm), *v = or_empty(s->version);
@@ -228,6 +236,7 @@ static void match_sample(pr_alerts *a, const pr_metric_sample *s) {
             !label_matches(u->field, f) || !label_matches(u->arm, arm) ||
             !label_matches(u->version, v))
             continue;
+        if (!strcmp(u->field, "*") && field_has_own_rule(&a->rules, u->metric, f)) continue;
         if (isnan(s->value)) continue;
         if (s->n < u->min_n) {
             a->stats.samples_below_min_n++;

@@ -12,10 +12,15 @@
  *   drift_js           js             5m     >=        0.1         10m  1000   warning
  *   drift_wasserstein  wasserstein    5m     >=        0.1         10m  1000   warning
  *   missing_rate       missing_delta  1m     >=        5 (points)  2m   200    critical
- *   calibration        calibration_bound 5m  outside   [0.9, 1.1]  5m   1000   critical, retrain
+ *   prediction_psi     psi of prediction          5m  >= 0.5   10m  1000   warning
+ *   prediction_js      js of prediction           5m  >= 0.25  10m  1000   warning
+ *   prediction_wasserstein  wasserstein of prediction  5m  >= 0.75  10m  1000  warning
+ *   calibration        calibration_bound 15m outside  [0.9, 1.1]  5m   2000   critical, retrain
  *   traffic            traffic_ratio  5m     outside   [0.5, 2]    10m  100    info
  *
- * every one with field, arm and version "*" and stale twice the window.
+ * every one with field, arm and version "*" (the prediction_* rules: field
+ * "prediction", which the "*" rules of their metric then leave to them)
+ * and stale twice the window.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -28,6 +33,7 @@
 int64_t pr__alert_window_ms(const char *w, size_t len) {
     if (len == 2 && memcmp(w, "1m", 2) == 0) return 60000;
     if (len == 2 && memcmp(w, "5m", 2) == 0) return 300000;
+    if (len == 3 && memcmp(w, "15m", 3) == 0) return 900000;
     if (len == 2 && memcmp(w, "1h", 2) == 0) return 3600000;
     return 0;
 }
@@ -99,6 +105,14 @@ const char *pr_alert_state_str(pr_alert_state s) {
      .op = OP, .threshold = LO, .threshold_hi = HI, .for_ms = (FOR_MIN) * MIN_MS,              \
      .stale_ms = 2 * (WIN_MS), .min_n = MIN_N, .severity = SEV, .retrain = RETRAIN}
 
+/* The prediction's own drift rules (they take field "prediction" from the
+ * "*" ones): 5m, for 10m, min_n 1000, warning. */
+#define PRED(NAME, METRIC, TH)                                                                   \
+    {.name = NAME, .metric = METRIC, .field = "prediction", .arm = "*", .version = "*",          \
+     .window = "5m", .op = PR_ALERT_OP_GE, .threshold = TH, .threshold_hi = TH,                 \
+     .for_ms = 10 * MIN_MS, .stale_ms = 10 * MIN_MS, .min_n = 1000,                             \
+     .severity = PR_ALERT_SEVERITY_WARNING, .retrain = 0}
+
 /* The one table of built-in rules: the alerts' defaults, and the drift
  * thresholds the report and the server's worst-first order use when no
  * rules file is given (pr_alert_rules_threshold). */
@@ -111,8 +125,11 @@ static const pr_alert_rule builtin[] = {
          1000, PR_ALERT_SEVERITY_WARNING, 0),
     RULE("missing_rate", "missing_delta", "1m", MIN_MS, PR_ALERT_OP_GE, 5, 5, 2, 200,
          PR_ALERT_SEVERITY_CRITICAL, 0),
-    RULE("calibration", "calibration_bound", "5m", 5 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1, 5,
-         1000, PR_ALERT_SEVERITY_CRITICAL, 1),
+    PRED("prediction_psi", "psi", 0.5),
+    PRED("prediction_js", "js", 0.25),
+    PRED("prediction_wasserstein", "wasserstein", 0.75),
+    RULE("calibration", "calibration_bound", "15m", 15 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1,
+         5, 2000, PR_ALERT_SEVERITY_CRITICAL, 1),
     RULE("traffic", "traffic_ratio", "5m", 5 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.5, 2, 10, 100,
          PR_ALERT_SEVERITY_INFO, 0),
 };
@@ -139,11 +156,14 @@ pr_status pr_alert_rules_default(pr_alert_rules **out, pr_err *err) {
 double pr_alert_rules_threshold(const pr_alert_rules *r, const char *metric, const char *field) {
     double th = NAN;
     if (!r) r = pr_alert_rules_builtin();
+    int own = 0; /* a rule naming the field: the "*" ones leave it to that */
+    for (size_t i = 0; field && i < r->n; i++)
+        own |= !strcmp(r->rules[i].field, field) && !strcmp(r->rules[i].metric, metric);
     for (size_t i = 0; i < r->n; i++) {
         const pr_alert_rule *u = &r->rules[i];
         if ((u->op != PR_ALERT_OP_GE && u->op != PR_ALERT_OP_GT) || strcmp(u->metric, metric))
             continue;
-        if (strcmp(u->field, "*") && (!field || strcmp(u->field, field))) continue;
+        if (own ? strcmp(u->field, field) : strcmp(u->field, "*")) continue;
         if (!(u->threshold > 0)) continue; /* no ratio to score by */
         if (isnan(th) || u->threshold < th) th = u->threshold;
     }

@@ -156,7 +156,7 @@ static pr_status read_rule(pr__yaml_ctx *ps, yaml_node_t *map, const char *path,
     if ((rc = pr__yaml_expect_scalar(ps, v[RK_WINDOW], sub)) != PR_OK) return rc;
     int64_t window_ms = pr__alert_window_ms((const char *)v[RK_WINDOW]->data.scalar.value,
                                             v[RK_WINDOW]->data.scalar.length);
-    if (!window_ms) return pr__yaml_fail(ps, v[RK_WINDOW], sub, "expected 1m, 5m or 1h");
+    if (!window_ms) return pr__yaml_fail(ps, v[RK_WINDOW], sub, "expected 1m, 5m, 15m or 1h");
     memcpy(r->window, v[RK_WINDOW]->data.scalar.value, v[RK_WINDOW]->data.scalar.length);
     r->window[v[RK_WINDOW]->data.scalar.length] = '\0';
 

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "feature/feature_int.h"
+#include "feature/spec_yaml.h"
 #include "monitor/monitor_int.h"
 #include "pronto/train.h"
 
@@ -103,17 +104,29 @@ void pr_profile_builder_free(pr_profile_builder *b) {
     free(b);
 }
 
+/* A column the request's timestamp derives (spec `request: time:`,
+ * hour_of_day, day_of_week): not profiled. A window of minutes always sees
+ * one hour of the day, so its distribution "drifts" against a day's by
+ * construction, and it cannot break upstream. */
+static int is_time_column(const pr_spec *spec, const char *name) {
+    const pr__request_spec *r = &spec->store.request;
+    for (uint32_t t = 0; t < r->n_time; t++)
+        if (!strcmp(pr__time_feature_name(r->time[t]), name)) return 1;
+    return 0;
+}
+
 pr_status pr_profile_builder_new(const pr_spec *spec, pr_profile_builder **out,
                                  pr_err *err) {
     *out = NULL;
     pr_profile_builder *b = calloc(1, sizeof *b);
-    uint32_t n = pr_spec_n_input_columns(spec);
-    if (n > PR__MAX_COLUMNS) n = PR__MAX_COLUMNS;
-    if (!b || !(b->cols = calloc(n ? n : 1, sizeof *b->cols))) goto nomem;
-    b->n = n;
-    for (uint32_t i = 0; i < n; i++) {
-        col_builder *c = &b->cols[i];
+    uint32_t all = pr_spec_n_input_columns(spec), n = 0;
+    if (all > PR__MAX_COLUMNS) all = PR__MAX_COLUMNS;
+    if (!b || !(b->cols = calloc(all ? all : 1, sizeof *b->cols))) goto nomem;
+    for (uint32_t i = 0; i < all; i++) {
         const char *name = pr_spec_input_column(spec, i);
+        if (is_time_column(spec, name)) continue;
+        col_builder *c = &b->cols[n++];
+        b->n = n;
         size_t len = strlen(name);
         if (len > PR__COLUMN_NAME_MAX) len = PR__COLUMN_NAME_MAX;
         if (!(c->name = malloc(len + 1))) goto nomem;

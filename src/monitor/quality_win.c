@@ -221,15 +221,15 @@ static void sample(pr_quality_sample *out, size_t cap, size_t *k, const char *me
 
 size_t pr_quality_sliding(const pr_quality *q, int64_t until_ms, pr_quality_sample *out,
                           size_t cap) {
-    static const int64_t lens[2] = {300000, 3600000};
-    static const char *const names[2] = {"5m", "1h"};
+    static const int64_t lens[3] = {300000, 900000, 3600000};
+    static const char *const names[3] = {"5m", "15m", "1h"};
     size_t k = 0;
     pr__qwin *sum = malloc(sizeof *sum);
     if (!sum) return 0;
     for (uint32_t i = 0; i < q->n_series; i++) {
         const pr__qseries *se = &q->series[i];
         const pr__qring *r = &se->ring[PR__QG_1M];
-        for (int L = 0; L < 2; L++) {
+        for (int L = 0; L < 3; L++) {
             memset(sum, 0, sizeof *sum);
             sum->start = until_ms - lens[L];
             for (uint32_t j = 0; j < r->n; j++) {

@@ -433,7 +433,7 @@ static void close_arm_minute(pr__mon *M, pr__mon_arm *ma, int64_t start, samples
 }
 
 /* Quality samples for the rules at event time now: the latest closed 1m
- * window, and 5m and 1h windows sliding over the 1m ones whose labels are
+ * window, and 5m, 15m and 1h windows sliding over the 1m ones whose labels are
  * final by now (quality.c's thread computes them from joined outcomes, in
  * impression time). */
 static void quality_samples(pr__mon *M, int64_t now, samples *S, pr_quality_sample **buf,

@@ -626,7 +626,7 @@ void pr__quality_events(pr_server *s, const pr_bytes *texts, size_t n);
  * accumulator's lock: any thread. 0 with --quality off. Strings stay valid
  * until the server is freed. */
 size_t pr__quality_snapshot(pr_server *s, pr_quality_sample *out, size_t cap);
-/* The sliding 5m and 1h windows for alerting at event time now_ms
+/* The sliding 5m, 15m and 1h windows for alerting at event time now_ms
  * (pr_quality_sliding up to now - --quality-window - --quality-lateness),
  * under the lock; same contract as the snapshot. */
 size_t pr__quality_sliding(pr_server *s, int64_t now_ms, pr_quality_sample *out, size_t cap);
