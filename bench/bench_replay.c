@@ -19,9 +19,12 @@
  * --sync-lateness MS (the server's --quality-lateness): at every simulated
  * minute the replay waits until the server's quality thread has taken
  * every prediction sent (pronto_quality_predictions_total) and its
- * watermark has reached the last event's ts minus MS. A replay runs
- * minutes of event time per wall second; without the wait the quality
- * thread's lag would show up as minutes of simulated detection delay.
+ * watermark has reached the last event's ts minus MS, and until the
+ * monitor has closed all but MON_BEHIND of the minutes sent
+ * (pronto_monitor_windows_closed_total). A replay runs minutes of event
+ * time per wall second; without the wait the quality thread's lag would
+ * show up as minutes of simulated detection delay, and a monitor thread
+ * starved for a second would drop requests as too far ahead.
  *
  * Prints one summary line (requests, events, wall time, rates). Exit 1 on
  * any answer that is not 200 (after retrying a 503 of /v1/events).
@@ -38,6 +41,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How many simulated minutes the server's monitor may be behind the
+ * replay (it takes requests up to 16 minutes past its last closed one:
+ * further ahead they are dropped as "ahead"). */
+#define MON_BEHIND 6
 
 typedef struct buf {
     char *p;
@@ -241,7 +249,7 @@ int main(int argc, char **argv) {
     buf preds = {0}, evs = {0}, body = {0};
     size_t n_pred = 0, n_ev = 0;
     unsigned long long predicts = 0, events = 0, clicks = 0, syncs = 0, waits = 0;
-    long long minute = -1, max_ts = 0;
+    long long minute = -1, max_ts = 0, first_minute = -1;
     double t0 = now_s(), sync_s = 0;
     char *line = NULL;
     size_t cap = 0;
@@ -291,12 +299,15 @@ int main(int argc, char **argv) {
         }
         if (m != minute && lateness >= 0 && minute >= 0 && predicts) { /* a minute passed */
             double s0 = now_s();
+            if (first_minute < 0) first_minute = minute;
             for (int k = 0;; k++) {
                 get_metrics(&c);
                 double taken = metric("pronto_quality_predictions_total");
                 double wm = metric("pronto_quality_watermark_seconds") * 1000;
+                double closed = metric("pronto_monitor_windows_closed_total");
                 if (taken >= (double)predicts &&
-                    (!events_on || wm + 1 >= (double)(max_ts - lateness)))
+                    (!events_on || wm + 1 >= (double)(max_ts - lateness)) &&
+                    (closed < 0 || closed + MON_BEHIND >= (double)(m - first_minute)))
                     break;
                 if (k == 0) waits++;
                 if (now_s() - s0 > 60) die("the quality thread does not catch up (60 s)");

@@ -142,8 +142,11 @@ const pr_alert_rules *pr_alert_rules_builtin(void);
 void pr_alert_rules_free(pr_alert_rules *r);
 /* The level at which r calls a value of metric "drifted" for field: the
  * smallest positive threshold of the rules on metric with op ">=" or ">"
- * whose field is "*" or equals field (field NULL: "*" rules only), any
- * window, arm, version; NaN when no such rule (the metric is not judged).
+ * that name field exactly, or when no rule on metric names it, of those
+ * with field "*" (field NULL: "*" rules only), any window, arm, version;
+ * NaN when no such rule (the metric is not judged). The alerts match the
+ * same way: a rule naming a field takes it from the "*" rules of its
+ * metric.
  * r NULL: the built-in rules. The report's verdicts and the server's
  * worst-first drift order come from here, so a monitors file changes them
  * too. */

@@ -13,7 +13,7 @@
  *   drift_wasserstein  wasserstein    5m     >=        0.1         10m  1000   warning
  *   missing_rate       missing_delta  1m     >=        5 (points)  2m   200    critical
  *   prediction_psi     psi of prediction          5m  >= 0.5   10m  1000   warning
- *   prediction_js      js of prediction           5m  >= 0.25  10m  1000   warning
+ *   prediction_js      js of prediction           5m  >= 0.3   10m  1000   warning
  *   prediction_wasserstein  wasserstein of prediction  5m  >= 0.75  10m  1000  warning
  *   calibration        calibration_bound 15m outside  [0.9, 1.1]  5m   2000   critical, retrain
  *   traffic            traffic_ratio  5m     outside   [0.5, 2]    10m  100    info
@@ -126,7 +126,7 @@ static const pr_alert_rule builtin[] = {
     RULE("missing_rate", "missing_delta", "1m", MIN_MS, PR_ALERT_OP_GE, 5, 5, 2, 200,
          PR_ALERT_SEVERITY_CRITICAL, 0),
     PRED("prediction_psi", "psi", 0.5),
-    PRED("prediction_js", "js", 0.25),
+    PRED("prediction_js", "js", 0.3),
     PRED("prediction_wasserstein", "wasserstein", 0.75),
     RULE("calibration", "calibration_bound", "15m", 15 * MIN_MS, PR_ALERT_OP_OUTSIDE, 0.9, 1.1,
          5, 2000, PR_ALERT_SEVERITY_CRITICAL, 1),
