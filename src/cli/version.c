@@ -1,6 +1,7 @@
 /*
  * version.c: `pronto --version [--json]`. What this binary is: the version
- * (include/pronto/version.h, from project(VERSION) in CMakeLists.txt), the
+ * (pronto/version.h, generated into the build tree from
+ * include/pronto/version.h.in and project(VERSION) in CMakeLists.txt), the
  * git commit it was built from (cmake/git_commit.cmake; "unknown" from a
  * source tarball), the build type and its compiler flags, the compiler,
  * and the CPU features: those the compiler was allowed to use everywhere
