@@ -21,8 +21,8 @@ ask() {
 check "complete -F _pronto pronto is registered" \
     'bash -c "source $T/pronto.bash; complete -p pronto" | grep -q -- "-F _pronto"'
 check "pronto tr<TAB> -> train" '[ "$(ask pronto tr)" = "train" ]'
-check "pronto serve --mon<TAB> -> --monitor --monitors" \
-    '[ "$(ask pronto serve --mon)" = "--monitor --monitors" ]'
+check "pronto serve --mon<TAB> -> --monitor --monitor-rows --monitors" \
+    '[ "$(ask pronto serve --mon)" = "--monitor --monitor-rows --monitors" ]'
 check "pronto <TAB> lists every command of pronto help" \
     '[ "$(ask pronto "")" = "$( { "$P" help | awk "/^commands:/{f=1;next} f&&/^  [a-z]/{print \$1} f&&/^\$/{exit}"; echo --help; echo --version; } | sort | tr "\n" " " | sed "s/ \$//")" ]'
 check "pronto log ta<TAB> -> tail" '[ "$(ask pronto log ta)" = "tail" ]'

@@ -243,6 +243,39 @@ h = [x for x in d[\"arms\"][0][\"history\"] if x[\"start_ms\"] == $B + 31 * $MIN
 sys.exit(not (h and h[0][\"requests\"] == 2000 and sum(d[\"dropped\"].values()) == 0))'"
 stop
 
+# --- row sampling: --monitor-rows 200 (100 rows a minute for each of the
+# 2 HTTP threads): minute 31 (no previous minute) stops at twice the
+# budget, minute 32 samples requests at random near the budget; every
+# request is still counted
+start sampled --model "$T/req.pm" --threads 2 --monitor-rows 200
+for m in 31 32; do
+    CPIDS=""
+    for c in 0 1 2 3; do
+        python3 - "$PORT" $(( B + m * MIN )) $c <<'EOF' &
+import http.client, json, sys
+port, t0, c = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+h = http.client.HTTPConnection("127.0.0.1", port)
+for i in range(500):
+    h.request("POST", "/v1/predict", json.dumps({"ts": t0 + (i * 4 + c) * 25, "user_id": str(i % 50),
+              "position": "1", "candidates": [{"ad_id": str(i % 7)}]}))
+    r = h.getresponse(); r.read()
+EOF
+        CPIDS="$CPIDS $!"
+    done
+    wait $CPIDS
+done
+curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"ts\":$(( B + 34 * MIN )),\"candidates\":[{\"ad_id\":\"1\"}]}"
+check "minute 33 closed (sampled)" "wait_closed $((33 * MIN))"
+check "--monitor-rows 200: every request counted, rows profiled bounded (<= 400, then near 200)" "mon | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+h = dict((x[\"start_ms\"], x) for x in d[\"arms\"][0][\"history\"])
+a, b = h[$B + 31 * $MIN], h[$B + 32 * $MIN]
+print(\"rows profiled:\", a[\"rows_profiled\"], b[\"rows_profiled\"], file=sys.stderr)
+sys.exit(not (a[\"requests\"] == 2000 and b[\"requests\"] == 2000 and 100 <= a[\"rows_profiled\"] <= 400
+              and 80 <= b[\"rows_profiled\"] <= 400))'"
+stop
+
 # --- a model file without a profile: drift off, still serving
 start old --model "$T/old.pm"
 check "serves the profile-less model" \

@@ -180,6 +180,51 @@ check "offline over the server's log equals the server's figures" \
 "$P" monitor quality --log "log:$T/log" --attribution 60s --lateness 30s > "$T/off.txt" 2>/dev/null
 check "the table names the version" "grep -q '^$VER ' $T/off.txt"
 
+# --- sampling: --quality-rate 8 candidates a second, 40 requests of 4
+# candidates in one second: whole requests are left out by request_id, the
+# impressions of left-out requests go on without waiting, the figures count
+# the sample only, nothing is unmatched
+start c --quality-window 60s --quality-lateness 30s --quality-rate 8
+B2=$(( B + 300000 ))
+for i in $(seq 0 39); do
+    curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"user_id\":$i,\"site_id\":3,\"device\":\"mobile\",\"position\":1,\"ts\":$((B2 + i * 10)),\"request_id\":\"s$i\",\"candidates\":[{\"ad_id\":1},{\"ad_id\":2},{\"ad_id\":3},{\"ad_id\":4}]}"
+done
+python3 - "$T" "$B2" <<'EOF'
+import json, sys
+T, B = sys.argv[1], int(sys.argv[2])
+ev = []
+for i in range(40):
+    for k in range(4):
+        ev.append({"type": "impression", "event_id": 300000 + i * 4 + k, "impression_id": 400000 + i * 4 + k,
+                   "ts": B + 500, "request_id": "s%d" % i, "user_id": i, "ad_id": k + 1,
+                   "site_id": 3, "device": "mobile", "position": 1})
+ev.append({"type": "click", "event_id": 399999, "impression_id": 1, "ts": B + 150000, "user_id": 1, "ad_id": 1})
+open(T + "/simps", "w").write("\n".join(json.dumps(e) for e in ev) + "\n")
+EOF
+post "$T/simps" > /dev/null
+for _ in $(seq 1 100); do
+    curl -s "localhost:$PORT/metrics" > "$T/m3"
+    grep -q '^pronto_quality{metric="n_labeled",window="1m"' "$T/m3" && break
+    sleep 0.05
+done
+# the /metrics lines as a dict: name{labels} -> value
+cat > "$T/mdict.py" <<'EOF'
+import sys
+m = dict((l.rsplit(" ", 1)[0], float(l.rsplit(" ", 1)[1])) for l in open(sys.argv[1]) if l[0] != "#")
+def g(k): return m[k]
+EOF
+check "sampling: some requests taken, the rest counted as left out, level raised" "python3 -c '
+import sys; sys.path.insert(0, \"$T\"); from mdict import m, g
+taken, out = g(\"pronto_quality_predictions_total\"), g(\"pronto_quality_unsampled_total{kind=\\\"prediction\\\"}\")
+sys.exit(not (0 < taken < 40 and taken + out == 40 and g(\"pronto_quality_sample_level\") >= 2))' $T/m3"
+check "sampling: every impression labeled as matched or left out, none unmatched or waiting" "python3 -c '
+import sys; sys.path.insert(0, \"$T\"); from mdict import m, g
+matched, un = g(\"pronto_quality_labeled_total{matched=\\\"true\\\"}\"), g(\"pronto_quality_unsampled_total{kind=\\\"impression\\\"}\")
+n = sum(v for k, v in m.items() if k.startswith(\"pronto_quality{metric=\\\"n_labeled\\\",window=\\\"1m\\\"\"))
+sys.exit(not (matched > 0 and matched % 4 == 0 and matched + un == 160 and n == matched
+              and g(\"pronto_quality_labeled_total{matched=\\\"false\\\"}\") == 0))' $T/m3"
+stop
+
 start b --quality off
 check "--quality off: no quality lines" \
     "[ -n '$PORT' ] && ! curl -s localhost:$PORT/metrics | grep -q '^pronto_quality'"

@@ -368,6 +368,109 @@ TEST(bounded_under_flood) {
     pr_quality_free(q);
 }
 
+/* The sampler: whole traffic under the budget; above it, the level of a
+ * second follows the previous one's count and rises within a burst; a
+ * request it left out is left out when its impression comes (no wait),
+ * and the figures are those of the sampled requests. */
+TEST(sampler_levels) {
+    pr_quality_sampler *smp;
+    ASSERT_TRUE(pr_quality_sampler_new(0, &smp, &err) == PR_ERR_INVALID);
+    ASSERT_OK(pr_quality_sampler_new(1000, &smp, &err));
+    char id[32];
+    /* second 0: 10 requests of 50 candidates = 500 <= 1000: all taken */
+    for (int r = 0; r < 10; r++) {
+        snprintf(id, sizeof id, "a%d", r);
+        uint64_t h = pr_quality_request_hash(pr_bytes_of(id, strlen(id)));
+        ASSERT_TRUE(pr_quality_sampler_take(smp, T0 + r, h, 50));
+    }
+    ASSERT_EQ_INT(pr_quality_sampler_level(smp), 0);
+    /* second 1: a burst of 4000 requests x 50 = 200000 candidates: the
+     * level climbs within the second (2^8 * 1000 >= 200000 at level 8);
+     * nothing left out may be sampled by a later look */
+    int taken = 0, left_out_ok = 1;
+    for (int r = 0; r < 4000; r++) {
+        snprintf(id, sizeof id, "b%d", r);
+        uint64_t h = pr_quality_request_hash(pr_bytes_of(id, strlen(id)));
+        int t = pr_quality_sampler_take(smp, T0 + 1000 + r / 8, h, 50);
+        taken += t;
+        if (!t && pr_quality_sampler_sampled(smp, T0 + 1000 + r / 8, h)) left_out_ok = 0;
+    }
+    ASSERT_TRUE(left_out_ok);
+    ASSERT_EQ_INT(pr_quality_sampler_level(smp), 8);
+    /* second 2: starts at level 8 from second 1's count; 4000 requests
+     * again keep about 4000/256 = 16 (a hash is a coin: 4..40) */
+    int taken2 = 0;
+    for (int r = 0; r < 4000; r++) {
+        snprintf(id, sizeof id, "c%d", r);
+        uint64_t h = pr_quality_request_hash(pr_bytes_of(id, strlen(id)));
+        taken2 += pr_quality_sampler_take(smp, T0 + 2000 + r / 8, h, 50);
+    }
+    ASSERT_TRUE(taken2 >= 4 && taken2 <= 40);
+    ASSERT_TRUE(taken > taken2); /* the burst's first candidates were all kept */
+    ASSERT_TRUE(taken * 50 <= 1000 * 8); /* bounded in the burst: about budget * (1 + level/2) */
+    /* a second the ring never saw: judged alone (kept) */
+    ASSERT_TRUE(pr_quality_sampler_sampled(smp, T0 + 999000, 12345));
+    pr_quality_sampler_free(smp);
+}
+
+TEST(sampler_with_accumulator) {
+    pr_quality *q = make(1000, 5000, 5000);
+    pr_quality_sampler *smp;
+    ASSERT_OK(pr_quality_sampler_new(20, &smp, &err));
+    pr_quality_set_sampler(q, smp);
+    /* 200 requests of one candidate in one second, budget 20: most are
+     * left out; every request gets an impression, every 4th a click */
+    int kept = 0, taken[200];
+    for (int r = 0; r < 200; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", r);
+        uint64_t h = pr_quality_request_hash(pr_bytes_of(id, strlen(id)));
+        if (!(taken[r] = pr_quality_sampler_take(smp, T0 + r, h, 1))) continue;
+        kept++;
+        char b[256];
+        snprintf(b, sizeof b,
+                 "{\"request_id\":\"%s\",\"ts\":%lld,\"model_version\":\"v\","
+                 "\"predictions\":[{\"ad_id\":5,\"p\":0.25}]}",
+                 id, T0 + r);
+        pred_json(q, b);
+    }
+    ASSERT_TRUE(kept > 0 && kept < 200);
+    /* the impressions come after the second: judged at its final level,
+     * which the burst raised, so some kept predictions go unused (a lost
+     * sample, never a wait); the figures are the final sample's */
+    int fin = 0, fin_clicks = 0;
+    for (int r = 0; r < 200; r++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", r);
+        uint64_t h = pr_quality_request_hash(pr_bytes_of(id, strlen(id)));
+        if (!pr_quality_sampler_sampled(smp, T0 + r, h)) continue;
+        ASSERT_TRUE(taken[r]);
+        fin++;
+        fin_clicks += r % 4 == 0;
+    }
+    ASSERT_TRUE(fin > 0);
+    for (int r = 0; r < 200; r++) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "\"request_id\":\"r%d\",\"ad_id\":5", r);
+        event(q, "impression", 1000 + r, 1000 + r, T0 + r, extra);
+        if (r % 4 == 0) event(q, "click", 5000 + r, 1000 + r, T0 + r + 100, NULL);
+    }
+    pr_quality_stats st;
+    pr_quality_stats_get(q, &st);
+    ASSERT_EQ_INT(st.held, 0); /* the left-out ones did not wait */
+    pr_quality_flush(q);
+    pr_quality_stats_get(q, &st);
+    ASSERT_EQ_INT(st.labeled, 200);
+    ASSERT_EQ_INT(st.matched, fin);
+    ASSERT_EQ_INT(st.unsampled, 200 - fin);
+    ASSERT_EQ_INT(st.unmatched, 0);
+    pr_quality_window w = get_window(q, 60000, T0, "v", "");
+    ASSERT_EQ_INT(w.n, fin);
+    ASSERT_EQ_INT(w.clicks, fin_clicks);
+    pr_quality_free(q);
+    pr_quality_sampler_free(smp);
+}
+
 /* All series slots taken: a new version is not measured until one has
  * been idle for PR_QUALITY_SERIES_IDLE_MS of event time. */
 TEST(series_slots_recycled) {
@@ -444,5 +547,7 @@ int main(void) {
     RUN(bounded_under_flood);
     RUN(series_slots_recycled);
     RUN(bad_input);
+    RUN(sampler_levels);
+    RUN(sampler_with_accumulator);
     TEST_MAIN_END();
 }

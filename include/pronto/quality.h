@@ -115,6 +115,38 @@ typedef struct pr_quality_opts {
 
 pr_quality_opts pr_quality_opts_default(void);
 
+/* Sampling. Matching every candidate of every request costs a few cache
+ * misses each (the pending map is large by design), which at thousands of
+ * requests a second with 100 candidates is a core. A sampler keeps about
+ * per_second candidates a second of event time: a request is sampled, or
+ * not, by its request hash (the top `level` bits zero: a 2^-level share,
+ * the level rising with the traffic, per second), so the server that
+ * answers it and the accumulator that sees its impression decide alike,
+ * and the figures are those of a uniform sample of requests (n and clicks
+ * count the sample; rates, log loss, NE, calibration and AUC estimate the
+ * whole). Thread-safe: take() from any number of threads.
+ *
+ *   pr_quality_sampler *smp;
+ *   pr_quality_sampler_new(5000, &smp, &err);
+ *   pr_quality_set_sampler(q, smp);               // impressions: judged by it
+ *   if (pr_quality_sampler_take(smp, ts, pr_quality_request_hash(id), n))
+ *       ... pr_quality_add_prediction(q, &pd);    // else: not remembered
+ */
+typedef struct pr_quality_sampler pr_quality_sampler;
+/* PR_ERR_INVALID: per_second 0. *out: free with pr_quality_sampler_free
+ * (after the pr_quality that borrows it). */
+pr_status pr_quality_sampler_new(uint32_t per_second, pr_quality_sampler **out, pr_err *err);
+void pr_quality_sampler_free(pr_quality_sampler *s);
+/* Counts a request of n candidates at ts; 1 when it is sampled. */
+int pr_quality_sampler_take(pr_quality_sampler *s, int64_t ts_ms, uint64_t request_hash,
+                            uint32_t n);
+/* 1 when the request of that hash at ts is sampled at its second's level
+ * now (1 when that second is unknown: older than the last hour or never
+ * seen). */
+int pr_quality_sampler_sampled(const pr_quality_sampler *s, int64_t ts_ms, uint64_t request_hash);
+/* The level of the latest second counted (0: every request). */
+uint32_t pr_quality_sampler_level(const pr_quality_sampler *s);
+
 /* One served request: keys[i] = pr_quality_key(request hash, candidate
  * i's key text), p[i] its probability. version and arm are copied (each
  * at most PR_QUALITY_NAME_MAX - 1 bytes, cut beyond; arm may be ""). */
@@ -147,6 +179,8 @@ typedef struct pr_quality_stats {
     uint64_t labeled;          /* labeled impressions out of the joiner */
     uint64_t matched;          /* ... with a prediction: counted in windows */
     uint64_t unmatched;        /* ... without one */
+    uint64_t unsampled;        /* ... whose request the sampler left out
+                                  (pr_quality_set_sampler): not counted */
     uint64_t series_overflow;  /* labeled, their series beyond max_series (or
                                   its slot since given to another) */
     uint64_t too_late;         /* joiner: events older than its watermark */
@@ -185,6 +219,10 @@ typedef struct pr_quality pr_quality;
  * PR_ERR_NOMEM. */
 pr_status pr_quality_new(const pr_quality_opts *o, pr_quality **out, pr_err *err);
 void pr_quality_free(pr_quality *q);
+/* Impressions of requests s did not sample go on unmatched and are
+ * counted apart (stats.unsampled), without waiting for a prediction. s is
+ * borrowed (NULL: every request). */
+void pr_quality_set_sampler(pr_quality *q, const pr_quality_sampler *s);
 
 /* A served request. Never fails: memory refused is counted as evicted. */
 void pr_quality_add_prediction(pr_quality *q, const pr_quality_pred *pd);

@@ -149,10 +149,17 @@ typedef struct pr_server_opts {
                                    dropped and counted, default 65536 */
     uint32_t quality_pending;   /* candidate predictions remembered until their
                                    impression, default 1048576 (64 bytes each) */
+    uint32_t quality_rate;      /* about this many answered candidates a second
+                                   (event time) are matched, whole requests
+                                   sampled by request_id (quality.h
+                                   "Sampling"); default 5000, 0: all */
     int monitor;                /* 1 (default): drift against each model's
                                    reference profile and alerts, on a thread
                                    of its own (GET /v1/monitor, pronto_drift
                                    and pronto_alert in /metrics); 0: off */
+    uint32_t monitor_rows;      /* candidate rows profiled per arm and minute
+                                   (event time), about: above it requests are
+                                   sampled at random; default 30000, 0: all */
     const char *monitors_path;  /* alert rules (monitors.yaml, alert.h);
                                    NULL: the built-in defaults */
     const char *alert_webhook;  /* NULL, or an http(s) URL every alert

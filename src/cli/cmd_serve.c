@@ -143,6 +143,7 @@ int cmd_serve(int argc, char **argv) {
     const char *quality_s = "on", *qwin_s = NULL, *qlate_s = NULL;
     const char *monitor_s = "on", *monitors = NULL, *webhook = NULL;
     unsigned long long quality_queue = o.quality_queue, quality_pending = o.quality_pending;
+    unsigned long long monitor_rows = o.monitor_rows, quality_rate = o.quality_rate;
     pr_flag flags[] = {
         {"--model", "-m", PR_FLAG_STRING, &model,
          "FILE  the model to serve, or registry:DIR[@ALIAS] (default alias production): "
@@ -226,10 +227,17 @@ int cmd_serve(int argc, char **argv) {
         {"--quality-pending", NULL, PR_FLAG_UINT, &quality_pending,
          "N  candidate predictions remembered until their impression (64 bytes each; the "
          "oldest are dropped and counted), default 1048576", 0},
+        {"--quality-rate", NULL, PR_FLAG_UINT, &quality_rate,
+         "N  answered candidates a second (event time) matched to their impressions, about: "
+         "above it whole requests are sampled by request_id, default 5000, 0: all", 0},
         {"--monitor", NULL, PR_FLAG_STRING, &monitor_s,
          "on|off  drift against each model's reference profile and alert rules, evaluated "
          "per minute of event time; GET /v1/monitor, GET /dashboard, pronto_drift and "
          "pronto_alert in /metrics; default on", 0},
+        {"--monitor-rows", NULL, PR_FLAG_UINT, &monitor_rows,
+         "N  candidate rows profiled for drift per arm and minute, about; above it requests "
+         "are sampled at random (the cost stays bounded whatever the traffic), default "
+         "30000, 0: every request", 0},
         {"--monitors", NULL, PR_FLAG_STRING, &monitors,
          "FILE  alert rules (monitors.yaml, or a spec with a monitors: block); default: the "
          "built-in rules (docs/monitoring.md \"Alerts\")", 0},
@@ -363,6 +371,10 @@ int cmd_serve(int argc, char **argv) {
     o.monitors_path = monitors;
     o.alert_webhook = webhook;
     o.quality_pending = (uint32_t)quality_pending;
+    if (monitor_rows > UINT32_MAX) return cli_usage_error(cmd, "--monitor-rows must be 0..4294967295");
+    o.monitor_rows = (uint32_t)monitor_rows;
+    if (quality_rate > UINT32_MAX) return cli_usage_error(cmd, "--quality-rate must be 0..4294967295");
+    o.quality_rate = (uint32_t)quality_rate;
 
     /* A flood of bad requests must not become a flood of log lines. */
     pr_log_set_rate_limit(1);

@@ -190,6 +190,10 @@ static void drain(pr_quality *q) {
             continue;
         }
         memcpy(&pay, lab.payload.ptr, sizeof pay);
+        if (pay.matched == PR__QPAY_UNSAMPLED) {
+            q->st.unsampled++;
+            continue;
+        }
         if (!pay.matched) {
             q->st.unmatched++;
             continue;
@@ -317,7 +321,13 @@ void pr__quality_event(pr_quality *q, const pr_event *ev, pr_bytes req, pr_bytes
         for (size_t k = 0; k < n; k++) idbuf[k] = tmp[n - 1 - k];
         req = pr_bytes_of(idbuf, n);
     }
-    uint64_t key = pr_quality_key(pr_quality_request_hash(req), cand);
+    uint64_t rh = pr_quality_request_hash(req);
+    if (q->sampler && !pr_quality_sampler_sampled(q->sampler, ev->ts_ms, rh)) {
+        pay.matched = PR__QPAY_UNSAMPLED; /* no prediction was kept: none to wait for */
+        push(q, ev, &pay);
+        return;
+    }
+    uint64_t key = pr_quality_key(rh, cand);
     uint32_t slot = pr__qmap_get(&q->pmap, key);
     if (slot != UINT32_MAX) {
         pr__qpred *p = &q->preds[slot];

@@ -78,12 +78,15 @@ typedef struct pr__qpred {
     uint32_t series, gen;
 } pr__qpred;
 
+#define PR__QPAY_UNSAMPLED 2u
+
 /* What the joiner carries with an impression (its payload, copied). */
 typedef struct pr__qpay {
     double p;
     uint32_t series;  /* UINT32_MAX: over max_series */
     uint32_t gen;     /* the series slot's gen when predicted */
-    uint32_t matched; /* has a prediction */
+    uint32_t matched; /* 1: has a prediction; 0: none; PR__QPAY_UNSAMPLED: its
+                         request was not sampled (pr_quality_sampler) */
 } pr__qpay;
 
 /* An impression waiting for its prediction (slab slot). */
@@ -134,6 +137,7 @@ struct pr_quality {
     double *sp;
     size_t s_cap;
     pr_quality_stats st;
+    const pr_quality_sampler *sampler; /* borrowed, NULL: every request */
 };
 
 /* The series of (version, arm): its index, or UINT32_MAX past max_series

@@ -10,7 +10,8 @@
  * announces the epoch it writes in (`in` = 2e+1, a seq_cst store then a
  * re-read of the epoch), finds the slot of the request's event-time
  * minute in its half e & 1 for the arm, adds the request (count, latency
- * bucket, the answered p) and, when the model has a profile, up to
+ * bucket, the answered p) and, when the model has a profile and the
+ * request is sampled (take_rows: a budget of rows per minute), up to
  * PR__MON_ROWS of the answered candidates' assembled rows (a uniform pick:
  * a random start in rank order) and every answered p to the slot's
  * pr_live; then `in` = 0. No lock, no allocation but the first time a
@@ -112,9 +113,23 @@ static pr__mon_w *worker_part(pr_server *s, pr__worker *w) {
     if (!mw) return NULL;
     mw->n_arms = n;
     mw->rng = (uint64_t)(uintptr_t)w ^ 0x9e3779b97f4a7c15ull;
+    if (s->o.monitor_rows) { /* the workers share the budget */
+        uint32_t th = s->o.threads ? s->o.threads : 1;
+        mw->rows_per_min = s->o.monitor_rows / th;
+        if (mw->rows_per_min < PR__MON_ROWS) mw->rows_per_min = PR__MON_ROWS;
+    }
+    if (!(mw->rate = calloc(n, sizeof *mw->rate))) {
+        free(mw);
+        return NULL;
+    }
+    for (uint32_t a = 0; a < n; a++) {
+        mw->rate[a].minute = PR__MON_EMPTY;
+        mw->rate[a].keep = UINT64_MAX;
+    }
     for (int h = 0; h < 2; h++) {
         if (!(mw->half[h] = calloc(n, sizeof *mw->half[h]))) {
             free(mw->half[0]);
+            free(mw->rate);
             free(mw);
             return NULL;
         }
@@ -133,6 +148,38 @@ static uint64_t next_rand(uint64_t *x) { /* xorshift64 */
     *x ^= *x >> 7;
     *x ^= *x << 17;
     return *x;
+}
+
+/* Sampling: whether this request's rows (and its p values) go to the
+ * live profile. The rows the worker was offered in the previous minute
+ * set the share it profiles in this one: all while under its budget
+ * (rows_per_min), else budget / offered of the requests, drawn at random,
+ * so a window's rows stay a uniform sample of its traffic; a minute that
+ * has taken twice its budget (a surge, or the first minute) takes no
+ * more. The cost is then bounded by the budget whatever the traffic,
+ * while a modest traffic (the simulator's 20 requests/s) is profiled
+ * whole. A request of an earlier minute than the worker's latest (out
+ * of order ts) is judged by the latest minute's share. */
+static int take_rows(pr__mon_w *mw, pr__mon_rate *rt, int64_t minute, uint32_t nr) {
+    uint64_t budget = mw->rows_per_min;
+    if (!budget) return 1;
+    if (rt->minute == PR__MON_EMPTY || minute > rt->minute) {
+        uint64_t prev = rt->minute != PR__MON_EMPTY && minute == rt->minute + 1 ? rt->offered : 0;
+        rt->minute = minute;
+        rt->prev_offered = prev;
+        rt->offered = rt->taken = 0;
+        if (prev <= budget) {
+            rt->keep = UINT64_MAX;
+        } else { /* budget / prev of 2^64, without overflow */
+            double share = (double)budget / (double)prev;
+            rt->keep = (uint64_t)(share * 9223372036854775808.0) * 2;
+        }
+    }
+    rt->offered += nr;
+    if (rt->taken >= 2 * budget) return 0;
+    if (rt->keep != UINT64_MAX && next_rand(&mw->rng) > rt->keep) return 0;
+    rt->taken += nr;
+    return 1;
 }
 
 /* Makes sl's live for m's profile (first use, or after the monitor freed
@@ -218,6 +265,7 @@ void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr
         }
     }
     uint32_t nr = k < PR__MON_ROWS ? k : PR__MON_ROWS;
+    if (!take_rows(mw, &mw->rate[ai], minute, nr)) goto out;
     uint32_t start = k > nr ? (uint32_t)(next_rand(&mw->rng) % k) : 0;
     for (uint32_t j = 0; j < nr; j++)
         pr_live_add_record(sl->live, &rows[ranked[(start + j) % k].i].rec);
@@ -238,6 +286,7 @@ void pr__monitor_worker_free(pr__mon_w *mw) {
             }
         free(mw->half[h]);
     }
+    free(mw->rate);
     free(mw);
 }
 

@@ -42,7 +42,7 @@
 #define PR__MON_TRANS 32          /* the latest alert transitions kept */
 #define PR__MON_GRACE_MS 5000     /* a minute closes once the clock is past
                                      its end by this much (event time) */
-#define PR__MON_ROWS 8            /* candidate rows profiled per request */
+#define PR__MON_ROWS 8            /* candidate rows profiled per sampled request */
 #define PR__MON_EMPTY INT64_MIN
 #define PR__MON_MINUTE 60000LL
 
@@ -82,14 +82,26 @@ typedef struct pr__mon_half {
     uint64_t dropped[PR__MON_NDROP]; /* requests, by reason */
 } pr__mon_half;
 
+/* A worker's row sampling for one arm (monitor.c "Sampling"): the rows
+ * it was offered in the current and the previous event-time minute, and
+ * the share of requests it profiles now (threshold on a 64-bit draw). */
+typedef struct pr__mon_rate {
+    int64_t minute;            /* PR__MON_EMPTY: none yet */
+    uint64_t offered, prev_offered, taken;
+    uint64_t keep;             /* profile when draw <= keep (UINT64_MAX: all) */
+} pr__mon_rate;
+
 typedef struct pr__mon_w pr__mon_w;
 /* A worker's part: half[h][arm]. `in` is 2e+1 while the worker writes
- * into epoch e's half, 0 otherwise (seq_cst: see monitor.c). */
+ * into epoch e's half, 0 otherwise (seq_cst: see monitor.c). rate is the
+ * worker's alone. */
 struct pr__mon_w {
     uint64_t in;
     uint64_t rng;              /* the worker's: which rows to profile */
     uint32_t n_arms;
     pr__mon_half *half[2];     /* n_arms each */
+    pr__mon_rate *rate;        /* n_arms */
+    uint64_t rows_per_min;     /* this worker's share of --monitor-rows (0: all) */
 };
 
 /* One window of one arm: sums and the merged live profile. */

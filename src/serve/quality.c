@@ -4,7 +4,9 @@
  * closed windows in /metrics (pronto_quality{metric,window,arm,version})
  * and as samples for alert rules and /v1/monitor (pr__quality_snapshot).
  *
- * Hot path: a predict answered 200 builds one item (the answered
+ * Hot path: a predict answered 200 and sampled (--quality-rate: about N
+ * candidates a second are kept, whole requests chosen by their
+ * request_id, pronto/quality.h "Sampling") builds one item (the answered
  * candidates' keys, top_k of them when the request set it: no other can be
  * shown; hashed from request_id and candidate key text, their p as the
  * answer writes it, the model's version and arm) and appends it to a queue under
@@ -83,6 +85,11 @@ void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *
                            const pr__predict_req *q, const pr__scored *ranked, int64_t ts) {
     /* only what the answer holds (top_k): no other candidate can be shown */
     uint32_t k = q->top_k && q->top_k < q->n ? q->top_k : q->n;
+    uint64_t rh = pr_quality_request_hash(q->request_id);
+    if (s->qual.smp && !pr_quality_sampler_take(s->qual.smp, ts, rh, k)) {
+        pr__metrics_add(&s->qual.unsampled, 1);
+        return;
+    }
     size_t bytes = sizeof(pr__qitem) + (size_t)k * (sizeof(uint64_t) + sizeof(double));
     pr__qitem *it = malloc(bytes);
     if (!it) {
@@ -98,7 +105,6 @@ void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *
     copy_name(it->arm, s->reg ? a->alias : "");
     it->keys = (uint64_t *)(it + 1);
     it->p = (double *)(it->keys + k);
-    uint64_t rh = pr_quality_request_hash(q->request_id);
     for (uint32_t r = 0; r < k; r++) {
         const pr_json_value *id = &q->ids[ranked[r].i];
         it->keys[r] = pr_quality_key(rh, id->text);
@@ -199,6 +205,14 @@ pr_status pr__quality_start(pr_server *s, pr_err *err) {
     ql->q_max_n = s->o.quality_queue ? s->o.quality_queue : 65536;
     pr_status rc = pr_quality_new(&o, &ql->q, err);
     if (rc != PR_OK) return rc;
+    if (s->o.quality_rate) {
+        if ((rc = pr_quality_sampler_new(s->o.quality_rate, &ql->smp, err)) != PR_OK) {
+            pr_quality_free(ql->q);
+            ql->q = NULL;
+            return rc;
+        }
+        pr_quality_set_sampler(ql->q, ql->smp);
+    }
     pthread_mutex_init(&ql->mu, NULL);
     pthread_mutex_init(&ql->qmu, NULL);
     pthread_cond_init(&ql->qcv, NULL);
@@ -229,6 +243,8 @@ void pr__quality_stop(pr_server *s) {
     }
     pr_quality_free(ql->q);
     ql->q = NULL;
+    pr_quality_sampler_free(ql->smp);
+    ql->smp = NULL;
     pthread_mutex_destroy(&ql->mu);
     pthread_mutex_destroy(&ql->qmu);
     pthread_cond_destroy(&ql->qcv);
@@ -301,6 +317,7 @@ void pr__quality_render(pr_server *s, pr__tb *o) {
     else if (n > 256) n = 256, smp = stack;
     pr_quality_stats_get(ql->q, &st);
     pthread_mutex_unlock(&ql->mu);
+    unsigned level = ql->smp ? pr_quality_sampler_level(ql->smp) : 0;
     pr__tb_puts(o, "# HELP pronto_quality model quality of the latest closed window (by impression "
                    "time) per window length, arm and model version: logloss, ne, calibration, "
                    "auc, n_labeled, ctr, mean_p\n# TYPE pronto_quality gauge\n");
@@ -338,11 +355,22 @@ void pr__quality_render(pr_server *s, pr__tb *o) {
                   "impression took: aged out, or pushed out by --quality-pending\n"
                   "# TYPE pronto_quality_predictions_unseen_total counter\n"
                   "pronto_quality_predictions_unseen_total{why=\"expired\"} %llu\n"
-                  "pronto_quality_predictions_unseen_total{why=\"evicted\"} %llu\n",
+                  "pronto_quality_predictions_unseen_total{why=\"evicted\"} %llu\n"
+                  "# HELP pronto_quality_unsampled_total answered requests and labeled "
+                  "impressions left out by the sampler (--quality-rate)\n"
+                  "# TYPE pronto_quality_unsampled_total counter\n"
+                  "pronto_quality_unsampled_total{kind=\"prediction\"} %llu\n"
+                  "pronto_quality_unsampled_total{kind=\"impression\"} %llu\n"
+                  "# HELP pronto_quality_sample_level requests of the current second sampled: "
+                  "one in 2^level (0: all)\n"
+                  "# TYPE pronto_quality_sample_level gauge\n"
+                  "pronto_quality_sample_level %u\n",
                   (unsigned long long)st.predictions,
                   (unsigned long long)__atomic_load_n(&ql->dropped[QI_PRED], __ATOMIC_RELAXED),
                   (unsigned long long)__atomic_load_n(&ql->dropped[QI_EVENTS], __ATOMIC_RELAXED),
                   (unsigned long long)st.matched, (unsigned long long)st.unmatched,
                   (unsigned long long)st.pending, (unsigned long long)st.expired,
-                  (unsigned long long)st.evicted);
+                  (unsigned long long)st.evicted,
+                  (unsigned long long)__atomic_load_n(&ql->unsampled, __ATOMIC_RELAXED),
+                  (unsigned long long)st.unsampled, level);
 }

@@ -607,6 +607,8 @@ typedef struct pr__qual {
     int stop, started, inited;
     pthread_t th;
     uint64_t dropped[2];       /* atomic: predictions, event batches */
+    pr_quality_sampler *smp;   /* --quality-rate; NULL: every request */
+    uint64_t unsampled;        /* atomic: answered requests not sampled */
 } pr__qual;
 
 pr_status pr__quality_start(pr_server *s, pr_err *err);

@@ -50,7 +50,9 @@ void pr_server_opts_default(pr_server_opts *o) {
     o->quality_lateness_ms = 10 * 60 * 1000LL;
     o->quality_queue = 65536;
     o->quality_pending = 1u << 20;
+    o->quality_rate = 5000;
     o->monitor = 1;
+    o->monitor_rows = 30000;
 }
 
 uint64_t pr_server_default_max_model_bytes(void) {
