@@ -1,9 +1,10 @@
 /*
  * test_api.c: the worked example of include/pronto/pronto.h, run for real:
- * train a small model on a CSV with a spec, then load it, rebuild the
- * featurizer from the embedded spec, and score hand-made requests -- the
- * server's path. The requests' ranking must follow what the data taught,
- * and the per-request arena must stop allocating after the first request.
+ * train a small model on a CSV with a spec, then open it as a
+ * pr_predictor and score hand-made rows. The rows' ranking must follow
+ * what the data taught; the lower-level path the predictor wraps (load,
+ * featurize, filter, predict with a per-request arena that stops
+ * allocating after the first request) must give the same numbers.
  */
 #include "pronto/pronto.h"
 #include "test.h"
@@ -73,7 +74,21 @@ TEST(train_then_serve_like_the_header_says) {
     pr_featurizer_free(tfz);
     pr_spec_free(tspec);
 
-    /* serve: pronto.h's example */
+    /* pronto.h's example */
+    pr_predictor *pd;
+    ASSERT_OK(pr_predictor_open(model_path, &pd, &err));
+    ASSERT_EQ_INT(pr_predictor_n_columns(pd), 3);
+    ASSERT_EQ_STR(pr_predictor_column(pd, 0), "user_id");
+    ASSERT_EQ_STR(pr_predictor_column(pd, 1), "ad_id");
+    ASSERT_EQ_STR(pr_predictor_column(pd, 2), "device");
+    ASSERT_TRUE(pr_predictor_column(pd, 3) == NULL);
+    pr_bytes rows[] = {{"u42", 3}, {"ad7", 3}, {"mobile", 6},   /* row 0 */
+                       {"u42", 3}, {"ad9", 3}, {"", 0}};        /* row 1 */
+    double prob[2];
+    ASSERT_OK(pr_predictor_score(pd, rows, 2, prob, &err));
+    ASSERT_TRUE(prob[0] > 0.55 && prob[1] < 0.25);
+
+    /* what it wraps: load, the embedded spec's featurizer, filter, predict */
     pr_model *model;
     pr_spec *spec;
     pr_featurizer *fz;
@@ -90,16 +105,19 @@ TEST(train_then_serve_like_the_header_says) {
     size_t cap = arena.cap;
     double p7d = score(model, fz, &arena, "ad7", "desktop");
     double p9m = score(model, fz, &arena, "ad9", "mobile");
+    double p9x = score(model, fz, &arena, "ad9", "");
     double pnew = score(model, fz, &arena, "ad-never-seen", "mobile");
     ASSERT_EQ_INT(arena.cap, cap); /* no new block after the first request */
     ASSERT_TRUE(p7m > p7d && p7d > p9m);
     ASSERT_TRUE(p7m > 0.55 && p9m < 0.15);
     ASSERT_TRUE(pnew > 0 && pnew < 1);
+    ASSERT_TRUE(prob[0] == p7m && prob[1] == p9x);
 
     pr_arena_free(&arena);
     pr_featurizer_free(fz);
     pr_spec_free(spec);
     pr_model_free(model);
+    pr_predictor_close(pd);
 }
 
 int main(void) {

@@ -1,30 +1,28 @@
 /*
  * pronto/pronto.h: the whole library, and how its pieces fit.
  *
- * Score rows with a trained model -- the path `pronto predict` takes and
- * the server will take: the model file embeds its feature spec, so loading
- * it rebuilds the exact featurizer it was trained with.
+ * Score rows with a trained model -- what `pronto predict` does: the model
+ * file embeds its feature spec and rare-feature filter, so opening it
+ * rebuilds the exact featurizer it was trained with (predictor.h).
  *
  *     pr_err err;
- *     pr_model *model;  pr_spec *spec;  pr_featurizer *fz;
- *     if (pr_model_load("ctr.pm", &model, &err) != PR_OK) die(err.msg);
- *     const char *yaml = pr_model_spec(model);
- *     pr_spec_parse(yaml, strlen(yaml), "ctr.pm", &spec, &err);
- *     pr_featurizer_new(spec, &fz, &err);
+ *     pr_predictor *p;
+ *     if (pr_predictor_open("ctr.pm", &p, &err) != PR_OK) die(err.msg);
  *
- *     const char *cols[] = {"user_id", "ad_id", "device"};   // your columns
- *     pr_featurizer_bind(fz, cols, 3, &err);
+ *     // the columns it reads, in order: here user_id, ad_id, device
+ *     for (uint32_t c = 0; c < pr_predictor_n_columns(p); c++)
+ *         printf("%s ", pr_predictor_column(p, c));
  *
- *     pr_arena arena;                       // per-request memory
- *     pr_arena_init(&arena, NULL, 0, 0);
- *     pr_bytes vals[] = {{"u42", 3}, {"ad7", 3}, {"mobile", 6}};
- *     pr_record rec = {.weight = 1, .n_cols = 3, .cols = vals, .file = "request"};
- *     pr_example x;
- *     if (pr_featurizer_apply(fz, &rec, &arena, &x, &err) == PR_OK) {
- *         pr_featurizer_apply_filter(fz, pr_model_filter(model), &x);
- *         printf("p = %.4f\n", pr_model_predict(model, &x));
- *     }
- *     pr_arena_reset(&arena);               // next request: no malloc
+ *     pr_bytes rows[] = {{"u42", 3}, {"ad7", 3}, {"mobile", 6},    // row 0
+ *                        {"u42", 3}, {"ad9", 3}, {"", 0}};         // row 1
+ *     double prob[2];                       // len 0 = missing
+ *     if (pr_predictor_score(p, rows, 2, prob, &err) != PR_OK) die(err.msg);
+ *     printf("p = %.4f, %.4f\n", prob[0], prob[1]);
+ *     pr_predictor_close(p);
+ *
+ * Any number of threads may score on one predictor at once. The pieces
+ * underneath (pr_model_load, pr_featurizer_apply, pr_featurizer_apply_filter,
+ * pr_model_predict) stay public for training loops and tools.
  *
  * tests/test_api.c runs exactly this. Training is pr_train (train.h);
  * reading files is pr_reader (reader.h); everything returns a pr_status and
@@ -39,6 +37,7 @@
 #include "pronto/feature.h"
 #include "pronto/metrics.h"
 #include "pronto/model.h"
+#include "pronto/predictor.h"
 #include "pronto/reader.h"
 #include "pronto/sim.h"
 #include "pronto/store.h"

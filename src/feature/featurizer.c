@@ -218,12 +218,15 @@ pr_status pr_featurizer_bind(pr_featurizer *f, const char *const *names,
 
 static pr_status bad_number(const pr_featurizer *f, const pr_record *rec,
                             uint32_t i, const pr_bytes *v, pr_err *err) {
-    char where[300], shown[200];
+    char where[300], shown[200], col[PR__STRING_MAX + 16] = "";
     pr__record_where(rec, where, sizeof where);
     pr__render_bytes(shown, sizeof shown, v->ptr, v->len);
+    const char *column = f->spec->fields[i].column;
+    if (column && strcmp(column, f->names[i]) != 0)
+        snprintf(col, sizeof col, " (column '%s')", column);
     return pr_err_set(err, PR_ERR_PARSE,
-                      "%s: field '%s': expected a number, got '%s'", where,
-                      f->names[i], shown);
+                      "%s: field '%s'%s: expected a number, got '%s'", where,
+                      f->names[i], col, shown);
 }
 
 /* [-]digits, at most 18 of them: the common case in Criteo-like data,
@@ -336,6 +339,10 @@ static pr_status apply_sparse(const pr_featurizer *f, const pr_record *rec,
 static uint32_t split_tokens(const pr__fz_field *z, const pr_bytes *v,
                              uint64_t *out) {
     uint32_t n = 0;
+    if (v->len == 0) { /* also keeps a NULL ptr out of the arithmetic */
+        out[n++] = z->missing_hash;
+        return n;
+    }
     const char *p = v->ptr, *end = v->ptr + v->len;
     while (p < end && n < PR__SET_MAX_TOKENS) {
         const char *q = memchr(p, z->separator, (size_t)(end - p));
