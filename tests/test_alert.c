@@ -294,6 +294,51 @@ TEST(outside_range_and_nan) {
     }
 }
 
+/* keep_firing_for: a firing instance stays firing until the condition has
+ * failed that long (a value that wavers at the threshold fires once); a
+ * sample that meets it again starts the count over; pending resolves at
+ * once as before. */
+TEST(keep_firing_for_holds_then_resolves) {
+    seen s = {0};
+    pr_alerts *a = alerts_for("rules:\n  - name: js\n    metric: js\n"
+                              "    window: 5m\n    op: \">=\"\n    threshold: 0.1\n"
+                              "    for: 0s\n    keep_firing_for: 3m\n",
+                              &s);
+    pr_metric_sample hi = {"js", "ad_id", "", "", "5m", 0.11, 1000};
+    pr_metric_sample lo = hi;
+    lo.value = 0.09;
+    pr_alerts_eval(a, 0, &hi, 1);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_INT(s.to[0], PR_ALERT_STATE_FIRING);
+    pr_alerts_eval(a, 1 * MIN, &lo, 1); /* fails 0m: kept */
+    pr_alerts_eval(a, 2 * MIN, &hi, 1); /* holds again: the count starts over */
+    pr_alerts_eval(a, 3 * MIN, &lo, 1);
+    pr_alerts_eval(a, 5 * MIN, &lo, 1); /* failed 2m: kept */
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_INT(state_of(a, "ad_id"), PR_ALERT_STATE_FIRING);
+    pr_alerts_eval(a, 6 * MIN, &lo, 1); /* failed 3m: resolved */
+    ASSERT_EQ_INT(s.n, 2);
+    ASSERT_EQ_INT(s.to[1], PR_ALERT_STATE_OK);
+    ASSERT_EQ_INT(s.stale[1], 0);
+    pr_alerts_free(a);
+
+    /* with `for`, a pending instance resolves at the first failing sample */
+    seen s2 = {0};
+    a = alerts_for("rules:\n  - name: js\n    metric: js\n    window: 5m\n"
+                   "    op: \">=\"\n    threshold: 0.1\n    for: 2m\n"
+                   "    keep_firing_for: 10m\n",
+                   &s2);
+    pr_alerts_eval(a, 0, &hi, 1);
+    pr_alerts_eval(a, 1 * MIN, &lo, 1);
+    ASSERT_EQ_INT(s2.n, 2);
+    ASSERT_EQ_INT(s2.to[1], PR_ALERT_STATE_OK);
+    pr_alerts_free(a);
+
+    /* the built-in rules keep firing for their `for` */
+    const pr_alert_rules *b = pr_alert_rules_builtin();
+    for (size_t i = 0; i < b->n; i++) ASSERT_EQ_INT(b->rules[i].keep_firing_ms, b->rules[i].for_ms);
+}
+
 TEST(staleness_keeps_state_then_resolves) {
     seen s = {0};
     pr_alerts *a = alerts_for("rules:\n  - name: miss\n    metric: missing_delta\n"
@@ -725,6 +770,7 @@ int main(void) {
     RUN(wildcard_one_instance_per_field_and_arm);
     RUN(outside_range_and_nan);
     RUN(staleness_keeps_state_then_resolves);
+    RUN(keep_firing_for_holds_then_resolves);
     RUN(default_stale_is_twice_the_window);
     RUN(instance_limit_is_counted);
     RUN(transition_json_and_summary);

@@ -108,6 +108,10 @@ typedef struct pr_alert_rule {
     double threshold;     /* the bound; OUTSIDE: the low end */
     double threshold_hi;  /* OUTSIDE: the high end (>= threshold) */
     int64_t for_ms;       /* pending this long before firing (0: at once) */
+    int64_t keep_firing_ms; /* a firing instance resolves only once the
+                             condition has failed this long (0: at the
+                             first sample that fails it), as Prometheus's
+                             keep_firing_for: no flapping near a threshold */
     int64_t stale_ms;     /* no counting sample this long: the instance
                              resolves (default: twice the window) */
     uint64_t min_n;       /* samples with fewer observations do not count */

@@ -54,11 +54,12 @@ int cmd_monitor_check_rules(const char *sub, int argc, char **argv) {
         fputs(text, stdout);
         free(text);
     } else {
-        printf("%-20s %-14s %-24s %-6s %-20s %-5s %-6s %-8s %s\n", "name", "metric",
-               "field/arm/version", "window", "condition", "for", "min_n", "severity", "retrain");
+        printf("%-20s %-14s %-24s %-6s %-20s %-5s %-5s %-6s %-8s %s\n", "name", "metric",
+               "field/arm/version", "window", "condition", "for", "keep", "min_n", "severity",
+               "retrain");
         for (size_t i = 0; i < r->n; i++) {
             const pr_alert_rule *u = &r->rules[i];
-            char labels[3 * PR_ALERT_LABEL_MAX + 8], cond[96], f[32];
+            char labels[3 * PR_ALERT_LABEL_MAX + 8], cond[96], f[32], k[32];
             snprintf(labels, sizeof labels, "%s/%s/%s", u->field[0] ? u->field : "\"\"",
                      u->arm[0] ? u->arm : "\"\"", u->version[0] ? u->version : "\"\"");
             if (u->op == PR_ALERT_OP_OUTSIDE)
@@ -66,8 +67,9 @@ int cmd_monitor_check_rules(const char *sub, int argc, char **argv) {
             else
                 snprintf(cond, sizeof cond, "%s %g", pr_alert_op_str(u->op), u->threshold);
             duration(f, sizeof f, u->for_ms);
-            printf("%-20s %-14s %-24s %-6s %-20s %-5s %-6llu %-8s %s\n", u->name, u->metric,
-                   labels, u->window, cond, f, (unsigned long long)u->min_n,
+            duration(k, sizeof k, u->keep_firing_ms);
+            printf("%-20s %-14s %-24s %-6s %-20s %-5s %-5s %-6llu %-8s %s\n", u->name, u->metric,
+                   labels, u->window, cond, f, k, (unsigned long long)u->min_n,
                    pr_alert_severity_str(u->severity), u->retrain ? "yes" : "no");
         }
         printf("%zu rules ok\n", r->n);

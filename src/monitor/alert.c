@@ -43,6 +43,7 @@ typedef struct inst {
     double value;
     uint64_t n;
     int64_t since_ms, firing_since_ms, last_seen_ms;
+    int64_t clear_since_ms; /* firing: the condition fails since (INT64_MIN: it holds) */
     int fresh;          /* a counting sample in this eval */
     double fresh_value;
     uint64_t fresh_n;
@@ -296,6 +297,10 @@ static int step(pr_alerts *a, inst *x, int64_t now, trans_list *l) {
     x->n = x->fresh_n;
     x->last_seen_ms = now;
     if (!pr__alert_holds(u, x->value)) {
+        if (x->state == PR_ALERT_STATE_FIRING && u->keep_firing_ms > 0) {
+            if (x->clear_since_ms == INT64_MIN) x->clear_since_ms = now;
+            if (now - x->clear_since_ms < u->keep_firing_ms) return 0; /* kept firing */
+        }
         if (x->state != PR_ALERT_STATE_OK) {
             record(a, l, x, PR_ALERT_STATE_OK, x->since_ms, 0);
             x->state = PR_ALERT_STATE_OK;
@@ -303,6 +308,7 @@ static int step(pr_alerts *a, inst *x, int64_t now, trans_list *l) {
         }
         return 0;
     }
+    x->clear_since_ms = INT64_MIN;
     if (x->state == PR_ALERT_STATE_OK) {
         x->since_ms = now;
         if (u->for_ms > 0) {

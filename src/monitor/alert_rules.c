@@ -100,17 +100,22 @@ const char *pr_alert_state_str(pr_alert_state s) {
 }
 
 #define MIN_MS 60000
+/* Every built-in rule keeps firing for its `for` after its condition
+ * fails (keep_firing_for): a value that wavers at the threshold fires
+ * once, not every few minutes. */
 #define RULE(NAME, METRIC, WIN, WIN_MS, OP, LO, HI, FOR_MIN, MIN_N, SEV, RETRAIN)            \
     {.name = NAME, .metric = METRIC, .field = "*", .arm = "*", .version = "*", .window = WIN, \
      .op = OP, .threshold = LO, .threshold_hi = HI, .for_ms = (FOR_MIN) * MIN_MS,              \
-     .stale_ms = 2 * (WIN_MS), .min_n = MIN_N, .severity = SEV, .retrain = RETRAIN}
+     .keep_firing_ms = (FOR_MIN) * MIN_MS, .stale_ms = 2 * (WIN_MS), .min_n = MIN_N,           \
+     .severity = SEV, .retrain = RETRAIN}
 
 /* The prediction's own drift rules (they take field "prediction" from the
  * "*" ones): 5m, for 10m, min_n 1000, warning. */
 #define PRED(NAME, METRIC, TH)                                                                   \
     {.name = NAME, .metric = METRIC, .field = "prediction", .arm = "*", .version = "*",          \
      .window = "5m", .op = PR_ALERT_OP_GE, .threshold = TH, .threshold_hi = TH,                 \
-     .for_ms = 10 * MIN_MS, .stale_ms = 10 * MIN_MS, .min_n = 1000,                             \
+     .for_ms = 10 * MIN_MS, .keep_firing_ms = 10 * MIN_MS, .stale_ms = 10 * MIN_MS,            \
+     .min_n = 1000,                                                                            \
      .severity = PR_ALERT_SEVERITY_WARNING, .retrain = 0}
 
 /* The one table of built-in rules: the alerts' defaults, and the drift
@@ -298,6 +303,8 @@ pr_status pr_alert_rules_to_yaml(const pr_alert_rules *r, char **out, size_t *le
         put(&t, "\n");
         put(&t, "    for: ");
         put_duration(&t, u->for_ms);
+        put(&t, "\n    keep_firing_for: ");
+        put_duration(&t, u->keep_firing_ms);
         put(&t, "\n    stale: ");
         put_duration(&t, u->stale_ms);
         put(&t, "\n    min_n: %llu\n    severity: %s\n    retrain: %s\n",

@@ -38,10 +38,10 @@
 #include "monitor/alert_int.h"
 
 enum { RK_NAME, RK_METRIC, RK_FIELD, RK_ARM, RK_VERSION, RK_WINDOW, RK_OP, RK_THRESHOLD,
-       RK_FOR, RK_STALE, RK_MIN_N, RK_SEVERITY, RK_RETRAIN, RK_COUNT };
+       RK_FOR, RK_KEEP_FIRING, RK_STALE, RK_MIN_N, RK_SEVERITY, RK_RETRAIN, RK_COUNT };
 static const char *const rule_keys[RK_COUNT] = {
     "name", "metric", "field", "arm", "version", "window", "op", "threshold",
-    "for", "stale", "min_n", "severity", "retrain"};
+    "for", "keep_firing_for", "stale", "min_n", "severity", "retrain"};
 
 static pr_status read_bool(pr__yaml_ctx *ps, const yaml_node_t *n, const char *path,
                            int *out) {
@@ -168,6 +168,11 @@ static pr_status read_rule(pr__yaml_ctx *ps, yaml_node_t *map, const char *path,
     if (v[RK_FOR]) {
         pr__yaml_child_path(sub, path, "for");
         if ((rc = pr__yaml_duration(ps, v[RK_FOR], sub, 0, &r->for_ms)) != PR_OK) return rc;
+    }
+    if (v[RK_KEEP_FIRING]) {
+        pr__yaml_child_path(sub, path, "keep_firing_for");
+        if ((rc = pr__yaml_duration(ps, v[RK_KEEP_FIRING], sub, 0, &r->keep_firing_ms)) != PR_OK)
+            return rc;
     }
     r->stale_ms = pr__alert_default_stale(window_ms);
     if (v[RK_STALE]) {

@@ -273,8 +273,10 @@ static void put_rules(pr__tb *o, pr__mon *M) {
         pr__tb_printf(o, ",\"op\":\"%s\"", pr_alert_op_str(r->op));
         jnum(o, "threshold", r->threshold);
         if (r->op == PR_ALERT_OP_OUTSIDE) jnum(o, "threshold_hi", r->threshold_hi);
-        pr__tb_printf(o, ",\"for_ms\":%lld,\"min_n\":%llu,\"severity\":\"%s\"}",
-                      (long long)r->for_ms, (unsigned long long)r->min_n,
+        pr__tb_printf(o, ",\"for_ms\":%lld,\"keep_firing_for_ms\":%lld,\"min_n\":%llu,"
+                         "\"severity\":\"%s\"}",
+                      (long long)r->for_ms, (long long)r->keep_firing_ms,
+                      (unsigned long long)r->min_n,
                       pr_alert_severity_str(r->severity));
     }
     pr__tb_puts(o, "]");
