@@ -563,10 +563,30 @@ static int run_append(const char *cmd, const char *uri, uint32_t type, char **fi
 
 /* ---------------------------------------------------------------- main */
 
-static const char *const log_subs[] = {"stat", "tail", "verify", "cat", "compact", "append"};
+/* Each subcommand: its name and its own usage text (`pronto log tail
+ * --help` shows tail's). */
+static const struct {
+    const char *name, *usage;
+} log_subs[] = {
+    {"stat", "URI [flags]\n\nSegments, records, time span, bytes, records per type, consumers "
+             "and their committed\npositions of the log, as JSON (docs/log.md)."},
+    {"tail", "URI [-n N] [-f] [flags]\n\nThe last N records (default 10); -f: then the "
+             "records as they are appended,\nuntil Ctrl-C (docs/log.md)."},
+    {"verify", "URI [flags]\n\nChecks every record and index of the log; exit 1 on "
+               "corruption (docs/log.md)."},
+    {"cat", "URI [--from T] [--to T] [--type TYPE] [--skip-corrupt] [flags]\n\nThe records "
+            "with from <= time < to, as JSON lines. T: ISO-8601 (UTC unless an\noffset is "
+            "given), Unix seconds, or Unix milliseconds written with 'ms'\n(1704067200184ms). "
+            "TYPE: event, prediction, features or a number (docs/log.md)."},
+    {"compact", "URI [--retain-bytes N] [--retain-ms D] [--no-compress] [flags]\n\nApplies "
+                "retention now and zstd-compresses the closed segments (docs/log.md)."},
+    {"append", "URI [--type TYPE] [FILE...] [flags]\n\nAppends JSON lines (stdin without "
+               "FILE or with -); a record's time is the\nline's integer \"ts\" (ms) "
+               "(docs/log.md)."},
+};
 
 const char *cmd_log_sub(size_t i) {
-    return i < sizeof log_subs / sizeof *log_subs ? log_subs[i] : NULL;
+    return i < sizeof log_subs / sizeof *log_subs ? log_subs[i].name : NULL;
 }
 
 int cmd_log(int argc, char **argv) {
@@ -579,9 +599,10 @@ int cmd_log(int argc, char **argv) {
         return PR_EXIT_OK;
     }
     const char *sub = argv[1];
-    int known = 0;
-    for (size_t i = 0; cmd_log_sub(i); i++) known |= !strcmp(sub, cmd_log_sub(i));
-    if (!known) {
+    const char *sub_usage = NULL;
+    for (size_t i = 0; cmd_log_sub(i); i++)
+        if (!strcmp(sub, cmd_log_sub(i))) sub_usage = log_subs[i].usage;
+    if (!sub_usage) {
         fprintf(stderr,
                 "pronto log: unknown subcommand '%s' (stat, tail, verify, cat, compact, "
                 "append)\n",
@@ -631,7 +652,7 @@ int cmd_log(int argc, char **argv) {
     }
     char *pos[256];
     int n_pos = 0;
-    int rc = pr_flags_parse(cmd, usage_text, flags, nf, argc - 1, argv + 1, pos, 256, &n_pos);
+    int rc = pr_flags_parse(cmd, sub_usage, flags, nf, argc - 1, argv + 1, pos, 256, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos < 1) return cli_usage_error(cmd, "expected a log URI (e.g. log:DIR)");
     if (n_pos > 1 && strcmp(sub, "append"))
