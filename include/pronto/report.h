@@ -125,6 +125,59 @@ typedef enum { PR_REPORT_HTML = 0, PR_REPORT_JSON = 1 } pr_report_format;
 pr_status pr_report_render(const pr_report *r, pr_report_format fmt, char **out, size_t *len,
                            pr_err *err);
 
+/* ---------------------------------------------------------------- log windows */
+
+/* Rows of a window of a server's event log (`pronto serve --log`) for
+ * either side of a report: every candidate of every `prediction` record
+ * with from_ms <= ts < to_ms, as a row of the request's columns and the
+ * candidate key column (a string, a number as written, null: missing),
+ * with the p the answer gave it. Entity attributes and aggregates are not
+ * in prediction records: a log side holds the request's fields and the
+ * prediction (docs/monitoring.md "Report"). Rows carry no label.
+ *
+ * The sink: bind() when the columns of the rows that follow change (names
+ * borrowed for the call; the first row, another server's records), row()
+ * per row (rec borrowed for the call; p NaN when it is not in [0, 1]). */
+typedef struct pr_report_log_sink {
+    pr_status (*bind)(void *ctx, const char *const *names, uint32_t n, pr_err *err);
+    void (*row)(void *ctx, const pr_record *rec, double p);
+    void *ctx;
+} pr_report_log_sink;
+
+typedef struct pr_report_log_stats {
+    uint64_t records;     /* records read from the window's start */
+    uint64_t predictions; /* prediction records in [from, to) */
+    uint64_t rows;        /* rows handed to the sink */
+    uint64_t malformed;   /* prediction records that did not parse */
+} pr_report_log_stats;
+
+/* Reads the log at uri (any pr_log URI) from from_ms; a malformed
+ * prediction record stops it (PR_ERR_PARSE naming the log, the record's
+ * position and ts, and what is wrong) unless there are at most skip_bad of
+ * them. stats may be NULL. */
+pr_status pr_report_log_scan(const char *uri, int64_t from_ms, int64_t to_ms,
+                             uint64_t skip_bad, const pr_report_log_sink *sink,
+                             pr_report_log_stats *stats, pr_err *err);
+
+/* A reference profile of a log window: spec's columns over its rows (the
+ * prediction sketch from the served p). OUT *out: owned by caller. */
+struct pr_spec;
+pr_status pr_report_log_profile(const struct pr_spec *spec, const char *uri, int64_t from_ms,
+                                int64_t to_ms, uint64_t skip_bad, pr_profile **out,
+                                pr_report_log_stats *stats, pr_err *err);
+
+/* What the scan does per record, for callers with their own records (and
+ * the fuzzer): feed one prediction record's payload. */
+typedef struct pr_report_log_rows pr_report_log_rows;
+pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, pr_report_log_rows **out,
+                                 pr_err *err);
+/* PR_ERR_PARSE (counted malformed) for a payload that is not a prediction
+ * record; rows of a good one go to the sink. */
+pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, size_t len,
+                                  int64_t ts_ms, pr_err *err);
+void pr_report_log_rows_stats(const pr_report_log_rows *lr, pr_report_log_stats *out);
+void pr_report_log_rows_free(pr_report_log_rows *lr);
+
 #ifdef __cplusplus
 }
 #endif

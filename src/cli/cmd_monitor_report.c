@@ -29,8 +29,9 @@
 #include "pronto/report.h"
 
 static const char report_usage[] =
-    "--reference REF --current FILE -o OUT.html [--json OUT.json] [--model MODEL]\n"
+    "--reference REF --current CUR -o OUT.html [--json OUT.json] [--model MODEL]\n"
     "       [--spec SPEC] [--format F] [--skip-bad N] [--title TEXT] [--monitors FILE]\n"
+    "       [--reference-from T] [--reference-to T] [--current-from T] [--current-to T]\n"
     "\n"
     "Compares current data with a reference and writes one self-contained HTML\n"
     "page (inline SVG and CSS; no script, no network): a summary naming the\n"
@@ -44,14 +45,20 @@ static const char report_usage[] =
     "the reliability diagram and log loss / calibration over time. Categorical\n"
     "distributions are compared with rest and unseen as one bin (the unseen share\n"
     "is shown on its own: a long tail always brings new values).\n"
-    "REF is a model file (its reference profile, written by pronto train) or a\n"
-    "data file (profiled here). FILE is a data file. With a model (REF, or\n"
-    "--model) its spec reads the data and it scores the current rows (and a\n"
-    "reference data file's); else --spec does (default: the Criteo spec).\n"
+    "REF is a model file (its reference profile, written by pronto train), a\n"
+    "data file (profiled here) or a window of a server's event log; CUR is a\n"
+    "data file or a log window. A log window is a log URI (log:DIR, as pronto\n"
+    "serve --log wrote it) with --reference-from/--reference-to (or\n"
+    "--current-...) bounding the records' times (ISO-8601 or Unix seconds;\n"
+    "default: the whole log): its rows are the answered candidates of the\n"
+    "logged predictions (the request's fields and the candidate key), with the\n"
+    "p the server answered (no labels, no entity columns).\n"
+    "With a model (REF, or --model) its spec reads the data and it scores the\n"
+    "current rows (and a reference data file's); else --spec does (default:\n"
+    "the Criteo spec).\n"
     "--json writes the same figures as JSON. Exit 0 when written (drift or not;\n"
     "an empty current file gives a page that says so), 1 when an input cannot be\n"
     "read or the reference model has no profile, 2 on usage errors.\n"
-    "Log windows (log:DIR) as either side are not supported yet.\n"
     "docs/monitoring.md \"Report\".";
 
 static int is_model_file(const char *path) {
@@ -61,6 +68,11 @@ static int is_model_file(const char *path) {
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
     return n == 8 && memcmp(head, "PRONTOMD", 8) == 0;
+}
+
+/* A log URI (any scheme pr_log opens) rather than a file path. */
+static int is_log_uri(const char *s) {
+    return !strncmp(s, "log:", 4) || !strncmp(s, "redis-stream:", 13);
 }
 
 typedef struct scan_ctx {
@@ -105,6 +117,14 @@ static pr_status scan_current(const pr_spec *spec, pr_featurizer *fz, const pr_m
     return s;
 }
 
+static pr_status acc_bind(void *ctx, const char *const *names, uint32_t n, pr_err *err) {
+    return pr_report_acc_bind(ctx, names, n, err);
+}
+
+static void acc_row(void *ctx, const pr_record *rec, double p) {
+    pr_report_acc_add(ctx, rec, p);
+}
+
 static pr_status write_text(const char *path, const char *text, size_t len, pr_err *err) {
     pr_atomic_file *f = NULL;
     pr_status s = pr_atomic_open(path, &f, err);
@@ -121,10 +141,19 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     const char *model_path = NULL, *spec_path = NULL, *format_s = NULL, *title = NULL;
     const char *monitors_path = NULL;
     unsigned long long skip_bad = 0;
+    const char *rfrom_s = NULL, *rto_s = NULL, *cfrom_s = NULL, *cto_s = NULL;
     pr_flag flags[] = {
         {"--reference", NULL, PR_FLAG_STRING, &ref_path,
-         "REF a model file (its profile) or a data file", 0},
-        {"--current", NULL, PR_FLAG_STRING, &cur_path, "FILE the current data", 0},
+         "REF a model file (its profile), a data file or a log (log:DIR)", 0},
+        {"--current", NULL, PR_FLAG_STRING, &cur_path, "CUR the current data: a file or a log",
+         0},
+        {"--reference-from", NULL, PR_FLAG_STRING, &rfrom_s,
+         "T  a log reference: records at or after T (ISO-8601 or Unix seconds)", 0},
+        {"--reference-to", NULL, PR_FLAG_STRING, &rto_s, "T  a log reference: records before T",
+         0},
+        {"--current-from", NULL, PR_FLAG_STRING, &cfrom_s,
+         "T  a log as the current side: records at or after T", 0},
+        {"--current-to", NULL, PR_FLAG_STRING, &cto_s, "T  ... records before T", 0},
         {"--out", "-o", PR_FLAG_STRING, &out_path, "OUT.html the page to write", 0},
         {"--json", NULL, PR_FLAG_STRING, &json_path, "OUT.json also write the figures as JSON", 0},
         {"--model", NULL, PR_FLAG_STRING, &model_path,
@@ -143,13 +172,24 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
                             argc, argv, pos, 8, &n_pos);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
     if (n_pos > 0) return cli_usage_error(cmd, "unexpected argument (give files with --reference and --current)");
-    if (!ref_path) return cli_usage_error(cmd, "--reference: required (a model or a data file)");
-    if (!cur_path) return cli_usage_error(cmd, "--current: required (a data file)");
+    if (!ref_path)
+        return cli_usage_error(cmd, "--reference: required (a model, a data file or a log)");
+    if (!cur_path) return cli_usage_error(cmd, "--current: required (a data file or a log)");
     if (!out_path) return cli_usage_error(cmd, "-o/--out: required (the HTML file to write)");
-    if (!strncmp(ref_path, "log:", 4) || !strncmp(cur_path, "log:", 4))
-        return cli_usage_error(cmd, "--reference/--current: log windows (log:DIR) are not "
-                                    "supported yet; give a model or data files");
-    int ref_is_model = is_model_file(ref_path);
+    int ref_log = is_log_uri(ref_path), cur_log = is_log_uri(cur_path);
+    if (!ref_log && (rfrom_s || rto_s))
+        return cli_usage_error(cmd, "--reference-from/--reference-to: the reference is not a log");
+    if (!cur_log && (cfrom_s || cto_s))
+        return cli_usage_error(cmd, "--current-from/--current-to: the current side is not a log");
+    int64_t rfrom = INT64_MIN, rto = INT64_MAX, cfrom = INT64_MIN, cto = INT64_MAX;
+    if ((rfrom_s && !cli_parse_time_ms(cmd, "--reference-from", rfrom_s, &rfrom)) ||
+        (rto_s && !cli_parse_time_ms(cmd, "--reference-to", rto_s, &rto)) ||
+        (cfrom_s && !cli_parse_time_ms(cmd, "--current-from", cfrom_s, &cfrom)) ||
+        (cto_s && !cli_parse_time_ms(cmd, "--current-to", cto_s, &cto)))
+        return PR_EXIT_USAGE;
+    if (rfrom >= rto || cfrom >= cto)
+        return cli_usage_error(cmd, "a window's -to must be after its -from");
+    int ref_is_model = !ref_log && is_model_file(ref_path);
     if (ref_is_model && model_path == NULL) model_path = ref_path;
     if (model_path && spec_path)
         return cli_usage_error(cmd, "--spec: the model's embedded spec reads the data; "
@@ -203,7 +243,20 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
         exit_code = PR_EXIT_USAGE;
         goto done;
     }
-    if (!ref) {
+    char ref_name[1024], cur_name[1024];
+    snprintf(ref_name, sizeof ref_name, "%s", ref_path);
+    snprintf(cur_name, sizeof cur_name, "%s", cur_path);
+    if (!ref && ref_log) {
+        pr_report_log_stats ls;
+        if (pr_report_log_profile(spec, ref_path, rfrom, rto, skip_bad, &ref, &ls, &err) != PR_OK)
+            goto fail;
+        if (ls.malformed)
+            fprintf(stderr, "pronto %s: %s: %llu malformed prediction records skipped\n", cmd,
+                    ref_path, (unsigned long long)ls.malformed);
+        if (rfrom_s || rto_s)
+            snprintf(ref_name, sizeof ref_name, "%s [%s, %s)", ref_path, rfrom_s ? rfrom_s : "start",
+                     rto_s ? rto_s : "end");
+    } else if (!ref) {
         const char *paths[1] = {ref_path};
         pr_input in = {format, paths, 1};
         if (pr_profile_build_from_file(spec, model, &in, skip_bad, &ref, &err) != PR_OK)
@@ -213,18 +266,30 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     /* the current side */
     uint64_t bad = 0;
     if (pr_report_acc_new(ref, &acc, &err) != PR_OK) goto fail;
-    if (scan_current(spec, fz, model, format, cur_path, skip_bad, acc, &bad, &err) != PR_OK)
+    if (cur_log) {
+        pr_report_log_sink sink = {acc_bind, acc_row, acc};
+        pr_report_log_stats ls;
+        if (pr_report_log_scan(cur_path, cfrom, cto, skip_bad, &sink, &ls, &err) != PR_OK)
+            goto fail;
+        bad = ls.malformed;
+        if (cfrom_s || cto_s)
+            snprintf(cur_name, sizeof cur_name, "%s [%s, %s)", cur_path, cfrom_s ? cfrom_s : "start",
+                     cto_s ? cto_s : "end");
+    } else if (scan_current(spec, fz, model, format, cur_path, skip_bad, acc, &bad, &err) !=
+               PR_OK) {
         goto fail;
+    }
     if (bad)
-        fprintf(stderr, "pronto %s: %s: %llu malformed rows skipped\n", cmd, cur_path,
-                (unsigned long long)bad);
+        fprintf(stderr, "pronto %s: %s: %llu malformed %s skipped\n", cmd, cur_path,
+                (unsigned long long)bad, cur_log ? "prediction records" : "rows");
 
     pr_report r;
     pr_report_init(&r, ref, acc);
     if (rules) pr_report_set_rules(&r, rules);
-    r.ref_side.kind = ref_is_model ? "model" : "data";
-    r.ref_side.name = ref_path;
-    r.cur_side.name = cur_path;
+    r.ref_side.kind = ref_is_model ? "model" : ref_log ? "log" : "data";
+    r.ref_side.name = ref_name;
+    if (cur_log) r.cur_side.kind = "log";
+    r.cur_side.name = cur_name;
     r.model = model_path;
     r.generated = pr_unix_time();
     if (title) r.title = title;
