@@ -54,6 +54,7 @@
 #include "pronto/fstore.h"
 #include "pronto/log.h"
 #include "pronto/model.h"
+#include "pronto/rank.h"
 #include "pronto/registry.h"
 #include "pronto/serve.h"
 #include "pronto/sim.h"
@@ -552,6 +553,205 @@ TEST(test_predict_equals_in_process) {
         pr_server_free(s);
     }
     ref_close(&r);
+}
+
+/* ---------------------------------------------------------------- pr_rank */
+
+/* One request ranked in process by pr_rank: the ad ids in rank order and
+ * their p. site (may be NULL: the shared one) overrides the site of
+ * candidate 0. */
+static void rank_one(pr_rank_session *sn, const pr_ranker *rk, const char *user, const char *site,
+                     const char *device, const char *pos, const char *const *ads, uint32_t n,
+                     const char *site0, uint32_t top_k, pr_rank_result *res) {
+    pr_err err;
+    uint32_t nreq = pr_ranker_n_request_columns(rk);
+    ASSERT_TRUE(nreq == 5);
+    pr_bytes shared[5] = {{0}};
+    shared[pr_ranker_request_column_index(rk, "user_id")] = pr_bytes_of(user, strlen(user));
+    shared[pr_ranker_request_column_index(rk, "site_id")] = pr_bytes_of(site, strlen(site));
+    shared[pr_ranker_request_column_index(rk, "device")] = pr_bytes_of(device, strlen(device));
+    shared[pr_ranker_request_column_index(rk, "position")] = pr_bytes_of(pos, strlen(pos));
+    uint32_t cols[2] = {pr_ranker_request_column_index(rk, "ad_id"),
+                        pr_ranker_request_column_index(rk, "site_id")};
+    static pr_bytes cand[2 * 64];
+    for (uint32_t i = 0; i < n; i++) {
+        cand[2 * i] = pr_bytes_of(ads[i], strlen(ads[i]));
+        const char *st = i == 0 && site0 ? site0 : site;
+        cand[2 * i + 1] = pr_bytes_of(st, strlen(st));
+    }
+    pr_rank_request q;
+    pr_rank_request_default(&q);
+    q.request = shared;
+    q.n_candidates = n;
+    q.cand_cols = cols;
+    q.n_cand_cols = 2;
+    q.cand = cand;
+    q.ts_ms = t_req;
+    q.top_k = top_k;
+    ASSERT_OK(pr_rank(sn, &q, res, &err));
+}
+
+/* The server's answer to the same request: same ads in the same order,
+ * the same p to the 12 decimals it prints. */
+static void check_same_as_server(uint16_t port, const pr_rank_result *res, const char *user,
+                                 const char *site, const char *device, const char *pos,
+                                 const char *const *ads, uint32_t n, const char *site0,
+                                 uint32_t top_k) {
+    char body[8192];
+    int k = snprintf(body, sizeof body,
+                     "{\"user_id\":\"%s\",\"context\":{\"site_id\":\"%s\",\"device\":\"%s\","
+                     "\"position\":\"%s\"},\"ts\":%lld,\"candidates\":[",
+                     user, site, device, pos, (long long)t_req);
+    for (uint32_t i = 0; i < n; i++) {
+        k += snprintf(body + k, sizeof body - (size_t)k, "%s{\"ad_id\":\"%s\"", i ? "," : "", ads[i]);
+        if (i == 0 && site0) k += snprintf(body + k, sizeof body - (size_t)k, ",\"site_id\":\"%s\"", site0);
+        k += snprintf(body + k, sizeof body - (size_t)k, "}");
+    }
+    if (top_k) k += snprintf(body + k, sizeof body - (size_t)k, "],\"top_k\":%u}", top_k);
+    else k += snprintf(body + k, sizeof body - (size_t)k, "]}");
+    resp h = call(port, "POST", "/v1/predict", NULL, body);
+    ASSERT_EQ_INT(h.status, 200);
+    json_t *j = parse_json(&h);
+    json_t *preds = json_object_get(j, "predictions");
+    ASSERT_EQ_INT(json_array_size(preds), res->n_items);
+    for (uint32_t r = 0; r < res->n_items; r++) {
+        json_t *e = json_array_get(preds, r);
+        ASSERT_EQ_STR(json_string_value(json_object_get(e, "ad_id")), ads[res->items[r].candidate]);
+        double got = json_number_value(json_object_get(e, "p"));
+        ASSERT_NEAR(got, res->items[r].p, 6e-13);
+    }
+    ASSERT_TRUE(json_object_get(j, "degraded") == NULL);
+    json_decref(j);
+    free(h.body);
+}
+
+typedef struct rank_thread {
+    pr_ranker *rk;
+    const pr_rank_result *want;
+    int ok;
+} rank_thread;
+
+static void *rank_loop(void *arg) {
+    rank_thread *t = arg;
+    pr_err err;
+    pr_rank_session *sn = NULL;
+    t->ok = pr_rank_session_new(t->rk, &sn, &err) == PR_OK;
+    for (int i = 0; i < 200 && t->ok; i++) {
+        pr_rank_result res;
+        rank_one(sn, t->rk, "17", "7", "mobile", "2", ads_20, 20, "9", 0, &res);
+        for (uint32_t r = 0; r < 20; r++)
+            if (res.items[r].candidate != t->want->items[r].candidate ||
+                res.items[r].p != t->want->items[r].p)
+                t->ok = 0;
+    }
+    pr_rank_session_free(sn);
+    return NULL;
+}
+
+/* pr_rank in process against POST /v1/predict on the same data: the
+ * server over mem:, pr_rank over its own lmdb: store materialized from the
+ * same folder (the backends hold the same bytes); then threads with a
+ * session each, no store at all, and bad requests. */
+TEST(test_rank_equals_server) {
+    pr_err err;
+    pr_server *s = start("mem:", 512);
+    uint16_t port = pr_server_port(s);
+    char lmdb[600], version[17];
+    snprintf(lmdb, sizeof lmdb, "lmdb:%s?sync=0", test_path("rank-lmdb"));
+    file_version(model_path, version);
+    pr_ranker_opts o;
+    pr_ranker_opts_default(&o);
+    o.store_uri = lmdb;
+    o.data_dir = test_tmpdir();
+    pr_ranker *rk = NULL;
+    ASSERT_OK(pr_ranker_open(model_path, &o, &rk, &err));
+    ASSERT_EQ_STR(pr_ranker_model_version(rk), version);
+    ASSERT_EQ_STR(pr_ranker_kind(rk), "lr");
+    ASSERT_EQ_STR(pr_ranker_request_column(rk, 0), "user_id");
+    ASSERT_TRUE(pr_ranker_request_column(rk, 5) == NULL);
+    ASSERT_EQ_INT(pr_ranker_request_column_index(rk, "nope"), UINT32_MAX);
+    pr_rank_session *sn = NULL;
+    ASSERT_OK(pr_rank_session_new(rk, &sn, &err));
+    const char *users[] = {"0", "17", "123", "299", "424242"};
+    for (int u = 0; u < 5; u++) {
+        const char *device = u % 2 ? "desktop" : "mobile";
+        const char *site0 = u == 2 ? "9" : NULL;
+        for (uint32_t top_k = 0; top_k <= 3; top_k += 3) {
+            pr_rank_result res;
+            rank_one(sn, rk, users[u], "7", device, "2", ads_20, 20, site0, top_k, &res);
+            ASSERT_EQ_INT(res.n_candidates, 20);
+            ASSERT_EQ_INT(res.n_items, top_k ? top_k : 20);
+            ASSERT_EQ_INT(res.degraded, 0);
+            ASSERT_EQ_INT(res.ts_ms, t_req);
+            for (uint32_t r = 1; r < 20; r++) ASSERT_TRUE(res.items[r].p <= res.items[r - 1].p);
+            check_same_as_server(port, &res, users[u], "7", device, "2", ads_20, 20, site0, top_k);
+        }
+    }
+    /* many threads, one ranker, a session each: the same answer */
+    pr_rank_result want;
+    rank_one(sn, rk, "17", "7", "mobile", "2", ads_20, 20, "9", 0, &want);
+    pr_rank_item first[20];
+    memcpy(first, want.items, sizeof first);
+    want.items = first;
+    rank_thread th[3];
+    pthread_t tid[3];
+    for (int t = 0; t < 3; t++) {
+        th[t] = (rank_thread){rk, &want, 0};
+        ASSERT_EQ_INT(pthread_create(&tid[t], NULL, rank_loop, &th[t]), 0);
+    }
+    for (int t = 0; t < 3; t++) {
+        pthread_join(tid[t], NULL);
+        ASSERT_TRUE(th[t].ok);
+    }
+    /* bad requests */
+    pr_rank_request q;
+    pr_rank_request_default(&q);
+    pr_rank_result res;
+    ASSERT_STATUS(pr_rank(sn, &q, &res, &err), PR_ERR_INVALID); /* no candidates */
+    ASSERT_CONTAINS(err.msg, "0 candidates");
+    pr_bytes shared[5] = {{0}}, cand[1] = {{"3", 1}};
+    uint32_t bad_col = 7;
+    q.request = shared;
+    q.n_candidates = 1;
+    q.cand = cand;
+    q.cand_cols = &bad_col;
+    q.n_cand_cols = 1;
+    ASSERT_STATUS(pr_rank(sn, &q, &res, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "cand_cols[0] = 7");
+    q.cand_cols = NULL;
+    ASSERT_STATUS(pr_rank(sn, &q, &res, &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_rank(NULL, &q, &res, &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_rank(sn, NULL, &res, &err), PR_ERR_INVALID);
+    ASSERT_STATUS(pr_rank(sn, &q, NULL, &err), PR_ERR_INVALID);
+    /* now: the wall clock, years after the data */
+    uint32_t ad_col = pr_ranker_request_column_index(rk, "ad_id");
+    q.cand_cols = &ad_col;
+    ASSERT_OK(pr_rank(sn, &q, &res, &err));
+    ASSERT_TRUE(res.ts_ms > t_req);
+    pr_rank_session_free(sn);
+    pr_ranker_close(rk);
+
+    /* no store: every entity unknown, as the server's cold answer */
+    ASSERT_OK(pr_ranker_open(model_path, NULL, &rk, &err));
+    ASSERT_OK(pr_rank_session_new(rk, &sn, &err));
+    static const char *const unknown[] = {"900001", "900002", "900003"};
+    rank_one(sn, rk, "424242", "424242", "mobile", "2", unknown, 3, NULL, 0, &res);
+    ASSERT_EQ_INT(res.degraded, 0);
+    check_same_as_server(port, &res, "424242", "424242", "mobile", "2", unknown, 3, NULL, 0);
+    pr_rank_session_free(sn);
+    pr_ranker_close(rk);
+
+    /* refused: a model file that is not one, a store and a URI */
+    pr_ranker_opts_default(&o);
+    ASSERT_STATUS(pr_ranker_open(test_path("none.pm"), &o, &rk, &err), PR_ERR_IO);
+    pr_store *st = NULL;
+    ASSERT_OK(pr_store_open("mem:", &st, &err));
+    o.store = st;
+    o.store_uri = "mem:";
+    ASSERT_STATUS(pr_ranker_open(model_path, &o, &rk, &err), PR_ERR_INVALID);
+    pr_store_close(st);
+    pr_server_shutdown(s, 5);
+    pr_server_free(s);
 }
 
 TEST(test_endpoints) {
@@ -2438,6 +2638,7 @@ TEST(test_admin_retrain) {
 int main(void) {
     setup();
     RUN(test_predict_equals_in_process);
+    RUN(test_rank_equals_server);
     RUN(test_endpoints);
     RUN(test_errors);
     RUN(test_events_idempotent);

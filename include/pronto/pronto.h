@@ -20,7 +20,9 @@
  *     printf("p = %.4f, %.4f\n", prob[0], prob[1]);
  *     pr_predictor_close(p);
  *
- * Any number of threads may score on one predictor at once. The pieces
+ * A whole ranking request against the online feature store (assembly,
+ * featurize, score, sort, top_k: what `POST /v1/predict` runs) is pr_rank
+ * (rank.h). Any number of threads may score on one predictor at once. The pieces
  * underneath (pr_model_load, pr_featurizer_apply, pr_featurizer_apply_filter,
  * pr_model_predict) stay public for training loops and tools.
  *
@@ -38,6 +40,7 @@
 #include "pronto/metrics.h"
 #include "pronto/model.h"
 #include "pronto/predictor.h"
+#include "pronto/rank.h"
 #include "pronto/reader.h"
 #include "pronto/sim.h"
 #include "pronto/store.h"

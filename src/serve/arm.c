@@ -44,8 +44,8 @@ void pr__shadow_observe(pr__arm *a, uint64_t ns, const double *p, const pr__scor
                         uint32_t n) {
     uint64_t sum = 0, diff = 0;
     for (uint32_t r = 0; r < n; r++) {
-        sum += nano(p[ranked[r].i]);
-        diff += nano(fabs(p[ranked[r].i] - ranked[r].p));
+        sum += nano(p[ranked[r].candidate]);
+        diff += nano(fabs(p[ranked[r].candidate] - ranked[r].p));
     }
     lat_add(a, ns);
     pr__metrics_add(&a->requests, 1);

@@ -72,12 +72,10 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
     free(buf);
     buf = NULL;
     if (s != PR_OK) goto fail;
-    const char *y = pr_model_spec(r->model);
-    if (!y) {
-        s = pr_err_set(err, PR_ERR_FORMAT, "%s: model has no embedded feature spec", path);
-        goto fail;
-    }
-    if ((s = pr_spec_parse(y, strlen(y), path, &r->spec, err)) != PR_OK) goto fail;
+    /* the embedded spec's featurizer, bound to the assembled columns and
+     * checked against the store's spec: what pr_ranker_open does too */
+    s = pr__rank_bind_model(r->model, path, names, n, store_plan, &r->spec, &r->fz, err);
+    if (s != PR_OK) goto fail;
     /* The reference profile for drift (monitor.c): a file without one
      * (written before profiles existed) or with a bad one still serves,
      * with drift off and the reason shown. */
@@ -96,39 +94,6 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
     } else {
         r->profile->refs = 1;
         r->profile->p = prof;
-    }
-    if ((s = pr_featurizer_new(r->spec, &r->fz, err)) != PR_OK) goto fail;
-    if (pr_featurizer_needs_fit(r->fz)) {
-        s = pr_err_set(err, PR_ERR_SPEC, "%s: the embedded spec has unfitted quantile fields",
-                       path);
-        goto fail;
-    }
-    if (pr_featurizer_hash_bits(r->fz) != pr_model_params_get(r->model)->hash_bits) {
-        s = pr_err_set(err, PR_ERR_FORMAT, "%s: spec hash_bits %u but model hash_bits %u", path,
-                       pr_featurizer_hash_bits(r->fz), pr_model_params_get(r->model)->hash_bits);
-        goto fail;
-    }
-    if (!names) { /* the model's own spec is the store spec */
-        pr_fs *probe = NULL;
-        const char *own[PR_FS_MAX_COLUMNS];
-        s = pr_fs_open(r->spec, NULL, &probe, err);
-        if (s == PR_OK) {
-            n = pr_fs_n_columns(probe);
-            for (uint32_t c = 0; c < n && c < PR_FS_MAX_COLUMNS; c++)
-                own[c] = pr_fs_column_name(probe, c);
-            s = pr_featurizer_bind(r->fz, own, n, err);
-        }
-        pr_fs_free(probe);
-    } else {
-        s = pr_featurizer_bind(r->fz, names, n, err);
-        /* Same names, same meaning? (a window, a key, a prior changed) */
-        if (s == PR_OK && store_plan) s = pr_fs_check_model_spec(store_plan, r->spec, err);
-    }
-    if (s != PR_OK) {
-        char why[PR_ERR_MSG_MAX];
-        snprintf(why, sizeof why, "%s", err->msg);
-        s = pr_err_set(err, s, "%s: the store cannot satisfy the model's spec: %s", path, why);
-        goto fail;
     }
     r->refs = 1;
     r->fingerprint = pr_featurizer_fingerprint(r->fz);

@@ -268,7 +268,7 @@ void pr__monitor_observe(pr_server *s, pr__worker *w, const pr__arm *a, const pr
     if (!take_rows(mw, &mw->rate[ai], minute, nr)) goto out;
     uint32_t start = k > nr ? (uint32_t)(next_rand(&mw->rng) % k) : 0;
     for (uint32_t j = 0; j < nr; j++)
-        pr_live_add_record(sl->live, &rows[ranked[(start + j) % k].i].rec);
+        pr_live_add_record(sl->live, &rows[ranked[(start + j) % k].candidate].rec);
     for (uint32_t r = 0; r < k; r++) pr_live_add_score(sl->live, ranked[r].p);
     u->rows += nr;
 out:

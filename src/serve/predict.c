@@ -15,6 +15,9 @@
  *              model's spec and filter: the code training used
  *   score      pr_model_predict
  *   serialize  sort by p (ties: request order), top_k, JSON
+ * lookup to the sort are pr__rank_run (src/rank/rank_core.c), the code
+ * pr_rank runs in process (pronto/rank.h): this handler is parse -> rank
+ * -> serialize, log, monitor.
  *
  * Then (not timed in the stages) the answer is queued for the logger and
  * the quality thread (quality.c), counted in the worker's live profile
@@ -212,33 +215,18 @@ void pr__workers_store_stats(pr_server *s, pr_store_counters *sum) {
 
 typedef pr__scored scored;
 
-static int by_p_desc(const void *a, const void *b) {
-    const scored *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->i < y->i ? -1 : x->i > y->i;
-}
-
-/* Assembles the request's rows; the mem: store's rows are only borrowed
- * until the next put, hence the state lock (serve_int.h). */
-static pr_status assemble(pr_server *s, pr__worker *w, const pr__predict_req *q, int64_t now_ms,
-                          pr_fs_row *rows, int *degraded, pr_err *err) {
-    pr_status rc = PR_ERR_IO;
-    *degraded = 0;
-    worker_connect(s, w);
-    if (w->fs) {
-        if (s->is_mem) pthread_rwlock_rdlock(&s->state_lock);
-        rc = pr_fs_assemble(w->fs, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
-                            w->arena, rows, err);
-        if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
-    }
-    if (rc != PR_ERR_IO) {
-        *degraded = rc == PR_OK && pr__store_empty(s); /* wiped: cold starts */
-        return rc;
-    }
-    pr__metrics_add(&s->metrics.store_errors, 1);
-    *degraded = 1;
-    return pr_fs_assemble(w->fs_cold, now_ms, q->base, q->cand_cols, q->n_cand_cols, q->cand, q->n,
-                          w->arena, rows, err);
+/* The request as pr__rank_run takes it (q's texts borrowed). */
+static pr_rank_request rank_request(const pr__predict_req *q, int64_t ts_ms) {
+    pr_rank_request r;
+    pr_rank_request_default(&r);
+    r.request = q->base;
+    r.n_candidates = q->n;
+    r.cand_cols = q->cand_cols;
+    r.n_cand_cols = q->n_cand_cols;
+    r.cand = q->cand;
+    r.ts_ms = ts_ms;
+    r.top_k = q->top_k;
+    return r;
 }
 
 /* "KEY":ID, the candidate's key as it was sent (number or string). */
@@ -254,7 +242,7 @@ static void put_ranked(pr__tb *out, const char *key, const pr__predict_req *q,
     pr__tb_puts(out, "\"predictions\":[");
     for (uint32_t r = 0; r < k; r++) {
         pr__tb_puts(out, r ? ",{" : "{");
-        put_cand_key(out, key, &q->ids[ranked[r].i]);
+        put_cand_key(out, key, &q->ids[ranked[r].candidate]);
         pr__tb_puts(out, ",\"p\":");
         pr__tb_prob(out, ranked[r].p);
         pr__tb_put(out, "}", 1);
@@ -418,38 +406,26 @@ const char *pr__handle_predict(pr_server *s, const char *body, size_t len, unsig
     pr__metrics_add(&a->requests, 1);
     m = pr__holder_acquire(&a->holder);
     t[1] = now_ns();
-    pr_fs_row *rows = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *rows);
-    pr_example *x = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *x);
-    scored *ranked = pr_arena_alloc(w->arena, (size_t)q.n * sizeof *ranked);
-    if (!rows || !x || !ranked) {
-        rc = pr_err_set(&err, PR_ERR_NOMEM, "out of memory for %u candidates", q.n);
-        *status = 500;
-        goto fail;
-    }
-    int degraded;
+    /* lookup, featurize, score, sort: pr_rank's code (rank_core.c); the
+     * mem: store's rows are only borrowed until the next put, hence the
+     * state lock (serve_int.h) */
     int64_t ts = q.has_ts ? q.ts_ms : pr__now_ms();
-    rc = assemble(s, w, &q, ts, rows, &degraded, &err);
+    pr_rank_request rq = rank_request(&q, ts);
+    worker_connect(s, w);
+    pr__rank_src src = {w->fs, w->fs_cold, s->is_mem ? &s->state_lock : NULL};
+    pr__rank_out ro;
+    rc = pr__rank_run(m->model, m->fz, &src, &rq, w->arena, &ro, &err);
     if (rc != PR_OK) {
         *status = 500;
         goto fail;
     }
-    t[2] = now_ns();
-    const uint64_t *filter = pr_model_filter(m->model);
-    for (uint32_t i = 0; i < q.n; i++) {
-        if ((rc = pr_featurizer_apply(m->fz, &rows[i].rec, w->arena, &x[i], &err)) != PR_OK) {
-            *status = 500;
-            goto fail;
-        }
-        pr_featurizer_apply_filter(m->fz, filter, &x[i]);
-    }
-    t[3] = now_ns();
-    for (uint32_t i = 0; i < q.n; i++) {
-        if (i + 1 < q.n) pr_model_prefetch(m->model, &x[i + 1]);
-        ranked[i].p = pr_model_predict(m->model, &x[i]);
-        ranked[i].i = i;
-    }
-    t[4] = now_ns();
-    qsort(ranked, q.n, sizeof *ranked, by_p_desc);
+    if (ro.store_failed) pr__metrics_add(&s->metrics.store_errors, 1);
+    int degraded = ro.store_failed || pr__store_empty(s); /* wiped: cold starts */
+    const pr_fs_row *rows = ro.rows;
+    scored *ranked = ro.ranked;
+    t[2] = ro.t_lookup;
+    t[3] = ro.t_featurize;
+    t[4] = ro.t_score; /* the sort is counted in serialize, as it always was */
     write_reply(s, a, m, &q, ranked, degraded, t[0], out);
     t[5] = now_ns();
     if (out->over) {

@@ -106,7 +106,7 @@ void pr__quality_predicted(pr_server *s, const pr__arm *a, const pr__model_ref *
     it->keys = (uint64_t *)(it + 1);
     it->p = (double *)(it->keys + k);
     for (uint32_t r = 0; r < k; r++) {
-        const pr_json_value *id = &q->ids[ranked[r].i];
+        const pr_json_value *id = &q->ids[ranked[r].candidate];
         it->keys[r] = pr_quality_key(rh, id->text);
         it->p[r] = as_written(ranked[r].p);
     }

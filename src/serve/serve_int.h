@@ -82,6 +82,7 @@
 #include "pronto/registry.h"
 #include "pronto/serve.h"
 #include "pronto/store.h"
+#include "rank/rank_int.h"
 
 /* ---------------------------------------------------------------- text */
 
@@ -266,11 +267,9 @@ uint32_t pr__split_bucket(pr_bytes key);
 struct pr__predict_req;
 /* The arm of a parsed request (0 with one arm). */
 uint32_t pr__split_choose(const pr_server *s, const struct pr__predict_req *q);
-/* A scored candidate: its p and its index in the request. */
-typedef struct pr__scored {
-    double p;
-    uint32_t i;
-} pr__scored;
+/* A scored candidate: its p and its index in the request (candidate),
+ * as pr__rank_run ranks them. */
+typedef pr_rank_item pr__scored;
 /* Counts one request of arm a answered 200: its time, and the p it scored. */
 void pr__arm_observe(pr__arm *a, uint64_t ns, const pr__scored *ranked, uint32_t n);
 /* Counts one request the shadow scored: p[i] is its p of candidate i,

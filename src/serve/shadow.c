@@ -134,7 +134,7 @@ static void score(pr_server *s, pr__shadow_item *it) {
             pr__tb_printf(b, ",\"model_version\":\"%s\",\"p\":[", m->version);
             for (uint32_t r = 0; r < it->n; r++) {
                 if (r) pr__tb_put(b, ",", 1);
-                pr__tb_prob(b, p[it->ranked[r].i]);
+                pr__tb_prob(b, p[it->ranked[r].candidate]);
             }
             pr__tb_puts(b, "]}");
         }
