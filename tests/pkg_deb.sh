@@ -75,11 +75,11 @@ else
     check "man pronto-serve renders, with --monitors" \
         'MANPAGER=cat MANWIDTH=100 man pronto-serve 2>/dev/null | grep -q -- "--monitors"'
 fi
-check "installed completion: pronto tr<TAB> -> train, pronto serve --mon<TAB> -> --monitor --monitors" \
+check "installed completion: pronto tr<TAB> -> train, pronto serve --mon<TAB> -> --monitor --monitor-rows --monitors" \
     '[ "$(bash -c "source /usr/share/bash-completion/completions/pronto
                    COMP_WORDS=(pronto tr); COMP_CWORD=1; _pronto; echo \${COMPREPLY[*]}
                    COMP_WORDS=(pronto serve --mon); COMP_CWORD=2; _pronto; echo \${COMPREPLY[*]}")" = "train
---monitor --monitors" ]'
+--monitor --monitor-rows --monitors" ]'
 printf '#include <pronto/version.h>\n#include <pronto/base.h>\nint main(void) { return PR_VERSION_NUMBER > 0 ? 0 : 1; }\n' > "$T/h.c"
 check "installed headers compile (pronto/version.h, pronto/base.h)" \
     'cc -o "$T/h" "$T/h.c" && "$T/h"'
