@@ -218,11 +218,12 @@ check "5m and 1h windows figured" "python3 -c '
 import json, sys
 w = json.load(open(sys.argv[1]))[\"arms\"][0][\"windows\"]
 sys.exit(not (w[\"5m\"][\"requests\"] > w[\"1m\"][\"requests\"] > 0 and len(w[\"1h\"][\"drift\"]) == 6))' $T/m3.json"
-# four clients at once (the HTTP threads write their halves while the
-# monitor flips and harvests): minute 31 counts each request exactly once
-CPIDS=""
-for c in 0 1 2 3; do
-    python3 - "$PORT" $(( B + 31 * MIN )) $c <<'EOF' &
+# four clients at once, 500 requests each, spread over minute $1 (the
+# HTTP threads write their halves while the monitor flips and harvests)
+four_clients() {
+    local cpids="" c
+    for c in 0 1 2 3; do
+        python3 - "$PORT" $(( B + $1 * MIN )) $c <<'EOF' &
 import http.client, json, sys
 port, t0, c = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 h = http.client.HTTPConnection("127.0.0.1", port)
@@ -231,9 +232,12 @@ for i in range(500):
               "position": "1", "candidates": [{"ad_id": str(i % 7)}]}))
     r = h.getresponse(); r.read()
 EOF
-    CPIDS="$CPIDS $!"
-done
-wait $CPIDS
+        cpids="$cpids $!"
+    done
+    wait $cpids
+}
+# minute 31 counts each request exactly once
+four_clients 31
 curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"ts\":$(( B + 33 * MIN )),\"candidates\":[{\"ad_id\":\"1\"}]}"
 check "minute 32 closed" "wait_closed $((32 * MIN))"
 check "four concurrent clients: 2000 requests in minute 31, none dropped" "mon | python3 -c '
@@ -248,22 +252,8 @@ stop
 # budget, minute 32 samples requests at random near the budget; every
 # request is still counted
 start sampled --model "$T/req.pm" --threads 2 --monitor-rows 200
-for m in 31 32; do
-    CPIDS=""
-    for c in 0 1 2 3; do
-        python3 - "$PORT" $(( B + m * MIN )) $c <<'EOF' &
-import http.client, json, sys
-port, t0, c = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-h = http.client.HTTPConnection("127.0.0.1", port)
-for i in range(500):
-    h.request("POST", "/v1/predict", json.dumps({"ts": t0 + (i * 4 + c) * 25, "user_id": str(i % 50),
-              "position": "1", "candidates": [{"ad_id": str(i % 7)}]}))
-    r = h.getresponse(); r.read()
-EOF
-        CPIDS="$CPIDS $!"
-    done
-    wait $CPIDS
-done
+four_clients 31
+four_clients 32
 curl -s -o /dev/null "localhost:$PORT/v1/predict" -d "{\"ts\":$(( B + 34 * MIN )),\"candidates\":[{\"ad_id\":\"1\"}]}"
 check "minute 33 closed (sampled)" "wait_closed $((33 * MIN))"
 check "--monitor-rows 200: every request counted, rows profiled bounded (<= 400, then near 200)" "mon | python3 -c '
