@@ -41,10 +41,15 @@ gen(d + "/shift.csv", 5000, 3, shift=1.0, t0=1700200000)
 gen(d + "/evil_ref.csv", 5000, 4, evil=True)
 gen(d + "/evil_cur.csv", 5000, 5, evil=True)
 PY
+# (the request section lets `pronto serve` answer with a model of this
+# spec: the log windows below)
 cat > "$T/spec.yaml" <<'YAML'
 version: 1
 hash_bits: 12
 input: {format: csv, label: click, timestamp: ts}
+request:
+  timestamp: ts
+  columns: [site, device, price, age]
 fields:
   - {name: site, type: categorical}
   - {name: device, type: categorical}
@@ -171,24 +176,9 @@ check "--help exits 0 and documents the flags" \
 # the log's two windows against each other give the figures the same rows
 # give as CSV files (the rows are the request's fields and the candidate
 # key; p as served), and bad input is named
-cat > "$T/srv.yaml" <<'YAML'
-version: 1
-hash_bits: 12
-input: {format: csv, label: click, timestamp: ts}
-request:
-  timestamp: ts
-  columns: [site, device, price, age]
-fields:
-  - {name: site, type: categorical}
-  - {name: device, type: categorical}
-  - {name: price, type: numeric, transform: log_bucket}
-  - {name: age, type: numeric, transform: identity}
-YAML
-$P train --spec "$T/srv.yaml" -o "$T/srv.pm" "$T/ref.csv" > /dev/null 2>&1
-check "log: train the served model" '[ $? -eq 0 ]'
 head -n 1501 "$T/ref.csv" > "$T/ref1500.csv"
 head -n 1501 "$T/shift.csv" > "$T/shift1500.csv"
-$P serve --listen 127.0.0.1:0 --store mem: --model "$T/srv.pm" --candidate-key site \
+$P serve --listen 127.0.0.1:0 --store mem: --model "$T/m.pm" --candidate-key site \
     --log "log:$T/log?fsync=off" --quality off --monitor off > "$T/srv.out" 2> "$T/srv.err" &
 SPID=$!
 PORT=""
@@ -217,10 +207,10 @@ kill -TERM $SPID; wait $SPID
 check "log: 3000 prediction records" \
     '[ "$($P log cat "log:$T/log" --type prediction | wc -l)" -eq 3000 ]'
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
-    --current-from 1700190000 --model "$T/srv.pm" -o "$T/log.html" --json "$T/log.json" 2> "$T/err"
+    --current-from 1700190000 --model "$T/m.pm" -o "$T/log.html" --json "$T/log.json" 2> "$T/err"
 check "log: the two windows, exit 0, price and the prediction drifted" \
     '[ $? -eq 0 ] && grep -q "1500 rows against 1500, 2 of 5 drifted: price, prediction$" "$T/err"'
-$P monitor report --reference "$T/ref1500.csv" --current "$T/shift1500.csv" --model "$T/srv.pm" \
+$P monitor report --reference "$T/ref1500.csv" --current "$T/shift1500.csv" --model "$T/m.pm" \
     -o "$T/csv.html" --json "$T/csv.json" 2> /dev/null
 check "log: every field's figures equal the same rows read as CSV (prediction within rounding)" "python3 - '$T/log.json' '$T/csv.json' <<'PY'
 import json, math, sys
@@ -241,17 +231,17 @@ PY"
 printf '{"request_id":"x","ts":1700200000000,"model_version":"v","request":{"device":"ios"},"predictions":[{"site":"s1"}]}\n' \
     | $P log append "log:$T/log" --type prediction > /dev/null
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
-    --current-from 1700190000 -o "$T/bad.html" --model "$T/srv.pm" 2> "$T/err"
+    --current-from 1700190000 -o "$T/bad.html" --model "$T/m.pm" 2> "$T/err"
 check "log: a malformed prediction record stops it, naming the log, the record and what" \
     '[ $? -eq 1 ] && grep -q "log:$T/log: record at .* (ts 1700200000000 ms): prediction record: a prediction is not" "$T/err"'
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
-    --current-from 1700190000 -o "$T/bad.html" --model "$T/srv.pm" --skip-bad 1 2> "$T/err"
+    --current-from 1700190000 -o "$T/bad.html" --model "$T/m.pm" --skip-bad 1 2> "$T/err"
 check "log: --skip-bad 1 passes it over, counted" \
     '[ $? -eq 0 ] && grep -q "1 malformed prediction records skipped" "$T/err"'
 $P monitor report --reference "$T/ref.csv" --reference-from 1700000000 --current "$T/shift.csv" \
     --spec "$T/spec.yaml" -o "$T/x.html" 2> "$T/err"
 check "log: --reference-from on a file is a usage error" '[ $? -eq 2 ] && grep -q -- "--reference-from" "$T/err"'
-$P monitor report --reference "log:$T/nope" --current "$T/shift.csv" --model "$T/srv.pm" \
+$P monitor report --reference "log:$T/nope" --current "$T/shift.csv" --model "$T/m.pm" \
     -o "$T/x.html" 2> "$T/err"
 check "log: a missing log fails naming it" '[ $? -eq 1 ] && grep -q "nope" "$T/err"'
 
