@@ -60,7 +60,8 @@ int main(int argc, char **argv) {
     }
     double hot = (now() - t0) / (double)n_req;
     /* accumulator */
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     pr_quality *q;
     pr_err err;
     if (pr_quality_new(&o, &q, &err) != PR_OK) {

@@ -317,7 +317,7 @@ TEST(test_skew_all_backends) {
         uint64_t m = replay_and_compare(fs, spec, dir, csv, uris[i]);
         ASSERT_EQ_INT(m, n);
         pr_fs_stats fst;
-        pr_fs_get_stats(fs, &fst);
+        pr_fs_stats_get(fs, &fst);
         ASSERT_EQ_INT(fst.store_errors, 0);
         pr_fs_free(fs);
         pr_store_close(store);

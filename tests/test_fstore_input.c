@@ -262,10 +262,10 @@ TEST(test_count_window) {
     /* An impression older than the ring (bucket 0 <= head 10 - 10) is
      * dropped and counted. */
     pr_fs_stats st;
-    pr_fs_get_stats(f.fs, &st);
+    pr_fs_stats_get(f.fs, &st);
     uint64_t late0 = st.late_updates;
     event(&f, "impression", 999, "1", "a1", "100");
-    pr_fs_get_stats(f.fs, &st);
+    pr_fs_stats_get(f.fs, &st);
     /* u_imps, u_ctr, u_ctr_raw (g=1s: bucket 0 <= 10 - 10) and u_price_sum,
      * u_price_mean (g=2s: bucket 0 <= 5 - 5); a_imps and the others (g=5s,
      * 10s) still hold bucket 0. */
@@ -479,9 +479,9 @@ TEST(test_compound_and_chained_keys) {
 
     /* An ad without a table row: no advertiser key -> missing_keys. */
     pr_fs_stats st0, st1;
-    pr_fs_get_stats(f.fs, &st0);
+    pr_fs_stats_get(f.fs, &st0);
     r = assemble(&f, 12000, "3", "a9");
-    pr_fs_get_stats(f.fs, &st1);
+    pr_fs_stats_get(f.fs, &st1);
     ASSERT_EQ_INT(st1.missing_keys - st0.missing_keys, 1);
     ASSERT_EQ_INT(num(&f, &r, "adv_imps"), 0);
     ASSERT_EQ_INT(text(&f, &r, "ad.category")[0], '\0');
@@ -533,9 +533,9 @@ TEST(test_missing_keys) {
     ads(&f);
     pr_fs_stats a, b;
     /* No user_id: user and user_ad cannot be keyed (ad and advertiser can). */
-    pr_fs_get_stats(f.fs, &a);
+    pr_fs_stats_get(f.fs, &a);
     event(&f, "impression", 1000, NULL, "a1", "1");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 2);
     ASSERT_EQ_INT(b.events - a.events, 1);
     pr_fs_row r = assemble(&f, 1000, "1", "a1");
@@ -545,17 +545,17 @@ TEST(test_missing_keys) {
     /* An empty user_id is no key either. */
     a = b;
     apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"\",\"ad_id\":\"a1\"}");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 2);
     /* null is absent too */
     a = b;
     apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":null,\"ad_id\":\"a1\"}");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 2);
     /* No ad_id: ad, advertiser (its key is ad.advertiser_id) and user_ad. */
     a = b;
     event(&f, "impression", 1000, "1", NULL, "1");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 3);
     r = assemble(&f, 1000, "1", "a1");
     ASSERT_EQ_INT(num(&f, &r, "u_imps"), 1);
@@ -563,7 +563,7 @@ TEST(test_missing_keys) {
      * read as an absent row (defaults), counted once per entity. */
     a = b;
     r = assemble(&f, 1000, NULL, "a1");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 2);     /* user, user_ad */
     ASSERT_EQ_INT(num(&f, &r, "u_imps"), 0);
     ASSERT_EQ_STR(text(&f, &r, "u_last_cats"), "none");
@@ -575,7 +575,7 @@ TEST(test_missing_keys) {
     apply_line(&f, "{\"type\":\"impression\",\"user_id\":\"1\",\"ad_id\":\"a1\"}");
     apply_line(&f, "{\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
     apply_line(&f, "{\"type\":null,\"ts\":1000,\"user_id\":\"1\",\"ad_id\":\"a1\"}");
-    pr_fs_get_stats(f.fs, &b);
+    pr_fs_stats_get(f.fs, &b);
     ASSERT_EQ_INT(b.events - a.events, 0);
     ASSERT_EQ_INT(b.missing_keys - a.missing_keys, 0);
     r = assemble(&f, 1000, "1", "a1");
@@ -642,13 +642,13 @@ TEST(test_late_event_writes_nothing) {
     fx_open(&f, yaml, "mem:");
     pr_err err;
     apply_line(&f, "{\"type\":\"impression\",\"ts\":100000,\"user_id\":\"u\"}");
-    pr_store_counters c0, c1;
+    pr_store_stats c0, c1;
     pr_fs_stats s0, s1;
-    pr_store_stats(f.store, &c0);
-    pr_fs_get_stats(f.fs, &s0);
+    pr_store_stats_get(f.store, &c0);
+    pr_fs_stats_get(f.fs, &s0);
     apply_line(&f, "{\"type\":\"impression\",\"ts\":1000,\"user_id\":\"u\"}"); /* 99 s late */
-    pr_store_stats(f.store, &c1);
-    pr_fs_get_stats(f.fs, &s1);
+    pr_store_stats_get(f.store, &c1);
+    pr_fs_stats_get(f.fs, &s1);
     ASSERT_EQ_INT(s1.late_updates - s0.late_updates, 1);
     ASSERT_EQ_INT(c1.puts - c0.puts, 0); /* nothing written */
     char *json = NULL;
@@ -659,7 +659,7 @@ TEST(test_late_event_writes_nothing) {
     free(json);
     /* One in the window is taken and written. */
     apply_line(&f, "{\"type\":\"impression\",\"ts\":95000,\"user_id\":\"u\"}");
-    pr_store_stats(f.store, &c1);
+    pr_store_stats_get(f.store, &c1);
     ASSERT_EQ_INT(c1.puts - c0.puts, 1);
     fx_close(&f);
 }
@@ -922,10 +922,10 @@ TEST(test_stale_rows) {
     fx g = {.spec = sb, .fs = fb};
     pr_arena_init(&g.a, NULL, 0, 0);
     pr_fs_stats st;
-    pr_fs_get_stats(fb, &st);
+    pr_fs_stats_get(fb, &st);
     ASSERT_EQ_INT(st.stale_rows, 0);
     r = assemble(&g, 10500, "1", "a1");
-    pr_fs_get_stats(fb, &st);
+    pr_fs_stats_get(fb, &st);
     ASSERT_EQ_INT(st.stale_rows, 1);                   /* the user row */
     ASSERT_EQ_INT(num(&g, &r, "u_imps"), 0);           /* read as absent */
     ASSERT_NEAR(num(&g, &r, "u_price_mean"), 7.5, 0);  /* default */
@@ -942,10 +942,10 @@ TEST(test_stale_rows) {
     event(&g, "impression", 11000, "1", "a1", "1");
     r = assemble(&g, 11000, "1", "a1");
     ASSERT_EQ_INT(num(&g, &r, "u_imps"), 1);
-    pr_fs_get_stats(fa, &st);
+    pr_fs_stats_get(fa, &st);
     uint64_t before = st.stale_rows;
     r = assemble(&f, 11000, "1", "a1");
-    pr_fs_get_stats(fa, &st);
+    pr_fs_stats_get(fa, &st);
     ASSERT_TRUE(st.stale_rows > before);
     ASSERT_EQ_INT(num(&f, &r, "u_imps"), 0);
 
@@ -956,10 +956,10 @@ TEST(test_stale_rows) {
     memcpy(copy, row.ptr, row.len);
     ASSERT_OK(pr_store_put(store, pr_bytes_of("user", 4), pr_bytes_of("9", 1),
                            pr_bytes_of(copy, row.len - 1), 0, &err));
-    pr_fs_get_stats(fb, &st);
+    pr_fs_stats_get(fb, &st);
     before = st.stale_rows;
     r = assemble(&g, 11000, "9", "a1");
-    pr_fs_get_stats(fb, &st);
+    pr_fs_stats_get(fb, &st);
     ASSERT_EQ_INT(st.stale_rows - before, 1);
     ASSERT_EQ_INT(num(&g, &r, "u_imps"), 0);
     free(copy);

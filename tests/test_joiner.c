@@ -70,7 +70,8 @@ static const char *simulate(void) {
 
 static pr_joiner *joiner(int64_t window, int64_t lateness) {
     pr_err err;
-    pr_joiner_opts o = pr_joiner_opts_default();
+    pr_joiner_opts o;
+    pr_joiner_opts_default(&o);
     o.window_ms = window;
     o.lateness_ms = lateness;
     pr_joiner *j = NULL;
@@ -317,7 +318,8 @@ TEST(counts_bad_and_edge_events) {
     ASSERT_STATUS(pr_joiner_push(j, &ev, &err), PR_ERR_INVALID); /* after flush */
     pr_joiner_free(j);
 
-    pr_joiner_opts o = pr_joiner_opts_default();
+    pr_joiner_opts o;
+    pr_joiner_opts_default(&o);
     o.window_ms = -1;
     ASSERT_STATUS(pr_joiner_new(&o, &j, &err), PR_ERR_INVALID);
     ASSERT_TRUE(j == NULL);
@@ -349,7 +351,8 @@ TEST(click_before_impression) {
 /* A long stream: what the joiner holds stays bounded by window + lateness. */
 TEST(memory_is_bounded) {
     pr_err err;
-    pr_joiner_opts o = pr_joiner_opts_default();
+    pr_joiner_opts o;
+    pr_joiner_opts_default(&o);
     o.window_ms = 1000;
     o.lateness_ms = 200;
     o.dedup_horizon_ms = 300;

@@ -14,7 +14,8 @@
 static pr_err err;
 
 static pr_quality *make(int64_t window, int64_t lateness, int64_t hold) {
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.window_ms = window;
     o.lateness_ms = lateness;
     o.hold_ms = hold;
@@ -309,7 +310,8 @@ TEST(impression_before_prediction) {
  * (expired counted), waiting impressions capped, windows kept for their
  * horizon only. */
 TEST(bounded_under_flood) {
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.window_ms = 1000;
     o.lateness_ms = 1000;
     o.hold_ms = 1000;
@@ -474,7 +476,8 @@ TEST(sampler_with_accumulator) {
 /* All series slots taken: a new version is not measured until one has
  * been idle for PR_QUALITY_SERIES_IDLE_MS of event time. */
 TEST(series_slots_recycled) {
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.max_series = 1;
     o.window_ms = 1000;
     o.lateness_ms = 0;
@@ -525,11 +528,12 @@ TEST(bad_input) {
     pr_quality_stats st;
     pr_quality_stats_get(q, &st);
     ASSERT_EQ_INT(st.malformed, 8);
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.hold_ms = o.lateness_ms + 1;
     pr_quality *q2;
     ASSERT_STATUS(pr_quality_new(&o, &q2, &err), PR_ERR_INVALID);
-    o = pr_quality_opts_default();
+    pr_quality_opts_default(&o);
     o.candidate_key = "ts";
     ASSERT_STATUS(pr_quality_new(&o, &q2, &err), PR_ERR_INVALID);
     ASSERT_STATUS(pr_quality_windows(q, 1234, &(pr_quality_window *){NULL}, &(size_t){0}, &err),

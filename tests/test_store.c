@@ -278,7 +278,7 @@ static void sweep(pr_store *s) {
     static const int64_t expiry[4] = {100, 0, 100, 200};
     pr_err err;
     pr_store_sweep_result r;
-    pr_store_counters c;
+    pr_store_stats c;
     static pr_bytes keys[N], vals[N], out[N];
     static char kbuf[N][16];
     for (int q = 0; q < 4; q++) {
@@ -316,19 +316,19 @@ static void sweep(pr_store *s) {
         if (expiry[i % 4] == 0) ASSERT_ROW(out[i], "row", 3);
         else ASSERT_TRUE(out[i].ptr == NULL);
     }
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.swept, N / 2 + N / 4);
     ASSERT_EQ_INT(c.failures, 0);
 }
 
-/* The counters of pr_store_stats move as the calls say. */
+/* The counters of pr_store_stats_get move as the calls say. */
 static void stats(pr_store *s) {
     pr_err err;
-    pr_store_counters c;
+    pr_store_stats c;
     pr_bytes row, out[5];
     pr_bytes keys[5] = {B("a"), B("b"), B("c"), B("x"), B("y")};
     pr_bytes vals[3] = {B("A"), B("B"), B("C")};
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.gets + c.hits + c.puts + c.dels + c.swept + c.failures + c.reconnects, 0);
     ASSERT_OK(pr_store_put_batch(s, B("st"), keys, vals, 3, 0, &err));
     ASSERT_OK(pr_store_put(s, B("st"), B("d"), B("D"), 10, &err));
@@ -337,14 +337,14 @@ static void stats(pr_store *s) {
     ASSERT_OK(pr_store_del(s, B("st"), B("a"), &err));
     ASSERT_STATUS(pr_store_del(s, B("st"), B("a"), &err), PR_ERR_NOTFOUND);
     ASSERT_STATUS(pr_store_put(s, B("st"), B("e"), B("E"), -5, &err), PR_ERR_INVALID);
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.puts, 4);
     ASSERT_EQ_INT(c.gets, 6);
     ASSERT_EQ_INT(c.hits, 3);
     ASSERT_EQ_INT(c.dels, 1);
     ASSERT_EQ_INT(c.failures, 0); /* not-found and argument errors are not failures */
     ASSERT_EQ_INT(c.reconnects, 0);
-    pr_store_stats(NULL, &c);
+    pr_store_stats_get(NULL, &c);
     ASSERT_EQ_INT(c.gets, 0);
 }
 

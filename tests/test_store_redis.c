@@ -209,7 +209,7 @@ TEST(test_open_dead_addresses) {
 TEST(test_server_killed_and_restarted) {
     pr_err err;
     pr_store *s = NULL;
-    pr_store_counters c;
+    pr_store_stats c;
     pr_bytes row;
     char uri[300];
     redis_child *srv = start_server(0, 0);
@@ -237,7 +237,7 @@ TEST(test_server_killed_and_restarted) {
     printf("redis down: %d failed calls in %.1f ms\n", STORM, storm * 1e3);
     ASSERT_TRUE(storm < 2.0);
     ASSERT_CONTAINS(err.msg, "next reconnect attempt in");
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.failures, STORM + 1);
     ASSERT_EQ_INT(c.reconnects, 0);
 
@@ -250,7 +250,7 @@ TEST(test_server_killed_and_restarted) {
     }
     ASSERT_OK(pr_store_get(s, B("u"), B("1"), 0, &row, &err));
     ASSERT_TRUE(row.len == 5 && memcmp(row.ptr, "after", 5) == 0);
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.reconnects, 1);
     ASSERT_TRUE(c.failures >= STORM + 1);
 
@@ -260,7 +260,7 @@ TEST(test_server_killed_and_restarted) {
     redis_child_stop(srv, SIGTERM);
     srv = start_server(0, 0);
     ASSERT_STATUS(pr_store_get(s, B("u"), B("1"), 0, &row, &err), PR_ERR_NOTFOUND);
-    pr_store_stats(s, &c);
+    pr_store_stats_get(s, &c);
     ASSERT_EQ_INT(c.failures, failures);
     ASSERT_EQ_INT(c.reconnects, 2);
     pr_store_close(s);

@@ -203,7 +203,7 @@ typedef struct pr_fs_stats {
     uint64_t late_updates;  /* windowed updates older than the window */
     uint64_t store_errors;  /* failed store calls */
 } pr_fs_stats;
-void pr_fs_get_stats(const pr_fs *fs, pr_fs_stats *out);
+void pr_fs_stats_get(const pr_fs *fs, pr_fs_stats *out);
 
 /* The size in bytes of entity e's row blob without attributes (header +
  * aggregate state). */
@@ -374,7 +374,7 @@ pr_status pr_fs_builder_advance(pr_fs_builder *b, pr_err *err);
  * labeled with what the joiner has (pr_joiner_flush). No push after it. */
 pr_status pr_fs_builder_flush(pr_fs_builder *b, pr_err *err);
 /* The stats so far. */
-void pr_fs_builder_stats(const pr_fs_builder *b, pr_fs_build_stats *st);
+void pr_fs_builder_stats_get(const pr_fs_builder *b, pr_fs_build_stats *st);
 /* The featurizer (borrowed, the builder's life). */
 pr_featurizer *pr_fs_builder_featurizer(const pr_fs_builder *b);
 /* The joiner's watermark: 1 and *wm, or 0 before any event. */

@@ -9,7 +9,8 @@
  * and in the server (on a thread of its own). docs/monitoring.md "Live
  * quality".
  *
- *   pr_quality_opts o = pr_quality_opts_default();
+ *   pr_quality_opts o;
+ *   pr_quality_opts_default(&o);
  *   pr_quality *q;
  *   pr_quality_new(&o, &q, &err);
  *   // a served request: one key per candidate, its p
@@ -113,7 +114,7 @@ typedef struct pr_quality_opts {
                                   (default "ad_id"; copied) */
 } pr_quality_opts;
 
-pr_quality_opts pr_quality_opts_default(void);
+void pr_quality_opts_default(pr_quality_opts *o);
 
 /* Sampling. Matching every candidate of every request costs a few cache
  * misses each (the pending map is large by design), which at thousands of

@@ -175,7 +175,7 @@ pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, pr_report_log_r
  * record; rows of a good one go to the sink. */
 pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, size_t len,
                                   int64_t ts_ms, pr_err *err);
-void pr_report_log_rows_stats(const pr_report_log_rows *lr, pr_report_log_stats *out);
+void pr_report_log_rows_stats_get(const pr_report_log_rows *lr, pr_report_log_stats *out);
 void pr_report_log_rows_free(pr_report_log_rows *lr);
 
 #ifdef __cplusplus

@@ -48,7 +48,7 @@
  * Redis failures: open fails with PR_ERR_IO naming the address and the
  * reason when Redis cannot be reached within the timeouts. Later, a call
  * that loses the connection or times out returns PR_ERR_IO promptly (never
- * blocks beyond the timeouts), is counted in pr_store_stats and logged at
+ * blocks beyond the timeouts), is counted in pr_store_stats_get and logged at
  * most once a second per store. The next call reconnects by itself; while
  * Redis stays down, at most one reconnect attempt is made per 100 ms and
  * calls in between fail at once without touching the network.
@@ -179,7 +179,7 @@ pr_status pr_store_sweep(pr_store *s, int64_t now, uint32_t max_rows,
 
 /* Counters since open, for metrics. Every backend fills every field it can
  * (reconnects stays 0 except for redis). */
-typedef struct pr_store_counters {
+typedef struct pr_store_stats {
     uint64_t gets;        /* rows asked for (get counts 1, get_batch n) */
     uint64_t hits;        /* of those, rows found alive */
     uint64_t puts;        /* rows written by successful put calls */
@@ -190,11 +190,11 @@ typedef struct pr_store_counters {
                            * (PR_ERR_INVALID, PR_ERR_LIMIT) and not-found
                            * are not failures */
     uint64_t reconnects;  /* redis: connections re-established after a loss */
-} pr_store_counters;
+} pr_store_stats;
 
 /* Copies the counters into *out. Safe to call from any thread while others
  * use the store (each counter is read atomically; they are not one snapshot). */
-void pr_store_stats(const pr_store *s, pr_store_counters *out);
+void pr_store_stats_get(const pr_store *s, pr_store_stats *out);
 
 /* The backend's name ("mem", "lmdb", "redis"); static string, never NULL. */
 const char *pr_store_backend(const pr_store *s);

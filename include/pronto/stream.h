@@ -3,7 +3,8 @@
  * and conversions by impression id within an attribution window; a labeled
  * impression comes out once its window has closed. See docs/joiner.md.
  *
- *   pr_joiner *j;  pr_joiner_opts o = pr_joiner_opts_default();
+ *   pr_joiner *j;  pr_joiner_opts o;
+ *   pr_joiner_opts_default(&o);
  *   pr_joiner_new(&o, &j, &err);
  *   for each event:  pr_joiner_push(j, &ev, &err);
  *                    while (pr_joiner_poll(j, &lab) == PR_OK) use(lab);
@@ -70,7 +71,7 @@ typedef struct pr_joiner_opts {
                                  older events are too late anyway) */
 } pr_joiner_opts;
 
-pr_joiner_opts pr_joiner_opts_default(void);
+void pr_joiner_opts_default(pr_joiner_opts *o);
 
 typedef struct pr_joiner_stats {
     uint64_t events;               /* pushed, all kinds */

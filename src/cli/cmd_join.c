@@ -328,7 +328,8 @@ int cmd_join(int argc, char **argv) {
         return cli_usage_error(cmd, "--resume starts where the consumer stopped: no --from");
     if (commit_every < 1 || commit_every > 100000000)
         return cli_usage_error(cmd, "--commit-every must be 1..100000000");
-    pr_joiner_opts o = pr_joiner_opts_default();
+    pr_joiner_opts o;
+    pr_joiner_opts_default(&o);
     if (!cli_parse_duration_ms("join", "--window", window_s, &o.window_ms) ||
         !cli_parse_duration_ms("join", "--lateness", lateness_s, &o.lateness_ms) ||
         !cli_parse_duration_ms("join", "--dedup-horizon", horizon_s, &o.dedup_horizon_ms))

@@ -148,7 +148,8 @@ int cmd_monitor_quality(const char *sub, int argc, char **argv) {
                      : !strcmp(window_s, "1h") ? 3600000
                                                : 0;
     if (!len_ms) return cli_usage_error(cmd, "--window: expected 1m, 5m or 1h");
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     if (attr_s && !cli_parse_duration_ms(cmd, "--attribution", attr_s, &o.window_ms))
         return PR_EXIT_USAGE;
     if (late_s && !cli_parse_duration_ms(cmd, "--lateness", late_s, &o.lateness_ms))

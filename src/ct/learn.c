@@ -285,7 +285,7 @@ static pr_status write_ckpt(learner *l, int flushed, pr_err *err) {
     snprintf(c.kind, sizeof c.kind, "%s", pr_model_kind_name(pr_model_params_get(l->model)->kind));
     c.spec_fingerprint = pr_featurizer_fingerprint(l->fz);
     pr_fs_build_stats st;
-    pr_fs_builder_stats(l->b, &st);
+    pr_fs_builder_stats_get(l->b, &st);
     if (st.lines && l->log) /* the record being processed: line lines-1 */
         pr_log_pos_format(l->log, l->ring[(st.lines - 1) % POS_RING], c.pos, sizeof c.pos);
     c.examples = l->emitted;
@@ -466,7 +466,7 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
     char init[1100] = "";
     if (o->init) json_text(init, sizeof init, o->init);
     pr_fs_build_stats st;
-    pr_fs_builder_stats(l->b, &st);
+    pr_fs_builder_stats_get(l->b, &st);
     if (st.lines && l->log)
         pr_log_pos_format(l->log, l->ring[(st.lines - 1) % POS_RING], pos, sizeof pos);
     snprintf(data, sizeof data,
@@ -578,7 +578,7 @@ static pr_status publish(learner *l, int64_t at_ms, const char *why, pr_err *err
 static void metrics_now(learner *l) {
     if (!l->metrics) return;
     pr_fs_build_stats st;
-    pr_fs_builder_stats(l->b, &st);
+    pr_fs_builder_stats_get(l->b, &st);
     pr_learn_metrics_examples(l->metrics, l->n, l->n ? l->ll_sum / (double)l->n : NAN,
                               ne_of(l->ll_sum, l->n, l->positives), st.bad_lines);
 }
@@ -961,7 +961,7 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
 out:
     if (l->b) {
         pr_fs_build_stats st;
-        pr_fs_builder_stats(l->b, &st);
+        pr_fs_builder_stats_get(l->b, &st);
         rep->bad_events = st.bad_lines;
     }
     pr_learn_metrics_stop(l->metrics);

@@ -90,7 +90,7 @@ uint32_t pr_fs_row_state_bytes(const pr_fs *fs, uint32_t e) {
     return e < fs->n_ents ? fs->ents[e].state_bytes : 0;
 }
 
-void pr_fs_get_stats(const pr_fs *fs, pr_fs_stats *out) {
+void pr_fs_stats_get(const pr_fs *fs, pr_fs_stats *out) {
     *out = fs->stats;
     if (fs->in_place)
         pr__fs_table_usage(fs->rows_impl, &out->rows, &out->row_bytes);

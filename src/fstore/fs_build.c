@@ -839,7 +839,8 @@ pr_status pr_fs_builder_new(const pr_spec *spec, const pr_fs_build_opts *opts,
         for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(b->fs, c);
         rc = pr_featurizer_bind(b->fz, names, n, err);
     }
-    pr_joiner_opts jo = pr_joiner_opts_default();
+    pr_joiner_opts jo;
+    pr_joiner_opts_default(&jo);
     if (o->window_ms) jo.window_ms = o->window_ms;
     if (o->lateness_ms) jo.lateness_ms = o->lateness_ms;
     b->window_ms = jo.window_ms;
@@ -875,10 +876,10 @@ pr_status pr_fs_builder_flush(pr_fs_builder *b, pr_err *err) {
     return rc;
 }
 
-void pr_fs_builder_stats(const pr_fs_builder *b, pr_fs_build_stats *st) {
+void pr_fs_builder_stats_get(const pr_fs_builder *b, pr_fs_build_stats *st) {
     *st = b->stats;
     if (b->j) pr_joiner_stats_get(b->j, &st->joiner);
-    if (b->fs) pr_fs_get_stats(b->fs, &st->fs);
+    if (b->fs) pr_fs_stats_get(b->fs, &st->fs);
     st->seconds = pr_now() - b->t0;
     if (b->src) st->other_records = pr__evsrc_skipped(b->src);
 }
@@ -895,7 +896,7 @@ pr_status pr_fs_builder_close(pr_fs_builder *b, pr_status rc, pr_fs_build_stats 
     if (rc == PR_OK && !b->flushed)
         rc = pr_err_set(err, PR_ERR_INVALID, "builder: closed before its flush");
     if (b->out) rc = close_outputs(b, rc, err);
-    if (st) pr_fs_builder_stats(b, st);
+    if (st) pr_fs_builder_stats_get(b, st);
     pr__evsrc_close(b->src);
     pr__replay_free(&b->track);
     if (b->have_glob) globfree(&b->g);

@@ -99,18 +99,16 @@ void pr__qmap_del(pr__qmap *m, uint64_t key) {
 
 /* ---------------------------------------------------------------- lifecycle */
 
-pr_quality_opts pr_quality_opts_default(void) {
-    pr_quality_opts o;
-    memset(&o, 0, sizeof o);
-    o.window_ms = 2 * 3600 * 1000LL;
-    o.lateness_ms = 10 * 60 * 1000LL;
-    o.pred_ttl_ms = 30 * 60 * 1000LL;
-    o.hold_ms = 60 * 1000LL;
-    o.max_pending = 1u << 20;
-    o.max_held = 1u << 16;
-    o.max_series = 32;
-    o.candidate_key = "ad_id";
-    return o;
+void pr_quality_opts_default(pr_quality_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->window_ms = 2 * 3600 * 1000LL;
+    o->lateness_ms = 10 * 60 * 1000LL;
+    o->pred_ttl_ms = 30 * 60 * 1000LL;
+    o->hold_ms = 60 * 1000LL;
+    o->max_pending = 1u << 20;
+    o->max_held = 1u << 16;
+    o->max_series = 32;
+    o->candidate_key = "ad_id";
 }
 
 pr_status pr__quality_parse_init(pr_quality *q, pr_err *err); /* quality_parse.c */
@@ -135,7 +133,8 @@ pr_status pr_quality_new(const pr_quality_opts *o, pr_quality **out, pr_err *err
     q->o = *o;
     memcpy(q->cand_key, o->candidate_key, strlen(o->candidate_key) + 1);
     q->o.candidate_key = q->cand_key;
-    pr_joiner_opts jo = pr_joiner_opts_default();
+    pr_joiner_opts jo;
+    pr_joiner_opts_default(&jo);
     jo.window_ms = o->window_ms;
     jo.lateness_ms = o->lateness_ms;
     pr_status rc = pr_joiner_new(&jo, &q->j, err);

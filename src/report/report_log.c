@@ -57,7 +57,7 @@ void pr_report_log_rows_free(pr_report_log_rows *lr) {
     free(lr);
 }
 
-void pr_report_log_rows_stats(const pr_report_log_rows *lr, pr_report_log_stats *out) {
+void pr_report_log_rows_stats_get(const pr_report_log_rows *lr, pr_report_log_stats *out) {
     *out = lr->st;
 }
 
@@ -203,7 +203,7 @@ pr_status pr_report_log_scan(const char *uri, int64_t from_ms, int64_t to_ms,
                        (long long)rec.ts_ms, e.msg);
     }
     if (s == PR_EOF) s = PR_OK;
-    if (lr && stats) pr_report_log_rows_stats(lr, stats);
+    if (lr && stats) pr_report_log_rows_stats_get(lr, stats);
     pr_report_log_rows_free(lr);
     pr_log_reader_close(r);
     pr_log_close(log);

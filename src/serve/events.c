@@ -265,7 +265,7 @@ static void apply_all(pr_server *s, batch *b) {
         }
         pr_arena_reset(&in->apply_arena);
         pr_fs_stats before, after;
-        pr_fs_get_stats(in->fs, &before);
+        pr_fs_stats_get(in->fs, &before);
         if (s->is_mem) pthread_rwlock_wrlock(&s->state_lock);
         pr_status rc = pr_fs_apply_event(in->fs, &a->ev, &in->apply_arena, &err);
         if (s->is_mem) pthread_rwlock_unlock(&s->state_lock);
@@ -284,7 +284,7 @@ static void apply_all(pr_server *s, batch *b) {
             }
             continue;
         }
-        pr_fs_get_stats(in->fs, &after);
+        pr_fs_stats_get(in->fs, &after);
         if (after.late_updates != before.late_updates) b->late++;
         pr__idset_add(&in->ids, a->ev.event_id);
         b->applied++;

@@ -165,12 +165,12 @@ void pr__metrics_render(const pr_server *cs, pr__tb *o) {
     pr__tb_printf(o, "pronto_model_reloads_total{result=\"refused\"} %llu\n",
                   (unsigned long long)ld(&m->reloads_refused));
 
-    pr_store_counters c;
-    pr_store_stats(s->store, &c);
+    pr_store_stats c;
+    pr_store_stats_get(s->store, &c);
     if (s->is_redis) {
         pr__workers_store_stats(s, &c);
-        pr_store_counters in; /* the ingester's own connection */
-        pr_store_stats(s->ingest.own_store, &in);
+        pr_store_stats in; /* the ingester's own connection */
+        pr_store_stats_get(s->ingest.own_store, &in);
         c.gets += in.gets;
         c.hits += in.hits;
         c.puts += in.puts;

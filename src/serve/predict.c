@@ -198,12 +198,12 @@ void pr__workers_free(pr_server *s) {
     }
 }
 
-void pr__workers_store_stats(pr_server *s, pr_store_counters *sum) {
+void pr__workers_store_stats(pr_server *s, pr_store_stats *sum) {
     pthread_mutex_lock(&s->workers_mu);
     for (pr__worker *w = s->workers; w; w = w->next) {
         if (!w->own_store) continue;
-        pr_store_counters c;
-        pr_store_stats(w->own_store, &c);
+        pr_store_stats c;
+        pr_store_stats_get(w->own_store, &c);
         sum->gets += c.gets;
         sum->hits += c.hits;
         sum->puts += c.puts;

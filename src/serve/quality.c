@@ -196,7 +196,8 @@ static void *quality_main(void *arg) {
 pr_status pr__quality_start(pr_server *s, pr_err *err) {
     pr__qual *ql = &s->qual;
     if (!s->o.quality) return PR_OK;
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.window_ms = s->o.quality_window_ms;
     o.lateness_ms = s->o.quality_lateness_ms;
     o.hold_ms = o.lateness_ms < o.hold_ms ? o.lateness_ms : o.hold_ms;

@@ -844,7 +844,7 @@ const char *pr__handle_retrain(pr_server *s, const char *body, size_t len, unsig
 /* Worker states: freed at shutdown after the HTTP threads stopped. */
 void pr__workers_free(pr_server *s);
 /* Adds the workers' own store connections' counters (redis) to *sum. */
-void pr__workers_store_stats(pr_server *s, pr_store_counters *sum);
+void pr__workers_store_stats(pr_server *s, pr_store_stats *sum);
 
 /* MHD daemon start/stop (http.c). */
 pr_status pr__http_start(pr_server *s, pr_err *err);

@@ -2,7 +2,7 @@
  * store.c: the pr_store front door. Parses the URI to pick a backend from
  * the table below, checks every argument once (NULLs, key and value limits,
  * batch size) so backends need not, and dispatches through pr_store_api.
- * It also keeps the counters of pr_store_stats for every backend.
+ * It also keeps the counters of pr_store_stats_get for every backend.
  *
  * Ownership: the pr_store struct is owned by the caller (pr_store_close);
  * it owns the backend state in impl. Nothing here keeps caller bytes.
@@ -71,7 +71,7 @@ void pr_store_close(pr_store *s) {
     free(s);
 }
 
-void pr_store_stats(const pr_store *s, pr_store_counters *out) {
+void pr_store_stats_get(const pr_store *s, pr_store_stats *out) {
     if (!out) return;
     memset(out, 0, sizeof *out);
     if (!s) return;

@@ -9,7 +9,7 @@
  * pr_store_put_multi is put_batch with one entity and expiry per row, and
  * pr_store_get is get_batch(n = 1), so each backend has one code path each.
  *
- * Counters (pr_store_stats) are kept here, in the front door, so every
+ * Counters (pr_store_stats_get) are kept here, in the front door, so every
  * backend has them: relaxed atomic adds, since an lmdb: store is shared by
  * threads and a metrics thread may read any store's counters.
  */
@@ -44,13 +44,13 @@ typedef struct pr_store_api {
     pr_status (*sweep)(void *impl, int64_t now, uint32_t max_rows,
                        pr_store_sweep_result *out, pr_err *err);
     /* Optional (NULL if none): the backend's own counters (reconnects). */
-    void (*stats)(const void *impl, pr_store_counters *out);
+    void (*stats)(const void *impl, pr_store_stats *out);
 } pr_store_api;
 
 struct pr_store {
     const pr_store_api *api;
     void *impl;
-    pr_store_counters counters;  /* updated with __atomic_fetch_add */
+    pr_store_stats counters;  /* updated with __atomic_fetch_add */
 };
 
 extern const pr_store_api pr__store_mem_api;

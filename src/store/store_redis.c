@@ -95,7 +95,7 @@ typedef struct redis_store {
     char cursor[32];         /* SCAN cursor between sweeps, "0" = start */
     char *match;             /* glob matching the prefix, for SCAN */
     size_t match_len;
-    uint64_t reconnects;     /* atomic: read by pr_store_stats */
+    uint64_t reconnects;     /* atomic: read by pr_store_stats_get */
     double last_log_at;
     uint64_t unlogged;       /* failures since the last log line */
 } redis_store;
@@ -323,7 +323,7 @@ fail:
     return st;
 }
 
-static void redis_stats(const void *impl, pr_store_counters *out) {
+static void redis_stats(const void *impl, pr_store_stats *out) {
     const redis_store *r = impl;
     out->reconnects = __atomic_load_n(&r->reconnects, __ATOMIC_RELAXED);
 }

@@ -78,12 +78,11 @@ static int64_t sat_add(int64_t a, int64_t b) {
     return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
 }
 
-pr_joiner_opts pr_joiner_opts_default(void) {
-    pr_joiner_opts o;
-    o.window_ms = 2 * 3600 * 1000LL;
-    o.lateness_ms = 10 * 60 * 1000LL;
-    o.dedup_horizon_ms = 0;
-    return o;
+void pr_joiner_opts_default(pr_joiner_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->window_ms = 2 * 3600 * 1000LL;
+    o->lateness_ms = 10 * 60 * 1000LL;
+    o->dedup_horizon_ms = 0;
 }
 
 pr_status pr_joiner_new(const pr_joiner_opts *o, pr_joiner **out, pr_err *err) {

@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     pr_fs_stats stats;
-    pr_fs_get_stats(fs, &stats);
+    pr_fs_stats_get(fs, &stats);
     if (stats.events > parsed) abort();
     pr_arena_free(&a);
     pr_fs_free(fs);

@@ -35,7 +35,8 @@ static void drain(pr_joiner *j, int64_t *last_ts, uint64_t *last_id, int *any) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    pr_joiner_opts o = pr_joiner_opts_default();
+    pr_joiner_opts o;
+    pr_joiner_opts_default(&o);
     o.window_ms = (int64_t)(data[0] & 7) * 100;
     o.lateness_ms = (int64_t)((data[0] >> 3) & 3) * 50;
     o.dedup_horizon_ms = (int64_t)(data[0] >> 5) * 10;

@@ -47,7 +47,8 @@ static void check_windows(pr_quality *q, int64_t len, uint64_t *sum) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    pr_quality_opts o = pr_quality_opts_default();
+    pr_quality_opts o;
+    pr_quality_opts_default(&o);
     o.window_ms = (int64_t)(data[0] & 3) * 30000;
     o.lateness_ms = (int64_t)((data[0] >> 2) & 3) * 1000;
     o.hold_ms = (data[0] & 0x10) ? o.lateness_ms : 0;

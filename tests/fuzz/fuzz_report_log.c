@@ -57,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         i = j + 1;
     }
     pr_report_log_stats s;
-    pr_report_log_rows_stats(lr, &s);
+    pr_report_log_rows_stats_get(lr, &s);
     if (s.rows != st.rows || s.malformed != failed || s.predictions > fed) abort();
     pr_report_log_rows_free(lr);
     return 0;
