@@ -263,6 +263,62 @@ TEST(log_lines_whole_and_rate_limited) {
     free(text);
 }
 
+/* A sink collecting lines (several threads at once: a mutex). */
+typedef struct sink_lines {
+    pthread_mutex_t mu;
+    int n, by_level[4], long_ok;
+    char last[64];
+} sink_lines;
+
+static void collect_line(void *user, pr_log_level level, const char *msg, size_t len) {
+    sink_lines *c = user;
+    pthread_mutex_lock(&c->mu);
+    c->n++;
+    c->by_level[level]++;
+    if (msg[len] == '\0' && len == strlen(msg) && !strchr(msg, '\n')) {
+        if (msg[0] == 't') c->long_ok += len == 3 + sizeof long_text - 1 + 4;
+        snprintf(c->last, sizeof c->last, "%s", msg);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+TEST(log_sink_takes_lines_instead_of_stderr) {
+    const char *path = test_path("sink-stderr.txt");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    ASSERT_TRUE(fd >= 0);
+    int saved = dup(2);
+    dup2(fd, 2);
+    sink_lines c;
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.mu, NULL);
+    pr_log_set_sink(collect_line, &c);
+    pr_log(PR_LOG_ERROR, "disk %s", "full");
+    pr_log(PR_LOG_DEBUG, "not at the default level");
+    /* eight threads at once, one long line each */
+    memset(long_text, 'x', sizeof long_text - 1);
+    pthread_barrier_init(&log_barrier, NULL, 8);
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, log_thread, (void *)(intptr_t)i);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&log_barrier);
+    pr_log(PR_LOG_INFO, "last %d", 42);
+    pr_log_set_sink(NULL, NULL); /* stderr again */
+    pr_log(PR_LOG_WARN, "to stderr");
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    ASSERT_EQ_INT(c.n, 1 + 8 + 1);
+    ASSERT_EQ_INT(c.by_level[PR_LOG_ERROR], 1);
+    ASSERT_EQ_INT(c.by_level[PR_LOG_WARN], 8);
+    ASSERT_EQ_INT(c.by_level[PR_LOG_INFO], 1);
+    ASSERT_EQ_INT(c.long_ok, 8);
+    ASSERT_EQ_STR(c.last, "last 42"); /* no prefix, no newline */
+    char *text = test_read_file(path, NULL);
+    ASSERT_EQ_STR(text, "pronto: warning: to stderr\n"); /* nothing else reached stderr */
+    free(text);
+    pthread_mutex_destroy(&c.mu);
+}
+
 int main(void) {
     RUN(status_names_and_messages);
     RUN(arena_grows_then_stops_allocating);
@@ -273,5 +329,6 @@ int main(void) {
     RUN(atomic_write_on_full_disk_keeps_old_file);
     RUN(heap_pops_in_order_past_growth);
     RUN(log_lines_whole_and_rate_limited);
+    RUN(log_sink_takes_lines_instead_of_stderr);
     TEST_MAIN_END();
 }

@@ -204,10 +204,23 @@ void pr_log_set_level(pr_log_level level);
  * format string); the next line written after a drop says "(suppressed N
  * similar)". 0 (the default): no limit. Process-wide. */
 void pr_log_set_rate_limit(unsigned per_second);
-/* One line on stderr, written with one write(2) (lines of different
- * threads never mix), subject to the rate limit above. */
+/* One line to the sink (below; by default stderr, "pronto: warning: ...",
+ * written with one write(2): lines of different threads never mix),
+ * subject to the level and the rate limit above. */
 void pr_log(pr_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Where log lines go instead of stderr, for a program that embeds pronto
+ * (its own logger, a Python logging handler).
+ *   fn(user, level, msg, len): one line, msg its text without the
+ *     "pronto: LEVEL: " prefix and without a newline, NUL-terminated at
+ *     msg[len] (borrowed for the call; at most 2 KiB, cut with "..."). It
+ *     is called from whatever thread logs, possibly several at once, so it
+ *     must be thread-safe; it must not call pr_log_set_sink.
+ *   fn NULL: back to stderr. user is passed to fn as is.
+ * When pr_log_set_sink returns, no thread is inside the previous sink any
+ * more, so its user data may be freed. Process-wide, like the level. */
+typedef void (*pr_log_sink_fn)(void *user, pr_log_level level, const char *msg, size_t len);
+void pr_log_set_sink(pr_log_sink_fn fn, void *user);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,6 @@
 /*
- * log.c: leveled log lines on stderr ("pronto: warning: ...").
+ * log.c: leveled log lines on stderr ("pronto: warning: ..."), or to the
+ * sink a program sets (pr_log_set_sink).
  *
  * Each line is formatted into one buffer (at most 2048 bytes,
  * cut with "..." past that) and written with a single write(2), so lines
@@ -16,6 +17,12 @@
  * fixed (RL_SLOTS, direct-mapped by the format's address: two sites that
  * share a slot take turns), guarded by one mutex: logging is never on a
  * hot path, and a flood is exactly when it must stay cheap.
+ *
+ * Sink: a function and its user pointer behind a reader-writer lock.
+ * pr_log holds it for reading while it calls the sink (lines of many
+ * threads go out at once); pr_log_set_sink takes it for writing, so once
+ * it returns no call to the old sink is running. A sink that sets the
+ * sink would wait for itself: base.h forbids it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +38,17 @@
 static pr_log_level g_level = PR_LOG_INFO;
 
 static unsigned g_per_second = 0; /* 0: no rate limit */
+
+static pr_log_sink_fn g_sink;   /* NULL: stderr */
+static void *g_sink_user;
+static pthread_rwlock_t g_sink_mu = PTHREAD_RWLOCK_INITIALIZER;
+
+void pr_log_set_sink(pr_log_sink_fn fn, void *user) {
+    pthread_rwlock_wrlock(&g_sink_mu);
+    g_sink = fn;
+    g_sink_user = user;
+    pthread_rwlock_unlock(&g_sink_mu);
+}
 
 void pr_log_set_level(pr_log_level level) { g_level = level; }
 void pr_log_set_rate_limit(unsigned per_second) { g_per_second = per_second; }
@@ -91,6 +109,14 @@ void pr_log(pr_log_level level, const char *fmt, ...) {
     if (dropped)
         len += (size_t)snprintf(line + len, sizeof line - len, " (suppressed %llu similar)",
                                 (unsigned long long)dropped);
+    pthread_rwlock_rdlock(&g_sink_mu);
+    if (g_sink) {
+        line[len] = '\0';
+        g_sink(g_sink_user, level, line + n, len - (size_t)n);
+        pthread_rwlock_unlock(&g_sink_mu);
+        return;
+    }
+    pthread_rwlock_unlock(&g_sink_mu);
     line[len++] = '\n';
     ssize_t w;
     do w = write(2, line, len);
