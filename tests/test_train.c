@@ -2,7 +2,9 @@
  * test_train.c: pr_train end to end on small generated Criteo-layout files:
  * both paths (streaming single pass, cache + passes) learn, are reproducible
  * with one thread, early stopping keeps the best pass's model (not the
- * last), and the stored filter sends rare features to the rare bucket.
+ * last), and the stored filter sends rare features to the rare bucket;
+ * training from records in memory (pr_train_records) gives the model the
+ * same rows in a file give.
  */
 #include <math.h>
 
@@ -264,6 +266,153 @@ TEST(early_stopping_keeps_the_best_pass) {
     pr_model_free(m);
 }
 
+/* ------------------------------------------------------------ records */
+
+/* A Criteo file held in memory as cells, served by a pr_record_source. */
+typedef struct mem_rows {
+    char *text;            /* the file, cut into cells in place */
+    pr_bytes *cells;       /* n rows x 39 (I1..I13, C1..C26) */
+    float *label;
+    size_t n, i;
+    int rewinds;
+    size_t bad_row;        /* 1-based row whose label is made 2, 0: none */
+} mem_rows;
+
+static const char *const criteo_cols[39] = {
+    "I1",  "I2",  "I3",  "I4",  "I5",  "I6",  "I7",  "I8",  "I9",  "I10", "I11", "I12", "I13",
+    "C1",  "C2",  "C3",  "C4",  "C5",  "C6",  "C7",  "C8",  "C9",  "C10", "C11", "C12", "C13",
+    "C14", "C15", "C16", "C17", "C18", "C19", "C20", "C21", "C22", "C23", "C24", "C25", "C26"};
+
+static void mem_rows_load(mem_rows *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    size_t len;
+    m->text = test_read_file(path, &len);
+    size_t lines = 0;
+    for (size_t k = 0; k < len; k++) lines += m->text[k] == '\n';
+    m->cells = malloc(lines * 39 * sizeof *m->cells);
+    m->label = malloc(lines * sizeof *m->label);
+    ASSERT_TRUE(m->cells && m->label);
+    char *p = m->text;
+    for (; m->n < lines; m->n++) {
+        char *nl = strchr(p, '\n');
+        *nl = '\0';
+        m->label[m->n] = (float)(p[0] - '0');
+        char *f = strchr(p, '\t') + 1;
+        for (int c = 0; c < 39; c++) {
+            char *t = c < 38 ? strchr(f, '\t') : nl;
+            m->cells[m->n * 39 + (size_t)c] = pr_bytes_of(f, (size_t)(t - f));
+            f = t + 1;
+        }
+        p = nl + 1;
+    }
+}
+
+static pr_status mem_rewind(void *user, pr_err *err) {
+    mem_rows *m = user;
+    m->i = 0;
+    m->rewinds++;
+    return PR_OK;
+}
+
+static pr_status mem_next(void *user, pr_record *rec, pr_err *err) {
+    mem_rows *m = user;
+    if (m->i == m->n) return PR_EOF;
+    ASSERT_TRUE(rec->weight == 1.0f && rec->has_label == 1 && rec->label == 0 && !rec->cols);
+    rec->cols = m->cells + m->i * 39;
+    rec->n_cols = 39;
+    rec->label = m->label[m->i];
+    if (m->bad_row && m->i + 1 == m->bad_row) rec->label = 2;
+    m->i++;
+    return PR_OK;
+}
+
+static pr_model *train_records(mem_rows *tr, mem_rows *va, int passes, pr_train_report *rep,
+                               pr_train_opts *o_over, pr_status want, pr_err *err_out) {
+    pr_err err;
+    pr_spec *spec = NULL;
+    pr_featurizer *fz = NULL;
+    ASSERT_OK(pr_spec_parse(SPEC, strlen(SPEC), "spec", &spec, &err));
+    ASSERT_OK(pr_featurizer_new(spec, &fz, &err));
+    pr_model_params p;
+    pr_model_params_default(&p, PR_MODEL_KIND_LR);
+    p.hash_bits = pr_featurizer_hash_bits(fz);
+    pr_model *m = NULL;
+    ASSERT_OK(pr_model_new(&p, &m, &err));
+    pr_train_opts o;
+    pr_train_opts_default(&o);
+    o.threads = 1;
+    o.passes = passes;
+    o.early_stop = 3;
+    o.out_path = test_path("records.pm");
+    if (o_over) o = *o_over;
+    pr_record_source src = {"mem", criteo_cols, 39, mem_rewind, mem_next, tr};
+    pr_record_source vsrc = {"mem-valid", criteo_cols, 39, mem_rewind, mem_next, va};
+    pr_status s = pr_train_records(&m, fz, &src, va ? &vsrc : NULL, &o, rep, &err);
+    if (want != PR_OK) {
+        ASSERT_EQ_INT(s, want);
+        *err_out = err;
+        pr_model_free(m);
+        m = NULL;
+    } else {
+        ASSERT_OK(s);
+    }
+    pr_featurizer_free(fz);
+    pr_spec_free(spec);
+    return m;
+}
+
+TEST(records_from_memory_train_like_the_file) {
+    const char *tr = test_path("rec-train.tsv"), *va = test_path("rec-valid.tsv"),
+               *te = test_path("rec-test.tsv");
+    write_data(tr, 8000);
+    write_data(va, 2000);
+    write_data(te, 2000);
+    mem_rows mt, mv;
+    mem_rows_load(&mt, tr);
+    mem_rows_load(&mv, va);
+    ASSERT_EQ_INT(mt.n, 8000);
+    /* one pass, streamed */
+    pr_train_report rf, rm;
+    pr_model *file = train(PR_MODEL_KIND_LR, tr, NULL, 1, 1, &rf);
+    pr_model *mem = train_records(&mt, NULL, 1, &rm, NULL, PR_OK, NULL);
+    ASSERT_EQ_INT(rm.streamed, 1);
+    ASSERT_EQ_INT(rm.rows_read, rf.rows_read);
+    ASSERT_EQ_INT(mt.rewinds, 1);
+    ASSERT_TRUE(evaluate(mem, te).log_loss == evaluate(file, te).log_loss); /* bit for bit */
+    ASSERT_CONTAINS(pr_model_info(mem), "\"source\": \"mem\"");
+    pr_model_free(file);
+    pr_model_free(mem);
+    /* passes through the cache, validation records, early stopping */
+    file = train(PR_MODEL_KIND_LR, tr, va, 4, 1, &rf);
+    mem = train_records(&mt, &mv, 4, &rm, NULL, PR_OK, NULL);
+    ASSERT_EQ_INT(rm.streamed, 0);
+    ASSERT_EQ_INT(rm.best_pass, rf.best_pass);
+    ASSERT_TRUE(rm.valid_logloss == rf.valid_logloss);
+    ASSERT_TRUE(evaluate(mem, te).log_loss == evaluate(file, te).log_loss);
+    ASSERT_TRUE(evaluate(mem, te).auc > 0.70);
+    ASSERT_CONTAINS(pr_model_info(mem), "\"source\": \"mem-valid\"");
+    pr_model_free(file);
+    pr_model_free(mem);
+
+    /* refused: a label that is not 0/1 (named), a kept cache */
+    pr_err e;
+    mt.bad_row = 77;
+    train_records(&mt, NULL, 1, &rm, NULL, PR_ERR_LABEL, &e);
+    ASSERT_CONTAINS(e.msg, "mem:77: label must be 0 or 1, got 2");
+    mt.bad_row = 0;
+    pr_train_opts o;
+    pr_train_opts_default(&o);
+    o.cache_path = test_path("kept.pcache");
+    train_records(&mt, NULL, 2, &rm, &o, PR_ERR_INVALID, &e);
+    ASSERT_CONTAINS(e.msg, "kept cache");
+    free(mt.text);
+    free(mt.cells);
+    free(mt.label);
+    free(mv.text);
+    free(mv.cells);
+    free(mv.label);
+}
+
 int main(void) {
     RUN(streaming_single_pass_learns_and_is_reproducible);
     RUN(rare_features_use_the_rare_bucket);
@@ -271,5 +420,6 @@ int main(void) {
     RUN(cache_passes_learn_and_are_reproducible);
     RUN(ffm_with_two_threads_is_reproducible_and_matches_one);
     RUN(early_stopping_keeps_the_best_pass);
+    RUN(records_from_memory_train_like_the_file);
     TEST_MAIN_END();
 }

@@ -154,6 +154,55 @@ pr_status pr_train(pr_model **model, pr_featurizer *fz, const pr_input *in,
                    const pr_train_opts *o, pr_train_report *report,
                    pr_err *err);
 
+/* Records from the program itself instead of files: training from
+ * memory, a host feeding its own rows.
+ *
+ *   static pr_status next_row(void *user, pr_record *rec, pr_err *err) {
+ *       my_rows *m = user;
+ *       if (m->i == m->n) return PR_EOF;
+ *       rec->cols = m->cells + m->i * m->n_cols;  // borrowed until the next call
+ *       rec->n_cols = m->n_cols;
+ *       rec->label = m->clicked[m->i++];
+ *       return PR_OK;
+ *   }
+ *   pr_record_source src = {"my_rows", cols, n_cols, NULL, next_row, &rows};
+ *   pr_train_records(&model, fz, &src, NULL, &opts, &report, &err);
+ *
+ * The featurizer binds to columns[0..n_columns) (n_columns 0: sparse
+ * records, rec->feats as libsvm/libffm readers give them). Before each
+ * call of next, *rec is reset: label 0, has_label 1, weight 1, ts 0,
+ * nothing else, file = name, line = the record's number from 1; next fills
+ * what it has (cols, num, label, weight, ts) and returns PR_OK, or PR_EOF
+ * after the last record, or an error (which stops the reading; a
+ * PR_ERR_PARSE row error counts against skip_bad like a file's). What the
+ * record points to must stay valid until the next call. The label must be
+ * 0 or 1 (PR_ERR_LABEL naming the record otherwise). rewind (may be NULL)
+ * is called before each reading of the data; pr_train_records reads each
+ * source once. Called only from the thread that called
+ * pr_train_records. Everything is borrowed for that call. */
+typedef struct pr_record_source {
+    const char *name;                 /* errors and the model's info call
+                                         the records so; NULL: "records" */
+    const char *const *columns;       /* the records' column names */
+    uint32_t n_columns;
+    pr_status (*rewind)(void *user, pr_err *err);
+    pr_status (*next)(void *user, pr_record *rec, pr_err *err);
+    void *user;
+} pr_record_source;
+
+/* pr_train over records from the program: train's records instead of
+ * files, and valid's (NULL: none) as the validation set instead of
+ * o->valid_path, which must then be NULL. o->cache_path, o->dataset and
+ * o->mpi are refused (PR_ERR_INVALID: a kept cache could not tell that a
+ * source changed; the others read files). Everything else as pr_train:
+ * the same phases, so the same records give the same model as the same
+ * rows in a file (threads 1). The model's info JSON names the sources
+ * ("source", and "valid": {"source": ...}). Quantile fields must be fitted
+ * before (pr_featurizer_fit_add on the records, fit_finish). */
+pr_status pr_train_records(pr_model **model, pr_featurizer *fz, const pr_record_source *train,
+                           const pr_record_source *valid, const pr_train_opts *o,
+                           pr_train_report *report, pr_err *err);
+
 /* MPI (src/train/dist.c). pr_mpi_built: 1 when this build has MPI. The
  * others are for a `pronto train --mpi` process: pr_mpi_init once before
  * pr_train with opts.mpi (PR_ERR_UNSUPPORTED without MPI), then

@@ -7,7 +7,9 @@
  * each row featurize into a per-row arena (reset every row: no malloc once
  * warm), apply the model's filter bitmap, and hand the example to fn.
  * Malformed rows stop the run with the reader's file:line:column message,
- * unless skip_bad allows them; skipped rows are logged and counted.
+ * unless skip_bad allows them; skipped rows are logged and counted. A
+ * record source (train.h: the host's own rows) goes through the same
+ * steps, its records in place of a reader's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,13 +43,66 @@ pr_status pr_featurize_inputs(pr_featurizer *fz, const pr_spec *spec,
                               int label_optional, uint64_t skip_bad,
                               uint64_t *bad, pr_example_fn fn, void *ctx,
                               pr_err *err) {
-    return pr__featurize_shard(fz, spec, filter, in, 0, 0, label_optional, skip_bad,
+    return pr__featurize_shard(fz, spec, filter, in, NULL, 0, 0, label_optional, skip_bad,
                                bad, fn, ctx, err);
+}
+
+/* The loop below over a record source instead of files. */
+static pr_status featurize_source(pr_featurizer *fz, const uint64_t *filter,
+                                  const pr_record_source *src, uint32_t shard_count,
+                                  uint32_t shard_index, int label_optional,
+                                  uint64_t skip_bad, uint64_t *bad, pr_example_fn fn,
+                                  void *ctx, pr_arena *arena, pr_err *err) {
+    const char *name = src->name ? src->name : "records";
+    if (!src->next)
+        return pr_err_set(err, PR_ERR_INVALID, "%s: the record source has no next function",
+                          name);
+    pr_status s = pr_featurizer_bind(fz, src->columns, src->n_columns, err);
+    if (s != PR_OK) {
+        char msg[PR_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return pr_err_set(err, s, "%s: %s", name, msg);
+    }
+    if (src->rewind && (s = src->rewind(src->user, err)) != PR_OK) return s;
+    for (uint64_t line = 1;; line++) {
+        pr_record rec;
+        memset(&rec, 0, sizeof rec);
+        rec.has_label = 1;
+        rec.weight = 1.0f;
+        rec.file = name;
+        rec.line = line;
+        s = src->next(src->user, &rec, err);
+        if (s == PR_EOF) return PR_OK;
+        if (shard_count && (line - 1) % shard_count != shard_index) {
+            if (s == PR_OK) continue;
+        }
+        if (s == PR_OK && rec.has_label && rec.label != 0.0f && rec.label != 1.0f)
+            s = pr_err_set(err, PR_ERR_LABEL, "%s:%llu: label must be 0 or 1, got %g", name,
+                           (unsigned long long)line, (double)rec.label);
+        if (s == PR_OK && !rec.has_label && !label_optional)
+            s = pr_err_set(err, PR_ERR_LABEL, "%s:%llu: row has no label", name,
+                           (unsigned long long)line);
+        pr_example x;
+        if (s == PR_OK) {
+            pr_arena_reset(arena);
+            s = pr_featurizer_apply(fz, &rec, arena, &x, err);
+        }
+        if (s != PR_OK) {
+            if (pr_reader_row_error(s) && *bad < skip_bad) {
+                (*bad)++;
+                pr_log(PR_LOG_WARN, "skipped: %s", err->msg);
+                continue;
+            }
+            return s;
+        }
+        pr_featurizer_apply_filter(fz, filter, &x);
+        if ((s = fn(ctx, &x, &rec, err)) != PR_OK) return s;
+    }
 }
 
 pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
                               const uint64_t *filter, const pr_input *in,
-                              uint32_t shard_count, uint32_t shard_index,
+                              const pr_record_source *src, uint32_t shard_count, uint32_t shard_index,
                               int label_optional, uint64_t skip_bad,
                               uint64_t *bad, pr_example_fn fn, void *ctx,
                               pr_err *err) {
@@ -55,6 +110,12 @@ pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
     pr_arena arena;
     pr_arena_init(&arena, NULL, 0, 0);
     *bad = 0;
+    if (src) {
+        s = featurize_source(fz, filter, src, shard_count, shard_index, label_optional,
+                             skip_bad, bad, fn, ctx, &arena, err);
+        pr_arena_free(&arena);
+        return s;
+    }
     for (uint32_t i = 0; i < in->n_paths && s == PR_OK; i++) {
         pr_reader_opts ro;
         const char *cols[PR_MAX_INPUT_COLUMNS];

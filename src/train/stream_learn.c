@@ -238,7 +238,8 @@ static pr_status stream_one(void *vctx, pr_example *x, const pr_record *rec, pr_
 }
 
 pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
-                           const pr_input *in, const pr_train_opts *o,
+                           const pr_input *in, const pr_record_source *src,
+                           const pr_train_opts *o,
                            pr_count_filter *counts, pr_profile_builder *prof,
                            pr_scores *scores, pr_train_report *rep, pr_err *err) {
     stream_ctx c;
@@ -291,7 +292,8 @@ pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *sp
     pr_progress_start(&c.prog, "train (1 pass, streaming)", 0);
     uint64_t bad = 0;
     if (s == PR_OK)
-        s = pr_featurize_inputs(fz, spec, NULL, in, 0, o->skip_bad, &bad, stream_one, &c, err);
+        s = pr__featurize_shard(fz, spec, NULL, in, src, 0, 0, 0, o->skip_bad, &bad, stream_one,
+                                &c, err);
     rep->rows_bad += bad;
     if (!c.threaded) {
         if (s == PR_OK && c.cur && c.cur->n) hand_over(&c, err);

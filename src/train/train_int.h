@@ -27,14 +27,17 @@ pr_status pr__open_dataset(const char *path, const pr_featurizer *fz,
                            pr_cache **out, pr_err *err);
 
 pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *spec,
-                           const pr_input *in, const pr_train_opts *o,
+                           const pr_input *in, const pr_record_source *src,
+                           const pr_train_opts *o,
                            pr_count_filter *counts, pr_profile_builder *prof,
                            pr_scores *scores, pr_train_report *rep, pr_err *err);
 
 /* pr_featurize_inputs reading only the rows i with i mod shard_count ==
- * shard_index of each file (shard_count 0: every row; pr_reader_opts). */
+ * shard_index of each file (shard_count 0: every row; pr_reader_opts);
+ * src (NULL: the files of in) reads a record source instead (train.h). */
 pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
                               const uint64_t *filter, const pr_input *in,
+                              const pr_record_source *src,
                               uint32_t shard_count, uint32_t shard_index,
                               int label_optional, uint64_t skip_bad,
                               uint64_t *bad, pr_example_fn fn, void *ctx,

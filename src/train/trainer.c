@@ -129,10 +129,12 @@ static pr_status prepare_one(void *vctx, pr_example *x,
     return pr_cache_writer_add(c->w, x, err);
 }
 
-/* Featurizes the inputs into a cache at path; counts features into counts.
+/* Featurizes the inputs (or src's records) into a cache at path; counts
+ * features into counts.
  * shard (may be NULL): {count, index}, with --mpi only (pr__featurize_shard). */
 static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
-                               const pr_input *in, const pr_train_opts *o,
+                               const pr_input *in, const pr_record_source *src,
+                               const pr_train_opts *o,
                                const char *path, uint64_t fingerprint,
                                pr_count_filter *counts, const char *label,
                                pr_profile_builder *prof, const uint32_t *shard,
@@ -157,7 +159,7 @@ static pr_status prepare_cache(pr_featurizer *fz, const pr_spec *spec,
     pr_progress_start(&c.prog, label, 0);
     uint64_t bad = 0;
     /* the cache holds unfiltered features: the filter is applied per pass */
-    s = pr__featurize_shard(fz, spec, NULL, in, shard_count, shard_index, 0, o->skip_bad,
+    s = pr__featurize_shard(fz, spec, NULL, in, src, shard_count, shard_index, 0, o->skip_bad,
                             &bad, prepare_one, &c, err);
     pr_progress_end(&c.prog);
     rep->rows_bad += bad;
@@ -501,7 +503,12 @@ static pr_status evaluate_cache(const pr_model *model, const pr_cache *cache,
 
 /* ------------------------------------------------------------- info */
 
+static const char *source_name(const pr_record_source *src) {
+    return src->name ? src->name : "records";
+}
+
 static char *build_info(const pr_model *model, const pr_input *in,
+                        const pr_record_source *src, const pr_record_source *vsrc,
                         const pr_train_opts *o, const pr_train_report *rep,
                         const pr_metrics_report *valid) {
     json_t *root = json_object();
@@ -509,7 +516,10 @@ static char *build_info(const pr_model *model, const pr_input *in,
     for (uint32_t i = 0; i < in->n_paths; i++)
         json_array_append_new(files, json_string(in->paths[i]));
     json_object_set_new(root, "inputs", files);
-    json_object_set_new(root, "format", json_string(pr_format_name(in->format)));
+    if (src)
+        json_object_set_new(root, "source", json_string(source_name(src)));
+    else
+        json_object_set_new(root, "format", json_string(pr_format_name(in->format)));
     json_object_set_new(root, "rows", json_integer((json_int_t)rep->rows_read));
     json_object_set_new(root, "rows_bad", json_integer((json_int_t)rep->rows_bad));
     json_object_set_new(root, "rows_downsampled", json_integer((json_int_t)rep->rows_dropped));
@@ -534,7 +544,8 @@ static char *build_info(const pr_model *model, const pr_input *in,
         json_object_set_new(root, "train_progressive_logloss", json_real(rep->train_logloss));
     if (valid) {
         json_t *v = json_object();
-        json_object_set_new(v, "file", json_string(o->valid_path));
+        if (vsrc) json_object_set_new(v, "source", json_string(source_name(vsrc)));
+        else json_object_set_new(v, "file", json_string(o->valid_path));
         json_object_set_new(v, "rows", json_integer((json_int_t)valid->rows));
         json_object_set_new(v, "logloss", json_real(valid->log_loss));
         json_object_set_new(v, "ne", json_real(valid->ne));
@@ -566,8 +577,13 @@ static pr_status build_filter(pr_count_filter *counts, const pr_model *model,
 
 /* ------------------------------------------------------------- pr_train */
 
-pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
-                   const pr_train_opts *o, pr_train_report *rep, pr_err *err) {
+/* pr_train and pr_train_records: in's files, or src's records (then in
+ * has no paths); vsrc: validation records instead of o->valid_path (o is
+ * then a copy whose valid_path is vsrc's name, so every "with
+ * validation" decision below holds for both). */
+static pr_status train_impl(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
+                            const pr_record_source *src, const pr_record_source *vsrc,
+                            const pr_train_opts *o, pr_train_report *rep, pr_err *err) {
     pr_model *model = *model_io;
     pr_status s = PR_OK;
     pr_spec *spec = NULL;
@@ -664,7 +680,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
     }
     if (o->passes == 1 && !o->valid_path && !o->cache_path && !o->dataset && !dp) {
         /* one pass and nothing to keep: learn straight from the input */
-        s = pr__learn_stream(model, fz, spec, in, o, counts, prof, &scores[0], rep, err);
+        s = pr__learn_stream(model, fz, spec, in, src, o, counts, prof, &scores[0], rep, err);
         snprintf(score_source, sizeof score_source, "progressive (pass 1)");
         rep->streamed = 1;
         if (s != PR_OK) goto done;
@@ -711,7 +727,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
             snprintf(tmp_cache, n, "%s/pronto-train-%ld.pcache", dir ? dir : "/tmp", (long)getpid());
             cache_path = tmp_cache;
         }
-        s = prepare_cache(fz, spec, &local, o, cache_path, fp, counts, "featurize",
+        s = prepare_cache(fz, spec, &local, src, o, cache_path, fp, counts, "featurize",
                           prof, shard, rep, err);
         if (s != PR_OK) goto done;
         s = pr_cache_open(cache_path, &cache, err);
@@ -755,7 +771,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         s = pr__open_dataset(o->valid_path, fz, &vcache, err);
         if (s != PR_OK) goto done;
     } else if (o->valid_path && (!dp || dp->rank == 0)) { /* --mpi: rank 0 validates */
-        pr_input vin = {in->format, &o->valid_path, 1};
+        pr_input vin = {in->format, &o->valid_path, vsrc ? 0 : 1};
         pr_train_opts vo = *o;
         vo.neg_sample_rate = 1.0f;
         const char *dir = getenv("TMPDIR");
@@ -765,7 +781,7 @@ pr_status pr_train(pr_model **model_io, pr_featurizer *fz, const pr_input *in,
         snprintf(tmp_vcache, n, "%s/pronto-valid-%ld.pcache", dir ? dir : "/tmp", (long)getpid());
         pr_train_report vrep;
         memset(&vrep, 0, sizeof vrep);
-        s = prepare_cache(fz, spec, &vin, &vo, tmp_vcache, 0, NULL, "featurize validation",
+        s = prepare_cache(fz, spec, &vin, vsrc, &vo, tmp_vcache, 0, NULL, "featurize validation",
                           NULL, NULL, &vrep, err);
         if (s != PR_OK) goto done;
         rep->rows_bad += vrep.rows_bad;
@@ -850,7 +866,7 @@ save:;
     pr_profile_free(profile);
     if (s != PR_OK) goto done;
     pr_log(PR_LOG_DEBUG, "profile finished in %.3f s", pr_now() - tp);
-    char *info = build_info(model, in, o, rep, have_valid ? &best_valid : NULL);
+    char *info = build_info(model, in, src, vsrc, o, rep, have_valid ? &best_valid : NULL);
     s = pr_model_set_info(model, info ? info : "{}", err);
     free(info);
     if (s == PR_OK && o->out_path) s = pr_model_save(model, o->out_path, err);
@@ -871,4 +887,28 @@ done:
     pr_profile_builder_free(prof);
     free(scores);
     return s;
+}
+
+pr_status pr_train(pr_model **model, pr_featurizer *fz, const pr_input *in,
+                   const pr_train_opts *o, pr_train_report *rep, pr_err *err) {
+    return train_impl(model, fz, in, NULL, NULL, o, rep, err);
+}
+
+pr_status pr_train_records(pr_model **model, pr_featurizer *fz, const pr_record_source *train,
+                           const pr_record_source *valid, const pr_train_opts *o,
+                           pr_train_report *rep, pr_err *err) {
+    if (!train || !train->next || (valid && !valid->next))
+        return pr_err_set(err, PR_ERR_INVALID, "pr_train_records: a %s record source %s",
+                          !train || !train->next ? "training" : "validation",
+                          !train ? "is NULL" : "has no next function");
+    if (o->cache_path || o->dataset || o->mpi || (valid && o->valid_path))
+        return pr_err_set(err, PR_ERR_INVALID, "training from records takes no %s",
+                          o->cache_path ? "kept cache (a changed source would go unseen)"
+                          : o->dataset  ? "example cache as its input"
+                          : o->mpi      ? "data-parallel run (each rank reads its files)"
+                                        : "validation file beside validation records");
+    pr_train_opts eff = *o;
+    if (valid) eff.valid_path = source_name(valid);
+    pr_input none = {PR_FORMAT_CSV, NULL, 0};
+    return train_impl(model, fz, &none, train, valid, &eff, rep, err);
 }
