@@ -133,8 +133,9 @@ void pr_train_memory_estimate(const pr_model_params *p, uint32_t min_count,
 void pr_train_memory_format(const pr_train_memory *m, char *buf, size_t cap);
 
 /* PR_OK when max is 0 or m->total <= max; else PR_ERR_INVALID with a
- * message naming --max-memory, the estimate and its parts, and what to
- * lower. */
+ * message naming the limit, the estimate and its parts, and what to lower
+ * in the terms of pr_model_params and pr_train_opts (hash_bits, k,
+ * threads; `pronto train` says its flags instead). */
 pr_status pr_train_memory_check(const pr_train_memory *m, const pr_model_params *p,
                                 uint64_t max, pr_err *err);
 

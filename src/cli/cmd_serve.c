@@ -398,6 +398,8 @@ int cmd_serve(int argc, char **argv) {
     pr_status started = pr_server_start(&o, &srv, &err);
     free(file_token); /* the server keeps its own copy */
     if (started != PR_OK) {
+        cli_flag_hint(&err, "the split key", "see --split-key");
+        cli_flag_hint(&err, "the candidate key", "see --candidate-key");
         fprintf(stderr, "pronto serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }

@@ -265,7 +265,16 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
         goto done;
     }
     if (pr_train_memory_check(&mem, pr_model_params_get(model), max_memory, &err) != PR_OK) {
-        fprintf(stderr, "pronto train: %s\n", err.msg);
+        /* the library's advice in the command's own words: its flags */
+        pr_model_kind k = pr_model_params_get(model)->kind;
+        char lim[32];
+        snprintf(lim, sizeof lim, "%llu bytes", (unsigned long long)max_memory);
+        fprintf(stderr, "pronto train: --max-memory %s: the estimated peak RSS is %s; lower --bits "
+                "(each bit halves the table)%s%s%s, or raise --max-memory\n",
+                lim, mem_text,
+                k == PR_MODEL_KIND_FFM ? ", --k or the spec's fields" : k == PR_MODEL_KIND_FM ? " or --k" : "",
+                mem.best ? ", train without --valid or with --passes 1 (no best-pass copy)" : "",
+                mem.threads > mem.model / 4 ? ", use fewer --threads" : "");
         exit_code = PR_EXIT_USAGE;
         goto done;
     }

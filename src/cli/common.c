@@ -165,6 +165,12 @@ pr_status cli_open_model(const char *path, pr_model **model, pr_spec **spec,
     return s;
 }
 
+void cli_flag_hint(pr_err *err, const char *phrase, const char *flag) {
+    if (!err || !strstr(err->msg, phrase)) return;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, " (%s)", flag);
+}
+
 pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build_opts *o,
                        pr_fs_build_stats *st, pr_err *err) {
     pr_spec *spec = NULL;
@@ -173,6 +179,10 @@ pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build
     if (s == PR_OK && store_uri) s = pr_store_open(store_uri, &store, err);
     o->store = store;
     if (s == PR_OK) s = pr_fs_build(spec, o, st, err);
+    if (s != PR_OK) {
+        cli_flag_hint(err, "malformed event lines", "--max-bad");
+        cli_flag_hint(err, "materialize it from the same source", "--events URI");
+    }
     o->store = NULL;
     pr_store_close(store);
     pr_spec_free(spec);
@@ -195,6 +205,10 @@ pr_status cli_load_logged(const char *spec_path, const char *uri, const char *ca
             for (uint32_t c = 0; c < n; c++) names[c] = pr_fs_column_name(fs, c);
             s = pr_fs_logged_load(uri, names, n, cand_key, max_bad, out, err);
             free(names);
+            if (s != PR_OK) {
+                cli_flag_hint(err, "malformed, the most allowed", "--max-bad");
+                cli_flag_hint(err, "not a candidate column", "--candidate-key");
+            }
         }
     }
     pr_fs_free(fs);

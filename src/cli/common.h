@@ -9,6 +9,10 @@
 
 /* Prints "pronto CMD: MSG" and returns PR_EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *msg);
+/* Library errors name no flags (they describe the problem, in the terms
+ * of the library's options); the CLI adds them: if err's message contains
+ * phrase, " (FLAG)" is appended to it. */
+void cli_flag_hint(pr_err *err, const char *phrase, const char *flag);
 /* A duration flag ("90s", "10m", "2h", "7d"; a bare number is seconds)
  * in ms. 1 on success; else prints "pronto CMD: FLAG: expected a
  * duration ..." and returns 0. */

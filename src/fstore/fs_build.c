@@ -484,7 +484,7 @@ static pr_status read_watermark(builder *b, pr_store *st, pr_err *err) {
                           "store: materialized for this spec from %s; materialize it from "
                           "the same source (%s), or into another store",
                           is_log ? "an event log" : "event files",
-                          is_log ? "--events URI" : "the spec's event files");
+                          is_log ? "the event log" : "the spec's event files");
     if (is_log) {
         const uint8_t *v = (const uint8_t *)row.ptr;
         b->resume_applied.a = ld_u64(v + 8);
@@ -648,7 +648,7 @@ static pr_status run_line(builder *b, ahead_line *l, pr_err *err) {
         if (b->st->bad_lines > b->o->max_bad)
             return pr_err_set(err, PR_ERR_PARSE,
                               "%s: more than %llu malformed event "
-                              "lines (--max-bad)",
+                              "lines (the most allowed)",
                               where, (unsigned long long)b->o->max_bad);
         return log_done(b, l, err);
     }

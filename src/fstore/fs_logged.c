@@ -196,7 +196,7 @@ pr_status pr_fs_logged_new(const char *const *cols, uint32_t n_cols, const char 
         const char *top[3] = {"request_id", cand_key, "row"};
         if (!strcmp(cand_key, "request_id") || !strcmp(cand_key, "row") ||
             !strcmp(cand_key, "impression_id"))
-            rc = pr_err_set(err, PR_ERR_INVALID, "--candidate-key %s: not a candidate column",
+            rc = pr_err_set(err, PR_ERR_INVALID, "candidate key %s: not a candidate column",
                             cand_key);
         else
             rc = make_keys(top, 3, &l->top, err);
@@ -253,7 +253,7 @@ pr_status pr_fs_logged_load(const char *uri, const char *const *cols, uint32_t n
             if (l->st.bad <= 5) pr_log(PR_LOG_WARN, "%s@%s: features record: %s", uri, pos, perr.msg);
             if (l->st.bad > max_bad)
                 rc = pr_err_set(err, PR_ERR_PARSE,
-                                "%s@%s: features record: %s (more than %llu malformed: --max-bad)",
+                                "%s@%s: features record: %s (more than %llu malformed, the most allowed)",
                                 uri, pos, perr.msg, (unsigned long long)max_bad);
         }
     }

@@ -36,7 +36,7 @@ struct pr__evsrc {
 pr_status pr__evsrc_open(const pr__evsrc_opts *o, pr__evsrc **out, pr_err *err) {
     *out = NULL;
     if (!o->uri && !o->n_paths)
-        return pr_err_set(err, PR_ERR_INVALID, "no event files and no --events URI");
+        return pr_err_set(err, PR_ERR_INVALID, "no event files and no event log");
     pr__evsrc *s = calloc(1, sizeof *s);
     if (!s) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     s->o = *o;

@@ -48,8 +48,7 @@ pr_status pr__request_plan_init(pr__request_plan *rp, const char *const *names, 
     }
     if (rp->cand_col == UINT32_MAX)
         return pr_err_set(err, PR_ERR_SPEC,
-                          "the candidate key '%s' is not a request column of the spec "
-                          "(see --candidate-key)",
+                          "the candidate key '%s' is not a request column of the spec",
                           candidate_key);
     pr_status s = pr_json_keys_new(top, PR__TOP_N + n_req, &rp->top_keys, err);
     if (s == PR_OK) s = pr_json_keys_new(names, n_req, &rp->col_keys, err);

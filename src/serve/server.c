@@ -69,47 +69,47 @@ uint64_t pr_server_default_max_model_bytes(void) {
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
 
 static pr_status check_opts(const pr_server_opts *o, pr_err *err) {
-    if (!o->model_path) return pr_err_set(err, PR_ERR_INVALID, "no model file given (--model)");
-    if (!o->store_uri) return pr_err_set(err, PR_ERR_INVALID, "no store given (--store)");
+    if (!o->model_path) return pr_err_set(err, PR_ERR_INVALID, "no model file given (model_path)");
+    if (!o->store_uri) return pr_err_set(err, PR_ERR_INVALID, "no store given (store_uri)");
     if (o->threads < 1 || o->threads > 256)
-        return pr_err_set(err, PR_ERR_INVALID, "--threads must be 1..256, got %u", o->threads);
+        return pr_err_set(err, PR_ERR_INVALID, "threads must be 1..256, got %u", o->threads);
     if (o->max_candidates < 1 || o->max_candidates > PR_STORE_BATCH_MAX)
-        return pr_err_set(err, PR_ERR_INVALID, "--max-candidates must be 1..%u, got %u",
+        return pr_err_set(err, PR_ERR_INVALID, "max_candidates must be 1..%u, got %u",
                           PR_STORE_BATCH_MAX, o->max_candidates);
     if (o->max_body < 64 || o->max_body > (1u << 30))
-        return pr_err_set(err, PR_ERR_INVALID, "--max-body must be 64..2^30 bytes, got %zu",
+        return pr_err_set(err, PR_ERR_INVALID, "max_body must be 64..2^30 bytes, got %zu",
                           o->max_body);
     if (o->max_connections < 1)
-        return pr_err_set(err, PR_ERR_INVALID, "--max-connections must be >= 1");
+        return pr_err_set(err, PR_ERR_INVALID, "max_connections must be >= 1");
     if (o->max_queued_jobs < 1 || o->max_queued_jobs > 65536)
-        return pr_err_set(err, PR_ERR_INVALID, "--max-queued-jobs must be 1..65536, got %u",
+        return pr_err_set(err, PR_ERR_INVALID, "max_queued_jobs must be 1..65536, got %u",
                           o->max_queued_jobs);
     if (o->max_queued_bytes < o->max_body)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--max-queued-bytes (%zu) must be at least --max-body (%zu)",
+                          "max_queued_bytes (%zu) must be at least max_body (%zu)",
                           o->max_queued_bytes, o->max_body);
     if (o->max_model_bytes < 1)
-        return pr_err_set(err, PR_ERR_INVALID, "--max-model-bytes must be >= 1");
+        return pr_err_set(err, PR_ERR_INVALID, "max_model_bytes must be >= 1");
     if (!(o->header_timeout > 0 && o->header_timeout <= 3600) ||
         !(o->body_timeout > 0 && o->body_timeout <= 3600) ||
         !(o->idle_timeout >= 1 && o->idle_timeout <= 3600))
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--header-timeout and --body-timeout must be in (0, 3600] seconds, "
-                          "--idle-timeout in [1, 3600]");
+                          "header_timeout and body_timeout must be in (0, 3600] seconds, "
+                          "idle_timeout in [1, 3600]");
     if (o->admin_token && strlen(o->admin_token) > PR__TOKEN_MAX)
         return pr_err_set(err, PR_ERR_INVALID, "the admin token is longer than %d bytes",
                           PR__TOKEN_MAX);
     if (o->max_body_memory < o->max_body)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--max-body-memory (%zu) must be at least --max-body (%zu)",
+                          "max_body_memory (%zu) must be at least max_body (%zu)",
                           o->max_body_memory, o->max_body);
     if (o->max_event_skew_ms < 0 || o->max_event_age_ms < 0)
         return pr_err_set(err, PR_ERR_INVALID, "the event skew and age limits must be >= 0");
     if (!(o->log_features >= 0 && o->log_features <= 1))
-        return pr_err_set(err, PR_ERR_INVALID, "--log-features must be in [0, 1], got %g",
+        return pr_err_set(err, PR_ERR_INVALID, "log_features must be in [0, 1], got %g",
                           o->log_features);
     if (o->log_features > 0 && !o->log_uri)
-        return pr_err_set(err, PR_ERR_INVALID, "--log-features needs --log");
+        return pr_err_set(err, PR_ERR_INVALID, "log_features needs an event log (log_uri)");
     if (o->split) {
         pr_server_arm arms[PR_SERVER_ARMS_MAX];
         uint32_t n;
@@ -184,8 +184,7 @@ static pr_status prepare_model(pr_server *s, pr_err *err) {
         if (!strcmp(s->req.names[c], s->split_key)) s->split_col = c;
     if (s->o.split && s->split_col == UINT32_MAX) {
         st = pr_err_set(err, PR_ERR_SPEC,
-                        "the split key '%s' is not a request column of the store's spec "
-                        "(see --split-key)",
+                        "the split key '%s' is not a request column of the store's spec",
                         s->split_key);
         goto fail;
     }

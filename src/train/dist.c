@@ -70,7 +70,7 @@ pr_status pr__dist_open(pr__dist *d, pr_train_report *rep, pr_err *err) {
     d->rep = rep;
     int flag = 0;
     MPI_Initialized(&flag);
-    if (!flag) return pr_err_set(err, PR_ERR_INVALID, "--mpi: MPI was not initialised");
+    if (!flag) return pr_err_set(err, PR_ERR_INVALID, "data-parallel training: MPI was not initialised (pr_mpi_init)");
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     return PR_OK;
@@ -89,7 +89,7 @@ pr_status pr__dist_bind(pr__dist *d, pr_model *m, pr_merge_mode mode, pr_err *er
     d->bits = malloc((buckets + 63) / 64 * sizeof *d->bits);
     d->list = malloc(units * sizeof *d->list);
     if (!d->buf || !d->touched || !d->bits || !d->list)
-        return pr_err_set(err, PR_ERR_NOMEM, "--mpi: out of memory for the exchange buffers");
+        return pr_err_set(err, PR_ERR_NOMEM, "data-parallel training: out of memory for the exchange buffers");
     return PR_OK;
 }
 
@@ -211,7 +211,7 @@ int pr_mpi_built(void) { return 0; }
 
 static pr_status no_mpi(pr_err *err) {
     return pr_err_set(err, PR_ERR_UNSUPPORTED,
-                      "--mpi: this pronto was built without MPI (install libopenmpi-dev "
+                      "data-parallel training: this pronto was built without MPI (install libopenmpi-dev "
                       "and rebuild; CMake option PRONTO_MPI)");
 }
 

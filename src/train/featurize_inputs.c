@@ -177,8 +177,7 @@ pr_status pr__open_dataset(const char *path, const pr_featurizer *fz,
         pr_cache_close(c);
         return pr_err_set(err, PR_ERR_SPEC,
                           "%s: this dataset was built with another spec than "
-                          "the one given (rebuild it with `pronto build-dataset "
-                          "--spec` and that spec)",
+                          "the one given (build it again with that spec)",
                           path);
     }
     *out = c;

@@ -121,12 +121,12 @@ pr_status pr_train_memory_check(const pr_train_memory *m, const pr_model_params 
     pr_train_memory_format(m, est, sizeof est);
     human(max, lim, sizeof lim);
     const char *what = p->kind == PR_MODEL_KIND_FFM
-                           ? "lower --bits (each bit halves the table), --k or the spec's fields"
-                           : p->kind == PR_MODEL_KIND_FM ? "lower --bits (each bit halves the table) or --k"
-                                                         : "lower --bits (each bit halves the table)";
+                           ? "lower hash_bits (each bit halves the table), k or the spec's fields"
+                           : p->kind == PR_MODEL_KIND_FM ? "lower hash_bits (each bit halves the table) or k"
+                                                         : "lower hash_bits (each bit halves the table)";
     return pr_err_set(err, PR_ERR_INVALID,
-                      "--max-memory %s: the estimated peak RSS is %s; %s%s%s, or raise --max-memory",
+                      "memory limit %s: the estimated peak RSS is %s; %s%s%s, or raise the limit",
                       lim, est, what,
-                      m->best ? ", train without --valid or with --passes 1 (no best-pass copy)" : "",
-                      m->threads > m->model / 4 ? ", use fewer --threads" : "");
+                      m->best ? ", train without validation or in one pass (no best-pass copy)" : "",
+                      m->threads > m->model / 4 ? ", use fewer threads" : "");
 }

@@ -606,9 +606,11 @@ static pr_status train_impl(pr_model **model_io, pr_featurizer *fz, const pr_inp
     rep->valid_logloss = rep->valid_auc = rep->train_logloss = NAN;
 
     if (o->threads < 1 || o->passes < 1)
-        return pr_err_set(err, PR_ERR_INVALID, "--threads and --passes must be at least 1");
+        return pr_err_set(err, PR_ERR_INVALID, "threads and passes must be at least 1, got %d and %d",
+                          o->threads, o->passes);
     if (!(o->neg_sample_rate > 0 && o->neg_sample_rate <= 1))
-        return pr_err_set(err, PR_ERR_INVALID, "--neg-sample must be in (0, 1]");
+        return pr_err_set(err, PR_ERR_INVALID, "neg_sample_rate must be in (0, 1], got %g",
+                          (double)o->neg_sample_rate);
     const pr_model_params *mp = pr_model_params_get(model);
     if (mp->hash_bits != pr_featurizer_hash_bits(fz))
         return pr_err_set(err, PR_ERR_INVALID,
@@ -622,8 +624,9 @@ static pr_status train_impl(pr_model **model_io, pr_featurizer *fz, const pr_inp
     if (o->mpi) {
         if (o->dataset || o->cache_path) {
             s = pr_err_set(err, PR_ERR_INVALID,
-                           "--mpi: --dataset, --events and --cache are not supported "
-                           "(each rank featurizes its shard into a temporary cache)");
+                           "data-parallel training reads files: an example cache as input "
+                           "and a kept cache are not supported (each rank featurizes its "
+                           "shard into a temporary cache)");
             goto done;
         }
         if ((s = pr__dist_open(&dist, rep, err)) != PR_OK) goto done;
@@ -672,10 +675,10 @@ static pr_status train_impl(pr_model **model_io, pr_featurizer *fz, const pr_inp
 
     if (o->dataset && (in->n_paths != 1 || o->neg_sample_rate < 1)) {
         s = pr_err_set(err, PR_ERR_INVALID,
-                       "--dataset trains from one example cache written by "
-                       "`pronto build-dataset` (got %u inputs%s)",
+                       "training from an example cache takes one (written by the "
+                       "dataset builder, pr_fs_build; got %u inputs%s)",
                        in->n_paths,
-                       o->neg_sample_rate < 1 ? "; --neg-sample does not apply" : "");
+                       o->neg_sample_rate < 1 ? "; negative downsampling does not apply" : "");
         goto done;
     }
     if (o->passes == 1 && !o->valid_path && !o->cache_path && !o->dataset && !dp) {
