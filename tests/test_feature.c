@@ -8,6 +8,7 @@
 
 #include "feature/feature_hash.h"
 #include "feature/feature_int.h"
+#include "feature/featurizer_int.h"
 #include "pronto/feature.h"
 #include "test.h"
 
@@ -709,6 +710,111 @@ TEST(crosses) {
     pr_featurizer_free(f);
 }
 
+/* pr_featurizer_apply_batch gives exactly what apply gives record by
+ * record: candidates of one request (shared request columns, by pointer
+ * or by equal bytes, numbers beside the text) and rows with nothing in
+ * common, a set-valued field shared or not, crosses of every kind; a bad
+ * number in the fourth record is that record's error. */
+TEST(batch_equals_one_at_a_time) {
+    const char *names[] = {"user", "ad", "dev", "tags", "n", "x"};
+    pr_featurizer *f = featurizer_ok(
+        "version: 1\nfields:\n"
+        "  - {name: user, type: categorical}\n"
+        "  - {name: ad, type: categorical}\n"
+        "  - {name: dev, type: categorical}\n"
+        "  - {name: tags, type: categorical, separator: \"|\"}\n"
+        "  - {name: n, type: numeric, transform: log_bucket}\n"
+        "  - {name: x, type: numeric, transform: identity}\n"
+        "crosses:\n  - [user, ad]\n  - [user, dev]\n  - [tags, ad]\n  - [tags, dev]\n"
+        "  - [n, dev]\n",
+        names, 6);
+    /* no set-valued field: pr_featurizer_apply takes its fast path */
+    pr_featurizer *fast = featurizer_ok(
+        "version: 1\nfields:\n"
+        "  - {name: user, type: categorical}\n"
+        "  - {name: ad, type: categorical}\n"
+        "  - {name: n, type: numeric, transform: log_bucket}\n"
+        "  - {name: x, type: numeric, transform: identity}\n"
+        "crosses:\n  - [user, ad]\n  - [n, user]\n",
+        names, 6);
+    pr_err err;
+    pr_arena arena;
+    pr_arena_init(&arena, NULL, 0, 0);
+    enum { N = 7 };
+    static char texts[N][6][32];
+    pr_bytes cols[N][6];
+    double nums[N][6];
+    pr_record recs[N];
+    uint64_t rng = 42;
+    for (int mode = 0; mode < 4; mode++) {
+        /* mode 0: one request (user, dev, tags, x shared; ad, n vary);
+         * 1: shared by equal bytes, not pointers, and numbers beside;
+         * 2: nothing shared; 3: everything shared */
+        for (int r = 0; r < N; r++) {
+            int same = mode == 3;
+            snprintf(texts[r][0], 32, "u%d", mode == 2 ? r : 5);
+            snprintf(texts[r][1], 32, "ad%d", same ? 1 : r);
+            snprintf(texts[r][2], 32, "%s", mode == 2 && r % 2 ? "ios" : "web");
+            snprintf(texts[r][3], 32, "%s", mode == 2 ? (r % 3 ? "a|b" : "") : "c|a|c|d");
+            snprintf(texts[r][4], 32, "%d", same ? 9 : (int)(pr_splitmix64(&rng) % 5000));
+            snprintf(texts[r][5], 32, "%s", mode == 2 ? (r % 2 ? "2.5" : "") : "0.25");
+            for (int c = 0; c < 6; c++) {
+                /* mode 0: shared columns point at row 0's text */
+                const char *p = mode == 0 && c != 1 && c != 4 ? texts[0][c] : texts[r][c];
+                cols[r][c] = pr_bytes_of(p, strlen(p));
+                nums[r][c] = NAN;
+            }
+            if (mode == 1) nums[r][5] = 0.25, nums[r][4] = r % 2 ? 3.0 : NAN;
+            memset(&recs[r], 0, sizeof recs[r]);
+            recs[r].label = (float)(r % 2);
+            recs[r].has_label = 1;
+            recs[r].weight = 1.0f + (float)r;
+            recs[r].ts = 1000 + r;
+            recs[r].n_cols = 6;
+            recs[r].cols = cols[r];
+            recs[r].num = mode == 1 ? nums[r] : NULL;
+            recs[r].file = "batch";
+            recs[r].line = (uint64_t)r + 1;
+        }
+        for (uint32_t n = 1; n <= N; n += 3)
+        for (int which = 0; which < 2; which++) {
+            const pr_featurizer *fz = which ? fast : f;
+            pr_example one[N], many[N];
+            for (uint32_t r = 0; r < n; r++)
+                ASSERT_OK(pr_featurizer_apply(fz, &recs[r], &arena, &one[r], &err));
+            /* the shared path itself (the public call falls back to one at
+             * a time on any failure, which would hide a bug here) */
+            ASSERT_OK(pr__featurizer_apply_batch_shared(fz, recs, n, &arena, many, &err));
+            for (uint32_t r = 0; r < n; r++) {
+                ASSERT_EQ_INT(many[r].n, one[r].n);
+                ASSERT_TRUE(many[r].weight == one[r].weight && many[r].label == one[r].label &&
+                            many[r].ts == one[r].ts);
+                for (uint32_t k = 0; k < one[r].n; k++)
+                    if (many[r].f[k].index != one[r].f[k].index ||
+                        many[r].f[k].field != one[r].f[k].field ||
+                        memcmp(&many[r].f[k].value, &one[r].f[k].value, sizeof(float)))
+                        TEST_FAIL("spec %d, mode %d, %u records: record %u feature %u differs",
+                                  which, mode, n, r, k);
+            }
+            pr_arena_reset(&arena);
+        }
+    }
+    /* a bad number in record 3: its error, as apply words it */
+    cols[3][4] = pr_bytes_of("abc", 3);
+    recs[3].num = NULL;
+    pr_example many[N], one;
+    char want[PR_ERR_MSG_MAX];
+    ASSERT_TRUE(pr_featurizer_apply(f, &recs[3], &arena, &one, &err) == PR_ERR_PARSE);
+    snprintf(want, sizeof want, "%s", err.msg);
+    ASSERT_TRUE(pr_featurizer_apply_batch(f, recs, N, &arena, many, &err) == PR_ERR_PARSE);
+    ASSERT_TRUE(pr__featurizer_apply_batch_shared(f, recs, N, &arena, many, &err) != PR_OK);
+    ASSERT_EQ_STR(err.msg, want);
+    ASSERT_TRUE(strstr(want, "batch:4") != NULL);
+    pr_arena_free(&arena);
+    pr_featurizer_free(f);
+    pr_featurizer_free(fast);
+}
+
 TEST(sparse_records) {
     pr_err err;
     pr_featurizer *f = featurizer_ok(
@@ -924,6 +1030,7 @@ int main(void) {
     RUN(bad_rows_give_clear_errors);
     RUN(columns_bind_by_name_in_any_order);
     RUN(crosses);
+    RUN(batch_equals_one_at_a_time);
     RUN(sparse_records);
     RUN(count_filter_maps_rare_features);
     RUN(arena_reuse_does_not_grow);

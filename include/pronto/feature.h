@@ -138,6 +138,16 @@ pr_status pr_featurizer_fit_finish(pr_featurizer *f, pr_err *err);
  * treated as missing: they never reach a weight. */
 pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
                               pr_arena *arena, pr_example *out, pr_err *err);
+
+/* pr_featurizer_apply of n records at once: out[i] is exactly what
+ * pr_featurizer_apply(recs[i]) gives, but a field whose column holds the
+ * same value in every record (the same text and number: a request's own
+ * fields and its user's attributes, when the records are the candidates
+ * of one request) is hashed once, and so is a cross of such fields. On
+ * failure the error is the one pr_featurizer_apply gives for the first
+ * record that fails. Read-only on f, as apply. */
+pr_status pr_featurizer_apply_batch(const pr_featurizer *f, const pr_record *recs, uint32_t n,
+                                    pr_arena *arena, pr_example *out, pr_err *err);
 /* Fields including crosses: declared fields are 0..n_declared-1 in spec
  * order, crosses follow in spec order. */
 uint32_t pr_featurizer_n_fields(const pr_featurizer *f);

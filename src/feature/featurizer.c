@@ -359,58 +359,60 @@ static uint32_t split_tokens(const pr__fz_field *z, const pr_bytes *v,
     return n;
 }
 
-/* apply for specs with set-valued fields: every field gives one feature
- * per token (one for single-valued fields), a cross one per token of its
- * set-valued member (the parser allows at most one). Output in field id
- * order, crosses after, like the fast path. */
-static pr_status apply_general(const pr_featurizer *f, const pr_record *rec,
-                               pr_arena *arena, pr_example *out,
-                               pr_err *err) {
-    uint32_t nf = f->n_fields;
-    uint64_t *one = pr_arena_alloc(arena, (size_t)nf * sizeof *one);
-    float *val = pr_arena_alloc(arena, (size_t)nf * sizeof *val);
-    uint64_t **tok = pr_arena_alloc(arena, (size_t)nf * sizeof *tok);
-    uint32_t *ntok = pr_arena_alloc(arena, (size_t)nf * sizeof *ntok);
-    if (!one || !val || !tok || !ntok)
-        return pr_err_set(err, PR_ERR_NOMEM, "arena refused %u fields", nf);
-    size_t total = 0;
-    for (uint32_t i = 0; i < nf; i++) {
-        const pr__fz_field *z = &f->fields[i];
-        const pr_bytes *v = &rec->cols[f->cols[i]];
-        tok[i] = &one[i];
-        ntok[i] = 1;
-        val[i] = 1.0f;
-        if (z->kind != PR__KIND_CATEGORICAL) {
-            pr_status rc =
-                featurize_numeric(f, i, f->cols[i], rec, &one[i], &val[i], err);
-            if (rc != PR_OK) return rc;
-        } else if (z->separator) {
-            tok[i] = pr_arena_alloc(arena, PR__SET_MAX_TOKENS * sizeof **tok);
-            if (!tok[i])
-                return pr_err_set(err, PR_ERR_NOMEM, "arena refused tokens");
-            ntok[i] = split_tokens(z, v, tok[i]);
-        } else {
-            one[i] = v->len ? pr__hash(v->ptr, v->len, z->seed)
-                            : z->missing_hash;
-        }
-        total += ntok[i];
+/* One field's features for one record: its token hashes (one unless the
+ * field is set-valued) and their value. */
+typedef struct fz_val {
+    uint64_t *tok;
+    uint32_t ntok;
+    float val;
+    uint64_t one;
+} fz_val;
+
+/* Field i of rec into v (set-valued tokens in the arena; v->tok may point
+ * at v->one, so v must not move while it is used). */
+static pr_status field_value(const pr_featurizer *f, uint32_t i, const pr_record *rec,
+                             pr_arena *arena, fz_val *v, pr_err *err) {
+    const pr__fz_field *z = &f->fields[i];
+    const pr_bytes *b = &rec->cols[f->cols[i]];
+    v->tok = &v->one;
+    v->ntok = 1;
+    v->val = 1.0f;
+    if (z->kind != PR__KIND_CATEGORICAL)
+        return featurize_numeric(f, i, f->cols[i], rec, &v->one, &v->val, err);
+    if (z->separator) {
+        if (!(v->tok = pr_arena_alloc(arena, PR__SET_MAX_TOKENS * sizeof *v->tok)))
+            return pr_err_set(err, PR_ERR_NOMEM, "arena refused tokens");
+        v->ntok = split_tokens(z, b, v->tok);
+        return PR_OK;
     }
+    v->one = b->len ? pr__hash(b->ptr, b->len, z->seed) : z->missing_hash;
+    return PR_OK;
+}
+
+/* The example of one record from its fields' values: every field gives one
+ * feature per token, a cross one per token of its set-valued member (the
+ * parser allows at most one). Output in field id order, crosses after,
+ * like the fast path. */
+static pr_status emit_example(const pr_featurizer *f, const fz_val *vals, pr_arena *arena,
+                              pr_example *out, pr_err *err) {
+    const uint32_t nf = f->n_fields;
+    size_t total = 0;
+    for (uint32_t i = 0; i < nf; i++) total += vals[i].ntok;
     for (uint32_t c = 0; c < f->n_crosses; c++) {
         size_t k = 1;
         for (uint32_t j = 0; j < f->crosses[c].arity; j++)
-            k *= ntok[f->crosses[c].members[j]];
+            k *= vals[f->crosses[c].members[j]].ntok;
         total += k;
     }
     pr_feature *feats = pr_arena_alloc(arena, total * sizeof *feats);
     if (!feats)
-        return pr_err_set(err, PR_ERR_NOMEM, "arena refused %zu features",
-                          total);
+        return pr_err_set(err, PR_ERR_NOMEM, "arena refused %zu features", total);
     size_t o = 0;
     for (uint32_t i = 0; i < nf; i++)
-        for (uint32_t t = 0; t < ntok[i]; t++) {
-            feats[o].index = (uint32_t)tok[i][t] & f->mask;
+        for (uint32_t t = 0; t < vals[i].ntok; t++) {
+            feats[o].index = (uint32_t)vals[i].tok[t] & f->mask;
             feats[o].field = i;
-            feats[o].value = val[i];
+            feats[o].value = vals[i].val;
             o++;
         }
     for (uint32_t c = 0; c < f->n_crosses; c++) {
@@ -418,12 +420,12 @@ static pr_status apply_general(const pr_featurizer *f, const pr_record *rec,
         uint32_t set_j = UINT32_MAX;
         uint64_t member[PR__CROSS_MAX_ARITY] = {0};
         for (uint32_t j = 0; j < z->arity; j++) {
-            member[j] = tok[z->members[j]][0];
-            if (ntok[z->members[j]] > 1) set_j = j;
+            member[j] = vals[z->members[j]].tok[0];
+            if (vals[z->members[j]].ntok > 1) set_j = j;
         }
-        uint32_t n = set_j == UINT32_MAX ? 1 : ntok[z->members[set_j]];
+        uint32_t n = set_j == UINT32_MAX ? 1 : vals[z->members[set_j]].ntok;
         for (uint32_t t = 0; t < n; t++) {
-            if (set_j != UINT32_MAX) member[set_j] = tok[z->members[set_j]][t];
+            if (set_j != UINT32_MAX) member[set_j] = vals[z->members[set_j]].tok[t];
             uint64_t h = pr__hash_cross(member, z->arity, z->seed);
             feats[o].index = (uint32_t)h & f->mask;
             feats[o].field = nf + c;
@@ -434,6 +436,20 @@ static pr_status apply_general(const pr_featurizer *f, const pr_record *rec,
     out->n = (uint32_t)o;
     out->f = feats;
     return PR_OK;
+}
+
+/* apply for specs with set-valued fields (the fast path below handles the
+ * rest in one tight loop per field type). */
+static pr_status apply_general(const pr_featurizer *f, const pr_record *rec,
+                               pr_arena *arena, pr_example *out,
+                               pr_err *err) {
+    fz_val *vals = pr_arena_alloc(arena, (size_t)f->n_fields * sizeof *vals);
+    if (!vals) return pr_err_set(err, PR_ERR_NOMEM, "arena refused %u fields", f->n_fields);
+    for (uint32_t i = 0; i < f->n_fields; i++) {
+        pr_status rc = field_value(f, i, rec, arena, &vals[i], err);
+        if (rc != PR_OK) return rc;
+    }
+    return emit_example(f, vals, arena, out, err);
 }
 
 pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
@@ -529,6 +545,71 @@ pr_status pr_featurizer_apply(const pr_featurizer *f, const pr_record *rec,
     }
     out->n = f->n_total;
     out->f = feats;
+    return PR_OK;
+}
+
+
+/* ---------------------------------------------------------------- batch */
+
+/* 1 when column c holds the same value in every record: the same text
+ * (the same bytes, usually the same pointer) and the same number beside it
+ * (bit for bit), so every field reading it gives the same features. */
+static int column_shared(const pr_record *recs, uint32_t n, uint32_t c) {
+    const pr_bytes *a = &recs[0].cols[c];
+    const double *na = recs[0].num ? &recs[0].num[c] : NULL;
+    for (uint32_t r = 1; r < n; r++) {
+        const pr_bytes *b = &recs[r].cols[c];
+        if (b->len != a->len) return 0;
+        if (b->len && b->ptr != a->ptr && memcmp(b->ptr, a->ptr, b->len) != 0) return 0;
+        const double *nb = recs[r].num ? &recs[r].num[c] : NULL;
+        if (!na != !nb || (na && memcmp(na, nb, sizeof *na) != 0)) return 0;
+    }
+    return 1;
+}
+
+pr_status pr__featurizer_apply_batch_shared(const pr_featurizer *f, const pr_record *recs,
+                                           uint32_t n, pr_arena *arena, pr_example *out,
+                                           pr_err *err) {
+    const uint32_t nf = f->n_fields;
+    uint8_t *shared = pr_arena_alloc(arena, (size_t)nf * sizeof *shared);
+    fz_val *vals = pr_arena_alloc(arena, (size_t)nf * sizeof *vals);
+    if (!shared || !vals) return PR_ERR_NOMEM;
+    for (uint32_t r = 0; r < n; r++)
+        if (!isfinite(recs[r].weight) || recs[r].weight < 0 || recs[r].n_cols < f->min_cols)
+            return PR_ERR_PARSE;
+    /* shared fields once, from the first record */
+    for (uint32_t i = 0; i < nf; i++) {
+        shared[i] = (uint8_t)column_shared(recs, n, f->cols[i]);
+        if (!shared[i]) continue;
+        pr_status rc = field_value(f, i, &recs[0], arena, &vals[i], err);
+        if (rc != PR_OK) return rc;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        for (uint32_t i = 0; i < nf; i++) {
+            if (shared[i]) continue;
+            pr_status rc = field_value(f, i, &recs[r], arena, &vals[i], err);
+            if (rc != PR_OK) return rc;
+        }
+        pr_status rc = emit_example(f, vals, arena, &out[r], err);
+        if (rc != PR_OK) return rc;
+        out[r].label = recs[r].label;
+        out[r].weight = recs[r].weight;
+        out[r].ts = recs[r].ts;
+    }
+    return PR_OK;
+}
+
+pr_status pr_featurizer_apply_batch(const pr_featurizer *f, const pr_record *recs, uint32_t n,
+                                    pr_arena *arena, pr_example *out, pr_err *err) {
+    if (n >= 2 && f->bound && !f->sparse && !f->n_unfitted) {
+        pr_err scratch;
+        if (pr__featurizer_apply_batch_shared(f, recs, n, arena, out, &scratch) == PR_OK)
+            return PR_OK;
+    }
+    for (uint32_t r = 0; r < n; r++) {
+        pr_status s = pr_featurizer_apply(f, &recs[r], arena, &out[r], err);
+        if (s != PR_OK) return s;
+    }
     return PR_OK;
 }
 

@@ -85,6 +85,12 @@ struct pr_featurizer {
 
 /* featurizer.c: "file:line" of a record for messages. */
 void pr__record_where(const pr_record *rec, char *dst, size_t cap);
+/* featurizer.c: pr_featurizer_apply_batch's shared path alone (tests): a
+ * status without a message on any failure (then the caller goes record by
+ * record). Needs n >= 1, f bound, not sparse, fitted. */
+pr_status pr__featurizer_apply_batch_shared(const pr_featurizer *f, const pr_record *recs,
+                                           uint32_t n, pr_arena *arena, pr_example *out,
+                                           pr_err *err);
 /* featurizer.c: regenerates f->yaml from f->spec. */
 pr_status pr__featurizer_refresh_yaml(pr_featurizer *f, pr_err *err);
 
