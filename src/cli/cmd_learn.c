@@ -178,6 +178,11 @@ int cmd_learn(int argc, char **argv) {
     pr_status s = pr_learn_run(&o, &rep, &err);
     pr_spec_free(spec);
     if (s != PR_OK) {
+        static const char *const names[] = {"learner name", "learn_from", "until_end",
+                                            "init registry", "this spec's"};
+        static const char *const flag_of[] = {"--name", "--learn-from", "--until-end",
+                                              "--init registry", "--spec"};
+        cli_flag_words(&err, names, flag_of, sizeof names / sizeof names[0]);
         fprintf(stderr, "pronto learn: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }

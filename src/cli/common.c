@@ -171,6 +171,36 @@ void cli_flag_hint(pr_err *err, const char *phrase, const char *flag) {
     snprintf(err->msg + n, sizeof err->msg - n, " (%s)", flag);
 }
 
+static int word_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+void cli_flag_words(pr_err *err, const char *const *names, const char *const *flags, size_t n) {
+    if (!err) return;
+    char out[PR_ERR_MSG_MAX];
+    size_t o = 0;
+    const char *p = err->msg;
+    while (*p && o + 1 < sizeof out) {
+        size_t k = n, len = 0;
+        if (p == err->msg || !word_char(p[-1]))
+            for (k = 0; k < n; k++) {
+                len = strlen(names[k]);
+                if (!strncmp(p, names[k], len) && !word_char(p[len])) break;
+            }
+        if (k < n) {
+            int w = snprintf(out + o, sizeof out - o, "%s", flags[k]);
+            o += w < 0 ? 0 : (size_t)w;
+            if (o >= sizeof out) o = sizeof out - 1;
+            p += len;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(err->msg, sizeof err->msg, "%s", out);
+}
+
 pr_status cli_fs_build(const char *spec_path, const char *store_uri, pr_fs_build_opts *o,
                        pr_fs_build_stats *st, pr_err *err) {
     pr_spec *spec = NULL;

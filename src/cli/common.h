@@ -13,6 +13,10 @@ int cli_usage_error(const char *cmd, const char *msg);
  * of the library's options); the CLI adds them: if err's message contains
  * phrase, " (FLAG)" is appended to it. */
 void cli_flag_hint(pr_err *err, const char *phrase, const char *flag);
+/* The same by rewording: every whole-word occurrence of an option's name
+ * in err's message (a field of the library's opts struct, "learn_from")
+ * becomes the flag ("--learn-from"). names/flags: n pairs. */
+void cli_flag_words(pr_err *err, const char *const *names, const char *const *flags, size_t n);
 /* A duration flag ("90s", "10m", "2h", "7d"; a bare number is seconds)
  * in ms. 1 on success; else prints "pronto CMD: FLAG: expected a
  * duration ..." and returns 0. */

@@ -798,7 +798,7 @@ static pr_status setup_model(learner *l, const pr_learn_ckpt *ck, int resumed, p
         if (a != pr_featurizer_fingerprint(l->fz))
             return pr_err_set(err, PR_ERR_INVALID,
                               "%s: trained with another feature spec (fingerprint %016llx, "
-                              "--spec %016llx)",
+                              "this spec's %016llx)",
                               resumed ? ck->version : o->init, (unsigned long long)a,
                               (unsigned long long)pr_featurizer_fingerprint(l->fz));
     }
@@ -886,7 +886,7 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
         if (resumed && ck.spec_fingerprint != pr_featurizer_fingerprint(l->fz))
             s = pr_err_set(err, PR_ERR_INVALID,
                            "%s: written with another feature spec (fingerprint %016llx, "
-                           "--spec %016llx); use another --name",
+                           "this spec's %016llx); use another learner name",
                            l->ckpt_path, (unsigned long long)ck.spec_fingerprint,
                            (unsigned long long)pr_featurizer_fingerprint(l->fz));
     }
@@ -899,8 +899,8 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
                            l->ckpt_path, ck.kind, ck.version, want);
         else if (ck.learn_from_ms != o->learn_from_ms)
             s = pr_err_set(err, PR_ERR_INVALID,
-                           "%s: written with --learn-from %s%lld, this run has %s%lld (the "
-                           "examples learned would differ); use another --name",
+                           "%s: written with learn_from %s%lld, this run has %s%lld (the "
+                           "examples learned would differ); use another learner name",
                            l->ckpt_path, ck.learn_from_ms == INT64_MIN ? "(none) " : "",
                            ck.learn_from_ms == INT64_MIN ? 0LL : (long long)ck.learn_from_ms,
                            o->learn_from_ms == INT64_MIN ? "(none) " : "",
@@ -934,13 +934,13 @@ pr_status pr_learn_run(const pr_learn_opts *o, pr_learn_report *rep, pr_err *err
         if (s == PR_OK && more)
             s = pr_err_set(err, PR_ERR_INVALID,
                            "learner '%s' finished the log with an end-of-log flush at %s "
-                           "(--until-end) and the log has grown since: learn on with another "
-                           "--name and --init registry:%s@%s",
+                           "(until_end) and the log has grown since: learn on with another "
+                           "learner name and init registry:%s@%s",
                            o->name, ck.pos, o->registry_dir, ck.version);
         if (s == PR_OK && !o->until_end)
             s = pr_err_set(err, PR_ERR_INVALID,
-                           "learner '%s' finished with --until-end; follow with another --name "
-                           "and --init registry:%s@%s",
+                           "learner '%s' finished with until_end; follow with another "
+                           "learner name and init registry:%s@%s",
                            o->name, o->registry_dir, ck.version);
         if (s == PR_OK) rep->finished = 1;
         log_close(l);
