@@ -8,8 +8,9 @@
  *              a store that fails (PR_ERR_IO) or a reader that is not
  *              connected: the empty cold state instead (every entity
  *              unknown), flagged store_failed
- *   featurize  pr_featurizer_apply + pr_featurizer_apply_filter with the
- *              model's filter: the code training used
+ *   featurize  pr_featurizer_apply_batch (apply's examples, the columns
+ *              every candidate shares hashed once) + pr_featurizer_apply_filter
+ *              with the model's filter: the code training used
  *   score      pr_model_predict, prefetching the next example's weights
  *   sort       p descending, ties by request order (a total order: qsort
  *              gives one answer whatever its algorithm)
@@ -114,12 +115,13 @@ pr_status pr__rank_run(const pr_model *model, const pr_featurizer *fz, const pr_
     if (rc != PR_OK) return rc;
     out->t_lookup = pr__rank_now_ns();
 
+    /* the candidates' rows share the request's and the user's columns:
+     * hashed once (pr_fs_row is its record alone, so the rows are records) */
+    _Static_assert(sizeof(pr_fs_row) == sizeof(pr_record), "pr_fs_row is one pr_record");
     const uint64_t *filter = pr_model_filter(model);
-    for (uint32_t i = 0; i < n; i++) {
-        if ((rc = pr_featurizer_apply(fz, &out->rows[i].rec, arena, &out->x[i], err)) != PR_OK)
-            return rc;
-        pr_featurizer_apply_filter(fz, filter, &out->x[i]);
-    }
+    if ((rc = pr_featurizer_apply_batch(fz, &out->rows[0].rec, n, arena, out->x, err)) != PR_OK)
+        return rc;
+    for (uint32_t i = 0; i < n; i++) pr_featurizer_apply_filter(fz, filter, &out->x[i]);
     out->t_featurize = pr__rank_now_ns();
 
     for (uint32_t i = 0; i < n; i++) {

@@ -11,8 +11,8 @@
  * The pipeline, each stage timed into /metrics:
  *   parse      body -> request columns and candidates (predict_req.c)
  *   lookup     pr_fs_assemble: one batch get per entity, rows as of now
- *   featurize  pr_featurizer_apply + pr_featurizer_apply_filter with the
- *              model's spec and filter: the code training used
+ *   featurize  pr_featurizer_apply_batch + pr_featurizer_apply_filter with
+ *              the model's spec and filter: the code training used
  *   score      pr_model_predict
  *   serialize  sort by p (ties: request order), top_k, JSON
  * lookup to the sort are pr__rank_run (src/rank/rank_core.c), the code
