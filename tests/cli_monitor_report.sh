@@ -178,16 +178,19 @@ check "--help exits 0 and documents the flags" \
 # key; p as served), and bad input is named
 head -n 1501 "$T/ref.csv" > "$T/ref1500.csv"
 head -n 1501 "$T/shift.csv" > "$T/shift1500.csv"
-$P serve --listen 127.0.0.1:0 --store mem: --model "$T/m.pm" --candidate-key site \
-    --log "log:$T/log?fsync=off" --quality off --monitor off > "$T/srv.out" 2> "$T/srv.err" &
-SPID=$!
-PORT=""
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/srv.out")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-done
-python3 - "$PORT" "$T/ref1500.csv" "$T/shift1500.csv" <<'PY'
+# serve_replay DIR FLAGS...: a server logging to log:DIR answers the rows
+serve_replay() {
+    local dir=$1; shift
+    $P serve --listen 127.0.0.1:0 --store mem: --model "$T/m.pm" --candidate-key site \
+        --log "log:$dir?fsync=off" --quality off --monitor off "$@" > "$T/srv.out" 2> "$T/srv.err" &
+    SPID=$!
+    PORT=""
+    for _ in $(seq 1 300); do
+        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/srv.out")
+        [ -n "$PORT" ] && break
+        sleep 0.05
+    done
+    python3 - "$PORT" "$T/ref1500.csv" "$T/shift1500.csv" <<'PY'
 import csv, http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
 bad = 0
@@ -202,8 +205,12 @@ for path in sys.argv[2:]:
         bad += r.status != 200
 sys.exit(1 if bad else 0)
 PY
+    local rc=$?
+    kill -TERM $SPID; wait $SPID
+    return $rc
+}
+serve_replay "$T/log"
 check "log: 3000 predicts answered" '[ $? -eq 0 ]'
-kill -TERM $SPID; wait $SPID
 check "log: 3000 prediction records" \
     '[ "$($P log cat "log:$T/log" --type prediction | wc -l)" -eq 3000 ]'
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
@@ -228,6 +235,27 @@ for n in fa:
         assert abs(x - y) <= tol, (n, k, x, y)
 assert a['reference']['kind'] == 'log' and a['current']['kind'] == 'log', a['current']
 PY"
+# with --log-features 1 the rows are the features records (every column
+# the model read): the same figures again
+serve_replay "$T/flog" --log-features 1
+check "log --log-features 1: 3000 predicts answered" '[ $? -eq 0 ]'
+$P monitor report --reference "log:$T/flog" --reference-to 1700190000 --current "log:$T/flog" \
+    --current-from 1700190000 --model "$T/m.pm" -o "$T/flog.html" --json "$T/flog.json" 2> "$T/err"
+check "log --log-features 1: rows from the features records" \
+    '[ $? -eq 0 ] && grep -q "log:$T/flog: 1500 rows from its features records" "$T/err"'
+check "log --log-features 1: the same figures as the CSV files" "python3 - '$T/flog.json' '$T/csv.json' <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+fa = {f['name']: f for f in a['fields']}
+fb = {f['name']: f for f in b['fields']}
+assert set(fa) == set(fb), (set(fa), set(fb))
+for n in fa:
+    for k in ('psi', 'js', 'wasserstein', 'missing_delta'):
+        x, y = fa[n].get(k), fb[n].get(k)
+        assert (x is None) == (y is None), (n, k, x, y)
+        if x is not None:
+            assert abs(x - y) <= (1e-3 if n == 'prediction' else 1e-12), (n, k, x, y)
+PY"
 printf '{"request_id":"x","ts":1700200000000,"model_version":"v","request":{"device":"ios"},"predictions":[{"site":"s1"}]}\n' \
     | $P log append "log:$T/log" --type prediction > /dev/null
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
@@ -237,7 +265,7 @@ check "log: a malformed prediction record stops it, naming the log, the record a
 $P monitor report --reference "log:$T/log" --reference-to 1700190000 --current "log:$T/log" \
     --current-from 1700190000 -o "$T/bad.html" --model "$T/m.pm" --skip-bad 1 2> "$T/err"
 check "log: --skip-bad 1 passes it over, counted" \
-    '[ $? -eq 0 ] && grep -q "1 malformed prediction records skipped" "$T/err"'
+    '[ $? -eq 0 ] && grep -q "1 malformed log records skipped" "$T/err"'
 $P monitor report --reference "$T/ref.csv" --reference-from 1700000000 --current "$T/shift.csv" \
     --spec "$T/spec.yaml" -o "$T/x.html" 2> "$T/err"
 check "log: --reference-from on a file is a usage error" '[ $? -eq 2 ] && grep -q -- "--reference-from" "$T/err"'

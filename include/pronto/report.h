@@ -67,6 +67,10 @@ pr_status pr_report_acc_bind(pr_report_acc *a, const char *const *names, uint32_
 /* One row (rec borrowed for the call); p: the model's probability for it,
  * NaN when there is no model. */
 void pr_report_acc_add(pr_report_acc *a, const pr_record *rec, double p);
+/* A prediction without its row (a log window whose rows come from feature
+ * records: docs/monitoring.md "Report"): the prediction sketch and mean
+ * only. */
+void pr_report_acc_add_score(pr_report_acc *a, double p);
 uint64_t pr_report_acc_rows(const pr_report_acc *a);
 void pr_report_acc_free(pr_report_acc *a);
 
@@ -128,27 +132,38 @@ pr_status pr_report_render(const pr_report *r, pr_report_format fmt, char **out,
 /* ---------------------------------------------------------------- log windows */
 
 /* Rows of a window of a server's event log (`pronto serve --log`) for
- * either side of a report: every candidate of every `prediction` record
- * with from_ms <= ts < to_ms, as a row of the request's columns and the
- * candidate key column (a string, a number as written, null: missing),
- * with the p the answer gave it. Entity attributes and aggregates are not
- * in prediction records: a log side holds the request's fields and the
- * prediction (docs/monitoring.md "Report"). Rows carry no label.
+ * either side of a report, from the records with from_ms <= ts < to_ms:
+ *   - when the window holds `features` records (`serve --log-features`):
+ *     one row per features record, every assembled column of the store's
+ *     spec (what the model read: request fields, entity attributes,
+ *     aggregates), a sample of the requests; the p of every answered
+ *     candidate of the `prediction` records goes to score();
+ *   - else every candidate of every `prediction` record, as a row of the
+ *     request's columns and the candidate key column, with the p the
+ *     answer gave it (entity attributes and aggregates are not in
+ *     prediction records: such a side shows the request's fields and the
+ *     prediction only).
+ * Values: strings as they are, numbers as written, null missing. Rows
+ * carry no label. docs/monitoring.md "Report".
  *
  * The sink: bind() when the columns of the rows that follow change (names
  * borrowed for the call; the first row, another server's records), row()
- * per row (rec borrowed for the call; p NaN when it is not in [0, 1]). */
+ * per row (rec borrowed for the call; p NaN when it is not in [0, 1] or
+ * not known), score() per prediction without a row (NULL: dropped). */
 typedef struct pr_report_log_sink {
     pr_status (*bind)(void *ctx, const char *const *names, uint32_t n, pr_err *err);
     void (*row)(void *ctx, const pr_record *rec, double p);
+    void (*score)(void *ctx, double p);
     void *ctx;
 } pr_report_log_sink;
 
 typedef struct pr_report_log_stats {
-    uint64_t records;     /* records read from the window's start */
+    uint64_t records;     /* records read from the window's start (each pass) */
     uint64_t predictions; /* prediction records in [from, to) */
+    uint64_t features;    /* features records in [from, to) */
     uint64_t rows;        /* rows handed to the sink */
-    uint64_t malformed;   /* prediction records that did not parse */
+    uint64_t malformed;   /* prediction or features records that did not parse */
+    int from_features;    /* 1: the rows came from features records */
 } pr_report_log_stats;
 
 /* Reads the log at uri (any pr_log URI) from from_ms; a malformed
@@ -167,14 +182,16 @@ pr_status pr_report_log_profile(const struct pr_spec *spec, const char *uri, int
                                 pr_report_log_stats *stats, pr_err *err);
 
 /* What the scan does per record, for callers with their own records (and
- * the fuzzer): feed one prediction record's payload. */
+ * the fuzzer): feed one record's payload (type PR_LOG_TYPE_PREDICTION or
+ * PR_LOG_TYPE_FEATURES; others are passed over). from_features: rows come
+ * from features records and predictions go to score(), as above. */
 typedef struct pr_report_log_rows pr_report_log_rows;
-pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, pr_report_log_rows **out,
-                                 pr_err *err);
-/* PR_ERR_PARSE (counted malformed) for a payload that is not a prediction
- * record; rows of a good one go to the sink. */
-pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, size_t len,
-                                  int64_t ts_ms, pr_err *err);
+pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, int from_features,
+                                 pr_report_log_rows **out, pr_err *err);
+/* PR_ERR_PARSE (counted malformed) for a payload that is not a record of
+ * its type; what a good one holds goes to the sink. */
+pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, uint32_t type, const char *payload,
+                                  size_t len, int64_t ts_ms, pr_err *err);
 void pr_report_log_rows_stats_get(const pr_report_log_rows *lr, pr_report_log_stats *out);
 void pr_report_log_rows_free(pr_report_log_rows *lr);
 

@@ -50,9 +50,10 @@ static const char report_usage[] =
     "data file or a log window. A log window is a log URI (log:DIR, as pronto\n"
     "serve --log wrote it) with --reference-from/--reference-to (or\n"
     "--current-...) bounding the records' times (ISO-8601 or Unix seconds;\n"
-    "default: the whole log): its rows are the answered candidates of the\n"
-    "logged predictions (the request's fields and the candidate key), with the\n"
-    "p the server answered (no labels, no entity columns).\n"
+    "default: the whole log): its rows are its features records (serve\n"
+    "--log-features: every column the model read) when it has any, else the\n"
+    "answered candidates of its prediction records (the request's fields and\n"
+    "the candidate key); the prediction is the p the server answered; no labels.\n"
     "With a model (REF, or --model) its spec reads the data and it scores the\n"
     "current rows (and a reference data file's); else --spec does (default:\n"
     "the Criteo spec).\n"
@@ -124,6 +125,8 @@ static pr_status acc_bind(void *ctx, const char *const *names, uint32_t n, pr_er
 static void acc_row(void *ctx, const pr_record *rec, double p) {
     pr_report_acc_add(ctx, rec, p);
 }
+
+static void acc_score(void *ctx, double p) { pr_report_acc_add_score(ctx, p); }
 
 static pr_status write_text(const char *path, const char *text, size_t len, pr_err *err) {
     pr_atomic_file *f = NULL;
@@ -251,8 +254,10 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
         if (pr_report_log_profile(spec, ref_path, rfrom, rto, skip_bad, &ref, &ls, &err) != PR_OK)
             goto fail;
         if (ls.malformed)
-            fprintf(stderr, "pronto %s: %s: %llu malformed prediction records skipped\n", cmd,
+            fprintf(stderr, "pronto %s: %s: %llu malformed log records skipped\n", cmd,
                     ref_path, (unsigned long long)ls.malformed);
+        fprintf(stderr, "pronto %s: %s: %llu rows from its %s records\n", cmd, ref_path,
+                (unsigned long long)ls.rows, ls.from_features ? "features" : "prediction");
         if (rfrom_s || rto_s)
             snprintf(ref_name, sizeof ref_name, "%s [%s, %s)", ref_path, rfrom_s ? rfrom_s : "start",
                      rto_s ? rto_s : "end");
@@ -265,13 +270,15 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
 
     /* the current side */
     uint64_t bad = 0;
+    int cur_from_features = -1;
     if (pr_report_acc_new(ref, &acc, &err) != PR_OK) goto fail;
     if (cur_log) {
-        pr_report_log_sink sink = {acc_bind, acc_row, acc};
+        pr_report_log_sink sink = {acc_bind, acc_row, acc_score, acc};
         pr_report_log_stats ls;
         if (pr_report_log_scan(cur_path, cfrom, cto, skip_bad, &sink, &ls, &err) != PR_OK)
             goto fail;
         bad = ls.malformed;
+        cur_from_features = ls.from_features;
         if (cfrom_s || cto_s)
             snprintf(cur_name, sizeof cur_name, "%s [%s, %s)", cur_path, cfrom_s ? cfrom_s : "start",
                      cto_s ? cto_s : "end");
@@ -281,7 +288,11 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
     }
     if (bad)
         fprintf(stderr, "pronto %s: %s: %llu malformed %s skipped\n", cmd, cur_path,
-                (unsigned long long)bad, cur_log ? "prediction records" : "rows");
+                (unsigned long long)bad, cur_log ? "log records" : "rows");
+    if (cur_from_features >= 0)
+        fprintf(stderr, "pronto %s: %s: %llu rows from its %s records\n", cmd, cur_path,
+                (unsigned long long)pr_report_acc_rows(acc),
+                cur_from_features ? "features" : "prediction");
 
     pr_report r;
     pr_report_init(&r, ref, acc);

@@ -138,6 +138,13 @@ void pr_report_acc_add(pr_report_acc *a, const pr_record *rec, double p) {
     if (rec->ts != 0) add_timed(a, rec->ts, &one);
 }
 
+void pr_report_acc_add_score(pr_report_acc *a, double p) {
+    if (!isfinite(p)) return;
+    pr_live_add_score(a->live, p);
+    a->scored++;
+    a->sum_p += p;
+}
+
 uint32_t pr__report_reliability(const pr_report_acc *a, pr__rel_point *out) {
     uint64_t total = a->all.n;
     if (!total) return 0;

@@ -1,21 +1,25 @@
 /*
  * report_log.c: the rows of a log window for the drift report
- * (pronto/report.h "Log windows"): every candidate of every `prediction`
- * record the server logged (docs/log.md "Records") with from <= ts < to,
- * as one row of the request's columns plus the candidate key column, with
- * the p the answer gave it.
+ * (pronto/report.h "Log windows"), from the records the server logged
+ * (docs/log.md "Records") with from <= ts < to.
  *
  * A prediction record is
  *   {"request_id":…,"ts":…,…,"request":{"user_id":"u1","device":null,…},
  *    "predictions":[{"ad_id":7,"p":0.031},…]}
- * Columns come in the order of "request", then the candidate key; a record
- * whose column names differ from the previous one's (another server, a
- * new spec) rebinds the sink. Values: strings as they are, null as
- * missing, numbers as their JSON text (7 and "7" are the same ad, as the
- * server's quality join has them). Records of other types (events,
- * feature rows) are passed over.
+ * and a features record (serve --log-features, a sample of requests)
+ *   {"request_id":…,"ts":…,…,"ad_id":7,"row":{"user_id":"u1",…}}
+ * The scan reads the window twice: first to count its features records,
+ * then for the rows. With features records, each is a row of every
+ * assembled column ("row", in its order) and the predictions' p go to the
+ * prediction sketch alone; without, each candidate of a prediction record
+ * is a row of the request's columns, then the candidate key, with its p.
+ * Either way one kind of row per window, so no column is counted twice.
+ * A record whose column names differ from the previous one's (another
+ * server, a new spec) rebinds the sink. Values: strings as they are, null
+ * as missing, numbers as their JSON text (7 and "7" are the same ad, as
+ * the server's quality join has them). Events are passed over.
  *
- * Parsing is jansson's (a report reads a window once; ~3 µs a record).
+ * Parsing is jansson's (a report reads a window twice; ~3 µs a record).
  */
 #include <math.h>
 #include <stdio.h>
@@ -31,17 +35,20 @@
 
 struct pr_report_log_rows {
     pr_report_log_sink sink;
+    int from_features;
     char *names[LOG_ROWS_COLS_MAX]; /* the bound columns (owned) */
     uint32_t n_names;
     int bound;
     pr_report_log_stats st;
 };
 
-pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, pr_report_log_rows **out,
-                                 pr_err *err) {
+pr_status pr_report_log_rows_new(const pr_report_log_sink *sink, int from_features,
+                                 pr_report_log_rows **out, pr_err *err) {
     *out = calloc(1, sizeof **out);
     if (!*out) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
     (*out)->sink = *sink;
+    (*out)->from_features = from_features;
+    (*out)->st.from_features = from_features;
     return PR_OK;
 }
 
@@ -99,28 +106,72 @@ static pr_bytes value_text(const json_t *v, char *buf, size_t cap) {
     return pr_bytes_of(NULL, 0);
 }
 
-static pr_status bad(pr_report_log_rows *lr, pr_err *err, const char *what) {
+static pr_status bad(pr_report_log_rows *lr, pr_err *err, const char *kind, const char *what) {
     lr->st.malformed++;
-    return pr_err_set(err, PR_ERR_PARSE, "prediction record: %s", what);
+    return pr_err_set(err, PR_ERR_PARSE, "%s record: %s", kind, what);
 }
 
-pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, size_t len,
-                                  int64_t ts_ms, pr_err *err) {
+static void fill_record(pr_record *rec, const pr_bytes *vals, uint32_t n, int64_t ts_ms) {
+    memset(rec, 0, sizeof *rec);
+    rec->weight = 1;
+    rec->ts = ts_ms >= 0 ? ts_ms / 1000 : -((999 - ts_ms) / 1000);
+    rec->n_cols = n;
+    rec->cols = vals;
+    rec->file = "log";
+}
+
+/* A features record: its row (every assembled column) as one row. */
+static pr_status feed_features(pr_report_log_rows *lr, json_t *o, int64_t ts_ms, pr_err *err) {
+    json_t *row = json_object_get(o, "row");
+    if (!json_is_object(row)) return bad(lr, err, "features", "no 'row' object");
+    size_t n = json_object_size(row);
+    if (n == 0 || n > LOG_ROWS_COLS_MAX)
+        return bad(lr, err, "features", "a 'row' of 0 or more than 256 columns");
+    const char *names[LOG_ROWS_COLS_MAX];
+    pr_bytes vals[LOG_ROWS_COLS_MAX];
+    char nbuf[LOG_ROWS_COLS_MAX][40];
+    uint32_t nc = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(row, k, v) {
+        names[nc] = k;
+        vals[nc] = value_text(v, nbuf[nc], sizeof nbuf[nc]);
+        nc++;
+    }
+    lr->st.features++;
+    pr_status s = bind(lr, names, nc, err);
+    if (s != PR_OK) return s;
+    pr_record rec;
+    fill_record(&rec, vals, nc, ts_ms);
+    lr->sink.row(lr->sink.ctx, &rec, NAN);
+    lr->st.rows++;
+    return PR_OK;
+}
+
+pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, uint32_t type, const char *payload,
+                                  size_t len, int64_t ts_ms, pr_err *err) {
+    if (type != PR_LOG_TYPE_PREDICTION && type != PR_LOG_TYPE_FEATURES) return PR_OK;
+    const char *kind = type == PR_LOG_TYPE_FEATURES ? "features" : "prediction";
     json_error_t je;
     json_t *o = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        return bad(lr, err, o ? "not a JSON object" : je.text);
+        return bad(lr, err, kind, o ? "not a JSON object" : je.text);
     }
     pr_status s = PR_OK;
+    if (type == PR_LOG_TYPE_FEATURES) {
+        if (lr->from_features) s = feed_features(lr, o, ts_ms, err);
+        json_decref(o);
+        return s;
+    }
     json_t *req = json_object_get(o, "request"), *preds = json_object_get(o, "predictions");
     if (!json_is_object(req) || !json_is_array(preds)) {
-        s = bad(lr, err, "no 'request' object or no 'predictions' array");
+        s = bad(lr, err, kind, "no 'request' object or no 'predictions' array");
         goto done;
     }
     size_t nreq = json_object_size(req);
     if (nreq + 1 > LOG_ROWS_COLS_MAX) {
-        s = bad(lr, err, "more than 255 request columns");
+        s = bad(lr, err, kind, "more than 255 request columns");
         goto done;
     }
     const char *names[LOG_ROWS_COLS_MAX];
@@ -141,7 +192,7 @@ pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, s
         /* {"KEY": id, "p": number}: the key is the one that is not "p" */
         json_t *p = json_is_object(c) ? json_object_get(c, "p") : NULL;
         if (!json_is_number(p) || json_object_size(c) != 2) {
-            s = bad(lr, err, "a prediction is not {\"<candidate key>\": id, \"p\": number}");
+            s = bad(lr, err, kind, "a prediction is not {\"<candidate key>\": id, \"p\": number}");
             goto done;
         }
         const char *key = NULL;
@@ -151,25 +202,40 @@ pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, const char *payload, s
             id = v;
         }
         if (!key) {
-            s = bad(lr, err, "a prediction without its candidate key");
+            s = bad(lr, err, kind, "a prediction without its candidate key");
             goto done;
+        }
+        double pv = json_number_value(p);
+        pv = pv >= 0 && pv <= 1 ? pv : NAN;
+        if (lr->from_features) { /* the rows are the features records' */
+            if (lr->sink.score) lr->sink.score(lr->sink.ctx, pv);
+            continue;
         }
         names[nc] = key;
         if ((s = bind(lr, names, nc + 1, err)) != PR_OK) goto done;
         vals[nc] = value_text(id, nbuf[nc], sizeof nbuf[nc]);
         pr_record rec;
-        memset(&rec, 0, sizeof rec);
-        rec.weight = 1;
-        rec.ts = ts_ms >= 0 ? ts_ms / 1000 : -((999 - ts_ms) / 1000);
-        rec.n_cols = nc + 1;
-        rec.cols = vals;
-        rec.file = "log";
-        double pv = json_number_value(p);
-        lr->sink.row(lr->sink.ctx, &rec, pv >= 0 && pv <= 1 ? pv : NAN);
+        fill_record(&rec, vals, nc + 1, ts_ms);
+        lr->sink.row(lr->sink.ctx, &rec, pv);
         lr->st.rows++;
     }
 done:
     json_decref(o);
+    return s;
+}
+
+/* Counts the window's features records (the first pass). */
+static pr_status count_features(pr_event_log *log, int64_t from_ms, int64_t to_ms,
+                                uint64_t *n, pr_err *err) {
+    pr_log_reader *r = NULL;
+    pr_log_start start = {.kind = PR_LOG_FROM_TIME, .from_ms = from_ms};
+    pr_status s = pr_log_reader_open(log, &start, &r, err);
+    pr_log_record rec;
+    *n = 0;
+    while (s == PR_OK && (s = pr_log_next(r, &rec, err)) == PR_OK)
+        *n += rec.type == PR_LOG_TYPE_FEATURES && rec.ts_ms >= from_ms && rec.ts_ms < to_ms;
+    if (s == PR_EOF) s = PR_OK;
+    pr_log_reader_close(r);
     return s;
 }
 
@@ -179,22 +245,23 @@ pr_status pr_report_log_scan(const char *uri, int64_t from_ms, int64_t to_ms,
     pr_event_log *log = NULL;
     pr_log_reader *r = NULL;
     pr_report_log_rows *lr = NULL;
+    uint64_t n_features = 0;
     pr_status s = pr_log_open(uri, PR_LOG_READ, &log, err);
+    if (s == PR_OK) s = count_features(log, from_ms, to_ms, &n_features, err);
     if (s == PR_OK) {
         pr_log_start start = {.kind = PR_LOG_FROM_TIME, .from_ms = from_ms};
         s = pr_log_reader_open(log, &start, &r, err);
     }
-    if (s == PR_OK) s = pr_report_log_rows_new(sink, &lr, err);
+    if (s == PR_OK) s = pr_report_log_rows_new(sink, n_features > 0, &lr, err);
     pr_log_record rec;
     while (s == PR_OK && (s = pr_log_next(r, &rec, err)) == PR_OK) {
         lr->st.records++;
         /* times need not grow: the reader starts at the first record at
          * or after from, later ones outside [from, to) are passed over */
-        if (rec.type != PR_LOG_TYPE_PREDICTION || rec.ts_ms < from_ms || rec.ts_ms >= to_ms)
-            continue;
+        if (rec.ts_ms < from_ms || rec.ts_ms >= to_ms) continue;
         pr_err e;
-        if (pr_report_log_rows_feed(lr, rec.payload.ptr, rec.payload.len, rec.ts_ms, &e) ==
-            PR_OK)
+        if (pr_report_log_rows_feed(lr, rec.type, rec.payload.ptr, rec.payload.len, rec.ts_ms,
+                                    &e) == PR_OK)
             continue;
         if (lr->st.malformed <= skip_bad) continue;
         char at[PR_LOG_POS_TEXT_MAX];
@@ -225,13 +292,17 @@ static pr_status prof_bind(void *ctx, const char *const *names, uint32_t n, pr_e
     return PR_OK;
 }
 
+static void prof_score(void *ctx, double p) {
+    prof_ctx *c = ctx;
+    if (isnan(p)) return;
+    pr_scores_add(&c->scores, p);
+    c->have_p = 1;
+}
+
 static void prof_row(void *ctx, const pr_record *rec, double p) {
     prof_ctx *c = ctx;
     pr_profile_builder_add(c->b, rec);
-    if (!isnan(p)) {
-        pr_scores_add(&c->scores, p);
-        c->have_p = 1;
-    }
+    prof_score(ctx, p);
 }
 
 pr_status pr_report_log_profile(const pr_spec *spec, const char *uri, int64_t from_ms,
@@ -241,7 +312,7 @@ pr_status pr_report_log_profile(const pr_spec *spec, const char *uri, int64_t fr
     prof_ctx c;
     memset(&c, 0, sizeof c);
     pr_status s = pr_profile_builder_new(spec, &c.b, err);
-    pr_report_log_sink sink = {prof_bind, prof_row, &c};
+    pr_report_log_sink sink = {prof_bind, prof_row, prof_score, &c};
     if (s == PR_OK) s = pr_report_log_scan(uri, from_ms, to_ms, skip_bad, &sink, stats, err);
     if (s == PR_OK && c.have_p) pr_profile_builder_set_scores(c.b, &c.scores, "served (log)");
     if (s == PR_OK) s = pr_profile_builder_finish(c.b, out, err);

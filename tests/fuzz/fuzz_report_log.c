@@ -1,10 +1,11 @@
 /*
- * fuzz_report_log.c: the drift report's reader of logged prediction
- * records (pr_report_log_rows_feed) on arbitrary payloads, one per line.
- * Checked: no crash or leak; a record either parses (its rows reach the
- * sink, each with at least the candidate key column, p NaN or in [0, 1],
- * after a bind whose column count matches the row's) or is counted
- * malformed; rows + malformed records account for what was fed.
+ * fuzz_report_log.c: the drift report's reader of logged prediction and
+ * features records (pr_report_log_rows_feed) on arbitrary payloads, one
+ * per line: the first byte picks rows from features records or not, each
+ * line's first byte its type (odd: prediction, even: features). Checked:
+ * no crash or leak; a record either parses (its rows reach the sink, each
+ * after a bind whose column count matches the row's, p NaN or in [0, 1])
+ * or is counted malformed; the sink saw exactly the rows counted.
  */
 #include <math.h>
 #include <stdint.h>
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 typedef struct sink_state {
     uint32_t bound_n;
-    uint64_t rows;
+    uint64_t rows, scores;
 } sink_state;
 
 static pr_status on_bind(void *ctx, const char *const *names, uint32_t n, pr_err *err) {
@@ -39,26 +40,38 @@ static void on_row(void *ctx, const pr_record *rec, double p) {
     s->rows++;
 }
 
+static void on_score(void *ctx, double p) {
+    sink_state *s = ctx;
+    if (!isnan(p) && !(p >= 0 && p <= 1)) abort();
+    s->scores++;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    sink_state st = {0, 0};
-    pr_report_log_sink sink = {on_bind, on_row, &st};
+    if (size < 1) return 0;
+    sink_state st = {0, 0, 0};
+    pr_report_log_sink sink = {on_bind, on_row, on_score, &st};
     pr_report_log_rows *lr;
     pr_err err;
-    if (pr_report_log_rows_new(&sink, &lr, &err) != PR_OK) return 0;
+    int from_features = data[0] & 1;
+    if (pr_report_log_rows_new(&sink, from_features, &lr, &err) != PR_OK) return 0;
     uint64_t fed = 0, failed = 0;
-    size_t i = 0;
+    size_t i = 1;
     while (i < size) {
         size_t j = i;
         while (j < size && data[j] != '\n') j++;
-        fed++;
-        if (pr_report_log_rows_feed(lr, (const char *)data + i, j - i,
-                                    (int64_t)(i * 1000003u) - 500000000, &err) != PR_OK)
-            failed++;
+        if (j > i) {
+            uint32_t type = data[i] & 1 ? 2 : 3; /* prediction, features */
+            fed++;
+            if (pr_report_log_rows_feed(lr, type, (const char *)data + i + 1, j - i - 1,
+                                        (int64_t)(i * 1000003u) - 500000000, &err) != PR_OK)
+                failed++;
+        }
         i = j + 1;
     }
     pr_report_log_stats s;
     pr_report_log_rows_stats_get(lr, &s);
-    if (s.rows != st.rows || s.malformed != failed || s.predictions > fed) abort();
+    if (s.rows != st.rows || s.malformed != failed || s.predictions + s.features > fed) abort();
+    if (!from_features && (st.scores || s.features)) abort();
     pr_report_log_rows_free(lr);
     return 0;
 }
