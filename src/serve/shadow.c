@@ -110,17 +110,16 @@ static void score(pr_server *s, pr__shadow_item *it) {
     pr__model_ref *m = pr__holder_acquire(&a->holder);
     pr_arena_reset(&q->arena);
     double *p = pr_arena_alloc(&q->arena, (it->n ? it->n : 1) * sizeof *p);
-    int ok = p != NULL;
+    pr_example *x = pr_arena_alloc(&q->arena, (it->n ? it->n : 1) * sizeof *x);
     const uint64_t *filter = pr_model_filter(m->model);
     pr_err err;
+    /* the rows as the answer's featurizing saw them (pr_fs_row is its
+     * record alone): the shared columns hashed once, as rank_core does */
+    int ok = p && x && pr_featurizer_apply_batch(m->fz, &it->rows[0].rec, it->n, &q->arena, x,
+                                                 &err) == PR_OK;
     for (uint32_t i = 0; ok && i < it->n; i++) {
-        pr_example x;
-        if (pr_featurizer_apply(m->fz, &it->rows[i].rec, &q->arena, &x, &err) != PR_OK) {
-            ok = 0;
-            break;
-        }
-        pr_featurizer_apply_filter(m->fz, filter, &x);
-        p[i] = pr_model_predict(m->model, &x);
+        pr_featurizer_apply_filter(m->fz, filter, &x[i]);
+        p[i] = pr_model_predict(m->model, &x[i]);
     }
     if (ok) pr__shadow_observe(a, pr__mono_ns() - t0, p, it->ranked, it->n);
     else pr__metrics_add(&a->errors, 1);
