@@ -4,7 +4,9 @@
 # CMakeLists.txt): its contents and metadata (root-owned, Depends from
 # dpkg-shlibdeps, the conffile, gzip -9n man pages), then dpkg -i and the
 # installed tree: /usr/bin/pronto --version, man -w, the completion file
-# sourced in bash, the headers compiled, the system user and its state
+# sourced in bash, the headers compiled, a program linked to the installed
+# libpronto.so through pkg-config (found by ldconfig), the Python package
+# imported by Debian's python3 (when python3-numpy is there), the system user and its state
 # folder, `systemd-analyze verify` of the unit (works without systemd
 # running: it loads the unit and checks its commands and man pages) and its
 # offline security review; then dpkg -r (the conffile stays) and purge
@@ -31,6 +33,7 @@ version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$B/CMakeCache.txt")
 check "named pronto_${version}_$(dpkg --print-architecture).deb" \
     '[ "$(basename "$deb")" = "pronto_${version}_$(dpkg --print-architecture).deb" ]'
 
+abi=$(sed -n 's/^#define PR_ABI_VERSION //p' "$B/generated/include/pronto/version.h")
 dpkg-deb -c "$deb" > "$T/contents"
 check "every file root:root" '! awk "{print \$2}" "$T/contents" | grep -vqx root/root'
 for f in ./usr/bin/pronto ./usr/include/pronto/model.h ./usr/include/pronto/version.h \
@@ -39,10 +42,13 @@ for f in ./usr/bin/pronto ./usr/include/pronto/model.h ./usr/include/pronto/vers
          ./usr/share/bash-completion/completions/pronto ./usr/share/doc/pronto/copyright \
          ./usr/share/doc/pronto/changelog.gz ./usr/share/doc/pronto/operations.md \
          ./usr/share/pronto/specs/criteo.yaml ./lib/systemd/system/pronto.service \
-         ./etc/default/pronto; do
+         ./etc/default/pronto ./usr/lib/libpronto.so.$abi ./usr/lib/libpronto.so \
+         ./usr/lib/pkgconfig/pronto.pc ./usr/lib/cmake/pronto/prontoConfig.cmake \
+         ./usr/lib/cmake/pronto/prontoTargets.cmake \
+         ./usr/lib/python3/dist-packages/pronto/__init__.py; do
     grep -q " $f\$" "$T/contents" || missing="${missing:-} $f"
 done
-check "contents: binary, headers, man pages, completion, docs, specs, unit, defaults${missing:+ (missing:$missing)}" \
+check "contents: binary, library, pkg-config and CMake files, Python package, headers, man pages, completion, docs, specs, unit, defaults${missing:+ (missing:$missing)}" \
     '[ -z "${missing:-}" ]'
 check "no uncompressed man page" '! grep -q "/usr/share/man/.*\.1$" "$T/contents"'
 dpkg-deb -f "$deb" Depends > "$T/depends"
@@ -51,6 +57,9 @@ check "Depends from dpkg-shlibdeps: libc6 (>= ...), the linked libraries, adduse
      grep -q "libmicrohttpd12" "$T/depends" && grep -q "libcurl4" "$T/depends" && grep -q "adduser" "$T/depends"'
 dpkg-deb -e "$deb" "$T/ctl"
 check "conffiles: /etc/default/pronto" '[ "$(cat "$T/ctl/conffiles")" = /etc/default/pronto ]'
+check "shlibs: libpronto $abi pronto (>= $version); an ldconfig trigger" \
+    '[ "$(cat "$T/ctl/shlibs")" = "libpronto $abi pronto (>= $version)" ] &&
+     [ "$(cat "$T/ctl/triggers")" = "activate-noawait ldconfig" ]'
 check "md5sums cover every file" \
     '[ "$(wc -l < "$T/ctl/md5sums")" = "$(grep -c "^-" "$T/contents")" ]'
 dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/man/man1/pronto-train.1.gz > "$T/m.gz"
@@ -83,6 +92,16 @@ check "installed completion: pronto tr<TAB> -> train, pronto serve --mon<TAB> ->
 printf '#include <pronto/version.h>\n#include <pronto/base.h>\nint main(void) { return PR_VERSION_NUMBER > 0 ? 0 : 1; }\n' > "$T/h.c"
 check "installed headers compile (pronto/version.h, pronto/base.h)" \
     'cc -o "$T/h" "$T/h.c" && "$T/h"'
+printf '#include <stdio.h>\n#include <pronto/base.h>\nint main(void) { puts(pr_status_str(PR_ERR_PARSE)); return 0; }\n' > "$T/l.c"
+check "a program built with pkg-config --cflags --libs pronto runs on the installed libpronto.so.$abi" \
+    'cc -o "$T/l" "$T/l.c" $(pkg-config --cflags --libs pronto) && [ "$("$T/l")" = "malformed input" ] &&
+     ldd "$T/l" | grep -q "libpronto.so.$abi => /usr/lib/libpronto.so.$abi" &&
+     ldconfig -p | grep -q "libpronto.so.$abi "'
+if /usr/bin/python3 -c 'import numpy' 2> /dev/null; then
+    check "Debian's python3 imports pronto from dist-packages, on the installed library" \
+        '[ "$(cd / && /usr/bin/python3 -c "import pronto; print(pronto.__file__); print(pronto.library_path())")" = "/usr/lib/python3/dist-packages/pronto/__init__.py
+/usr/lib/libpronto.so.$abi" ]'
+fi
 check "system user pronto (system uid, no login), /var/lib/pronto its own, 0750" \
     'u=$(getent passwd pronto) && [ "$(echo "$u" | cut -d: -f3)" -lt 1000 ] &&
      echo "$u" | cut -d: -f7 | grep -q nologin &&
@@ -107,6 +126,7 @@ check "dpkg -r: binary, man pages, completion, unit gone; the conffile stays" \
     '[ ! -e /usr/bin/pronto ] && [ ! -e /usr/share/man/man1/pronto-train.1.gz ] &&
      [ ! -e /usr/share/bash-completion/completions/pronto ] &&
      [ ! -e /lib/systemd/system/pronto.service ] && [ ! -e /usr/include/pronto ] &&
+     [ ! -e /usr/lib/libpronto.so.$abi ] && [ ! -e /usr/lib/python3/dist-packages/pronto ] &&
      [ -f /etc/default/pronto ] && dpkg-query -W -f="\${Status}" pronto | grep -q "config-files"'
 dpkg -P pronto > "$T/purge" 2>&1
 installed=0
