@@ -36,6 +36,7 @@ _PR_BYTES = np.dtype([("ptr", np.uint64), ("len", np.uint64)])
 assert _PR_BYTES.itemsize == __import__("ctypes").sizeof(PrBytes)
 
 _EXACT = 2 ** 53
+_S8 = np.dtype("S8")
 
 
 def _text(value, column):
@@ -68,6 +69,7 @@ class Cells:
     def __init__(self, n_rows, n_columns):
         self.array = np.zeros((n_rows, n_columns), dtype=_PR_BYTES)
         self.keep = []
+        self._rows = None
 
     def set_column_from_texts(self, c, texts):
         """texts: a list of bytes, one per row."""
@@ -75,23 +77,55 @@ class Cells:
         buf = b"".join(texts)
         self._point(c, buf, lens)
 
+    def set_all_from_texts(self, flat):
+        """flat: every cell's bytes, row-major."""
+        lens = np.fromiter(map(len, flat), dtype=np.uint64, count=len(flat))
+        buf = b"".join(flat)
+        self.keep.append(buf)
+        base = np.frombuffer(buf, dtype=np.uint8).ctypes.data if buf else 0
+        cells = self.array.reshape(-1)
+        offs = np.zeros(len(flat), dtype=np.uint64)
+        if len(flat) > 1:
+            np.cumsum(lens[:-1], out=offs[1:])
+        offs += np.uint64(base)
+        cells["ptr"] = offs
+        cells["len"] = lens
+
     def set_column_fixed(self, c, arr):
         """arr: a numpy ``S`` array (fixed width, NUL-padded), 1-D; its
-        bytes are pointed into (no copy when it is contiguous)."""
+        bytes are pointed into (copied once when not contiguous)."""
         arr = np.ascontiguousarray(arr)
         w = arr.dtype.itemsize
-        n = arr.shape[0]
         if w == 0:
             return
-        raw = arr.view(np.uint8).reshape(n, w)
-        # length: up to the last non-NUL byte (numpy strips trailing NULs too)
-        nz = raw != 0
-        last = w - np.argmax(nz[:, ::-1], axis=1)
-        lens = np.where(nz.any(axis=1), last, 0).astype(np.uint64)
-        base = arr.ctypes.data
-        self.keep.append(arr)
+        self._point_rows(c, arr, 0, _fixed_lengths(arr))
+
+    def set_column_digits(self, c, values):
+        """values: a 1-D integer array, written as decimal text."""
+        digits, lens = _decimal(values)
+        self._point_rows(c, digits, digits.shape[1] - lens.astype(np.int64), lens)
+
+    def set_field_in_place(self, c, block, offset):
+        """Field at byte offset of a contiguous structured chunk, an S8
+        field on an 8-byte boundary of rows whose size is a multiple of 8:
+        pointed into where it is, lengths read off its 8-byte words."""
+        n = block.shape[0]
+        words = block.view("<u8").reshape(n, block.dtype.itemsize // 8)[:, offset // 8]
+        self._point_rows(c, block, offset, _word_lengths(np.ascontiguousarray(words)))
+
+    def _point_rows(self, c, block, starts, lens):
+        """Row r's cell: lens[r] bytes at starts[r] in row r of block (a
+        contiguous array of n rows of block.itemsize * ... bytes)."""
+        n = block.shape[0]
+        stride = block.nbytes // n if n else 0
+        self.keep.append(block)
+        if self._rows is None or self._rows.shape[0] != n:
+            self._rows = np.arange(n, dtype=np.uint64)
         col = self.array[:, c]
-        col["ptr"] = base + np.arange(n, dtype=np.uint64) * np.uint64(w)
+        ptr = self._rows * np.uint64(stride)
+        ptr += np.uint64(block.ctypes.data)
+        ptr += np.asarray(starts, dtype=np.uint64)
+        col["ptr"] = ptr
         col["len"] = lens
 
     def _point(self, c, buf, lens):
@@ -105,21 +139,82 @@ class Cells:
         col["len"] = lens
 
 
-def _float_texts(arr, column):
-    """A float numpy column -> a list of cell bytes."""
-    out = [b""] * arr.shape[0]
-    finite = np.isfinite(arr)
-    integral = finite & (np.floor(arr) == arr) & (np.abs(arr) < _EXACT)
-    idx = np.nonzero(integral)[0]
-    if idx.size:
-        ints = arr[idx].astype(np.int64).astype("S21")
-        for i, t in zip(idx.tolist(), ints.tolist()):
-            out[i] = t
-    for i in np.nonzero(finite & ~integral)[0].tolist():
-        out[i] = repr(float(arr[i])).encode()
-    for i in np.nonzero(np.isinf(arr))[0].tolist():
-        out[i] = repr(float(arr[i])).encode()
-    return out
+def _fixed_lengths(arr):
+    """Lengths of the strings of a contiguous 1-D ``S`` array: up to the
+    last non-NUL byte (as numpy reads them), computed on 8-byte words."""
+    n, w = arr.shape[0], arr.dtype.itemsize
+    nw = (w + 7) // 8
+    if w % 8:
+        padded = np.zeros((n, nw * 8), dtype=np.uint8)
+        padded[:, :w] = arr.view(np.uint8).reshape(n, w)
+        words = padded.view("<u8")
+    else:
+        words = arr.view("<u8").reshape(n, nw)
+    if nw == 1:
+        return _word_lengths(words[:, 0])
+    nz = words != 0
+    j = (nz * np.arange(1, nw + 1, dtype=np.uint64)).max(axis=1)  # 0: all NUL
+    last = words[np.arange(n), np.maximum(j, 1) - 1]
+    lens = _word_lengths(last)
+    return np.where(lens > 0, (np.maximum(j, 1) - 1) * np.uint64(8) + lens, 0).astype(np.uint64)
+
+
+def _word_lengths(words):
+    """Bytes up to the last non-NUL one of little-endian 8-byte words."""
+    lens = (words != 0).astype(np.uint64)
+    for k in range(1, 8):
+        lens += words >= (np.uint64(1) << np.uint64(8 * k))
+    return lens
+
+
+def _decimal(values):
+    """Integers -> (n x W uint8 of right-aligned decimal text, lengths)."""
+    v = np.asarray(values)
+    n = v.shape[0]
+    neg = v < 0
+    if v.dtype.kind == "u":
+        a = v.astype(np.uint64)
+    else:
+        # |INT64_MIN| fits in uint64
+        a = np.where(neg, (-(v.astype(np.int64) + 1)).astype(np.uint64) + np.uint64(1),
+                     v.astype(np.uint64))
+    top = int(a.max()) if n else 0
+    nd = len(str(top))
+    w = nd + (1 if neg.any() else 0)
+    out = np.empty((n, w), dtype=np.uint8)
+    lens = np.ones(n, dtype=np.uint64)
+    p = 10
+    for _ in range(nd - 1):
+        lens += a >= np.uint64(p)
+        p *= 10
+    rest = a.copy()
+    for k in range(w - 1, w - nd - 1, -1):
+        out[:, k] = (rest % np.uint64(10)).astype(np.uint8) + 48
+        rest //= np.uint64(10)
+    if w > nd:
+        out[:, 0] = 48
+        idx = np.nonzero(neg)[0]
+        out[idx, w - 1 - lens[idx].astype(np.int64)] = ord("-")
+        lens = lens + neg.astype(np.uint64)
+    return out, lens
+
+
+def _set_float_column(cells, c, arr):
+    """A float column: integral values within 2**53 as integers, NaN
+    missing, the others as repr (numpy's float-to-text is the same
+    shortest round trip)."""
+    nan = np.isnan(arr)
+    integral = ~nan & (np.abs(arr) < _EXACT) & (np.floor(arr) == arr)
+    if (integral | nan).all():
+        digits, lens = _decimal(np.where(nan, 0, arr).astype(np.int64))
+        lens[nan] = 0
+        cells._point_rows(c, digits, digits.shape[1] - lens.astype(np.int64), lens)
+        return
+    text = np.zeros(arr.shape[0], dtype="S32")
+    text[integral] = arr[integral].astype(np.int64).astype("S32")
+    other = ~integral & ~nan
+    text[other] = arr[other].astype("S32")
+    cells.set_column_fixed(c, text)
 
 
 def set_numpy_column(cells, c, arr, column):
@@ -128,11 +223,11 @@ def set_numpy_column(cells, c, arr, column):
     if kind == "S":
         cells.set_column_fixed(c, arr)
     elif kind in "iu":
-        cells.set_column_fixed(c, arr.astype("S21"))
+        cells.set_column_digits(c, arr)
     elif kind == "b":
         cells.set_column_from_texts(c, [b"true" if v else b"false" for v in arr.tolist()])
     elif kind == "f":
-        cells.set_column_from_texts(c, _float_texts(arr.astype(np.float64), column))
+        _set_float_column(cells, c, arr.astype(np.float64))
     elif kind in "UO":
         cells.set_column_from_texts(c, [_text(v, column) for v in arr.tolist()])
     else:
@@ -180,7 +275,12 @@ def fill(cells, rows, start, stop, columns):
                 raise ValueError("structured array has no field %r (the model reads %s)"
                                  % (missing[0], ", ".join(columns)))
             part = rows[start:stop]
+            aligned = part.flags.c_contiguous and part.dtype.itemsize % 8 == 0
             for c, name in enumerate(columns):
+                ft, off = part.dtype.fields[name][:2]
+                if aligned and ft == _S8 and off % 8 == 0:
+                    cells.set_field_in_place(c, part, off)
+                    continue
                 col = part[name]
                 if col.ndim != 1:
                     raise ValueError("field %r: expected one value per row, got shape %s"
@@ -194,25 +294,25 @@ def fill(cells, rows, start, stop, columns):
         for c, name in enumerate(columns):
             set_numpy_column(cells, c, part[:, c], name)
         return
-    texts = [[] for _ in range(n_cols)]
+    flat = []  # row-major cell texts
+    add = flat.append
     for r in range(start, stop):
         row = rows[r]
         if isinstance(row, dict):
-            for c, name in enumerate(columns):
+            for name in columns:
                 try:
                     v = row[name]
                 except KeyError:
                     raise ValueError("row %d has no column %r (None is a missing value)"
                                      % (r, name)) from None
-                texts[c].append(_text(v, name))
+                add(v.encode() if type(v) is str else _text(v, name))
         elif isinstance(row, (list, tuple)):
             if len(row) != n_cols:
                 raise ValueError("row %d has %d values; the model reads %d columns (%s)"
                                  % (r, len(row), n_cols, ", ".join(columns)))
-            for c, name in enumerate(columns):
-                texts[c].append(_text(row[c], name))
+            for v, name in zip(row, columns):
+                add(v.encode() if type(v) is str else _text(v, name))
         else:
             raise TypeError("row %d: expected a dict or a list of values, got %s"
                             % (r, type(row).__name__))
-    for c in range(n_cols):
-        cells.set_column_from_texts(c, texts[c])
+    cells.set_all_from_texts(flat)
