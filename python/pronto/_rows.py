@@ -257,13 +257,11 @@ def fill(cells, rows, start, stop, columns):
         part = rows.iloc[start:stop]
         for c, name in enumerate(columns):
             col = part[name]
-            if col.dtype.kind == "O" or str(col.dtype) in ("string", "category"):
+            if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iufbS":
+                set_numpy_column(cells, c, col.to_numpy(), name)
+            else:  # object, string, category, nullable Int64...: pd.NA is missing
                 vals = col.astype(object).where(col.notna(), None).tolist()
                 cells.set_column_from_texts(c, [_text(v, name) for v in vals])
-            elif col.dtype.kind in "iufbS":
-                set_numpy_column(cells, c, col.to_numpy(), name)
-            else:
-                set_numpy_column(cells, c, col.to_numpy(dtype=object), name)
         return
     if isinstance(rows, np.ndarray):
         if rows.dtype.names is not None:

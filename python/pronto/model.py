@@ -93,7 +93,8 @@ class Model:
             raise ValueError("this pronto.Model is closed")
         if isinstance(rows, dict):
             rows = [rows]
-        elif isinstance(rows, (str, bytes)) or not hasattr(rows, "__len__"):
+        elif (isinstance(rows, (str, bytes)) or not hasattr(rows, "__len__")
+              or (isinstance(rows, np.ndarray) and rows.ndim == 0)):
             raise TypeError("rows: expected a list of dicts or lists, a numpy array or "
                             "a DataFrame, got %s" % type(rows).__name__)
         n = _rows.n_rows_of(rows)

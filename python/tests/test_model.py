@@ -90,6 +90,11 @@ def test_pandas(lr_model, data):
     assert np.array_equal(m.predict(df[list(reversed(df.columns))]), want)
     with pytest.raises(ValueError, match="'C26'"):
         m.predict(df.drop(columns=["C26"]))
+    # nullable integers (pd.NA missing) and categories read as the file's text
+    df2 = df.copy()
+    df2["I1"] = df2["I1"].astype("Int64")
+    df2["C1"] = df2["C1"].astype("category")
+    assert np.array_equal(m.predict(df2), want)
 
 
 def test_chunks(lr_model, data):
@@ -139,6 +144,8 @@ def test_bad_rows(lr_model, data):
         m.predict([42])
     with pytest.raises(TypeError, match="rows: expected"):
         m.predict("I1=3")
+    with pytest.raises(TypeError, match="rows: expected"):
+        m.predict(np.array(3))
     with pytest.raises(ValueError, match=r"shape \(n, 39\)"):
         m.predict(np.zeros((3, 5)))
     with pytest.raises(ValueError, match="no field 'I1'"):
