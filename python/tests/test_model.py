@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -248,3 +249,45 @@ def test_other_abi_refused(tmp_path):
     assert "has no pr_abi_version()" in _import_with(libm, tmp_path)
     assert "cannot load libpronto.so.%d" % pronto.ABI_VERSION in _import_with(
         tmp_path / "nothing.so", tmp_path)
+
+
+def test_gil_released_while_scoring(lr_model, data):
+    """Another thread runs during the C call: its clock readings fall
+    inside the middle of the call's span (with the GIL held, as through
+    ctypes.PyDLL, there are none)."""
+    from pronto import _lib
+    m = pronto.Model.load(lr_model)
+    rows = np.array(read_rows(data["test"]) * 60, dtype="S")  # 180k rows, one call
+    m.chunk_rows = len(rows)
+    lib = _lib.lib()
+    real = lib.pr_predictor_score
+    spans = []
+
+    def timed(*args):
+        t0 = time.perf_counter()
+        try:
+            return real(*args)
+        finally:
+            spans.append((t0, time.perf_counter()))
+
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+
+    lib.pr_predictor_score = timed
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        m.predict(rows)
+    finally:
+        stop.set()
+        t.join()
+        lib.pr_predictor_score = real
+    (t0, t1), = spans
+    # the middle half of the call: the GIL may change hands around its ends
+    q = (t1 - t0) / 4
+    inside = sum(1 for x in ticks if t0 + q < x < t1 - q)
+    assert inside > 0, "no other thread ran during a %.0f ms call" % ((t1 - t0) * 1e3)
