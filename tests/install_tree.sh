@@ -33,8 +33,9 @@ check "SONAME libpronto.so.$abi" \
 nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' > "$T/exports"
 check "exports: $(wc -l < "$T/exports") symbols, all pr_*, none pr__*" \
     '[ -s "$T/exports" ] && ! grep -qv "^pr_" "$T/exports" && ! grep -q "^pr__" "$T/exports"'
-check "exports the public API (pr_model_load, pr_featurizer_apply, pr_status_str)" \
-    'grep -qx pr_model_load "$T/exports" && grep -qx pr_featurizer_apply "$T/exports" &&
+check "exports the public API (pr_predictor_open, pr_predictor_score, pr_abi_version, pr_model_load, pr_status_str)" \
+    'grep -qx pr_predictor_open "$T/exports" && grep -qx pr_predictor_score "$T/exports" &&
+     grep -qx pr_abi_version "$T/exports" && grep -qx pr_model_load "$T/exports" &&
      grep -qx pr_status_str "$T/exports"'
 check "no Open MPI in the shared library" '! readelf -d "$lib" | grep -q "NEEDED.*mpi"'
 check "pronto stays statically linked" '! readelf -d "$P" | grep -q "NEEDED.*libpronto"'
@@ -81,6 +82,11 @@ check "find_package build: the same 200 predictions" 'cmp -s "$T/want.txt" "$T/g
 LD_LIBRARY_PATH="$libdir" "$T/score_pc" "$T/nonexistent.pm" "$T/rows.tsv" > /dev/null 2> "$T/err.txt"
 check "a missing model: exit 1, the library's message" \
     '[ $? = 1 ] && grep -q "nonexistent.pm" "$T/err.txt"'
+awk -F'\t' 'NR == 5 { $4 = "abc" } 1' OFS='\t' "$T/rows.tsv" > "$T/bad.tsv"
+LD_LIBRARY_PATH="$libdir" "$T/score_pc" "$T/m.pm" "$T/bad.tsv" > /dev/null 2> "$T/err.txt"
+rc=$?
+check "a bad number: exit 1, the line and the field named ($(cat "$T/err.txt"))" \
+    '[ $rc = 1 ] && grep -q "line 5: .*I3.*abc" "$T/err.txt"'
 
 if [ "${PRONTO_SANITIZE:-0}" != 1 ] && [ -n "${PRONTO_PYTHON:-}" ]; then
     pydir=$(find "$I" -type d -name pronto -path "*dist-packages*" | head -1)
