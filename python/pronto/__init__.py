@@ -4,7 +4,7 @@ libpronto.so), train them, fit them in scikit-learn, and talk to a
 
     import pronto
     model = pronto.Model.load("ctr.pm")
-    p = model.predict([{"I1": 3, "C1": "68fd1e64"}, ...])   # numpy float64
+    p = model.predict([{"I1": 3, "I2": None, ..., "C26": "0"}])  # every column; numpy float64
 
     model = pronto.train(kind="ffm", data="train.tsv", valid="valid.tsv")
     client = pronto.Client("http://127.0.0.1:8080")
