@@ -73,35 +73,35 @@ TEST(bad_parameters_name_the_flag) {
 
     c.base_ctr = 1.5;
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--base-ctr");
+    ASSERT_CONTAINS(err.msg, "base_ctr");
     small_config(&c);
     c.imp_rate = -3;
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--imp-rate");
+    ASSERT_CONTAINS(err.msg, "imp_rate");
     small_config(&c);
     c.conversion_rate = -0.1;
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--conversion-rate");
+    ASSERT_CONTAINS(err.msg, "conversion_rate");
     small_config(&c);
     c.attribution_window_s = c.max_click_delay_s * 2;
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--attribution-window");
+    ASSERT_CONTAINS(err.msg, "attribution_window_s");
     small_config(&c);
     c.n_advertisers = c.n_ads + 1;
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--advertisers");
+    ASSERT_CONTAINS(err.msg, "n_advertisers");
 
     /* Scenario outside the span, and malformed specs. */
     small_config(&c);
     ASSERT_OK(pr_sim_scenario_parse(&c, "surge@2d", &err));
     ASSERT_STATUS(pr_sim_config_check(&c, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--scenario surge");
+    ASSERT_CONTAINS(err.msg, "scenario surge");
     ASSERT_CONTAINS(err.msg, "outside the simulated span");
     small_config(&c);
     ASSERT_STATUS(pr_sim_scenario_parse(&c, "sunspots@1h", &err), PR_ERR_INVALID);
     ASSERT_CONTAINS(err.msg, "unknown scenario 'sunspots'");
     ASSERT_STATUS(pr_sim_scenario_parse(&c, "surge", &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "--scenario");
+    ASSERT_CONTAINS(err.msg, "scenario surge:");
     ASSERT_STATUS(pr_sim_scenario_parse(&c, "surge@-1h", &err), PR_ERR_INVALID);
     ASSERT_STATUS(pr_sim_scenario_parse(&c, "surge@1h:-2", &err), PR_ERR_INVALID);
     ASSERT_CONTAINS(err.msg, "FACTOR");

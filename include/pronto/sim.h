@@ -109,7 +109,8 @@ typedef struct pr_sim_config {
 void pr_sim_config_default(pr_sim_config *cfg);
 
 /* Checks every field; on failure returns PR_ERR_INVALID with a message that
- * starts with the flag, e.g. "--base-ctr: must be in (0, 1), got 1.5". */
+ * starts with the field, e.g. "base_ctr: must be in (0, 1), got 1.5"
+ * (`pronto simulate` says its flag instead). */
 pr_status pr_sim_config_check(const pr_sim_config *cfg, pr_err *err);
 
 /* Parses "NAME@TIME[:ARG...]" and appends it to cfg->scenarios:
@@ -117,7 +118,7 @@ pr_status pr_sim_config_check(const pr_sim_config *cfg, pr_err *err);
  *   surge@T[:FACTOR[:LENGTH]]      broken-field@T[:FIELD[:missing|constant]]
  *   ctr-shift@T[:FACTOR]
  * TIME and LENGTH are durations (pr_sim_parse_duration). Messages start with
- * "--scenario". Whether T lies inside the span is pr_sim_config_check's job. */
+ * "scenario SPEC:". Whether T lies inside the span is pr_sim_config_check's job. */
 pr_status pr_sim_scenario_parse(pr_sim_config *cfg, const char *spec,
                                 pr_err *err);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "pronto/sim.h"
 
 static const char usage[] =
@@ -56,6 +57,29 @@ static const char usage[] =
     "  --scenario surge@T[:FACTOR[:LENGTH]]\n"
     "  --scenario broken-field@T[:device|site_id|position[:missing|constant]]\n"
     "  --scenario ctr-shift@T[:FACTOR]\n";
+
+/* The simulator's messages name its config fields (and "scenario SPEC:"):
+ * said with this command's flags. */
+static const char *with_flags(pr_err *err) {
+    static const char *const fields[] = {
+        "start_ms", "duration_s", "max_events", "n_users", "n_ads", "n_advertisers", "n_sites",
+        "imp_rate", "base_ctr", "conversion_rate", "click_delay_median_s", "click_delay_sigma",
+        "max_click_delay_s", "attribution_window_s", "conv_delay_median_s", "max_conv_delay_s",
+        "user_zipf", "ad_zipf", "retarget_prob"};
+    static const char *const flag_of[] = {
+        "--start", "--duration", "--events", "--users", "--ads", "--advertisers", "--sites",
+        "--imp-rate", "--base-ctr", "--conversion-rate", "--click-delay-median",
+        "--click-delay-sigma", "--max-click-delay", "--attribution-window",
+        "--conversion-delay-median", "--max-conversion-delay", "--user-zipf", "--ad-zipf",
+        "--retarget"};
+    cli_flag_words(err, fields, flag_of, sizeof fields / sizeof fields[0]);
+    size_t len = strlen(err->msg);
+    if (!strncmp(err->msg, "scenario", 8) && len + 2 < sizeof err->msg) {
+        memmove(err->msg + 2, err->msg, len + 1);
+        memcpy(err->msg, "--", 2);
+    }
+    return err->msg;
+}
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
     fprintf(stderr, "pronto simulate: ");
@@ -161,7 +185,7 @@ static int parse_args(int argc, char **argv, sim_cli *c) {
             else return usage_error("--joined-format: expected csv or criteo, got '%s'%s", val, "");
         } else if (!strcmp(f, "scenario")) {
             if (pr_sim_scenario_parse(&c->cfg, val, &err) != PR_OK)
-                return usage_error("%s%s", err.msg, "");
+                return usage_error("%s%s", with_flags(&err), "");
         } else if (!strcmp(f, "zstd-level")) {
             bad = parse_count(val, &u) || u < 1 || u > 19;
             c->out.zstd_level = (int)u;
@@ -226,7 +250,7 @@ static int parse_args(int argc, char **argv, sim_cli *c) {
     if (!c->window_given) c->cfg.attribution_window_s = c->cfg.max_click_delay_s;
     if (!c->out.dir && !c->out.to_stdout && !c->out.joined_path)
         return usage_error("nothing to write: give -o DIR, --stdout or --joined FILE%s%s", "", "");
-    if (pr_sim_config_check(&c->cfg, &err) != PR_OK) return usage_error("%s%s", err.msg, "");
+    if (pr_sim_config_check(&c->cfg, &err) != PR_OK) return usage_error("%s%s", with_flags(&err), "");
     return -1;
 }
 

@@ -200,7 +200,7 @@ pr_status pr__sim_build_entities(pr_sim *sim, pr_err *err) {
             n_new = c->scenarios[i].n_ads ? c->scenarios[i].n_ads
                                           : (c->n_ads / 10 ? c->n_ads / 10 : 1);
     if ((uint64_t)c->n_ads + n_new > UINT32_MAX / 2)
-        return pr_err_set(err, PR_ERR_INVALID, "--scenario cold-start: too many new ads");
+        return pr_err_set(err, PR_ERR_INVALID, "scenario cold-start: too many new ads");
 
     sim->n_users = c->n_users;
     sim->n_sites = c->n_sites;

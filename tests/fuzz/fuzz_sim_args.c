@@ -5,8 +5,11 @@
  * The input is split at newlines into up to eight scenario specs, each
  * also parsed as a duration. Parsers must return a status and never crash;
  * a duration they accept must be finite and >= 0; whatever scenarios parse,
- * pr_sim_config_check must give a verdict, and an error must name a flag
- * (start with "--"). A broken invariant aborts: a finding.
+ * pr_sim_config_check must give a verdict, and an error must name what it
+ * is about: a scenario error starts with "scenario SPEC", a config error
+ * with the config field ("n_ads: ...", the library's terms; `pronto
+ * simulate` turns them into its flags). A broken invariant aborts: a
+ * finding.
  */
 #include <math.h>
 #include <stdint.h>
@@ -15,6 +18,13 @@
 #include <string.h>
 
 #include "pronto/sim.h"
+
+/* "scenario ..." or "field_name: ..." */
+static int names_its_subject(const char *msg) {
+    if (!strncmp(msg, "scenario", 8)) return 1;
+    size_t k = strspn(msg, "abcdefghijklmnopqrstuvwxyz_");
+    return k > 0 && msg[k] == ':';
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096) return 0;
@@ -36,13 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             abort();
         }
         pr_status s = pr_sim_scenario_parse(&cfg, line, &err);
-        if (s != PR_OK && strncmp(err.msg, "--", 2) != 0) {
-            fprintf(stderr, "scenario error without a flag: %s\n", err.msg);
+        if (s != PR_OK && strncmp(err.msg, "scenario ", 9) != 0) {
+            fprintf(stderr, "scenario error not naming its scenario: %s\n", err.msg);
             abort();
         }
     }
-    if (pr_sim_config_check(&cfg, &err) != PR_OK && strncmp(err.msg, "--", 2) != 0) {
-        fprintf(stderr, "config error without a flag: %s\n", err.msg);
+    if (pr_sim_config_check(&cfg, &err) != PR_OK && !names_its_subject(err.msg)) {
+        fprintf(stderr, "config error not naming its field: %s\n", err.msg);
         abort();
     }
     free(text);
