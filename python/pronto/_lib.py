@@ -126,6 +126,11 @@ def _declare(lib):
         "pr_predictor_score": (c.c_int, [vp, vp, c.c_size_t, vp, c.POINTER(PrErr)]),
         "pr_predictor_info": (c.c_char_p, [vp]),
         "pr_predictor_kind": (c.c_char_p, [vp]),
+        "pr_model_load": (c.c_int, [c.c_char_p, c.POINTER(vp), c.POINTER(PrErr)]),
+        "pr_model_free": (None, [vp]),
+        "pr_profile_of_model": (c.c_int, [vp, c.POINTER(vp), c.POINTER(PrErr)]),
+        "pr_profile_render": (c.c_int, [vp, c.c_int, c.POINTER(vp), c.POINTER(PrErr)]),
+        "pr_profile_free": (None, [vp]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -195,6 +200,41 @@ def lib():
         raise LibraryError(
             "cannot load libpronto.so.%d; tried: %s. Set PRONTO_LIBRARY to "
             "its path, or install pronto" % (ABI_VERSION, "; ".join(tried)))
+
+
+_libc_free = None
+
+
+def profile_json(path):
+    """The reference profile of the model file at path as JSON text (what
+    ``pronto inspect --profile --json`` prints), or None when the model
+    has none. Loads the model for the call (pr_model_load)."""
+    global _libc_free
+    lb = lib()
+    if _libc_free is None:
+        _libc_free = ctypes.CDLL(None).free
+        _libc_free.argtypes = [ctypes.c_void_p]
+        _libc_free.restype = None
+    err = PrErr()
+    model, prof, text = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    try:
+        st = lb.pr_model_load(os.fsencode(path), ctypes.byref(model), ctypes.byref(err))
+        if st != 0:
+            raise_for(st, err)
+        st = lb.pr_profile_of_model(model, ctypes.byref(prof), ctypes.byref(err))
+        if st != 0:
+            raise_for(st, err)
+        if not prof.value:
+            return None
+        st = lb.pr_profile_render(prof, 1, ctypes.byref(text), ctypes.byref(err))
+        if st != 0:
+            raise_for(st, err)
+        return ctypes.string_at(text.value).decode("utf-8")
+    finally:
+        if text.value:
+            _libc_free(text)
+        lb.pr_profile_free(prof)
+        lb.pr_model_free(model)
 
 
 def library_path():

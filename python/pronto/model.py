@@ -54,6 +54,18 @@ class Model:
             _lib.raise_for(st, err)
         return cls(h, str(path))
 
+    @property
+    def profile(self):
+        """The reference profile of the training data the model file
+        carries (per-column sketches and the prediction histogram that
+        drift is measured against: docs/monitoring.md), parsed from the JSON
+        ``pronto inspect --profile --json`` prints; None for a model
+        without one. Read from the file on first use."""
+        if not hasattr(self, "_profile"):
+            text = _lib.profile_json(self.path)
+            self._profile = json.loads(text) if text is not None else None
+        return self._profile
+
     def close(self):
         h, self._h = getattr(self, "_h", None), None
         if h:

@@ -3,6 +3,7 @@ predict` (byte for byte at its printed precision) from every input shape,
 the exceptions bad input and bad files raise, no leak under a loop, and
 the library refused when it is of another ABI."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import pronto
-from conftest import CRITEO_COLUMNS, as_cli_text, cli_predict, read_rows
+from conftest import BIN, CRITEO_COLUMNS, as_cli_text, cli_predict, read_rows
 
 
 def test_columns_kind_info(lr_model, ffm_model):
@@ -23,6 +24,9 @@ def test_columns_kind_info(lr_model, ffm_model):
     assert m.kind == "lr"
     assert m.info["rows"] == 20000 and m.info["format"] == "criteo"
     assert pronto.Model.load(ffm_model).kind == "ffm"
+    want = json.loads(subprocess.run([BIN, "inspect", "--profile", "--json", lr_model],
+                                     stdout=subprocess.PIPE, check=True).stdout)
+    assert m.profile == want and m.profile["rows"] == 20000
     assert pronto.version().count(".") == 2
     assert os.path.exists(pronto.library_path())
 
@@ -194,12 +198,15 @@ def _rss_kib():
 
 
 def test_no_leak(small_model, data):
+    """Load, profile, predict (good and bad rows), close, a failed load:
+    RSS flat over 2000 rounds."""
     rows = read_rows(data["test"])[:20]
     dicts = [dict(zip(CRITEO_COLUMNS, r)) for r in rows]
     bad = [dict(d, I2="x") for d in dicts[:2]]
 
     def once():
         m = pronto.Model.load(small_model)
+        assert m.profile["rows"] == 20000
         m.predict(rows)
         m.predict(dicts)
         with pytest.raises(pronto.InputError):
