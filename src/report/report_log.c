@@ -106,6 +106,27 @@ static pr_bytes value_text(const json_t *v, char *buf, size_t cap) {
     return pr_bytes_of(NULL, 0);
 }
 
+/* A JSON object's members as record columns: names borrowed from the
+ * object, values as value_text gives them (numbers in txt). */
+typedef struct obj_cols {
+    const char *names[LOG_ROWS_COLS_MAX];
+    pr_bytes vals[LOG_ROWS_COLS_MAX];
+    char txt[LOG_ROWS_COLS_MAX][40];
+    uint32_t n;
+} obj_cols;
+
+/* The caller checked json_object_size(o) <= LOG_ROWS_COLS_MAX. */
+static void object_columns(json_t *o, obj_cols *c) {
+    const char *k;
+    json_t *v;
+    c->n = 0;
+    json_object_foreach(o, k, v) {
+        c->names[c->n] = k;
+        c->vals[c->n] = value_text(v, c->txt[c->n], sizeof c->txt[c->n]);
+        c->n++;
+    }
+}
+
 static pr_status bad(pr_report_log_rows *lr, pr_err *err, const char *kind, const char *what) {
     lr->st.malformed++;
     return pr_err_set(err, PR_ERR_PARSE, "%s record: %s", kind, what);
@@ -127,22 +148,13 @@ static pr_status feed_features(pr_report_log_rows *lr, json_t *o, int64_t ts_ms,
     size_t n = json_object_size(row);
     if (n == 0 || n > LOG_ROWS_COLS_MAX)
         return bad(lr, err, "features", "a 'row' of 0 or more than 256 columns");
-    const char *names[LOG_ROWS_COLS_MAX];
-    pr_bytes vals[LOG_ROWS_COLS_MAX];
-    char nbuf[LOG_ROWS_COLS_MAX][40];
-    uint32_t nc = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(row, k, v) {
-        names[nc] = k;
-        vals[nc] = value_text(v, nbuf[nc], sizeof nbuf[nc]);
-        nc++;
-    }
+    obj_cols c;
+    object_columns(row, &c);
     lr->st.features++;
-    pr_status s = bind(lr, names, nc, err);
+    pr_status s = bind(lr, c.names, c.n, err);
     if (s != PR_OK) return s;
     pr_record rec;
-    fill_record(&rec, vals, nc, ts_ms);
+    fill_record(&rec, c.vals, c.n, ts_ms);
     lr->sink.row(lr->sink.ctx, &rec, NAN);
     lr->st.rows++;
     return PR_OK;
@@ -174,17 +186,9 @@ pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, uint32_t type, const c
         s = bad(lr, err, kind, "more than 255 request columns");
         goto done;
     }
-    const char *names[LOG_ROWS_COLS_MAX];
-    pr_bytes vals[LOG_ROWS_COLS_MAX];
-    char nbuf[LOG_ROWS_COLS_MAX][40];
-    uint32_t nc = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(req, k, v) {
-        names[nc] = k;
-        vals[nc] = value_text(v, nbuf[nc], sizeof nbuf[nc]);
-        nc++;
-    }
+    obj_cols rc; /* the request's columns, then the candidate key */
+    object_columns(req, &rc);
+    const uint32_t nc = rc.n;
     lr->st.predictions++;
     size_t i;
     json_t *c;
@@ -195,8 +199,8 @@ pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, uint32_t type, const c
             s = bad(lr, err, kind, "a prediction is not {\"<candidate key>\": id, \"p\": number}");
             goto done;
         }
-        const char *key = NULL;
-        json_t *id = NULL;
+        const char *key = NULL, *k;
+        json_t *id = NULL, *v;
         json_object_foreach(c, k, v) if (strcmp(k, "p")) {
             key = k;
             id = v;
@@ -211,11 +215,11 @@ pr_status pr_report_log_rows_feed(pr_report_log_rows *lr, uint32_t type, const c
             if (lr->sink.score) lr->sink.score(lr->sink.ctx, pv);
             continue;
         }
-        names[nc] = key;
-        if ((s = bind(lr, names, nc + 1, err)) != PR_OK) goto done;
-        vals[nc] = value_text(id, nbuf[nc], sizeof nbuf[nc]);
+        rc.names[nc] = key;
+        if ((s = bind(lr, rc.names, nc + 1, err)) != PR_OK) goto done;
+        rc.vals[nc] = value_text(id, rc.txt[nc], sizeof rc.txt[nc]);
         pr_record rec;
-        fill_record(&rec, vals, nc + 1, ts_ms);
+        fill_record(&rec, rc.vals, nc + 1, ts_ms);
         lr->sink.row(lr->sink.ctx, &rec, pv);
         lr->st.rows++;
     }
