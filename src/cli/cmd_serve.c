@@ -400,6 +400,12 @@ int cmd_serve(int argc, char **argv) {
     if (started != PR_OK) {
         cli_flag_hint(&err, "the split key", "see --split-key");
         cli_flag_hint(&err, "the candidate key", "see --candidate-key");
+        /* the library names its options; the command says its flags */
+        static const char *const opt_names[] = {"event log", "listen address",
+                                                "max_model_bytes", "max_connections"};
+        static const char *const opt_flags[] = {"--log", "--listen", "--max-model-bytes",
+                                                "--max-connections"};
+        cli_flag_words(&err, opt_names, opt_flags, sizeof opt_names / sizeof *opt_names);
         fprintf(stderr, "pronto serve: %s\n", err.msg);
         return PR_EXIT_FAIL;
     }

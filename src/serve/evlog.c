@@ -190,7 +190,7 @@ static pr_status seed_ids(pr_server *s, pr_err *err) {
     if (rc != PR_OK) {
         char why[PR_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
-        return pr_err_set(err, rc, "--log %s: reading the newest event ids back: %s", l->uri, why);
+        return pr_err_set(err, rc, "event log %s: reading the newest event ids back: %s", l->uri, why);
     }
     if (!s->o.quiet)
         pr_log(PR_LOG_INFO,
@@ -554,7 +554,7 @@ pr_status pr__elog_start(pr_server *s, pr_err *err) {
     if (rc != PR_OK) {
         char why[PR_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
-        return pr_err_set(err, rc, "--log %s: %s", l->uri, why);
+        return pr_err_set(err, rc, "event log %s: %s", l->uri, why);
     }
     if ((rc = seed_ids(s, err)) != PR_OK) return rc;
     __atomic_store_n(&l->up, 1, __ATOMIC_RELEASE);

@@ -49,14 +49,14 @@ pr_status pr__follow_open(pr_server *s, pr_err *err) {
     if (is == 0) {
         if (s->o.split || s->o.shadow)
             return pr_err_set(err, PR_ERR_INVALID,
-                              "a split or a shadow needs the models from a registry: --model "
+                              "a split or a shadow needs the models from a registry: model "
                               "registry:DIR, not %s",
                               s->model_path);
         return PR_OK;
     }
     if (is < 0 || !*dir)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--model %s: expected registry:DIR[@ALIAS] (DIR or ALIAS too long or empty)",
+                          "model %s: expected registry:DIR[@ALIAS] (DIR or ALIAS too long or empty)",
                           s->model_path);
     int has_alias = strlen(dir) < strlen(s->model_path + 9);
     pr_server_arm split[PR_SERVER_ARMS_MAX];
@@ -65,7 +65,7 @@ pr_status pr__follow_open(pr_server *s, pr_err *err) {
     if (s->o.split) {
         if (has_alias)
             return pr_err_set(err, PR_ERR_INVALID,
-                              "--model %s: with a split the split names the aliases; serve "
+                              "model %s: with a split the split names the aliases; serve "
                               "registry:%s",
                               s->model_path, dir);
         char why[PR_ERR_MSG_MAX];
@@ -111,7 +111,7 @@ pr_status pr__follow_resolve(pr_server *s, pr__arm *a, char *path, char *version
     if (!s->reg) {
         version[0] = '\0';
         if ((size_t)snprintf(path, PR_REGISTRY_PATH_MAX, "%s", s->model_path) >= PR_REGISTRY_PATH_MAX)
-            return pr_err_set(err, PR_ERR_LIMIT, "--model: path too long");
+            return pr_err_set(err, PR_ERR_LIMIT, "model path too long");
         return PR_OK;
     }
     /* The stamp first: if the alias moves after it, the next poll sees a

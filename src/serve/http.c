@@ -477,20 +477,20 @@ static pr_status parse_listen(const char *listen, struct sockaddr_storage *sa, i
     char host[256];
     const char *colon = strrchr(listen, ':');
     if (!colon || colon == listen || !colon[1])
-        return pr_err_set(err, PR_ERR_INVALID, "--listen '%s': expected HOST:PORT", listen);
+        return pr_err_set(err, PR_ERR_INVALID, "listen address '%s': expected HOST:PORT", listen);
     size_t hl = (size_t)(colon - listen);
     const char *h = listen;
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
         h++;
         hl -= 2;
     }
-    if (hl >= sizeof host) return pr_err_set(err, PR_ERR_INVALID, "--listen '%s': host too long", listen);
+    if (hl >= sizeof host) return pr_err_set(err, PR_ERR_INVALID, "listen address '%s': host too long", listen);
     memcpy(host, h, hl);
     host[hl] = '\0';
     char *end;
     unsigned long port = strtoul(colon + 1, &end, 10);
     if (*end || port > 65535)
-        return pr_err_set(err, PR_ERR_INVALID, "--listen '%s': port must be 0..65535", listen);
+        return pr_err_set(err, PR_ERR_INVALID, "listen address '%s': port must be 0..65535", listen);
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -498,7 +498,7 @@ static pr_status parse_listen(const char *listen, struct sockaddr_storage *sa, i
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     int rc = getaddrinfo(host, colon + 1, &hints, &res);
     if (rc != 0 || !res)
-        return pr_err_set(err, PR_ERR_INVALID, "--listen '%s': %s", listen, gai_strerror(rc));
+        return pr_err_set(err, PR_ERR_INVALID, "listen address '%s': %s", listen, gai_strerror(rc));
     memcpy(sa, res->ai_addr, res->ai_addrlen);
     *v6 = res->ai_family == AF_INET6;
     freeaddrinfo(res);
@@ -518,7 +518,7 @@ static pr_status raise_fd_limit(pr_server *s, pr_err *err) {
     rlim_t need = (rlim_t)s->o.max_connections + PR_SERVE_RESERVE + 64;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
         return pr_err_set(err, PR_ERR_INVALID,
-                          "--max-connections %u needs %llu file descriptors, the limit is %llu "
+                          "max_connections %u needs %llu file descriptors, the limit is %llu "
                           "(ulimit -n)",
                           s->o.max_connections, (unsigned long long)need,
                           (unsigned long long)rl.rlim_cur);

@@ -62,7 +62,7 @@ pr_status pr__model_ref_load(const char *path, const char *const *names, uint32_
     if (s == PR_ERR_LIMIT) {
         char why[PR_ERR_MSG_MAX];
         snprintf(why, sizeof why, "%s", err->msg);
-        s = pr_err_set(err, s, "%s (--max-model-bytes)", why);
+        s = pr_err_set(err, s, "%s (max_model_bytes)", why);
     }
     if (s != PR_OK) goto fail;
     r->file_size = (int64_t)len;
