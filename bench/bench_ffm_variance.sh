@@ -5,7 +5,10 @@
 # 2 threads, interleaved; per run: the learning rate pronto reports, user
 # and system CPU, page faults, voluntary and involuntary context switches,
 # CPU migrations (perf stat software events: the VM exposes no hardware
-# counters), the hypervisor's steal ticks and the load average at the start.
+# counters), the hypervisor's steal ticks, the load average at the start,
+# and the host's mode just before (bench_cpu_probe: probe2_s, its fixed
+# integer work on 2 threads, ~0.6 s when the two vCPUs run on separate host
+# cores; handoff_ns, one core-to-core cache-line transfer).
 #
 #   bash bench/bench_ffm_variance.sh [BUILD_DIR] [WORK_DIR] [RUNS]
 set -eu
@@ -22,6 +25,7 @@ mkdir -p "$W"
 steal() { awk '/^cpu /{print $9}' /proc/stat; }
 for r in $(seq 1 "$RUNS"); do for t in 1 2; do
     load=$(cut -d' ' -f1 /proc/loadavg); s0=$(steal)
+    read -r probe handoff < <("$B/bench_cpu_probe" 2)
     perf stat -x, -e task-clock,page-faults,context-switches,cpu-migrations -o "$W/perf.txt" \
         /usr/bin/time -v "$P" train --kind ffm --k 4 --passes 3 --threads "$t" \
         --cache "$W/c1m-ffm.pcache" -o "$W/v.pm" "$W/c1m.tsv" > "$W/vout.txt" 2> "$W/vtime.txt"
@@ -30,5 +34,5 @@ for r in $(seq 1 "$RUNS"); do for t in 1 2; do
     user=$(awk '/User time/ {print $NF}' "$W/vtime.txt"); sys=$(awk '/System time/ {print $NF}' "$W/vtime.txt")
     vol=$(awk '/Voluntary context/ {print $NF}' "$W/vtime.txt"); inv=$(awk '/Involuntary context/ {print $NF}' "$W/vtime.txt")
     pf=$(awk -F, '$3=="page-faults"{print $1}' "$W/perf.txt"); mig=$(awk -F, '$3=="cpu-migrations"{print $1}' "$W/perf.txt")
-    echo "threads=$t run=$r rate=$rate user=$user sys=$sys faults=$pf vol_cs=$vol invol_cs=$inv migrations=$mig steal_ticks=$((s1 - s0)) load=$load"
+    echo "threads=$t run=$r rate=$rate user=$user sys=$sys faults=$pf vol_cs=$vol invol_cs=$inv migrations=$mig steal_ticks=$((s1 - s0)) load=$load probe2_s=$probe handoff_ns=$handoff"
 done; done
