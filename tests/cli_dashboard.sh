@@ -85,13 +85,7 @@ start() { # start NAME FLAGS...: sets PORT (the server's pid joins SPIDS)
     "$P" serve --listen 127.0.0.1:0 --store mem: "$@" > "$T/$name.out" 2> "$T/$name.err" &
     pid=$!
     SPIDS="$SPIDS $pid"
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
+    PORT=$(serve_port "$T/$name.out" "$pid")
 }
 # --- a model without a profile, no traffic: the empty states
 start off --model "$T/old.pm"

@@ -184,12 +184,7 @@ serve_replay() {
     $P serve --listen 127.0.0.1:0 --store mem: --model "$T/m.pm" --candidate-key site \
         --log "log:$dir?fsync=off" --quality off --monitor off "$@" > "$T/srv.out" 2> "$T/srv.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/srv.out")
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
+    PORT=$(serve_port "$T/srv.out" "$SPID")
     python3 - "$PORT" "$T/ref1500.csv" "$T/shift1500.csv" <<'PY'
 import csv, http.client, json, sys
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))

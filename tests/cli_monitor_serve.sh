@@ -61,13 +61,7 @@ start() { # start NAME FLAGS...: sets SPID and PORT
     local name=$1; shift
     "$P" serve --listen 127.0.0.1:0 --store mem: "$@" > "$T/$name.out" 2> "$T/$name.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    PORT=$(serve_port "$T/$name.out" "$SPID")
 }
 stop() { kill -TERM "$SPID"; wait "$SPID"; SPID=""; }
 mon() { curl -s "localhost:$PORT/v1/monitor"; }

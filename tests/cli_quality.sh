@@ -28,13 +28,17 @@ start() { # start NAME FLAGS...: sets SPID and PORT
     "$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store mem: --data "$T/d" "$@" \
         > "$T/$name.out" 2> "$T/$name.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
+    PORT=$(serve_port "$T/$name.out" "$SPID")
+}
+# metrics_until FILE REGEX: /metrics into FILE until a line matches (the
+# quality thread polls every 10 ms), at most 5 s
+metrics_until() {
+    for _ in $(seq 1 100); do
+        curl -s "localhost:$PORT/metrics" > "$1"
+        grep -q "$2" "$1" && return 0
         sleep 0.05
     done
+    return 1
 }
 stop() { kill -TERM "$SPID"; wait "$SPID"; SPID=""; }
 post() { curl -s "localhost:$PORT/v1/events" --data-binary @"$1"; }
@@ -88,11 +92,7 @@ check "no quality window before its attribution window closed" \
 printf '{"type":"click","event_id":777777,"impression_id":1,"ts":%d,"user_id":1,"ad_id":1}\n' \
     $((B + 150000)) > "$T/tick"
 post "$T/tick" > /dev/null
-for _ in $(seq 1 100); do
-    curl -s "localhost:$PORT/metrics" > "$T/m2"
-    grep -q '^pronto_quality{metric="auc",window="1m"' "$T/m2" && break
-    sleep 0.05
-done
+metrics_until "$T/m2" '^pronto_quality{metric="auc",window="1m"'
 check "the closed window is in /metrics" "grep -q '^pronto_quality{metric=\"n_labeled\",window=\"1m\",arm=\"\",version=\"' $T/m2"
 check "labeled, matched" "grep -q '^pronto_quality_labeled_total{matched=\"true\"} 80$' $T/m2"
 
@@ -202,11 +202,7 @@ ev.append({"type": "click", "event_id": 399999, "impression_id": 1, "ts": B + 15
 open(T + "/simps", "w").write("\n".join(json.dumps(e) for e in ev) + "\n")
 EOF
 post "$T/simps" > /dev/null
-for _ in $(seq 1 100); do
-    curl -s "localhost:$PORT/metrics" > "$T/m3"
-    grep -q '^pronto_quality{metric="n_labeled",window="1m"' "$T/m3" && break
-    sleep 0.05
-done
+metrics_until "$T/m3" '^pronto_quality{metric="n_labeled",window="1m"'
 # the /metrics lines as a dict: name{labels} -> value
 cat > "$T/mdict.py" <<'EOF'
 import sys

@@ -95,13 +95,7 @@ check "serve of a missing registry: exit 1 naming it" "[ $? -eq 1 ] && grep -q '
 "$P" serve --listen 127.0.0.1:0 --model "registry:$R" --store mem: --data "$T/d" \
     > "$T/s.out" 2> "$T/s.err" &
 SPID=$!
-PORT=""
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/s.out")
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.1
-done
+PORT=$(serve_port "$T/s.out" "$SPID")
 check "serve registry:DIR listens (production by default)" "[ -n '$PORT' ]"
 curl -s "localhost:$PORT/v1/model" > "$T/o"
 check "GET /v1/model names the alias and the version" \
@@ -202,13 +196,7 @@ serve_bg() {
     rm -f "$T/s.out"
     "$P" serve --listen 127.0.0.1:0 --store mem: --data "$T/d" "$@" > "$T/s.out" 2> "$T/s.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/s.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.1
-    done
+    PORT=$(serve_port "$T/s.out" "$SPID")
 }
 serve_bg --model "registry:$R" --split production:50,candidate:50 --log "log:$T/ablog?fsync=off"
 check "serve --split listens" "[ -n '$PORT' ]"

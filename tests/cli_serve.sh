@@ -28,13 +28,7 @@ start() {
     local name=$1; shift
     "$P" serve --listen 127.0.0.1:0 "$@" > "$T/$name.out" 2> "$T/$name.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.1
-    done
+    PORT=$(serve_port "$T/$name.out" "$SPID")
 }
 # Waits (up to 5 s) until GET /v1/model reports the kind $1.
 wait_kind() {

@@ -37,13 +37,7 @@ start() {
     "$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store mem: --data "$T/d" "$@" \
         > "$T/$name.out" 2> "$T/$name.err" &
     SPID=$!
-    PORT=""
-    for _ in $(seq 1 300); do
-        PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/$name.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SPID" 2>/dev/null || break
-        sleep 0.05
-    done
+    PORT=$(serve_port "$T/$name.out" "$SPID")
 }
 stop() { kill -TERM "$SPID"; wait "$SPID"; SPID=""; }
 NOW=$(date +%s%3N)
@@ -177,11 +171,7 @@ rm -rf "$T/log"
 ( ulimit -S -f 48; exec "$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store mem: \
     --data "$T/d" --log "log:$T/log?fsync=always" > "$T/full.out" 2> "$T/full.err" ) &
 SPID=$!
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/full.out")
-    [ -n "$PORT" ] && break
-    sleep 0.05
-done
+PORT=$(serve_port "$T/full.out")
 ok200=0; n503=0; other=0
 : > "$T/acked"; : > "$T/failed"
 for b in $(seq 1 40); do

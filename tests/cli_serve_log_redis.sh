@@ -40,13 +40,7 @@ URI="redis-stream:unix:$SOCK/events"
 "$P" serve --listen 127.0.0.1:0 --model "$T/lr.pm" --store mem: --data "$T/d" --log "$URI" \
     > "$T/serve.out" 2> "$T/serve.err" &
 SPID=$!
-PORT=""
-for _ in $(seq 300); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/serve.out")
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2>/dev/null || break
-    sleep 0.05
-done
+PORT=$(serve_port "$T/serve.out" "$SPID")
 check "serve --log redis-stream: starts" "[ -n '$PORT' ]"
 
 NOW=$(date +%s%3N)

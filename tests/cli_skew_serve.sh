@@ -25,13 +25,7 @@ trap 'chmod -R u+w "$T" 2>/dev/null; [ -n "$SPID" ] && kill -9 $SPID 2>/dev/null
     --log "log:$T/log?fsync=off" --log-features 1 --max-event-age 100000d \
     > "$T/serve.out" 2> "$T/serve.err" &
 SPID=$!
-PORT=""
-for _ in $(seq 1 300); do
-    PORT=$(sed -n 's/^pronto serve: listening on port \([0-9]*\)$/\1/p' "$T/serve.out")
-    [ -n "$PORT" ] && break
-    kill -0 "$SPID" 2> /dev/null || break
-    sleep 0.05
-done
+PORT=$(serve_port "$T/serve.out" "$SPID")
 check "server up" "[ -n '$PORT' ]"
 
 # One curl config, requests in stream order over one connection.

@@ -133,6 +133,9 @@ pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err
 /* Syncs what was written (unless fsync=off), stops the flusher, frees all.
  * Readers of the log must be closed first. NULL is a no-op. */
 void pr_log_close(pr_event_log *log);
+/* 1 when s begins with the scheme of a log backend ("log:", "redis-stream:"):
+ * a log URI rather than a file path. */
+int pr_log_is_uri(const char *s);
 
 /* Appends n records (1..PR_LOG_BATCH_MAX) in order, as one write; returns
  * when they are as durable as the fsync policy says. last: OUT (may be

@@ -24,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "cli/flags.h"
+#include "pronto/log.h"
 #include "pronto/profile.h"
 #include "pronto/reader.h"
 #include "pronto/report.h"
@@ -69,11 +70,6 @@ static int is_model_file(const char *path) {
     size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
     return n == 8 && memcmp(head, "PRONTOMD", 8) == 0;
-}
-
-/* A log URI (any scheme pr_log opens) rather than a file path. */
-static int is_log_uri(const char *s) {
-    return !strncmp(s, "log:", 4) || !strncmp(s, "redis-stream:", 13);
 }
 
 typedef struct scan_ctx {
@@ -179,7 +175,7 @@ int cmd_monitor_report(const char *sub, int argc, char **argv) {
         return cli_usage_error(cmd, "--reference: required (a model, a data file or a log)");
     if (!cur_path) return cli_usage_error(cmd, "--current: required (a data file or a log)");
     if (!out_path) return cli_usage_error(cmd, "-o/--out: required (the HTML file to write)");
-    int ref_log = is_log_uri(ref_path), cur_log = is_log_uri(cur_path);
+    int ref_log = pr_log_is_uri(ref_path), cur_log = pr_log_is_uri(cur_path);
     if (!ref_log && (rfrom_s || rto_s))
         return cli_usage_error(cmd, "--reference-from/--reference-to: the reference is not a log");
     if (!cur_log && (cfrom_s || cto_s))

@@ -41,6 +41,15 @@ static int consumer_name_ok(const char *s) {
 
 static const pr_log_api *const backends[] = {&pr__log_dir_api, &pr__log_redis_api};
 
+int pr_log_is_uri(const char *s) {
+    const char *colon = s ? strchr(s, ':') : NULL;
+    if (!colon) return 0;
+    size_t sl = (size_t)(colon - s);
+    for (size_t i = 0; i < sizeof backends / sizeof *backends; i++)
+        if (strlen(backends[i]->name) == sl && !memcmp(backends[i]->name, s, sl)) return 1;
+    return 0;
+}
+
 pr_status pr_log_open(const char *uri, int mode, pr_event_log **out, pr_err *err) {
     if (out) *out = NULL;
     if (!uri || !out) return pr_err_set(err, PR_ERR_INVALID, "log: no URI given");

@@ -119,11 +119,8 @@ void pr_report_acc_add(pr_report_acc *a, const pr_record *rec, double p) {
         if (!a->with_ts++ || rec->ts < a->ts_min) a->ts_min = rec->ts;
         if (a->with_ts == 1 || rec->ts > a->ts_max) a->ts_max = rec->ts;
     }
-    if (!isfinite(p)) return;
-    pr_live_add_score(a->live, p);
-    a->scored++;
-    a->sum_p += p;
-    if (!rec->has_label) return;
+    pr_report_acc_add_score(a, p);
+    if (!isfinite(p) || !rec->has_label) return;
     double y = rec->label > 0.5f ? 1 : 0;
     double q = p < 1e-15 ? 1e-15 : p > 1 - 1e-15 ? 1 - 1e-15 : p;
     pr__slot one = {1, (uint64_t)y, p, -(y * log(q) + (1 - y) * log(1 - q))};
