@@ -43,6 +43,18 @@ check "ffm reports validation" "grep -q 'validation log loss' $T/ffm.out"
 fauc=$(json_get "$T/ffm.json" auc)
 check "ffm auc $fauc > 0.70" "awk -v a=$fauc 'BEGIN{exit !(a>0.70)}'"
 
+# --- FFM Hogwild threads keep copies of the hot rows (--hot-rows), or not
+check "ffm on 2 threads says how many hot rows each thread copied" \
+    "grep -Eq 'with 2 thread\(s\), [1-9][0-9]* hot rows copied per thread' $T/ffm.out"
+"$P" train --kind ffm --threads 2 --passes 6 --hot-rows 0 --valid "$T/valid.tsv" -o "$T/ffm0.pm" "$T/train.tsv" > "$T/ffm0.out" 2>&1
+check "--hot-rows 0: plain Hogwild, no copies" "[ $? -eq 0 ] && grep -q 'with 2 thread(s)$' $T/ffm0.out"
+"$P" eval --json "$T/ffm0.pm" "$T/test.tsv" > "$T/ffm0.json"
+f0=$(json_get "$T/ffm0.json" log_loss); f1=$(json_get "$T/ffm.json" log_loss)
+check "hot copies learn as well as plain Hogwild: log loss $f1 vs $f0" \
+    "awk -v a=$f1 -v b=$f0 'BEGIN{exit !(a < b * 1.01)}'"
+"$P" train --kind ffm --threads 2 --hot-rows 70000 -o "$T/x.pm" "$T/train.tsv" > "$T/hot.out" 2>&1
+check "--hot-rows above 65536 is a usage error" "[ $? -eq 2 ] && grep -q 'hot-rows' $T/hot.out"
+
 # --- warm start continues rather than restarts
 "$P" train --kind lr --threads 1 --init "$T/lr.pm" -o "$T/lr3.pm" "$T/valid.tsv" > "$T/warm.out" 2>&1
 check "warm start exits 0" "[ $? -eq 0 ]"

@@ -1392,6 +1392,211 @@ TEST(team_is_ffm_only_and_checks_its_size) {
     pr_model_free(m);
 }
 
+/* ---------------------------------------------------------------- hot replicas */
+
+/* Buckets of make_team_data's examples: field i's values are buckets
+ * i * 300 .. i * 300 + 299. */
+#define HOT_ALL_BUCKETS (TEAM_NF * 300)
+
+/* The buckets of the first `per_field` values of every field. */
+static uint32_t hot_some_buckets(uint32_t *out, uint32_t per_field) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < TEAM_NF; i++)
+        for (uint32_t v = 0; v < per_field; v++) out[n++] = i * 300 + v;
+    return n;
+}
+
+/* The whole row of bucket b (initialized first, as training would). */
+static const float *ffm_row(pr_model *m, uint32_t b) {
+    return pr__ffm_latent(m, b, 0);
+}
+
+TEST(ffm_hot_one_thread_matches_update) {
+    team_data *d = malloc(sizeof *d);
+    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
+    ASSERT_TRUE(d && hot);
+    make_team_data(d);
+    pr_model_params p = ffm_params(14, TEAM_NF, 4);
+    pr_model *ref = new_model(&p), *m = new_model(&p);
+    /* hot: a few values of each field, given twice and unmasked (the
+     * replicas mask them and keep each once), plus buckets no example has */
+    uint32_t n = hot_some_buckets(hot, 5);
+    for (uint32_t i = 0; i < 20; i++) hot[n++] = hot[i] + (1u << 14);
+    hot[n++] = 16000;
+    pr_model_hot *h = NULL;
+    pr_err err;
+    ASSERT_OK(pr_model_hot_new(m, 1, hot, n, &h, &err));
+    for (int e = 0; e < TEAM_N_EX; e++) {
+        double z1 = pr_model_update(ref, &d->x[e]);
+        if (e + 1 < TEAM_N_EX) pr_model_hot_prefetch(h, 0, &d->x[e + 1]);
+        double zh = pr_model_update_hot(h, 0, &d->x[e]);
+        ASSERT_TRUE(z1 == zh);
+        if (e % 37 == 36) pr_model_hot_flush(h, 0);
+    }
+    pr_model_hot_flush(h, 0);
+    pr_model_hot_free(h);
+    /* the shared model now holds exactly what the plain update gives (the
+     * replicas initialized their rows up front: a row's initial values are
+     * the same whenever it is initialized, so do the same in ref) */
+    for (uint32_t i = 0; i < n; i++) (void)ffm_row(ref, hot[i]);
+    pr__model_block br[PR__MODEL_MAX_BLOCKS], bm[PR__MODEL_MAX_BLOCKS];
+    int nbr, nbm;
+    ASSERT_EQ_INT(state_floats(m, bm, &nbm), state_floats(ref, br, &nbr));
+    for (int i = 0; i < nbr; i++)
+        ASSERT_TRUE(memcmp(br[i].ptr, bm[i].ptr, br[i].n * sizeof(float)) == 0);
+    pr_model_free(ref);
+    pr_model_free(m);
+    free(hot);
+    free(d);
+}
+
+/* Two replicas learning disjoint halves without seeing each other: after
+ * both flush, the model is the start plus both changes, every float (bias
+ * included) exactly as the flush's arithmetic gives it from two models
+ * that each learned one half alone. */
+TEST(ffm_hot_flush_adds_each_threads_changes) {
+    team_data *d = malloc(sizeof *d);
+    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
+    ASSERT_TRUE(d && hot);
+    make_team_data(d);
+    pr_model_params p = ffm_params(14, TEAM_NF, 4);
+    pr_model *m = new_model(&p), *ra = new_model(&p), *rb = new_model(&p),
+             *s0 = new_model(&p);
+    uint32_t n = hot_some_buckets(hot, 300);
+    pr_model_hot *h = NULL;
+    pr_err err;
+    ASSERT_OK(pr_model_hot_new(m, 2, hot, n, &h, &err));
+    const int half = TEAM_N_EX / 2;
+    for (int e = 0; e < half; e++) {
+        ASSERT_TRUE(pr_model_update_hot(h, 0, &d->x[e]) == pr_model_update(ra, &d->x[e]));
+        ASSERT_TRUE(pr_model_update_hot(h, 1, &d->x[half + e]) ==
+                    pr_model_update(rb, &d->x[half + e]));
+    }
+    /* nothing reached the shared model yet */
+    const float *m0 = ffm_row(m, d->x[0].f[0].index), *i0 = ffm_row(s0, d->x[0].f[0].index);
+    ASSERT_TRUE(memcmp(m0, i0, p.n_fields * 8 * sizeof(float)) == 0);
+    pr_model_hot_flush(h, 0);
+    pr_model_hot_flush(h, 1);
+    const uint64_t rf = (uint64_t)(p.n_fields + 1) * 8;
+    uint64_t summed = 0;
+    for (uint32_t b = 0; b < HOT_ALL_BUCKETS; b++) {
+        const float *rm = ffm_row(m, b), *a = ffm_row(ra, b), *bb = ffm_row(rb, b),
+                    *z = ffm_row(s0, b);
+        for (uint64_t k = 0; k < rf; k++) {
+            float want = a[k] == z[k] ? bb[k] : a[k] + (bb[k] - z[k]);
+            if (rm[k] != want)
+                TEST_FAIL("bucket %u float %llu: %.9g, want %.9g", b, (unsigned long long)k,
+                          rm[k], want);
+            summed += a[k] != z[k] && bb[k] != z[k];
+        }
+    }
+    ASSERT_TRUE(summed > 1000);  /* most changed floats were changed by both */
+    const float *bm = pr__ffm_bias(m), *ba = pr__ffm_bias(ra), *bB = pr__ffm_bias(rb),
+                *bz = pr__ffm_bias(s0);
+    for (int k = 0; k < 2; k++) ASSERT_TRUE(bm[k] == ba[k] + (bB[k] - bz[k]));
+    /* thread 1 flushed last, so its copy is the merged model; thread 0
+     * takes thread 1's changes at its next flush, adding nothing */
+    const pr_example *x = &d->x[3];
+    double want = pr_model_logit(m, x);
+    ASSERT_TRUE(pr_model_update_hot(h, 1, x) == want);
+    pr_model_hot_flush(h, 0);
+    ASSERT_TRUE(pr_model_logit(m, x) == want);
+    ASSERT_TRUE(pr_model_update_hot(h, 0, x) == want);
+    pr_model_hot_free(h);
+    pr_model_free(m);
+    pr_model_free(ra);
+    pr_model_free(rb);
+    pr_model_free(s0);
+    free(hot);
+    free(d);
+}
+
+typedef struct hot_arg {
+    pr_model_hot *h;
+    int ith;
+    const team_data *d;
+} hot_arg;
+
+static void *hot_worker(void *p) {
+    hot_arg *a = p;
+    for (int pass = 0; pass < 3; pass++)
+        for (int e = a->ith; e < TEAM_N_EX; e += 2) {
+            pr_model_update_hot(a->h, a->ith, &a->d->x[e]);
+            if (e % 64 == a->ith) pr_model_hot_flush(a->h, a->ith);
+        }
+    pr_model_hot_flush(a->h, a->ith);
+    return NULL;
+}
+
+/* Two threads at once (Hogwild on the cold half of the buckets, replicas
+ * of the hot half, flushing concurrently): the model learns the data as
+ * well as one thread does. */
+TEST(ffm_hot_two_threads_learn_like_one) {
+    team_data *d = malloc(sizeof *d);
+    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
+    ASSERT_TRUE(d && hot);
+    make_team_data(d);
+    pr_model_params p = ffm_params(14, TEAM_NF, 4);
+    pr_model *ref = new_model(&p), *m = new_model(&p);
+    double before = 0, loss1 = 0, loss2 = 0;
+    for (int e = 0; e < TEAM_N_EX; e++) before += model_loss(m, &d->x[e]);
+    for (int pass = 0; pass < 3; pass++)
+        for (int e = 0; e < TEAM_N_EX; e++) pr_model_update(ref, &d->x[e]);
+    pr_model_hot *h = NULL;
+    pr_err err;
+    ASSERT_OK(pr_model_hot_new(m, 2, hot, hot_some_buckets(hot, 150), &h, &err));
+    pthread_t t[2];
+    hot_arg a[2];
+    for (int i = 0; i < 2; i++) {
+        a[i] = (hot_arg){h, i, d};
+        ASSERT_TRUE(pthread_create(&t[i], NULL, hot_worker, &a[i]) == 0);
+    }
+    for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
+    pr_model_hot_free(h);
+    for (int e = 0; e < TEAM_N_EX; e++) {
+        loss1 += model_loss(ref, &d->x[e]);
+        loss2 += model_loss(m, &d->x[e]);
+    }
+    fprintf(stderr, "   mean log loss: start %.4f, one thread %.4f, two with replicas %.4f\n",
+            before / TEAM_N_EX, loss1 / TEAM_N_EX, loss2 / TEAM_N_EX);
+    ASSERT_TRUE(loss2 < 0.8 * before);
+    ASSERT_NEAR(loss2, loss1, 0.05 * loss1);
+    pr_model_free(ref);
+    pr_model_free(m);
+    free(hot);
+    free(d);
+}
+
+TEST(hot_is_ffm_only_and_checks_its_arguments) {
+    pr_err err;
+    pr_model_hot *h = NULL;
+    uint32_t b[2] = {1, 2};
+    pr_model_kind kinds[2] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FM};
+    for (int i = 0; i < 2; i++) {
+        pr_model_params p;
+        pr_model_params_default(&p, kinds[i]);
+        p.hash_bits = 10;
+        pr_model *m = new_model(&p);
+        ASSERT_EQ_INT(pr_model_supports_hot(m), 0);
+        ASSERT_STATUS(pr_model_hot_new(m, 2, b, 2, &h, &err), PR_ERR_UNSUPPORTED);
+        ASSERT_TRUE(h == NULL);
+        ASSERT_CONTAINS(err.msg, pr_model_kind_name(kinds[i]));
+        pr_model_free(m);
+    }
+    pr_model_params p = ffm_params(10, 4, 4);
+    pr_model *m = new_model(&p);
+    ASSERT_EQ_INT(pr_model_supports_hot(m), 1);
+    ASSERT_STATUS(pr_model_hot_new(m, 0, b, 2, &h, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "threads");
+    ASSERT_STATUS(pr_model_hot_new(m, 2, b, 65537, &h, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "65536");
+    ASSERT_TRUE(h == NULL);
+    ASSERT_OK(pr_model_hot_new(m, 2, NULL, 0, &h, &err)); /* the bias alone */
+    pr_model_hot_free(h);
+    pr_model_hot_free(NULL);
+    pr_model_free(m);
+}
+
 int main(void) {
     RUN(kind_names_and_params_check);
     RUN(ftrl_step_matches_hand_computation);
@@ -1417,5 +1622,9 @@ int main(void) {
     RUN(ffm_scans_skip_untouched_pages);
     RUN(ffm_team_matches_one_thread);
     RUN(team_is_ffm_only_and_checks_its_size);
+    RUN(ffm_hot_one_thread_matches_update);
+    RUN(ffm_hot_flush_adds_each_threads_changes);
+    RUN(ffm_hot_two_threads_learn_like_one);
+    RUN(hot_is_ffm_only_and_checks_its_arguments);
     TEST_MAIN_END();
 }

@@ -172,6 +172,56 @@ void pr_model_team_sync(pr_model_team *t, int ith);
 /* Accepts NULL. No team thread may be inside a team call. */
 void pr_model_team_free(pr_model_team *t);
 
+/* Hot replicas: nth Hogwild threads, each learning the model's hottest
+ * units (the few buckets most examples touch, and the bias) on its own
+ * copy, and adding what it learned on them to the shared model at each
+ * pr_model_hot_flush, where it also takes what the others added. Every
+ * other bucket is shared, as in plain Hogwild. In Hogwild every example
+ * writes the hot rows, so their cache lines move between the cores on
+ * nearly every example; how much that costs depends on where the host
+ * puts the two cores (2.5x slower across L3 caches, docs/benchmarks.md).
+ * With replicas the hot lines stay in each core's cache, and the shared
+ * model sees every thread's change to a hot unit (a sum of deltas, none
+ * lost to a race), seen by the other threads one flush late.
+ *
+ *   pr_model_hot *hot;
+ *   pr_model_hot_new(m, 2, buckets, n, &hot, &err);
+ *   // on each thread ith = 0 and 1, its own examples:
+ *   for (each block) { for (each x) z = pr_model_update_hot(hot, ith, &x);
+ *                      pr_model_hot_flush(hot, ith); }
+ *   pr_model_hot_free(hot);                     // after the threads end
+ *
+ * Supported by FFM (pr_model_supports_hot); LR and FM train plain Hogwild. */
+typedef struct pr_model_hot pr_model_hot;
+
+/* 1 if m's kind has hot replicas, else 0. */
+int pr_model_supports_hot(const pr_model *m);
+/* Replicas of buckets[0..n) (masked like feature indices; duplicates are
+ * kept once) and of the bias, for nth >= 1 threads (ids 0..nth-1). Each
+ * replica starts as the shared model's current values. m is borrowed: it
+ * must outlive the replicas, and while they exist the hot buckets must be
+ * changed only through them. Memory: nth * 2 * n rows (FFM: (n_fields +
+ * 1) * 2 * kpad floats a row). PR_ERR_UNSUPPORTED for kinds without
+ * replicas, PR_ERR_INVALID for nth outside [1, 1024] or n > 65536.
+ * OUT *out: owned by caller, free with pr_model_hot_free. */
+pr_status pr_model_hot_new(pr_model *m, int nth, const uint32_t *buckets, uint32_t n,
+                           pr_model_hot **out, pr_err *err);
+/* pr_model_update for thread ith (Hogwild on the shared buckets, the
+ * thread's own copy for the hot ones). Only thread ith may use ith. */
+double pr_model_update_hot(pr_model_hot *h, int ith, const pr_example *x);
+/* pr_model_prefetch for thread ith: fetches its copies of hot rows and
+ * the shared rows of the others. */
+void pr_model_hot_prefetch(const pr_model_hot *h, int ith, const pr_example *x);
+/* Adds thread ith's changes to the hot units since its last flush to the
+ * shared model and refreshes its copy from the result (the other threads'
+ * flushed changes included). Serialised with the other threads' flushes
+ * by a lock; call it often enough that copies stay fresh (the trainer:
+ * after each block of about a thousand examples) and once at the end, or
+ * its last changes never reach the model. */
+void pr_model_hot_flush(pr_model_hot *h, int ith);
+/* Accepts NULL. No thread may be inside a hot call. */
+void pr_model_hot_free(pr_model_hot *h);
+
 /* Metadata carried in the model file. Each setter copies its argument
  * (replacing any previous value); NULL clears it. */
 pr_status pr_model_set_spec(pr_model *m, const char *spec_yaml, pr_err *err);

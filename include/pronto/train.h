@@ -61,6 +61,13 @@ typedef struct pr_train_opts {
                                   (race-free, reproducible; spins, so only
                                   for otherwise idle cores), 0 = Hogwild
                                   (the default) */
+    uint32_t hot_rows;         /* Hogwild with threads > 1 on a model with
+                                  hot replicas (FFM): at most this many of
+                                  the most frequent buckets, and the bias,
+                                  are learned on per-thread copies added
+                                  into the model after each cache block
+                                  (model.h, pr_model_hot); 0 = plain
+                                  Hogwild. Default PR_TRAIN_HOT_ROWS. */
     int mpi;                   /* 1: data-parallel over the MPI job started
                                   by pr_mpi_init (docs/distributed.md): each
                                   rank trains on its shard of the inputs and
@@ -71,6 +78,8 @@ typedef struct pr_train_opts {
                                   of each pass; 0 = at pass ends only */
     pr_merge_mode merge;       /* mpi: how replicas are merged (model.h) */
 } pr_train_opts;
+
+#define PR_TRAIN_HOT_ROWS 1024
 
 void pr_train_opts_default(pr_train_opts *o);
 
@@ -91,6 +100,10 @@ typedef struct pr_train_report {
     double train_logloss;      /* progressive validation, pass 1 */
     double valid_logloss;      /* best pass, NaN if no validation file */
     double valid_auc;
+    int64_t hot_rows;          /* buckets each learner thread kept its own
+                                  copy of (pr_train_opts.hot_rows); -1 when
+                                  none were (one thread, team, a kind
+                                  without hot replicas, or hot_rows 0) */
     /* mpi: rows, examples and log losses above are over all ranks */
     int ranks;                 /* 0 without mpi */
     uint64_t syncs;            /* merges done */

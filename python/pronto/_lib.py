@@ -26,7 +26,7 @@ import os
 import threading
 
 #: The ABI of libpronto.so this package is written for (PR_ABI_VERSION).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 PR_ERR_MSG_MAX = 512
 

@@ -52,6 +52,7 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
     int quiet = 0, team = 0, dataset = 0, estimate = 0, mpi = 0;
     const char *max_memory_s = NULL;
     unsigned long long sync_every = 1000000;
+    unsigned long long hot_rows = PR_TRAIN_HOT_ROWS;
     const char *merge_s = "avg";
     const char *events_uri = NULL, *data_dir = NULL, *from_s = NULL, *to_s = NULL;
     const char *window_s = NULL, *lateness_s = NULL;
@@ -79,6 +80,7 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
         {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
+        {"--hot-rows", NULL, PR_FLAG_UINT, &hot_rows, "N ffm, Hogwild threads: each thread learns the N most frequent buckets (and the bias) on its own copy, added into the model after every cache block; 0: plain Hogwild; default 1024", 0},
         {"--max-memory", NULL, PR_FLAG_STRING, &max_memory_s, "SIZE refuse to start (exit 2) when the estimated peak RSS exceeds SIZE (4G, 1500M; docs/memory.md)", 0},
         {"--estimate", NULL, PR_FLAG_BOOL, &estimate, "print the estimated peak RSS and its parts for this configuration and exit (no input needed)", 0},
         {"--mpi", NULL, PR_FLAG_BOOL, &mpi, "data-parallel over the ranks of `mpirun -np N pronto train --mpi ...`: each rank learns its shard (files round-robin if at least N files, else row i of each file to rank i mod N), the ranks merge their models, rank 0 validates and writes -o (docs/distributed.md)", 0},
@@ -241,6 +243,8 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
     o.neg_sample_rate = (float)neg;
     o.out_path = out;
     o.team = team;
+    if (hot_rows > 65536) return cli_usage_error("train", "--hot-rows: at most 65536");
+    o.hot_rows = (uint32_t)hot_rows;
     o.dataset = dataset;
     o.max_memory = max_memory;
     o.mpi = mpi;
@@ -300,8 +304,11 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
         } else {
             printf("  featurize   %.2f s (%.0f rows/s)\n", rep.prepare_seconds,
                    rep.prepare_seconds > 0 ? (double)rep.rows_read / rep.prepare_seconds : 0);
-            printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)\n",
+            printf("  learn       %.2f s, %d pass(es), %.0f examples/s with %d thread(s)",
                    rep.learn_seconds, rep.passes_run, learn_rate, o.threads);
+            if (rep.hot_rows >= 0)
+                printf(", %lld hot rows copied per thread", (long long)rep.hot_rows);
+            printf("\n");
         }
         if (mpi)
             printf("  mpi         %d ranks, %llu merges (%s) of %.2f MB each; %.2f s in merges "

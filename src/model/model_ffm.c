@@ -36,8 +36,9 @@
  * Fields >= n_fields and non-finite values: the feature is ignored
  * (pr__fx_build), in prediction and training alike.
  *
- * Threads: Hogwild, as model.h says, or a team of threads sharing each
- * example's pairs (model_ffm_team.c). Ownership: the impl owns the table.
+ * Threads: Hogwild, as model.h says, a team of threads sharing each
+ * example's pairs (model_ffm_team.c), or Hogwild with per-thread replicas
+ * of the hot rows (model_ffm_hot.c). Ownership: the impl owns the table.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -186,28 +187,32 @@ const pr__ffm_kernels pr__ffm_scalar = {pairs_scalar, pairs_update_scalar};
 
 /* ---------------------------------------------------------------- model */
 
-/* Compacts x, prefetches the rows the pair loops will walk (each pair
- * reads one slot in each of two rows: scattered loads that otherwise miss
- * one after the other) and initializes rows touched for the first time. */
-static int ffm_fx(const ffm_model *m, const pr_example *x, pr__fx *fx,
-                  pr__fx_buf *buf) {
-    if (!pr__fx_build(fx, buf, x, m->table, m->mask, m->row_floats,
-                      m->n_fields))
-        return 0;
+/* Prefetches the rows of a compacted example (each pair reads one slot in
+ * each of two rows: scattered loads that otherwise miss one after the
+ * other) and initializes rows touched for the first time. */
+void pr__ffm_fx_warm(const ffm_model *m, const pr_example *x, const pr__fx *fx) {
     const uint64_t span = m->lin_off + 2 * m->kpad;
     for (uint32_t i = 0; i < fx->n; i++)
         for (uint64_t off = 0; off < span; off += 16)
             __builtin_prefetch(fx->row[i] + off, 1, 3);
     for (uint32_t i = 0; i < fx->n; i++)
         pr__ffm_ready(m, x->f[fx->src[i]].index & m->mask, fx->row[i]);
+}
+
+/* Compacts x with rows in the shared table, then warms them. */
+static int ffm_fx(const ffm_model *m, const pr_example *x, pr__fx *fx,
+                  pr__fx_buf *buf) {
+    if (!pr__fx_build(fx, buf, x, m->table, m->mask, m->row_floats,
+                      m->n_fields))
+        return 0;
+    pr__ffm_fx_warm(m, x, fx);
     return 1;
 }
 
-
-/* Clipped logit of an already compacted example. */
-static double ffm_score(const ffm_model *m, const pr__fx *fx, float r) {
+/* Clipped logit of an already compacted example, with bias b. */
+static double ffm_score(const ffm_model *m, const pr__fx *fx, float r, const float *b) {
     const uint64_t lin = m->lin_off;
-    double t = m->bias[0];
+    double t = b[0];
     for (uint32_t i = 0; i < fx->n; i++) t += fx->row[i][lin] * fx->val[i];
     t += (double)r * m->kern->pairs(fx, m->kpad, 0, fx->n);
     return pr__clip_logit(t);
@@ -218,8 +223,32 @@ static double ffm_logit(const void *impl, const pr_example *x) {
     pr__fx fx;
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
-    double t = ffm_score(m, &fx, pr__ffm_r(m, &fx));
+    double t = ffm_score(m, &fx, pr__ffm_r(m, &fx), m->bias);
     pr__fx_release(&buf);
+    return t;
+}
+
+double pr__ffm_learn(const ffm_model *m, const pr__fx *fx, const pr_example *x,
+                     float *bias) {
+    float r = pr__ffm_r(m, fx);
+    double t = ffm_score(m, fx, r, bias);
+    if (pr__trainable_weight(x->weight)) {
+        float y = pr__is_click(x->label) ? 1.0f : 0.0f;
+        float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
+        const uint32_t kpad = m->kpad;
+        const uint64_t lin = (uint64_t)m->n_fields * 2 * kpad;
+        m->kern->pairs_update(fx, kpad, 0, fx->n, kappa * r, m->eta, m->lambda);
+        /* The linear gradient is scaled by r like the pair terms: without
+         * it the linear part learns ~n_features times faster than the
+         * interactions and overfits within a pass (measured on gen-criteo:
+         * 0.4520 -> 0.4462 test log loss; docs/benchmarks.md). */
+        for (uint32_t i = 0; i < fx->n; i++) {
+            float *l = fx->row[i] + lin;
+            pr__adagrad1(&l[0], &l[kpad], m->lambda * l[0] + kappa * r * fx->val[i],
+                         m->eta);
+        }
+        pr__adagrad1(&bias[0], &bias[1], kappa, m->eta);
+    }
     return t;
 }
 
@@ -228,25 +257,7 @@ double pr__ffm_update(void *impl, const pr_example *x) {
     pr__fx fx;
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return pr__clip_logit(m->bias[0]);
-    float r = pr__ffm_r(m, &fx);
-    double t = ffm_score(m, &fx, r);
-    if (pr__trainable_weight(x->weight)) {
-        float y = pr__is_click(x->label) ? 1.0f : 0.0f;
-        float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
-        const uint32_t kpad = m->kpad;
-        const uint64_t lin = (uint64_t)m->n_fields * 2 * kpad;
-        m->kern->pairs_update(&fx, kpad, 0, fx.n, kappa * r, m->eta, m->lambda);
-        /* The linear gradient is scaled by r like the pair terms: without
-         * it the linear part learns ~n_features times faster than the
-         * interactions and overfits within a pass (measured on gen-criteo:
-         * 0.4520 -> 0.4462 test log loss; docs/benchmarks.md). */
-        for (uint32_t i = 0; i < fx.n; i++) {
-            float *l = fx.row[i] + lin;
-            pr__adagrad1(&l[0], &l[kpad], m->lambda * l[0] + kappa * r * fx.val[i],
-                         m->eta);
-        }
-        pr__adagrad1(&m->bias[0], &m->bias[1], kappa, m->eta);
-    }
+    double t = pr__ffm_learn(m, &fx, x, m->bias);
     pr__fx_release(&buf);
     return t;
 }
@@ -313,6 +324,11 @@ const pr__model_ops pr__model_ffm_ops = {
     .team_prefetch = pr__ffm_team_prefetch,
     .team_sync = pr__ffm_team_sync,
     .team_free = pr__ffm_team_free,
+    .hot_new = pr__ffm_hot_new,
+    .hot_update = pr__ffm_hot_update,
+    .hot_prefetch = pr__ffm_hot_prefetch,
+    .hot_flush = pr__ffm_hot_flush,
+    .hot_free = pr__ffm_hot_free,
 };
 
 /* ---------------------------------------------------------------- internals */
@@ -362,7 +378,7 @@ void pr__ffm_grad(const pr_model *model, const pr_example *x, float *latent,
     pr__fx_buf buf;
     if (!ffm_fx(m, x, &fx, &buf)) return;
     float r = pr__ffm_r(m, &fx);
-    double t = ffm_score(m, &fx, r);
+    double t = ffm_score(m, &fx, r, m->bias);
     float y = pr__is_click(x->label) ? 1.0f : 0.0f;
     float kappa = (float)(pr__sigmoid(t) - y) * pr__clamp_value(x->weight);
     for (uint32_t i = 0; i < fx.n; i++) {

@@ -1,6 +1,7 @@
 /*
  * model_ffm_int.h: the FFM model's state, shared by model_ffm.c (the model
- * and its Hogwild update) and model_ffm_team.c (the team update). Nothing
+ * and its Hogwild update), model_ffm_team.c (the team update) and
+ * model_ffm_hot.c (hot replicas). Nothing
  * else includes it; the layout it describes is documented in model_ffm.c.
  */
 #ifndef PRONTO_MODEL_FFM_INT_H
@@ -53,6 +54,13 @@ static inline float pr__ffm_r(const ffm_model *m, const pr__fx *fx) {
 
 /* The single-thread update (model_ffm.c), the team's fallback. */
 double pr__ffm_update(void *impl, const pr_example *x);
+/* Its parts (model_ffm.c), for updates that place some rows elsewhere
+ * (model_ffm_hot.c): prefetch and initialize the rows fx points at;
+ * learn fx (already warmed) with bias b[0] and accumulator b[1],
+ * returning the logit before the update. */
+void pr__ffm_fx_warm(const ffm_model *m, const pr_example *x, const pr__fx *fx);
+double pr__ffm_learn(const ffm_model *m, const pr__fx *fx, const pr_example *x,
+                     float *b);
 
 /* Team update (model_ffm_team.c): the pr__model_ops team entries. */
 pr_status pr__ffm_team_new(void *impl, int nth, void **team, pr_err *err);
@@ -60,5 +68,13 @@ double pr__ffm_team_update(void *team, int ith, const pr_example *x);
 void pr__ffm_team_prefetch(void *team, int ith, const pr_example *x);
 void pr__ffm_team_sync(void *team, int ith);
 void pr__ffm_team_free(void *team);
+
+/* Hot replicas (model_ffm_hot.c): the pr__model_ops hot entries. */
+pr_status pr__ffm_hot_new(void *impl, int nth, const uint32_t *buckets, uint32_t n,
+                          void **hot, pr_err *err);
+double pr__ffm_hot_update(void *hot, int ith, const pr_example *x);
+void pr__ffm_hot_prefetch(const void *hot, int ith, const pr_example *x);
+void pr__ffm_hot_flush(void *hot, int ith);
+void pr__ffm_hot_free(void *hot);
 
 #endif

@@ -87,6 +87,14 @@ typedef struct pr__model_ops {
     void (*team_prefetch)(void *team, int ith, const pr_example *x);
     void (*team_sync)(void *team, int ith);
     void (*team_free)(void *team);
+    /* Optional hot replicas (model.h, pr_model_hot_*); all NULL for kinds
+     * without them. hot_new gets the buckets already masked and distinct. */
+    pr_status (*hot_new)(void *impl, int nth, const uint32_t *buckets, uint32_t n,
+                         void **hot, pr_err *err);
+    double (*hot_update)(void *hot, int ith, const pr_example *x);
+    void (*hot_prefetch)(const void *hot, int ith, const pr_example *x);
+    void (*hot_flush)(void *hot, int ith);
+    void (*hot_free)(void *hot);
 } pr__model_ops;
 
 extern const pr__model_ops pr__model_lr_ops;

@@ -43,6 +43,14 @@ pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
                               uint64_t *bad, pr_example_fn fn, void *ctx,
                               pr_err *err);
 
+/* hot_buckets.c: the at most max buckets worth a per-thread copy
+ * (pr_model_hot), most frequent first, counted on a sample of the cache's
+ * blocks after filter (may be NULL). OUT *out: malloc'd (NULL when none),
+ * *n_out of them. */
+pr_status pr__hot_buckets(const pr_cache *cache, const pr_featurizer *fz,
+                          const uint64_t *filter, uint32_t max, uint32_t **out,
+                          uint32_t *n_out, pr_err *err);
+
 /* dist.c: the MPI side of `pronto train --mpi`, for trainer.c. Every call
  * is collective (all ranks, same order); each returns PR_ERR_IO with MPI's
  * message when MPI reports an error (the caller then aborts the job). */
