@@ -20,19 +20,26 @@ SHARED=$(cd "$(dirname "$0")/../.." && pwd)/shared
 mkdir -p "$W"
 [ -x "$W/gen-criteo" ] || cc -O2 -o "$W/gen-criteo" "$SHARED/tools/gen-criteo.c" -lm
 [ -s "$W/c1m.tsv" ] || "$W/gen-criteo" --rows 1000000 --seed 2 > "$W/c1m.tsv"
+[ -s "$W/c1m-test.tsv" ] ||
+    "$W/gen-criteo" --rows 1200000 --seed 2 | tail -n 200000 > "$W/c1m-test.tsv"
 [ -s "$W/c1m-ffm.pcache" ] ||
     "$P" train -q --kind ffm --passes 1 --threads 1 --cache "$W/c1m-ffm.pcache" -o "$W/v.pm" "$W/c1m.tsv"
 steal() { awk '/^cpu /{print $9}' /proc/stat; }
-for r in $(seq 1 "$RUNS"); do for t in 1 2; do
+CONFIGS=${CONFIGS:-1 2:0 2}
+for r in $(seq 1 "$RUNS"); do for c in $CONFIGS; do
+    t=${c%%:*}; hot=(); [ "$c" != "$t" ] && hot=(--hot-rows "${c#*:}")
     load=$(cut -d' ' -f1 /proc/loadavg); s0=$(steal)
     read -r probe handoff < <("$B/bench_cpu_probe" 2)
     perf stat -x, -e task-clock,page-faults,context-switches,cpu-migrations -o "$W/perf.txt" \
-        /usr/bin/time -v "$P" train --kind ffm --k 4 --passes 3 --threads "$t" \
+        /usr/bin/time -v "$P" train --kind ffm --k 4 --passes 3 --threads "$t" "${hot[@]}" \
         --cache "$W/c1m-ffm.pcache" -o "$W/v.pm" "$W/c1m.tsv" > "$W/vout.txt" 2> "$W/vtime.txt"
     s1=$(steal)
+    read -r _ handoff_after < <("$B/bench_cpu_probe" 2)
     rate=$(grep -o 'learn .*' "$W/vout.txt" | sed 's/.*pass(es), \([0-9]*\) examples.*/\1/')
+    hotn=$(grep -o '[0-9]* hot rows' "$W/vout.txt" | cut -d' ' -f1)
     user=$(awk '/User time/ {print $NF}' "$W/vtime.txt"); sys=$(awk '/System time/ {print $NF}' "$W/vtime.txt")
     vol=$(awk '/Voluntary context/ {print $NF}' "$W/vtime.txt"); inv=$(awk '/Involuntary context/ {print $NF}' "$W/vtime.txt")
     pf=$(awk -F, '$3=="page-faults"{print $1}' "$W/perf.txt"); mig=$(awk -F, '$3=="cpu-migrations"{print $1}' "$W/perf.txt")
-    echo "threads=$t run=$r rate=$rate user=$user sys=$sys faults=$pf vol_cs=$vol invol_cs=$inv migrations=$mig steal_ticks=$((s1 - s0)) load=$load probe2_s=$probe handoff_ns=$handoff"
+    ll=$("$P" eval --json "$W/v.pm" "$W/c1m-test.tsv" | grep -o '"log_loss": *[0-9.]*' | sed 's/.*: *//')
+    echo "threads=$t hot_rows=${hotn:-none} run=$r rate=$rate user=$user sys=$sys faults=$pf vol_cs=$vol invol_cs=$inv migrations=$mig steal_ticks=$((s1 - s0)) load=$load probe2_s=$probe handoff_ns=$handoff handoff_after_ns=$handoff_after test_logloss=$ll"
 done; done

@@ -8,8 +8,10 @@
  */
 #include <math.h>
 
+#include "pronto/cache.h"
 #include "pronto/train.h"
 #include "test.h"
+#include "train/train_int.h"
 
 static uint64_t rng = 88172645463325252ULL;
 static double rnd01(void) {
@@ -414,8 +416,44 @@ TEST(records_from_memory_train_like_the_file) {
     free(mv.label);
 }
 
+/* The buckets worth per-thread copies (hot_buckets.c): those in at least
+ * 1 in 1024 examples, most frequent first, at most max of them. */
+TEST(hot_buckets_are_the_most_frequent) {
+    const char *path = test_path("hot.pcache");
+    pr_cache_writer *w = NULL;
+    pr_err err;
+    ASSERT_OK(pr_cache_writer_open(path, 12, 3, 1, &w, &err));
+    for (uint32_t e = 0; e < 8192; e++) {
+        pr_feature f[3] = {
+            {7, 0, 1.0f},                                       /* every example */
+            {e % 2 == 0 ? 9 : 1000 + e % 1500, 1, 1.0f},        /* half; the rest <= 3 times */
+            {e % 8 == 0 ? 11 : 2500 + e % 1500, 2, 1.0f},       /* 1 in 8; the rest <= 6 times */
+        };
+        pr_example x = {(float)(e % 3 == 0), 1.0f, 0, 3, f};
+        ASSERT_OK(pr_cache_writer_add(w, &x, &err));
+    }
+    ASSERT_OK(pr_cache_writer_close(w, &err));
+    pr_cache *c = NULL;
+    ASSERT_OK(pr_cache_open(path, &c, &err));
+    uint32_t *hot = NULL, n = 99;
+    ASSERT_OK(pr__hot_buckets(c, NULL, NULL, 10, &hot, &n, &err));
+    ASSERT_EQ_INT(n, 3);
+    ASSERT_EQ_INT(hot[0], 7);
+    ASSERT_EQ_INT(hot[1], 9);
+    ASSERT_EQ_INT(hot[2], 11);
+    free(hot);
+    ASSERT_OK(pr__hot_buckets(c, NULL, NULL, 2, &hot, &n, &err));
+    ASSERT_EQ_INT(n, 2);
+    ASSERT_EQ_INT(hot[1], 9);
+    free(hot);
+    ASSERT_OK(pr__hot_buckets(c, NULL, NULL, 0, &hot, &n, &err));
+    ASSERT_TRUE(n == 0 && hot == NULL);
+    pr_cache_close(c);
+}
+
 int main(void) {
     RUN(streaming_single_pass_learns_and_is_reproducible);
+    RUN(hot_buckets_are_the_most_frequent);
     RUN(rare_features_use_the_rare_bucket);
     RUN(online_admission_counts_and_honours_known_buckets);
     RUN(cache_passes_learn_and_are_reproducible);

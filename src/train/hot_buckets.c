@@ -10,9 +10,10 @@
  * thread touches it about once a block or less, so copying it back and
  * forth at every flush costs more than the rare collision it avoids. Of
  * those, the max most frequent are kept. On 1M gen-criteo rows (2^20
- * buckets) that is about 700 buckets, holding 75% of the feature
- * occurrences and nearly all of the sum of squared bucket counts (what the
- * chance of two threads writing one row at once grows with).
+ * buckets, 39 fields) more than 1024 qualify; the 1024 most frequent hold
+ * 77% of the feature occurrences and 99.8% of the sum of squared bucket
+ * counts (what the chance of two threads writing one row at once grows
+ * with), the top 256 55% and 97%.
  *
  * Counting: open addressing over the sampled (bucket, count) pairs, sized
  * to twice the sampled feature occurrences; no table of 2^bits counters.
