@@ -96,6 +96,7 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
     cli_model_flags_init(&mf, &flags[n_flags - CLI_MODEL_FLAGS_N]);
     int rc = pr_flags_parse("train", USAGE, flags, n_flags, argc, argv, files, 4096, &n_files);
     if (rc) return rc == 1 ? PR_EXIT_OK : PR_EXIT_USAGE;
+    if (hot_rows > 65536) return cli_usage_error("train", "--hot-rows: at most 65536");
     uint64_t max_memory = 0;
     if (max_memory_s && !cli_parse_size("train", "--max-memory", max_memory_s, &max_memory))
         return PR_EXIT_USAGE;
@@ -243,7 +244,6 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
     o.neg_sample_rate = (float)neg;
     o.out_path = out;
     o.team = team;
-    if (hot_rows > 65536) return cli_usage_error("train", "--hot-rows: at most 65536");
     o.hot_rows = (uint32_t)hot_rows;
     o.dataset = dataset;
     o.max_memory = max_memory;
