@@ -131,9 +131,24 @@ TEST(streaming_single_pass_learns_and_is_reproducible) {
     pr_model *c = train(PR_MODEL_KIND_LR, tr, NULL, 1, 2, &rep);
     pr_metrics_report rc = evaluate(c, te);
     ASSERT_NEAR(rc.log_loss, ra.log_loss, 0.01);
+    ASSERT_EQ_INT(rep.hot_rows, -1);  /* LR has no hot replicas */
     pr_model_free(a);
     pr_model_free(b);
     pr_model_free(c);
+    /* FFM on two learner threads copies the hot rows picked from the first
+     * batch, and learns as one thread does */
+    pr_model *f1 = train(PR_MODEL_KIND_FFM, tr, NULL, 1, 1, &rep);
+    ASSERT_EQ_INT(rep.hot_rows, -1);
+    pr_model *f2 = train(PR_MODEL_KIND_FFM, tr, NULL, 1, 2, &rep);
+    ASSERT_EQ_INT(rep.streamed, 1);
+    ASSERT_TRUE(rep.hot_rows > 0 && rep.hot_rows <= PR_TRAIN_HOT_ROWS);
+    ASSERT_EQ_INT(rep.example_passes, 20000);
+    pr_metrics_report r1 = evaluate(f1, te), r2 = evaluate(f2, te);
+    fprintf(stderr, "   ffm streamed: one thread %.5f, two with %lld hot rows %.5f\n",
+            r1.log_loss, (long long)rep.hot_rows, r2.log_loss);
+    ASSERT_NEAR(r2.log_loss, r1.log_loss, 0.01);
+    pr_model_free(f1);
+    pr_model_free(f2);
 }
 
 TEST(rare_features_use_the_rare_bucket) {

@@ -299,8 +299,11 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
         printf("\n");
         if (rep.streamed) {
             printf("  streamed    %.2f s, 1 pass read + featurized + learned at %.0f examples/s\n"
-                   "              with %d learner thread(s), no cache\n",
+                   "              with %d learner thread(s), no cache",
                    rep.learn_seconds, learn_rate, o.threads);
+            if (rep.hot_rows >= 0)
+                printf(", %lld hot rows copied per thread", (long long)rep.hot_rows);
+            printf("\n");
         } else {
             printf("  featurize   %.2f s (%.0f rows/s)\n", rep.prepare_seconds,
                    rep.prepare_seconds > 0 ? (double)rep.rows_read / rep.prepare_seconds : 0);

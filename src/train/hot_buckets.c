@@ -15,8 +15,11 @@
  * counts (what the chance of two threads writing one row at once grows
  * with), the top 256 55% and 97%.
  *
- * Counting: open addressing over the sampled (bucket, count) pairs, sized
- * to twice the sampled feature occurrences; no table of 2^bits counters.
+ * The one-pass streaming trainer (stream_learn.c) counts its first batch
+ * (16384 examples) with the same counter.
+ *
+ * Counting: open addressing over the (bucket, count) pairs seen, kept at
+ * most half full; no table of 2^bits counters.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +34,87 @@ typedef struct bucket_count {
     uint32_t count;
 } bucket_count;
 
+struct pr__hot_count {
+    bucket_count *tab;
+    uint64_t cap, used, examples;
+    uint32_t mask;
+};
+
 static int by_count_desc(const void *a, const void *b) {
     const bucket_count *x = a, *y = b;
     if (x->count != y->count) return x->count > y->count ? -1 : 1;
     return x->key < y->key ? -1 : x->key > y->key;
+}
+
+pr_status pr__hot_count_new(uint32_t hash_bits, pr__hot_count **out, pr_err *err) {
+    *out = calloc(1, sizeof **out);
+    if (!*out) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    (*out)->mask = (uint32_t)(((uint64_t)1 << hash_bits) - 1);
+    return PR_OK;
+}
+
+void pr__hot_count_free(pr__hot_count *h) {
+    if (!h) return;
+    free(h->tab);
+    free(h);
+}
+
+/* Keeps the table's load under 1/2 with `more` keys added. */
+static int reserve(pr__hot_count *h, uint64_t more) {
+    if (2 * (h->used + more) <= h->cap) return 1;
+    uint64_t ncap = h->cap ? h->cap * 2 : 1u << 16;
+    while (2 * (h->used + more) > ncap) ncap *= 2;
+    bucket_count *nt = calloc(ncap, sizeof *nt);
+    if (!nt) return 0;
+    for (uint64_t j = 0; j < h->cap; j++) {
+        if (!h->tab[j].key) continue;
+        uint64_t i = (h->tab[j].key * 0x9E3779B97F4A7C15ull) >> 20 & (ncap - 1);
+        while (nt[i].key) i = (i + 1) & (ncap - 1);
+        nt[i] = h->tab[j];
+    }
+    free(h->tab);
+    h->tab = nt;
+    h->cap = ncap;
+    return 1;
+}
+
+pr_status pr__hot_count_add(pr__hot_count *h, const pr_example *x, pr_err *err) {
+    if (!reserve(h, x->n)) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    h->examples++;
+    for (uint32_t f = 0; f < x->n; f++) {
+        uint32_t key = (x->f[f].index & h->mask) + 1;
+        uint64_t i = (key * 0x9E3779B97F4A7C15ull) >> 20 & (h->cap - 1);
+        while (h->tab[i].key && h->tab[i].key != key) i = (i + 1) & (h->cap - 1);
+        if (!h->tab[i].key) {
+            h->tab[i].key = key;
+            h->used++;
+        }
+        h->tab[i].count++;
+    }
+    return PR_OK;
+}
+
+pr_status pr__hot_count_pick(pr__hot_count *h, uint32_t max, uint32_t **out,
+                             uint32_t *n_out, pr_err *err) {
+    *out = NULL;
+    *n_out = 0;
+    if (max == 0 || !h->tab) return PR_OK;
+    /* compact the qualifying buckets to the front, most frequent first (the
+     * table is spent: counting again needs a new counter) */
+    uint64_t min = h->examples / MIN_SHARE > 1 ? h->examples / MIN_SHARE : 2, n = 0;
+    for (uint64_t j = 0; j < h->cap; j++)
+        if (h->tab[j].key && h->tab[j].count >= min) h->tab[n++] = h->tab[j];
+    qsort(h->tab, n, sizeof *h->tab, by_count_desc);
+    if (n > max) n = max;
+    uint32_t *list = malloc((n ? n : 1) * sizeof *list);
+    if (!list) return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
+    for (uint64_t j = 0; j < n; j++) list[j] = h->tab[j].key - 1;
+    free(h->tab);
+    h->tab = NULL;
+    h->cap = h->used = 0;
+    *out = list;
+    *n_out = (uint32_t)n;
+    return PR_OK;
 }
 
 pr_status pr__hot_buckets(const pr_cache *cache, const pr_featurizer *fz,
@@ -45,68 +125,20 @@ pr_status pr__hot_buckets(const pr_cache *cache, const pr_featurizer *fz,
     uint32_t nb = pr_cache_n_blocks(cache);
     if (max == 0 || nb == 0) return PR_OK;
     uint32_t take = nb < SAMPLE_BLOCKS ? nb : SAMPLE_BLOCKS;
+    pr__hot_count *h = NULL;
+    pr_status s = pr__hot_count_new(pr_cache_hash_bits(cache), &h, err);
     pr_cache_block blk;
     pr_cache_block_init(&blk);
-    bucket_count *tab = NULL;
-    uint64_t cap = 0, used = 0, examples = 0;
-    const uint32_t mask = (uint32_t)(((uint64_t)1 << pr_cache_hash_bits(cache)) - 1);
-    pr_status s = PR_OK;
     for (uint32_t k = 0; k < take && s == PR_OK; k++) {
         uint32_t b = (uint32_t)((uint64_t)nb * k / take);
         if ((s = pr_cache_read_block(cache, b, &blk, err)) != PR_OK) break;
         for (uint32_t i = 0; i < blk.n && s == PR_OK; i++) {
-            pr_example *x = &blk.ex[i];
-            pr_featurizer_apply_filter(fz, filter, x);
-            examples++;
-            if (2 * (used + x->n) > cap) {  /* grow: keep the load under 1/2 */
-                uint64_t ncap = cap ? cap * 2 : 1u << 16;
-                while (2 * (used + x->n) > ncap) ncap *= 2;
-                bucket_count *nt = calloc(ncap, sizeof *nt);
-                if (!nt) {
-                    s = pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-                    break;
-                }
-                for (uint64_t j = 0; j < cap; j++) {
-                    if (!tab[j].key) continue;
-                    uint64_t h = (tab[j].key * 0x9E3779B97F4A7C15ull) & (ncap - 1);
-                    while (nt[h].key) h = (h + 1) & (ncap - 1);
-                    nt[h] = tab[j];
-                }
-                free(tab);
-                tab = nt;
-                cap = ncap;
-            }
-            for (uint32_t f = 0; f < x->n; f++) {
-                uint32_t key = (x->f[f].index & mask) + 1;
-                uint64_t h = (key * 0x9E3779B97F4A7C15ull) & (cap - 1);
-                while (tab[h].key && tab[h].key != key) h = (h + 1) & (cap - 1);
-                if (!tab[h].key) {
-                    tab[h].key = key;
-                    used++;
-                }
-                tab[h].count++;
-            }
+            pr_featurizer_apply_filter(fz, filter, &blk.ex[i]);
+            s = pr__hot_count_add(h, &blk.ex[i], err);
         }
     }
     pr_cache_block_free(&blk);
-    if (s != PR_OK || !tab) {
-        free(tab);
-        return s;
-    }
-    /* compact the qualifying buckets to the front, most frequent first */
-    uint64_t min = examples / MIN_SHARE > 1 ? examples / MIN_SHARE : 2, n = 0;
-    for (uint64_t j = 0; j < cap; j++)
-        if (tab[j].key && tab[j].count >= min) tab[n++] = tab[j];
-    qsort(tab, n, sizeof *tab, by_count_desc);
-    if (n > max) n = max;
-    uint32_t *list = malloc((n ? n : 1) * sizeof *list);
-    if (!list) {
-        free(tab);
-        return pr_err_set(err, PR_ERR_NOMEM, "out of memory");
-    }
-    for (uint64_t j = 0; j < n; j++) list[j] = tab[j].key - 1;
-    free(tab);
-    *out = list;
-    *n_out = (uint32_t)n;
-    return PR_OK;
+    if (s == PR_OK) s = pr__hot_count_pick(h, max, out, n_out, err);
+    pr__hot_count_free(h);
+    return s;
 }

@@ -14,7 +14,9 @@
  * vs 0.4525 test log loss on gen-criteo) and then learned:
  *   threads = 1: by the reader's thread itself: deterministic;
  *   threads = N: by N learner threads taking full batches from a bounded
- *                queue (Hogwild; only the interleaving is not deterministic).
+ *                queue (Hogwild; only the interleaving is not deterministic);
+ *                for FFM with per-thread copies of the hot rows picked
+ *                from the first batch (pr_model_hot, as trainer.c does).
  *
  * Rare features: pr_count_filter_add_admit maps a feature to its field's
  * rare bucket until its bucket has been seen min_count times (McMahan et
@@ -26,6 +28,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,11 +69,36 @@ typedef struct stream_ctx {
     const char *prof_file;
     pr_scores *scores;           /* under lock when threaded */
     double recal;                /* ln(neg_sample_rate) */
+    /* threads > 1 on a model with hot replicas: made from the first full
+     * batch before it is handed over (hot_buckets.c), NULL until then and
+     * for an input shorter than a batch */
+    pr_model_hot *hot;
+    atomic_int next_ith;         /* learner ids */
 } stream_ctx;
 
-static double update_one(pr_model *m, pr_example *x, pr_example *next) {
-    if (next) pr_model_prefetch(m, next);
-    return pr_model_update(m, x);
+/* Who learns: the model itself, or learner ith through the hot replicas,
+ * flushed every HOT_FLUSH_EXAMPLES (trainer.c has why). */
+typedef struct learner_ref {
+    pr_model *model;
+    pr_model_hot *hot;
+    int ith;
+    uint32_t since_flush;
+} learner_ref;
+
+#define HOT_FLUSH_EXAMPLES 1024
+
+static double update_one(learner_ref *r, pr_example *x, pr_example *next) {
+    if (!r->hot) {
+        if (next) pr_model_prefetch(r->model, next);
+        return pr_model_update(r->model, x);
+    }
+    if (next) pr_model_hot_prefetch(r->hot, r->ith, next);
+    double z = pr_model_update_hot(r->hot, r->ith, x);
+    if (++r->since_flush == HOT_FLUSH_EXAMPLES) {
+        pr_model_hot_flush(r->hot, r->ith);
+        r->since_flush = 0;
+    }
+    return z;
 }
 
 /* ------------------------------------------------------------ batches */
@@ -128,11 +156,11 @@ static void batch_seal(batch *b, uint64_t seed) {
 }
 
 /* Learns a sealed batch; adds its log loss to *ll / *w. */
-static void batch_learn(pr_model *m, batch *b, double *ll, double *w,
+static void batch_learn(learner_ref *r, batch *b, double *ll, double *w,
                         pr_scores *sc, double recal) {
     for (uint32_t i = 0; i < b->n; i++) {
         pr_example *x = &b->ex[i];
-        double z = update_one(m, x, i + 1 < b->n ? &b->ex[i + 1] : NULL);
+        double z = update_one(r, x, i + 1 < b->n ? &b->ex[i + 1] : NULL);
         pr_scores_add_logit(sc, z + recal);
         *ll += x->weight * pr__logloss_of_logit(z, x->label);
         *w += x->weight;
@@ -143,12 +171,15 @@ static void batch_learn(pr_model *m, batch *b, double *ll, double *w,
 
 static void *learner(void *arg) {
     stream_ctx *c = arg;
+    learner_ref r = {c->model, NULL, atomic_fetch_add(&c->next_ith, 1), 0};
     for (;;) {
         pthread_mutex_lock(&c->lock);
         while (!c->full_head && !c->done) pthread_cond_wait(&c->has_full, &c->lock);
         batch *b = c->full_head;
+        r.hot = c->hot;  /* set before the first batch was queued */
         if (!b) {
             pthread_mutex_unlock(&c->lock);
+            if (r.hot) pr_model_hot_flush(r.hot, r.ith);  /* its last changes */
             return NULL;
         }
         c->full_head = b->next;
@@ -158,7 +189,7 @@ static void *learner(void *arg) {
         double ll = 0, w = 0;
         pr_scores *sc = calloc(1, sizeof *sc);
         pr_scores dummy;
-        batch_learn(c->model, b, &ll, &w, sc ? sc : &dummy, c->recal);
+        batch_learn(&r, b, &ll, &w, sc ? sc : &dummy, c->recal);
 
         pthread_mutex_lock(&c->lock);
         if (sc) pr_scores_merge(c->scores, sc);
@@ -177,17 +208,36 @@ static void *learner(void *arg) {
 
 /* Seals the current batch and learns it (threads = 1) or hands it to the
  * learners and takes a free one. */
+/* The hot replicas, from the buckets of b (the first batch). */
+static pr_status make_hot(stream_ctx *c, const batch *b, pr_err *err) {
+    pr__hot_count *h = NULL;
+    uint32_t *list = NULL, n = 0;
+    pr_status s = pr__hot_count_new(pr_model_params_get(c->model)->hash_bits, &h, err);
+    for (uint32_t i = 0; s == PR_OK && i < b->n; i++) s = pr__hot_count_add(h, &b->ex[i], err);
+    if (s == PR_OK) s = pr__hot_count_pick(h, c->o->hot_rows, &list, &n, err);
+    pr__hot_count_free(h);
+    if (s == PR_OK) s = pr_model_hot_new(c->model, c->o->threads, list, n, &c->hot, err);
+    if (s == PR_OK) c->rep->hot_rows = n;
+    free(list);
+    return s;
+}
+
 static pr_status hand_over(stream_ctx *c, pr_err *err) {
     batch *b = c->cur;
     batch_seal(b, c->o->seed * 0x9e3779b97f4a7c15ULL + c->n_batches++);
     if (!c->threaded) {
-        batch_learn(c->model, b, &c->ll_sum, &c->ll_w, c->scores, c->recal);
+        learner_ref r = {c->model, NULL, 0, 0};
+        batch_learn(&r, b, &c->ll_sum, &c->ll_w, c->scores, c->recal);
         c->rep->example_passes += b->n;
         b->n = 0;
         b->n_feat = 0;
         pr_progress_update(&c->prog, c->rep->rows_read, "logloss",
                            c->ll_w > 0 ? c->ll_sum / c->ll_w : 0);
         return PR_OK;
+    }
+    if (c->n_batches == 1 && c->o->hot_rows && pr_model_supports_hot(c->model)) {
+        pr_status s = make_hot(c, b, err);
+        if (s != PR_OK) return s;
     }
     pthread_mutex_lock(&c->lock);
     b->next = NULL;
@@ -201,7 +251,6 @@ static pr_status hand_over(stream_ctx *c, pr_err *err) {
     double ll = c->shared_ll_w > 0 ? c->shared_ll_sum / c->shared_ll_w : 0;
     pthread_mutex_unlock(&c->lock);
     pr_progress_update(&c->prog, c->rep->rows_read, "logloss", ll);
-    (void)err;
     return PR_OK;
 }
 
@@ -313,6 +362,7 @@ pr_status pr__learn_stream(pr_model *model, pr_featurizer *fz, const pr_spec *sp
         pthread_cond_broadcast(&c.has_full);
         pthread_mutex_unlock(&c.lock);
         for (int i = 0; i < started; i++) pthread_join(tids[i], NULL);
+        pr_model_hot_free(c.hot);  /* every learner flushed on its way out */
         c.ll_sum = c.shared_ll_sum;
         c.ll_w = c.shared_ll_w;
         rep->example_passes += c.learned;

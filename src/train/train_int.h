@@ -50,6 +50,14 @@ pr_status pr__featurize_shard(pr_featurizer *fz, const pr_spec *spec,
 pr_status pr__hot_buckets(const pr_cache *cache, const pr_featurizer *fz,
                           const uint64_t *filter, uint32_t max, uint32_t **out,
                           uint32_t *n_out, pr_err *err);
+/* The counter behind it, for examples from elsewhere: add examples (their
+ * indices as the learners will see them), then pick once, by the same rule. */
+typedef struct pr__hot_count pr__hot_count;
+pr_status pr__hot_count_new(uint32_t hash_bits, pr__hot_count **out, pr_err *err);
+pr_status pr__hot_count_add(pr__hot_count *h, const pr_example *x, pr_err *err);
+pr_status pr__hot_count_pick(pr__hot_count *h, uint32_t max, uint32_t **out,
+                             uint32_t *n_out, pr_err *err);
+void pr__hot_count_free(pr__hot_count *h);
 
 /* dist.c: the MPI side of `pronto train --mpi`, for trainer.c. Every call
  * is collective (all ranks, same order); each returns PR_ERR_IO with MPI's
