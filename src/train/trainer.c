@@ -7,16 +7,20 @@
  * thread, averaged) changes the algorithm and multiplies memory. Hogwild
  * measured: FTRL-LR 2.0M examples/s at 1 thread, 3.5M at 2 (1.75x: LR's
  * writes are 8-12 bytes per feature, contention is rare). FFM writes whole
- * 1.3 KB rows per feature, and the hot rows (frequent values, rare and
- * missing buckets) bounce between cores: 175k -> 230-250k at 2 threads,
- * while two independent processes do 175k each. The team update (--team,
- * below) removes the races but not the cost: same best-case speed, worse
- * under CPU contention, so Hogwild stays the default. Figures:
- * docs/benchmarks.md. Reproducibility comes from --threads 1: the block
- * order and the order within each block depend only on (seed, pass, block),
- * never on timing. With --team, models with a team update (FFM) learn each
- * example with all threads at once (learn_team_worker): no weight is
- * written by two threads, and the result does not depend on timing either.
+ * rows of 22-40 slots per feature, and the hot rows (frequent values, rare
+ * and missing buckets, the bias) bounce between cores: at 2 threads FFM
+ * ran 450k examples/s when the host's two vCPUs shared an L3 and 150k when
+ * they did not. So FFM's Hogwild threads keep their own copies of the hot
+ * rows and the bias (pr_model_hot, model.h; which rows: hot_buckets.c) and
+ * add their changes to the shared model every HOT_FLUSH_EXAMPLES; every
+ * other row is plain Hogwild. The team update (--team, below) removes the
+ * races too but not the cost (same best-case speed, worse under CPU
+ * contention). Figures: docs/benchmarks.md. Reproducibility comes from
+ * --threads 1: the block order and the order within each block depend only
+ * on (seed, pass, block), never on timing. With --team, models with a team
+ * update (FFM) learn each example with all threads at once
+ * (learn_team_worker): no weight is written by two threads, and the result
+ * does not depend on timing either.
  *
  * Ownership: the trainer owns the caches it creates (temporary ones are
  * removed before returning), the count filter and the per-thread buffers.
