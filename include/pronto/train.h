@@ -7,7 +7,8 @@
  *      pr_featurizer) and written to an example cache (pr_cache); the
  *      minimum-count filter counts every feature on the way.
  *   2. learn: passes over the cache with N threads (Hogwild: lock-free
- *      updates of one shared model), blocks in a seeded random order,
+ *      updates of one shared model; FFM's threads learn its hot rows on
+ *      copies of their own, see hot_rows), blocks in a seeded random order,
  *      examples shuffled within each block; the count filter's bitmap maps
  *      rare features to their field's rare bucket. Pass 1 reports
  *      progressive-validation log loss; with a validation file, each pass
