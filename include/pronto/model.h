@@ -191,7 +191,11 @@ void pr_model_team_free(pr_model_team *t);
  *                      pr_model_hot_flush(hot, ith); }
  *   pr_model_hot_free(hot);                     // after the threads end
  *
- * Supported by FFM (pr_model_supports_hot); LR and FM train plain Hogwild. */
+ * Supported by FFM (pr_model_supports_hot); LR and FM train plain Hogwild:
+ * LR's table (16 MB at 2^20) lives in the caches, so across L3s a share of
+ * all its writes move between the cores, not only the hot ones, and the
+ * per-feature lookup of copies cost more than it saved (docs/benchmarks.md
+ * "Hot copies"). */
 typedef struct pr_model_hot pr_model_hot;
 
 /* 1 if m's kind has hot replicas, else 0. */

@@ -4,12 +4,14 @@
  * replicas themselves are in model_ffm_hot.c.
  *
  * Here the bucket list is masked, sorted and made distinct, so that every
- * kind gets a clean list.
+ * kind gets a clean list; and the bookkeeping the kinds share (pr__hot,
+ * model_int.h) lives here.
  *
  * Ownership: a pr_model_hot owns the kind's state (released through
  * ops->hot_free) and borrows the model.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/model_int.h"
 
@@ -78,6 +80,75 @@ void pr_model_hot_prefetch(const pr_model_hot *h, int ith, const pr_example *x) 
 void pr_model_hot_flush(pr_model_hot *h, int ith) {
     h->ops->hot_flush(h->impl, ith);
 }
+
+/* ------------------------------------------------------------ pr__hot */
+
+static float *copy_alloc(uint64_t floats) {
+    return aligned_alloc(64, ((size_t)floats * sizeof(float) + 63) & ~(size_t)63);
+}
+
+pr_status pr__hot_init(pr__hot *h, int nth, const uint32_t *buckets, uint32_t n,
+                       uint64_t unit_floats, uint64_t extra_floats, pr_err *err) {
+    memset(h, 0, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    h->n = n;
+    h->nth = nth;
+    h->unit_floats = unit_floats;
+    h->floats = (uint64_t)n * unit_floats + extra_floats;
+    uint32_t cap = 64;
+    while (cap < 4 * n) cap *= 2;
+    h->cap_mask = cap - 1;
+    h->bucket = malloc((n ? n : 1) * sizeof *h->bucket);
+    h->key = calloc(cap, sizeof *h->key);
+    h->slot = calloc(cap, sizeof *h->slot);
+    h->th = calloc((size_t)nth, sizeof *h->th);
+    int ok = h->bucket && h->key && h->slot && h->th;
+    for (int t = 0; ok && t < nth; t++) {
+        h->th[t].local = copy_alloc(h->floats);
+        h->th[t].base = copy_alloc(h->floats);
+        ok = h->th[t].local && h->th[t].base;
+    }
+    if (!ok) {
+        pr__hot_release(h);
+        return pr_err_set(err, PR_ERR_NOMEM,
+                          "hot replicas: cannot allocate %d x 2 copies of %u buckets", nth, n);
+    }
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t b = buckets[s];
+        h->bucket[s] = b;
+        uint32_t i = (b * 0x9E3779B1u) & h->cap_mask;
+        while (h->key[i]) i = (i + 1) & h->cap_mask;
+        h->key[i] = b + 1;
+        h->slot[i] = s;
+    }
+    return PR_OK;
+}
+
+void pr__hot_release(pr__hot *h) {
+    for (int t = 0; h->th && t < h->nth; t++) {
+        free(h->th[t].local);
+        free(h->th[t].base);
+    }
+    pthread_mutex_destroy(&h->lock);
+    free(h->th);
+    free(h->bucket);
+    free(h->key);
+    free(h->slot);
+    memset(h, 0, sizeof *h);
+}
+
+void pr__hot_fold(float *restrict shared, float *restrict local, float *restrict base,
+                  uint64_t n) {
+    for (uint64_t d = 0; d < n; d++) {
+        float sh = shared[d], l = local[d], b = base[d];
+        float v = sh == b ? l : sh + (l - b);
+        shared[d] = v;
+        local[d] = v;
+        base[d] = v;
+    }
+}
+
+/* ------------------------------------------------------------ front door */
 
 void pr_model_hot_free(pr_model_hot *h) {
     if (!h) return;

@@ -15,6 +15,7 @@
 #define PRONTO_MODEL_INT_H
 
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -96,6 +97,55 @@ typedef struct pr__model_ops {
     void (*hot_flush)(void *hot, int ith);
     void (*hot_free)(void *hot);
 } pr__model_ops;
+
+/* ------------------------------------------------------------ hot replicas
+ * What every kind's hot replicas share (model_hot.c; model.h has the
+ * idea): the hot buckets, a lookup from bucket to its place in the copies,
+ * each thread's two copies and the lock flushes take. A copy holds n units
+ * of unit_floats floats (one per hot bucket, in bucket order) and then
+ * extra_floats (the bias); `local` is what the thread learns on, `base`
+ * the same values as of its last flush. */
+typedef struct pr__hot_copy {
+    float *local;
+    float *base;
+    char pad[64 - 2 * sizeof(float *)];  /* one line per thread */
+} pr__hot_copy;
+
+typedef struct pr__hot {
+    uint32_t n;              /* hot buckets */
+    uint32_t *bucket;        /* n, as given (distinct, masked) */
+    uint32_t *key;           /* cap_mask + 1 slots: bucket + 1, 0 = empty */
+    uint32_t *slot;          /* its unit in the copies */
+    uint32_t cap_mask;
+    uint64_t unit_floats;
+    uint64_t floats;         /* per copy: n * unit_floats + extra_floats */
+    int nth;
+    pr__hot_copy *th;        /* nth */
+    pthread_mutex_t lock;
+} pr__hot;
+
+/* Allocates h's tables and copies (contents left to the kind). On failure
+ * h is released and the error says what could not be had. */
+pr_status pr__hot_init(pr__hot *h, int nth, const uint32_t *buckets, uint32_t n,
+                       uint64_t unit_floats, uint64_t extra_floats, pr_err *err);
+void pr__hot_release(pr__hot *h);
+
+/* Unit of bucket b in the copies, or -1 when b is not hot (open
+ * addressing at load <= 1/4: one or two probes). */
+static inline int64_t pr__hot_find(const pr__hot *h, uint32_t b) {
+    for (uint32_t i = (b * 0x9E3779B1u) & h->cap_mask;; i = (i + 1) & h->cap_mask) {
+        uint32_t k = h->key[i];
+        if (k == b + 1) return h->slot[i];
+        if (k == 0) return -1;
+    }
+}
+
+/* shared += local - base; local = base = shared, over n floats. Where no
+ * other thread has flushed since (shared == base), shared takes local as
+ * it is: one thread's replica then trains exactly as pr_model_update
+ * does, bit for bit, instead of through base + (local - base). */
+void pr__hot_fold(float *restrict shared, float *restrict local, float *restrict base,
+                  uint64_t n);
 
 extern const pr__model_ops pr__model_lr_ops;
 extern const pr__model_ops pr__model_ffm_ops;

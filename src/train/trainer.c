@@ -230,7 +230,11 @@ typedef struct learn_shared {
     double recal;                /* ln(neg_sample_rate): logit -> served p */
 } learn_shared;
 
-typedef struct learn_thread {
+/* Each thread's own: written on every example (scores, the pass-1 loss),
+ * so aligned to a cache line: two threads' counters sharing a line would
+ * move it between the cores on every example, which on this project's
+ * host costs up to 200 ns each time (docs/benchmarks.md). */
+typedef struct __attribute__((aligned(64))) learn_thread {
     learn_shared *sh;
     int ith;
     pthread_t tid;
@@ -444,7 +448,8 @@ static pr_status learn_pass(pr_model *model, const pr_cache *cache,
                             pr_err *err) {
     uint32_t nb = pr_cache_n_blocks(cache);
     uint32_t *order = malloc((nb ? nb : 1) * sizeof *order);
-    learn_thread *th = calloc((size_t)o->threads, sizeof *th);
+    learn_thread *th = aligned_alloc(64, (size_t)o->threads * sizeof *th);
+    if (th) memset(th, 0, (size_t)o->threads * sizeof *th);
     if (!order || !th) {
         free(order);
         free(th);
