@@ -214,8 +214,10 @@ pr_status pr_model_hot_new(pr_model *m, int nth, const uint32_t *buckets, uint32
  * thread's own copy for the hot ones). Only thread ith may use ith. */
 double pr_model_update_hot(pr_model_hot *h, int ith, const pr_example *x);
 /* pr_model_prefetch for thread ith: fetches its copies of hot rows and
- * the shared rows of the others. */
-void pr_model_hot_prefetch(const pr_model_hot *h, int ith, const pr_example *x);
+ * the shared rows of the others. What it looks up is kept for thread ith's
+ * next update if that update is of this same x, so x must not change in
+ * between (the trainer filters an example before prefetching it). */
+void pr_model_hot_prefetch(pr_model_hot *h, int ith, const pr_example *x);
 /* Adds thread ith's changes to the hot units since its last flush to the
  * shared model and refreshes its copy from the result (the other threads'
  * flushed changes included). Serialised with the other threads' flushes

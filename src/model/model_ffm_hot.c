@@ -40,9 +40,20 @@
 
 #include "model/model_ffm_int.h"
 
+/* What pr__ffm_hot_prefetch looked up for the last two examples it was
+ * given (callers prefetch the next example, then update the current one),
+ * so that their updates do not look the same buckets up again. */
+#define STASH_FEATURES 256
+typedef struct __attribute__((aligned(64))) stash {
+    const pr_example *x[2];  /* NULL: nothing stashed */
+    uint32_t next;           /* slot the next prefetch fills */
+    int32_t unit[2][STASH_FEATURES];  /* per feature of x[k]: its unit, or -1 */
+} stash;
+
 typedef struct ffm_hot {
     ffm_model *m;
     pr__hot h;               /* units: rows; extra: the bias */
+    stash *st;               /* one per thread */
 } ffm_hot;
 
 pr_status pr__ffm_hot_new(void *impl, int nth, const uint32_t *buckets, uint32_t n,
@@ -55,6 +66,15 @@ pr_status pr__ffm_hot_new(void *impl, int nth, const uint32_t *buckets, uint32_t
     if (s != PR_OK) {
         free(fh);
         return s;
+    }
+    fh->st = aligned_alloc(64, (size_t)nth * sizeof *fh->st);
+    if (!fh->st) {
+        pr__ffm_hot_free(fh);
+        return pr_err_set(err, PR_ERR_NOMEM, "hot replicas: out of memory");
+    }
+    for (int t = 0; t < nth; t++) {
+        fh->st[t].x[0] = fh->st[t].x[1] = NULL;
+        fh->st[t].next = 0;
     }
     const uint64_t rf = m->row_floats;
     for (uint32_t u = 0; u < n; u++) {
@@ -79,8 +99,12 @@ double pr__ffm_hot_update(void *hot, int ith, const pr_example *x) {
     pr__fx_buf buf;
     if (!pr__fx_build(&fx, &buf, x, m->table, m->mask, m->row_floats, m->n_fields))
         return pr__clip_logit(bias[0]);
+    stash *st = &fh->st[ith];
+    const int k = st->x[0] == x ? 0 : st->x[1] == x ? 1 : -1;
+    if (k >= 0) st->x[k] = NULL;
     for (uint32_t i = 0; i < fx.n; i++) {  /* hot rows: this thread's copies */
-        int64_t u = pr__hot_find(&fh->h, x->f[fx.src[i]].index & m->mask);
+        int64_t u = k >= 0 ? st->unit[k][fx.src[i]]
+                           : pr__hot_find(&fh->h, x->f[fx.src[i]].index & m->mask);
         if (u >= 0) fx.row[i] = local + (uint64_t)u * m->row_floats;
     }
     pr__ffm_fx_warm(m, x, &fx);
@@ -89,14 +113,19 @@ double pr__ffm_hot_update(void *hot, int ith, const pr_example *x) {
     return z;
 }
 
-void pr__ffm_hot_prefetch(const void *hot, int ith, const pr_example *x) {
-    const ffm_hot *fh = hot;
+void pr__ffm_hot_prefetch(void *hot, int ith, const pr_example *x) {
+    ffm_hot *fh = hot;
     const ffm_model *m = fh->m;
     const float *local = fh->h.th[ith].local;
     const uint64_t span = m->lin_off + 2 * m->kpad;
+    stash *st = &fh->st[ith];
+    const uint32_t k = st->next;
+    st->next ^= 1;
+    st->x[k] = x->n <= STASH_FEATURES ? x : NULL;
     for (uint32_t i = 0; i < x->n; i++) {
         uint32_t b = x->f[i].index & m->mask;
         int64_t u = pr__hot_find(&fh->h, b);
+        if (i < STASH_FEATURES) st->unit[k][i] = (int32_t)u;
         const float *row = u >= 0 ? local + (uint64_t)u * m->row_floats
                                   : m->table + (uint64_t)b * m->row_floats;
         for (uint64_t off = 0; off < span; off += 16) __builtin_prefetch(row + off, 1, 3);
@@ -120,5 +149,6 @@ void pr__ffm_hot_free(void *hot) {
     ffm_hot *fh = hot;
     if (!fh) return;
     pr__hot_release(&fh->h);
+    free(fh->st);
     free(fh);
 }

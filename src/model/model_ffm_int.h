@@ -73,7 +73,7 @@ void pr__ffm_team_free(void *team);
 pr_status pr__ffm_hot_new(void *impl, int nth, const uint32_t *buckets, uint32_t n,
                           void **hot, pr_err *err);
 double pr__ffm_hot_update(void *hot, int ith, const pr_example *x);
-void pr__ffm_hot_prefetch(const void *hot, int ith, const pr_example *x);
+void pr__ffm_hot_prefetch(void *hot, int ith, const pr_example *x);
 void pr__ffm_hot_flush(void *hot, int ith);
 void pr__ffm_hot_free(void *hot);
 

@@ -73,7 +73,7 @@ double pr_model_update_hot(pr_model_hot *h, int ith, const pr_example *x) {
     return h->ops->hot_update(h->impl, ith, x);
 }
 
-void pr_model_hot_prefetch(const pr_model_hot *h, int ith, const pr_example *x) {
+void pr_model_hot_prefetch(pr_model_hot *h, int ith, const pr_example *x) {
     h->ops->hot_prefetch(h->impl, ith, x);
 }
 
@@ -95,32 +95,45 @@ pr_status pr__hot_init(pr__hot *h, int nth, const uint32_t *buckets, uint32_t n,
     h->nth = nth;
     h->unit_floats = unit_floats;
     h->floats = (uint64_t)n * unit_floats + extra_floats;
-    uint32_t cap = 64;
-    while (cap < 4 * n) cap *= 2;
-    h->cap_mask = cap - 1;
     h->bucket = malloc((n ? n : 1) * sizeof *h->bucket);
-    h->key = calloc(cap, sizeof *h->key);
-    h->slot = calloc(cap, sizeof *h->slot);
     h->th = calloc((size_t)nth, sizeof *h->th);
-    int ok = h->bucket && h->key && h->slot && h->th;
+    int ok = h->bucket && h->th;
     for (int t = 0; ok && t < nth; t++) {
         h->th[t].local = copy_alloc(h->floats);
         h->th[t].base = copy_alloc(h->floats);
         ok = h->th[t].local && h->th[t].base;
+    }
+    /* the lookup table: at least 4 slots a key, doubled until every key
+     * lands in its home slot or the next (pr__hot_find reads only those),
+     * up to 64 slots a key; a key that still finds no place (never seen)
+     * would be missed by lookups: its bucket then trains as a shared one
+     * and flushes add nothing to it, which is correct, only slower */
+    uint64_t cap = 64;
+    while (cap < 4 * (uint64_t)n) cap *= 2;
+    for (; ok; cap *= 2) {
+        free(h->key);
+        free(h->slot);
+        h->key = calloc(cap, sizeof *h->key);
+        h->slot = calloc(cap, sizeof *h->slot);
+        if (!(ok = h->key && h->slot)) break;
+        h->cap_mask = (uint32_t)(cap - 1);
+        uint32_t placed = 0;
+        for (uint32_t s = 0; s < n; s++) {
+            uint32_t i = (buckets[s] * 0x9E3779B1u) & h->cap_mask;
+            if (h->key[i]) i = (i + 1) & h->cap_mask;
+            if (h->key[i]) continue;
+            h->key[i] = buckets[s] + 1;
+            h->slot[i] = s;
+            placed++;
+        }
+        if (placed == n || cap >= 64 * (uint64_t)n) break;
     }
     if (!ok) {
         pr__hot_release(h);
         return pr_err_set(err, PR_ERR_NOMEM,
                           "hot replicas: cannot allocate %d x 2 copies of %u buckets", nth, n);
     }
-    for (uint32_t s = 0; s < n; s++) {
-        uint32_t b = buckets[s];
-        h->bucket[s] = b;
-        uint32_t i = (b * 0x9E3779B1u) & h->cap_mask;
-        while (h->key[i]) i = (i + 1) & h->cap_mask;
-        h->key[i] = b + 1;
-        h->slot[i] = s;
-    }
+    memcpy(h->bucket, buckets, n * sizeof *buckets);
     return PR_OK;
 }
 

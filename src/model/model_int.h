@@ -93,7 +93,7 @@ typedef struct pr__model_ops {
     pr_status (*hot_new)(void *impl, int nth, const uint32_t *buckets, uint32_t n,
                          void **hot, pr_err *err);
     double (*hot_update)(void *hot, int ith, const pr_example *x);
-    void (*hot_prefetch)(const void *hot, int ith, const pr_example *x);
+    void (*hot_prefetch)(void *hot, int ith, const pr_example *x);
     void (*hot_flush)(void *hot, int ith);
     void (*hot_free)(void *hot);
 } pr__model_ops;
@@ -114,7 +114,8 @@ typedef struct pr__hot_copy {
 typedef struct pr__hot {
     uint32_t n;              /* hot buckets */
     uint32_t *bucket;        /* n, as given (distinct, masked) */
-    uint32_t *key;           /* cap_mask + 1 slots: bucket + 1, 0 = empty */
+    uint32_t *key;           /* cap_mask + 1 slots (+1: the probe past the
+                                last wraps to 0): bucket + 1, 0 = empty */
     uint32_t *slot;          /* its unit in the copies */
     uint32_t cap_mask;
     uint64_t unit_floats;
@@ -130,14 +131,15 @@ pr_status pr__hot_init(pr__hot *h, int nth, const uint32_t *buckets, uint32_t n,
                        uint64_t unit_floats, uint64_t extra_floats, pr_err *err);
 void pr__hot_release(pr__hot *h);
 
-/* Unit of bucket b in the copies, or -1 when b is not hot (open
- * addressing at load <= 1/4: one or two probes). */
+/* Unit of bucket b in the copies, or -1 when b is not hot. Open
+ * addressing in which every key sits in its home slot or the next one
+ * (pr__hot_init grows the table until they do), so a lookup reads both
+ * slots and selects without a branch: a hit or a miss is a coin toss per
+ * feature, and a mispredicted branch cost more than the two loads. */
 static inline int64_t pr__hot_find(const pr__hot *h, uint32_t b) {
-    for (uint32_t i = (b * 0x9E3779B1u) & h->cap_mask;; i = (i + 1) & h->cap_mask) {
-        uint32_t k = h->key[i];
-        if (k == b + 1) return h->slot[i];
-        if (k == 0) return -1;
-    }
+    uint32_t i = (b * 0x9E3779B1u) & h->cap_mask, j = (i + 1) & h->cap_mask;
+    int64_t u = h->key[j] == b + 1 ? (int64_t)h->slot[j] : -1;
+    return h->key[i] == b + 1 ? (int64_t)h->slot[i] : u;
 }
 
 /* shared += local - base; local = base = shared, over n floats. Where no
