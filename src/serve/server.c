@@ -331,12 +331,15 @@ static pr_status reload_arm(pr_server *s, pr__arm *a, int *same_version, pr_err 
          * than by the last predict that used it. */
         pr__model_ref *old = pr__holder_acquire(&a->holder);
         pr__holder_swap(&a->holder, r);
+        /* Counted as it takes effect: a scrape that sees the new model
+         * answering sees its reload counted, however long the old one's
+         * last requests and its freeing take below. */
+        pr__metrics_add(&s->metrics.reloads_ok, 1);
         for (int i = 0; old && i < 2000 && __atomic_load_n(&old->refs, __ATOMIC_ACQUIRE) > 1; i++) {
             struct timespec ts = {0, 500000};
             nanosleep(&ts, NULL);
         }
         pr__model_ref_release(old);
-        pr__metrics_add(&s->metrics.reloads_ok, 1);
         if (!s->o.quiet)
             pr_log(PR_LOG_INFO, "serve: %sreloaded %s%s%s%s%s, version %s", pre, s->model_path,
                    a->alias[0] ? "@" : "", a->alias, version[0] ? " -> " : "", version, r->version);
