@@ -138,13 +138,25 @@ kill -INT $EP
 wait $EP
 check "SIGINT: exit 0" "[ $? -eq 0 ]"
 
-# kill -9 at random points of cycles.
+# kill -9 at random points of cycles: each cycle is killed once its work
+# folder ($T/reg.retrain-PID, made as its work begins) exists, after a
+# random share of the time an uninterrupted cycle takes on this machine
+# now (a fixed range of sleeps would miss a cycle shorter than it, as a
+# release build's half a second is, or one slower under load).
+t0=$(date +%s%N)
+"$P" retrain $R --at $((S + 44 * 3600)) --min-gain -1 > /dev/null 2>&1
+cycle_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 bad_after_kill=0 mid_run=0 trials=${RETRAIN_KILL_TRIALS:-10} moved=0
 for i in $(seq 1 "$trials"); do
     before=$(target)
     "$P" retrain $R --at $((S + 44 * 3600 + (i % 12) * 600)) --min-gain -1 > /dev/null 2>&1 &
     KP=$!
-    sleep $((RANDOM % 3)).$((RANDOM % 10))
+    for _ in $(seq 1 6000); do
+        [ -d "$T/reg.retrain-$KP" ] || ! kill -0 $KP 2> /dev/null && break
+        sleep 0.01
+    done
+    ms=$(( RANDOM * cycle_ms / 32768 ))
+    sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
     kill -9 $KP 2> /dev/null && mid_run=$((mid_run + 1))
     wait $KP 2> /dev/null
     "$P" registry verify "$T/reg" > /dev/null 2>&1 || bad_after_kill=$((bad_after_kill + 1))
@@ -153,7 +165,7 @@ for i in $(seq 1 "$trials"); do
     [ "$st" = registered ] || bad_after_kill=$((bad_after_kill + 1))
     [ "$now" = "$before" ] || moved=$((moved + 1))
 done
-echo "kill -9: $mid_run of $trials kills landed mid-cycle; production moved in $moved trials"
+echo "kill -9: $mid_run of $trials kills landed mid-cycle (a cycle: $cycle_ms ms); production moved in $moved trials"
 check "kill -9 trials: the registry verifies, production always a gated version" "[ $bad_after_kill -eq 0 ] && [ $mid_run -ge 1 ]"
 "$P" retrain $R --at $((S + 47 * 3600)) --min-gain -1 > "$T/o7"
 check "after the kills: a cycle runs, no work folder left" "[ \$(jf $T/o7 \"j['decision']\") = promoted ] && ! ls -d $T/reg.retrain-* 2> /dev/null"
