@@ -5,7 +5,8 @@
 # dpkg-shlibdeps, the conffile, gzip -9n man pages), then dpkg -i and the
 # installed tree: /usr/bin/pronto --version, man -w, the completion file
 # sourced in bash, the headers compiled, a program linked to the installed
-# libpronto.so through pkg-config (found by ldconfig), the Python package
+# libpronto.so through pkg-config (found by ldconfig) and the CMake package
+# by find_package, both in /usr/lib/<multiarch>, the Python package
 # imported by Debian's python3 (when python3-numpy is there), the system user and its state
 # folder, `systemd-analyze verify` of the unit (works without systemd
 # running: it loads the unit and checks its commands and man pages) and its
@@ -34,6 +35,7 @@ check "named pronto_${version}_$(dpkg --print-architecture).deb" \
     '[ "$(basename "$deb")" = "pronto_${version}_$(dpkg --print-architecture).deb" ]'
 
 abi=$(sed -n 's/^#define PR_ABI_VERSION //p' "$B/generated/include/pronto/version.h")
+ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)   # x86_64-linux-gnu
 dpkg-deb -c "$deb" > "$T/contents"
 check "every file root:root" '! awk "{print \$2}" "$T/contents" | grep -vqx root/root'
 for f in ./usr/bin/pronto ./usr/include/pronto/model.h ./usr/include/pronto/version.h \
@@ -42,15 +44,21 @@ for f in ./usr/bin/pronto ./usr/include/pronto/model.h ./usr/include/pronto/vers
          ./usr/share/bash-completion/completions/pronto ./usr/share/doc/pronto/copyright \
          ./usr/share/doc/pronto/changelog.gz ./usr/share/doc/pronto/operations.md \
          ./usr/share/pronto/specs/criteo.yaml ./lib/systemd/system/pronto.service \
-         ./etc/default/pronto ./usr/lib/libpronto.so.$abi ./usr/lib/libpronto.so \
-         ./usr/lib/pkgconfig/pronto.pc ./usr/lib/cmake/pronto/prontoConfig.cmake \
-         ./usr/lib/cmake/pronto/prontoTargets.cmake \
+         ./etc/default/pronto ./usr/lib/$ma/libpronto.so.$abi ./usr/lib/$ma/libpronto.so \
+         ./usr/lib/$ma/pkgconfig/pronto.pc ./usr/lib/$ma/cmake/pronto/prontoConfig.cmake \
+         ./usr/lib/$ma/cmake/pronto/prontoTargets.cmake \
          ./usr/lib/python3/dist-packages/pronto/__init__.py; do
     grep -q " $f\( -> .*\)\?\$" "$T/contents" || missing="${missing:-} $f"
 done
 check "contents: binary, library, pkg-config and CMake files, Python package, headers, man pages, completion, docs, specs, unit, defaults${missing:+ (missing:$missing)}" \
     '[ -z "${missing:-}" ]'
 check "no uncompressed man page" '! grep -q "/usr/share/man/.*\.1$" "$T/contents"'
+check "the library, pronto.pc and the CMake files only under /usr/lib/$ma; only the Python package in /usr/lib/python3" \
+    '! grep -E " \./usr/lib/[^/]+\$| \./usr/lib/(libpronto|pkgconfig|cmake)" "$T/contents" | grep -q . &&
+     ! grep " \./usr/lib/python3/" "$T/contents" | grep -qv " \./usr/lib/python3/\(dist-packages/\(pronto/.*\)\?\)\?\$"'
+dpkg-deb --fsys-tarfile "$deb" | tar -xO "./usr/lib/$ma/pkgconfig/pronto.pc" > "$T/pc"
+check "pronto.pc: prefix /usr, libdir \${prefix}/lib/$ma" \
+    'grep -qx "prefix=/usr" "$T/pc" && grep -qx "libdir=\${prefix}/lib/$ma" "$T/pc"'
 dpkg-deb -f "$deb" Depends > "$T/depends"
 check "Depends from dpkg-shlibdeps: libc6 (>= ...), the linked libraries, adduser" \
     'grep -q "libc6 (>= " "$T/depends" && grep -q "libzstd1" "$T/depends" &&
@@ -96,13 +104,18 @@ printf '#include <stdio.h>\n#include <pronto/base.h>\nint main(void) { puts(pr_s
 cc -o "$T/l" "$T/l.c" $(pkg-config --cflags --libs pronto) > "$T/l.log" 2>&1
 check "a program built with pkg-config --cflags --libs pronto runs on the installed libpronto.so.$abi" \
     '[ "$("$T/l")" = "malformed input" ] &&
-     ldd "$T/l" | grep -q "libpronto.so.$abi => \(/usr\)\?/lib/libpronto.so.$abi" &&
+     ldd "$T/l" | grep -q "libpronto.so.$abi => \(/usr\)\?/lib/$ma/libpronto.so.$abi" &&
      ldconfig -p | grep -q "libpronto.so.$abi "'
 [ -x "$T/l" ] || cat "$T/l.log"
+mkdir -p "$T/proj"
+printf 'cmake_minimum_required(VERSION 3.18)\nproject(p C)\nfind_package(pronto REQUIRED)\nmessage(STATUS "pronto_DIR=${pronto_DIR}")\n' > "$T/proj/CMakeLists.txt"
+cmake -S "$T/proj" -B "$T/proj/b" > "$T/proj.log" 2>&1
+check "find_package(pronto) finds the installed package in /usr/lib/$ma/cmake/pronto" \
+    'grep -qx -- "-- pronto_DIR=/usr/lib/$ma/cmake/pronto" "$T/proj.log"'
 if /usr/bin/python3 -c 'import numpy' 2> /dev/null; then
     check "Debian's python3 imports pronto from dist-packages, on the installed library" \
         '[ "$(cd / && /usr/bin/python3 -c "import pronto; print(pronto.__file__); print(pronto.library_path())")" = "/usr/lib/python3/dist-packages/pronto/__init__.py
-/usr/lib/libpronto.so.$abi" ]'
+/usr/lib/$ma/libpronto.so.$abi" ]'
 fi
 check "system user pronto (system uid, no login), /var/lib/pronto its own, 0750" \
     'u=$(getent passwd pronto) && [ "$(echo "$u" | cut -d: -f3)" -lt 1000 ] &&
@@ -128,7 +141,8 @@ check "dpkg -r: binary, man pages, completion, unit gone; the conffile stays" \
     '[ ! -e /usr/bin/pronto ] && [ ! -e /usr/share/man/man1/pronto-train.1.gz ] &&
      [ ! -e /usr/share/bash-completion/completions/pronto ] &&
      [ ! -e /lib/systemd/system/pronto.service ] && [ ! -e /usr/include/pronto ] &&
-     [ ! -e /usr/lib/libpronto.so.$abi ] && [ ! -e /usr/lib/python3/dist-packages/pronto ] &&
+     [ ! -e /usr/lib/$ma/libpronto.so.$abi ] && [ ! -e /usr/lib/$ma/pkgconfig/pronto.pc ] &&
+     [ ! -e /usr/lib/$ma/cmake/pronto ] && [ ! -e /usr/lib/python3/dist-packages/pronto ] &&
      [ -f /etc/default/pronto ] && dpkg-query -W -f="\${Status}" pronto | grep -q "config-files"'
 dpkg -P pronto > "$T/purge" 2>&1
 installed=0

@@ -7,7 +7,8 @@ plain HTTP, works without it). Where it is looked for, in order:
 1. ``$PRONTO_LIBRARY`` (a path), and nothing else when it is set;
 2. beside the package: ``pronto/libpronto.so.<ABI>``, then the ``lib``
    folder of the prefix the package is installed under
-   (``PREFIX/lib/python3/dist-packages/pronto`` -> ``PREFIX/lib``);
+   (``PREFIX/lib/python3/dist-packages/pronto`` -> ``PREFIX/lib/<multiarch>``
+   as Debian's layout and pronto's install put it, then ``PREFIX/lib``);
 3. the source tree's ``build/`` (``python/pronto`` -> ``build``);
 4. the dynamic loader's search by SONAME (``LD_LIBRARY_PATH``, the ldconfig
    cache), then any libpronto ldconfig knows (so that one of another ABI
@@ -23,6 +24,7 @@ the other C calls let other Python threads run.
 import ctypes
 import ctypes.util
 import os
+import sysconfig
 import threading
 
 #: The ABI of libpronto.so this package is written for (PR_ABI_VERSION).
@@ -104,9 +106,13 @@ def _candidates():
     if env:
         return [env], True
     here = os.path.dirname(os.path.abspath(__file__))
-    paths = [os.path.join(here, so),
-             os.path.normpath(os.path.join(here, "..", "..", "..", so)),
-             os.path.normpath(os.path.join(here, "..", "..", "build", so))]
+    prefix_lib = os.path.join(here, "..", "..", "..")
+    multiarch = sysconfig.get_config_var("MULTIARCH")  # Debian: x86_64-linux-gnu
+    paths = [os.path.join(here, so)]
+    if multiarch:
+        paths.append(os.path.normpath(os.path.join(prefix_lib, multiarch, so)))
+    paths += [os.path.normpath(os.path.join(prefix_lib, so)),
+              os.path.normpath(os.path.join(here, "..", "..", "build", so))]
     paths = [p for p in paths if os.path.exists(p)]
     paths.append(so)
     return paths, False
