@@ -55,10 +55,11 @@ check "a copy without its profile" \
     "[ -s $T/old.pm ] && $P inspect --profile $T/old.pm 2>&1 | grep -qiv 'reference profile: [0-9]'"
 B=$(( $(sed -n 2p "$T/rows.csv" | cut -d, -f2) / 60000 * 60000 ))   # the first minute
 
-SPID=""; WPID=""
+SPID=""; WPID=""; SNAME=""
 trap '[ -n "$SPID" ] && kill -9 $SPID 2>/dev/null; [ -n "$WPID" ] && kill $WPID 2>/dev/null; rm -rf "$T"' EXIT
 start() { # start NAME FLAGS...: sets SPID and PORT
     local name=$1; shift
+    SNAME=$name
     "$P" serve --listen 127.0.0.1:0 --store mem: "$@" > "$T/$name.out" 2> "$T/$name.err" &
     SPID=$!
     PORT=$(serve_port "$T/$name.out" "$SPID")
@@ -87,16 +88,25 @@ for i, row in enumerate(csv.DictReader(open(path))):
     r = c.getresponse()
     r.read()
     bad += r.status != 200
+if bad:
+    print("replay: %d requests not answered 200" % bad, file=sys.stderr)
 sys.exit(1 if bad else 0)
 EOF
 }
-# waits (up to 60 s) until the monitor has closed the minutes before B + $1 ms
+# waits (up to 120 s of wall time, however slow each look is on a loaded
+# machine) until the monitor has closed the minutes before B + $1 ms; if
+# it never does, prints what the monitor says (clock, drops) and the
+# server's last lines
 wait_closed() {
-    for _ in $(seq 1 600); do
+    local until=$(( $(date +%s) + 120 ))
+    while [ "$(date +%s)" -lt $until ]; do
         c=$(mon | python3 -c 'import json,sys; print(json.load(sys.stdin)["clock"]["closed_until_ms"] or 0)')
-        [ "$c" -ge $(( B + $1 )) ] && return 0
+        [ "${c:-0}" -ge $(( B + $1 )) ] && return 0
         sleep 0.1
     done
+    echo "wait_closed $(( $1 / MIN )):00: /v1/monitor's clock and drops (B=$B):"
+    mon | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("clock"), d.get("dropped"))'
+    tail -5 "$T/$SNAME.err"
     return 1
 }
 # prints field $2 of the alert named $1 on field position, as JSON
@@ -164,6 +174,7 @@ check "/metrics: pronto_alert pending" \
 check "/metrics: pronto_drift missing_delta 100" \
     "grep -q '^pronto_drift{field=\"position\",stat=\"missing_delta\",window=\"1m\",arm=\"\"} 100$' $T/metrics1"
 BROKEN=position@$((15 * MIN)) replay $((17 * MIN)) $((40 * MIN))
+check "replay to 30:00 answered" "[ $? -eq 0 ]"
 check "minutes closed through 29:00" "wait_closed $((29 * MIN))"
 check "firing since 18:00 (event time)" \
     "[ \"\$(alert_of missing state)\" = '\"firing\"' ] && [ \"\$(alert_of missing firing_since_ms)\" = $((B + 18 * MIN)) ]"
@@ -198,6 +209,7 @@ check "stops cleanly" "grep -q 'stopped (0 requests cut short)' $T/broken.err"
 # --- the reference traffic with the default rules: nothing fires
 start same --model "$T/req.pm"
 replay 0 $((40 * MIN))
+check "replay of the reference traffic answered" "[ $? -eq 0 ]"
 check "minutes closed through 29:00 (reference traffic)" "wait_closed $((29 * MIN))"
 mon > "$T/m3.json"
 # At ~1000 requests per 5 minutes (this world's traffic, the default
@@ -277,6 +289,7 @@ R="$T/reg"
 sed 's/severity: critical/severity: critical\n    retrain: true/' "$T/mon.yaml" > "$T/mon_rt.yaml"
 start reg --model "registry:$R" --monitors "$T/mon_rt.yaml"
 BROKEN=position@$((2 * MIN)) replay 0 $((8 * MIN))
+check "replay to 8:00 answered (registry)" "[ $? -eq 0 ]"
 check "minutes closed through 6:00 (registry)" "wait_closed $((6 * MIN))"
 check "a firing retrain rule wrote a retrain request" \
     "[ -s $R/requests/retrain ] && grep -q missing $R/requests/retrain"
