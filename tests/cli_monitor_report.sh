@@ -181,6 +181,7 @@ head -n 1501 "$T/shift.csv" > "$T/shift1500.csv"
 # serve_replay DIR FLAGS...: a server logging to log:DIR answers the rows
 serve_replay() {
     local dir=$1; shift
+    rm -f "$T/srv.out" # the last server's port until the new one's redirection truncates it
     $P serve --listen 127.0.0.1:0 --store mem: --model "$T/m.pm" --candidate-key site \
         --log "log:$dir?fsync=off" --quality off --monitor off "$@" > "$T/srv.out" 2> "$T/srv.err" &
     SPID=$!
