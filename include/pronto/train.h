@@ -80,7 +80,10 @@ typedef struct pr_train_opts {
     pr_merge_mode merge;       /* mpi: how replicas are merged (model.h) */
 } pr_train_opts;
 
-#define PR_TRAIN_HOT_ROWS 1024
+/* 256: on 1M gen-criteo rows at 2 threads it beat 1024 (469k against 351k
+ * examples/s with the host's vCPUs under two L3s; 1024 rows' two copies
+ * outgrow a 1 MiB L2) and plain Hogwild (147k); docs/benchmarks.md. */
+#define PR_TRAIN_HOT_ROWS 256
 
 void pr_train_opts_default(pr_train_opts *o);
 
