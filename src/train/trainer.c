@@ -317,13 +317,14 @@ static void *learn_team_worker(void *arg) {
 }
 
 /* A thread flushes its hot replicas (pr_model_hot) after every this many
- * examples, and once when it runs out of blocks. Their changes add up as Hogwild's do, but each
- * thread sees the others' one flush late; when a thread learned a whole
- * block of several thousand examples (a narrow spec's block) between
- * flushes, two threads each moved the hot weights (the bias first) all the
- * way, and the sum overshot: 0.59 test log loss in 2 of 6 runs of
- * test_train's FFM, against 0.498 one thread. Every 1024 examples: 0.4987-
- * 0.4992, and 0.16658 on 1M gen-criteo rows (Hogwild 0.16659). */
+ * examples, and once when it runs out of blocks. Their changes add up as
+ * Hogwild's do, but each thread sees the others' one flush late. Flushing
+ * only at the end of a block overshot where a block holds several
+ * thousand examples (a narrow spec): two threads each moved the hot
+ * weights, the bias first, all the way, and the sum went twice as far
+ * (test_train's FFM: 0.59 test log loss in 2 of 6 runs against 0.498 one
+ * thread). Every 1024 examples: 0.497-0.500, and 0.16658 on 1M gen-criteo
+ * rows (plain Hogwild 0.16659). */
 #define HOT_FLUSH_EXAMPLES 1024
 
 static void *learn_worker(void *arg) {
@@ -432,7 +433,7 @@ static void run_segment(learn_shared *sh, learn_thread *th, const pr_train_opts 
         for (int i = 0; i < started; i++) pthread_join(th[i].tid, NULL);
     pr_model_team_free(sh->team);
     sh->team = NULL;
-    pr_model_hot_free(sh->hot);  /* every thread flushed its last block */
+    pr_model_hot_free(sh->hot);  /* every thread flushed its last changes */
     sh->hot = NULL;
 }
 
