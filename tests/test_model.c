@@ -1369,9 +1369,12 @@ TEST(ffm_team_matches_one_thread) {
     free(zt2);
 }
 
-TEST(team_is_ffm_only_and_checks_its_size) {
+/* Teams and hot replicas are FFM's: LR and FM say so by name. */
+TEST(team_and_hot_are_ffm_only_and_check_their_arguments) {
     pr_err err;
     pr_model_team *team = NULL;
+    pr_model_hot *h = NULL;
+    uint32_t b[2] = {1, 2};
     pr_model_kind kinds[2] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FM};
     for (int i = 0; i < 2; i++) {
         pr_model_params p;
@@ -1382,6 +1385,10 @@ TEST(team_is_ffm_only_and_checks_its_size) {
         ASSERT_STATUS(pr_model_team_new(m, 2, &team, &err), PR_ERR_UNSUPPORTED);
         ASSERT_TRUE(team == NULL);
         ASSERT_CONTAINS(err.msg, pr_model_kind_name(kinds[i]));
+        ASSERT_EQ_INT(pr_model_supports_hot(m), 0);
+        ASSERT_STATUS(pr_model_hot_new(m, 2, b, 2, &h, &err), PR_ERR_UNSUPPORTED);
+        ASSERT_TRUE(h == NULL);
+        ASSERT_CONTAINS(err.msg, pr_model_kind_name(kinds[i]));
         pr_model_free(m);
     }
     pr_model_params p = ffm_params(10, 4, 4);
@@ -1389,6 +1396,15 @@ TEST(team_is_ffm_only_and_checks_its_size) {
     ASSERT_STATUS(pr_model_team_new(m, 0, &team, &err), PR_ERR_INVALID);
     ASSERT_CONTAINS(err.msg, "team size");
     pr_model_team_free(NULL);
+    ASSERT_EQ_INT(pr_model_supports_hot(m), 1);
+    ASSERT_STATUS(pr_model_hot_new(m, 0, b, 2, &h, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "threads");
+    ASSERT_STATUS(pr_model_hot_new(m, 2, b, 65537, &h, &err), PR_ERR_INVALID);
+    ASSERT_CONTAINS(err.msg, "65536");
+    ASSERT_TRUE(h == NULL);
+    ASSERT_OK(pr_model_hot_new(m, 2, NULL, 0, &h, &err)); /* the bias alone */
+    pr_model_hot_free(h);
+    pr_model_hot_free(NULL);
     pr_model_free(m);
 }
 
@@ -1406,16 +1422,24 @@ static uint32_t hot_some_buckets(uint32_t *out, uint32_t per_field) {
     return n;
 }
 
+/* make_team_data's examples, and room for HOT_ALL_BUCKETS buckets in
+ * *hot; free both. */
+static team_data *hot_data(uint32_t **hot) {
+    team_data *d = malloc(sizeof *d);
+    *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
+    ASSERT_TRUE(d && *hot);
+    make_team_data(d);
+    return d;
+}
+
 /* The whole row of bucket b (initialized first, as training would). */
 static const float *ffm_row(pr_model *m, uint32_t b) {
     return pr__ffm_latent(m, b, 0);
 }
 
 TEST(ffm_hot_one_thread_matches_update) {
-    team_data *d = malloc(sizeof *d);
-    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
-    ASSERT_TRUE(d && hot);
-    make_team_data(d);
+    uint32_t *hot;
+    team_data *d = hot_data(&hot);
     pr_model_params p = ffm_params(14, TEAM_NF, 4);
     pr_model *ref = new_model(&p), *m = new_model(&p);
     /* hot: a few values of each field, given twice and unmasked (the
@@ -1455,10 +1479,8 @@ TEST(ffm_hot_one_thread_matches_update) {
  * included) exactly as the flush's arithmetic gives it from two models
  * that each learned one half alone. */
 TEST(ffm_hot_flush_adds_each_threads_changes) {
-    team_data *d = malloc(sizeof *d);
-    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
-    ASSERT_TRUE(d && hot);
-    make_team_data(d);
+    uint32_t *hot;
+    team_data *d = hot_data(&hot);
     pr_model_params p = ffm_params(14, TEAM_NF, 4);
     pr_model *m = new_model(&p), *ra = new_model(&p), *rb = new_model(&p),
              *s0 = new_model(&p);
@@ -1532,10 +1554,8 @@ static void *hot_worker(void *p) {
  * of the hot half, flushing concurrently): the model learns the data as
  * well as one thread does. */
 TEST(ffm_hot_two_threads_learn_like_one) {
-    team_data *d = malloc(sizeof *d);
-    uint32_t *hot = malloc(sizeof(uint32_t) * HOT_ALL_BUCKETS);
-    ASSERT_TRUE(d && hot);
-    make_team_data(d);
+    uint32_t *hot;
+    team_data *d = hot_data(&hot);
     pr_model_params p = ffm_params(14, TEAM_NF, 4);
     pr_model *ref = new_model(&p), *m = new_model(&p);
     double before = 0, loss1 = 0, loss2 = 0;
@@ -1567,36 +1587,6 @@ TEST(ffm_hot_two_threads_learn_like_one) {
     free(d);
 }
 
-TEST(hot_is_ffm_only_and_checks_its_arguments) {
-    pr_err err;
-    pr_model_hot *h = NULL;
-    uint32_t b[2] = {1, 2};
-    pr_model_kind kinds[2] = {PR_MODEL_KIND_LR, PR_MODEL_KIND_FM};
-    for (int i = 0; i < 2; i++) {
-        pr_model_params p;
-        pr_model_params_default(&p, kinds[i]);
-        p.hash_bits = 10;
-        pr_model *m = new_model(&p);
-        ASSERT_EQ_INT(pr_model_supports_hot(m), 0);
-        ASSERT_STATUS(pr_model_hot_new(m, 2, b, 2, &h, &err), PR_ERR_UNSUPPORTED);
-        ASSERT_TRUE(h == NULL);
-        ASSERT_CONTAINS(err.msg, pr_model_kind_name(kinds[i]));
-        pr_model_free(m);
-    }
-    pr_model_params p = ffm_params(10, 4, 4);
-    pr_model *m = new_model(&p);
-    ASSERT_EQ_INT(pr_model_supports_hot(m), 1);
-    ASSERT_STATUS(pr_model_hot_new(m, 0, b, 2, &h, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "threads");
-    ASSERT_STATUS(pr_model_hot_new(m, 2, b, 65537, &h, &err), PR_ERR_INVALID);
-    ASSERT_CONTAINS(err.msg, "65536");
-    ASSERT_TRUE(h == NULL);
-    ASSERT_OK(pr_model_hot_new(m, 2, NULL, 0, &h, &err)); /* the bias alone */
-    pr_model_hot_free(h);
-    pr_model_hot_free(NULL);
-    pr_model_free(m);
-}
-
 int main(void) {
     RUN(kind_names_and_params_check);
     RUN(ftrl_step_matches_hand_computation);
@@ -1621,10 +1611,9 @@ int main(void) {
     RUN(clone_is_deep_and_independent);
     RUN(ffm_scans_skip_untouched_pages);
     RUN(ffm_team_matches_one_thread);
-    RUN(team_is_ffm_only_and_checks_its_size);
+    RUN(team_and_hot_are_ffm_only_and_check_their_arguments);
     RUN(ffm_hot_one_thread_matches_update);
     RUN(ffm_hot_flush_adds_each_threads_changes);
     RUN(ffm_hot_two_threads_learn_like_one);
-    RUN(hot_is_ffm_only_and_checks_its_arguments);
     TEST_MAIN_END();
 }
