@@ -80,10 +80,11 @@ typedef struct pr_train_opts {
     pr_merge_mode merge;       /* mpi: how replicas are merged (model.h) */
 } pr_train_opts;
 
-/* 256: on 1M gen-criteo rows at 2 threads it beat 1024 (469k against 351k
- * examples/s with the host's vCPUs under two L3s; 1024 rows' two copies
- * outgrow a 1 MiB L2) and plain Hogwild (147k); docs/benchmarks.md. */
-#define PR_TRAIN_HOT_ROWS 256
+/* 128: on 1M gen-criteo rows at 2 threads, 466k-516k examples/s in 16 of
+ * 17 runs whichever L3s the host gave the two vCPUs, against 409k-487k
+ * with 256 rows, 351k-401k with 1024 (their two copies outgrow a 1 MiB
+ * L2) and 147k-484k plain Hogwild; docs/benchmarks.md. */
+#define PR_TRAIN_HOT_ROWS 128
 
 void pr_train_opts_default(pr_train_opts *o);
 

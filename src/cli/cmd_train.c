@@ -80,7 +80,7 @@ static int train_run(int argc, char **argv, int *mpi_rank) {
         {"--skip-bad", NULL, PR_FLAG_UINT, &skip_bad, "N skip up to N malformed rows (counted); default 0", 0},
         {"--neg-sample", NULL, PR_FLAG_DOUBLE, &neg, "W keep this fraction of negatives; predictions are recalibrated", 0},
         {"--team", NULL, PR_FLAG_BOOL, &team, "ffm: threads share each example (race-free, reproducible with --seed) instead of Hogwild; for idle cores only", 0},
-        {"--hot-rows", NULL, PR_FLAG_UINT, &hot_rows, "N ffm on 2+ threads (Hogwild): each thread learns the N most frequent buckets (and the bias) on its own copy, added into the model every 1024 examples; 0: plain Hogwild; default 256", 0},
+        {"--hot-rows", NULL, PR_FLAG_UINT, &hot_rows, "N ffm on 2+ threads (Hogwild): each thread learns the N most frequent buckets (and the bias) on its own copy, added into the model every 1024 examples; 0: plain Hogwild; default 128", 0},
         {"--max-memory", NULL, PR_FLAG_STRING, &max_memory_s, "SIZE refuse to start (exit 2) when the estimated peak RSS exceeds SIZE (4G, 1500M; docs/memory.md)", 0},
         {"--estimate", NULL, PR_FLAG_BOOL, &estimate, "print the estimated peak RSS and its parts for this configuration and exit (no input needed)", 0},
         {"--mpi", NULL, PR_FLAG_BOOL, &mpi, "data-parallel over the ranks of `mpirun -np N pronto train --mpi ...`: each rank learns its shard (files round-robin if at least N files, else row i of each file to rank i mod N), the ranks merge their models, rank 0 validates and writes -o (docs/distributed.md)", 0},
