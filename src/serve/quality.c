@@ -14,7 +14,10 @@
  * drops it and counts (pronto_quality_dropped_total). Nothing waits for
  * the accumulator and nothing is signalled: the thread (nice +15, below
  * the shadow and job threads) polls the queue every 10 ms, takes all of
- * it, and applies it under mu. Accepted event
+ * it, and applies it under mu, QUAL_APPLY_CHUNK items at a time: a scrape
+ * or a monitor tick waiting for mu gets it between two chunks, not after
+ * the whole queue (up to 64 MiB), which this low-priority thread may be
+ * descheduled in the middle of on a busy machine. Accepted event
  * batches (POST /v1/events, after they are applied and logged) are queued
  * the same way by the events thread, in the order they reach the log.
  *
@@ -32,6 +35,7 @@
 
 #define QUAL_QUEUE_MAX_BYTES ((size_t)64 << 20)
 #define QUAL_POLL_MS 10
+#define QUAL_APPLY_CHUNK 64
 
 enum { QI_PRED, QI_EVENTS };
 
@@ -178,9 +182,9 @@ static void *quality_main(void *arg) {
         ql->q_n = 0;
         ql->q_bytes = 0;
         pthread_mutex_unlock(&ql->qmu);
-        if (it) {
+        for (pr__qitem *x = it; x;) {  /* in chunks, see the top */
             pthread_mutex_lock(&ql->mu);
-            for (pr__qitem *x = it; x; x = x->next) apply(ql, x);
+            for (int k = 0; x && k < QUAL_APPLY_CHUNK; k++, x = x->next) apply(ql, x);
             pthread_mutex_unlock(&ql->mu);
         }
         while (it) {
