@@ -93,7 +93,6 @@ pr_status pr__hot_init(pr__hot *h, int nth, const uint32_t *buckets, uint32_t n,
     pthread_mutex_init(&h->lock, NULL);
     h->n = n;
     h->nth = nth;
-    h->unit_floats = unit_floats;
     h->floats = (uint64_t)n * unit_floats + extra_floats;
     h->bucket = malloc((n ? n : 1) * sizeof *h->bucket);
     h->th = calloc((size_t)nth, sizeof *h->th);

@@ -118,7 +118,6 @@ typedef struct pr__hot {
                                 last wraps to 0): bucket + 1, 0 = empty */
     uint32_t *slot;          /* its unit in the copies */
     uint32_t cap_mask;
-    uint64_t unit_floats;
     uint64_t floats;         /* per copy: n * unit_floats + extra_floats */
     int nth;
     pr__hot_copy *th;        /* nth */

@@ -14,9 +14,9 @@
  *           1 with one thread, threads + 2 otherwise), each 32 bytes an
  *           example + 12 bytes a feature, a feature per field;
  *           from a cache: 1.5 MiB a thread (a decoded 256 KB block and its
- *           mapped pages); --team: + a 2^bits-bit map a thread; FFM
- *           Hogwild on 2+ threads: + 2 copies of hot_rows rows a thread
- *           (pr_model_hot)
+ *           mapped pages); --team: + a 2^bits-bit map a thread;
+ *           either way, FFM Hogwild on 2+ threads: + 2 copies of hot_rows
+ *           rows a thread (pr_model_hot)
  *   valid   32 bytes of metrics per validation row (exact AUC needs every
  *           score), rows bounded by the file: as many bytes as the file
  *           (a row takes 32 bytes at least), 8 times that compressed; an
@@ -88,10 +88,11 @@ void pr_train_memory_estimate(const pr_model_params *p, uint32_t min_count,
         m->threads = CACHED_THREAD_BYTES * (uint64_t)threads;
         if (o->team && threads > 1 && p->kind == PR_MODEL_KIND_FFM)
             m->threads += bitmap * (uint64_t)threads;
-        else if (threads > 1 && p->kind == PR_MODEL_KIND_FFM && o->hot_rows) {
-            uint64_t row = (m->model - 16) / buckets;
-            m->threads += 2 * (uint64_t)o->hot_rows * row * (uint64_t)threads;
-        }
+    }
+    /* hot copies: both trainers, unless the cached one runs as a team */
+    if (threads > 1 && p->kind == PR_MODEL_KIND_FFM && o->hot_rows && (streaming || !o->team)) {
+        uint64_t row = (m->model - 16) / buckets;
+        m->threads += 2 * (uint64_t)o->hot_rows * row * (uint64_t)threads;
     }
     m->valid = valid_rows_bound(o) * METRICS_ROW_BYTES;
     m->base = BASE_BYTES;

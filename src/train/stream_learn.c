@@ -76,29 +76,9 @@ typedef struct stream_ctx {
     atomic_int next_ith;         /* learner ids */
 } stream_ctx;
 
-/* Who learns: the model itself, or learner ith through the hot replicas,
- * flushed every HOT_FLUSH_EXAMPLES (trainer.c has why). */
-typedef struct learner_ref {
-    pr_model *model;
-    pr_model_hot *hot;
-    int ith;
-    uint32_t since_flush;
-} learner_ref;
-
-#define HOT_FLUSH_EXAMPLES 1024
-
-static double update_one(learner_ref *r, pr_example *x, pr_example *next) {
-    if (!r->hot) {
-        if (next) pr_model_prefetch(r->model, next);
-        return pr_model_update(r->model, x);
-    }
-    if (next) pr_model_hot_prefetch(r->hot, r->ith, next);
-    double z = pr_model_update_hot(r->hot, r->ith, x);
-    if (++r->since_flush == HOT_FLUSH_EXAMPLES) {
-        pr_model_hot_flush(r->hot, r->ith);
-        r->since_flush = 0;
-    }
-    return z;
+static double update_one(pr__learner *l, pr_example *x, pr_example *next) {
+    if (next) pr__learner_prefetch(l, next);
+    return pr__learner_update(l, x);
 }
 
 /* ------------------------------------------------------------ batches */
@@ -156,7 +136,7 @@ static void batch_seal(batch *b, uint64_t seed) {
 }
 
 /* Learns a sealed batch; adds its log loss to *ll / *w. */
-static void batch_learn(learner_ref *r, batch *b, double *ll, double *w,
+static void batch_learn(pr__learner *r, batch *b, double *ll, double *w,
                         pr_scores *sc, double recal) {
     for (uint32_t i = 0; i < b->n; i++) {
         pr_example *x = &b->ex[i];
@@ -171,7 +151,7 @@ static void batch_learn(learner_ref *r, batch *b, double *ll, double *w,
 
 static void *learner(void *arg) {
     stream_ctx *c = arg;
-    learner_ref r = {c->model, NULL, atomic_fetch_add(&c->next_ith, 1), 0};
+    pr__learner r = {c->model, NULL, atomic_fetch_add(&c->next_ith, 1), 0};
     for (;;) {
         pthread_mutex_lock(&c->lock);
         while (!c->full_head && !c->done) pthread_cond_wait(&c->has_full, &c->lock);
@@ -179,7 +159,7 @@ static void *learner(void *arg) {
         r.hot = c->hot;  /* set before the first batch was queued */
         if (!b) {
             pthread_mutex_unlock(&c->lock);
-            if (r.hot) pr_model_hot_flush(r.hot, r.ith);  /* its last changes */
+            pr__learner_done(&r);
             return NULL;
         }
         c->full_head = b->next;
@@ -226,7 +206,7 @@ static pr_status hand_over(stream_ctx *c, pr_err *err) {
     batch *b = c->cur;
     batch_seal(b, c->o->seed * 0x9e3779b97f4a7c15ULL + c->n_batches++);
     if (!c->threaded) {
-        learner_ref r = {c->model, NULL, 0, 0};
+        pr__learner r = {c->model, NULL, 0, 0};
         batch_learn(&r, b, &c->ll_sum, &c->ll_w, c->scores, c->recal);
         c->rep->example_passes += b->n;
         b->n = 0;

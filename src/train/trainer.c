@@ -12,7 +12,7 @@
  * ran 450k examples/s when the host's two vCPUs shared an L3 and 150k when
  * they did not. So FFM's Hogwild threads keep their own copies of the hot
  * rows and the bias (pr_model_hot, model.h; which rows: hot_buckets.c) and
- * add their changes to the shared model every HOT_FLUSH_EXAMPLES; every
+ * add their changes to the shared model every PR__HOT_FLUSH_EXAMPLES; every
  * other row is plain Hogwild. The team update (--team, below) removes the
  * races too but not the cost (same best-case speed, worse under CPU
  * contention). Figures: docs/benchmarks.md. Reproducibility comes from
@@ -316,24 +316,14 @@ static void *learn_team_worker(void *arg) {
     return NULL;
 }
 
-/* A thread flushes its hot replicas (pr_model_hot) after every this many
- * examples, and once when it runs out of blocks. Their changes add up as
- * Hogwild's do, but each thread sees the others' one flush late. Flushing
- * only at the end of a block overshot where a block holds several
- * thousand examples (a narrow spec): two threads each moved the hot
- * weights, the bias first, all the way, and the sum went twice as far
- * (test_train's FFM: 0.59 test log loss in 2 of 6 runs against 0.498 one
- * thread). Every 1024 examples: 0.497-0.500, and 0.16658 on 1M gen-criteo
- * rows (plain Hogwild 0.16659). */
-#define HOT_FLUSH_EXAMPLES 1024
-
 static void *learn_worker(void *arg) {
     learn_thread *t = arg;
     learn_shared *sh = t->sh;
     pr_cache_block blk;
     pr_cache_block_init(&blk);
     uint32_t *perm = NULL;
-    uint32_t perm_cap = 0, since_flush = 0;
+    uint32_t perm_cap = 0;
+    pr__learner lr = {sh->model, sh->hot, t->ith, 0};
     for (;;) {
         uint32_t pos = atomic_fetch_add(&sh->next, 1);
         if (pos >= sh->end || sh->status != PR_OK) break;
@@ -363,15 +353,9 @@ static void *learn_worker(void *arg) {
                  * so the memory latency overlaps this update */
                 pr_example *next = &blk.ex[perm[i + 1]];
                 pr_featurizer_apply_filter(sh->fz, sh->filter, next);
-                if (sh->hot) pr_model_hot_prefetch(sh->hot, t->ith, next);
-                else pr_model_prefetch(sh->model, next);
+                pr__learner_prefetch(&lr, next);
             }
-            double z = sh->hot ? pr_model_update_hot(sh->hot, t->ith, x)
-                               : pr_model_update(sh->model, x);
-            if (sh->hot && ++since_flush == HOT_FLUSH_EXAMPLES) {
-                pr_model_hot_flush(sh->hot, t->ith);
-                since_flush = 0;
-            }
+            double z = pr__learner_update(&lr, x);
             if (sh->touched)
                 for (uint32_t k = 0; k < x->n; k++) sh->touched[x->f[k].index & sh->tmask] = 1;
             pr_scores_add_logit(&t->scores, z + sh->recal);
@@ -386,7 +370,7 @@ static void *learn_worker(void *arg) {
             pr_progress_update(sh->prog, done, sh->progressive ? "logloss" : NULL,
                                t->ll_w > 0 ? t->ll_sum / t->ll_w : 0);
     }
-    if (sh->hot) pr_model_hot_flush(sh->hot, t->ith);  /* its last changes */
+    pr__learner_done(&lr);
     free(perm);
     pr_cache_block_free(&blk);
     return NULL;
