@@ -81,23 +81,30 @@ static const char *SPEC =
     "  - {name: C3, type: categorical}\n  - {name: C4, type: categorical}\n"
     "  - {name: C26, type: categorical}\n";
 
-/* Trains a fresh model of kind on train (optionally validating on valid). */
 static int use_team;  /* pr_train_opts.team for the next train() */
 
+/* SPEC parsed, its featurizer, and a fresh model of kind sized for it. */
+static pr_model *fresh_model(pr_model_kind kind, pr_spec **spec, pr_featurizer **fz) {
+    pr_err err;
+    ASSERT_OK(pr_spec_parse(SPEC, strlen(SPEC), "spec", spec, &err));
+    ASSERT_OK(pr_featurizer_new(*spec, fz, &err));
+    pr_model_params p;
+    pr_model_params_default(&p, kind);
+    p.hash_bits = pr_featurizer_hash_bits(*fz);
+    p.n_fields = pr_featurizer_n_fields(*fz);
+    if (kind == PR_MODEL_KIND_FFM) p.eta = 0.3f;
+    pr_model *m = NULL;
+    ASSERT_OK(pr_model_new(&p, &m, &err));
+    return m;
+}
+
+/* Trains a fresh model of kind on train (optionally validating on valid). */
 static pr_model *train(pr_model_kind kind, const char *train_path, const char *valid,
                        int passes, int threads, pr_train_report *rep) {
     pr_err err;
     pr_spec *spec = NULL;
     pr_featurizer *fz = NULL;
-    ASSERT_OK(pr_spec_parse(SPEC, strlen(SPEC), "spec", &spec, &err));
-    ASSERT_OK(pr_featurizer_new(spec, &fz, &err));
-    pr_model_params p;
-    pr_model_params_default(&p, kind);
-    p.hash_bits = pr_featurizer_hash_bits(fz);
-    p.n_fields = pr_featurizer_n_fields(fz);
-    if (kind == PR_MODEL_KIND_FFM) p.eta = 0.3f;
-    pr_model *m = NULL;
-    ASSERT_OK(pr_model_new(&p, &m, &err));
+    pr_model *m = fresh_model(kind, &spec, &fz);
     pr_train_opts o;
     pr_train_opts_default(&o);
     o.threads = threads;
@@ -349,13 +356,7 @@ static pr_model *train_records(mem_rows *tr, mem_rows *va, int passes, pr_train_
     pr_err err;
     pr_spec *spec = NULL;
     pr_featurizer *fz = NULL;
-    ASSERT_OK(pr_spec_parse(SPEC, strlen(SPEC), "spec", &spec, &err));
-    ASSERT_OK(pr_featurizer_new(spec, &fz, &err));
-    pr_model_params p;
-    pr_model_params_default(&p, PR_MODEL_KIND_LR);
-    p.hash_bits = pr_featurizer_hash_bits(fz);
-    pr_model *m = NULL;
-    ASSERT_OK(pr_model_new(&p, &m, &err));
+    pr_model *m = fresh_model(PR_MODEL_KIND_LR, &spec, &fz);
     pr_train_opts o;
     pr_train_opts_default(&o);
     o.threads = 1;
